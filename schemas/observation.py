@@ -1,0 +1,64 @@
+"""The canonical observation: the one contract every source ends in before it is loaded.
+
+The warehouse table `observation_history` holds these columns plus its bookkeeping
+(`pipeline`, `run_id`, `valid_from`, `valid_to`); a test keeps the two in step.
+Ranges per indicator come from `indicators.toml` and are checked by the engine against it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Optional
+
+import pandera.polars as pa
+import polars as pl
+
+QUALIFIERS = ["exact", "approx", "lower_bound", "upper_bound"]
+METHODS = ["parsed", "derived", "computed", "curated"]
+
+#: The natural key: one current value per indicator, place, period and source.
+NATURAL_KEY = ["indicator_id", "geo", "period_start", "period_end", "source_id"]
+
+
+class Observation(pa.DataFrameModel):
+    """One value of one indicator, for one place and period, as one source states it."""
+
+    indicator_id: str = pa.Field(str_matches=r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)?$")
+    # ISO 3166-1 alpha-2, ISO 3166-2, UN/LOCODE (5 letters) or EU.
+    geo: str = pa.Field(str_matches=r"^([A-Z]{2}|[A-Z]{2}-[A-Z0-9]{1,3}|[A-Z]{2}[A-Z2-9]{3}|EU)$")
+    # Null when the source does not say which period (the value is kept, never compared).
+    period_start: Optional[dt.date] = pa.Field(nullable=True)
+    period_end: Optional[dt.date] = pa.Field(nullable=True)
+    year: Optional[pl.Int32] = pa.Field(nullable=True, ge=1900, le=2100)
+    value: pl.Float64 = pa.Field(nullable=False)
+    unit: str
+    qualifier: str = pa.Field(isin=QUALIFIERS)
+    is_partial: bool
+    as_of: Optional[dt.date] = pa.Field(nullable=True)
+    source_id: str = pa.Field(str_length={"min_value": 1})
+    method: str = pa.Field(isin=METHODS)
+    evidence: str = pa.Field(str_length={"min_value": 1})
+    note: Optional[str] = pa.Field(nullable=True)
+
+    class Config:
+        strict = "filter"
+        coerce = True
+        unique = NATURAL_KEY
+
+    @pa.dataframe_check(error="period_end before period_start")
+    def period_ordered(cls, data) -> pl.LazyFrame:
+        lf = data.lazyframe
+        return lf.select(
+            pl.col("period_start").is_null()
+            | pl.col("period_end").is_null()
+            | (pl.col("period_end") >= pl.col("period_start"))
+        )
+
+    @pa.dataframe_check(error="year is not the year of period_end")
+    def year_matches_period(cls, data) -> pl.LazyFrame:
+        lf = data.lazyframe
+        return lf.select(
+            pl.col("period_end").is_null()
+            | pl.col("year").is_null()
+            | (pl.col("period_end").dt.year() == pl.col("year"))
+        )
