@@ -1,0 +1,108 @@
+"""The indicator catalog (`schemas/indicators.toml`): ids, names, units, ranges, direction, aliases."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from octracker.errors import SpecError
+
+DIRECTIONS = ("up_is_bad", "down_is_bad", "neutral")
+FREQUENCIES = ("annual", "biennial", "irregular", "monthly", "quarterly")
+
+
+@dataclass(frozen=True)
+class Indicator:
+    """One indicator as the catalog defines it."""
+
+    id: str
+    name: str
+    unit: str
+    direction: str
+    frequency: str
+    min: float
+    max: float
+    description: str = ""
+    group: str | None = None
+    aggregate_of: str | None = None
+    computed: bool = False
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """All indicators, with look-ups by id and by any spelling of the name."""
+
+    indicators: tuple[Indicator, ...]
+    path: Path | None = None
+    _by_id: dict[str, Indicator] = field(default_factory=dict, compare=False, repr=False)
+    _by_name: dict[str, Indicator] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        for ind in self.indicators:
+            self._by_id[ind.id] = ind
+            for spelling in (ind.name, ind.id, ind.id.split(".")[-1], *ind.aliases):
+                self._by_name.setdefault(name_key(spelling), ind)
+
+    def __contains__(self, indicator_id: str) -> bool:
+        return indicator_id in self._by_id
+
+    def __getitem__(self, indicator_id: str) -> Indicator:
+        return self._by_id[indicator_id]
+
+    def by_name(self, name: str, *, prefix: str | None = None) -> Indicator | None:
+        """The indicator a name or alias refers to, ignoring case and punctuation."""
+        found = self._by_name.get(name_key(name))
+        if found is None and prefix:
+            found = self._by_id.get(f"{prefix}{name_key(name)}")
+        if found is not None and prefix and not found.id.startswith(prefix):
+            return None
+        return found
+
+    def components(self, aggregate: Indicator) -> list[Indicator]:
+        """The indicators an aggregate is the mean of, in catalog order."""
+        return [i for i in self.indicators if aggregate.aggregate_of and i.group == aggregate.aggregate_of]
+
+    def with_prefix(self, prefix: str) -> list[Indicator]:
+        return [i for i in self.indicators if i.id.startswith(prefix)]
+
+
+def name_key(name: str) -> str:
+    """Lower-case snake_case with punctuation dropped: 'Criminality avg.' -> 'criminality_avg'."""
+    return re.sub(r"[^a-z0-9]+", "_", name.strip().lower()).strip("_")
+
+
+def load_catalog(path: Path) -> Catalog:
+    """Read and check the catalog file; a bad entry is refused with its position and field."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SpecError(f"{path}: indicator catalog not found; is --project pointing at the project folder?") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"{path}: not valid TOML ({exc}); fix the file and run again") from None
+    indicators = []
+    seen: set[str] = set()
+    for n, entry in enumerate(raw.get("indicator", []), start=1):
+        where = f"{path}: indicator #{n} ({entry.get('id', 'no id')})"
+        missing = [k for k in ("id", "name", "unit", "direction", "frequency", "min", "max") if k not in entry]
+        if missing:
+            raise SpecError(f"{where}: missing {', '.join(missing)}")
+        if entry["direction"] not in DIRECTIONS:
+            raise SpecError(f"{where}: direction must be one of {', '.join(DIRECTIONS)}")
+        if entry["frequency"] not in FREQUENCIES:
+            raise SpecError(f"{where}: frequency must be one of {', '.join(FREQUENCIES)}")
+        if entry["id"] in seen:
+            raise SpecError(f"{where}: id defined twice")
+        seen.add(entry["id"])
+        known = set(Indicator.__dataclass_fields__)
+        unknown = set(entry) - known
+        if unknown:
+            raise SpecError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
+        entry = dict(entry)
+        entry["aliases"] = tuple(entry.get("aliases", ()))
+        indicators.append(Indicator(**entry))
+    if not indicators:
+        raise SpecError(f"{path}: no [[indicator]] entries")
+    return Catalog(tuple(indicators), path)
