@@ -1,0 +1,1 @@
+from octracker.cli import main; main()

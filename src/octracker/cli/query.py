@@ -1,0 +1,55 @@
+"""`octracker sql` and `octracker summary`: read the published warehouse."""
+
+from __future__ import annotations
+
+import click
+
+from octracker.cli.output import FORMATS, print_rows
+from octracker.query import relation_exists, run_query
+
+
+@click.command("sql")
+@click.argument("query")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
+              help="Output format.")
+@click.pass_obj
+def sql_command(app, query: str, fmt: str) -> None:
+    """Run one read-only QUERY against the published warehouse.
+
+    The connection cannot read files outside the warehouse, ATTACH databases or load extensions.
+    Example: octracker sql "SELECT * FROM series WHERE geo = 'BE' LIMIT 5"
+    """
+    columns, rows = run_query(app.settings.published_path, query)
+    print_rows(app.out, columns, rows, fmt)
+
+
+SUMMARY_QUERIES = [
+    ("Series", "series",
+     "SELECT split_part(indicator_id, '.', 1) AS family, geo, COUNT(DISTINCT indicator_id) AS indicators, "
+     "COUNT(*) AS values, MIN(year) AS first_year, MAX(year) AS last_year FROM series "
+     "GROUP BY ALL ORDER BY family, geo"),
+    ("Largest year-over-year changes", "yoy_changes",
+     "SELECT indicator_id, geo, year, value, prev_value, change, pct_change FROM yoy_changes "
+     "WHERE comparable ORDER BY abs(pct_change) DESC NULLS LAST LIMIT 10"),
+    ("Largest moves between index editions", "edition_changes",
+     "SELECT indicator_id, geo, year, prev_year, value, prev_value, change FROM edition_changes "
+     "WHERE change IS NOT NULL ORDER BY abs(change) DESC, indicator_id, geo LIMIT 10"),
+    ("Open trend alerts", "trend_alerts",
+     "SELECT severity, rule, indicator_id, geo, year, message FROM trend_alerts "
+     "ORDER BY severity DESC, rule, indicator_id, geo LIMIT 20"),
+]
+
+
+@click.command("summary")
+@click.pass_obj
+def summary_command(app) -> None:
+    """Print a summary of series, year-over-year changes and open alerts."""
+    path = app.settings.published_path
+    for title, relation, sql in SUMMARY_QUERIES:
+        if not relation_exists(path, relation):
+            continue
+        columns, rows = run_query(path, sql)
+        print_rows(app.out, columns, rows, "table", title=f"{title} ({relation})")
+
+
+COMMANDS = [sql_command, summary_command]

@@ -1,0 +1,148 @@
+"""Source documents: their bytes, content hash, sidecar metadata (`<file>.meta.toml`) and the raw store."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from octracker.errors import SpecError
+
+SIDECAR_SUFFIX = ".meta.toml"
+SIDECAR_FIELDS = {
+    "source_id", "title", "publisher", "published", "url", "kind", "edition", "countries", "licence", "note",
+}
+
+
+@dataclass(frozen=True)
+class SourceMeta:
+    """What is known about a document, from its sidecar and the pipeline spec."""
+
+    source_id: str | None = None
+    kind: str | None = None
+    title: str | None = None
+    publisher: str | None = None
+    published_on: dt.date | None = None
+    #: day / month / year / unknown: how much of the date the source states.
+    published_precision: str = "unknown"
+    url: str | None = None
+    licence: str | None = None
+    edition: int | None = None
+    countries: tuple[str, ...] | None = None
+    note: str | None = None
+
+    def merged(self, overrides: dict[str, Any]) -> "SourceMeta":
+        """These values with the non-empty overrides applied (flags beat sidecar beat defaults)."""
+        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+
+@dataclass(frozen=True)
+class Document:
+    """A file as read once: its path, bytes, hash and metadata."""
+
+    path: Path
+    content: bytes = field(repr=False)
+    sha256: str
+    meta: SourceMeta
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8")
+
+
+def parse_published(value: Any, where: str) -> tuple[dt.date | None, str]:
+    """A published date as stated: YYYY-MM-DD, YYYY-MM, YYYY or 'unknown' -> (date, precision)."""
+    if value is None or str(value).strip().lower() in {"", "unknown"}:
+        return None, "unknown"
+    if isinstance(value, dt.datetime):
+        return value.date(), "day"
+    if isinstance(value, dt.date):
+        return value, "day"
+    text = str(value).strip()
+    for pattern, precision in ((r"\d{4}-\d{2}-\d{2}", "day"), (r"\d{4}-\d{2}", "month"), (r"\d{4}", "year")):
+        if re.fullmatch(pattern, text):
+            parts = [int(p) for p in text.split("-")] + [1, 1]
+            try:
+                return dt.date(parts[0], parts[1], parts[2]), precision
+            except ValueError:
+                break
+    raise SpecError(f"{where}: published must be YYYY-MM-DD, YYYY-MM, YYYY or 'unknown', not {value!r}")
+
+
+def meta_from_mapping(raw: dict[str, Any], where: str) -> SourceMeta:
+    """Build metadata from a sidecar or spec table, refusing unknown fields by name."""
+    unknown = set(raw) - SIDECAR_FIELDS
+    if unknown:
+        raise SpecError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(SIDECAR_FIELDS))}")
+    published_on, precision = parse_published(raw.get("published"), where)
+    countries = raw.get("countries")
+    edition = raw.get("edition")
+    if edition is not None and not (isinstance(edition, int) and 1990 <= edition <= 2100):
+        raise SpecError(f"{where}: edition must be a year such as 2025, not {edition!r}")
+    return SourceMeta(
+        source_id=raw.get("source_id"),
+        kind=raw.get("kind"),
+        title=raw.get("title"),
+        publisher=raw.get("publisher"),
+        published_on=published_on,
+        published_precision=precision,
+        url=raw.get("url"),
+        licence=raw.get("licence"),
+        edition=edition,
+        countries=tuple(countries) if countries else None,
+        note=raw.get("note"),
+    )
+
+
+def sidecar_path(path: Path) -> Path:
+    return path.with_name(path.name + SIDECAR_SUFFIX)
+
+
+def read_sidecar_mapping(path: Path) -> dict[str, Any]:
+    """The raw fields of the sidecar beside a document ({} when it has none)."""
+    side = sidecar_path(path)
+    if not side.exists():
+        return {}
+    try:
+        return tomllib.loads(side.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SpecError(f"{side}: not a valid TOML sidecar ({exc}); fix or remove it") from None
+
+
+def read_sidecar(path: Path) -> SourceMeta:
+    """The metadata beside a document, or empty metadata when it has no sidecar."""
+    return meta_from_mapping(read_sidecar_mapping(path), str(sidecar_path(path)))
+
+
+def read_document(path: Path, meta: SourceMeta | None = None) -> Document:
+    """Read a document's bytes once, hash them, and attach its metadata (sidecar unless given)."""
+    try:
+        content = path.read_bytes()
+    except FileNotFoundError:
+        raise SpecError(f"{path}: document not found") from None
+    return Document(path=path, content=content, sha256=sha256_hex(content), meta=meta or read_sidecar(path))
+
+
+def sha256_hex(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
+def store_raw(raw_dir: Path, document: Document) -> Path:
+    """Keep the exact bytes under their content hash; storing the same content twice is a no-op."""
+    target = raw_dir / document.sha256[:2] / f"{document.sha256}{''.join(document.path.suffixes[-1:])}"
+    if target.exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + f".tmp{os.getpid()}")
+    with open(tmp, "wb") as fh:
+        fh.write(document.content)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, target)
+    return target
+

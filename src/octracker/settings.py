@@ -1,0 +1,66 @@
+"""Where things are: the project folder (content) and the warehouse file (data), built once at the CLI edge."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_WAREHOUSE = Path("warehouse") / "octracker.duckdb"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Paths every command works from; no other global state."""
+
+    project: Path
+    warehouse: Path
+    #: Seconds a writer waits for another writer to finish before giving up.
+    lock_timeout_s: float = 60.0
+
+    @property
+    def pipelines_dir(self) -> Path:
+        return self.project / "pipelines"
+
+    @property
+    def schemas_dir(self) -> Path:
+        return self.project / "schemas"
+
+    @property
+    def migrations_dir(self) -> Path:
+        return self.project / "warehouse" / "migrations"
+
+    @property
+    def views_dir(self) -> Path:
+        return self.project / "warehouse" / "views"
+
+    @property
+    def data_dir(self) -> Path:
+        """Run-time data lives beside the warehouse file: inbox, raw store, published copy."""
+        return self.warehouse.parent
+
+    @property
+    def inbox_dir(self) -> Path:
+        return self.data_dir / "inbox"
+
+    @property
+    def raw_dir(self) -> Path:
+        return self.data_dir / "raw"
+
+    @property
+    def published_path(self) -> Path:
+        """The read-only copy analysts open; same file name, so the catalog name is the same."""
+        return self.data_dir / "published" / self.warehouse.name
+
+
+def build_settings(
+    project: str | os.PathLike | None = None,
+    warehouse: str | os.PathLike | None = None,
+    environ: Mapping[str, str] = os.environ,
+) -> Settings:
+    """Resolve flags, then environment, then defaults (warehouse default is inside the project)."""
+    project_path = Path(project or environ.get("OCTRACKER_PROJECT") or ".").resolve()
+    warehouse_value = warehouse or environ.get("OCTRACKER_WAREHOUSE")
+    warehouse_path = Path(warehouse_value).resolve() if warehouse_value else project_path / DEFAULT_WAREHOUSE
+    return Settings(project=project_path, warehouse=warehouse_path)

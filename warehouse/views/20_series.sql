@@ -1,0 +1,32 @@
+-- series: the one value analysts should use per (indicator, geo, period), after source precedence.
+-- Grain: one row per (indicator_id, geo, period_start, period_end) with a known period.
+-- Inputs: observations, sources (precedence, published_on).
+-- Policy: highest source precedence; then a value stated by a source (parsed, curated) over one
+-- derived or computed from it; then the newest publication; then source_id for a stable tie-break.
+-- Values whose period the source does not state stay in `observations` only.
+CREATE OR REPLACE VIEW series AS
+WITH ranked AS (
+    SELECT
+        o.*,
+        s.precedence,
+        s.published_on,
+        COUNT(DISTINCT o.source_id) OVER (
+            PARTITION BY o.indicator_id, o.geo, o.period_start, o.period_end
+        ) AS n_sources,
+        ROW_NUMBER() OVER (
+            PARTITION BY o.indicator_id, o.geo, o.period_start, o.period_end
+            ORDER BY
+                s.precedence DESC,
+                CASE o.method WHEN 'parsed' THEN 0 WHEN 'curated' THEN 0 WHEN 'computed' THEN 1 ELSE 2 END,
+                s.published_on DESC NULLS LAST,
+                o.source_id
+        ) AS pick
+    FROM observations AS o
+    JOIN sources AS s USING (source_id)
+    WHERE o.period_start IS NOT NULL
+)
+SELECT
+    indicator_id, geo, year, period_start, period_end, value, unit, qualifier, is_partial, as_of,
+    source_id, method, evidence, n_sources
+FROM ranked
+WHERE pick = 1;
