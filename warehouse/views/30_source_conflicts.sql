@@ -1,0 +1,31 @@
+-- source_conflicts: every (indicator, geo, period) where sources state different values.
+-- Grain: one row per (indicator_id, geo, period_start, period_end) stated by 2+ sources that disagree.
+-- Inputs: observations.
+-- Only stated points (qualifier exact or approx) are compared; a bound ("over 60") does not conflict
+-- with a point. Values disagree when they differ by more than 0.01 or 0.5 % of the larger, whichever is
+-- larger. A curated mapping that moves a value to another geography or indicator ends the conflict.
+CREATE OR REPLACE VIEW source_conflicts AS
+WITH points AS (
+    SELECT indicator_id, geo, period_start, period_end, year, value, source_id, qualifier
+    FROM observations
+    WHERE period_start IS NOT NULL AND qualifier IN ('exact', 'approx')
+),
+grouped AS (
+    SELECT
+        indicator_id, geo, period_start, period_end,
+        MAX(year) AS year,
+        LIST(value ORDER BY source_id) AS "values",
+        LIST(source_id ORDER BY source_id) AS source_ids,
+        LIST(qualifier ORDER BY source_id) AS qualifiers,
+        COUNT(DISTINCT source_id) AS n_sources,
+        MIN(value) AS min_value,
+        MAX(value) AS max_value
+    FROM points
+    GROUP BY indicator_id, geo, period_start, period_end
+)
+SELECT
+    indicator_id, geo, year, period_start, period_end, "values", source_ids, qualifiers, n_sources,
+    max_value - min_value AS spread
+FROM grouped
+WHERE n_sources > 1
+  AND max_value - min_value > GREATEST(0.01, 0.005 * GREATEST(ABS(min_value), ABS(max_value)));
