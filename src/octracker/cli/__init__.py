@@ -20,8 +20,9 @@ class AppContext:
         self.settings = settings
         self.debug = debug
         self.quiet = quiet
-        self.out = Console(soft_wrap=True)
-        self.err = Console(stderr=True, soft_wrap=True)
+        # Piped output keeps whole rows instead of folding them to 80 columns.
+        self.out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+        self.err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 200)
 
 
 class OctrackerGroup(click.Group):
