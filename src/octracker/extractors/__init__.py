@@ -12,6 +12,7 @@ import polars as pl
 
 from octracker.catalog import Catalog
 from octracker.documents import Document
+from octracker.extractors.oci_profile import extract_oci_profile
 from octracker.extracts import Extract, Problem
 from octracker.specs import PipelineSpec
 
@@ -28,16 +29,43 @@ EMPTY_OBSERVATIONS = pl.DataFrame(
 )
 
 
+def refused(problem: Problem) -> Extract:
+    """An extract that refuses the document for one reason."""
+    return Extract(EMPTY_OBSERVATIONS.clone(), [problem])
+
+
+def decode_text(document: Document) -> str | Extract:
+    """The document as text, or a refusal naming the first byte that is not UTF-8."""
+    try:
+        return document.text
+    except UnicodeDecodeError as exc:
+        return refused(Problem(check="not_utf8", payload="",
+                               message=f"not UTF-8 text (byte {exc.start}); save it as UTF-8 and drop it again"))
+
+
 def extract_narrative(document: Document, spec: PipelineSpec, catalog: Catalog) -> Extract:
     """A document kept as a source and as evidence, with no figures to read (yet)."""
-    try:
-        document.text
-    except UnicodeDecodeError as exc:
-        return Extract(EMPTY_OBSERVATIONS.clone(), [Problem(
-            check="not_utf8", message=f"not UTF-8 text (byte {exc.start}); save it as UTF-8", payload="")])
-    return Extract(EMPTY_OBSERVATIONS.clone())
+    text = decode_text(document)
+    return text if isinstance(text, Extract) else Extract(EMPTY_OBSERVATIONS.clone())
+
+
+def extract_index_profile(document: Document, spec: PipelineSpec, catalog: Catalog) -> Extract:
+    """Index country profiles; edition and countries from the spec's params, else the sidecar."""
+    text = decode_text(document)
+    if isinstance(text, Extract):
+        return text
+    edition = spec.params.get("edition", spec.source.edition)
+    if edition is None:
+        return refused(Problem(check="no_edition", payload="",
+                               message="which index edition is this? set `edition` in the sidecar or pass --edition"))
+    # Editions are biennial: the change printed beside a score is since the edition two years earlier.
+    previous = spec.params.get("previous_edition", edition - 2)
+    countries = spec.params.get("countries") or spec.source.countries
+    return extract_oci_profile(text, source_id=spec.source.source_id, edition=edition, previous_edition=previous,
+                               countries=list(countries) if countries else None, catalog=catalog)
 
 
 EXTRACTORS: dict[str, ExtractorFn] = {
     "narrative": extract_narrative,
+    "oci_profile": extract_index_profile,
 }
