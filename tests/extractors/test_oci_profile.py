@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from octracker.catalog import Catalog, load_catalog
-from octracker.extractors import EXTRACTORS
 from octracker.extractors.oci_profile import (
     COLUMNS,
     extract_oci_profile,
@@ -161,10 +160,6 @@ def test_without_a_previous_edition_only_the_edition_is_written(text: str, catal
     assert extract.problems == []
     assert extract.frame["year"].unique().to_list() == [2025]
     assert extract.frame.height == 68 + 4
-
-
-def test_registry_names_the_extractor() -> None:
-    assert EXTRACTORS["oci_profile"] is extract_oci_profile
 
 
 # Malformed profiles -----------------------------------------------------------------------------------------
