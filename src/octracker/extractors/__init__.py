@@ -1,7 +1,9 @@
 """Extractors by name: each turns one document into canonical rows (and problems) for a pipeline spec.
 
 Every entry takes `(document, spec, catalog)` and returns an `Extract`; a pipeline spec names one with
-`extractor = "..."`, so a new source that reads like an existing one needs no engine change.
+`extractor = "..."`, so a new source that reads like an existing one needs no engine change. Extractors
+with their own signatures are wrapped here by a small adapter that reads the spec's params and the
+document's sidecar.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import polars as pl
 
 from octracker.catalog import Catalog
 from octracker.documents import Document
+from octracker.extractors.oci_profile import extract_oci_profile
 from octracker.extracts import Extract, Problem
 from octracker.specs import PipelineSpec
 
@@ -28,16 +31,38 @@ EMPTY_OBSERVATIONS = pl.DataFrame(
 )
 
 
+def _refused(check: str, message: str) -> Extract:
+    return Extract(EMPTY_OBSERVATIONS.clone(), [Problem(check=check, message=message, payload="")])
+
+
 def extract_narrative(document: Document, spec: PipelineSpec, catalog: Catalog) -> Extract:
     """A document kept as a source and as evidence, with no figures to read (yet)."""
     try:
         document.text
     except UnicodeDecodeError as exc:
-        return Extract(EMPTY_OBSERVATIONS.clone(), [Problem(
-            check="not_utf8", message=f"not UTF-8 text (byte {exc.start}); save it as UTF-8", payload="")])
+        return _refused("not_utf8", f"not UTF-8 text (byte {exc.start}); save it as UTF-8")
     return Extract(EMPTY_OBSERVATIONS.clone())
+
+
+def extract_profile_document(document: Document, spec: PipelineSpec, catalog: Catalog) -> Extract:
+    """Index profiles: edition and countries from the spec's params, else the sidecar; previous = edition − 2."""
+    edition = spec.params.get("edition") or document.meta.edition
+    if edition is None:
+        return _refused("no_edition", "no index edition: set `edition` in the sidecar, or pass --edition")
+    previous = spec.params.get("previous_edition", edition - 2)
+    countries = spec.params.get("countries") or document.meta.countries
+    try:
+        text = document.text
+    except UnicodeDecodeError as exc:
+        return _refused("not_utf8", f"not UTF-8 text (byte {exc.start}); save it as UTF-8")
+    return extract_oci_profile(text, source_id=spec.source.source_id, edition=int(edition),
+                               previous_edition=previous, countries=list(countries) if countries else None,
+                               catalog=catalog)
 
 
 EXTRACTORS: dict[str, ExtractorFn] = {
     "narrative": extract_narrative,
+    "oci_profile": extract_profile_document,
 }
+
+__all__ = ["EXTRACTORS", "EMPTY_OBSERVATIONS", "extract_oci_profile", "extract_profile_document"]
