@@ -45,11 +45,11 @@ def extract_narrative(document: Document, spec: PipelineSpec, catalog: Catalog) 
 
 
 def extract_profile_document(document: Document, spec: PipelineSpec, catalog: Catalog) -> Extract:
-    """Index profiles: edition and countries from the spec's params, else the sidecar; previous = edition − 2."""
+    """Index profiles: edition and countries from the spec's params, else the sidecar; previous edition − 2 by default."""
     edition = spec.params.get("edition") or document.meta.edition
     if edition is None:
         return _refused("no_edition", "no index edition: set `edition` in the sidecar, or pass --edition")
-    previous = spec.params.get("previous_edition", edition - 2)
+    previous = spec.params.get("previous_edition") or document.meta.previous_edition or edition - 2
     countries = spec.params.get("countries") or document.meta.countries
     try:
         text = document.text
