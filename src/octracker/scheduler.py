@@ -35,11 +35,11 @@ from apscheduler.triggers.cron import CronTrigger
 
 from octracker.errors import SpecError, WarehouseBusy
 from octracker.inbox import INBOX_PIPELINE, list_inbox_files
-from octracker.pipeline import refresh
+from octracker.pipeline import open_refresh, refresh
 from octracker.runs import new_run_id
 from octracker.settings import Settings
 from octracker.specs import PipelineSpec, load_specs
-from octracker.warehouse import open_writer, utc_now
+from octracker.warehouse import utc_now
 
 log = logging.getLogger("octracker.scheduler")
 
@@ -66,14 +66,14 @@ def crontab_trigger(cron: str, where: str = "schedule") -> CronTrigger:
     """A UTC trigger from a 5-field crontab expression, with crontab's weekday numbers (0 or 7 = Sunday)."""
     fields = cron.split()
     if len(fields) != 5:
-        raise SpecError(f"{where}: schedule {cron!r} must have 5 crontab fields (minute hour day month weekday), "
+        raise SpecError(f"{where} {cron!r} must have 5 crontab fields (minute hour day month weekday), "
                         "e.g. \"0 5 * * 1\" for Mondays at 05:00 UTC")
     try:
         weekday = _crontab_weekdays(fields[4])
         return CronTrigger(minute=fields[0], hour=fields[1], day=fields[2], month=fields[3], day_of_week=weekday,
                            timezone=UTC)
     except ValueError as exc:
-        raise SpecError(f"{where}: schedule {cron!r} is not a valid crontab expression ({exc})") from None
+        raise SpecError(f"{where} {cron!r} is not a valid crontab expression ({exc})") from None
 
 
 def _crontab_weekdays(expr: str) -> str:
@@ -197,6 +197,7 @@ class ScheduledJobs:
     """What the scheduler runs: job functions bound to one settings object, and its bookkeeping."""
 
     settings: Settings
+    misfire_grace_s: int = MISFIRE_GRACE_S
     stopping: threading.Event = field(default_factory=threading.Event)
     pending: list[MissedRun] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -230,27 +231,32 @@ class ScheduledJobs:
             return
         sender(self.job_settings)
 
-    def note_event(self, event: JobExecutionEvent | JobSubmissionEvent) -> None:
-        """Listener for missed and failed jobs: log now, write to `runs` from the worker soon after."""
+    def note_event(self, event: JobExecutionEvent | JobSubmissionEvent) -> bool:
+        """Listener for missed and failed jobs: log now, keep them to write to `runs` soon after.
+
+        A fire skipped because the same job is still running or waiting is only logged: the run under way
+        (or the next fire) does the work, so no refresh is lost. Returns whether a run was kept to record.
+        """
+        if event.code == EVENT_JOB_MAX_INSTANCES:
+            if event.job_id != RECORD_JOB:
+                log.warning("%s: a fire was skipped because its previous run was still running or waiting",
+                            event.job_id)
+            return False
         if event.job_id == RECORD_JOB:
             log.error("could not record missed or failed runs: %s", getattr(event, "exception", None))
-            return
-        scheduled = getattr(event, "scheduled_run_time", None) or (event.scheduled_run_times or [None])[-1]
-        scheduled = scheduled or dt.datetime.now(UTC)
+            return False
+        scheduled = (event.scheduled_run_time or dt.datetime.now(UTC)).astimezone(UTC)
         if event.code == EVENT_JOB_MISSED:
             status, error = "missed", (f"missed: scheduled for {scheduled:%Y-%m-%d %H:%M:%S} UTC but not started "
-                                       f"within the {MISFIRE_GRACE_S // 3600} h grace; runs at its next fire time")
-            log.warning("%s %s", event.job_id, error)
-        elif event.code == EVENT_JOB_MAX_INSTANCES:
-            status, error = "missed", (f"missed: scheduled for {scheduled:%Y-%m-%d %H:%M:%S} UTC while its previous "
-                                       "run was still running or waiting")
+                                       f"within the {describe_seconds(self.misfire_grace_s)} grace; runs at its next "
+                                       "fire time")
             log.warning("%s %s", event.job_id, error)
         else:
             status, error = "failed", f"scheduled run failed before or outside the pipeline run: {event.exception}"
             log.error("%s %s", event.job_id, error)
         with self.lock:
-            self.pending.append(MissedRun(event.job_id, scheduled.astimezone(UTC).replace(tzinfo=None), status,
-                                          error))
+            self.pending.append(MissedRun(event.job_id, scheduled.replace(tzinfo=None), status, error))
+        return True
 
     def record_pending(self) -> int:
         """Write missed and failed scheduled runs to `runs` (trigger 'schedule'); kept for later if busy."""
@@ -259,7 +265,8 @@ class ScheduledJobs:
         if not batch:
             return 0
         try:
-            with open_writer(self.settings) as con:
+            # Recorded like any refresh: schema current first, the published copy (what status reads) after.
+            with open_refresh(self.settings) as (con, _):
                 now = utc_now()
                 con.executemany(
                     "INSERT INTO runs (run_id, pipeline, started_at, finished_at, status, error, trigger) "
@@ -272,6 +279,10 @@ class ScheduledJobs:
                 self.pending[:0] = batch
             return 0
         return len(batch)
+
+
+def describe_seconds(seconds: int) -> str:
+    return f"{seconds // 3600} h" if seconds >= 3600 and seconds % 3600 == 0 else f"{seconds} s"
 
 
 def pipeline_job_id(spec: PipelineSpec) -> str:
@@ -287,7 +298,6 @@ def build_scheduler(
     trigger_for: Callable[[str, str], BaseTrigger] = crontab_trigger,
     inbox_cron: str = DEFAULT_INBOX_CRON,
     alerts_cron: str = DEFAULT_ALERTS_CRON,
-    misfire_grace_s: int = MISFIRE_GRACE_S,
 ) -> BackgroundScheduler:
     """A scheduler (not started) with a job per scheduled pipeline, the inbox and alert delivery.
 
@@ -296,7 +306,7 @@ def build_scheduler(
     scheduler = BackgroundScheduler(
         timezone=UTC,
         executors={"default": ThreadPoolExecutor(max_workers=1)},
-        job_defaults={**JOB_DEFAULTS, "misfire_grace_time": misfire_grace_s},
+        job_defaults={**JOB_DEFAULTS, "misfire_grace_time": jobs.misfire_grace_s},
     )
     for spec in specs:
         if not spec.enabled or not spec.schedule:
@@ -319,8 +329,7 @@ def build_scheduler(
                           id=ALERTS_JOB, name="alerts send")
 
     def on_event(event) -> None:
-        jobs.note_event(event)
-        if event.job_id != RECORD_JOB:
+        if jobs.note_event(event):
             scheduler.add_job(jobs.record_pending, id=RECORD_JOB, name="record missed runs",
                               replace_existing=True, misfire_grace_time=None)
 
@@ -348,10 +357,9 @@ def run_scheduler(
     """Run until `stop` is set (the CLI sets it on SIGTERM/SIGINT), then let the running job finish."""
     with hold_scheduler_lock(settings):
         specs = load_specs(settings.pipelines_dir)
-        jobs = ScheduledJobs(settings)
+        jobs = ScheduledJobs(settings, misfire_grace_s=misfire_grace_s)
         scheduler = build_scheduler(jobs, specs, now=dt.datetime.now(UTC), last_successes=read_last_successes(settings),
-                                    trigger_for=trigger_for, inbox_cron=inbox_cron, alerts_cron=alerts_cron,
-                                    misfire_grace_s=misfire_grace_s)
+                                    trigger_for=trigger_for, inbox_cron=inbox_cron, alerts_cron=alerts_cron)
         scheduler.start()
         if on_start:
             on_start(scheduler)
