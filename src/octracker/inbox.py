@@ -95,8 +95,14 @@ def derive_source_id(kind: InboxKind, meta: SourceMeta, path: Path) -> str:
     return "-".join(parts)
 
 
-def slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60].strip("-")
+def slug(text: str, limit: int = 60) -> str:
+    """Lower-case words joined by '-', whole words only, at most `limit` characters."""
+    kept: list[str] = []
+    for word in re.findall(r"[a-z0-9]+", text.lower()):
+        if kept and len("-".join([*kept, word])) > limit:
+            break
+        kept.append(word[:limit])
+    return "-".join(kept)
 
 
 def meta_fingerprint(meta: SourceMeta, kind: str | None) -> str:
