@@ -12,7 +12,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from octracker.catalog import Catalog, Indicator, load_catalog
@@ -26,7 +26,7 @@ from octracker.extractors.articles import (
 )
 from octracker.extractors.numbers import find_numbers, qualifier_before
 from octracker.extractors.places import load_places
-from octracker.extractors.sentences import normalise, split_sentences
+from octracker.extractors.sentences import flatten, normalise, split_sentences
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCUMENTS = ROOT / "pipelines" / "documents"
@@ -486,3 +486,35 @@ def test_thousands_separators_round_trip(n):
 def test_decimals_round_trip(d):
     (mention,) = find_numbers(f"a rate of {d} today")
     assert mention.value == pytest.approx(float(d))
+
+
+def test_a_rate_with_a_space_separated_base():
+    found = candidates("The murder rate in Mexico was about 25 per 100 000 residents in 2023.", None)
+    assert [(reading(c), c.unit) for c in found] == [
+        (("25", "homicide_rate_per_100k", "MX", 2023, "approx", False, None), "per 100,000 people")
+    ]
+
+
+def test_empty_and_number_free_texts():
+    assert candidates("", None) == [] and candidates("No figures here. None at all.\n\n", None) == []
+    assert [p.check for p in extract("000", text="", figures=[figure()]).problems] == ["sentence_not_found"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab AU.S,?!\n\u201c\u201d\"'-\u2014019%$:")) | st.characters(),
+               max_size=200))
+def test_sentences_are_exact_ordered_spans_of_any_text(text):
+    previous_end = 0
+    for s in split_sentences(text):
+        assert s.text == text[s.start:s.end] and s.text.strip() == s.text and s.text
+        assert s.start >= previous_end and s.line_no == text.count("\n", 0, s.start) + 1
+        previous_end = s.end
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("In 2024 Brussels saw nearly 92 shootings, 1,461 at 6:30 p.m. $%.-\n")),
+               max_size=200))
+def test_candidates_never_fail_and_stay_in_bounds(text):
+    for c in candidates(text, dt.date(2024, 6, 1)):
+        assert 0 < c.confidence <= 1 and c.qualifier in {"exact", "approx", "lower_bound", "upper_bound"}
+        assert c.raw in flatten(c.sentence) and (c.as_of is None or c.is_partial)

@@ -19,7 +19,7 @@ from octracker.extractors.numbers import first_number, qualifier_before
 from octracker.extractors.sentences import Sentence, find_sentence, normalise, split_sentences
 from octracker.extracts import Extract, Problem
 
-__all__ = ["FIGURE_KEYS", "Candidate", "extract_declared_figures", "propose_candidates"]
+__all__ = ["FIGURE_KEYS", "FRAME_SCHEMA", "Candidate", "extract_declared_figures", "parse_period", "propose_candidates"]
 
 #: Keys of one declared figure (`[[figure]]` in a pipeline spec); the first five are required.
 FIGURE_KEYS = ("indicator", "geo", "period", "sentence", "value", "qualifier", "partial", "as_of", "unit", "note")

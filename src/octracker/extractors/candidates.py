@@ -140,11 +140,15 @@ def default_places(catalog: Catalog) -> Gazetteer:
     """The gazetteer `places.toml` in the catalog's folder (normally `schemas/`)."""
     if catalog.path is None:
         raise SpecError("no place gazetteer: the catalog was not read from a file; pass places=load_places(path)")
-    return _load_places_cached(catalog.path.with_name("places.toml"))
+    path = catalog.path.with_name("places.toml")
+    if not path.exists():
+        return load_places(path)  # refuses with the path and what to do
+    return _load_places_cached(path, path.stat().st_mtime_ns)
 
 
 @functools.lru_cache(maxsize=8)
-def _load_places_cached(path: Path) -> Gazetteer:
+def _load_places_cached(path: Path, mtime_ns: int) -> Gazetteer:
+    """The gazetteer at `path`, read again whenever the file changes (a scheduler runs for days)."""
     return load_places(path)
 
 

@@ -13,7 +13,8 @@ from octracker.extractors.wording import (
     QUALIFIER_WORDS,
 )
 
-_DIGITS = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
+# No leading zeros, so the "000" of a space-separated "100 000" is not read as a number of its own.
+_DIGITS = r"[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?|(?:0|[1-9]\d*)(?:\.\d+)?"
 _WORD_VALUES = {**NUMBER_WORDS, **FRACTION_WORDS}
 _WORDS = "|".join(
     r"[ -]".join(re.escape(part) for part in word.split())
