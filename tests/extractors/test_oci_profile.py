@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from octracker.catalog import Catalog, load_catalog
-from octracker.extractors import EXTRACTORS
 from octracker.extractors.oci_profile import (
     COLUMNS,
     extract_oci_profile,
@@ -161,17 +160,6 @@ def test_without_a_previous_edition_only_the_edition_is_written(text: str, catal
     assert extract.problems == []
     assert extract.frame["year"].unique().to_list() == [2025]
     assert extract.frame.height == 68 + 4
-
-
-def test_registry_entry_reads_the_pipeline_spec(catalog: Catalog) -> None:
-    from octracker.documents import read_document
-    from octracker.specs import load_spec
-
-    spec = load_spec(ROOT / "pipelines" / "oci_2025_profiles.toml")
-    extract = EXTRACTORS["oci_profile"](read_document(spec.document, spec.source), spec, catalog)
-    assert extract.problems == []
-    assert sorted(extract.frame["year"].unique().to_list()) == [2023, 2025]
-    assert set(extract.frame["source_id"]) == {spec.source.source_id}
 
 
 # Malformed profiles -----------------------------------------------------------------------------------------
