@@ -102,7 +102,7 @@ def test_a_profile_without_an_edition_is_refused_whole_and_kept_in_quarantine(se
     drop(settings, PROFILE_2023, "profiles.txt", 'kind = "oci_profile"\n')
     [result] = refresh(settings, ["inbox"])
     assert result.status == "refused" and result.exit_code == 2
-    assert "no index edition: set `edition` in the sidecar, or pass --edition" in result.error
+    assert "which index edition is this? set `edition` in the sidecar or pass --edition" in result.error
     [kept] = [p for p in inbox_tree(settings) if p.endswith("profiles.txt")]
     assert kept.startswith("quarantine/")
     assert (settings.inbox_dir / f"{kept}.reason.txt").read_text().startswith("profiles.txt: no_edition")
@@ -274,7 +274,7 @@ def test_ingest_exits_2_when_a_file_is_refused(settings, tmp_path):
     missing = run_cli(settings, "ingest", str(tmp_path / "nope.csv"))
     assert missing.returncode == 2 and "no such file" in missing.stderr
     kind = run_cli(settings, "ingest", str(bad), "--kind", "oci_profile")
-    assert kind.returncode == 2 and "no index edition" in kind.stderr
+    assert kind.returncode == 2 and "which index edition is this?" in kind.stderr
 
 
 @pytest.mark.parametrize("flag", ["--edition", "--published"])

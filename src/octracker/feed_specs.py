@@ -58,6 +58,11 @@ def read_feed_table(table: dict[str, Any], where: str) -> FeedConfig:
         raise SpecError(f"{where}: {exc}") from None
     except TypeError as exc:
         raise SpecError(f"{where}: [feed] has a field of the wrong type ({exc})") from None
-    if urlsplit(fetch.url).scheme not in ("https", "http"):
-        raise SpecError(f"{where}: [feed] url must be https:// (or http:// for a host in allow_http_hosts)")
+    parts = urlsplit(fetch.url)
+    host = (parts.hostname or "").lower()
+    if parts.scheme == "http" and host and host in fetch.allow_http_hosts:
+        return FeedConfig(fetch=fetch, format=fmt)
+    if parts.scheme != "https" or not host:
+        raise SpecError(f"{where}: [feed] url must be https://… (plain http only for a host listed in "
+                        f"allow_http_hosts, e.g. allow_http_hosts = [\"{host or '127.0.0.1'}\"])")
     return FeedConfig(fetch=fetch, format=fmt)
