@@ -10,6 +10,7 @@ import sys
 import textwrap
 import threading
 import time
+import types
 from pathlib import Path
 
 import duckdb
@@ -23,7 +24,6 @@ from octracker.scheduler import (
     ScheduledJobs,
     build_scheduler,
     crontab_trigger,
-    find_alert_sender,
     hold_scheduler_lock,
     is_overdue,
     previous_fire_time,
@@ -235,19 +235,42 @@ def test_a_job_that_fails_outside_a_pipeline_run_is_recorded(small_project, sche
     assert "oci_2021_belgium.toml: not valid TOML" in error
 
 
-def test_alert_delivery_is_scheduled_only_when_installed(small_project, caplog):
+def scheduled_jobs(settings) -> dict:
     from octracker.specs import load_specs
 
+    scheduler = build_scheduler(ScheduledJobs(settings), load_specs(settings.pipelines_dir),
+                                now=dt.datetime.now(UTC), last_successes={})
+    return {job.id: job for job in scheduler.get_jobs()}
+
+
+def test_without_alert_delivery_installed_the_scheduler_says_so_and_runs_the_rest(small_project, caplog,
+                                                                                  monkeypatch):
+    monkeypatch.setitem(sys.modules, "octracker.deliveries", None)  # as if the alerts workstream were absent
     with caplog.at_level("WARNING", logger="octracker.scheduler"):
-        scheduler = build_scheduler(ScheduledJobs(small_project), load_specs(small_project.pipelines_dir),
-                                    now=dt.datetime.now(UTC), last_successes={})
-    job_ids = {job.id for job in scheduler.get_jobs()}
-    if find_alert_sender() is None:
-        assert "alerts_send" not in job_ids
-        assert "alert delivery is not available" in caplog.text
-    else:
-        assert "alerts_send" in job_ids
-    assert {"inbox", *KEEP} <= job_ids
+        jobs = scheduled_jobs(small_project)
+    assert set(jobs) == {"inbox", *KEEP}
+    assert "alert delivery is not available in this install (no octracker.deliveries.send_alerts)" in caplog.text
+
+
+def test_alert_delivery_calls_the_alerts_send_function_with_the_environments_webhooks(small_project, monkeypatch,
+                                                                                     caplog):
+    calls = []
+    deliveries = types.ModuleType("octracker.deliveries")
+    deliveries.configured_webhooks = lambda urls: [f"webhook:{u}" for u in urls]
+    deliveries.send_alerts = lambda settings, webhooks, secret, *, client: calls.append(
+        (settings.warehouse, webhooks, secret, type(client).__name__)) or types.SimpleNamespace(delivered=1)
+    monkeypatch.setitem(sys.modules, "octracker.deliveries", deliveries)
+    monkeypatch.delenv("OCTRACKER_WEBHOOK_URL", raising=False)
+    with caplog.at_level("WARNING", logger="octracker.scheduler"):
+        assert "alerts_send" not in scheduled_jobs(small_project)
+    assert "no webhook configured (OCTRACKER_WEBHOOK_URL is empty)" in caplog.text
+
+    monkeypatch.setenv("OCTRACKER_WEBHOOK_URL", "http://127.0.0.1:9/hook")
+    monkeypatch.setenv("OCTRACKER_WEBHOOK_SECRET", "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+    job = scheduled_jobs(small_project)["alerts_send"]
+    job.func(*job.args)
+    assert calls == [(small_project.warehouse, ["webhook:http://127.0.0.1:9/hook"],
+                      "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "Client")]
 
 
 # One scheduler per warehouse; a clean stop ------------------------------------------------------------------

@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
-import importlib
 import os
 import re
 import shutil
@@ -30,6 +29,7 @@ from octracker.documents import (
 from octracker.errors import InputRefused
 from octracker.extractors import EXTRACTORS
 from octracker.extracts import Problem
+from octracker.hooks import find_function
 from octracker.inbox_routing import INBOX_KINDS, InboxKind, detect_kind
 from octracker.loading import PipelineResult, extract_and_load, record_failure, refuse_document
 from octracker.runs import finish_run, start_run, upsert_source
@@ -274,14 +274,7 @@ def _record_article(run: _InboxRun, spec: PipelineSpec, document: Document) -> P
 
 def find_review_hook() -> Callable | None:
     """`octracker.review.record_candidates(con, document, settings, run_id)`, or None while it is absent."""
-    module_name, function_name = REVIEW_HOOK
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != module_name:
-            raise
-        return None
-    return getattr(module, function_name, None)
+    return find_function(*REVIEW_HOOK)
 
 
 def seen_before(con: duckdb.DuckDBPyConnection, sha256: str, meta_sha256: str) -> bool:

@@ -11,16 +11,16 @@ import contextlib
 import dataclasses
 import datetime as dt
 import fcntl
-import importlib
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
 import duckdb
+import httpx
 from apscheduler.events import (
     EVENT_JOB_ERROR,
     EVENT_JOB_MAX_INSTANCES,
@@ -34,12 +34,14 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 
 from octracker.errors import SpecError, WarehouseBusy
+from octracker.hooks import find_function
 from octracker.inbox import INBOX_PIPELINE, list_inbox_files
 from octracker.pipeline import open_refresh, refresh
 from octracker.runs import new_run_id
 from octracker.settings import Settings
 from octracker.specs import PipelineSpec, load_specs
 from octracker.warehouse import utc_now
+from octracker.webhooks import SECRET_ENV, URL_ENV, webhook_secret_from_env, webhook_urls_from_env
 
 log = logging.getLogger("octracker.scheduler")
 
@@ -52,9 +54,11 @@ JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": MISF
 JOB_LOCK_TIMEOUT_S = 300.0
 DEFAULT_INBOX_CRON = "*/5 * * * *"
 DEFAULT_ALERTS_CRON = "*/10 * * * *"
-#: Where alert delivery (`octracker alerts send`) lives: a function taking Settings. Until the alerts
-#: workstream provides it, the scheduler runs without an alert job and says so at start.
-ALERTS_SEND_HOOK = ("octracker.alerts", "send_alerts")
+#: `octracker alerts send`'s function (alerts workstream): send_alerts(settings, webhooks, secret, *, client),
+#: with configured_webhooks(urls) beside it. While it is not installed the scheduler has no alert job and
+#: says so at start.
+ALERTS_SEND_HOOK = ("octracker.deliveries", "send_alerts")
+ALERTS_WEBHOOKS_HOOK = ("octracker.deliveries", "configured_webhooks")
 ALERTS_JOB = "alerts_send"
 RECORD_JOB = "record_missed_runs"
 
@@ -170,16 +174,30 @@ def hold_scheduler_lock(settings: Settings) -> Iterator[Path]:
         fh.close()
 
 
-def find_alert_sender() -> Callable[[Settings], object] | None:
-    """The alert delivery function (`octracker alerts send`), or None while it is not part of this install."""
-    module_name, function_name = ALERTS_SEND_HOOK
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != module_name:
-            raise
-        return None
-    return getattr(module, function_name, None)
+def find_alert_sender(environ: Mapping[str, str] = os.environ) -> tuple[Callable[[Settings], object] | None, str]:
+    """Alert delivery as `octracker alerts send` does it, bound to the environment's webhooks; or None and why not."""
+    send, configure = find_function(*ALERTS_SEND_HOOK), find_function(*ALERTS_WEBHOOKS_HOOK)
+    if send is None or configure is None:
+        return None, (f"alert delivery is not available in this install (no {'.'.join(ALERTS_SEND_HOOK)}); "
+                      "scheduling no alert job")
+    urls = webhook_urls_from_env(environ)
+    if not urls:
+        return None, f"no webhook configured ({URL_ENV} is empty); scheduling no alert job"
+    secret = webhook_secret_from_env(environ)
+    if secret is None:
+        log.warning("%s is not set: alerts go out unsigned and receivers cannot verify them", SECRET_ENV)
+    webhooks = configure(urls)
+
+    def deliver(settings: Settings) -> object:
+        with httpx.Client() as client:
+            report = send(settings, webhooks, secret, client=client)
+        log.info("alerts send: %s delivered, %s pending, %s rejected", getattr(report, "delivered", "?"),
+                 getattr(report, "pending", "?"), getattr(report, "rejected", "?"))
+        for problem in getattr(report, "problems", []):
+            log.error("alerts send: %s", problem)
+        return report
+
+    return deliver, ""
 
 
 @dataclass
@@ -320,10 +338,9 @@ def build_scheduler(
                      last_successes.get(spec.name, "never"))
     scheduler.add_job(jobs.run_inbox, trigger_for(inbox_cron, "--inbox-cron"), id=INBOX_PIPELINE, name="inbox",
                       next_run_time=now)
-    sender = find_alert_sender()
+    sender, why_not = find_alert_sender()
     if sender is None:
-        log.warning("alert delivery is not available in this install (no %s.%s); scheduling no alert job",
-                    *ALERTS_SEND_HOOK)
+        log.warning(why_not)
     else:
         scheduler.add_job(jobs.send_alerts, trigger_for(alerts_cron, "--alerts-cron"), args=[sender],
                           id=ALERTS_JOB, name="alerts send")
