@@ -233,6 +233,12 @@ def test_long_unreadable_files_are_one_file_problem(catalog, fixture, check, wor
     assert extract.frame.height == 0
 
 
+def test_long_csv_with_bare_cr_line_endings_is_refused(catalog, tmp_path):
+    path = tmp_path / "mac.csv"
+    path.write_bytes(b"indicator,geo,period,value,unit\rshootings,BE-BRU,2024,92,count\r")
+    assert checks(long(path, catalog)) == [("bad_line_endings", None)]
+
+
 def test_long_file_over_the_size_limit_is_refused(catalog):
     extract = long("long_good.csv", catalog, max_bytes=100)
     assert checks(extract) == [("too_large", None)]

@@ -81,6 +81,10 @@ def _csv_cells(path: Path) -> tuple[pl.DataFrame | None, list[Problem]]:
     ).with_columns(pl.col("_line_no").cast(pl.Int64))
     records = _join_quoted_lines(lines)
     header_text = records["_raw"][0].removeprefix("\ufeff")
+    if "\r" in header_text:
+        return None, [file_problem(
+            "bad_line_endings", "lines end in a bare CR (old Mac style); save the file with LF or CRLF line endings",
+            path)]
     separator = csv_separator(header_text)
     header = [name_key(c) for c in next(csv.reader([header_text], delimiter=separator))]
     problems = _header_problems(header, header_text, line_no=1)
