@@ -12,6 +12,7 @@ from octracker.catalog import Catalog
 from octracker.documents import Document
 from octracker.extractors.articles import extract_declared_figures
 from octracker.extractors.oci_profile import extract_oci_profile
+from octracker.extractors.tables import extract_long_table, extract_wide_index
 from octracker.extracts import Extract, Problem, empty_observations
 from octracker.specs import PipelineSpec
 
@@ -64,8 +65,31 @@ def extract_article_figures(document: Document, spec: PipelineSpec, catalog: Cat
                                     catalog=catalog, document_name=document.path.name)
 
 
+def table_path(document: Document, spec: PipelineSpec):
+    """The file a table reader opens: the spec's document (for the inbox and feeds, the raw store's copy of
+    exactly the bytes that were hashed), else the document's own path."""
+    return spec.document or document.path
+
+
+def extract_long_observations(document: Document, spec: PipelineSpec, catalog: Catalog) -> Extract:
+    """A long observation table (CSV or Parquet): indicator, geo, period, value, unit per row."""
+    return extract_long_table(table_path(document, spec), source_id=spec.source.source_id, catalog=catalog)
+
+
+def extract_wide_scores(document: Document, spec: PipelineSpec, catalog: Catalog) -> Extract:
+    """A wide index table (CSV or XLSX): one row per country, one column per indicator, for one edition."""
+    edition = spec.params.get("edition", spec.source.edition)
+    if edition is None:
+        return refused(Problem(check="no_edition", payload="",
+                               message="which index edition is this? set `edition` in the sidecar or pass --edition"))
+    return extract_wide_index(table_path(document, spec), source_id=spec.source.source_id, edition=edition,
+                              catalog=catalog)
+
+
 EXTRACTORS: dict[str, ExtractorFn] = {
     "article_figures": extract_article_figures,
     "narrative": extract_narrative,
+    "observations_long": extract_long_observations,
     "oci_profile": extract_index_profile,
+    "oci_wide": extract_wide_scores,
 }
