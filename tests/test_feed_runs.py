@@ -5,10 +5,10 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from feed_server import FeedServer, Reply
+from published import read_rows
 from octracker.errors import SpecError
 from octracker.pipeline import refresh
 from octracker.specs import load_spec
@@ -43,11 +43,7 @@ def write_feed_spec(settings, url: str, *, name: str = "goci_feed", extra: str =
 
 
 def published(settings, sql: str, params=None) -> list[tuple]:
-    con = duckdb.connect(str(settings.published_path), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
+    return read_rows(settings.published_path, sql, params)
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ import sys
 import types
 from pathlib import Path
 
-import duckdb
 import pytest
 
+from published import read_rows
 from octracker.documents import SourceMeta, sha256_hex
 from octracker.inbox import IngestOverrides, derive_source_id, ingest_inbox, list_inbox_files
 from octracker.inbox_routing import INBOX_KINDS
@@ -42,11 +42,7 @@ def drop(settings, source: Path | bytes, name: str, sidecar: str | None = None) 
 
 
 def query(settings, sql: str, params=None) -> list[tuple]:
-    con = duckdb.connect(str(settings.published_path), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
+    return read_rows(settings.published_path, sql, params)
 
 
 def inbox_tree(settings) -> list[str]:

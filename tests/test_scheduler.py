@@ -17,6 +17,7 @@ import duckdb
 import pytest
 from apscheduler.triggers.interval import IntervalTrigger
 
+from published import read_rows
 from octracker.errors import SpecError, WarehouseBusy
 from octracker.extractors import EXTRACTORS, extract_narrative
 from octracker.pipeline import refresh
@@ -66,25 +67,16 @@ def slow_extractor(seconds: float, marker: Path | None = None):
     return extract
 
 
-def runs(settings, where: str = "TRUE") -> list[tuple]:
-    """Rows of `runs` read from the published copy (never the file a scheduler job may hold)."""
-    if not settings.published_path.exists():
+def runs(settings, where: str = "TRUE", *, path: Path | None = None) -> list[tuple]:
+    """Rows of `runs`, from the published copy unless told (never the file a scheduler job may hold)."""
+    path = path or settings.published_path
+    if not path.exists():
         return []
-    con = duckdb.connect(str(settings.published_path), read_only=True)
-    try:
-        return con.execute(f"SELECT pipeline, status, trigger, error FROM runs WHERE {where} "
-                           "ORDER BY started_at").fetchall()
-    finally:
-        con.close()
+    return read_rows(path, f"SELECT pipeline, status, trigger, error FROM runs WHERE {where} ORDER BY started_at")
 
 
 def runs_in_warehouse(settings, where: str = "TRUE") -> list[tuple]:
-    con = duckdb.connect(str(settings.warehouse), read_only=True)
-    try:
-        return con.execute(f"SELECT pipeline, status, trigger, error FROM runs WHERE {where} "
-                           "ORDER BY started_at").fetchall()
-    finally:
-        con.close()
+    return runs(settings, where, path=settings.warehouse)
 
 
 def wait_for(condition, timeout: float = 30.0, every: float = 0.1):

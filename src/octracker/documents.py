@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import os
 import re
+import shutil
+import tempfile
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -157,3 +161,16 @@ def store_raw(raw_dir: Path, document: Document) -> Path:
     os.replace(tmp, target)
     return target
 
+
+
+@contextlib.contextmanager
+def named_copy(stored: Path, name: str) -> Iterator[Path]:
+    """The stored bytes under their original file name (a hard link in a temporary folder), for readers whose
+    evidence cites the file name; gone after the block."""
+    with tempfile.TemporaryDirectory(prefix="octracker-", dir=stored.parent) as folder:
+        target = Path(folder) / Path(name).name
+        try:
+            os.link(stored, target)
+        except OSError:
+            shutil.copyfile(stored, target)
+        yield target

@@ -19,7 +19,7 @@ import httpx
 import polars as pl
 
 from octracker.catalog import Catalog
-from octracker.documents import Document, sha256_hex, store_raw
+from octracker.documents import Document, named_copy, sha256_hex, store_raw
 from octracker.errors import InputRefused
 from octracker.extracts import Problem
 from octracker.feed_specs import FeedConfig, read_feed_table
@@ -111,8 +111,9 @@ def run_feed_pipeline(
             why = "not modified (304)" if result.status == "not_modified" else "same content as last loaded"
             return PipelineResult(spec.name, run_id, "unchanged", subject=f"feed {why}")
         document, readable = feed_document(spec, config, result, settings)
-        return extract_and_load(con, dataclasses.replace(spec, document=readable), settings, catalog, run_id,
-                                document, also=lambda c: save_feed_state(c, spec.name, config.fetch.url, result))
+        with named_copy(readable, document.path.with_suffix(readable.suffix).name) as named:
+            return extract_and_load(con, dataclasses.replace(spec, document=named), settings, catalog, run_id,
+                                    document, also=lambda c: save_feed_state(c, spec.name, config.fetch.url, result))
     except FeedRefused as exc:
         return refuse_document(con, spec, run_id, None, [Problem("feed_refused", str(exc), exc.url)])
     except InputRefused as exc:

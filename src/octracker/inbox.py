@@ -23,8 +23,8 @@ import duckdb
 
 from octracker.catalog import Catalog
 from octracker.documents import (
-    SIDECAR_SUFFIX, Document, SourceMeta, meta_from_mapping, read_sidecar_mapping, sha256_hex, sidecar_path,
-    store_raw,
+    SIDECAR_SUFFIX, Document, SourceMeta, meta_from_mapping, named_copy, read_sidecar_mapping, sha256_hex,
+    sidecar_path, store_raw,
 )
 from octracker.errors import InputRefused
 from octracker.extractors import EXTRACTORS
@@ -228,10 +228,11 @@ def _ingest(run: _InboxRun, catalog: Catalog, overrides: IngestOverrides) -> Pip
 
     # Save outputs.
     archived, quarantined = archive_path(run.settings.inbox_dir, run.path, run.sha256), quarantine_path(run.path)
-    result = extract_and_load(
-        run.con, spec, run.settings, catalog, run.run_id, document,
-        also=lambda c: run.record(c, "loaded", archived),
-        also_refused=lambda c, message: run.record(c, "refused", quarantined, message))
+    with named_copy(readable, run.path.name) as named:
+        result = extract_and_load(
+            run.con, dataclasses.replace(spec, document=named), run.settings, catalog, run.run_id, document,
+            also=lambda c: run.record(c, "loaded", archived),
+            also_refused=lambda c, message: run.record(c, "refused", quarantined, message))
     if result.status == "refused":
         return run.refused(result, quarantined)
     move_with_sidecar(run.path, run.settings.inbox_dir / archived)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from octracker.catalog import Catalog
 from octracker.extractors.oci_profile import parse_oci_profile
+from octracker.extractors.tables import detect_table_kind
 
 ZIP_MAGIC = b"PK\x03\x04"
 PARQUET_MAGIC = b"PAR1"
@@ -35,25 +36,21 @@ INBOX_KINDS: dict[str, InboxKind] = {
 
 
 def detect_kind(path: Path, content: bytes, catalog: Catalog) -> str | None:
-    """The kind of a file without a sidecar kind, from its bytes (and name for CSV); None when unrecognised."""
-    if content.startswith(PARQUET_MAGIC):
-        return "observations_long"
-    if content.startswith(ZIP_MAGIC):
-        return "oci_wide" if path.suffix.lower() == ".xlsx" else None
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return None
-    if path.suffix.lower() in (".csv", ".tsv"):
-        return detect_csv_kind(path)
+    """The kind of a file without a sidecar kind, from its bytes; None when unrecognised.
+
+    Parquet and XLSX by their magic bytes and header, CSV by its header line, an index profile by its score
+    blocks. An article is never guessed: any prose would pass for one.
+    """
+    binary = content.startswith((PARQUET_MAGIC, ZIP_MAGIC))
+    if not binary:
+        try:
+            text = content.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            return None
+    table = detect_table_kind(path, catalog)
+    if table is not None or binary:
+        return table
     return "oci_profile" if has_profile_blocks(text, catalog) else None
-
-
-def detect_csv_kind(path: Path) -> str | None:
-    """A long table or a wide index table, from the header line."""
-    from octracker.extractors.tables import detect_table_kind
-
-    return detect_table_kind(path)
 
 
 def has_profile_blocks(text: str, catalog: Catalog) -> bool:

@@ -498,7 +498,7 @@ def test_registry_entries_read_tables_for_a_pipeline_spec(catalog):
         return EXTRACTORS[kind](read_document(path, meta), spec, catalog)
 
     long = run("observations_long", CASES / "long_good.csv", SourceMeta(source_id="fedpol"))
-    assert long.problems == [] and long.frame.height == 4 and set(long.frame["source_id"]) == {"fedpol"}
+    assert long.problems == [] and long.frame.height == 9 and set(long.frame["source_id"]) == {"fedpol"}
     wide = run("oci_wide", CASES / "wide_countries.csv", SourceMeta(source_id="goci", edition=2023))
     assert wide.problems == [] and set(wide.frame["year"]) == {2023}
     no_edition = run("oci_wide", CASES / "wide_countries.csv", SourceMeta(source_id="goci"))
