@@ -12,6 +12,7 @@ import polars as pl
 
 from octracker.catalog import Catalog
 from octracker.documents import Document
+from octracker.extractors.oci_profile import extract_oci_profile
 from octracker.extracts import Extract, Problem
 from octracker.specs import PipelineSpec
 
@@ -38,6 +39,19 @@ def extract_narrative(document: Document, spec: PipelineSpec, catalog: Catalog) 
     return Extract(EMPTY_OBSERVATIONS.clone())
 
 
+def extract_profile_document(document: Document, spec: PipelineSpec, catalog: Catalog) -> Extract:
+    """An index country profile: the edition comes from the spec, the block countries from spec or sidecar."""
+    countries = spec.params.get("countries") or spec.source.countries
+    return extract_oci_profile(
+        document.text, source_id=spec.source.source_id, edition=spec.params["edition"],
+        previous_edition=spec.params.get("previous_edition"),
+        countries=list(countries) if countries else None, catalog=catalog,
+    )
+
+
 EXTRACTORS: dict[str, ExtractorFn] = {
     "narrative": extract_narrative,
+    "oci_profile": extract_profile_document,
 }
+
+__all__ = ["EXTRACTORS", "EMPTY_OBSERVATIONS", "extract_oci_profile"]
