@@ -36,7 +36,7 @@ SUMMARY_QUERIES = [
      "WHERE change IS NOT NULL ORDER BY abs(change) DESC, indicator_id, geo LIMIT 10"),
     ("Open trend alerts", "trend_alerts",
      "SELECT severity, rule, indicator_id, geo, year, message FROM trend_alerts "
-     "ORDER BY severity DESC, rule, indicator_id, geo LIMIT 20"),
+     "ORDER BY severity_rank DESC, rule, indicator_id, geo LIMIT 20"),
 ]
 
 
