@@ -99,7 +99,8 @@ def test_alerts_table_lists_most_severe_first(warehouse):
     result = run(warehouse, "alerts")
     assert result.exit_code == 0
     lines = result.output.splitlines()
-    assert lines.index(next(l for l in lines if "critical" in l)) < lines.index(next(l for l in lines if "warning" in l))
+    first = {level: next(n for n, line in enumerate(lines) if level in line) for level in ("critical", "warning")}
+    assert first["critical"] < first["warning"]
 
 
 def test_send_delivers_then_has_nothing_to_send(warehouse, tmp_path, receiver):

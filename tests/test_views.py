@@ -102,7 +102,8 @@ def test_view_case(path: Path, catalog: Catalog) -> None:
             f"{label}: {len(rows)} rows, expected {len(expect['rows'])}:\n" + "\n".join(map(repr, rows)))
         for actual, wanted in zip(rows, expect["rows"]):
             mismatched = [c for c, a, w in zip(columns, actual, wanted) if not same_cell(a, w)]
-            assert not mismatched, f"{label}: columns {mismatched} differ:\n  got      {actual!r}\n  expected {tuple(wanted)!r}"
+            assert not mismatched, (
+                f"{label}: columns {mismatched} differ:\n  got      {actual!r}\n  expected {tuple(wanted)!r}")
 
 
 def test_every_case_expects_something() -> None:

@@ -59,7 +59,8 @@ def rule_tiers(entry: dict, *, where: str) -> list[AlertRule]:
         raise SpecError(f"{where}: missing {', '.join(missing)}")
     unknown = set(entry) - RULE_FIELDS
     if unknown:
-        raise SpecError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(RULE_FIELDS))}")
+        raise SpecError(
+            f"{where}: unknown field(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(RULE_FIELDS))}")
     if entry["check"] not in CHECKS:
         raise SpecError(f"{where}: check must be one of {', '.join(CHECKS)}")
     if entry["movement"] not in MOVEMENTS:
@@ -69,7 +70,8 @@ def rule_tiers(entry: dict, *, where: str) -> list[AlertRule]:
     tiers = []
     for tier in entry["tier"]:
         if tier.get("severity") not in SEVERITIES:
-            raise SpecError(f"{where}: tier severity must be one of {', '.join(SEVERITIES)}, got {tier.get('severity')!r}")
+            raise SpecError(
+                f"{where}: tier severity must be one of {', '.join(SEVERITIES)}, got {tier.get('severity')!r}")
         threshold = tier.get("threshold")
         if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
             raise SpecError(f"{where}: tier {tier['severity']} needs a numeric threshold")

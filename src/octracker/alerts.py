@@ -106,10 +106,10 @@ def read_open_alerts(con: duckdb.DuckDBPyConnection) -> dict[str, dict]:
     """The open alerts by fingerprint, each as the content its events carry."""
     cursor = con.execute(f"SELECT {', '.join(ALERT_COLUMNS)} FROM trend_alerts ORDER BY fingerprint")
     rows = [dict(zip(ALERT_COLUMNS, r)) for r in cursor.fetchall()]
+    columns = ("source_id", "title", "publisher", "published_on", "published_precision", "url")
     sources = {
-        r[0]: {"source_id": r[0], "title": r[1], "publisher": r[2],
-               "published_on": r[3].isoformat() if r[3] else None, "url": r[4]}
-        for r in con.execute("SELECT source_id, title, publisher, published_on, url FROM sources").fetchall()
+        r[0]: dict(zip(columns, (*r[:3], r[3].isoformat() if r[3] else None, *r[4:])))
+        for r in con.execute(f"SELECT {', '.join(columns)} FROM sources").fetchall()
     }
     return {row["fingerprint"]: alert_content(row, sources) for row in rows}
 

@@ -65,7 +65,8 @@ conflict_values AS (
     SELECT
         c.indicator_id, c.geo, c.period_start, c.period_end,
         string_agg(
-            CASE WHEN o.value = ROUND(o.value) THEN printf('%d', CAST(o.value AS BIGINT)) ELSE printf('%.2f', o.value) END
+            CASE WHEN o.value = ROUND(o.value) THEN printf('%d', CAST(o.value AS BIGINT))
+                 ELSE printf('%.2f', o.value) END
             || ' (' || o.source_id || ')', ', ' ORDER BY o.source_id
         ) AS detail
     FROM source_conflicts AS c

@@ -98,7 +98,10 @@ SELECT
             || prev_year || ' edition to ' || printf('%.2f', value) || ' in the ' || year || ' edition ('
             || detail || ' a year).' || ending
         WHEN 'record' THEN
-            subject || ': ' || value_prefix || value_text || unit_text || ' in ' || year || ' is a record '
+            subject || ': ' || value_prefix || value_text || unit_text || ' in ' || year
+            || CASE WHEN is_partial THEN ' so far (as of ' || strftime(COALESCE(as_of, period_end), '%Y-%m-%d') || ')'
+                    ELSE '' END
+            || ' is a record '
             || detail || ', ' || CASE detail WHEN 'high' THEN 'above' ELSE 'below' END || ' all ' || history
             || ' earlier values (the previous ' || detail || ' was ' || prev_text || unit_text || ' in '
             || prev_year || ').' || ending

@@ -15,7 +15,9 @@ from octracker.query import relation_exists, run_query
 from octracker.webhooks import SECRET_ENV, webhook_secret_from_env, webhook_urls_from_env
 
 ORDER = "ORDER BY severity_rank DESC, rule, indicator_id, geo, year"
-TABLE_SQL = f"SELECT severity, rule, indicator_id, geo, year, value, prev_value, change, message FROM trend_alerts {ORDER}"
+TABLE_SQL = (
+    f"SELECT severity, rule, indicator_id, geo, year, value, prev_value, change, message FROM trend_alerts {ORDER}"
+)
 JSON_SQL = (
     "SELECT fingerprint, rule, check_name, severity, indicator_id, indicator_name, geo, year, period, value, unit, "
     f"prev_year, prev_value, change, pct_change, basis, annualized_value, source_ids, message FROM trend_alerts {ORDER}"
