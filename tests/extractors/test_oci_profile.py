@@ -15,8 +15,6 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from octracker.catalog import Catalog, load_catalog
-from octracker.documents import read_document
-from octracker.extractors import EXTRACTORS
 from octracker.extractors.oci_profile import (
     COLUMNS,
     extract_oci_profile,
@@ -25,7 +23,6 @@ from octracker.extractors.oci_profile import (
     parse_score_line,
     render_oci_profile,
 )
-from octracker.specs import load_specs, select_specs
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCUMENT = ROOT / "pipelines" / "documents" / "003_3261f147cc4f0198.txt"
@@ -163,16 +160,6 @@ def test_without_a_previous_edition_only_the_edition_is_written(text: str, catal
     assert extract.problems == []
     assert extract.frame["year"].unique().to_list() == [2025]
     assert extract.frame.height == 68 + 4
-
-
-def test_registry_entry_reads_the_bundled_spec_like_the_extractor(text: str, catalog: Catalog) -> None:
-    spec = select_specs(load_specs(ROOT / "pipelines"), ["oci_2025_profiles"])[0]
-    document = read_document(spec.document, spec.source)
-    extract = EXTRACTORS[spec.extractor](document, spec, catalog)
-    direct = extract_oci_profile(text, source_id=spec.source.source_id, edition=2025, previous_edition=2023,
-                                 countries=["NL", "BE"], catalog=catalog)
-    assert extract.problems == []
-    assert_frame_equal(extract.frame, direct.frame)
 
 
 # Malformed profiles -----------------------------------------------------------------------------------------

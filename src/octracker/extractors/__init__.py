@@ -8,50 +8,63 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import polars as pl
-
 from octracker.catalog import Catalog
 from octracker.documents import Document
+from octracker.extractors.articles import extract_declared_figures
 from octracker.extractors.oci_profile import extract_oci_profile
-from octracker.extracts import Extract, Problem
+from octracker.extracts import Extract, Problem, empty_observations
 from octracker.specs import PipelineSpec
 
 ExtractorFn = Callable[[Document, PipelineSpec, Catalog], Extract]
 
-#: The canonical columns with their types, for extractors that yield no rows.
-EMPTY_OBSERVATIONS = pl.DataFrame(
-    schema={
-        "indicator_id": pl.String, "geo": pl.String, "period_start": pl.Date, "period_end": pl.Date,
-        "year": pl.Int32, "value": pl.Float64, "unit": pl.String, "qualifier": pl.String,
-        "is_partial": pl.Boolean, "as_of": pl.Date, "source_id": pl.String, "method": pl.String,
-        "evidence": pl.String, "note": pl.String,
-    }
-)
+
+def refused(problem: Problem) -> Extract:
+    """An extract that refuses the document for one reason."""
+    return Extract(empty_observations(), [problem])
+
+
+def decode_text(document: Document) -> str | Extract:
+    """The document as text, or a refusal naming the first byte that is not UTF-8."""
+    try:
+        return document.text
+    except UnicodeDecodeError as exc:
+        return refused(Problem(check="not_utf8", payload="",
+                               message=f"not UTF-8 text (byte {exc.start}); save it as UTF-8 and drop it again"))
 
 
 def extract_narrative(document: Document, spec: PipelineSpec, catalog: Catalog) -> Extract:
     """A document kept as a source and as evidence, with no figures to read (yet)."""
-    try:
-        document.text
-    except UnicodeDecodeError as exc:
-        return Extract(EMPTY_OBSERVATIONS.clone(), [Problem(
-            check="not_utf8", message=f"not UTF-8 text (byte {exc.start}); save it as UTF-8", payload="")])
-    return Extract(EMPTY_OBSERVATIONS.clone())
+    text = decode_text(document)
+    return text if isinstance(text, Extract) else Extract(empty_observations())
 
 
-def extract_profile_document(document: Document, spec: PipelineSpec, catalog: Catalog) -> Extract:
-    """An index country profile: the edition comes from the spec, the block countries from spec or sidecar."""
+def extract_index_profile(document: Document, spec: PipelineSpec, catalog: Catalog) -> Extract:
+    """Index country profiles; edition and countries from the spec's params, else the sidecar."""
+    text = decode_text(document)
+    if isinstance(text, Extract):
+        return text
+    edition = spec.params.get("edition", spec.source.edition)
+    if edition is None:
+        return refused(Problem(check="no_edition", payload="",
+                               message="which index edition is this? set `edition` in the sidecar or pass --edition"))
+    # Editions are biennial: the change printed beside a score is since the edition two years earlier.
+    previous = spec.params.get("previous_edition", edition - 2)
     countries = spec.params.get("countries") or spec.source.countries
-    return extract_oci_profile(
-        document.text, source_id=spec.source.source_id, edition=spec.params["edition"],
-        previous_edition=spec.params.get("previous_edition"),
-        countries=list(countries) if countries else None, catalog=catalog,
-    )
+    return extract_oci_profile(text, source_id=spec.source.source_id, edition=edition, previous_edition=previous,
+                               countries=list(countries) if countries else None, catalog=catalog)
+
+
+def extract_article_figures(document: Document, spec: PipelineSpec, catalog: Catalog) -> Extract:
+    """The figures a spec declares (`[[params.figures]]`), each read from the sentence it names."""
+    text = decode_text(document)
+    if isinstance(text, Extract):
+        return text
+    return extract_declared_figures(text, figures=spec.params.get("figures", []), source_id=spec.source.source_id,
+                                    catalog=catalog, document_name=document.path.name)
 
 
 EXTRACTORS: dict[str, ExtractorFn] = {
+    "article_figures": extract_article_figures,
     "narrative": extract_narrative,
-    "oci_profile": extract_profile_document,
+    "oci_profile": extract_index_profile,
 }
-
-__all__ = ["EXTRACTORS", "EMPTY_OBSERVATIONS", "extract_oci_profile"]
