@@ -83,9 +83,10 @@ def test_a_second_refresh_keeps_the_same_alerts(warehouse, alerts):
     assert [a["fingerprint"] for a in again] == [a["fingerprint"] for a in alerts]
 
 
-def test_refresh_says_how_many_alerts_are_open(tmp_path):
+def test_refresh_says_how_many_alerts_are_open(tmp_path, alerts):
     result = run(tmp_path / "o.duckdb", "refresh")
-    assert "Open trend alerts: 24" in result.output
+    assert f"Open trend alerts: {len(alerts)} " in result.output
+    assert len(alerts) >= 24  # the index moves and resilience falls alone
 
 
 def test_summary_shows_changes_and_alerts(warehouse):
@@ -103,22 +104,22 @@ def test_alerts_table_lists_most_severe_first(warehouse):
     assert first["critical"] < first["warning"]
 
 
-def test_send_delivers_then_has_nothing_to_send(warehouse, tmp_path, receiver):
-    receiver.play(*[Reply(200)] * 24)
+def test_send_delivers_then_has_nothing_to_send(warehouse, alerts, tmp_path, receiver):
+    receiver.play(*[Reply(200)] * len(alerts))
     env = {"OCTRACKER_WEBHOOK_URL": receiver.url("/hook/secret-path"), "OCTRACKER_WEBHOOK_SECRET": "s3cret"}
     copy = tmp_path / "o.duckdb"
     copy.write_bytes(warehouse.read_bytes())
     first = run(copy, "alerts", "send", env=env)
     assert first.exit_code == 0, first.output
-    assert "Alert events: 24 opened, 0 changed, 0 resolved." in first.output
-    assert "Deliveries: 24 delivered, 0 rejected, 0 pending." in first.output
+    assert f"Alert events: {len(alerts)} opened, 0 changed, 0 resolved." in first.output
+    assert f"Deliveries: {len(alerts)} delivered, 0 rejected, 0 pending." in first.output
     second = run(copy, "alerts", "send", env=env)
-    assert (second.exit_code, len(receiver.requests)) == (0, 24)
+    assert (second.exit_code, len(receiver.requests)) == (0, len(alerts))
     assert "Nothing to send" in second.output
 
 
 def test_send_reports_a_permanent_refusal_with_exit_1_and_no_url(warehouse, tmp_path, receiver):
-    receiver.play(Reply(400), *[Reply(200)] * 23)
+    receiver.play(Reply(400), *[Reply(200)] * 40)
     env = {"OCTRACKER_WEBHOOK_URL": receiver.url("/hook/secret-path"), "OCTRACKER_WEBHOOK_SECRET": "s3cret"}
     copy = tmp_path / "o.duckdb"
     copy.write_bytes(warehouse.read_bytes())
