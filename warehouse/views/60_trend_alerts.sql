@@ -6,8 +6,9 @@
 -- rule watches": bad = the catalog direction (up_is_bad: up, down_is_bad: down, neutral: either way).
 -- Each rule has severity tiers; the highest tier whose threshold is met is the alert (float noise below
 -- 1e-9 is not allowed to decide a threshold).
--- fingerprint = first 32 hex digits of sha256('rule|indicator_id|geo|year') (the period as start/end when
--- the year is unknown): stable across runs, so a changed value or severity is the same alert, changed.
+-- fingerprint = first 32 hex digits of sha256('rule|indicator_id|geo|period'), period being the year (for a
+-- source conflict, or an unknown year, 'start/end' of the period): stable across runs, so a changed value or
+-- severity is the same alert, changed.
 -- message: what moved, from what to what, where it came from, and the rule's next step.
 CREATE OR REPLACE VIEW trend_alerts AS
 WITH matched AS (
@@ -44,19 +45,24 @@ WITH matched AS (
 tiered AS (
     SELECT
         *,
-        COALESCE(CAST(year AS VARCHAR), strftime(period_start, '%Y-%m-%d') || '/' || strftime(period_end, '%Y-%m-%d'))
-            AS period
+        -- Sources conflict about one exact period (a year to date and the full year are two); the other checks
+        -- pick one value per series and year.
+        CASE WHEN check_name = 'source_conflict' OR year IS NULL
+             THEN strftime(period_start, '%Y-%m-%d') || '/' || strftime(period_end, '%Y-%m-%d')
+             ELSE CAST(year AS VARCHAR) END AS period
     FROM matched
     WHERE moved >= threshold - 1e-9
     QUALIFY ROW_NUMBER() OVER (
-        PARTITION BY rule, indicator_id, geo, year, period_start, period_end
-        ORDER BY severity_rank DESC, threshold DESC
+        PARTITION BY rule, indicator_id, geo, period
+        ORDER BY severity_rank DESC, threshold DESC, period_end DESC
     ) = 1
 ),
 worded AS (
     SELECT
         t.*,
         t.indicator_name || ' (' || t.geo || ')' AS subject,
+        CASE WHEN t.period_start = make_date(t.year, 1, 1) AND t.period_end = make_date(t.year, 12, 31)
+             THEN CAST(t.year AS VARCHAR) ELSE t.period END AS period_text,
         CASE WHEN t.unit = 'count' THEN '' ELSE ' ' || t.unit END AS unit_text,
         CASE WHEN t.qualifier = 'approx' THEN 'about ' WHEN t.qualifier = 'lower_bound' THEN 'at least '
              WHEN t.qualifier = 'upper_bound' THEN 'at most ' ELSE '' END AS value_prefix,
@@ -106,7 +112,7 @@ SELECT
             || ' earlier values (the previous ' || detail || ' was ' || prev_text || unit_text || ' in '
             || prev_year || ').' || ending
         WHEN 'source_conflict' THEN
-            subject || ', ' || period || ': sources disagree: ' || detail || '; the series uses '
+            subject || ', ' || period_text || ': sources disagree: ' || detail || '; the series uses '
             || COALESCE(value_text || unit_text, 'none of them') || '.' || ending
         WHEN 'stale_series' THEN
             subject || ': the latest value is ' || value_prefix || value_text || unit_text || ' for ' || year
