@@ -15,9 +15,8 @@ import pytest
 
 from octracker.catalog import load_catalog
 from octracker.errors import InputRefused
-from octracker.extractors import EXTRACTORS
 from octracker.extractors import wide_index
-from octracker.extractors.countries import country_code
+from octracker.countries import country_code
 from octracker.extractors.tables import detect_table_kind, extract_long_table, extract_wide_index
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -489,8 +488,10 @@ def test_detect_table_kind_on_workbooks_and_documents(catalog, tmp_path):
     assert detect_table_kind(article, catalog) is None
 
 
+
 def test_registry_entries_read_tables_for_a_pipeline_spec(catalog):
     from octracker.documents import SourceMeta, read_document
+    from octracker.extractors import EXTRACTORS
     from octracker.specs import PipelineSpec
 
     def run(kind: str, path: Path, meta: SourceMeta):

@@ -7,6 +7,7 @@ Every entry takes `(document, spec, catalog)` and returns an `Extract`; a pipeli
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from octracker.catalog import Catalog
 from octracker.documents import Document
@@ -17,6 +18,10 @@ from octracker.extracts import Extract, Problem, empty_observations
 from octracker.specs import PipelineSpec
 
 ExtractorFn = Callable[[Document, PipelineSpec, Catalog], Extract]
+
+
+NO_EDITION = Problem(check="no_edition", payload="",
+                     message="which index edition is this? set `edition` in the sidecar or pass --edition")
 
 
 def refused(problem: Problem) -> Extract:
@@ -46,8 +51,7 @@ def extract_index_profile(document: Document, spec: PipelineSpec, catalog: Catal
         return text
     edition = spec.params.get("edition", spec.source.edition)
     if edition is None:
-        return refused(Problem(check="no_edition", payload="",
-                               message="which index edition is this? set `edition` in the sidecar or pass --edition"))
+        return refused(NO_EDITION)
     # Editions are biennial: the change printed beside a score is since the edition two years earlier,
     # unless the spec or the sidecar says otherwise.
     previous = spec.params.get("previous_edition", spec.source.previous_edition or edition - 2)
@@ -65,31 +69,30 @@ def extract_article_figures(document: Document, spec: PipelineSpec, catalog: Cat
                                     catalog=catalog, document_name=document.path.name)
 
 
-def table_path(document: Document, spec: PipelineSpec):
-    """The file a table reader opens: the spec's document (for the inbox and feeds, the raw store's copy of
-    exactly the bytes that were hashed), else the document's own path."""
+def table_path(document: Document, spec: PipelineSpec) -> Path:
+    """The file a table reader opens: the spec's document (for the inbox and feeds, a copy of exactly the
+    bytes that were hashed, under the original file name), else the document's own path."""
     return spec.document or document.path
 
 
 def extract_long_observations(document: Document, spec: PipelineSpec, catalog: Catalog) -> Extract:
-    """A long observation table (CSV or Parquet): indicator, geo, period, value, unit per row."""
+    """A long table (CSV or Parquet): one row per indicator, geo and period."""
     return extract_long_table(table_path(document, spec), source_id=spec.source.source_id, catalog=catalog)
 
 
-def extract_wide_scores(document: Document, spec: PipelineSpec, catalog: Catalog) -> Extract:
-    """A wide index table (CSV or XLSX): one row per country, one column per indicator, for one edition."""
+def extract_wide_index_table(document: Document, spec: PipelineSpec, catalog: Catalog) -> Extract:
+    """A wide index table (CSV or XLSX): one row per country; the edition from the spec or sidecar."""
     edition = spec.params.get("edition", spec.source.edition)
     if edition is None:
-        return refused(Problem(check="no_edition", payload="",
-                               message="which index edition is this? set `edition` in the sidecar or pass --edition"))
+        return refused(NO_EDITION)
     return extract_wide_index(table_path(document, spec), source_id=spec.source.source_id, edition=edition,
                               catalog=catalog)
 
 
 EXTRACTORS: dict[str, ExtractorFn] = {
+    "observations_long": extract_long_observations,
+    "oci_wide": extract_wide_index_table,
     "article_figures": extract_article_figures,
     "narrative": extract_narrative,
-    "observations_long": extract_long_observations,
     "oci_profile": extract_index_profile,
-    "oci_wide": extract_wide_scores,
 }

@@ -13,7 +13,7 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from octracker.catalog import Catalog, name_key
-from octracker.extractors.countries import is_known_geo
+from octracker.countries import is_known_geo
 from octracker.extractors.table_files import (
     OBSERVATION_SCHEMA, MiB, check_size, check_text, csv_separator, file_problem, sniff_format,
 )

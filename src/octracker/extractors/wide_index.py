@@ -15,7 +15,7 @@ import openpyxl
 import polars as pl
 
 from octracker.catalog import Catalog, Indicator, name_key
-from octracker.extractors.countries import country_code
+from octracker.countries import country_code
 from octracker.extractors.table_files import (
     OBSERVATION_SCHEMA, MiB, check_size, check_text, check_zip, csv_separator, file_problem, sniff_format,
 )
