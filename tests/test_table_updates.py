@@ -38,11 +38,11 @@ def published(settings, sql: str, params=None) -> list[tuple]:
 def test_a_long_csv_without_a_sidecar_is_detected_and_loaded(settings):
     drop(settings, "shootings.csv", (CASES / "shootings_2024_final.csv").read_bytes())
     [result] = refresh(settings, ["inbox"])
-    assert (result.status, result.counts.new) == ("success", 2)
+    assert (result.status, result.counts.new) == ("success", 3)
     assert published(settings, "SELECT kind, precedence FROM sources WHERE source_id = 'shootings'") == [
         ("observations_long", 80)]
-    assert published(settings, "SELECT value, is_partial FROM series WHERE indicator_id = 'shootings'") == [
-        (92.0, False)]
+    assert published(settings, "SELECT year, value, is_partial FROM series WHERE indicator_id = 'shootings' "
+                               "ORDER BY year") == [(2023, 61.0, False), (2024, 92.0, False)]
 
 
 def test_a_parquet_table_is_detected_and_restating_the_same_values_only_moves_the_evidence(settings, tmp_path):
@@ -56,7 +56,8 @@ def test_a_parquet_table_is_detected_and_restating_the_same_values_only_moves_th
     assert published(settings, "SELECT kind FROM inbox_files ORDER BY received_at") == [
         ("observations_long",), ("observations_long",)]
     # Same source, same values: the current version now cites the Parquet file's row.
-    current = published(settings, "SELECT value, evidence FROM observations WHERE indicator_id = 'shootings'")
+    current = published(settings, "SELECT value, evidence FROM observations WHERE indicator_id = 'shootings' "
+                                  "AND year = 2024")
     assert len(current) == 1 and current[0][0] == 92.0 and "final.parquet" in current[0][1]
 
 
@@ -114,12 +115,12 @@ def test_a_wide_table_without_an_edition_is_refused(settings):
 
 
 def test_a_table_with_a_bad_row_is_refused_whole(settings):
-    bad = (CASES / "shootings_2024_final.csv").read_text() + "shootings,BE-BRU,2023,sixty-one,count,exact,,,\n"
+    bad = (CASES / "shootings_2024_final.csv").read_text() + "shootings,BE-BRU,2022,sixty-one,count,exact,,,\n"
     drop(settings, "bad.csv", bad.encode(), POLICE)
     [result] = refresh(settings, ["inbox"])
     assert (result.status, result.exit_code) == ("refused", 2)
     assert published(settings, "SELECT COUNT(*) FROM observations") == [(0,)]
-    assert published(settings, "SELECT line_no FROM quarantine WHERE pipeline = 'inbox'") == [(4,)]
+    assert published(settings, "SELECT line_no FROM quarantine WHERE pipeline = 'inbox'") == [(5,)]
 
 
 # Revisions and as-of ---------------------------------------------------------------------------------------------
@@ -127,24 +128,32 @@ def test_a_table_with_a_bad_row_is_refused_whole(settings):
 def test_a_later_table_revises_a_year_to_date_value_and_as_of_answers_what_was_known(settings):
     drop(settings, "ytd.csv", (CASES / "shootings_2024_ytd.csv").read_bytes(), POLICE)
     [first] = refresh(settings, ["inbox"])
-    assert first.counts.new == 2
+    assert first.counts.new == 3
+    yoy = "SELECT value, prev_value, change, basis FROM yoy_changes WHERE indicator_id = 'shootings' AND year = 2024"
+    # Year to date: compared with 2023 at its annualized pace, never raw.
+    [(value, prev, change, basis)] = published(settings, yoy)
+    assert (value, prev, basis) == (89.0, 61.0, "annualized") and change > 89 - 61
     between = published(settings, "SELECT MAX(valid_from) FROM observation_history")[0][0]
     time.sleep(0.01)
     drop(settings, "final.csv", (CASES / "shootings_2024_final.csv").read_bytes(), POLICE)
     [second] = refresh(settings, ["inbox"])
-    # 89 (year to date) became 92 (final); the deaths' value is unchanged but its partial flag was not.
-    assert (second.counts.new, second.counts.revised) == (0, 2)
+    # 89 (year to date) became 92 (final) and the deaths are no longer partial; 2023 is restated with new
+    # evidence (the final table's line), which is a new version too.
+    assert (second.counts.new, second.counts.revised) == (0, 3)
+    # Year-over-year changes follow the current value.
+    assert published(settings, yoy) == [(92.0, 61.0, 31.0, "full_year")]
 
     history = published(settings, "SELECT value, is_partial, valid_to IS NULL FROM observation_history "
-                                  "WHERE indicator_id = 'shootings' ORDER BY valid_from")
+                                  "WHERE indicator_id = 'shootings' AND year = 2024 ORDER BY valid_from")
     assert history == [(89.0, True, False), (92.0, False, True)]
-    assert published(settings, "SELECT value, is_partial, source_id FROM series WHERE indicator_id = 'shootings'") == [
+    assert published(settings, "SELECT value, is_partial, source_id FROM series WHERE indicator_id = 'shootings' "
+                               "AND year = 2024") == [
         (92.0, False, "observations-long-brussels-police-statistics-test")]
     known_then = published(settings, "SELECT value, is_partial, as_of FROM observations_as_of(?) "
-                                     "WHERE indicator_id = 'shootings'", [between])
+                                     "WHERE indicator_id = 'shootings' AND year = 2024", [between])
     assert [(v, p, str(a)) for v, p, a in known_then] == [(89.0, True, "2024-11-30")]
     known_now = published(settings, "SELECT value FROM observations_as_of(now()::TIMESTAMP) "
-                                    "WHERE indicator_id = 'shootings'")
+                                    "WHERE indicator_id = 'shootings' AND year = 2024")
     assert known_now == [(92.0,)]
     before_anything = published(settings, "SELECT COUNT(*) FROM observations_as_of(TIMESTAMP '2000-01-01')")
     assert before_anything == [(0,)]
@@ -157,7 +166,7 @@ def test_as_of_works_through_octracker_sql(settings):
 
     columns, rows = run_query(settings.published_path,
                               "SELECT indicator_id, value FROM observations_as_of(now()::TIMESTAMP) ORDER BY 1")
-    assert rows == [("shooting_deaths", 9.0), ("shootings", 89.0)]
+    assert rows == [("shooting_deaths", 9.0), ("shootings", 61.0), ("shootings", 89.0)]
 
 
 # Feeds of tables ---------------------------------------------------------------------------------------------------
@@ -192,10 +201,12 @@ def test_a_long_table_feed_is_loaded_then_revised(scratch_project, fmt):
         server.script(Reply(200, {**ytd[0], "ETag": '"1"'}, ytd[1]), Reply(200, {**final[0], "ETag": '"2"'}, final[1]))
         [first] = refresh(scratch_project, ["police_feed"])
         [second] = refresh(scratch_project, ["police_feed"])
-    assert (first.status, first.counts.new) == ("success", 2), first.error
+    assert (first.status, first.counts.new) == ("success", 3), first.error
     assert (second.status, second.counts.revised) == ("success", 2), second.error
-    assert published(scratch_project, "SELECT value FROM series WHERE indicator_id = 'shootings'") == [(92.0,)]
+    assert published(scratch_project, "SELECT value FROM series WHERE indicator_id = 'shootings' AND year = 2024"
+                     ) == [(92.0,)]
     assert published(scratch_project, "SELECT etag FROM feed_state") == [('"2"',)]
     # Evidence cites the feed's file name and line, not the raw store's hash name.
-    [(evidence,)] = published(scratch_project, "SELECT evidence FROM series WHERE indicator_id = 'shootings'")
-    assert evidence.startswith("shootings.csv line 2")
+    [(evidence,)] = published(scratch_project, "SELECT evidence FROM series WHERE indicator_id = 'shootings' "
+                                               "AND year = 2024")
+    assert evidence.startswith("shootings.csv line 3")

@@ -33,7 +33,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 
-from octracker.errors import SpecError, WarehouseBusy
+from octracker.errors import OctrackerError, SpecError, WarehouseBusy
 from octracker.hooks import find_function
 from octracker.inbox import INBOX_PIPELINE, list_inbox_files
 from octracker.pipeline import open_refresh, refresh
@@ -234,10 +234,12 @@ class ScheduledJobs:
         log.info("refresh %s (scheduled)", ", ".join(names))
         for result in refresh(self.job_settings, names, trigger="schedule"):
             if result.error:
-                log.error("%s %s: %s", result.pipeline, result.status, result.error)
+                log.error("%s %s: %s", result.label, result.status, result.error)
             else:
-                log.info("%s %s: %d new, %d revised, %d unchanged, %d retracted", result.pipeline, result.status,
+                log.info("%s %s: %d new, %d revised, %d unchanged, %d retracted", result.label, result.status,
                          result.counts.new, result.counts.revised, result.counts.unchanged, result.counts.retracted)
+        if self.pending:  # left over from a time the warehouse was busy
+            self.record_pending()
 
     def run_inbox(self) -> None:
         """Ingest what waits in the inbox; an empty inbox opens nothing."""
@@ -291,7 +293,7 @@ class ScheduledJobs:
                     "VALUES (?, ?, ?, ?, ?, ?, 'schedule')",
                     [[new_run_id(now), m.pipeline, m.scheduled_at, now, m.status, m.error] for m in batch],
                 )
-        except (WarehouseBusy, duckdb.Error) as exc:
+        except (OctrackerError, duckdb.Error) as exc:
             log.warning("missed and failed runs not recorded yet (%s); trying again after the next job", exc)
             with self.lock:
                 self.pending[:0] = batch
