@@ -102,7 +102,7 @@ def test_warehouse_flag_and_environment_choose_the_file(tmp_path, settings):
     assert target.exists() and (target.parent / "published" / "mine.duckdb").exists()
 
 
-@pytest.mark.parametrize("command", ["refresh", "sql", "status", "summary"])
+@pytest.mark.parametrize("command", ["refresh", "sql", "status", "summary", "review"])
 def test_every_command_has_help(command):
     result = CliRunner().invoke(main, [command, "--help"])
     assert result.exit_code == 0 and "Usage:" in result.output
