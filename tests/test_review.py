@@ -146,12 +146,27 @@ def test_accept_refuses_a_reading_that_does_not_validate(settings, flags, messag
         ("pending",)]
 
 
-def test_decided_or_unknown_candidates_are_usage_errors(settings):
+def test_a_decision_can_be_changed_but_not_repeated(settings):
     ingest_article(settings, with_source_id(BRUSSELS, "tests-brussels"))
     cid = find(pending(settings), "89", "shootings")["candidate_id"]
     assert run_cli(settings, "review", "reject", cid).exit_code == 0
-    again = run_cli(settings, "review", "accept", cid)
-    assert again.exit_code == 2 and f"candidate {cid} was rejected on" in again.output
+    again = run_cli(settings, "review", "reject", cid)
+    assert again.exit_code == 2 and f"candidate {cid} was already rejected on" in again.output
+    # Accepted after all, then rejected again: its observation leaves `observations`, its history stays.
+    assert run_cli(settings, "review", "accept", cid).exit_code == 0
+    assert query(settings, "SELECT year, value FROM observations") == [(2023, 89.0)]
+    result = run_cli(settings, "review", "reject", cid, "--reason", "the 2023 count is from another source")
+    assert result.exit_code == 0 and "its observation is retracted" in result.output
+    assert query(settings, "SELECT COUNT(*) FROM observations") == [(0,)]
+    assert query(settings, "SELECT value, valid_to IS NOT NULL FROM observation_history") == [(89.0, True)]
+    assert query(settings, "SELECT status, reason FROM candidates WHERE candidate_id = ?", [cid]) == [
+        ("rejected", "the 2023 count is from another source")]
+    assert query(settings, "SELECT rows_new, rows_retracted FROM runs WHERE pipeline = 'review' "
+                           "ORDER BY started_at") == [(0, 0), (1, 0), (0, 1)]
+
+
+def test_an_unknown_candidate_is_a_usage_error(settings):
+    ingest_article(settings, with_source_id(BRUSSELS, "tests-brussels"))
     unknown = run_cli(settings, "review", "reject", "0123456789ab")
     assert unknown.exit_code == 2 and "no candidate '0123456789ab'" in unknown.output
 

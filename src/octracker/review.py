@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +22,7 @@ from octracker.documents import Document
 from octracker.errors import InputRefused, UsageError
 from octracker.extractors.articles import propose_candidates
 from octracker.extracts import OBSERVATION_SCHEMA
-from octracker.history import upsert_observations
+from octracker.history import LoadCounts, upsert_observations
 from octracker.query import relation_exists, run_query
 from octracker.runs import finish_run, start_run, upsert_source
 from octracker.settings import Settings
@@ -120,56 +121,95 @@ class Decision:
 
 
 def accept_candidate(settings: Settings, candidate_id: str, decision: Decision = Decision()) -> dict[str, Any]:
-    """Load one candidate as an observation (method curated), validated first; returns the row loaded."""
+    """Load one candidate as an observation (method curated), validated first; returns the row loaded.
+
+    A rejected candidate may be accepted after all; an accepted one cannot be accepted twice.
+    """
     catalog = load_catalog(settings.schemas_dir / "indicators.toml")
     with open_writer(settings) as con:
         prepare_warehouse(con, settings, catalog)
-        candidate = pending_candidate(con, candidate_id)
+        candidate = stored_candidate(con, candidate_id, "accepted")
         frame = observation_from_candidate(candidate, decision, catalog)
         problems = validate_observations(frame, catalog, settings.schemas_dir)
         if problems:
             raise InputRefused(f"candidate {candidate_id} cannot be accepted: "
                                + "; ".join(p.message for p in problems) + "; nothing was loaded")
         refuse_overwrite(con, frame.row(0, named=True), candidate_id)
-        run_id = start_run(con, REVIEW_PIPELINE, "manual")
-        con.execute("BEGIN TRANSACTION")
-        try:
-            counts = upsert_observations(con, frame, pipeline=REVIEW_PIPELINE, run_id=run_id,
-                                         source_ids=[candidate["source_id"]], full_snapshot=False, now=utc_now())
-            decide(con, candidate_id, "accepted", decision.reason)
-            finish_run(con, run_id, status="success", counts=counts)
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            finish_run(con, run_id, status="failed", error=f"accepting candidate {candidate_id} failed")
-            raise
+
+        def load(now: dt.datetime, run_id: str) -> LoadCounts:
+            return upsert_observations(con, frame, pipeline=REVIEW_PIPELINE, run_id=run_id,
+                                       source_ids=[candidate["source_id"]], full_snapshot=False, now=now)
+
+        record_decision(con, candidate_id, "accepted", decision.reason, load)
         publish(con, settings)
     return frame.row(0, named=True)
 
 
-def reject_candidate(settings: Settings, candidate_id: str, reason: str | None = None) -> None:
-    """Mark one pending candidate rejected, with the reason when given; nothing is loaded."""
+def reject_candidate(settings: Settings, candidate_id: str, reason: str | None = None) -> int:
+    """Mark one candidate rejected, with the reason when given; returns how many observations it retracted.
+
+    Rejecting a candidate accepted before takes its observation out of `observations` (the version is
+    closed, never deleted); rejecting a pending one loads nothing.
+    """
     catalog = load_catalog(settings.schemas_dir / "indicators.toml")
     with open_writer(settings) as con:
         prepare_warehouse(con, settings, catalog)
-        pending_candidate(con, candidate_id)
-        decide(con, candidate_id, "rejected", reason)
+        candidate = stored_candidate(con, candidate_id, "rejected")
+
+        def retract(now: dt.datetime, run_id: str) -> LoadCounts:
+            if candidate["status"] != "accepted":
+                return LoadCounts()
+            # The accepted version is the current one this candidate's note names.
+            where = "valid_to IS NULL AND source_id = ? AND method = 'curated' AND starts_with(note, ?)"
+            params = [candidate["source_id"], accepted_note(candidate_id)]
+            count = con.execute(f"SELECT COUNT(*) FROM observation_history WHERE {where}", params).fetchone()[0]
+            con.execute(f"UPDATE observation_history SET valid_to = ? WHERE {where}", [now, *params])
+            return LoadCounts(retracted=count)
+
+        counts = record_decision(con, candidate_id, "rejected", reason, retract)
         publish(con, settings)
+    return counts.retracted
 
 
-def pending_candidate(con: duckdb.DuckDBPyConnection, candidate_id: str) -> dict[str, Any]:
-    """The candidate as stored; a usage error when it does not exist or was decided already."""
+def record_decision(
+    con: duckdb.DuckDBPyConnection, candidate_id: str, status: str, reason: str | None,
+    change: Callable[[dt.datetime, str], LoadCounts],
+) -> LoadCounts:
+    """Change the observations and record the decision in one transaction, within a run of `review`."""
+    run_id = start_run(con, REVIEW_PIPELINE, "manual")
+    now = utc_now()
+    con.execute("BEGIN TRANSACTION")
+    try:
+        counts = change(now, run_id)
+        con.execute("UPDATE candidates SET status = ?, decided_at = ?, reason = ? WHERE candidate_id = ?",
+                    [status, now, reason, candidate_id])
+        finish_run(con, run_id, status="success", counts=counts)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        finish_run(con, run_id, status="failed", error=f"recording candidate {candidate_id} as {status} failed; "
+                                                      "nothing of it was committed")
+        raise
+    return counts
+
+
+def stored_candidate(con: duckdb.DuckDBPyConnection, candidate_id: str, decision: str) -> dict[str, Any]:
+    """The candidate as stored; a usage error when it does not exist or already has this decision."""
     cursor = con.execute(f"SELECT {', '.join(CANDIDATE_COLUMNS)} FROM candidates WHERE candidate_id = ?",
                          [candidate_id])
     row = cursor.fetchone()
     if row is None:
-        raise UsageError(f"no candidate {candidate_id!r}; `octracker review` lists the pending ones")
+        raise UsageError(f"no candidate {candidate_id!r}; `octracker review --status all` lists them all")
     candidate = dict(zip(CANDIDATE_COLUMNS, row))
-    if candidate["status"] != "pending":
+    if candidate["status"] == decision:
         when = f"{candidate['decided_at']:%Y-%m-%d %H:%M} UTC"
-        raise UsageError(f"candidate {candidate_id} was {candidate['status']} on {when}; only a pending candidate "
-                         "can be accepted or rejected")
+        raise UsageError(f"candidate {candidate_id} was already {decision} on {when}; nothing to do")
     return candidate
+
+
+def accepted_note(candidate_id: str, reason: str | None = None) -> str:
+    """The note of an accepted candidate's observation; it links the observation back to the candidate."""
+    return f"Accepted in review from candidate {candidate_id}" + (f": {reason}" if reason else "")
 
 
 def observation_from_candidate(candidate: dict[str, Any], decision: Decision, catalog: Catalog) -> pl.DataFrame:
@@ -193,7 +233,7 @@ def observation_from_candidate(candidate: dict[str, Any], decision: Decision, ca
     if as_of is not None and as_of.year != year:
         raise UsageError(f"candidate {cid} counts part of {as_of.year} (as of {as_of}), not of {year}; "
                          "accept it without --year or reject it")
-    note = f"Accepted in review from candidate {cid}" + (f": {decision.reason}" if decision.reason else "")
+    note = accepted_note(cid, decision.reason)
     row = {
         "indicator_id": indicator_id, "geo": geo, "period_start": dt.date(year, 1, 1),
         "period_end": as_of if as_of is not None else dt.date(year, 12, 31), "year": year,
@@ -215,9 +255,3 @@ def refuse_overwrite(con: duckdb.DuckDBPyConnection, row: dict[str, Any], candid
         raise UsageError(f"candidate {candidate_id}: {row['source_id']} already has {row['indicator_id']} at "
                          f"{row['geo']} for {row['year']} ({current[0]:g}, from \"{current[1]}\"); reject this "
                          "candidate, or accept it with another --indicator, --geo or --year")
-
-
-def decide(con: duckdb.DuckDBPyConnection, candidate_id: str, status: str, reason: str | None) -> None:
-    con.execute("UPDATE candidates SET status = ?, decided_at = ?, reason = ? WHERE candidate_id = ?",
-                [status, utc_now(), reason, candidate_id])
-

@@ -18,7 +18,8 @@ def review_group(ctx: click.Context, status: str, fmt: str) -> None:
     """List candidate figures proposed from new articles (pending ones unless --status says otherwise).
 
     Nothing proposed is loaded until a person accepts it: `octracker review accept ID` loads it as an
-    observation (method curated, evidence = its sentence); `octracker review reject ID` sets it aside.
+    observation (method curated, evidence = its sentence); `octracker review reject ID` sets it aside, or
+    takes it out again if it was accepted.
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -59,10 +60,11 @@ def accept_command(app, candidate_id: str, indicator: str | None, geo: str | Non
 @click.option("--reason", help="Why the number is not a figure to keep.")
 @click.pass_obj
 def reject_command(app, candidate_id: str, reason: str | None) -> None:
-    """Mark candidate CANDIDATE_ID rejected; nothing is loaded."""
-    reject_candidate(app.settings, candidate_id, reason)
+    """Mark candidate CANDIDATE_ID rejected; if it was accepted, its observation is retracted."""
+    retracted = reject_candidate(app.settings, candidate_id, reason)
     if not app.quiet:
-        app.out.print(f"Rejected {candidate_id}.", markup=False, highlight=False)
+        taken_out = "; its observation is retracted (kept in observation_history)" if retracted else ""
+        app.out.print(f"Rejected {candidate_id}{taken_out}.", markup=False, highlight=False)
 
 
 COMMANDS = [review_group]
