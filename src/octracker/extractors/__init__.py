@@ -12,10 +12,15 @@ from octracker.catalog import Catalog
 from octracker.documents import Document
 from octracker.extractors.articles import extract_declared_figures
 from octracker.extractors.oci_profile import extract_oci_profile
+from octracker.extractors.tables import extract_long_table, extract_wide_index
 from octracker.extracts import Extract, Problem, empty_observations
 from octracker.specs import PipelineSpec
 
 ExtractorFn = Callable[[Document, PipelineSpec, Catalog], Extract]
+
+
+NO_EDITION = Problem(check="no_edition", payload="",
+                     message="which index edition is this? set `edition` in the sidecar or pass --edition")
 
 
 def refused(problem: Problem) -> Extract:
@@ -45,8 +50,7 @@ def extract_index_profile(document: Document, spec: PipelineSpec, catalog: Catal
         return text
     edition = spec.params.get("edition", spec.source.edition)
     if edition is None:
-        return refused(Problem(check="no_edition", payload="",
-                               message="which index edition is this? set `edition` in the sidecar or pass --edition"))
+        return refused(NO_EDITION)
     # Editions are biennial: the change printed beside a score is since the edition two years earlier.
     previous = spec.params.get("previous_edition", edition - 2)
     countries = spec.params.get("countries") or spec.source.countries
@@ -63,7 +67,22 @@ def extract_article_figures(document: Document, spec: PipelineSpec, catalog: Cat
                                     catalog=catalog, document_name=document.path.name)
 
 
+def extract_long_observations(document: Document, spec: PipelineSpec, catalog: Catalog) -> Extract:
+    """A long table (CSV or Parquet): one row per indicator, geo and period."""
+    return extract_long_table(document.path, source_id=spec.source.source_id, catalog=catalog)
+
+
+def extract_wide_index_table(document: Document, spec: PipelineSpec, catalog: Catalog) -> Extract:
+    """A wide index table (CSV or XLSX): one row per country; the edition from the spec or sidecar."""
+    edition = spec.params.get("edition", spec.source.edition)
+    if edition is None:
+        return refused(NO_EDITION)
+    return extract_wide_index(document.path, source_id=spec.source.source_id, edition=edition, catalog=catalog)
+
+
 EXTRACTORS: dict[str, ExtractorFn] = {
+    "observations_long": extract_long_observations,
+    "oci_wide": extract_wide_index_table,
     "article_figures": extract_article_figures,
     "narrative": extract_narrative,
     "oci_profile": extract_index_profile,
