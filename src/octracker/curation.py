@@ -24,8 +24,8 @@ from typing import Any
 import polars as pl
 
 from octracker.errors import SpecError
-from octracker.periods import parse_period
 from octracker.extracts import Extract, Problem
+from octracker.periods import parse_period
 
 CURATION_KEYS = ("indicator", "geo", "period", "to_geo", "to_indicator", "reason")
 #: Marks the rows as the source states them that a curation replaced (kept in history, never current).
@@ -82,8 +82,8 @@ def read_curations(raw: Any, where: str) -> tuple[Curation, ...]:
         if not str(entry["reason"]).strip():
             raise SpecError(f"{label}: the reason is empty; say why the figure belongs elsewhere")
         curation = Curation(indicator=str(entry["indicator"]), geo=str(entry["geo"]), period=str(entry["period"]),
-                            reason=" ".join(str(entry["reason"]).split()), to_geo=entry.get("to_geo"),
-                            to_indicator=entry.get("to_indicator"))
+                            reason=" ".join(str(entry["reason"]).split()), to_geo=_text(entry.get("to_geo")),
+                            to_indicator=_text(entry.get("to_indicator")))
         try:
             parse_period(curation.period)
         except ValueError as exc:
@@ -93,6 +93,10 @@ def read_curations(raw: Any, where: str) -> tuple[Curation, ...]:
             raise SpecError(f"{label}: it moves nothing; set to_geo and/or to_indicator to where the figure belongs")
         curations.append(curation)
     return tuple(curations)
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None or not str(value).strip() else str(value).strip()
 
 
 def apply_curations(extract: Extract, curations: Sequence[Curation], document_name: str) -> Extract:
