@@ -67,9 +67,9 @@ def main(ctx: click.Context, warehouse: str | None, project: str | None, debug: 
 
 
 def _register() -> None:
-    from octracker.cli import alerts, query, refresh, status
+    from octracker.cli import alerts, query, refresh, review, status
 
-    for module in (refresh, query, status, alerts):
+    for module in (refresh, query, status, alerts, review):
         for command in module.COMMANDS:
             main.add_command(command)
 
