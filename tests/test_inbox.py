@@ -6,7 +6,6 @@ import datetime as dt
 import os
 import subprocess
 import sys
-import types
 from pathlib import Path
 
 import pytest
@@ -182,7 +181,8 @@ def test_a_path_with_dotdot_is_refused_and_left_where_it_is(settings):
     assert query(settings, "SELECT COUNT(*) FROM observations") == [(0,)]
 
 
-def test_articles_are_refused_as_not_supported_until_review_is_installed(settings):
+def test_articles_are_refused_as_not_supported_where_review_is_not_installed(settings, monkeypatch):
+    monkeypatch.setitem(sys.modules, "octracker.review", None)  # an install without candidate review
     drop(settings, ROOT / "pipelines" / "documents" / "002_1048ef5845389a1f.txt", "letter.txt",
          'kind = "article"\ntitle = "Antwerp judge letter"\n')
     [result] = refresh(settings, ["inbox"])
@@ -190,19 +190,23 @@ def test_articles_are_refused_as_not_supported_until_review_is_installed(setting
     assert "kind 'article' is not supported yet" in result.error
 
 
-def test_articles_go_to_the_review_hook_when_it_is_installed(settings, monkeypatch):
-    calls = []
-    review = types.ModuleType("octracker.review")
-    review.record_candidates = lambda con, document, settings, run_id: calls.append((document.meta, run_id))
-    monkeypatch.setitem(sys.modules, "octracker.review", review)
-    drop(settings, ROOT / "pipelines" / "documents" / "002_1048ef5845389a1f.txt", "letter.txt",
-         'kind = "article"\ntitle = "Antwerp judge letter"\n')
+def test_an_article_becomes_candidates_for_review(settings):
+    drop(settings, ROOT / "pipelines" / "documents" / "004_dfeb4534944dee1c.txt", "us-visit.txt",
+         'kind = "article"\ntitle = "US visit to Antwerp"\npublished = "2025-09-10"\n')
     [result] = refresh(settings, ["inbox"])
-    assert result.status == "success"
-    [(meta, run_id)] = calls
-    assert (meta.source_id, meta.kind, run_id) == ("article-antwerp-judge-letter", "article", result.run_id)
-    assert query(settings, "SELECT kind, precedence FROM sources WHERE source_id = ?", [meta.source_id]) == [
-        ("article", 30)]
+    assert result.status == "success", result.error
+    source_id = "article-us-visit-to-antwerp"
+    assert query(settings, "SELECT kind, precedence, pipeline FROM sources WHERE source_id = ?", [source_id]) == [
+        ("article", 30, "inbox")]
+    candidates = query(settings, "SELECT indicator_id, geo, number, run_id FROM candidates WHERE source_id = ?",
+                       [source_id])
+    assert ("cocaine_seized_tonnes", "BEANR", 121.0, result.run_id) in candidates
+    assert query(settings, "SELECT COUNT(*) FROM observations WHERE source_id = ?", [source_id]) == [(0,)]
+    # Candidates wait for a person: the same article again adds nothing.
+    drop(settings, ROOT / "pipelines" / "documents" / "004_dfeb4534944dee1c.txt", "us-visit.txt",
+         'kind = "article"\ntitle = "US visit to Antwerp"\npublished = "2025-09-10"\n')
+    [again] = refresh(settings, ["inbox"])
+    assert again.status == "unchanged"
 
 
 # Source ids, precedence, order ---------------------------------------------------------------------------------
