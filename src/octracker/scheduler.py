@@ -334,18 +334,18 @@ def build_scheduler(
         trigger = trigger_for(spec.schedule, f"{spec.path}: schedule")
         overdue = is_overdue(trigger, last_successes.get(spec.name), now)
         scheduler.add_job(jobs.run_pipelines, trigger, args=[[spec.name]], id=pipeline_job_id(spec),
-                          name=spec.name, **({"next_run_time": now} if overdue else {}))
+                          name=f"{spec.name} [{spec.schedule}]", **({"next_run_time": now} if overdue else {}))
         if overdue:
             log.info("%s is overdue (last success %s); running it now", spec.name,
                      last_successes.get(spec.name, "never"))
-    scheduler.add_job(jobs.run_inbox, trigger_for(inbox_cron, "--inbox-cron"), id=INBOX_PIPELINE, name="inbox",
+    scheduler.add_job(jobs.run_inbox, trigger_for(inbox_cron, "--inbox-cron"), id=INBOX_PIPELINE, name=f"inbox [{inbox_cron}]",
                       next_run_time=now)
     sender, why_not = find_alert_sender()
     if sender is None:
         log.warning(why_not)
     else:
         scheduler.add_job(jobs.send_alerts, trigger_for(alerts_cron, "--alerts-cron"), args=[sender],
-                          id=ALERTS_JOB, name="alerts send")
+                          id=ALERTS_JOB, name=f"alerts send [{alerts_cron}]")
 
     def on_event(event) -> None:
         if jobs.note_event(event):
@@ -356,10 +356,9 @@ def build_scheduler(
     return scheduler
 
 
-def describe_jobs(scheduler: BackgroundScheduler) -> list[tuple[str, str, str]]:
-    """(job, trigger, next run UTC) for each job, for the start-up message."""
-    return [(job.name, str(job.trigger),
-             f"{job.next_run_time:%Y-%m-%d %H:%M:%S}" if job.next_run_time else "-")
+def describe_jobs(scheduler: BackgroundScheduler) -> list[tuple[str, str]]:
+    """(job [crontab], next run UTC) for each job, soonest first, for the start-up message."""
+    return [(job.name, f"{job.next_run_time:%Y-%m-%d %H:%M:%S}" if job.next_run_time else "-")
             for job in sorted(scheduler.get_jobs(), key=lambda j: (j.next_run_time is None, j.next_run_time, j.name))]
 
 

@@ -39,8 +39,8 @@ def schedule_command(app, inbox_cron: str, alerts_cron: str) -> None:
         if app.quiet:
             return
         app.err.print(f"Scheduler running on {app.settings.warehouse} (UTC); stop with Ctrl-C or SIGTERM.")
-        for name, trigger, next_run in describe_jobs(scheduler):
-            app.err.print(f"  {name:<28} next {next_run}  ({trigger})", markup=False, highlight=False)
+        for name, next_run in describe_jobs(scheduler):
+            app.err.print(f"  next {next_run} UTC  {name}", markup=False, highlight=False)
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
