@@ -5,9 +5,12 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import duckdb
 import pytest
+from click.testing import CliRunner
 
 from octracker.catalog import load_catalog
+from octracker.cli import main
 from octracker.settings import Settings, build_settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -32,3 +35,18 @@ def scratch_project(tmp_path: Path) -> Settings:
     for folder in ("pipelines", "schemas", "warehouse/migrations", "warehouse/views"):
         shutil.copytree(REPO / folder, root / folder)
     return build_settings(project=root, warehouse=root / "warehouse" / "octracker.duckdb", environ={})
+
+
+def run_cli(settings: Settings, *args: str):
+    """Run the `octracker` command on these settings' project and warehouse, as a user would."""
+    return CliRunner().invoke(main, ["--project", str(settings.project), "--warehouse", str(settings.warehouse),
+                                     *args])
+
+
+def query(settings: Settings, sql: str, params: list | None = None) -> list[tuple]:
+    """Rows of one query on the published copy, the file analysts read."""
+    con = duckdb.connect(str(settings.published_path), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()

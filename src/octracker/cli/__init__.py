@@ -67,9 +67,9 @@ def main(ctx: click.Context, warehouse: str | None, project: str | None, debug: 
 
 
 def _register() -> None:
-    from octracker.cli import query, refresh, status
+    from octracker.cli import alerts, ingest, query, refresh, review, schedule, status
 
-    for module in (refresh, query, status):
+    for module in (refresh, ingest, schedule, query, status, alerts, review):
         for command in module.COMMANDS:
             main.add_command(command)
 
