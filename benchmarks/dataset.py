@@ -1,9 +1,10 @@
 """Synthetic long tables and the throw-away project folder the benchmarks ingest them through.
 
-A size is (indicators x geographies x months). Each series is one (indicator, geo); its periods are
-consecutive calendar months written as `YYYY-MM-DD/YYYY-MM-DD`, which is what a monthly statistics
-table looks like (500 years would not fit the contract's year range of 1900-2100).
-Every file is deterministic: the same size gives byte-identical Parquet.
+A size is (indicators x geographies x periods). Each series is one (indicator, geo). The main tables are
+monthly: consecutive calendar months written `YYYY-MM-DD/YYYY-MM-DD`, as a monthly statistics table is
+(500 periods of years would not fit the contract's year range of 1900-2100). A companion annual table
+(periods `YYYY`) feeds the year-over-year view and its alerts, which only read annual indicators.
+Every file is deterministic for a given polars version: the same size gives the same Parquet.
 """
 
 from __future__ import annotations
@@ -18,20 +19,25 @@ import pycountry
 
 REPO = Path(__file__).resolve().parents[1]
 DATA_DIR = Path(__file__).resolve().parent / "data"
-SOURCE_ID = "bench-statistics-office"
 #: Share of rows whose value changes in the revised edition of a table.
 REVISED_SHARE = 0.10
 FIRST_MONTH = dt.date(1985, 1, 1)
+LAST_YEAR = 2025
+#: Share of annual series whose latest year jumps by JUMP (so year-over-year alerts have something to find).
+JUMP_SHARE, JUMP = 0.01, 1.35
+#: Indicators in the benchmark catalog, per frequency (every size uses the first n of them).
+CATALOG_INDICATORS = 100
 
 
 @dataclass(frozen=True)
 class Size:
-    """How big a synthetic table is; rows = indicators * geos * months."""
+    """How big a synthetic table is; rows = indicators * geos * periods."""
 
     name: str
     indicators: int
     geos: int
-    months: int
+    periods: int
+    frequency: str = "monthly"
 
     @property
     def series(self) -> int:
@@ -39,18 +45,23 @@ class Size:
 
     @property
     def rows(self) -> int:
-        return self.series * self.months
+        return self.series * self.periods
 
 
 SIZES = {
-    "10m": Size("10m", indicators=100, geos=200, months=500),  # 20,000 series x 500 months
-    "1m": Size("1m", indicators=10, geos=200, months=500),     # 2,000 series x 500 months
-    "100k": Size("100k", indicators=10, geos=20, months=500),  # 200 series, for --quick smoke runs
+    "10m": Size("10m", indicators=100, geos=200, periods=500),  # 20,000 series x 500 months
+    "1m": Size("1m", indicators=10, geos=200, periods=500),     # 2,000 series x 500 months
+    "100k": Size("100k", indicators=10, geos=20, periods=500),  # 200 series, for --quick smoke runs
+    "annual_2m": Size("annual_2m", indicators=100, geos=200, periods=100, frequency="annual"),
+    "annual_20k": Size("annual_20k", indicators=10, geos=20, periods=100, frequency="annual"),
 }
+#: The annual companion of each main size.
+ANNUAL = {"10m": "annual_2m", "1m": "annual_20k", "100k": "annual_20k"}
 
 
-def indicator_ids(count: int) -> list[str]:
-    return [f"bench_ind_{n:03d}" for n in range(count)]
+def indicator_ids(count: int, frequency: str = "monthly") -> list[str]:
+    prefix = "bench_ind" if frequency == "monthly" else "bench_ann"
+    return [f"{prefix}_{n:03d}" for n in range(count)]
 
 
 def geo_codes(count: int) -> list[str]:
@@ -77,17 +88,26 @@ def uniform(expr: pl.Expr, seed: int) -> pl.Expr:
     return (expr.hash(seed) % 1_000_003).cast(pl.Float64) / 1_000_003
 
 
+def year_periods(years: int) -> list[str]:
+    return [str(y) for y in range(LAST_YEAR - years + 1, LAST_YEAR + 1)]
+
+
 def long_table(size: Size, *, seed: int = 8) -> pl.DataFrame:
     """indicator, geo, period, value, unit: sorted by series then period, like an office's export."""
-    series = pl.DataFrame({"indicator": indicator_ids(size.indicators)}).join(
+    series = pl.DataFrame({"indicator": indicator_ids(size.indicators, size.frequency)}).join(
         pl.DataFrame({"geo": geo_codes(size.geos)}), how="cross")
-    periods = pl.DataFrame({"period": month_periods(size.months)}).with_row_index("_month")
-    frame = series.join(periods, how="cross").sort("indicator", "geo", "_month")
-    # A level per series and +-5 % monthly noise: values in a plausible count range, two decimals.
+    labels = month_periods(size.periods) if size.frequency == "monthly" else year_periods(size.periods)
+    periods = pl.DataFrame({"period": labels}).with_row_index("_period")
+    frame = series.join(periods, how="cross").sort("indicator", "geo", "_period")
+    # A level per series and +-5 % noise per period: values in a plausible count range, two decimals.
     row = pl.int_range(pl.len(), dtype=pl.UInt64)
-    level = 100 + uniform(row // size.months, seed) * 99_900
+    series_no = row // size.periods
+    level = 100 + uniform(series_no, seed) * 99_900
     noise = 0.95 + uniform(row, seed + 1) * 0.10
-    return frame.drop("_month").with_columns((level * noise).round(2).alias("value"), pl.lit("count").alias("unit"))
+    last = pl.col("_period") == size.periods - 1
+    jump = pl.when(last & (uniform(series_no, seed + 2) < JUMP_SHARE)).then(JUMP).otherwise(1.0)
+    value = level * noise * (jump if size.frequency == "annual" else 1.0)
+    return frame.with_columns(value.round(2).alias("value"), pl.lit("count").alias("unit")).drop("_period")
 
 
 def revise(frame: pl.DataFrame, *, share: float = REVISED_SHARE, seed: int = 9) -> pl.DataFrame:
@@ -136,38 +156,47 @@ def write_tables(size: Size, data_dir: Path = DATA_DIR) -> TableFiles:
     return files
 
 
-def catalog_toml(count: int) -> str:
-    """A catalog of synthetic monthly count indicators, in the project's catalog format."""
+def catalog_toml(count: int = CATALOG_INDICATORS) -> str:
+    """Synthetic monthly and annual count indicators, in the project's catalog format."""
     blocks = [
-        f'[[indicator]]\nid = "{ind}"\nname = "Benchmark indicator {n}"\nunit = "count"\n'
-        f'direction = "up_is_bad"\nfrequency = "monthly"\nmin = 0\nmax = 1000000000\n'
-        f'description = "Synthetic monthly count for benchmarks."\n'
-        for n, ind in enumerate(indicator_ids(count))
+        f'[[indicator]]\nid = "{ind}"\nname = "Benchmark {frequency} indicator {n}"\nunit = "count"\n'
+        f'direction = "up_is_bad"\nfrequency = "{frequency}"\nmin = 0\nmax = 1000000000\n'
+        f'description = "Synthetic {frequency} count for benchmarks."\n'
+        for frequency in ("monthly", "annual")
+        for n, ind in enumerate(indicator_ids(count, frequency))
     ]
     return "# Benchmark-only catalog: synthetic indicators, never part of the real project.\n\n" + "\n".join(blocks)
 
 
-def write_project(root: Path, indicators: int) -> Path:
-    """A project folder with the real contract, migrations and views and a synthetic catalog.
+def write_project(root: Path) -> Path:
+    """A project folder with the real contract, alert rules, migrations and views, and a synthetic catalog.
 
-    Migrations, views and the observation model are copied fresh each time so the benchmark always
-    measures the engine's current SQL.
+    Everything but the catalog is copied fresh each time, so the benchmark always measures the engine's
+    current SQL and rules.
     """
     if root.exists():
         shutil.rmtree(root)
     (root / "pipelines").mkdir(parents=True)
-    (root / "schemas").mkdir()
-    shutil.copy(REPO / "schemas" / "observation.py", root / "schemas" / "observation.py")
-    (root / "schemas" / "indicators.toml").write_text(catalog_toml(indicators), encoding="utf-8")
-    for folder in ("warehouse/migrations", "warehouse/views"):
+    for folder in ("schemas", "warehouse/migrations", "warehouse/views"):
         shutil.copytree(REPO / folder, root / folder)
+    (root / "schemas" / "indicators.toml").write_text(catalog_toml(), encoding="utf-8")
     return root
 
 
-DOCUMENT_NAME = "monthly_statistics.parquet"
+@dataclass(frozen=True)
+class Feed:
+    """One benchmark pipeline: its name, the source it loads and the file name its table arrives under."""
+
+    pipeline: str
+    source_id: str
+    document: str
 
 
-def write_spec(project: Path, table: Path, *, name: str = "bench_long", full_snapshot: bool = True) -> Path:
+MONTHLY = Feed("bench_monthly", "bench-statistics-office-monthly", "monthly_statistics.parquet")
+YEARLY = Feed("bench_annual", "bench-statistics-office-annual", "annual_statistics.parquet")
+
+
+def write_spec(project: Path, table: Path, feed: Feed = MONTHLY, *, full_snapshot: bool = True) -> Path:
     """Put `table` in place as the pipeline's document, with the sidecar naming its source, and the spec.
 
     Every edition of the table goes to the same file name, as an office re-publishing its export would:
@@ -175,17 +204,17 @@ def write_spec(project: Path, table: Path, *, name: str = "bench_long", full_sna
     """
     documents = project / "pipelines" / "documents"
     documents.mkdir(parents=True, exist_ok=True)
-    document = documents / DOCUMENT_NAME
+    document = documents / feed.document
     shutil.copyfile(table, document)
-    document.with_name(DOCUMENT_NAME + ".meta.toml").write_text(
-        f'source_id = "{SOURCE_ID}"\nkind = "observations_long"\ntitle = "Synthetic monthly statistics"\n'
+    document.with_name(feed.document + ".meta.toml").write_text(
+        f'source_id = "{feed.source_id}"\nkind = "observations_long"\ntitle = "Synthetic statistics"\n'
         f'publisher = "Benchmark statistics office"\npublished = "2026-01-15"\n',
         encoding="utf-8",
     )
-    spec = project / "pipelines" / f"{name}.toml"
+    spec = project / "pipelines" / f"{feed.pipeline}.toml"
     spec.write_text(
         f'description = "Synthetic long table for benchmarks"\nextractor = "observations_long"\n'
-        f'document = "documents/{DOCUMENT_NAME}"\nprecedence = 80\nfull_snapshot = {str(full_snapshot).lower()}\n',
+        f'document = "documents/{feed.document}"\nprecedence = 80\nfull_snapshot = {str(full_snapshot).lower()}\n',
         encoding="utf-8",
     )
     return spec

@@ -25,9 +25,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.dataset import DATA_DIR, REPO, SIZES, Size, TableFiles, write_project, write_spec, write_tables
-
-PIPELINE = "bench_long"
+from benchmarks.dataset import (
+    ANNUAL, DATA_DIR, MONTHLY, REPO, SIZES, YEARLY, Size, TableFiles, indicator_ids, write_project, write_spec,
+    write_tables,
+)
 RESULTS_FILE = DATA_DIR / "results.json"
 LATEST_FILE = Path(__file__).resolve().parent / "latest_results.json"
 
@@ -125,6 +126,13 @@ def fresh(*paths: Path):
     return prepare
 
 
+def save(folder: Path, snapshot: Path) -> None:
+    """Keep a copy of a warehouse folder to start later steps from."""
+    if snapshot.exists():
+        shutil.rmtree(snapshot)
+    shutil.copytree(folder, snapshot)
+
+
 def restore(snapshot: Path, target: Path, *, also=None):
     """A prepare() that puts a saved folder back in place (and runs `also`, e.g. re-pointing the spec)."""
     def prepare() -> None:
@@ -139,9 +147,10 @@ def restore(snapshot: Path, target: Path, *, also=None):
 class Bench:
     """The folders of one benchmark run and the steps measured in them."""
 
-    def __init__(self, work: Path, repeats: int) -> None:
+    def __init__(self, work: Path, repeats: int, *, keep: bool = False) -> None:
         self.work = work
         self.repeats = repeats
+        self.keep = keep
         self.results: dict[str, Result] = {}
 
     def measure(self, name: str, prepare, step: str, args: dict[str, Any], times: int | None = None) -> Result:
@@ -156,41 +165,49 @@ class Bench:
         self.measure(f"bare_insert_{label}", fresh(db), "bare_insert", {"file": str(files.base), "db": str(db)})
         fresh(db)()
 
-    def octracker(self, label: str, size: Size, files: TableFiles, *, changes: bool) -> None:
-        """First ingest, re-ingest of the same file and of the same rows re-encoded; with `changes`, the
-        revised table, the delta of revisions, the views and one indicator through them."""
-        project = write_project(self.work / f"project_{label}", size.indicators)
+    def octracker(self, label: str, files: TableFiles, *, annual: Size | None = None) -> None:
+        """First ingest, re-ingest of the same file and of the same rows re-encoded; with an annual
+        companion table, also the revised table, the delta of revisions, and views, alerts and one
+        indicator through them over both tables."""
+        project = write_project(self.work / f"project_{label}")
         data = self.work / f"warehouse_{label}"
-        snapshot = self.work / f"warehouse_{label}_loaded"
-        args = {"project": str(project), "warehouse": str(data / "octracker.duckdb"), "pipeline": PIPELINE}
+        loaded = self.work / f"warehouse_{label}_loaded"
+        with_annual = self.work / f"warehouse_{label}_with_annual"
+        warehouse = str(data / "octracker.duckdb")
+        args = {"project": str(project), "warehouse": warehouse, "pipeline": MONTHLY.pipeline}
 
-        def point_at(document: Path, full_snapshot: bool = True):
-            return lambda: write_spec(project, document, full_snapshot=full_snapshot)
+        def point_at(table: Path, full_snapshot: bool = True):
+            return lambda: write_spec(project, table, MONTHLY, full_snapshot=full_snapshot)
 
         point_at(files.base)()
         self.measure(f"ingest_{label}", fresh(data), "octracker_refresh", args)
-        if snapshot.exists():
-            shutil.rmtree(snapshot)
-        shutil.copytree(data, snapshot)
-        self.measure(f"reingest_same_file_{label}", restore(snapshot, data, also=point_at(files.base)),
+        save(data, loaded)
+        self.measure(f"reingest_same_file_{label}", restore(loaded, data, also=point_at(files.base)),
                      "octracker_refresh", args)
-        self.measure(f"reingest_reencoded_{label}", restore(snapshot, data, also=point_at(files.reencoded)),
+        self.measure(f"reingest_reencoded_{label}", restore(loaded, data, also=point_at(files.reencoded)),
                      "octracker_refresh", args)
-        if changes:
-            self.measure(f"revised_full_table_{label}", restore(snapshot, data, also=point_at(files.revised)),
+        if annual is not None:
+            self.measure(f"revised_full_table_{label}", restore(loaded, data, also=point_at(files.revised)),
                          "octracker_refresh", args)
             self.measure(f"revised_delta_{label}",
-                         restore(snapshot, data, also=point_at(files.delta, full_snapshot=False)),
+                         restore(loaded, data, also=point_at(files.delta, full_snapshot=False)),
                          "octracker_refresh", args)
-            self.measure(f"views_{label}", restore(snapshot, data), "octracker_views",
-                         {"project": str(project), "warehouse": str(data / "octracker.duckdb")})
-            published = str(snapshot / "published" / "octracker.duckdb")
-            for view in ("series", "yoy_changes"):
-                if any((project / "warehouse" / "views").glob(f"[0-9][0-9]_{view}.sql")):
-                    self.measure(f"query_{view}_{label}", lambda: None, "octracker_query",
-                                 {"published": published, "view": view, "indicator": "bench_ind_042"}, times=1)
-        shutil.rmtree(data, ignore_errors=True)
-        shutil.rmtree(snapshot, ignore_errors=True)
+            # The annual companion, loaded once beside the monthly table: views and alerts read both.
+            write_spec(project, write_tables(annual).base, YEARLY)
+            self.measure(f"ingest_annual_beside_{label}", restore(loaded, data), "octracker_refresh",
+                         {**args, "pipeline": YEARLY.pipeline}, times=1)
+            save(data, with_annual)
+            self.measure(f"views_alerts_{label}", restore(with_annual, data), "octracker_views",
+                         {"project": str(project), "warehouse": warehouse})
+            published = str(with_annual / "published" / "octracker.duckdb")
+            middle = annual.indicators // 2  # an indicator of every size (both tables have as many)
+            for view, indicator in (("yoy_changes", indicator_ids(annual.indicators, "annual")[middle]),
+                                    ("series", indicator_ids(annual.indicators, "monthly")[middle])):
+                self.measure(f"query_{view}_{label}", lambda: None, "octracker_query",
+                             {"published": published, "view": view, "indicator": indicator}, times=1)
+        if not self.keep:
+            for folder in (data, loaded, with_annual):
+                shutil.rmtree(folder, ignore_errors=True)
 
     def dlt(self, label: str, files: TableFiles) -> None:
         state = self.work / f"dlt_{label}"
@@ -202,9 +219,7 @@ class Bench:
             state.mkdir(parents=True)
 
         self.measure(f"dlt_merge_{label}", make_dirs, "dlt_merge", args)
-        if snapshot.exists():
-            shutil.rmtree(snapshot)
-        shutil.copytree(state, snapshot)
+        save(state, snapshot)
         self.measure(f"dlt_remerge_same_{label}", restore(snapshot, state), "dlt_merge", args)
         shutil.rmtree(state, ignore_errors=True)
         shutil.rmtree(snapshot, ignore_errors=True)
@@ -259,7 +274,8 @@ def targets(big: str, small: str) -> list[Target]:
                f"ingest_{big}", 0.3),
         Target(f"3. table with 10% revised {big} / bare load", f"revised_full_table_{big}", f"bare_ctas_{big}", 0.7),
         Target(f"3. delta of the revised 10% {big} / bare load", f"revised_delta_{big}", f"bare_ctas_{big}", 0.7),
-        Target(f"4. views computed in full {big} / bare load", f"views_{big}", f"bare_ctas_{big}", 1.0),
+        Target(f"4. views and alerts refreshed {big} (+ annual) / bare load", f"views_alerts_{big}", f"bare_ctas_{big}",
+               1.0),
         Target(f"4. one indicator through yoy_changes {big}", f"query_yoy_changes_{big}", None, 0.050, "s"),
         Target(f"4. one indicator through series {big}", f"query_series_{big}", None, 0.050, "s"),
         Target(f"5. octracker ingest {small} / dlt merge {small}", f"ingest_{small}", f"dlt_merge_{small}", 1.0),
@@ -339,22 +355,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", choices=("big", "small", "e2e"), action="append",
                         help="run only these parts (repeatable)")
     parser.add_argument("--work", type=Path, default=DATA_DIR / "work", help="scratch folder for warehouses")
+    parser.add_argument("--keep", action="store_true", help="keep the warehouses in the scratch folder afterwards")
     args = parser.parse_args(argv)
     big, small = (SIZES["1m"], SIZES["100k"]) if args.quick else (SIZES["10m"], SIZES["1m"])
     repeats = args.repeats or (1 if args.quick else 3)
     parts = set(args.only or ("big", "small", "e2e"))
     args.work.mkdir(parents=True, exist_ok=True)
-    bench = Bench(args.work, repeats)
+    bench = Bench(args.work, repeats, keep=args.keep)
     started = dt.datetime.now(dt.timezone.utc)
     print(f"generating tables ({big.rows:,} and {small.rows:,} rows) under {DATA_DIR / 'tables'} if missing",
           flush=True)
     big_files, small_files = write_tables(big), write_tables(small)
     if "big" in parts:
         bench.bare(big.name, big_files)
-        bench.octracker(big.name, big, big_files, changes=True)
+        bench.octracker(big.name, big_files, annual=SIZES[ANNUAL[big.name]])
     if "small" in parts:
         bench.bare(small.name, small_files)
-        bench.octracker(small.name, small, small_files, changes=False)
+        bench.octracker(small.name, small_files)
         bench.dlt(small.name, small_files)
     if "e2e" in parts:
         bench.end_to_end(args.e2e_runs if not args.quick else 2)
