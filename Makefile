@@ -23,7 +23,7 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
-# Benchmarks (not part of `make test`): about 30 minutes on 2 cores; BENCH_ARGS=--quick for a smoke run.
+# Benchmarks (not part of `make test`): about 10 minutes on 2 cores; BENCH_ARGS=--quick for a smoke run.
 bench: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
