@@ -24,13 +24,13 @@ import duckdb
 from octracker.catalog import Catalog
 from octracker.documents import (
     SIDECAR_SUFFIX, Document, SourceMeta, meta_from_mapping, named_copy, read_sidecar_mapping, sha256_hex,
-    sidecar_path, store_raw,
+    sidecar_path, size_problem, store_raw, text_fault,
 )
 from octracker.errors import InputRefused
 from octracker.extractors import EXTRACTORS
 from octracker.extracts import Problem
 from octracker.hooks import find_function
-from octracker.inbox_routing import INBOX_KINDS, InboxKind, detect_kind
+from octracker.inbox_routing import INBOX_KINDS, PARQUET_MAGIC, ZIP_MAGIC, InboxKind, detect_kind
 from octracker.loading import PipelineResult, extract_and_load, record_failure, refuse_document
 from octracker.runs import finish_run, start_run, upsert_source
 from octracker.settings import Settings
@@ -193,6 +193,9 @@ def _ingest(run: _InboxRun, catalog: Catalog, overrides: IngestOverrides) -> Pip
                                      also=lambda c, message: run.record(c, "refused", None, message))
             return dataclasses.replace(result, subject=run.path.name)
         return run.refuse([Problem("outside_inbox", where, str(run.path))])
+    refused = size_problem(run.path)
+    if refused is not None:
+        return run.refuse([Problem(*refused, payload="")])
     content = run.path.read_bytes()
     run.sha256 = sha256_hex(content)
     sidecar = read_sidecar_mapping(run.path)
@@ -208,8 +211,8 @@ def _ingest(run: _InboxRun, catalog: Catalog, overrides: IngestOverrides) -> Pip
 
     # Process data.
     if run.kind is None:
-        return run.refuse([Problem("unrecognised_file", unrecognised_message(run.path), preview(content, readable))],
-                          document)
+        return run.refuse([Problem("unrecognised_file", unrecognised_message(run.path, content),
+                                   preview(content, readable))], document)
     kind = INBOX_KINDS.get(run.kind)
     if kind is None:
         return run.refuse([Problem("unknown_kind", f"kind {run.kind!r} is not one of {', '.join(INBOX_KINDS)}",
@@ -284,7 +287,12 @@ def seen_before(con: duckdb.DuckDBPyConnection, sha256: str, meta_sha256: str) -
                        [sha256, meta_sha256]).fetchone()[0] > 0
 
 
-def unrecognised_message(path: Path) -> str:
+def unrecognised_message(path: Path, content: bytes = b"") -> str:
+    fault = None if content.startswith((PARQUET_MAGIC, ZIP_MAGIC)) else text_fault(content)
+    if fault is not None:
+        # Naming a kind would not help: no reader takes these bytes.
+        return (f"{path.name}: not a file octracker reads: {fault[1]} (it reads UTF-8 text, CSV, Parquet and "
+                "XLSX)")
     return (f"{path.name}: not a recognised file (an index profile in text, a long table in CSV or Parquet, or a "
             "wide index table in CSV or XLSX); give its kind in a sidecar (`kind = \"...\"` in "
             f"{path.name}{SIDECAR_SUFFIX}) or with --kind")
@@ -292,10 +300,9 @@ def unrecognised_message(path: Path) -> str:
 
 def preview(content: bytes, kept: Path) -> str:
     """What a quarantine row keeps of a refused file: the start of its text, or where its bytes are."""
-    try:
-        text = content[:PAYLOAD_PREVIEW].decode("utf-8")
-    except UnicodeDecodeError:
+    if text_fault(content) is not None:
         return f"binary file, {len(content)} bytes, kept at {kept}"
+    text = content[:PAYLOAD_PREVIEW].decode("utf-8", errors="ignore")  # a character cut at the end is dropped
     return text + (f"\n… ({len(content)} bytes in all, kept at {kept})" if len(content) > PAYLOAD_PREVIEW else "")
 
 

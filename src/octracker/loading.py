@@ -100,6 +100,7 @@ def load_document(
     `also` writes the caller's bookkeeping (feed state, inbox record) in the same transaction.
     """
     source_id = spec.source.source_id
+    log.debug("%s: loading %d rows from %s in one transaction", spec.name, extract.frame.height, document.path.name)
     con.execute("BEGIN TRANSACTION")
     try:
         upsert_source(con, document, source_id=source_id, kind=spec.source.kind or spec.extractor,

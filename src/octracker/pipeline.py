@@ -9,11 +9,11 @@ from pathlib import Path
 import duckdb
 
 from octracker.catalog import Catalog, load_catalog
-from octracker.documents import read_document, store_raw
+from octracker.documents import read_document, remove_partial_raw, store_raw
 from octracker.errors import InputRefused
 from octracker.extracts import Problem
 from octracker.feed_runs import run_feed_pipeline
-from octracker.inbox import INBOX_PIPELINE, IngestOverrides, ingest_inbox
+from octracker.inbox import INBOX_PIPELINE, IngestOverrides, ingest_inbox, stage_into_inbox
 from octracker.loading import (  # noqa: F401 - re-exported: the run primitives other modules call by these names
     PipelineResult,
     extract_and_load,
@@ -57,6 +57,7 @@ def open_refresh(settings: Settings) -> Iterator[tuple[duckdb.DuckDBPyConnection
     with open_writer(settings) as con:
         prepare_warehouse(con, settings, catalog)
         mark_interrupted_runs(con)
+        remove_partial_raw(settings.raw_dir)
         yield con, catalog
         publish(con, settings)
 
@@ -97,8 +98,15 @@ def ingest_files(
     *,
     trigger: str = "manual",
     on_result: Callable[[PipelineResult], None] | None = None,
+    stage: bool = False,
 ) -> list[PipelineResult]:
-    """Ingest these inbox files now (as the inbox pipeline would), re-apply the views and publish."""
+    """Ingest these inbox files now (as the inbox pipeline would), re-apply the views and publish.
+
+    With `stage`, the files are first copied into the inbox (`octracker ingest PATH`), once this process is
+    the writer: a copy that appeared earlier could be taken by a scheduled inbox run while this one waits.
+    """
     with open_refresh(settings) as (con, catalog):
+        if stage:
+            paths = [stage_into_inbox(p, settings.inbox_dir) for p in paths]
         return ingest_inbox(con, settings, catalog, trigger=trigger, paths=paths, overrides=overrides,
                             on_result=on_result)

@@ -18,7 +18,7 @@ import duckdb
 import polars as pl
 
 from octracker.catalog import Catalog, load_catalog
-from octracker.documents import Document
+from octracker.documents import Document, text_fault
 from octracker.errors import InputRefused, UsageError
 from octracker.extractors.articles import propose_candidates
 from octracker.extracts import OBSERVATION_SCHEMA
@@ -52,11 +52,10 @@ def record_candidates(con: duckdb.DuckDBPyConnection, document: Document, settin
     """
     # Load inputs.
     catalog = load_catalog(settings.schemas_dir / "indicators.toml")
-    try:
-        text = document.text
-    except UnicodeDecodeError as exc:
-        raise InputRefused(f"{document.path.name}: not UTF-8 text (byte {exc.start}); save it as UTF-8 and "
-                           "ingest it again") from None
+    fault = text_fault(document.content)
+    if fault is not None:
+        raise InputRefused(f"{document.path.name}: {fault[1]}")
+    text = document.text
     source_id = document.meta.source_id or f"article-{document.sha256[:12]}"
     meta = document.meta
     # Process data.

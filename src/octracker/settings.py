@@ -7,7 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from octracker.errors import UsageError
+
 DEFAULT_WAREHOUSE = Path("warehouse") / "octracker.duckdb"
+LOCK_TIMEOUT_ENV = "OCTRACKER_LOCK_TIMEOUT"
 
 
 @dataclass(frozen=True)
@@ -63,4 +66,18 @@ def build_settings(
     project_path = Path(project or environ.get("OCTRACKER_PROJECT") or ".").resolve()
     warehouse_value = warehouse or environ.get("OCTRACKER_WAREHOUSE")
     warehouse_path = Path(warehouse_value).resolve() if warehouse_value else project_path / DEFAULT_WAREHOUSE
-    return Settings(project=project_path, warehouse=warehouse_path)
+    return Settings(project=project_path, warehouse=warehouse_path, lock_timeout_s=lock_timeout(environ))
+
+
+def lock_timeout(environ: Mapping[str, str]) -> float:
+    """Seconds a writer waits for another: `OCTRACKER_LOCK_TIMEOUT` (0 refuses at once), else the default."""
+    value = environ.get(LOCK_TIMEOUT_ENV, "").strip()
+    if not value:
+        return Settings.lock_timeout_s
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        raise UsageError(f"{LOCK_TIMEOUT_ENV} must be a number of seconds (0 or more), not {value!r}")
+    return seconds

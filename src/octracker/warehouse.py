@@ -139,6 +139,10 @@ def publish(con: duckdb.DuckDBPyConnection, settings: Settings) -> Path:
     con.execute("CHECKPOINT")
     target = settings.published_path
     target.parent.mkdir(parents=True, exist_ok=True)
+    # A copy left by a publisher that died half-way was never renamed, so no reader ever saw it; the one
+    # writer (this process) removes it.
+    for leftover in target.parent.glob(f".{target.name}.*.tmp"):
+        leftover.unlink(missing_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     shutil.copyfile(settings.warehouse, tmp)
     with open(tmp, "rb+") as fh:
