@@ -59,3 +59,26 @@ def parquet_bytes() -> bytes:
     pl.DataFrame({"indicator": ["shootings"], "geo": ["BE-BRU"], "period": ["2019"], "value": [50.0],
                   "unit": ["count"]}).write_parquet(buffer)
     return buffer.getvalue()
+
+
+#: Countries of the generated long table (known geographies, so every row validates).
+GEOS = ("BE", "NL", "FR", "DE", "ES", "IT", "PL", "PT", "AT", "SE", "DK", "FI", "IE", "LU", "CZ", "SK", "HU", "RO",
+        "BG", "GR")
+
+
+def write_long_parquet(path, rows: int) -> int:
+    """A valid long table of `rows` daily shooting counts (one row per country and day), as Parquet."""
+    days = pl.date_range(pl.date(1900, 1, 1), pl.date(2099, 12, 31), "1d", eager=True).alias("day")
+    assert rows <= len(days) * len(GEOS)
+    frame = (
+        pl.DataFrame({"geo": GEOS}).join(days.to_frame(), how="cross").head(rows)
+        .select(
+            indicator=pl.lit("shootings"),
+            geo="geo",
+            period=pl.col("day").dt.strftime("%Y-%m-%d") + "/" + pl.col("day").dt.strftime("%Y-%m-%d"),
+            value=(pl.int_range(pl.len()) % 500).cast(pl.Float64),
+            unit=pl.lit("count"),
+        )
+    )
+    frame.write_parquet(path)
+    return frame.height
