@@ -174,28 +174,28 @@ def send_alerts(
 def claim_deliveries(con, webhook_keys: list[str], now: dt.datetime) -> list[Claim]:
     """Mark every due delivery for these webhooks `sending` (committed before any request) and return them in order.
 
-    Due: pending with no wait or a wait that has passed, or `sending` left by a process that died.
+    Due: pending or `sending` (left by a process that died), of a webhook none of whose deliveries waits for a
+    next attempt time still to come: the one that failed first goes first, and the others wait behind it, so
+    a webhook gets its events in order and a receiver that is down is not tried again before its time.
     """
     if not webhook_keys:
         return []
     marks = ", ".join("?" * len(webhook_keys))
+    due = (f"d.webhook IN ({marks}) AND d.status IN ('pending', 'sending') AND NOT EXISTS ("
+           "SELECT 1 FROM alert_deliveries AS w WHERE w.webhook = d.webhook AND w.status = 'pending' "
+           "AND w.next_attempt_at > ?)")
     rows = con.execute(
         f"""
         SELECT d.event_id, e.event_type, e.fingerprint, d.webhook, d.webhook_id, e.payload
         FROM alert_deliveries AS d JOIN alert_events AS e USING (event_id)
-        WHERE d.webhook IN ({marks})
-          AND (d.status = 'sending' OR (d.status = 'pending' AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= ?)))
+        WHERE {due}
         ORDER BY e.created_at, e.fingerprint, e.version, d.webhook
         """,
         [*webhook_keys, now],
     ).fetchall()
     claims = [Claim(*row) for row in rows]
     if claims:
-        con.execute(
-            f"UPDATE alert_deliveries SET status = 'sending' WHERE webhook IN ({marks}) "
-            "AND (status = 'sending' OR (status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= ?)))",
-            [*webhook_keys, now],
-        )
+        con.execute(f"UPDATE alert_deliveries AS d SET status = 'sending' WHERE {due}", [*webhook_keys, now])
     return claims
 
 
