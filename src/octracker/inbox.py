@@ -23,8 +23,8 @@ import duckdb
 
 from octracker.catalog import Catalog
 from octracker.documents import (
-    SIDECAR_SUFFIX, Document, SourceMeta, meta_from_mapping, named_copy, read_sidecar_mapping, sha256_hex,
-    sidecar_path, size_problem, store_raw, text_fault,
+    SIDECAR_SUFFIX, Document, SourceMeta, meta_from_mapping, named_copy, read_sidecar_mapping, refuse_oversize,
+    sha256_hex, sidecar_path, size_problem, store_raw, text_fault,
 )
 from octracker.errors import InputRefused
 from octracker.extractors import EXTRACTORS
@@ -339,6 +339,7 @@ def stage_into_inbox(path: Path, inbox_dir: Path) -> Path:
         return path
     if not path.is_file():
         raise InputRefused(f"{path}: no such file")
+    refuse_oversize(path)  # before copying a byte of it
     target = inbox_dir / path.name
     if target.exists() or target.is_symlink():
         target = inbox_dir / f"{utc_now():%Y%m%dT%H%M%S%f}-{path.name}"

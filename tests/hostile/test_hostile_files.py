@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from hostile_fixtures import CASES, baseline, child_env, cli, loaded, octracker_command  # noqa: F401
+from hostile_fixtures import (  # noqa: F401 - fixtures
+    CASES, baseline, child_env, cli, loaded, loaded_scratch, octracker_command,
+)
 from hostile_inputs import GOOD_CSV, GOOD_ROWS, parquet_bytes, workbook_bytes, zip_bomb
 from warehouse_state import assert_unchanged, snapshot
 
@@ -204,6 +206,22 @@ def test_a_1_gb_file_dropped_in_the_inbox_is_refused_unread_and_moved_to_quarant
     assert kept.stat().st_size == GIB  # moved (renamed), not copied: still the same sparse file
     assert not loaded.raw_dir.joinpath("huge.csv").exists() and not any(
         p.stat().st_size >= GIB for p in loaded.raw_dir.rglob("*") if p.is_file())
+
+
+def test_a_pipelines_1_gb_document_is_refused_by_its_size_and_the_other_pipelines_still_load(loaded_scratch,
+                                                                                             tmp_path):
+    settings = loaded_scratch
+    sparse_file(settings.pipelines_dir / "documents" / "huge.txt")
+    (settings.pipelines_dir / "huge.toml").write_text(
+        'extractor = "narrative"\ndocument = "documents/huge.txt"\nprecedence = 30\n[source]\nsource_id = "huge"\n', encoding="utf-8")
+    before = snapshot(settings.warehouse)
+    done, peak_mib = run_measured(settings, tmp_path, "refresh", "--json")
+    assert done.returncode == 2
+    assert "Error: huge.txt: refused: huge.txt: the file has 1,073,741,824 bytes" in done.stderr
+    assert peak_mib < 700, f"the process grew to {peak_mib} MiB: it read the file"
+    statuses = {r["pipeline"]: r["status"] for r in json.loads(done.stdout)}
+    assert statuses.pop("huge") == "refused" and set(statuses.values()) == {"success"}
+    assert_unchanged(settings.warehouse, before)
 
 
 # Paths: `..` and symbolic links --------------------------------------------------------------------------------------
