@@ -1,17 +1,79 @@
-"""Shared fixtures: the real project content, a warehouse file per test, and scratch projects."""
+"""Shared fixtures: the real project content, a warehouse per test (a file, or a lake), and scratch projects.
+
+A test module that sets `pytestmark = pytest.mark.usefixtures("backend")` runs each of its tests on every
+backend chosen with `--backend` (default: both): `file` (the embedded DuckDB file) and `lake` (DuckLake with
+its catalog in the PostgreSQL server named by the PG* variables; `scripts/start_test_postgres.sh` starts one).
+Its `settings` and `scratch_project` fixtures then point at that backend.
+"""
 
 from __future__ import annotations
 
+import os
 import shutil
+import uuid
 from pathlib import Path
 
 import pytest
 
+from lakes import lake_environment, lake_unavailable, drop_lake_schema
 from octracker.catalog import load_catalog
 from octracker.settings import Settings, build_settings
 
 REPO = Path(__file__).resolve().parents[1]
 DOCUMENTS = REPO / "pipelines" / "documents"
+BACKENDS = ("file", "lake")
+
+
+def pytest_addoption(parser):
+    parser.addoption("--backend", choices=[*BACKENDS, "all"], default="all",
+                     help="warehouse backend(s) for the tests that run on each (default: all)")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "one_backend: touches no warehouse backend; runs once, on the file")
+
+
+def pytest_generate_tests(metafunc):
+    if "backend" in metafunc.fixturenames:
+        chosen = metafunc.config.getoption("backend")
+        backends = list(BACKENDS) if chosen == "all" else [chosen]
+        if metafunc.definition.get_closest_marker("one_backend"):
+            backends = ["file"]
+        metafunc.parametrize("backend", backends, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def lake_server() -> None:
+    """The lake tests need PostgreSQL and the `lake` extra; CI (OCTRACKER_REQUIRE_LAKE_TESTS=1) fails without them."""
+    reason = lake_unavailable()
+    if reason:
+        if os.environ.get("OCTRACKER_REQUIRE_LAKE_TESTS"):
+            pytest.fail(f"lake tests required but {reason}")
+        pytest.skip(reason)
+
+
+@pytest.fixture
+def backend(request) -> str:
+    if request.param == "lake":
+        request.getfixturevalue("lake_server")
+    return request.param
+
+
+def on_backend(request, project: Path, tmp_path: Path, file_warehouse: Path) -> Settings:
+    """Settings for the test's backend: the given warehouse file, or a fresh lake of its own."""
+    backend = request.getfixturevalue("backend") if "backend" in request.fixturenames else "file"
+    if backend == "file":
+        return build_settings(project=project, warehouse=file_warehouse, environ={})
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    environ = lake_environment(data=tmp_path / "lake", schema=schema)
+    request.addfinalizer(lambda: drop_lake_schema(schema))
+    return build_settings(project=project, warehouse="ducklake:postgres:", environ=environ)
+
+
+def copy_project(root: Path) -> Path:
+    for folder in ("pipelines", "schemas", "warehouse/migrations", "warehouse/views"):
+        shutil.copytree(REPO / folder, root / folder)
+    return root
 
 
 @pytest.fixture(scope="session")
@@ -20,15 +82,19 @@ def catalog():
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    """The real project content with a fresh warehouse file of this test's own."""
-    return build_settings(project=REPO, warehouse=tmp_path / "warehouse" / "octracker.duckdb", environ={})
+def settings(request, tmp_path: Path) -> Settings:
+    """The real project content with a fresh warehouse of this test's own.
+
+    On a lake the project is a copy, so that run-time files (raw store, inbox) stay out of the repository.
+    """
+    warehouse = tmp_path / "warehouse" / "octracker.duckdb"
+    backend = request.getfixturevalue("backend") if "backend" in request.fixturenames else "file"
+    project = REPO if backend == "file" else copy_project(tmp_path / "project")
+    return on_backend(request, project, tmp_path, warehouse)
 
 
 @pytest.fixture
-def scratch_project(tmp_path: Path) -> Settings:
+def scratch_project(request, tmp_path: Path) -> Settings:
     """A copy of the project's content that a test may edit (documents, specs), with its own warehouse."""
-    root = tmp_path / "project"
-    for folder in ("pipelines", "schemas", "warehouse/migrations", "warehouse/views"):
-        shutil.copytree(REPO / folder, root / folder)
-    return build_settings(project=root, warehouse=root / "warehouse" / "octracker.duckdb", environ={})
+    root = copy_project(tmp_path / "project")
+    return on_backend(request, root, tmp_path, root / "warehouse" / "octracker.duckdb")

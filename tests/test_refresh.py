@@ -1,26 +1,27 @@
-"""`octracker refresh` end to end on a real warehouse file: loads, idempotency, revisions, refusals."""
+"""`octracker refresh` end to end on a real warehouse (DuckDB file and DuckLake): loads, idempotency, revisions, refusals."""
 
 from __future__ import annotations
 
-import shutil
-
-import duckdb
 import pytest
 from click.testing import CliRunner
 
-from octracker.cli import main
 from conftest import REPO
+from lakes import cli_options
+from octracker.cli import main
+from octracker.warehouse import open_reader
+
+pytestmark = pytest.mark.usefixtures("backend")
 
 PROFILE = "documents/003_3261f147cc4f0198.txt"
 
 
 def run_cli(settings, *args):
-    runner = CliRunner()
-    return runner.invoke(main, ["--project", str(settings.project), "--warehouse", str(settings.warehouse), *args])
+    options, env = cli_options(settings)
+    return CliRunner().invoke(main, [*options, *args], env=env)
 
 
 def query(settings, sql, params=None):
-    con = duckdb.connect(str(settings.published_path), read_only=True)
+    con = open_reader(settings.read_target)
     try:
         return con.execute(sql, params or []).fetchall()
     finally:
@@ -108,6 +109,7 @@ def test_unknown_pipeline_is_a_usage_error(settings):
     assert "unknown pipeline(s): no_such_pipeline" in result.output
 
 
+@pytest.mark.one_backend
 def test_warehouse_flag_and_environment_choose_the_file(tmp_path, settings):
     target = tmp_path / "elsewhere" / "mine.duckdb"
     runner = CliRunner()
@@ -117,6 +119,7 @@ def test_warehouse_flag_and_environment_choose_the_file(tmp_path, settings):
     assert target.exists() and (target.parent / "published" / "mine.duckdb").exists()
 
 
+@pytest.mark.one_backend
 @pytest.mark.parametrize("command", ["refresh", "sql", "status", "summary"])
 def test_every_command_has_help(command):
     result = CliRunner().invoke(main, [command, "--help"])

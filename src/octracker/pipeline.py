@@ -11,7 +11,7 @@ import duckdb
 
 from octracker.catalog import Catalog, load_catalog
 from octracker.documents import Document, read_document, store_raw
-from octracker.errors import InputRefused, OctrackerError
+from octracker.errors import InputRefused, OctrackerError, WarehouseBusy
 from octracker.extractors import EXTRACTORS
 from octracker.extracts import Extract, Problem
 from octracker.history import LoadCounts, upsert_observations
@@ -20,6 +20,7 @@ from octracker.settings import Settings
 from octracker.specs import PipelineSpec, load_specs, select_specs
 from octracker.validation import validate_observations
 from octracker.warehouse import open_writer, prepare_warehouse, publish, utc_now
+from octracker.writers import pipeline_lease, write_transaction
 
 log = logging.getLogger("octracker.pipeline")
 
@@ -67,11 +68,13 @@ def refuse_document(
     """Quarantine every problem and load nothing from the document."""
     file_name = document.path.name if document else (spec.document.name if spec.document else None)
     message = describe_problems(file_name or spec.name, problems) + "; nothing from it was loaded"
-    con.execute("BEGIN TRANSACTION")
-    quarantine_problems(con, problems, run_id=run_id, pipeline=spec.name, source_id=spec.source.source_id,
-                        file_name=file_name)
-    finish_run(con, run_id, status="failed", quarantined=len(problems), error=message)
-    con.execute("COMMIT")
+
+    def write() -> None:
+        quarantine_problems(con, problems, run_id=run_id, pipeline=spec.name, source_id=spec.source.source_id,
+                            file_name=file_name)
+        finish_run(con, run_id, status="failed", quarantined=len(problems), error=message)
+
+    write_transaction(con, write, what=f"pipeline {spec.name}")
     return PipelineResult(spec.name, run_id, "refused", quarantined=len(problems), error=message)
 
 
@@ -80,8 +83,8 @@ def load_document(
 ) -> PipelineResult:
     """Write the source and its observations in one transaction: all of it or none."""
     source_id = spec.source.source_id
-    con.execute("BEGIN TRANSACTION")
-    try:
+
+    def write() -> LoadCounts:
         upsert_source(con, document, source_id=source_id, kind=spec.source.kind or spec.extractor,
                       pipeline=spec.name, precedence=spec.precedence)
         counts = upsert_observations(
@@ -89,10 +92,9 @@ def load_document(
             full_snapshot=spec.full_snapshot, now=utc_now(),
         )
         finish_run(con, run_id, status="success", counts=counts)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+        return counts
+
+    counts = write_transaction(con, write, what=f"pipeline {spec.name}")
     return PipelineResult(spec.name, run_id, "success", counts=counts)
 
 
@@ -139,7 +141,12 @@ def refresh(
         prepare_warehouse(con, settings, catalog)
         mark_interrupted_runs(con)
         for spec in specs:
-            result = run_pipeline(con, spec, settings, catalog, trigger=trigger)
+            try:
+                # On a shared lake another process may be running this pipeline: wait for it, or refuse.
+                with pipeline_lease(con, spec.name, settings.lock_timeout_s):
+                    result = run_pipeline(con, spec, settings, catalog, trigger=trigger)
+            except WarehouseBusy as exc:
+                result = PipelineResult(spec.name, "", "failed", error=str(exc))
             results.append(result)
             if on_result:
                 on_result(result)

@@ -19,7 +19,7 @@ def sql_command(app, query: str, fmt: str) -> None:
     The connection cannot read files outside the warehouse, ATTACH databases or load extensions.
     Example: octracker sql "SELECT * FROM series WHERE geo = 'BE' LIMIT 5"
     """
-    columns, rows = run_query(app.settings.published_path, query)
+    columns, rows = run_query(app.settings.read_target, query)
     print_rows(app.out, columns, rows, fmt)
 
 
@@ -44,7 +44,7 @@ SUMMARY_QUERIES = [
 @click.pass_obj
 def summary_command(app) -> None:
     """Print a summary of series, year-over-year changes and open alerts."""
-    path = app.settings.published_path
+    path = app.settings.read_target
     for title, relation, sql in SUMMARY_QUERIES:
         if not relation_exists(path, relation):
             continue

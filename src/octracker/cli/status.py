@@ -27,7 +27,7 @@ STATUS_QUERIES = [
 def status_command(app) -> None:
     """Show pipelines' last runs, sources with their row counts, and the newest quarantined rows."""
     for title, sql in STATUS_QUERIES:
-        columns, rows = run_query(app.settings.published_path, sql)
+        columns, rows = run_query(app.settings.read_target, sql)
         print_rows(app.out, columns, rows, "table", title=title)
 
 
