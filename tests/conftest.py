@@ -64,6 +64,11 @@ def on_backend(request, project: Path, tmp_path: Path, file_warehouse: Path) -> 
     backend = request.getfixturevalue("backend") if "backend" in request.fixturenames else "file"
     if backend == "file":
         return build_settings(project=project, warehouse=file_warehouse, environ={})
+    return new_lake_settings(request, project, tmp_path)
+
+
+def new_lake_settings(request, project: Path, tmp_path: Path) -> Settings:
+    """A fresh lake of the test's own: its own catalog schema in the test server, its own data folder."""
     schema = f"t_{uuid.uuid4().hex[:16]}"
     environ = lake_environment(data=tmp_path / "lake", schema=schema)
     request.addfinalizer(lambda: drop_lake_schema(schema))
@@ -91,6 +96,12 @@ def settings(request, tmp_path: Path) -> Settings:
     backend = request.getfixturevalue("backend") if "backend" in request.fixturenames else "file"
     project = REPO if backend == "file" else copy_project(tmp_path / "project")
     return on_backend(request, project, tmp_path, warehouse)
+
+
+@pytest.fixture
+def lake_settings(request, tmp_path: Path, lake_server) -> Settings:
+    """A copy of the project on a fresh lake, for tests that are about lakes only."""
+    return new_lake_settings(request, copy_project(tmp_path / "project"), tmp_path)
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from octracker.catalog import Catalog
 from octracker.errors import OctrackerError, SpecError, WarehouseBusy
 from octracker.lake import LakeTarget, connect_lake, describe_attach_error, is_lock_error
 from octracker.settings import Settings
-from octracker.writers import coordinate_writers, write_transaction
+from octracker.writers import open_shared_lake_writer, write_transaction
 
 MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 VIEW_NAME = re.compile(r"^(\d{2})_([a-z0-9_]+)\.sql$")
@@ -56,6 +56,10 @@ def open_writer(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
     A lake with its catalog in PostgreSQL takes many writer processes at once (see `octracker.writers`).
     """
     lake = settings.lake
+    if lake is not None and lake.catalog_kind == "postgres":
+        with open_shared_lake_writer(lake, settings.lock_timeout_s) as con:
+            yield con
+        return
     try:
         if lake is None:
             settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
@@ -68,8 +72,7 @@ def open_writer(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
             raise OctrackerError(describe_attach_error(lake, exc)) from None
         raise OctrackerError(f"{settings.warehouse}: cannot open the warehouse: {exc}") from None
     try:
-        with coordinate_writers(con, lake, settings.lock_timeout_s):
-            yield con
+        yield con
     finally:
         con.close()
 

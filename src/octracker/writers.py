@@ -32,7 +32,7 @@ from typing import TypeVar
 import duckdb
 
 from octracker.errors import OctrackerError, WarehouseBusy
-from octracker.lake import LAKE_EXTRA, LakeTarget, redact
+from octracker.lake import LAKE_EXTRA, LakeTarget, connect_lake, describe_attach_error, redact
 
 log = logging.getLogger("octracker.writers")
 
@@ -68,7 +68,7 @@ class Coordinator:
                 keepalives=1, keepalives_idle=30, keepalives_interval=10, keepalives_count=3, **extra,
             )
         except psycopg.Error as exc:
-            raise OctrackerError(f"{target.describe()}: cannot open a coordination session: {redact(str(exc).strip())}") from None
+            raise OctrackerError(f"{target.describe()}: cannot open the lake: {redact(str(exc).strip())}") from None
 
     def key(self, name: str) -> int:
         """A signed 64-bit advisory-lock key for one name in this lake (lakes may share a database)."""
@@ -112,18 +112,27 @@ class Coordinator:
 
 
 @contextlib.contextmanager
-def coordinate_writers(con: duckdb.DuckDBPyConnection, target: LakeTarget | None,
-                       lock_timeout_s: float) -> Iterator[None]:
-    """While open, `con` writes to a shared lake alongside other processes (no-op for single-writer warehouses)."""
-    if target is None or target.catalog_kind != "postgres":
-        yield
-        return
+def open_shared_lake_writer(target: LakeTarget, lock_timeout_s: float) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A writer connection to a lake in PostgreSQL that other processes write at the same time."""
     coordinator = Coordinator(target, lock_timeout_s)
-    _COORDINATORS[id(con)] = coordinator
     try:
-        yield
+        # Attaching creates the lake when it does not exist yet: two processes creating it at once collide.
+        if not coordinator.lock("attach", lock_timeout_s):
+            raise WarehouseBusy(f"{target.describe()}: {coordinator.holder('attach')} has been opening the lake "
+                                f"for over {lock_timeout_s:.0f} s; try again later")
+        try:
+            con = connect_lake(target, read_only=False)
+        except duckdb.Error as exc:
+            raise OctrackerError(describe_attach_error(target, exc)) from None
+        finally:
+            coordinator.unlock("attach")
+        _COORDINATORS[id(con)] = coordinator
+        try:
+            yield con
+        finally:
+            _COORDINATORS.pop(id(con), None)
+            con.close()
     finally:
-        _COORDINATORS.pop(id(con), None)
         coordinator.close()
 
 
