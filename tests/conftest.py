@@ -101,7 +101,7 @@ def settings(request, tmp_path: Path) -> Settings:
 @pytest.fixture
 def lake_settings(request, tmp_path: Path, lake_server) -> Settings:
     """A copy of the project on a fresh lake, for tests that are about lakes only."""
-    return new_lake_settings(request, copy_project(tmp_path / "project"), tmp_path)
+    return new_lake_settings(request, copy_project(tmp_path / "lake_project"), tmp_path)
 
 
 @pytest.fixture

@@ -172,41 +172,45 @@ def test_only_runs_whose_owner_is_gone_are_marked_interrupted(lake_settings):
     assert statuses == {"r-oci_2021_belgium": "interrupted", "r-oci_2025_profiles": "running"}
 
 
-def test_a_commit_refused_for_a_conflict_is_redone_on_a_fresh_snapshot(lake_settings, monkeypatch):
+@pytest.fixture
+def two_writers(lake_settings, monkeypatch):
+    """Two writer connections to one lake, with a table of counters; retries without long waits."""
     monkeypatch.setattr(writers, "FIRST_RETRY_DELAY_S", 0.01)
     with open_writer(lake_settings) as con, open_writer(lake_settings) as other:
         con.execute("CREATE TABLE counters (name VARCHAR, n INTEGER)")
         con.execute("INSERT INTO counters VALUES ('a', 0), ('b', 0)")
-        attempts = []
-
-        def bump_a() -> int:
-            attempts.append(1)
-            n = con.execute("SELECT n FROM counters WHERE name = 'a'").fetchone()[0]
-            con.execute("UPDATE counters SET n = ? WHERE name = 'a'", [n + 1])
-            if len(attempts) == 1:
-                # Another writer that does not take the commit lock (maintenance, an older client) commits now.
-                other.execute("UPDATE counters SET n = n + 10 WHERE name = 'b'")
-            return n + 1
-
-        assert writers.write_transaction(con, bump_a, what="test") == 1
-        assert len(attempts) == 2
-        assert con.execute("SELECT name, n FROM counters ORDER BY name").fetchall() == [("a", 1), ("b", 10)]
+        yield con, other
 
 
-def test_a_commit_refused_every_time_gives_up_after_a_bounded_number_of_attempts(lake_settings, monkeypatch):
-    monkeypatch.setattr(writers, "FIRST_RETRY_DELAY_S", 0.01)
+def test_a_commit_refused_for_a_conflict_is_redone_on_a_fresh_snapshot(two_writers):
+    con, other = two_writers
+    attempts = []
+
+    def bump_a() -> int:
+        attempts.append(1)
+        n = con.execute("SELECT n FROM counters WHERE name = 'a'").fetchone()[0]
+        con.execute("UPDATE counters SET n = ? WHERE name = 'a'", [n + 1])
+        if len(attempts) == 1:
+            # Another writer that does not take the commit lock (maintenance, an older client) commits now.
+            other.execute("UPDATE counters SET n = n + 10 WHERE name = 'b'")
+        return n + 1
+
+    assert writers.write_transaction(con, bump_a, what="test") == 1
+    assert len(attempts) == 2
+    assert con.execute("SELECT name, n FROM counters ORDER BY name").fetchall() == [("a", 1), ("b", 10)]
+
+
+def test_a_commit_refused_every_time_gives_up_after_a_bounded_number_of_attempts(two_writers, monkeypatch):
     monkeypatch.setattr(writers, "MAX_COMMIT_ATTEMPTS", 3)
-    with open_writer(lake_settings) as con, open_writer(lake_settings) as other:
-        con.execute("CREATE TABLE counters (name VARCHAR, n INTEGER)")
-        con.execute("INSERT INTO counters VALUES ('a', 0)")
-        attempts = []
+    con, other = two_writers
+    attempts = []
 
-        def always_conflicting() -> None:
-            attempts.append(1)
-            con.execute("UPDATE counters SET n = n + 1")
-            other.execute("UPDATE counters SET n = n + 10")
+    def always_conflicting() -> None:
+        attempts.append(1)
+        con.execute("UPDATE counters SET n = n + 1")
+        other.execute("UPDATE counters SET n = n + 10")
 
-        with pytest.raises(WarehouseBusy, match="test write: the lake refused the commit 3 times"):
-            writers.write_transaction(con, always_conflicting, what="test write")
-        assert len(attempts) == 3
-        assert con.execute("SELECT n FROM counters").fetchone()[0] == 30
+    with pytest.raises(WarehouseBusy, match="test write: the lake refused the commit 3 times"):
+        writers.write_transaction(con, always_conflicting, what="test write")
+    assert len(attempts) == 3
+    assert con.execute("SELECT n FROM counters WHERE name = 'a'").fetchone()[0] == 30
