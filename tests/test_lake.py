@@ -214,3 +214,54 @@ def test_a_commit_refused_every_time_gives_up_after_a_bounded_number_of_attempts
         writers.write_transaction(con, always_conflicting, what="test write")
     assert len(attempts) == 3
     assert con.execute("SELECT n FROM counters WHERE name = 'a'").fetchone()[0] == 30
+
+
+@pytest.fixture
+def s3_server(monkeypatch):
+    """A real S3-compatible server (moto) on 127.0.0.1 with a bucket, and the AWS_* variables that reach it."""
+    pytest.importorskip("moto.server", reason="moto[server] (test extra) runs the S3-compatible server")
+    import socket
+    import subprocess
+    import sys
+
+    import boto3
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        client = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="test", aws_secret_access_key="test",
+                              region_name="us-east-1")
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                client.create_bucket(Bucket="lake")
+                break
+            except Exception:  # noqa: BLE001 - the server is still starting
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        for name, value in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+                            "AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL": endpoint}.items():
+            monkeypatch.setenv(name, value)
+        yield client
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_data_in_object_storage_is_written_and_read_through_an_s3_prefix(lake_settings, s3_server):
+    settings = dataclasses.replace(lake_settings, lake=dataclasses.replace(lake_settings.lake,
+                                                                           data_path="s3://lake/octracker/"))
+    (result,) = refresh(settings, ["oci_2025_profiles"])
+    assert result.status == "success" and result.counts.new == 144
+    listed = s3_server.list_objects_v2(Bucket="lake", Prefix="octracker/")
+    assert any(item["Key"].endswith(".parquet") for item in listed.get("Contents", []))
+    # A reader names no data path: it learns from the catalog that the data is in object storage.
+    options, env = cli_options(lake_settings)
+    env = {**env, "OCTRACKER_LAKE_DATA": None}
+    result = CliRunner().invoke(main, [*options, "sql", "SELECT COUNT(*) AS n FROM series", "--format", "csv"], env=env)
+    assert result.output.split() == ["n", "144"], result.output

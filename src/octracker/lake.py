@@ -8,6 +8,7 @@ accepted (`--warehouse`, `OCTRACKER_WAREHOUSE`). The DuckLake and PostgreSQL ext
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 import urllib.parse
 from collections.abc import Mapping
@@ -36,6 +37,9 @@ OFFLINE_CONFIG = {
 }
 #: Data paths with one of these schemes live in object storage, read and written through httpfs.
 OBJECT_STORE = re.compile(r"^(s3|s3a|gcs|gs|r2|https?)://", re.IGNORECASE)
+#: S3 (or S3-compatible, via the endpoint) credentials for an object-store data path, by DuckDB secret field.
+S3_ENVIRONMENT = {"KEY_ID": "AWS_ACCESS_KEY_ID", "SECRET": "AWS_SECRET_ACCESS_KEY",
+                  "SESSION_TOKEN": "AWS_SESSION_TOKEN", "REGION": "AWS_REGION", "ENDPOINT": "AWS_ENDPOINT_URL"}
 _PASSWORD_FIELD = re.compile(r"""\bpassword\s*=\s*('(?:[^'\\]|\\.)*'|\S+)""", re.IGNORECASE)
 _PG_ENV = (("PGHOST", "host"), ("PGPORT", "port"), ("PGUSER", "user"), ("PGDATABASE", "dbname"))
 
@@ -188,8 +192,27 @@ def load_lake_extensions(con: duckdb.DuckDBPyConnection, target: LakeTarget) -> 
     load_extension(con, "ducklake")
     if target.catalog_kind == "postgres":
         load_extension(con, "postgres")
-    if target.data_path and OBJECT_STORE.match(target.data_path):
-        load_extension(con, "httpfs")
+
+
+def prepare_object_store(con: duckdb.DuckDBPyConnection) -> None:
+    """Data in object storage is read and written through httpfs, with credentials from the environment."""
+    load_extension(con, "httpfs")
+    create_store_secret(con, os.environ)
+
+
+def create_store_secret(con: duckdb.DuckDBPyConnection, environ: Mapping[str, str]) -> None:
+    """An S3 secret from the standard AWS_* variables, when they are set (else DuckDB reads public data only)."""
+    fields = {key: environ[var] for key, var in S3_ENVIRONMENT.items() if environ.get(var)}
+    if "KEY_ID" not in fields:
+        return
+    endpoint = fields.pop("ENDPOINT", None)
+    if endpoint:
+        scheme, _, host = endpoint.rpartition("://")
+        fields.update(ENDPOINT=host.rstrip("/"), URL_STYLE="path")
+        if scheme == "http":
+            fields["USE_SSL"] = "false"
+    body = ", ".join(f"{key} {value if value == 'false' else sql_literal(value)}" for key, value in fields.items())
+    con.execute(f"CREATE TEMPORARY SECRET octracker_lake_store (TYPE s3, {body})")
 
 
 def connect_lake(target: LakeTarget, *, read_only: bool, config: Mapping[str, object] | None = None,
@@ -198,6 +221,8 @@ def connect_lake(target: LakeTarget, *, read_only: bool, config: Mapping[str, ob
     con = duckdb.connect(config={**OFFLINE_CONFIG, **(config or {})})
     try:
         load_lake_extensions(con, target)
+        if target.data_path and OBJECT_STORE.match(target.data_path):
+            prepare_object_store(con)
         options = target.attach_options(read_only=read_only)
         if target.password is not None:
             con.execute(f"CREATE TEMPORARY SECRET octracker_lake_pg (TYPE postgres, PASSWORD {sql_literal(target.password)})")
@@ -206,7 +231,15 @@ def connect_lake(target: LakeTarget, *, read_only: bool, config: Mapping[str, ob
             Path(target.catalog).parent.mkdir(parents=True, exist_ok=True)
         if target.data_path and not OBJECT_STORE.match(target.data_path) and not read_only:
             Path(target.data_path).mkdir(parents=True, exist_ok=True)
-        con.execute(f"ATTACH {sql_literal(target.uri)} AS {LAKE_ALIAS} ({', '.join(options)})")
+        attach = f"ATTACH {sql_literal(target.uri)} AS {LAKE_ALIAS} ({', '.join(options)})"
+        try:
+            con.execute(attach)
+        except duckdb.Error as exc:
+            # A reader learns only from the catalog that the data is in object storage.
+            if "requires the extension httpfs" not in str(exc):
+                raise
+            prepare_object_store(con)
+            con.execute(attach)
         con.execute(f"USE {LAKE_ALIAS}")
     except BaseException:
         con.close()
