@@ -67,3 +67,22 @@ def test_every_view_file_has_a_header_saying_purpose_grain_and_inputs(settings):
     for path in sorted(settings.views_dir.glob("*.sql")):
         header = path.read_text().split("CREATE", 1)[0]
         assert "Grain:" in header and "Inputs:" in header, f"{path.name} lacks its header comment"
+
+
+def test_a_table_macro_among_the_views_works_on_every_backend(tmp_path, settings):
+    views = tmp_path / "views"
+    shutil.copytree(settings.views_dir, views)
+    (views / "99_test_known_at.sql").write_text(
+        "-- known_at: what the warehouse knew at a time (a table macro, as views may define).\n"
+        "-- Grain: one row per observation version valid at `t`.\n-- Inputs: observation_history.\n"
+        "CREATE OR REPLACE MACRO known_at(t) AS TABLE\n"
+        "SELECT * FROM observation_history WHERE valid_from <= t AND (valid_to IS NULL OR valid_to > t);\n")
+    with open_writer(settings) as con:
+        apply_migrations(con, settings.migrations_dir)
+        apply_views(con, views)
+        con.execute("INSERT INTO observation_history (indicator_id, geo, value, unit, qualifier, is_partial, "
+                    "source_id, method, evidence, pipeline, run_id, valid_from, valid_to) VALUES "
+                    "('x', 'BE', 1, 'count', 'exact', false, 's', 'parsed', 'e', 'p', 'r1', '2026-01-01', '2026-02-01'), "
+                    "('x', 'BE', 2, 'count', 'exact', false, 's', 'parsed', 'e', 'p', 'r2', '2026-02-01', NULL)")
+        assert con.execute("SELECT value FROM known_at(TIMESTAMP '2026-01-15')").fetchall() == [(1.0,)]
+        assert con.execute("SELECT value FROM known_at(TIMESTAMP '2026-03-01')").fetchall() == [(2.0,)]
