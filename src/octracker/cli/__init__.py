@@ -68,9 +68,9 @@ def main(ctx: click.Context, warehouse: str | None, project: str | None, debug: 
 
 
 def _register() -> None:
-    from octracker.cli import lake, query, refresh, status
+    from octracker.cli import alerts, lake, query, refresh, status
 
-    for module in (refresh, query, status, lake):
+    for module in (refresh, query, status, alerts, lake):
         for command in module.COMMANDS:
             main.add_command(command)
 
