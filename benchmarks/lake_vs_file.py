@@ -2,6 +2,7 @@
 
     python benchmarks/lake_vs_file.py               # 1,000,000 rows, views timed 3 times (median)
     python benchmarks/lake_vs_file.py --rows 100000 # a quick run
+    python benchmarks/lake_vs_file.py --runs 3      # each backend measured 3 times, interleaved; medians
 
 Needs the `lake` extra and a PostgreSQL server named by PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE (e.g.
 `eval "$(scripts/start_test_postgres.sh start)"`); without one, only the local-catalog lake is measured.
@@ -13,6 +14,7 @@ same read-only connection analysts get (`open_reader`). Everything runs in one p
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import os
 import statistics
@@ -71,8 +73,8 @@ def timed(fn) -> tuple[float, object]:
     return time.perf_counter() - started, result
 
 
-def load(settings: Settings, frame: pl.DataFrame, run_id: str) -> float:
-    """Seconds of one pipeline-like load: its transaction only (the connection is opened before)."""
+def load(settings: Settings, frame: pl.DataFrame, run_id: str) -> tuple[float, float]:
+    """Seconds of one pipeline-like load (its transaction; the connection is opened before), and of publishing."""
     with open_writer(settings) as con:
         prepare_warehouse(con, settings, load_catalog(settings.schemas_dir / "indicators.toml"))
         def write() -> None:
@@ -85,8 +87,9 @@ def load(settings: Settings, frame: pl.DataFrame, run_id: str) -> float:
                                 full_snapshot=True, now=utc_now())
 
         seconds, _ = timed(lambda: write_transaction(con, write, what="bench load"))
-        publish(con, settings)  # a file is read through its published copy; a lake publishes nothing
-    return seconds
+        # Readers of a file see the load once it is copied to the published path; a lake publishes nothing.
+        published, _ = timed(lambda: publish(con, settings))
+    return seconds, published
 
 
 def read_views(settings: Settings, repeats: int) -> dict[str, float]:
@@ -108,9 +111,22 @@ def read_views(settings: Settings, repeats: int) -> dict[str, float]:
 def measure(settings: Settings, frames: dict[str, pl.DataFrame], repeats: int) -> dict[str, float]:
     results = {}
     for step, frame in frames.items():
-        results[step] = load(settings, frame, step)
+        results[step], published = load(settings, frame, step)
+        results.setdefault("publish for readers (first ingest)", published)
     results.update({f"view {v}": s for v, s in read_views(settings, repeats).items()})
     return results
+
+
+def fresh_warehouse(settings: Settings, base: Path, schema: str) -> Settings:
+    """The same backend, empty: its own file, catalog file, or catalog schema and data folder, under `base`."""
+    if settings.lake is None:
+        return dataclasses.replace(settings, warehouse=base / "file" / "octracker.duckdb")
+    if settings.lake.catalog_kind == "duckdb":
+        catalog = base / "local" / "catalog.ducklake"
+        lake = dataclasses.replace(settings.lake, catalog=str(catalog), data_path=f"{catalog}.files/")
+        return dataclasses.replace(settings, lake=lake, warehouse=catalog)
+    lake = dataclasses.replace(settings.lake, metadata_schema=schema, data_path=f"{base}/pg/")
+    return dataclasses.replace(settings, lake=lake)
 
 
 def postgres_reachable() -> bool:
@@ -128,7 +144,8 @@ def postgres_reachable() -> bool:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=3, help="times each view is read (median)")
+    parser.add_argument("--runs", type=int, default=1, help="whole measurements per backend, interleaved (median)")
     args = parser.parse_args()
 
     frames = {
@@ -147,18 +164,23 @@ def main() -> None:
             backends["lake (PostgreSQL catalog)"] = build_settings(
                 project=ROOT, warehouse="ducklake:postgres:",
                 environ={**os.environ, "OCTRACKER_LAKE_DATA": str(base / "pg"), "OCTRACKER_LAKE_SCHEMA": schema})
-        results = {}
-        for name, settings in backends.items():
-            print(f"measuring {name} ...", file=sys.stderr, flush=True)
-            results[name] = measure(settings, frames, args.repeats)
+        samples: dict[str, list[dict[str, float]]] = {name: [] for name in backends}
+        for run in range(args.runs):
+            for name, settings in backends.items():
+                print(f"run {run + 1}: measuring {name} ...", file=sys.stderr, flush=True)
+                fresh = fresh_warehouse(settings, base / f"run{run}", f"{schema}_{run}")
+                samples[name].append(measure(fresh, frames, args.repeats))
+        results = {name: {step: statistics.median(s[step] for s in runs) for step in runs[0]}
+                   for name, runs in samples.items()}
         if "lake (PostgreSQL catalog)" in backends:
             import psycopg
 
             with psycopg.connect("", autocommit=True) as con:
-                con.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+                for run in range(args.runs):
+                    con.execute(f'DROP SCHEMA IF EXISTS "{schema}_{run}" CASCADE')
 
-    print(f"\n{rows:,} rows, {dt.date.today()}, duckdb {__import__('duckdb').__version__}, "
-          f"{os.cpu_count()} cores; seconds (ratio to the file)\n")
+    print(f"\n{rows:,} rows, {dt.date.today()}, duckdb {__import__('duckdb').__version__}, {os.cpu_count()} cores, "
+          f"load average {os.getloadavg()[0]:.1f}; median of {args.runs} run(s); seconds (ratio to the file)\n")
     names = list(results)
     print("| step | " + " | ".join(names) + " |")
     print("|---|" + "---:|" * len(names))

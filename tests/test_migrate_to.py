@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 
+import duckdb
 import pytest
 from click.testing import CliRunner
 
 from lakes import cli_options
 from octracker.cli import main
-from octracker.lake import parse_lake_target
+from octracker.lake import load_extension, parse_lake_target
 from octracker.warehouse import open_reader
 
 PROFILE = "documents/003_3261f147cc4f0198.txt"
@@ -80,6 +81,17 @@ def test_migrate_to_copies_every_table_and_the_lake_answers_every_view_as_the_fi
     assert len(expected["observation_history"]) > len(expected["observations"]) and expected["quarantine"]
     for name in expected:
         assert copied[name] == expected[name], name
+
+    # The statement printed for analysts works as it is in a plain DuckDB session.
+    (statement,) = [line.strip().rstrip(";") for line in result.output.splitlines() if line.strip().startswith("ATTACH")]
+    analyst = duckdb.connect()
+    try:
+        for extension in ("ducklake", "postgres"):
+            load_extension(analyst, extension)
+        analyst.execute(statement)
+        assert sorted(analyst.execute("SELECT * FROM lake.series").fetchall(), key=repr) == expected["series"]
+    finally:
+        analyst.close()
 
     # The lake carries on from the file's history: nothing new, and a second copy into it is refused.
     lake_options = ["--project", str(settings.project), "--warehouse", target]

@@ -120,7 +120,7 @@ def test_warehouse_flag_and_environment_choose_the_file(tmp_path, settings):
 
 
 @pytest.mark.one_backend
-@pytest.mark.parametrize("command", ["refresh", "sql", "status", "summary"])
+@pytest.mark.parametrize("command", ["refresh", "sql", "status", "summary", "migrate-to"])
 def test_every_command_has_help(command):
     result = CliRunner().invoke(main, [command, "--help"])
     assert result.exit_code == 0 and "Usage:" in result.output
