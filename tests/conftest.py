@@ -14,10 +14,13 @@ import uuid
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
-from lakes import lake_environment, lake_unavailable, drop_lake_schema
+from lakes import cli_options, drop_lake_schema, lake_environment, lake_unavailable
 from octracker.catalog import load_catalog
+from octracker.cli import main
 from octracker.settings import Settings, build_settings
+from octracker.warehouse import open_reader
 
 REPO = Path(__file__).resolve().parents[1]
 DOCUMENTS = REPO / "pipelines" / "documents"
@@ -109,3 +112,18 @@ def scratch_project(request, tmp_path: Path) -> Settings:
     """A copy of the project's content that a test may edit (documents, specs), with its own warehouse."""
     root = copy_project(tmp_path / "project")
     return on_backend(request, root, tmp_path, root / "warehouse" / "octracker.duckdb")
+
+
+def run_cli(settings: Settings, *args: str):
+    """Run the `octracker` command on these settings' project and warehouse (file or lake), as a user would."""
+    options, env = cli_options(settings)
+    return CliRunner().invoke(main, [*options, *args], env=env)
+
+
+def query(settings: Settings, sql: str, params: list | None = None) -> list[tuple]:
+    """Rows of one query as analysts read them: the published copy of a file, or the lake itself."""
+    con = open_reader(settings.read_target)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()

@@ -143,7 +143,15 @@ def _fuzzy_code(spelling: str) -> str | None:
 
 @lru_cache(maxsize=4096)
 def is_known_geo(code: str) -> bool:
-    """True for an ISO 3166-1 alpha-2 or ISO 3166-2 code pycountry knows, a UN/LOCODE of a known country, or EU."""
+    """True for an ISO 3166-1 alpha-2 or ISO 3166-2 code pycountry knows, a UN/LOCODE of a known country, or EU.
+
+    A group of ports that reports as one (`BEANR+BEZEE`) is known when each part is a UN/LOCODE of a known
+    country, listed once, in alphabetical order (the canonical model's rule: one spelling per group).
+    """
+    if "+" in code:
+        ports = code.split("+")
+        return (ports == sorted(set(ports)) and len(ports) > 1
+                and all(len(p) == 5 and "-" not in p and is_known_geo(p) for p in ports))
     if not _GEO_SHAPE.match(code):
         return False
     if code == "EU":

@@ -66,13 +66,13 @@ def finish_run(
     quarantined: int = 0,
     error: str | None = None,
 ) -> None:
-    """Record how a run ended (joins the caller's transaction when there is one)."""
-    write_transaction(con, lambda: con.execute(
+    """Record how a run ended, in the caller's transaction (alone: wrap it in `write_transaction`)."""
+    con.execute(
         "UPDATE runs SET status = ?, finished_at = ?, rows_new = ?, rows_revised = ?, rows_unchanged = ?, "
         "rows_retracted = ?, rows_quarantined = ?, error = ? WHERE run_id = ?",
         [status, utc_now(), counts.new, counts.revised, counts.unchanged, counts.retracted, quarantined,
          error, run_id],
-    ), what=f"run {run_id}: end of run")
+    )
 
 
 def quarantine_problems(

@@ -8,16 +8,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from octracker.curation import Curation, read_curations
 from octracker.documents import SourceMeta, meta_from_mapping, read_sidecar_mapping
 from octracker.errors import SpecError, UsageError
+from octracker.feed_specs import read_feed_table
 
 SPEC_FIELDS = {
     "name", "description", "extractor", "document", "inbox", "feed", "schedule", "precedence",
-    "source", "params", "full_snapshot", "enabled",
+    "source", "params", "full_snapshot", "enabled", "curation",
 }
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 #: Defaults by kind of source: statistics offices beat the index, the index beats the press.
 DEFAULT_PRECEDENCE = 50
+#: Names the engine gives its own implicit pipelines (the inbox runs after the spec pipelines).
+RESERVED_NAMES = {"inbox"}
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,8 @@ class PipelineSpec:
     full_snapshot: bool = True
     feed: dict[str, Any] | None = None
     enabled: bool = True
+    #: Figures this source states that belong to another geography or indicator (`[[curation]]`).
+    curations: tuple[Curation, ...] = ()
 
 
 def load_spec(path: Path) -> PipelineSpec:
@@ -52,6 +58,12 @@ def load_spec(path: Path) -> PipelineSpec:
     name = raw.get("name", path.stem)
     if not NAME_PATTERN.match(name):
         raise SpecError(f"{path}: pipeline name {name!r} must be snake_case (a-z, 0-9, _)")
+    if name in RESERVED_NAMES:
+        raise SpecError(f"{path}: pipeline name {name!r} is reserved for the engine's own pipeline; rename the spec")
+    if "feed" in raw:
+        if "document" in raw:
+            raise SpecError(f"{path}: a spec reads either a document or a [feed], not both")
+        read_feed_table(raw["feed"] if isinstance(raw["feed"], dict) else {}, str(path))
     if "extractor" not in raw:
         raise SpecError(f"{path}: missing `extractor` (e.g. extractor = \"oci_profile\")")
     precedence = raw.get("precedence", DEFAULT_PRECEDENCE)
@@ -81,6 +93,7 @@ def load_spec(path: Path) -> PipelineSpec:
         full_snapshot=bool(raw.get("full_snapshot", True)),
         feed=raw.get("feed"),
         enabled=bool(raw.get("enabled", True)),
+        curations=read_curations(raw.get("curation"), str(path)),
     )
 
 

@@ -208,6 +208,7 @@ def write_transaction(con: duckdb.DuckDBPyConnection, work: Callable[[], T], *, 
     """Run `work` in one transaction, all or nothing; redo it on a fresh snapshot when the lake refuses the commit.
 
     Called inside another write_transaction on the same connection, `work` joins the open transaction.
+    (DuckDB cannot say whether a bare BEGIN is open: code that writes inside one must not call this.)
     """
     if id(con) in _IN_TRANSACTION:
         return work()

@@ -44,8 +44,17 @@ def document(key: str) -> str:
     return (DOCUMENTS / DOCS[key]).read_text(encoding="utf-8")
 
 
+#: The pipeline specs that declare each bundled article's figures (`[[params.figures]]`).
+SPECS = {
+    "000": "article_narco_paradox.toml",
+    "002": "article_judge_letter.toml",
+    "004": "article_us_visit.toml",
+}
+
+
 def declared(key: str) -> list[dict]:
-    return tomllib.loads((CASES / f"declared_{key}.toml").read_text(encoding="utf-8"))["figure"]
+    spec = tomllib.loads((ROOT / "pipelines" / SPECS[key]).read_text(encoding="utf-8"))
+    return spec["params"]["figures"]
 
 
 def extract(key: str, text: str | None = None, figures: list[dict] | None = None):

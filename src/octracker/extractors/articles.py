@@ -18,6 +18,7 @@ from octracker.extractors.candidates import Candidate, propose_candidates
 from octracker.extractors.numbers import first_number, qualifier_before
 from octracker.extractors.sentences import Sentence, find_sentence, normalise, split_sentences
 from octracker.extracts import EXTRACT_SCHEMA, Extract, Problem
+from octracker.periods import parse_period
 
 __all__ = ["FIGURE_KEYS", "FRAME_SCHEMA", "Candidate", "extract_declared_figures", "parse_period", "propose_candidates"]
 
@@ -182,26 +183,6 @@ class _FigureReader:
             raise self.refuse("bad_declaration", f"as_of {as_of} is outside the period {self.figure['period']}",
                               line_no)
         return partial, as_of
-
-
-def parse_period(period: object) -> tuple[dt.date | None, dt.date | None, int | None]:
-    """Start, end and year of a declared period: `YYYY`, `YYYY-MM-DD/YYYY-MM-DD` or `unknown`."""
-    text = str(period).strip()
-    if text == "unknown":
-        return None, None, None
-    if re.fullmatch(r"\d{4}", text):
-        year = int(text)
-        return dt.date(year, 1, 1), dt.date(year, 12, 31), year
-    found = re.fullmatch(r"(\d{4}-\d{2}-\d{2})/(\d{4}-\d{2}-\d{2})", text)
-    if found:
-        try:
-            start, end = dt.date.fromisoformat(found[1]), dt.date.fromisoformat(found[2])
-        except ValueError:
-            raise ValueError(f"period {text!r} holds a date that does not exist") from None
-        if end < start:
-            raise ValueError(f"period {text!r} ends before it starts")
-        return start, end, end.year
-    raise ValueError(f"period {text!r} is not YYYY, YYYY-MM-DD/YYYY-MM-DD or unknown")
 
 
 def _as_date(value: object) -> dt.date | None:
