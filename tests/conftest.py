@@ -46,8 +46,10 @@ def pytest_generate_tests(metafunc):
 
 
 @pytest.fixture(scope="session")
-def lake_server() -> None:
+def lake_server(request) -> None:
     """The lake tests need PostgreSQL and the `lake` extra; CI (OCTRACKER_REQUIRE_LAKE_TESTS=1) fails without them."""
+    if request.config.getoption("backend") == "file":
+        pytest.skip("--backend file: the lake tests are not selected")
     reason = lake_unavailable()
     if reason:
         if os.environ.get("OCTRACKER_REQUIRE_LAKE_TESTS"):
