@@ -122,8 +122,24 @@ def run_cli(settings: Settings, *args: str):
     return CliRunner().invoke(main, [*options, *args], env=env)
 
 
+#: Reader connections to the lakes of the running test: one serves all its queries, each of which sees the
+#: lake's newest snapshot (a file's published copy is replaced by each refresh, so it is reopened every time).
+_LAKE_READERS: dict = {}
+
+
+@pytest.fixture(autouse=True)
+def close_lake_readers():
+    yield
+    while _LAKE_READERS:
+        _LAKE_READERS.popitem()[1].close()
+
+
 def query(settings: Settings, sql: str, params: list | None = None) -> list[tuple]:
     """Rows of one query as analysts read them: the published copy of a file, or the lake itself."""
+    if settings.lake is not None:
+        if settings.lake not in _LAKE_READERS:
+            _LAKE_READERS[settings.lake] = open_reader(settings.lake)
+        return _LAKE_READERS[settings.lake].execute(sql, params or []).fetchall()
     con = open_reader(settings.read_target)
     try:
         return con.execute(sql, params or []).fetchall()

@@ -183,8 +183,13 @@ def load_extension(con: duckdb.DuckDBPyConnection, name: str) -> None:
         [name, name],
     ).fetchone()
     if not row or not row[0] or row[1] != str(path):
-        # FORCE replaces a copy installed from anywhere else (e.g. a download by another tool).
-        con.execute(f"FORCE INSTALL {sql_literal(str(path))}")
+        try:
+            # FORCE replaces a copy installed from anywhere else (e.g. a download by another tool).
+            con.execute(f"FORCE INSTALL {sql_literal(str(path))}")
+        except duckdb.IOException:
+            # No writable extension directory (~/.duckdb): load the wheel's file where it is.
+            con.execute(f"LOAD {sql_literal(str(path))}")
+            return
     con.execute(f"LOAD {name}")
 
 
