@@ -9,12 +9,12 @@ as-of date, one without), two sources that disagree (116 t vs 121 t), and a valu
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import polars as pl
 import pytest
 from click.testing import CliRunner
 
-from conftest import REPO
 from octracker.catalog import load_catalog
 from octracker.cli import main
 from octracker.documents import read_document
@@ -24,6 +24,7 @@ from octracker.runs import finish_run, start_run, upsert_source
 from octracker.settings import Settings, build_settings
 from octracker.warehouse import apply_views, open_writer, publish, utc_now
 
+REPO = Path(__file__).resolve().parents[1]
 NARCO = "000_34df755ec43177fe.txt"
 JUDGE = "002_1048ef5845389a1f.txt"
 VISIT = "004_dfeb4534944dee1c.txt"
@@ -125,7 +126,9 @@ SELECT 'fp-' || indicator_id || '-' || geo AS fingerprint, 'index_rise' AS rule,
        CASE WHEN geo = 'BE' THEN 'high' ELSE 'low' END AS severity, indicator_id, geo, year, value,
        value - 0.5 AS prev_value, 0.5 AS change,
        indicator_id || ' rose in ' || geo || ' <b>since</b> the last edition' AS message
-FROM series WHERE indicator_id IN ('oci.cocaine_trade', 'oci.arms_trafficking') AND year = 2025;
+FROM series
+WHERE (indicator_id IN ('oci.cocaine_trade', 'oci.arms_trafficking') AND year = 2025)
+   OR (indicator_id = 'cocaine_seized_tonnes' AND year = 2024);
 """
 
 
@@ -133,13 +136,28 @@ def add_trend_alerts_stub(settings: Settings) -> None:
     (settings.views_dir / "60_trend_alerts.sql").write_text(TREND_ALERTS_STUB, encoding="utf-8")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def figures_settings(tmp_path_factory) -> Settings:
     """The real project, refreshed, with the articles' figures loaded and published (read, never changed)."""
     settings = build_settings(project=REPO, warehouse=tmp_path_factory.mktemp("figures") / "octracker.duckdb",
                               environ={})
     load_figures(settings)
     return settings
+
+
+@pytest.fixture(scope="session")
+def figures_report(figures_settings) -> tuple[Path, str]:
+    """The report of the figures warehouse, written once by `octracker report`: (path, what the command printed)."""
+    result = invoke(figures_settings, "report")
+    assert result.exit_code == 0, result.output
+    return figures_settings.data_dir / "report" / "index.html", result.output
+
+
+@pytest.fixture
+def articles_only(scratch_project) -> Settings:
+    """An editable project without the index profiles: the articles' figures only, so reports are quick."""
+    (scratch_project.pipelines_dir / "oci_2025_profiles.toml").unlink()
+    return scratch_project
 
 
 @pytest.fixture(scope="module")

@@ -32,3 +32,7 @@ def scratch_project(tmp_path: Path) -> Settings:
     for folder in ("pipelines", "schemas", "warehouse/migrations", "warehouse/views"):
         shutil.copytree(REPO / folder, root / folder)
     return build_settings(project=root, warehouse=root / "warehouse" / "octracker.duckdb", environ={})
+
+
+# Warehouses with the articles' figures and their report, built once for every test module that reads them.
+from analyst_fixtures import figures_report, figures_settings  # noqa: E402,F401

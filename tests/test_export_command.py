@@ -8,7 +8,7 @@ import json
 import duckdb
 import pyarrow.parquet as pq
 
-from analyst_fixtures import (NARCO, add_trend_alerts_stub, figure, figures_settings, invoke, load_figures,  # noqa: F401
+from analyst_fixtures import (NARCO, add_trend_alerts_stub, figure, invoke, load_figures,  # noqa: F401
                               refreshed, year)
 from octracker.warehouse import open_writer
 
@@ -79,7 +79,7 @@ def test_trend_alerts_are_exported_when_the_warehouse_has_them(scratch_project, 
     result = invoke(settings, "export", "--format", "parquet", "--out", str(tmp_path), "--json")
     summary = json.loads(result.output)
     assert summary["skipped"] == ["yoy_changes"]
-    assert pq.read_table(tmp_path / "trend_alerts.parquet").num_rows == 4
+    assert pq.read_table(tmp_path / "trend_alerts.parquet").num_rows == 5
 
 
 def test_export_reads_the_published_copy_while_a_writer_holds_the_warehouse(refreshed, tmp_path):  # noqa: F811

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from analyst_fixtures import add_trend_alerts_stub, figures_settings, invoke, refreshed  # noqa: F401 - fixtures
+from analyst_fixtures import add_trend_alerts_stub, invoke, refreshed  # noqa: F401 - fixtures
 from octracker.errors import SpecError
 from octracker.pipeline import refresh
 from octracker.schedules import next_run, weekdays_by_name

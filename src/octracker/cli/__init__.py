@@ -67,9 +67,9 @@ def main(ctx: click.Context, warehouse: str | None, project: str | None, debug: 
 
 
 def _register() -> None:
-    from octracker.cli import query, refresh, status
+    from octracker.cli import export, query, refresh, report, status
 
-    for module in (refresh, query, status):
+    for module in (refresh, query, status, export, report):
         for command in module.COMMANDS:
             main.add_command(command)
 
