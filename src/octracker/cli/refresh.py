@@ -8,7 +8,9 @@ import sys
 import click
 from rich.table import Table
 
+from octracker.cli.progress import progress_bar
 from octracker.pipeline import PipelineResult, refresh
+from octracker.specs import load_specs, select_specs
 
 
 def summary_table(results: list[PipelineResult]) -> Table:
@@ -38,7 +40,15 @@ def refresh_command(app, pipelines: tuple[str, ...], as_json: bool) -> None:
     Prints new / revised / unchanged / retracted / quarantined rows per pipeline. A refused document
     loads nothing and exits 2; a failed pipeline exits 1; the others still commit.
     """
-    results = refresh(app.settings, pipelines, trigger="manual")
+    total = len(select_specs(load_specs(app.settings.pipelines_dir), pipelines))
+    done: list[PipelineResult] = []
+    with progress_bar(app, "Refresh", total, enabled=not as_json) as update:
+
+        def advance(result: PipelineResult) -> None:
+            done.append(result)
+            update(len(done), max(total, len(done)), f"{result.pipeline}: {result.status}")
+
+        results = refresh(app.settings, pipelines, trigger="manual", on_result=advance)
     if as_json:
         click.echo(json.dumps([result_record(r) for r in results], indent=2))
     elif not app.quiet:
