@@ -136,11 +136,15 @@ def add_trend_alerts_stub(settings: Settings) -> None:
     (settings.views_dir / "60_trend_alerts.sql").write_text(TREND_ALERTS_STUB, encoding="utf-8")
 
 
+def shared_warehouse(tmp_path_factory, name: str) -> Settings:
+    """The real project with a warehouse of its own that several tests read (and none change)."""
+    return build_settings(project=REPO, warehouse=tmp_path_factory.mktemp(name) / "octracker.duckdb", environ={})
+
+
 @pytest.fixture(scope="session")
 def figures_settings(tmp_path_factory) -> Settings:
-    """The real project, refreshed, with the articles' figures loaded and published (read, never changed)."""
-    settings = build_settings(project=REPO, warehouse=tmp_path_factory.mktemp("figures") / "octracker.duckdb",
-                              environ={})
+    """The real project, refreshed, with the articles' figures loaded and published."""
+    settings = shared_warehouse(tmp_path_factory, "figures")
     load_figures(settings)
     return settings
 
@@ -162,8 +166,7 @@ def articles_only(scratch_project) -> Settings:
 
 @pytest.fixture(scope="module")
 def refreshed(tmp_path_factory) -> Settings:
-    """The real project refreshed into a warehouse shared by a module's tests (read, never changed)."""
-    settings = build_settings(project=REPO, warehouse=tmp_path_factory.mktemp("refreshed") / "octracker.duckdb",
-                              environ={})
+    """The real project refreshed (index values only) into a warehouse shared by a module's tests."""
+    settings = shared_warehouse(tmp_path_factory, "refreshed")
     refresh(settings)
     return settings

@@ -42,7 +42,7 @@ CHART_FORMATS = (".svg", ".png")
 
 @dataclass(frozen=True)
 class Point:
-    """One current observation with a known period, and whether `series` picked it."""
+    """One source's current value for one place and known period, and whether `series` picked it."""
 
     geo: str
     year: int
@@ -55,7 +55,19 @@ class Point:
     as_of: dt.date | None
     source_id: str
     source_title: str | None
+    evidence: str
     picked: bool
+
+
+#: The columns of a Point, read from `observations AS o`, `sources AS src` and `series AS s`.
+POINT_COLUMNS = ("o.geo, o.year, o.period_start, o.period_end, o.value, o.unit, o.qualifier, o.is_partial, o.as_of, "
+                 "o.source_id, src.title, o.evidence, s.source_id IS NOT NULL AS picked")
+#: Joins that give a Point its source's title and whether the series uses it.
+POINT_JOINS = """
+        LEFT JOIN sources AS src ON src.source_id = o.source_id
+        LEFT JOIN series AS s
+          ON s.indicator_id = o.indicator_id AND s.geo = o.geo AND s.period_start = o.period_start
+         AND s.period_end = o.period_end AND s.source_id = o.source_id"""
 
 
 def read_points(con: duckdb.DuckDBPyConnection, indicator_id: str, geos: tuple[str, ...] = ()) -> list[Point]:
@@ -63,13 +75,8 @@ def read_points(con: duckdb.DuckDBPyConnection, indicator_id: str, geos: tuple[s
     geo_filter = f"AND o.geo IN ({', '.join('?' for _ in geos)})" if geos else ""
     rows = con.execute(
         f"""
-        SELECT o.geo, o.year, o.period_start, o.period_end, o.value, o.unit, o.qualifier, o.is_partial, o.as_of,
-               o.source_id, src.title, s.source_id IS NOT NULL AS picked
-        FROM observations AS o
-        LEFT JOIN sources AS src USING (source_id)
-        LEFT JOIN series AS s
-          ON s.indicator_id = o.indicator_id AND s.geo = o.geo AND s.period_start = o.period_start
-         AND s.period_end = o.period_end AND s.source_id = o.source_id
+        SELECT {POINT_COLUMNS}
+        FROM observations AS o {POINT_JOINS}
         WHERE o.indicator_id = ? AND o.period_start IS NOT NULL {geo_filter}
         ORDER BY o.geo, o.year, o.period_end, o.source_id
         """,

@@ -18,7 +18,7 @@ from typing import Any
 import duckdb
 
 from octracker.catalog import Indicator
-from octracker.charts import build_chart, read_points, render_svg
+from octracker.charts import POINT_COLUMNS, POINT_JOINS, Point, build_chart, read_points, render_svg
 from octracker.errors import OctrackerError
 from octracker.geographies import load_place_names
 from octracker.query import existing_relations, locked_reader
@@ -34,21 +34,6 @@ ProgressFn = Callable[[int, int, str], None]
 
 
 @dataclass
-class StatedValue:
-    """One source's value for one period: what the report prints side by side when sources disagree."""
-
-    value: float
-    unit: str
-    qualifier: str
-    is_partial: bool
-    as_of: dt.date | None
-    source_id: str
-    source_title: str | None
-    evidence: str
-    picked: bool
-
-
-@dataclass
 class Conflict:
     indicator_id: str
     indicator_name: str
@@ -56,7 +41,7 @@ class Conflict:
     year: int | None
     period_start: dt.date
     period_end: dt.date
-    stated: list[StatedValue]
+    stated: list[Point]
 
 
 @dataclass
@@ -65,7 +50,7 @@ class IndicatorSection:
     chart_svg: str
     latest: list[dict[str, Any]]
     #: Other sources' values for the period of a latest value, keyed by geo.
-    also_stated: dict[str, list[StatedValue]]
+    also_stated: dict[str, list[Point]]
     conflicts: list[Conflict]
     #: Values whose period the source does not state: kept, never charted.
     undated: list[dict[str, Any]]
@@ -110,33 +95,30 @@ def read_indicators(con: duckdb.DuckDBPyConnection) -> list[Indicator]:
     return found
 
 
-def read_multi_source_periods(con: duckdb.DuckDBPyConnection) -> dict[tuple, list[StatedValue]]:
+def read_multi_source_periods(con: duckdb.DuckDBPyConnection) -> dict[tuple, list[Point]]:
     """Every (indicator, geo, period) stated by more than one source, with each source's value."""
     rows = con.execute(
-        """
+        f"""
         WITH keys AS (
             SELECT indicator_id, geo, period_start, period_end FROM observations
             WHERE period_start IS NOT NULL
             GROUP BY ALL HAVING COUNT(DISTINCT source_id) > 1
         )
-        SELECT o.indicator_id, o.geo, o.period_start, o.period_end, o.value, o.unit, o.qualifier, o.is_partial,
-               o.as_of, o.source_id, src.title, o.evidence, s.source_id IS NOT NULL AS picked
+        SELECT o.indicator_id, {POINT_COLUMNS}
         FROM observations AS o
         JOIN keys AS k ON k.indicator_id = o.indicator_id AND k.geo = o.geo AND k.period_start = o.period_start
-         AND k.period_end = o.period_end
-        LEFT JOIN sources AS src ON src.source_id = o.source_id
-        LEFT JOIN series AS s ON s.indicator_id = o.indicator_id AND s.geo = o.geo
-         AND s.period_start = o.period_start AND s.period_end = o.period_end AND s.source_id = o.source_id
+         AND k.period_end = o.period_end {POINT_JOINS}
         ORDER BY o.indicator_id, o.geo, o.period_start, o.period_end, picked DESC, o.source_id
         """
     ).fetchall()
-    periods: dict[tuple, list[StatedValue]] = defaultdict(list)
-    for row in rows:
-        periods[tuple(row[:4])].append(StatedValue(*row[4:]))
+    periods: dict[tuple, list[Point]] = defaultdict(list)
+    for indicator_id, *point in rows:
+        stated = Point(*point)
+        periods[(indicator_id, stated.geo, stated.period_start, stated.period_end)].append(stated)
     return periods
 
 
-def read_conflicts(con: duckdb.DuckDBPyConnection, periods: dict[tuple, list[StatedValue]],
+def read_conflicts(con: duckdb.DuckDBPyConnection, periods: dict[tuple, list[Point]],
                    names: dict[str, str]) -> list[Conflict]:
     rows = con.execute(
         "SELECT indicator_id, geo, year, period_start, period_end FROM source_conflicts "
@@ -157,7 +139,7 @@ def read_alerts(con: duckdb.DuckDBPyConnection, relations: set[str]) -> list[dic
 
 
 def build_section(con: duckdb.DuckDBPyConnection, indicator: Indicator, data: ReportData, geo_order: list[str],
-                  periods: dict[tuple, list[StatedValue]]) -> IndicatorSection:
+                  periods: dict[tuple, list[Point]]) -> IndicatorSection:
     """One indicator: its chart, the latest value per place with evidence, its conflicts and undated values."""
     points = read_points(con, indicator.id)
     chart_svg = render_svg(build_chart(indicator, points, title=False, geo_order=geo_order, places=data.places)) \

@@ -11,7 +11,8 @@ from octracker import __version__
 from octracker.geographies import geo_label
 
 if TYPE_CHECKING:
-    from octracker.report import Conflict, IndicatorSection, ReportData, StatedValue
+    from octracker.charts import Point
+    from octracker.report import Conflict, IndicatorSection, ReportData
 
 #: Nothing may load or run: no scripts, no fonts, no images from anywhere; only the inline styles.
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
@@ -30,7 +31,7 @@ table{border-collapse:collapse;margin:.5rem 0 1rem;width:100%}
 th,td{border-bottom:1px solid #e4e4e4;padding:.3rem .5rem;text-align:left;vertical-align:top}
 th{background:#f5f7fa;font-weight:600}td.num{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}
 blockquote{margin:.2rem 0;padding:.1rem .6rem;border-left:3px solid #ccc;color:#333;font-style:italic}
-figure.chart{margin:.4rem 0}figure.chart svg{max-width:100%;height:auto}
+figure.chart{margin:.4rem 0}figure.chart svg{width:100%;max-width:46rem;height:auto}
 .tag{display:inline-block;font-size:.78rem;padding:0 .4rem;border-radius:.6rem;background:#eef1f5;color:#445;
 margin-left:.3rem;white-space:nowrap}.tag.warn{background:#fff1e0;color:#8a4b00}.tag.alert{background:#fde8e8;
 color:#9b1c1c}
@@ -106,7 +107,7 @@ def source_cite(title: str | None, source_id: str, publisher: str | None = None,
         f" <span class=note>[{esc(source_id)}]</span>"
 
 
-def stated_boxes(stated: list[StatedValue], places: dict[str, str] | None = None) -> str:
+def stated_boxes(stated: list[Point], places: dict[str, str] | None = None) -> str:
     """Each source's value for one period, side by side; the one `series` uses is marked."""
     boxes = []
     for s in stated:
