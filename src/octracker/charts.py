@@ -1,7 +1,8 @@
 """Charts of one indicator's series per place: Vega-Lite specs built with altair, rendered offline by vl-convert.
 
 Every value any source states is drawn, not only the one `series` picks: a period that several sources
-state shows their points side by side, and the line joins the picked full-period values. How a value is
+state shows their points side by side, and the line joins the picked whole-period values stated as
+points (a bound or a partial period is never joined as if it were one). How a value is
 stated is visible: only an exact full-period value is a filled dot; approximations, bounds and partial
 periods (year to date, labelled "so far") are hollow, with their own shapes, explained by a legend.
 """
@@ -112,21 +113,22 @@ def plotted_rows(points: list[Point], places: dict[str, str] | None = None) -> l
         group.sort(key=lambda p: (p.geo, not p.picked, p.period_end, p.source_id))
         step = min(0.16, 0.7 / len(group))
         for i, point in enumerate(group):
-            shape_filled = MARKINGS[marking(point)]
+            kind = marking(point)
             rows.append({
                 "geo": point.geo,
                 "place": geo_label(point.geo, places),
                 "x": year + (i - (len(group) - 1) / 2) * step,
                 "value": point.value,
-                "marking": marking(point),
-                "filled": 1 if shape_filled[1] else 0,
-                "on_line": point.picked and not point.is_partial,
+                "marking": kind,
+                "filled": 1 if MARKINGS[kind][1] else 0,
+                # The line joins what the series uses for whole periods, stated as a point (not a bound).
+                "on_line": point.picked and not point.is_partial and point.qualifier in ("exact", "approx"),
                 "label": partial_label(point),
                 # Labels of neighbouring points go below and above, so they do not overlap.
                 "label_below": i % 2 == 0,
                 # What a screen reader says for the point (its aria-label).
                 "description": f"{geo_label(point.geo, places)}, {year}: {point.value:g} {point.unit}, "
-                               f"{marking(point)}{', so far' if point.is_partial else ''}, "
+                               f"{kind}{', so far' if point.is_partial else ''}, "
                                f"from {point.source_title or point.source_id}"
                                f"{'' if point.picked else ' (not the value the series uses)'}",
             })

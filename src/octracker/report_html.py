@@ -248,8 +248,9 @@ def render_report(data: ReportData) -> str:
 <h3>How to read the charts</h3>
 <p>Each place has one colour. A filled dot is an exact value for a whole period; a hollow shape is a value the
 source states only approximately (circle), as a lower bound (▲) or upper bound (▼), or for part of a period
-(square; labelled "so far"). The line joins the values the series uses; when several sources state a period,
-their dots stand side by side and the table below the chart names each source.</p>
+(square; labelled "so far"). The line joins the whole-period values the series uses that are stated as points,
+never a bound or a partial period; when several sources state a period, their dots stand side by side and the
+table below the chart names each source.</p>
 <nav><h3>Indicators</h3><ul>{nav}</ul></nav>
 </section>
 {body}
