@@ -118,3 +118,14 @@ def test_without_a_published_warehouse_it_says_to_refresh_first(settings):
     result = invoke(settings, "sql", "SELECT 1")
     assert result.exit_code == 1
     assert "no published warehouse yet; run `octracker refresh` first" in result.output
+
+
+def test_logging_to_a_file_writes_nothing_outside_the_warehouse(refreshed, tmp_path):  # noqa: F811
+    # DuckDB lets a locked connection switch its logging on, but the log file is still a file outside the
+    # warehouse: nothing is written, whether the query enables it alone or together with some work.
+    logs = tmp_path / "logs"
+    for sql in (f"CALL enable_logging(storage='file', storage_path='{logs}')",
+                f"SELECT count(*) FROM enable_logging(storage='file', storage_path='{logs}', level='trace'), series"):
+        result = invoke(refreshed, "sql", sql)
+        assert result.exit_code in (0, 2) and "Traceback" not in result.output
+    assert not logs.exists()
