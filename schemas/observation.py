@@ -24,8 +24,11 @@ class Observation(pa.DataFrameModel):
     """One value of one indicator, for one place and period, as one source states it."""
 
     indicator_id: str = pa.Field(str_matches=r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)?$")
-    # ISO 3166-1 alpha-2, ISO 3166-2, UN/LOCODE (5 letters) or EU.
-    geo: str = pa.Field(str_matches=r"^([A-Z]{2}|[A-Z]{2}-[A-Z0-9]{1,3}|[A-Z]{2}[A-Z2-9]{3}|EU)$")
+    # ISO 3166-1 alpha-2, ISO 3166-2, UN/LOCODE (5 characters), a group of ports that reports as one
+    # (their UN/LOCODEs joined by "+", e.g. BEANR+BEZEE for the port of Antwerp-Bruges) or EU.
+    geo: str = pa.Field(
+        str_matches=r"^([A-Z]{2}|[A-Z]{2}-[A-Z0-9]{1,3}|[A-Z]{2}[A-Z2-9]{3}(\+[A-Z]{2}[A-Z2-9]{3})*|EU)$"
+    )
     # Null when the source does not say which period (the value is kept, never compared).
     period_start: Optional[dt.date] = pa.Field(nullable=True)
     period_end: Optional[dt.date] = pa.Field(nullable=True)
@@ -52,6 +55,15 @@ class Observation(pa.DataFrameModel):
             pl.col("period_start").is_null()
             | pl.col("period_end").is_null()
             | (pl.col("period_end") >= pl.col("period_start"))
+        )
+
+    @pa.dataframe_check(error="a port group lists its UN/LOCODEs once each, in alphabetical order")
+    def port_group_canonical(cls, data) -> pl.LazyFrame:
+        # One spelling per group, so BEZEE+BEANR can never become a second series beside BEANR+BEZEE.
+        parts = pl.col("geo").str.split("+")
+        return data.lazyframe.select(
+            ~pl.col("geo").str.contains("+", literal=True)
+            | ((parts == parts.list.sort()) & (parts.list.n_unique() == parts.list.len()))
         )
 
     @pa.dataframe_check(error="year is not the year of period_end")

@@ -5,13 +5,19 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import duckdb
 import pytest
+from click.testing import CliRunner
 
 from octracker.catalog import load_catalog
+from octracker.cli import main
 from octracker.settings import Settings, build_settings
 
 REPO = Path(__file__).resolve().parents[1]
 DOCUMENTS = REPO / "pipelines" / "documents"
+
+# Warehouses with the bundled figures and their report, shared by the analyst-facing tests.
+pytest_plugins = ["analyst_fixtures"]
 
 
 @pytest.fixture(scope="session")
@@ -25,14 +31,29 @@ def settings(tmp_path: Path) -> Settings:
     return build_settings(project=REPO, warehouse=tmp_path / "warehouse" / "octracker.duckdb", environ={})
 
 
-@pytest.fixture
-def scratch_project(tmp_path: Path) -> Settings:
-    """A copy of the project's content that a test may edit (documents, specs), with its own warehouse."""
-    root = tmp_path / "project"
+def copy_project(root: Path) -> Settings:
+    """A copy of the project's content under `root`, with a warehouse of its own."""
     for folder in ("pipelines", "schemas", "warehouse/migrations", "warehouse/views"):
         shutil.copytree(REPO / folder, root / folder)
     return build_settings(project=root, warehouse=root / "warehouse" / "octracker.duckdb", environ={})
 
 
-# Warehouses with the articles' figures and their report, built once for every test module that reads them.
-from analyst_fixtures import figures_report, figures_settings  # noqa: E402,F401
+@pytest.fixture
+def scratch_project(tmp_path: Path) -> Settings:
+    """A copy of the project's content that a test may edit (documents, specs), with its own warehouse."""
+    return copy_project(tmp_path / "project")
+
+
+def run_cli(settings: Settings, *args: str, input: str | None = None):
+    """Run the `octracker` command on these settings' project and warehouse, as a user would."""
+    return CliRunner().invoke(main, ["--project", str(settings.project), "--warehouse", str(settings.warehouse),
+                                     *args], input=input)
+
+
+def query(settings: Settings, sql: str, params: list | None = None) -> list[tuple]:
+    """Rows of one query on the published copy, the file analysts read."""
+    con = duckdb.connect(str(settings.published_path), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from octracker.countries import country_mentions, main_country
+import pytest
+
+from octracker.countries import country_mentions, is_known_geo, main_country
 
 
 def test_names_and_demonyms_count_for_their_country() -> None:
@@ -22,3 +24,12 @@ def test_main_country_needs_a_clear_first() -> None:
     assert main_country("Belgium, Belgium and the Netherlands") == "BE"
     assert main_country("Belgium and the Netherlands") is None
     assert main_country("no country here") is None
+
+
+@pytest.mark.parametrize(("code", "known"), [
+    ("BEANR+BEZEE", True), ("BEANR", True), ("BE-BRU", True),
+    ("BEZEE+BEANR", False),  # one spelling per group: alphabetical order
+    ("BEANR+BEANR", False), ("BEANR+", False), ("BEANR+BE", False), ("BEANR+QQABC", False), ("BE+NL", False),
+])
+def test_port_groups_are_known_geographies_in_their_one_spelling(code, known) -> None:
+    assert is_known_geo(code) is known

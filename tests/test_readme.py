@@ -7,8 +7,7 @@ import re
 import duckdb
 import pytest
 
-from analyst_fixtures import invoke
-from conftest import REPO
+from conftest import REPO, run_cli
 from octracker.extractors import EXTRACTORS
 from octracker.pipeline import refresh
 
@@ -36,12 +35,13 @@ def relations(settings) -> set[str]:
         con.close()
 
 
-def test_the_documented_columns_are_the_warehouses(figures_settings):
-    rows = re.findall(r"^\| `(\w+)` \| [^|]+ \| (.+) \|$", part("### Tables and views"), flags=re.M)
+def test_the_documented_columns_are_the_warehouses(refreshed):
+    rows = re.findall(r"^\| `(\w+)` \| [^|]+ \| (.+) \|$", part("### Columns of the tables and views"), flags=re.M)
     documented = {name: columns for name, columns in rows}
-    present = relations(figures_settings)
-    assert {"series", "observations", "latest_values", "series_freshness", "source_conflicts"} <= set(documented)
-    con = duckdb.connect(str(figures_settings.published_path), read_only=True)
+    present = relations(refreshed)
+    assert {"series", "observations", "latest_values", "series_freshness", "source_conflicts", "yoy_changes",
+            "trend_alerts"} <= set(documented)
+    con = duckdb.connect(str(refreshed.published_path), read_only=True)
     try:
         for name, columns in documented.items():
             if name not in present:
@@ -57,19 +57,19 @@ def test_the_documented_columns_are_the_warehouses(figures_settings):
         con.close()
 
 
-def test_the_example_queries_run(figures_settings):
+def test_the_example_queries_run(refreshed):
     queries = fenced(part("### Example queries"), "sql")
     assert len(queries) >= 6
-    present = relations(figures_settings)
+    present = relations(refreshed)
     ran = 0
     for sql in queries:
         used = set(re.findall(r"(?:FROM|JOIN)\s+(\w+)", sql))
         if not used <= present | {"yearly"}:
             continue
-        result = invoke(figures_settings, "sql", sql, "--format", "json")
+        result = run_cli(refreshed, "sql", sql, "--format", "json")
         assert result.exit_code == 0, f"{sql}\n{result.output}"
         ran += 1
-    assert ran >= 6
+    assert ran == len(queries)  # every view they use is in this warehouse
 
 
 def test_the_worked_example_adds_a_source_and_an_indicator(scratch_project):
@@ -82,9 +82,7 @@ def test_the_worked_example_adds_a_source_and_an_indicator(scratch_project):
     documents = settings.pipelines_dir / "documents"
     (documents / "example_gazette_labs.txt").write_text(document, encoding="utf-8")
     (documents / "example_gazette_labs.txt.meta.toml").write_text(sidecar, encoding="utf-8")
-    declares_figures = "article_figures" in EXTRACTORS
-    if not declares_figures:  # as the README says: without the article extractor, register the source only
-        spec = spec.split("[[figure]]")[0].replace('extractor = "article_figures"', 'extractor = "narrative"')
+    assert "article_figures" in EXTRACTORS
     (settings.pipelines_dir / "article_example_gazette_labs.toml").write_text(spec, encoding="utf-8")
     (result,) = refresh(settings, ["article_example_gazette_labs"])
     assert result.status == "success", result.error
@@ -98,7 +96,7 @@ def test_the_worked_example_adds_a_source_and_an_indicator(scratch_project):
                              "WHERE indicator_id = 'drug_labs_dismantled'").fetchall()
     finally:
         con.close()
-    assert values == ([("BE", 2024, 41.0, document.strip())] if declares_figures else [])
+    assert values == [("BE", 2024, 41.0, document.strip())]
 
 
 @pytest.mark.parametrize("command", ["refresh", "summary", "sql", "status", "export", "report", "chart"])

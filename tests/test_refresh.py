@@ -2,29 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
-
-import duckdb
 import pytest
 from click.testing import CliRunner
 
 from octracker.cli import main
-from conftest import REPO
+from conftest import REPO, query, run_cli
 
 PROFILE = "documents/003_3261f147cc4f0198.txt"
-
-
-def run_cli(settings, *args):
-    runner = CliRunner()
-    return runner.invoke(main, ["--project", str(settings.project), "--warehouse", str(settings.warehouse), *args])
-
-
-def query(settings, sql, params=None):
-    con = duckdb.connect(str(settings.published_path), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
 
 
 def test_refresh_loads_index_observations_for_be_and_nl_and_prints_a_summary(settings):
@@ -33,7 +17,8 @@ def test_refresh_loads_index_observations_for_be_and_nl_and_prints_a_summary(set
     assert "oci_2025_profiles" in result.output and "144" in result.output
     counts = dict(query(settings, "SELECT geo, COUNT(*) FROM observations WHERE indicator_id LIKE 'oci.%' GROUP BY geo"))
     assert counts == {"BE": 72, "NL": 72}
-    methods = dict(query(settings, "SELECT method, COUNT(*) FROM observations GROUP BY method"))
+    methods = dict(query(settings, "SELECT method, COUNT(*) FROM observations WHERE indicator_id LIKE 'oci.%' "
+                                   "GROUP BY method"))
     assert methods == {"parsed": 68, "derived": 68, "computed": 8}
     assert query(settings, "SELECT value, method FROM series WHERE indicator_id = 'oci.cocaine_trade' "
                            "AND geo = 'NL' ORDER BY year") == [(7.5, "derived"), (8.0, "parsed")]
@@ -93,7 +78,7 @@ def test_a_malformed_profile_is_refused_whole_while_other_pipelines_load(scratch
     result = run_cli(settings, "refresh")
     assert result.exit_code == 2
     assert "003_3261f147cc4f0198.txt, line 35" in result.output and "score_out_of_range" in result.output
-    assert query(settings, "SELECT COUNT(*) FROM observations")[0][0] == 0
+    assert query(settings, "SELECT COUNT(*) FROM observations WHERE source_id = 'gitoc-oci-2025-nl-be'")[0][0] == 0
     quarantined = query(settings, "SELECT check_name, line_no, payload FROM quarantine")
     assert ("score_out_of_range", 35) in [(c, n) for c, n, _ in quarantined]
     assert any("80.000.50" in payload for _, _, payload in quarantined)
@@ -117,7 +102,7 @@ def test_warehouse_flag_and_environment_choose_the_file(tmp_path, settings):
     assert target.exists() and (target.parent / "published" / "mine.duckdb").exists()
 
 
-@pytest.mark.parametrize("command", ["refresh", "sql", "status", "summary"])
+@pytest.mark.parametrize("command", ["refresh", "sql", "status", "summary", "review"])
 def test_every_command_has_help(command):
     result = CliRunner().invoke(main, [command, "--help"])
     assert result.exit_code == 0 and "Usage:" in result.output

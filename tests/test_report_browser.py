@@ -13,6 +13,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from conftest import query
+from octracker.charts import PALETTE
+
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 BROWSER = next((shutil.which(b) for b in BROWSERS if shutil.which(b)), None)
 pytestmark = [
@@ -23,8 +26,6 @@ pytestmark = [
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--enable-logging=stderr", "--v=0", "--hide-scrollbars")
-#: The colours of the first two places in a report (BE, NL), as the charts paint their lines and dots.
-BE_BLUE, NL_RED = (0x4C, 0x78, 0xA8), (0xE4, 0x57, 0x56)
 
 
 def run_browser(page: Path, profile: Path, *args: str) -> subprocess.CompletedProcess:
@@ -64,13 +65,20 @@ def test_the_report_loads_with_no_console_message_and_every_chart_in_the_page(tm
     assert dom.count('role="graphics-symbol"') > 41 * 3  # every chart has its points
 
 
-def test_the_charts_are_painted(tmp_path, figures_report):
+def rgb(colour: str) -> tuple[int, int, int]:
+    return tuple(int(colour[i:i + 2], 16) for i in (1, 3, 5))
+
+
+def test_the_charts_are_painted(tmp_path, figures_report, uncurated):
     path, _ = figures_report
+    places = [g for g, in query(uncurated, "SELECT DISTINCT geo FROM observations WHERE period_start IS NOT NULL "
+                                           "ORDER BY geo")]
+    be, nl = (rgb(PALETTE[places.index(g)]) for g in ("BE", "NL"))
     shot = tmp_path / "report.png"
-    result = run_browser(path, tmp_path / "profile", "--window-size=1200,2600", f"--screenshot={shot}")
+    result = run_browser(path, tmp_path / "profile", "--window-size=1200,9000", f"--screenshot={shot}")
     assert result.returncode == 0 and shot.exists(), result.stderr[-2000:]
     with Image.open(shot) as image:
         counts = {colour: n for n, colour in image.convert("RGB").getcolors(maxcolors=1 << 24)}
-    # The first indicator's chart (BE and NL lines and dots) is on the first screen; nothing else on the
-    # page uses the places' colours.
-    assert counts.get(BE_BLUE, 0) > 200 and counts.get(NL_RED, 0) > 200, {c: n for c, n in counts.items() if n > 500}
+    # The first charts of the index (BE and NL lines and dots) are within the first 9000 pixels, after the
+    # alerts and conflicts; nothing else on the page uses the places' colours.
+    assert counts.get(be, 0) > 200 and counts.get(nl, 0) > 200, {c: n for c, n in counts.items() if n > 500}

@@ -9,8 +9,9 @@ import re
 import pytest
 from PIL import Image
 
-from analyst_fixtures import (NARCO, S_JUDGE_2025, S_SEIZED_2023, S_VISIT, add_trend_alerts_stub, articles_only,  # noqa: F401
-                              figure, invoke, load_figures, refreshed, year)
+from analyst_fixtures import NARCO, S_JUDGE_2025, S_SEIZED_2023, S_VISIT, figure, load_rows, year
+from conftest import query, run_cli
+from octracker.pipeline import refresh
 
 SIDECAR = f"documents/{NARCO}.meta.toml"
 
@@ -36,10 +37,21 @@ def test_the_report_is_one_self_contained_file_that_loads_nothing(report_html):
     assert {h for h in hrefs if not h.startswith("#")} == {"https://ocindex.net/"}  # links only to sources
 
 
-def test_overview_lists_sources_that_disagree_side_by_side_and_says_alerts_are_not_built(report_html):
+def test_overview_lists_open_alerts_most_severe_first(report_html, uncurated):
+    overview = report_html[report_html.index('id="overview"'):report_html.index("<h3>Sources that disagree</h3>")]
+    (n,), = query(uncurated, "SELECT COUNT(*) FROM trend_alerts")
+    assert f"<p>{n} open alert(s), most severe first.</p>" in overview
+    severities = re.findall(r'<span class="tag alert">(\w+)</span>', overview)
+    assert len(severities) == n
+    assert severities == sorted(severities, key=["critical", "warning", "info"].index)
+    # Each alert links to its indicator's section and carries its own message.
+    assert '<a href="#ind-cocaine_seized_tonnes">Cocaine seized</a><br><span class=note>BEANR, 2024</span>' in overview
+    assert "Cocaine seized (BEANR): 44 tonnes in 2024 against 121 tonnes in 2023" in overview
+
+
+def test_overview_lists_sources_that_disagree_side_by_side(report_html):
     overview = report_html[report_html.index('id="overview"'):report_html.index("<nav>")]
-    assert "Trend alerts are not computed in this warehouse" in overview
-    assert "Cocaine seized</a>, BEANR, 2023</strong>: 2 sources state different values" in overview
+    assert "Cocaine seized</a>, BEANR Port of Antwerp, 2023</strong>: 2 sources state different values" in overview
     boxes = overview[overview.index('<div class="side">'):]
     assert boxes.index("121 tonnes") < boxes.index("116 tonnes")  # the one the series uses first
     assert "used in series" in boxes.split("116 tonnes")[0]
@@ -53,7 +65,7 @@ def test_every_indicator_with_values_has_a_chart_and_its_latest_value_with_evide
     assert report_html.count("<svg") == 41
     cocaine = section(report_html, "oci.cocaine_trade")
     assert "<svg" in cocaine
-    assert "<td>NL Netherlands</td><td>2025</td><td class=num>8.00 score</td>" in cocaine
+    assert "<td>NL The Netherlands</td><td>2025</td><td class=num>8.00 score</td>" in cocaine
     assert "<blockquote>Cocaine trade / 8.000.50</blockquote>" in cocaine
     assert "Global Organized Crime Index 2025: country profiles of the Netherlands and Belgium" in cocaine
 
@@ -67,20 +79,21 @@ def test_partial_bounded_and_approximate_values_are_marked_in_chart_and_table(re
     chart = shootings[shootings.index("<svg"):shootings.index("</svg>")]
     assert ">so far (to 10 Sep)</text>" in chart and ">so far</text>" in chart
     assert ">at least (lower bound)</text>" in chart and ">partial period (so far)</text>" in chart
-    hollow = re.findall(r'aria-label="BE-BRU[^"]*2025[^"]*"[^>]*fill-opacity="0"', chart)
+    hollow = re.findall(r'aria-label="BE-BRU Brussels-Capital Region, 2025[^"]*"[^>]*fill-opacity="0"', chart)
     assert len(hollow) == 2
     filled = re.findall(r'aria-label="BE-BRU[^"]*2024: 92 count, exact[^"]*"[^>]*fill-opacity="1"', chart)
     assert len(filled) == 1
     seized = section(report_html, "cocaine_seized_tonnes")
-    assert re.search(r'aria-label="BEANR, 2021: 90 tonnes, approximate[^"]*"[^>]*fill-opacity="0"', seized)
+    assert re.search(r'aria-label="BEANR Port of Antwerp, 2021: 90 tonnes, approximate[^"]*"[^>]*fill-opacity="0"',
+                     seized)
     assert "(not the value the series uses)" in seized  # 116 t drawn beside 121 t
     assert "<h4>Sources disagree</h4>" in seized
 
 
 def test_values_without_a_period_are_listed_not_charted(report_html):
     homicide = section(report_html, "homicide_rate_per_100k")
-    assert "1 value(s) without a stated period are kept but not charted" in homicide
-    assert "US United States: 6.8 per 100,000 people" in homicide
+    assert "3 value(s) without a stated period are kept but not charted" in homicide
+    assert "US United States of America: 6.8 per 100,000 people" in homicide
 
 
 def test_text_from_documents_and_sidecars_is_escaped_and_bad_links_dropped(articles_only):
@@ -89,73 +102,72 @@ def test_text_from_documents_and_sidecars_is_escaped_and_bad_links_dropped(artic
     text = sidecar.read_text(encoding="utf-8")
     text = re.sub(r'^title = .*$', 'title = "<script>alert(\\"title\\")</script> & \\"quoted\\""', text, flags=re.M)
     sidecar.write_text(text + 'url = "javascript:alert(1)"\n', encoding="utf-8")
-    load_figures(settings, [(NARCO, "article_narco_paradox", [
-        figure("shootings", "BE-BRU", year(2024), 92, "count", "<img src=x onerror=alert(1)> 92 shootings </td>"),
-    ])], quoted=False)
-    result = invoke(settings, "report", "--out", str(settings.project / "out"))
+    refresh(settings)
+    load_rows(settings, NARCO, "article_narco_paradox", [
+        figure("shootings", "BE-BRU", year(2026), 80, "count", "<img src=x onerror=alert(1)> 80 shootings </td>"),
+    ])
+    result = run_cli(settings, "report", "--out", str(settings.project / "out"))
     assert result.exit_code == 0, result.output
     page = (settings.project / "out" / "index.html").read_text(encoding="utf-8")
     assert "<script>" not in page and "<img" not in page and "javascript:" not in page
     assert "&lt;script&gt;alert(&quot;title&quot;)&lt;/script&gt; &amp; &quot;quoted&quot;" in page
-    assert "&lt;img src=x onerror=alert(1)&gt; 92 shootings &lt;/td&gt;" in page
+    assert "&lt;img src=x onerror=alert(1)&gt; 80 shootings &lt;/td&gt;" in page
 
 
-def test_open_alerts_head_the_report_when_the_warehouse_has_them(articles_only):
-    settings = articles_only
-    add_trend_alerts_stub(settings)
-    load_figures(settings)
-    assert invoke(settings, "report").exit_code == 0
-    page = (settings.data_dir / "report" / "index.html").read_text(encoding="utf-8")
-    overview = page[page.index('id="overview"'):page.index("<h3>Sources that disagree</h3>")]
-    assert "<p>1 open alert(s).</p>" in overview
-    assert "cocaine_seized_tonnes rose in BEANR &lt;b&gt;since&lt;/b&gt; the last edition" in overview
-    assert "<th>severity</th><th>rule</th><th>indicator_id</th>" in overview
+def test_a_warehouse_without_alert_views_gets_a_report_that_says_so(without_alert_views, tmp_path):
+    refresh(without_alert_views)
+    result = run_cli(without_alert_views, "report", "--out", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "index.html").read_text(encoding="utf-8")
+    assert "Trend alerts are not computed in this warehouse (it has no trend_alerts view)." in page
+    assert page.count("<svg") == 41
 
 
 def test_report_needs_a_published_warehouse_with_current_views(settings, scratch_project):
-    result = invoke(settings, "report")
+    result = run_cli(settings, "report")
     assert result.exit_code == 1 and "run `octracker refresh` first" in result.output
     (scratch_project.views_dir / "70_latest_values.sql").unlink()
-    from octracker.pipeline import refresh
     refresh(scratch_project)
-    stale = invoke(scratch_project, "report")
+    stale = run_cli(scratch_project, "report")
     assert stale.exit_code == 1
     assert "has no latest_values view; run `octracker refresh` to rebuild the views" in stale.output
 
 
 def test_report_json_and_quiet(articles_only, tmp_path):
-    load_figures(articles_only)
-    result = invoke(articles_only, "report", "--out", str(tmp_path), "--json")
+    refresh(articles_only)
+    result = run_cli(articles_only, "report", "--out", str(tmp_path), "--json")
     assert result.exit_code == 0
+    (alerts,), = query(articles_only, "SELECT COUNT(*) FROM trend_alerts")
     assert json.loads(result.output) == {"path": str(tmp_path / "index.html"), "indicators": 5, "charts": 5,
-                                         "conflicts": 1, "open_alerts": None}
-    quiet = invoke(articles_only, "-q", "report", "--out", str(tmp_path))
+                                         "conflicts": 0, "open_alerts": alerts}
+    quiet = run_cli(articles_only, "-q", "report", "--out", str(tmp_path))
     assert quiet.exit_code == 0 and quiet.output == ""
 
 
-def test_chart_writes_svg_with_the_markings_used(figures_settings, tmp_path):  # noqa: F811
+def test_chart_writes_svg_with_the_markings_used(refreshed, tmp_path):
     out = tmp_path / "seized.svg"
-    result = invoke(figures_settings, "chart", "cocaine_seized_tonnes", "--out", str(out))
+    result = run_cli(refreshed, "chart", "cocaine_seized_tonnes", "--out", str(out))
     assert result.exit_code == 0 and f"Wrote {out}" in result.output
     svg = out.read_text(encoding="utf-8")
     assert svg.startswith("<svg") and ">Cocaine seized (tonnes)</text>" in svg
     for label in ("2021", "2022", "2023", "2024", "exact", "approximate"):
         assert f">{label}</text>" in svg
     assert ">at least (lower bound)</text>" not in svg  # the legend shows only what the chart uses
+    assert "BEANR Port of Antwerp" in svg and "BEANR+BEZEE Port of Antwerp-Bruges" in svg  # 121 t, curated
 
 
-def test_chart_by_name_for_one_place_as_png(figures_settings, tmp_path):  # noqa: F811
+def test_chart_by_name_for_one_place_as_png(refreshed, tmp_path):
     out = tmp_path / "cocaine.png"
-    result = invoke(figures_settings, "chart", "Cocaine trade", "--geo", "NL", "--out", str(out))
+    result = run_cli(refreshed, "chart", "Cocaine trade", "--geo", "NL", "--out", str(out))
     assert result.exit_code == 0, result.output
     with Image.open(out) as image:
         assert image.format == "PNG" and image.width > 1000 and image.height > 400
         colours = {c for _, c in image.convert("RGB").getcolors(maxcolors=1 << 20)}
     assert (0x4C, 0x78, 0xA8) in colours
     svg_out = tmp_path / "nl.svg"
-    invoke(figures_settings, "chart", "oci.cocaine_trade", "--geo", "NL", "--out", str(svg_out))
+    run_cli(refreshed, "chart", "oci.cocaine_trade", "--geo", "NL", "--out", str(svg_out))
     svg = svg_out.read_text(encoding="utf-8")
-    assert "NL Netherlands" in svg and "BE Belgium" not in svg
+    assert "NL The Netherlands" in svg and "BE Belgium" not in svg
 
 
 @pytest.mark.parametrize("args, message", [
@@ -165,8 +177,8 @@ def test_chart_by_name_for_one_place_as_png(figures_settings, tmp_path):  # noqa
      "no values of oci.cocaine_trade for FR with a stated period in the published warehouse; places with values: "
      "BE, NL"),
 ])
-def test_chart_usage_errors_exit_2(refreshed, tmp_path, args, message):  # noqa: F811
+def test_chart_usage_errors_exit_2(refreshed, tmp_path, args, message):
     args = [a if not a.startswith("x.") else str(tmp_path / a) for a in args]
-    result = invoke(refreshed, "chart", *args)
+    result = run_cli(refreshed, "chart", *args)
     assert result.exit_code == 2
     assert message.replace("x.pdf", str(tmp_path / "x.pdf")) in result.output

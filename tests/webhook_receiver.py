@@ -39,11 +39,12 @@ class Recorded:
 class WebhookReceiver:
     """Serves the script in order; once it runs out every request gets a 500 so extra calls show up."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.requests: list[Recorded] = []
         self._script: list[Reply] = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        # A fixed port lets a test bring a receiver up where a refused one was ("receiver down, then back").
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
         self._server.daemon_threads = True
         # A short poll interval keeps shutdown (and so each test's teardown) quick.
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True)

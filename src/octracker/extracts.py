@@ -6,6 +6,21 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+#: The canonical observation columns with their Polars types (the model is schemas/observation.py).
+OBSERVATION_SCHEMA: dict[str, pl.DataType] = {
+    "indicator_id": pl.String(), "geo": pl.String(), "period_start": pl.Date(), "period_end": pl.Date(),
+    "year": pl.Int32(), "value": pl.Float64(), "unit": pl.String(), "qualifier": pl.String(),
+    "is_partial": pl.Boolean(), "as_of": pl.Date(), "source_id": pl.String(), "method": pl.String(),
+    "evidence": pl.String(), "note": pl.String(),
+}
+#: The canonical columns, then the two that point quarantine entries at the source line.
+EXTRACT_SCHEMA: dict[str, pl.DataType] = {**OBSERVATION_SCHEMA, "_line_no": pl.Int64(), "_raw": pl.String()}
+
+
+def empty_observations() -> pl.DataFrame:
+    """A frame with the extract columns and no rows."""
+    return pl.DataFrame(schema=EXTRACT_SCHEMA)
+
 
 @dataclass(frozen=True)
 class Problem:

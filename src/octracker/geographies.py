@@ -2,30 +2,24 @@
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
 import pycountry
 
-#: The project's own place names (ports, cities), when the content declares them: `[[place]]` tables with
-#: `geo` and `names` (the first name is the one shown).
+from octracker.extractors.places import load_places
+
+#: The project's place gazetteer, whose first name for a geo is the one shown (ports, regions, groups).
 PLACES_FILE = "places.toml"
 
 
 def load_place_names(schemas_dir: Path) -> dict[str, str]:
-    """geo -> display name from `schemas/places.toml`, or nothing when the project has no such file."""
+    """geo -> display name from `schemas/places.toml` (its first name), or nothing when there is no gazetteer."""
     path = schemas_dir / PLACES_FILE
     if not path.exists():
         return {}
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError):
-        return {}  # a name is a nicety: a broken file is reported by the pipelines that read it
-    names = {}
-    for place in raw.get("place", []):
-        if isinstance(place, dict) and place.get("geo") and place.get("names"):
-            first = str(place["names"][0])
-            names[str(place["geo"])] = first[:1].upper() + first[1:]
+    names: dict[str, str] = {}
+    for name, geo, _rank in load_places(path).names:
+        names.setdefault(geo, name[:1].upper() + name[1:])
     return names
 
 

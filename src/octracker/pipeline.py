@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import duckdb
 
 from octracker.catalog import Catalog, load_catalog
+from octracker.curation import apply_curations
 from octracker.documents import Document, read_document, store_raw
 from octracker.errors import InputRefused, OctrackerError
 from octracker.extractors import EXTRACTORS
@@ -44,14 +45,14 @@ class PipelineResult:
 
 
 def extract_document(document: Document, spec: PipelineSpec, catalog: Catalog) -> Extract:
-    """Run the spec's named extractor on the document."""
+    """Run the spec's named extractor on the document, then the spec's curations on what it read."""
     try:
         extractor = EXTRACTORS[spec.extractor]
     except KeyError:
         raise InputRefused(
             f"{spec.path}: unknown extractor {spec.extractor!r}; known: {', '.join(sorted(EXTRACTORS))}"
         ) from None
-    return extractor(document, spec, catalog)
+    return apply_curations(extractor(document, spec, catalog), spec.curations, document.path.name)
 
 
 def describe_problems(file_name: str, problems: list[Problem]) -> str:

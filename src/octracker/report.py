@@ -27,8 +27,8 @@ from octracker.settings import Settings
 
 #: Views the report cannot do without; refresh builds them.
 REQUIRED_VIEWS = ("series", "source_conflicts", "latest_values")
-#: Alert columns shown, in this order, when the warehouse's trend_alerts has them.
-ALERT_COLUMNS = ("severity", "rule", "indicator_id", "geo", "year", "value", "prev_value", "change", "message")
+#: Alert columns the report reads, those the warehouse's trend_alerts has (the contract names the first ones).
+ALERT_COLUMNS = ("severity", "rule", "indicator_id", "indicator_name", "geo", "period", "year", "message")
 
 ProgressFn = Callable[[int, int, str], None]
 
@@ -133,8 +133,10 @@ def read_alerts(con: duckdb.DuckDBPyConnection, relations: set[str]) -> list[dic
         return None
     present = {r[0] for r in con.execute("SELECT column_name FROM (DESCRIBE trend_alerts)").fetchall()}
     columns = [c for c in ALERT_COLUMNS if c in present] or sorted(present)
-    order = " ORDER BY " + ", ".join(c for c in ("severity", "indicator_id", "geo") if c in present) \
-        if present & {"severity", "indicator_id", "geo"} else ""
+    # Most severe first, as `octracker alerts` lists them.
+    keys = [k for k in ("severity_rank DESC", "severity", "rule", "indicator_id", "geo", "year")
+            if k.split()[0] in present]
+    order = f" ORDER BY {', '.join(keys)}" if keys else ""
     return records(con.execute(f"SELECT {', '.join(columns)} FROM trend_alerts{order}"))
 
 
@@ -177,7 +179,9 @@ def collect_report(settings: Settings, on_progress: ProgressFn | None = None,
             alerts=read_alerts(con, relations),
         )
         data.conflicts = read_conflicts(con, periods, names)
-        geo_order = [r[0] for r in con.execute("SELECT DISTINCT geo FROM observations ORDER BY geo").fetchall()]
+        # Every charted place in one order, so that a place has the same colour in every chart.
+        geo_order = [r[0] for r in con.execute("SELECT DISTINCT geo FROM observations WHERE period_start IS NOT NULL "
+                                               "ORDER BY geo").fetchall()]
         for n, indicator in enumerate(indicators, start=1):
             data.sections.append(build_section(con, indicator, data, geo_order, periods))
             if on_progress:

@@ -37,6 +37,7 @@ margin-left:.3rem;white-space:nowrap}.tag.warn{background:#fff1e0;color:#8a4b00}
 color:#9b1c1c}
 .side{display:flex;flex-wrap:wrap;gap:.6rem}.side>div{border:1px solid #e4e4e4;border-radius:.3rem;padding:.3rem .5rem;
 flex:1 1 14rem}.side .value{font-size:1.1rem;font-weight:600}
+table.alerts td:first-child{width:6rem}table.alerts td:nth-child(2){width:14rem}
 nav ul{columns:2;padding-left:1.1rem;margin:.3rem 0}
 @media print{nav{display:none}h3{break-after:avoid}figure.chart{break-inside:avoid}}
 """
@@ -121,18 +122,22 @@ def stated_boxes(stated: list[Point], places: dict[str, str] | None = None) -> s
 
 
 def alerts_html(data: ReportData) -> str:
+    """One line per open alert: its severity, what it is about (linked to the indicator), and its message."""
     if data.alerts is None:
         return "<p class=note>Trend alerts are not computed in this warehouse (it has no trend_alerts view).</p>"
     if not data.alerts:
         return "<p>No open alerts.</p>"
-    columns = list(data.alerts[0])
-    head = "".join(f"<th>{esc(c)}</th>" for c in columns)
-    body = "".join(
-        "<tr>" + "".join(f'<td{" class=num" if isinstance(row[c], (int, float)) else ""}>{esc(row[c])}</td>'
-                         for c in columns) + "</tr>"
-        for row in data.alerts
-    )
-    return f"<p>{len(data.alerts)} open alert(s).</p><table><tr>{head}</tr>{body}</table>"
+    rows = []
+    for alert in data.alerts:
+        indicator_id = alert.get("indicator_id")
+        name = alert.get("indicator_name") or indicator_id or ""
+        what = f'<a href="#{anchor(indicator_id)}">{esc(name)}</a>' if indicator_id else esc(name)
+        where = ", ".join(esc(str(v)) for v in (alert.get("geo"), alert.get("period") or alert.get("year")) if v)
+        severity = esc(alert.get("severity") or "")
+        rows.append(f'<tr><td><span class="tag alert">{severity}</span></td><td>{what}<br>'
+                    f'<span class=note>{where}</span></td><td>{esc(alert.get("message") or alert.get("rule"))}</td></tr>')
+    return (f"<p>{len(data.alerts)} open alert(s), most severe first.</p><table class=alerts><tr><th>severity</th>"
+            f"<th>indicator and place</th><th>message</th></tr>{''.join(rows)}</table>")
 
 
 def conflict_html(conflict: Conflict, places: dict[str, str], with_indicator: bool) -> str:

@@ -8,12 +8,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from octracker.curation import Curation, read_curations
 from octracker.documents import SourceMeta, meta_from_mapping, read_sidecar_mapping
 from octracker.errors import SpecError, UsageError
 
 SPEC_FIELDS = {
     "name", "description", "extractor", "document", "inbox", "feed", "schedule", "precedence",
-    "source", "params", "full_snapshot", "enabled",
+    "source", "params", "full_snapshot", "enabled", "curation",
 }
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 #: Defaults by kind of source: statistics offices beat the index, the index beats the press.
@@ -38,6 +39,8 @@ class PipelineSpec:
     full_snapshot: bool = True
     feed: dict[str, Any] | None = None
     enabled: bool = True
+    #: Figures this source states that belong to another geography or indicator (`[[curation]]`).
+    curations: tuple[Curation, ...] = ()
 
 
 def load_spec(path: Path) -> PipelineSpec:
@@ -81,6 +84,7 @@ def load_spec(path: Path) -> PipelineSpec:
         full_snapshot=bool(raw.get("full_snapshot", True)),
         feed=raw.get("feed"),
         enabled=bool(raw.get("enabled", True)),
+        curations=read_curations(raw.get("curation"), str(path)),
     )
 
 

@@ -187,7 +187,10 @@ def read_sources(con: duckdb.DuckDBPyConnection) -> list[SourceStatus]:
 
 
 def read_open_alerts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    return dict(con.execute("SELECT severity, COUNT(*) FROM trend_alerts GROUP BY severity ORDER BY severity")
+    """Open alerts per severity, most severe first when the view ranks severities (`severity_rank`)."""
+    columns = {r[0] for r in con.execute("SELECT column_name FROM (DESCRIBE trend_alerts)").fetchall()}
+    order = "MAX(severity_rank) DESC" if "severity_rank" in columns else "severity"
+    return dict(con.execute(f"SELECT severity, COUNT(*) FROM trend_alerts GROUP BY severity ORDER BY {order}")
                 .fetchall())
 
 

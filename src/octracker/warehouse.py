@@ -13,6 +13,7 @@ from pathlib import Path
 
 import duckdb
 
+from octracker.alert_rules import load_alert_rules, sync_alert_rules
 from octracker.catalog import Catalog
 from octracker.errors import OctrackerError, SpecError, WarehouseBusy
 from octracker.settings import Settings
@@ -126,9 +127,10 @@ def sync_indicators(con: duckdb.DuckDBPyConnection, catalog: Catalog) -> None:
 
 
 def prepare_warehouse(con: duckdb.DuckDBPyConnection, settings: Settings, catalog: Catalog) -> None:
-    """Bring a writer connection up to date: migrations, catalog, views."""
+    """Bring a writer connection up to date: migrations, catalog, alert rules, views."""
     apply_migrations(con, settings.migrations_dir)
     sync_indicators(con, catalog)
+    sync_alert_rules(con, load_alert_rules(settings.schemas_dir / "alert_rules.toml"))
     apply_views(con, settings.views_dir)
 
 

@@ -1,8 +1,12 @@
 -- series: the one value analysts should use per (indicator, geo, period), after source precedence.
 -- Grain: one row per (indicator_id, geo, period_start, period_end) with a known period.
 -- Inputs: observations, sources (precedence, published_on).
--- Policy: highest source precedence; then a value stated by a source (parsed, curated) over one
--- derived or computed from it; then the newest publication; then source_id for a stable tie-break.
+-- Policy, in order: highest source precedence; a whole period over a partial count of it (they share a
+-- period only when the partial count's as-of date is unknown); a value stated by a source (parsed, curated)
+-- over one derived or computed from it; the newest publication; source_id for a stable tie-break.
+-- Publication dates rank as far as they are stated: a date known to the month or year counts as the first
+-- day of it (published_on), and an unknown date ranks oldest, so a source we cannot date never overrides
+-- one we can.
 -- Values whose period the source does not state stay in `observations` only.
 CREATE OR REPLACE VIEW series AS
 WITH ranked AS (
@@ -17,6 +21,7 @@ WITH ranked AS (
             PARTITION BY o.indicator_id, o.geo, o.period_start, o.period_end
             ORDER BY
                 s.precedence DESC,
+                CASE WHEN o.is_partial THEN 1 ELSE 0 END,
                 CASE o.method WHEN 'parsed' THEN 0 WHEN 'curated' THEN 0 WHEN 'computed' THEN 1 ELSE 2 END,
                 s.published_on DESC NULLS LAST,
                 o.source_id

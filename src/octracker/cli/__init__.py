@@ -67,9 +67,9 @@ def main(ctx: click.Context, warehouse: str | None, project: str | None, debug: 
 
 
 def _register() -> None:
-    from octracker.cli import export, query, refresh, report, status
+    from octracker.cli import alerts, export, query, refresh, report, review, status
 
-    for module in (refresh, query, status, export, report):
+    for module in (refresh, query, status, export, report, alerts, review):
         for command in module.COMMANDS:
             main.add_command(command)
 

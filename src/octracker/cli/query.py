@@ -36,14 +36,14 @@ SUMMARY_QUERIES = [
      "COUNT(*) AS values, MIN(year) AS first_year, MAX(year) AS last_year FROM series "
      "GROUP BY ALL ORDER BY family, geo"),
     ("Largest year-over-year changes", "yoy_changes",
-     "SELECT indicator_id, geo, year, value, prev_value, change, pct_change FROM yoy_changes "
+     "SELECT indicator_id, geo, year, value, basis, annualized_value, prev_value, change, pct_change FROM yoy_changes "
      "WHERE comparable ORDER BY abs(pct_change) DESC NULLS LAST LIMIT 10"),
     ("Largest moves between index editions", "edition_changes",
-     "SELECT indicator_id, geo, year, prev_year, value, prev_value, change FROM edition_changes "
+     "SELECT indicator_id, geo, year, prev_year, value, prev_value, change, change_per_year FROM edition_changes "
      "WHERE change IS NOT NULL ORDER BY abs(change) DESC, indicator_id, geo LIMIT 10"),
     ("Open trend alerts", "trend_alerts",
      "SELECT severity, rule, indicator_id, geo, year, message FROM trend_alerts "
-     "ORDER BY severity DESC, rule, indicator_id, geo LIMIT 20"),
+     "ORDER BY severity_rank DESC, rule, indicator_id, geo LIMIT 20"),
 ]
 
 

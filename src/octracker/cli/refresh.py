@@ -11,6 +11,7 @@ from rich.table import Table
 from octracker.cli.progress import progress_bar
 from octracker.pipeline import PipelineResult, refresh
 from octracker.specs import load_specs, select_specs
+from octracker.query import relation_exists, run_query
 
 
 def summary_table(results: list[PipelineResult]) -> Table:
@@ -56,6 +57,10 @@ def refresh_command(app, pipelines: tuple[str, ...], as_json: bool) -> None:
         written = sum(r.counts.new + r.counts.revised + r.counts.retracted for r in results)
         if written == 0 and all(r.status == "success" for r in results):
             app.out.print("Nothing new: the warehouse already holds every value these sources state.")
+        if relation_exists(app.settings.published_path, "trend_alerts"):
+            _, [(count,)] = run_query(app.settings.published_path, "SELECT COUNT(*) FROM trend_alerts")
+            app.out.print(f"Open trend alerts: {count} (`octracker alerts` lists them; "
+                          "`octracker alerts send` delivers what is new)")
     for r in results:
         if r.error:
             app.err.print(f"Error: {r.error}", style="red", markup=False, highlight=False)

@@ -8,30 +8,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import polars as pl
-
 from octracker.catalog import Catalog
 from octracker.documents import Document
+from octracker.extractors.articles import extract_declared_figures
 from octracker.extractors.oci_profile import extract_oci_profile
-from octracker.extracts import Extract, Problem
+from octracker.extractors.tables import extract_long_table, extract_wide_index
+from octracker.extracts import Extract, Problem, empty_observations
 from octracker.specs import PipelineSpec
 
 ExtractorFn = Callable[[Document, PipelineSpec, Catalog], Extract]
 
-#: The canonical columns with their types, for extractors that yield no rows.
-EMPTY_OBSERVATIONS = pl.DataFrame(
-    schema={
-        "indicator_id": pl.String, "geo": pl.String, "period_start": pl.Date, "period_end": pl.Date,
-        "year": pl.Int32, "value": pl.Float64, "unit": pl.String, "qualifier": pl.String,
-        "is_partial": pl.Boolean, "as_of": pl.Date, "source_id": pl.String, "method": pl.String,
-        "evidence": pl.String, "note": pl.String,
-    }
-)
+
+NO_EDITION = Problem(check="no_edition", payload="",
+                     message="which index edition is this? set `edition` in the sidecar or pass --edition")
 
 
 def refused(problem: Problem) -> Extract:
     """An extract that refuses the document for one reason."""
-    return Extract(EMPTY_OBSERVATIONS.clone(), [problem])
+    return Extract(empty_observations(), [problem])
 
 
 def decode_text(document: Document) -> str | Extract:
@@ -46,7 +40,7 @@ def decode_text(document: Document) -> str | Extract:
 def extract_narrative(document: Document, spec: PipelineSpec, catalog: Catalog) -> Extract:
     """A document kept as a source and as evidence, with no figures to read (yet)."""
     text = decode_text(document)
-    return text if isinstance(text, Extract) else Extract(EMPTY_OBSERVATIONS.clone())
+    return text if isinstance(text, Extract) else Extract(empty_observations())
 
 
 def extract_index_profile(document: Document, spec: PipelineSpec, catalog: Catalog) -> Extract:
@@ -56,8 +50,7 @@ def extract_index_profile(document: Document, spec: PipelineSpec, catalog: Catal
         return text
     edition = spec.params.get("edition", spec.source.edition)
     if edition is None:
-        return refused(Problem(check="no_edition", payload="",
-                               message="which index edition is this? set `edition` in the sidecar or pass --edition"))
+        return refused(NO_EDITION)
     # Editions are biennial: the change printed beside a score is since the edition two years earlier.
     previous = spec.params.get("previous_edition", edition - 2)
     countries = spec.params.get("countries") or spec.source.countries
@@ -65,7 +58,32 @@ def extract_index_profile(document: Document, spec: PipelineSpec, catalog: Catal
                                countries=list(countries) if countries else None, catalog=catalog)
 
 
+def extract_article_figures(document: Document, spec: PipelineSpec, catalog: Catalog) -> Extract:
+    """The figures a spec declares (`[[params.figures]]`), each read from the sentence it names."""
+    text = decode_text(document)
+    if isinstance(text, Extract):
+        return text
+    return extract_declared_figures(text, figures=spec.params.get("figures", []), source_id=spec.source.source_id,
+                                    catalog=catalog, document_name=document.path.name)
+
+
+def extract_long_observations(document: Document, spec: PipelineSpec, catalog: Catalog) -> Extract:
+    """A long table (CSV or Parquet): one row per indicator, geo and period."""
+    return extract_long_table(document.path, source_id=spec.source.source_id, catalog=catalog)
+
+
+def extract_wide_index_table(document: Document, spec: PipelineSpec, catalog: Catalog) -> Extract:
+    """A wide index table (CSV or XLSX): one row per country; the edition from the spec or sidecar."""
+    edition = spec.params.get("edition", spec.source.edition)
+    if edition is None:
+        return refused(NO_EDITION)
+    return extract_wide_index(document.path, source_id=spec.source.source_id, edition=edition, catalog=catalog)
+
+
 EXTRACTORS: dict[str, ExtractorFn] = {
+    "observations_long": extract_long_observations,
+    "oci_wide": extract_wide_index_table,
+    "article_figures": extract_article_figures,
     "narrative": extract_narrative,
     "oci_profile": extract_index_profile,
 }

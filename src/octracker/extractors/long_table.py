@@ -1,0 +1,432 @@
+"""Long observation tables (`observations_long`, CSV or Parquet) into canonical rows, checked with polars expressions.
+
+Every check is a vectorised filter: a file of ten million rows is read without a Python loop per row.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+
+import polars as pl
+import pyarrow.parquet as pq
+
+from octracker.catalog import Catalog, name_key
+from octracker.countries import is_known_geo
+from octracker.extractors.table_files import (
+    OBSERVATION_SCHEMA, MiB, check_size, check_text, csv_separator, file_problem, sniff_format,
+)
+from octracker.extracts import Extract, Problem
+
+FATAL_HEADER_CHECKS = ("missing_column", "duplicate_column")
+REQUIRED_COLUMNS = ("indicator", "geo", "period", "value", "unit")
+OPTIONAL_COLUMNS = ("qualifier", "as_of", "source_url", "note")
+QUALIFIERS = ("exact", "approx", "lower_bound", "upper_bound")
+#: Problems listed one by one; past this only their count per check is reported.
+MAX_REPORTED = 1000
+NUMBER = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"
+#: A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
+FORMULA_START = r"^ *[=+\-@\t\r]"
+DATE = "%Y-%m-%d"
+#: One value per indicator, place and period in a table.
+KEY = ["indicator", "geo", "_start", "_end"]
+WRONG_FIELD_COUNT = "wrong number of fields"
+
+#: The canonical columns, `_line_no` and `_raw`, and the row's own `source_url` when the table gives one.
+OUTPUT_SCHEMA = {**OBSERVATION_SCHEMA, "_source_url": pl.String}
+
+
+def extract_long_table(path: Path, *, source_id: str, catalog: Catalog, max_bytes: int = 512 * MiB) -> Extract:
+    """Read a long observation table (CSV or Parquet, told apart by magic bytes) into canonical rows."""
+    # Load inputs.
+    refused = check_size(path, max_bytes)
+    if refused:
+        return _refused(refused)
+    kind = sniff_format(path)
+    if kind == "xlsx":
+        return _refused(file_problem("wrong_format", "an XLSX workbook is not a long table; export it as CSV", path))
+    cells, problems = _parquet_cells(path, max_bytes) if kind == "parquet" else _csv_cells(path)
+    if cells is None:
+        return _refused(*problems)
+
+    # Process data.
+    where = "row" if kind == "parquet" else "line"
+    parsed = _parse_cells(cells, catalog)
+    del cells  # ten million rows: let go of what is no longer needed
+    checks = _row_checks(parsed, catalog)
+    flags = parsed.select(mask.fill_null(False).alias(f"_check{i}") for i, (_, mask, _) in enumerate(checks))
+    problems += _row_problems(parsed, flags, checks, where)
+    bad = flags.select(pl.any_horizontal(pl.all())).to_series()
+    good = parsed.filter(~bad) if bad.any() else parsed
+    return Extract(frame=_canonical(good, source_id, f"{path.name} {where} "), problems=problems)
+
+
+def _refused(*problems: Problem) -> Extract:
+    return Extract(frame=pl.DataFrame(schema=OUTPUT_SCHEMA), problems=list(problems))
+
+
+# --- reading ---------------------------------------------------------------------------------------------
+
+
+def _csv_cells(path: Path) -> tuple[pl.DataFrame | None, list[Problem]]:
+    """Cells of a CSV as strings, one row per record, with its first line number, raw text and shape fault."""
+    refused = check_text(path)
+    if refused:
+        return None, [refused]
+    # One string per physical line: the file has no NUL byte (checked above), so NUL never splits a line.
+    lines = pl.read_csv(
+        path, has_header=False, separator="\x00", quote_char=None, infer_schema=False,
+        new_columns=["_raw"], empty_string_is_null=False, row_index_name="_line_no", row_index_offset=1,
+    ).with_columns(pl.col("_line_no").cast(pl.Int64))
+    records = _join_quoted_lines(lines)
+    header_text = records["_raw"][0].removeprefix("\ufeff")
+    if "\r" in header_text:
+        return None, [file_problem(
+            "bad_line_endings", "lines end in a bare CR (old Mac style); save the file with LF or CRLF line endings",
+            path)]
+    separator = csv_separator(header_text)
+    header = [name_key(c) for c in next(csv.reader([header_text], delimiter=separator))]
+    problems = _header_problems(header, header_text, line_no=1)
+    if any(p.check in FATAL_HEADER_CHECKS for p in problems):
+        return None, problems
+    records = records.slice(1).filter(~pl.col("_raw").str.contains(r"^\s*$"))
+    if records.height == 0:
+        return None, [file_problem("empty_file", "the table has a header but no rows", path)]
+    cells = _split_cells(records, separator, header)
+    return _with_optional_columns(cells.select(c for c in cells.columns if _known(c) or c.startswith("_"))), problems
+
+
+def _join_quoted_lines(lines: pl.DataFrame) -> pl.DataFrame:
+    """Join the lines of a record whose quoted field spans line breaks; `_q` is its count of quote marks."""
+    quotes = pl.col("_raw").str.count_matches('"', literal=True)
+    lines = lines.with_columns(_q=quotes)
+    inside = (pl.col("_q").cum_sum() - pl.col("_q")) % 2 == 1
+    if not lines.select(inside.any()).item():
+        return lines
+    return (
+        lines.with_columns(_record=(~inside).cum_sum())
+        .group_by("_record", maintain_order=True)
+        .agg(pl.col("_line_no").first(), pl.col("_raw").str.join("\n"), pl.col("_q").sum())
+        .drop("_record")
+    )
+
+
+def _split_cells(records: pl.DataFrame, separator: str, header: list[str]) -> pl.DataFrame:
+    """One string column per header name, and `_ragged` saying why a record does not fit the header.
+
+    Records without a quote mark take the fast path (a plain split); the others a quote-aware regex.
+    """
+    width = len(header)
+    names = [f"_f{i}" for i in range(width)]
+    found = pl.col("_raw").str.count_matches(separator, literal=True) + 1
+    cells = records.select(
+        "_line_no", "_raw",
+        # A literal, not a formatted message: formatting ten million strings to keep a handful costs seconds.
+        pl.when(found != width).then(pl.lit(WRONG_FIELD_COUNT)).alias("_ragged"),
+        found.alias("_found"),
+        pl.lit(width, pl.UInt32).alias("_expected"),
+        pl.col("_raw").str.split_exact(separator, width - 1).struct.rename_fields(names).struct.unnest(),
+    )
+    quoted_at = records.select(pl.col("_q") > 0).to_series().arg_true()
+    if len(quoted_at):
+        # Patch the few records with quote marks in place rather than concatenating and re-sorting millions.
+        quoted = _split_quoted(records[quoted_at], separator, names)
+        cells = cells.with_columns(
+            cells.get_column(c).scatter(quoted_at, quoted.get_column(c)) for c in ["_ragged", "_found", *names]
+        )
+    return cells.rename(dict(zip(names, header)))
+
+
+def _split_quoted(records: pl.DataFrame, separator: str, names: list[str]) -> pl.DataFrame:
+    """Fields of records with quote marks: `"a, b"` is one field and `""` inside quotes is a quote mark."""
+    sep = re.escape(separator)
+    # Prefixing the separator makes every field a non-empty match: `<sep>"quoted ""text"""` or `<sep>plain`.
+    pieces = (pl.lit(separator) + pl.col("_raw")).str.extract_all(rf'{sep}(?:"(?:[^"]|"")*"|[^{sep}"]*)')
+    field = pl.element().str.slice(1)
+    unquoted = (
+        pl.when(field.str.starts_with('"') & field.str.ends_with('"') & (field.str.len_chars() >= 2))
+        .then(field.str.slice(1, field.str.len_chars() - 2).str.replace_all('""', '"', literal=True))
+        .otherwise(field)
+    )
+    covered = (
+        pl.col("_pieces").list.eval(pl.element().str.len_chars()).list.sum() == pl.col("_raw").str.len_chars() + 1
+    )
+    found = pl.col("_fields").list.len()
+    return records.with_columns(_pieces=pieces).with_columns(_fields=pl.col("_pieces").list.eval(unquoted)).select(
+        "_line_no", "_raw",
+        pl.when(pl.col("_q") % 2 == 1).then(pl.lit("a quote opened here is never closed"))
+        .when(~covered).then(pl.lit("malformed quoting: text after a closing quote"))
+        .when(found != len(names)).then(pl.lit(WRONG_FIELD_COUNT))
+        .alias("_ragged"),
+        found.alias("_found"),
+        *(pl.col("_fields").list.get(i, null_on_oob=True).alias(n) for i, n in enumerate(names)),
+    )
+
+
+def _parquet_cells(path: Path, max_bytes: int) -> tuple[pl.DataFrame | None, list[Problem]]:
+    """Cells of a Parquet file (typed columns kept), one row per row, with its 1-based row number and raw text."""
+    try:
+        meta = pq.ParquetFile(path).metadata
+        unpacked = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+        if unpacked > max_bytes:
+            return None, [file_problem(
+                "too_large", f"the Parquet data expands to {unpacked:,} bytes, more than the {max_bytes:,} allowed",
+                path,
+            )]
+        frame = pl.read_parquet(path)
+    except Exception as exc:  # pyarrow and polars raise many types for a damaged file
+        return None, [file_problem("unreadable_file", f"not a readable Parquet file: {exc}", path)]
+    header = [name_key(c) for c in frame.columns]
+    problems = _header_problems(header, ",".join(frame.columns), line_no=None)
+    if any(p.check in FATAL_HEADER_CHECKS for p in problems):
+        return None, problems
+    if frame.height == 0:
+        return None, [file_problem("empty_file", "the Parquet file has no rows", path)]
+    frame = frame.rename(dict(zip(frame.columns, header))).select([n for n in header if _known(n)])
+    raw = pl.concat_str([pl.col(c).cast(pl.String).fill_null("") for c in frame.columns], separator=",")
+    cells = frame.with_row_index("_line_no", offset=1).with_columns(
+        pl.col("_line_no").cast(pl.Int64), _raw=raw, _ragged=pl.lit(None, pl.String),
+        _found=pl.lit(None, pl.UInt32), _expected=pl.lit(None, pl.UInt32),
+    )
+    return _with_optional_columns(cells), problems
+
+
+def _known(column: str) -> bool:
+    return column in REQUIRED_COLUMNS or column in OPTIONAL_COLUMNS
+
+
+def _header_problems(header: list[str], raw: str, line_no: int | None) -> list[Problem]:
+    """Missing required, unknown and repeated columns (an unknown one is usually a misspelt optional column)."""
+    problems = []
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        problems.append(Problem("missing_column", f"missing column(s) {', '.join(missing)}; a long table needs "
+                                f"{', '.join(REQUIRED_COLUMNS)}", raw, line_no))
+    for column in dict.fromkeys(c for c in header if not _known(c)):
+        problems.append(Problem("unknown_column", f"unknown column {column!r}; optional columns are "
+                                f"{', '.join(OPTIONAL_COLUMNS)}", raw, line_no))
+    for column in dict.fromkeys(c for c in header if header.count(c) > 1):
+        problems.append(Problem("duplicate_column", f"column {column!r} appears more than once", raw, line_no))
+    return problems
+
+
+def _with_optional_columns(cells: pl.DataFrame) -> pl.DataFrame:
+    missing = [c for c in OPTIONAL_COLUMNS if c not in cells.columns]
+    return cells.with_columns(pl.lit(None, pl.String).alias(c) for c in missing)
+
+
+# --- parsing and checks ----------------------------------------------------------------------------------
+
+
+def _parse_cells(cells: pl.DataFrame, catalog: Catalog) -> pl.DataFrame:
+    """Cells stripped in place, plus typed `_`-columns: value, dates, formula-like column, catalog unit and range."""
+    cells = _with_formula_column(cells)
+    # Eager with_columns does not share sub-expressions, so the stripped text is materialised first.
+    stripped = cells.with_columns(
+        _value=_value_expr(cells.schema["value"]),
+        _as_of=_date_expr("as_of", cells.schema["as_of"]),
+        indicator=_tidy(cells, "indicator"),
+        geo=_tidy(cells, "geo", upper=True),
+        period=_tidy(cells, "period"),
+        value=_tidy(cells, "value"),
+        unit=_tidy(cells, "unit"),
+        qualifier=_tidy(cells, "qualifier", optional=True).str.to_lowercase().fill_null("exact"),
+        as_of=_tidy(cells, "as_of", optional=True),
+        source_url=_tidy(cells, "source_url", optional=True),
+        note=_tidy(cells, "note", optional=True),
+    )
+    period = pl.col("period")
+    is_year = period.str.contains(r"^\d{4}$")
+    is_span = period.str.contains(r"^\d{4}-\d{2}-\d{2}/\d{4}-\d{2}-\d{2}$")
+    year = period.cast(pl.Int32, strict=False)
+    limits = pl.DataFrame(
+        [(i.id, i.unit, float(i.min), float(i.max), f"{i.min:g} to {i.max:g}") for i in catalog.indicators],
+        schema={"indicator": pl.String, "_cat_unit": pl.String, "_min": pl.Float64, "_max": pl.Float64,
+                "_range": pl.String},
+        orient="row",
+    )
+    parsed = stripped.with_columns(_is_year=is_year, _is_span=is_span, _year=year).with_columns(
+        _start=pl.when("_is_year").then(pl.date("_year", 1, 1))
+        .when("_is_span").then(period.str.slice(0, 10).str.to_date(DATE, strict=False)),
+        _end=pl.when("_is_year").then(pl.date("_year", 12, 31))
+        .when("_is_span").then(period.str.slice(11, 10).str.to_date(DATE, strict=False)),
+    ).drop("_is_year", "_is_span", "_year").join(limits, on="indicator", how="left", maintain_order="left")
+    return _with_first_line(parsed)
+
+
+def _with_formula_column(cells: pl.DataFrame) -> pl.DataFrame:
+    """`_formula`: the first column whose cell a spreadsheet would run as a formula (a number is fine)."""
+    columns = [c for c in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) if cells.schema[c] == pl.String]
+    starts = [pl.when(pl.col(c).str.contains(FORMULA_START)).then(pl.lit(c)) for c in columns]
+    cells = cells.with_columns(_formula=pl.coalesce(starts) if starts else pl.lit(None, pl.String))
+    if cells["_formula"].is_null().all():
+        return cells
+    # Rare: only now pay for telling '-5' (a number) from '-cmd' (a formula) in every column.
+    formula_like = [
+        pl.when(pl.col(c).str.contains(FORMULA_START) & ~pl.col(c).str.strip_chars().str.contains(NUMBER))
+        .then(pl.lit(c))
+        for c in columns
+    ]
+    return cells.with_columns(_formula=pl.coalesce(formula_like))
+
+
+def _with_first_line(parsed: pl.DataFrame) -> pl.DataFrame:
+    """`_first_line`: for a row whose key an earlier row already has, that row's line; null otherwise."""
+    eligible = pl.col("_ragged").is_null() & pl.all_horizontal(pl.col(k).is_not_null() for k in KEY)
+    repeated = parsed.select(eligible & pl.struct(KEY).is_duplicated()).to_series()
+    if not repeated.any():
+        return parsed.with_columns(_first_line=pl.lit(None, pl.Int64))
+    # Only the rows of repeated keys are grouped: a full window over ten million rows costs seconds.
+    first = parsed.filter(repeated).select("_line_no", _first_line=pl.col("_line_no").min().over(KEY))
+    return parsed.join(first, on="_line_no", how="left", maintain_order="left")
+
+
+def _tidy(cells: pl.DataFrame, column: str, *, upper: bool = False, optional: bool = False) -> pl.Expr:
+    """The cell as text without surrounding spaces (upper-cased, empty as null, when asked).
+
+    Each rewrite runs only when some cell needs it: copying ten million strings for nothing costs memory.
+    """
+    cell = pl.col(column).cast(pl.String)
+    if cells.select(cell.str.contains(r"^\s|\s$").any()).item():
+        cell = cell.str.strip_chars()
+    if upper and cells.select(cell.str.contains("[a-z]").any()).item():
+        cell = cell.str.to_uppercase()
+    return pl.when(cell != "").then(cell) if optional else cell
+
+
+def _value_expr(dtype: pl.DataType) -> pl.Expr:
+    """Float64 value, null unless the cell is a plain finite number (no 'inf', '1,000' or '12%')."""
+    if dtype.is_numeric():
+        value = pl.col("value").cast(pl.Float64)
+    else:
+        value = pl.col("value").cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False)
+    return pl.when(value.is_finite()).then(value)
+
+
+def _date_expr(column: str, dtype: pl.DataType) -> pl.Expr:
+    if dtype == pl.Date:
+        return pl.col(column)
+    if isinstance(dtype, pl.Datetime):
+        return pl.col(column).dt.date()
+    return pl.col(column).cast(pl.String).str.strip_chars().str.to_date(DATE, strict=False)
+
+
+def _row_checks(parsed: pl.DataFrame, catalog: Catalog) -> list[tuple[str, pl.Expr, pl.Expr]]:
+    """(check name, mask of failing rows, message) for every row check; ragged rows skip the others."""
+    shaped = pl.col("_ragged").is_null()
+    start, end, as_of, value = pl.col("_start"), pl.col("_end"), pl.col("_as_of"), pl.col("_value")
+    known = pl.col("_cat_unit").is_not_null()
+    return [
+        ("ragged_row", ~shaped,
+         pl.when(pl.col("_ragged") == WRONG_FIELD_COUNT)
+         .then(pl.format("expected {} fields as in the header, found {}", pl.col("_expected"), pl.col("_found")))
+         .otherwise(pl.col("_ragged"))),
+        ("formula_injection", shaped & pl.col("_formula").is_not_null(),
+         pl.format("the {} cell starts with =, +, -, @, tab or CR and is not a number; a spreadsheet would run "
+                   "it as a formula, so remove that character", pl.col("_formula"))),
+        ("unknown_indicator", shaped & ~known, _unknown_indicator_message(parsed, catalog)),
+        ("bad_geo", shaped & ~pl.col("geo").is_in(_known_geos(parsed)).fill_null(False),
+         pl.format("geo {} is not an ISO 3166-1/3166-2 code, UN/LOCODE or EU", _quoted(pl.col("geo")))),
+        ("bad_period",
+         shaped & (start.is_null() | end.is_null() | (end < start) | (start.dt.year() != end.dt.year())
+                   | ~end.dt.year().is_between(1900, 2100)),
+         pl.format("period {} is not YYYY or YYYY-MM-DD/YYYY-MM-DD within one calendar year (1900-2100)",
+                   _quoted(pl.col("period")))),
+        ("bad_as_of", shaped & ((pl.col("as_of").is_not_null() & as_of.is_null()) | (as_of < start)),
+         pl.format("as_of {} is not a YYYY-MM-DD date on or after the period start", _quoted(pl.col("as_of")))),
+        ("bad_number", shaped & value.is_null(),
+         pl.format("value {} is not a plain decimal number", _quoted(pl.col("value")))),
+        ("bad_qualifier", shaped & ~pl.col("qualifier").is_in(QUALIFIERS),
+         pl.format("qualifier {} is not one of {}", _quoted(pl.col("qualifier")), pl.lit(", ".join(QUALIFIERS)))),
+        ("unit_mismatch", shaped & known & (pl.col("unit") != pl.col("_cat_unit")).fill_null(True),
+         pl.format("unit {} is not the catalog unit {} of {}", _quoted(pl.col("unit")),
+                   _quoted(pl.col("_cat_unit")), pl.col("indicator"))),
+        ("out_of_range", shaped & ((value < pl.col("_min")) | (value > pl.col("_max"))),
+         pl.format("value {} is outside the catalog range {} of {}", _quoted(pl.col("value")), pl.col("_range"),
+                   pl.col("indicator"))),
+        ("duplicate_key",
+         shaped & (pl.col("_line_no") != pl.col("_first_line")),
+         pl.format("same indicator, geo and period as line {}", pl.col("_first_line"))),
+    ]
+
+
+def _quoted(cell: pl.Expr) -> pl.Expr:
+    return pl.format("'{}'", cell.cast(pl.String).fill_null(""))
+
+
+def _known_geos(parsed: pl.DataFrame) -> list[str]:
+    """The distinct geo codes that exist; checked once per code, not per row."""
+    return [g for g in parsed["geo"].drop_nulls().unique().to_list() if is_known_geo(g)]
+
+
+def _unknown_indicator_message(parsed: pl.DataFrame, catalog: Catalog) -> pl.Expr:
+    """Message per distinct unknown indicator, naming the catalog id it probably means."""
+    unknown = parsed.filter(pl.col("_cat_unit").is_null())["indicator"].drop_nulls().unique().to_list()
+    messages = {}
+    for name in filter(None, unknown):
+        guess = catalog.by_name(name)
+        hint = f"; did you mean {guess.id!r}?" if guess else "; add it to schemas/indicators.toml first"
+        messages[name] = f"unknown indicator {name!r}{hint}"
+    return pl.col("indicator").replace_strict(messages, default="indicator is empty", return_dtype=pl.String)
+
+
+def _row_problems(parsed: pl.DataFrame, flags: pl.DataFrame, checks: list, where: str) -> list[Problem]:
+    """Problems for failing rows in file order, the first MAX_REPORTED listed and the rest counted."""
+    counts: dict[str, int] = {}
+    frames = []
+    for (name, _, message), column in zip(checks, flags.iter_columns()):
+        failing = int(column.sum())
+        if not failing:
+            continue
+        counts[name] = counts.get(name, 0) + failing
+        first_failing = column.arg_true().head(MAX_REPORTED)
+        frames.append(parsed[first_failing].select("_line_no", "_raw", check=pl.lit(name), message=message))
+    if not frames:
+        return []
+    # A CSV problem's line_no is the file line; a Parquet one's is the row number, which the message says.
+    prefix = "row {}: " if where == "row" else ""
+    listed = pl.concat(frames).sort("_line_no", maintain_order=True).head(MAX_REPORTED)
+    problems = [
+        Problem(check=row["check"], message=prefix.format(row["_line_no"]) + row["message"], payload=row["_raw"],
+                line_no=row["_line_no"])
+        for row in listed.iter_rows(named=True)
+    ]
+    total = sum(counts.values())
+    if total > len(problems):
+        summary = ", ".join(f"{n} {c:,}" for n, c in counts.items())
+        problems.append(Problem("too_many_problems", f"{total - len(problems):,} more problems not listed "
+                                f"({total:,} in all: {summary}); fix these and run again", "", None))
+    return problems
+
+
+def _canonical(good: pl.DataFrame, source_id: str, evidence_prefix: str) -> pl.DataFrame:
+    """Canonical columns; a period short of its year, or known only as of a date before its end, is partial.
+
+    A partial period without an as_of date stood as of its last day.
+    """
+    start, end, as_of = pl.col("_start"), pl.col("_end"), pl.col("_as_of")
+    full_year = (start.dt.ordinal_day() == 1) & (end.dt.month() == 12) & (end.dt.day() == 31)
+    # '2025' as of 2025-09-10 is the year so far, not the year: partial too.
+    partial = ~full_year | (as_of < end).fill_null(False)
+    return good.select(
+        indicator_id=pl.col("indicator"),
+        geo=pl.col("geo"),
+        period_start=pl.col("_start"),
+        period_end=pl.col("_end"),
+        year=pl.col("_end").dt.year().cast(pl.Int32),
+        value=pl.col("_value"),
+        unit=pl.col("unit"),
+        qualifier=pl.col("qualifier"),
+        is_partial=partial,
+        as_of=pl.when(partial & as_of.is_null()).then(end).otherwise(as_of),
+        source_id=pl.lit(source_id, pl.String),
+        method=pl.lit("parsed", pl.String),
+        evidence=pl.concat_str(
+            pl.lit(evidence_prefix), pl.col("_line_no").cast(pl.String), pl.lit(": "), pl.col("_raw"),
+        ),
+        note=pl.col("note"),
+        _line_no=pl.col("_line_no"),
+        _raw=pl.col("_raw"),
+        _source_url=pl.col("source_url"),
+    ).select(list(OUTPUT_SCHEMA))

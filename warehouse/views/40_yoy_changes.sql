@@ -1,0 +1,102 @@
+-- yoy_changes: every annual series' value against exactly the previous year.
+-- Grain: one row per (indicator_id, geo, year) of an indicator whose catalog frequency is annual.
+-- Inputs: series, indicators.
+-- Rules:
+--   * The previous value is the one for year - 1, nothing else: a missing year is a gap (comparable = false,
+--     no change), never a silent jump over it to an older year.
+--   * A partial year (is_partial: year to date) is never compared raw with a full year. It is compared at
+--     its annualized pace: annualized_value = value * days in the calendar year / days from 1 January to
+--     as_of (both days counted), basis = 'annualized'. A full year has basis = 'full_year' and
+--     annualized_value = value. A partial value whose as_of is unknown is never compared (basis NULL);
+--     when as_of is unknown but the period ends before 31 December, the period end is the as-of date.
+--   * Only points are compared (qualifier exact or approx): "over 60" is not a number to subtract.
+--   * The previous year must be a full year.
+--   change = compared value - prev_value, in the indicator's unit, where the compared value is
+--   annualized_value (equal to value for a full year); pct_change = 100 * change / prev_value, in percent
+--   (NULL when prev_value is 0). not_comparable says why a row has no change.
+-- Several periods in one year (a year-to-date figure and the full year): the full year wins, else the
+-- latest as-of.
+CREATE OR REPLACE VIEW yoy_changes AS
+WITH annual AS (
+    SELECT s.*
+    FROM series AS s
+    JOIN indicators AS i USING (indicator_id)
+    WHERE i.frequency = 'annual' AND s.year IS NOT NULL
+    QUALIFY ROW_NUMBER() OVER (
+        PARTITION BY s.indicator_id, s.geo, s.year
+        ORDER BY s.is_partial, s.as_of DESC NULLS LAST, s.period_end DESC, s.period_start
+    ) = 1
+),
+paced AS (
+    SELECT
+        a.*,
+        date_diff('day', make_date(a.year, 1, 1), make_date(a.year + 1, 1, 1)) AS days_in_year,
+        CASE WHEN a.is_partial THEN
+            COALESCE(a.as_of, CASE WHEN a.period_end < make_date(a.year, 12, 31) THEN a.period_end END)
+        END AS pace_date
+    FROM annual AS a
+),
+based AS (
+    SELECT
+        p.*,
+        CASE
+            WHEN NOT p.is_partial THEN 'full_year'
+            WHEN p.pace_date >= make_date(p.year, 1, 1) THEN 'annualized'
+        END AS basis,
+        CASE
+            WHEN NOT p.is_partial THEN p.value
+            WHEN p.pace_date >= make_date(p.year, 1, 1) THEN
+                p.value * p.days_in_year
+                / (date_diff('day', make_date(p.year, 1, 1), LEAST(p.pace_date, make_date(p.year, 12, 31))) + 1)
+        END AS annualized_value
+    FROM paced AS p
+),
+paired AS (
+    SELECT
+        cur.*,
+        prev.value AS prev_value,
+        prev.qualifier AS prev_qualifier,
+        prev.is_partial AS prev_is_partial,
+        prev.source_id AS prev_source_id,
+        prev.year IS NOT NULL AS has_prev,
+        MIN(cur.year) OVER (PARTITION BY cur.indicator_id, cur.geo) < cur.year AS has_earlier
+    FROM based AS cur
+    LEFT JOIN annual AS prev
+      ON prev.indicator_id = cur.indicator_id AND prev.geo = cur.geo AND prev.year = cur.year - 1
+),
+judged AS (
+    SELECT
+        p.*,
+        CASE
+            WHEN NOT p.has_prev AND NOT p.has_earlier THEN 'first_year'
+            WHEN NOT p.has_prev THEN 'previous_year_missing'
+            WHEN p.basis IS NULL THEN 'partial_without_as_of'
+            WHEN p.qualifier NOT IN ('exact', 'approx') THEN 'bound'
+            WHEN p.prev_is_partial THEN 'previous_year_partial'
+            WHEN p.prev_qualifier NOT IN ('exact', 'approx') THEN 'previous_bound'
+        END AS not_comparable
+    FROM paired AS p
+)
+SELECT
+    indicator_id,
+    geo,
+    year,
+    value,
+    unit,
+    qualifier,
+    is_partial,
+    as_of,
+    basis,
+    annualized_value,
+    year - 1 AS prev_year,
+    prev_value,
+    CASE WHEN not_comparable IS NULL THEN annualized_value - prev_value END AS change,
+    CASE WHEN not_comparable IS NULL AND prev_value <> 0
+         THEN 100 * (annualized_value - prev_value) / prev_value END AS pct_change,
+    not_comparable IS NULL AS comparable,
+    not_comparable,
+    source_id,
+    prev_source_id,
+    period_start,
+    period_end
+FROM judged;

@@ -1,0 +1,46 @@
+-- edition_changes: every index (biennial) series' value against the previous edition present.
+-- Grain: one row per (indicator_id, geo, year) of an indicator whose catalog frequency is biennial;
+-- year is the edition.
+-- Inputs: series, indicators.
+-- The previous edition is the latest earlier one the warehouse holds, so a missing edition widens the
+-- gap instead of hiding the change: change_per_year = change / (year - prev_year) keeps editions two and
+-- four years apart comparable. The first edition has no previous one (prev_year, change NULL).
+-- change = value - prev_value in score points, rounded to 9 decimals so that 6.5 - 6.0 is exactly 0.5
+-- (the index prints two decimals; float noise must not decide a threshold).
+-- Partial values are not editions and are left out.
+CREATE OR REPLACE VIEW edition_changes AS
+WITH editions AS (
+    SELECT s.*
+    FROM series AS s
+    JOIN indicators AS i USING (indicator_id)
+    WHERE i.frequency = 'biennial' AND s.year IS NOT NULL AND NOT s.is_partial
+    QUALIFY ROW_NUMBER() OVER (
+        PARTITION BY s.indicator_id, s.geo, s.year ORDER BY s.period_end DESC, s.period_start
+    ) = 1
+),
+paired AS (
+    SELECT
+        e.*,
+        LAG(e.year) OVER w AS prev_year,
+        LAG(e.value) OVER w AS prev_value,
+        LAG(e.source_id) OVER w AS prev_source_id
+    FROM editions AS e
+    WINDOW w AS (PARTITION BY e.indicator_id, e.geo ORDER BY e.year)
+)
+SELECT
+    indicator_id,
+    geo,
+    year,
+    prev_year,
+    value,
+    prev_value,
+    ROUND(value - prev_value, 9) AS change,
+    ROUND((value - prev_value) / (year - prev_year), 9) AS change_per_year,
+    year - prev_year AS years_between,
+    unit,
+    method,
+    source_id,
+    prev_source_id,
+    period_start,
+    period_end
+FROM paired;

@@ -1,0 +1,139 @@
+-- alert_findings: what each alert check sees in the data, before rules decide what is an alert.
+-- Grain: one row per (check_name, indicator_id, geo, period) the check has a measure for:
+--   yoy_change      the year-over-year change of each annual series' latest year, when comparable;
+--                   measure = pct_change. A year to date with unknown as_of is skipped for the year before it
+--                   (it says nothing about the pace); a latest year after a gap or stated as a bound is no change.
+--   edition_change  the latest change between index editions of each series; measure = change (points)
+--   record          the latest value of each series against every earlier full-year point;
+--                   measure = 1 (above all: a record high), -1 (below all: a record low) or 0; history = how
+--                   many earlier values. A year-to-date count already above the record is a record high
+--                   (raw, not its pace); a record low needs a full year.
+--   source_conflict each row of source_conflicts; measure = spread as a percent of the larger value
+--   stale_series    the latest value of each series; measure = months (of 30.4375 days) from covered_to
+--                   (period end, or as_of for a year to date) to alert_clock.today
+-- Inputs: yoy_changes, edition_changes, series, source_conflicts, observations, alert_clock.
+-- Only the latest change of a series is a finding: older changes stay in yoy_changes / edition_changes,
+-- and an alert describes the current state, so it resolves when a newer value arrives.
+CREATE OR REPLACE VIEW alert_findings AS
+WITH latest_yoy AS (
+    SELECT *
+    FROM yoy_changes
+    WHERE not_comparable IS DISTINCT FROM 'partial_without_as_of'
+    QUALIFY ROW_NUMBER() OVER (PARTITION BY indicator_id, geo ORDER BY year DESC) = 1
+),
+latest_edition AS (
+    SELECT *
+    FROM edition_changes
+    WHERE change IS NOT NULL
+    QUALIFY ROW_NUMBER() OVER (PARTITION BY indicator_id, geo ORDER BY year DESC) = 1
+),
+latest_value AS (
+    SELECT *
+    FROM series
+    WHERE year IS NOT NULL
+    QUALIFY ROW_NUMBER() OVER (
+        PARTITION BY indicator_id, geo ORDER BY year DESC, is_partial, as_of DESC NULLS LAST, period_end DESC
+    ) = 1
+),
+earlier_points AS (
+    SELECT l.indicator_id, l.geo, s.year, s.value
+    FROM latest_value AS l
+    JOIN series AS s
+      ON s.indicator_id = l.indicator_id AND s.geo = l.geo AND s.year < l.year
+    WHERE NOT s.is_partial AND s.qualifier IN ('exact', 'approx')
+),
+earlier AS (
+    SELECT indicator_id, geo, COUNT(*) AS n, MAX(value) AS high, MIN(value) AS low
+    FROM earlier_points
+    GROUP BY indicator_id, geo
+),
+records AS (
+    SELECT
+        l.*,
+        e.n AS history,
+        CASE
+            WHEN l.value > e.high AND l.qualifier IN ('exact', 'approx', 'lower_bound') THEN 1
+            WHEN l.value < e.low AND NOT l.is_partial AND l.qualifier IN ('exact', 'approx', 'upper_bound') THEN -1
+            ELSE 0
+        END AS sign,
+        e.high,
+        e.low
+    FROM latest_value AS l
+    JOIN earlier AS e USING (indicator_id, geo)
+),
+conflict_values AS (
+    SELECT
+        c.indicator_id, c.geo, c.period_start, c.period_end,
+        string_agg(
+            CASE WHEN o.value = ROUND(o.value) THEN printf('%d', CAST(o.value AS BIGINT))
+                 ELSE printf('%.2f', o.value) END
+            || ' (' || o.source_id || ')', ', ' ORDER BY o.source_id
+        ) AS detail
+    FROM source_conflicts AS c
+    JOIN observations AS o
+      ON o.indicator_id = c.indicator_id AND o.geo = c.geo
+     AND o.period_start = c.period_start AND o.period_end = c.period_end
+     AND o.qualifier IN ('exact', 'approx')
+    GROUP BY ALL
+)
+SELECT
+    'yoy_change' AS check_name, indicator_id, geo, year, period_start, period_end,
+    value, qualifier, is_partial, as_of, basis, annualized_value,
+    prev_year, prev_value, change, pct_change,
+    pct_change AS measure, 1 AS history, CAST(NULL AS DATE) AS covered_to,
+    CASE WHEN prev_source_id IS NULL OR prev_source_id = source_id THEN [source_id]
+         ELSE [source_id, prev_source_id] END AS source_ids,
+    CAST(NULL AS VARCHAR) AS detail
+FROM latest_yoy
+WHERE comparable
+UNION ALL BY NAME
+SELECT
+    'edition_change' AS check_name, indicator_id, geo, year, period_start, period_end,
+    value, 'exact' AS qualifier, false AS is_partial, CAST(NULL AS DATE) AS as_of, 'edition' AS basis,
+    CAST(NULL AS DOUBLE) AS annualized_value,
+    prev_year, prev_value, change, CASE WHEN prev_value <> 0 THEN 100 * change / prev_value END AS pct_change,
+    change AS measure, 1 AS history, NULL AS covered_to,
+    CASE WHEN prev_source_id IS NULL OR prev_source_id = source_id THEN [source_id]
+         ELSE [source_id, prev_source_id] END AS source_ids,
+    printf('%+.2f', change_per_year) AS detail
+FROM latest_edition
+UNION ALL BY NAME
+SELECT
+    'record' AS check_name, r.indicator_id, r.geo, r.year, r.period_start, r.period_end,
+    r.value, r.qualifier, r.is_partial, r.as_of, NULL AS basis, NULL AS annualized_value,
+    prev.year AS prev_year, prev.value AS prev_value, r.value - prev.value AS change,
+    CASE WHEN prev.value <> 0 THEN 100 * (r.value - prev.value) / prev.value END AS pct_change,
+    r.sign AS measure, r.history, NULL AS covered_to,
+    [r.source_id] AS source_ids,
+    CASE r.sign WHEN 1 THEN 'high' WHEN -1 THEN 'low' END AS detail
+FROM records AS r
+-- The record being broken: the latest year holding the earlier high (or low).
+LEFT JOIN (
+    SELECT p.indicator_id, p.geo, MAX(p.year) AS year, MAX(p.value) AS value, r2.sign
+    FROM earlier_points AS p
+    JOIN records AS r2 USING (indicator_id, geo)
+    WHERE (r2.sign = 1 AND p.value = r2.high) OR (r2.sign = -1 AND p.value = r2.low)
+    GROUP BY p.indicator_id, p.geo, r2.sign
+) AS prev USING (indicator_id, geo)
+WHERE r.sign <> 0
+UNION ALL BY NAME
+SELECT
+    'source_conflict' AS check_name, c.indicator_id, c.geo, c.year, c.period_start, c.period_end,
+    s.value, s.qualifier, s.is_partial, s.as_of, NULL AS basis, NULL AS annualized_value,
+    NULL AS prev_year, NULL AS prev_value, c.spread AS change, NULL AS pct_change,
+    100 * c.spread / GREATEST(ABS(list_max(c."values")), ABS(list_min(c."values"))) AS measure,
+    c.n_sources AS history, NULL AS covered_to,
+    c.source_ids, v.detail
+FROM source_conflicts AS c
+JOIN conflict_values AS v USING (indicator_id, geo, period_start, period_end)
+LEFT JOIN series AS s USING (indicator_id, geo, period_start, period_end)
+UNION ALL BY NAME
+SELECT
+    'stale_series' AS check_name, l.indicator_id, l.geo, l.year, l.period_start, l.period_end,
+    l.value, l.qualifier, l.is_partial, l.as_of, NULL AS basis, NULL AS annualized_value,
+    NULL AS prev_year, NULL AS prev_value, NULL AS change, NULL AS pct_change,
+    date_diff('day', LEAST(l.period_end, COALESCE(l.as_of, l.period_end)), k.today) / 30.4375 AS measure,
+    1 AS history, LEAST(l.period_end, COALESCE(l.as_of, l.period_end)) AS covered_to,
+    [l.source_id] AS source_ids, NULL AS detail
+FROM latest_value AS l
+CROSS JOIN alert_clock AS k;
