@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import os
 import re
+import shutil
+import tempfile
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -15,7 +19,8 @@ from octracker.errors import SpecError
 
 SIDECAR_SUFFIX = ".meta.toml"
 SIDECAR_FIELDS = {
-    "source_id", "title", "publisher", "published", "url", "kind", "edition", "countries", "licence", "note",
+    "source_id", "title", "publisher", "published", "url", "kind", "edition", "previous_edition", "countries",
+    "licence", "note", "precedence",
 }
 
 
@@ -33,8 +38,12 @@ class SourceMeta:
     url: str | None = None
     licence: str | None = None
     edition: int | None = None
+    #: The edition an index's printed changes are relative to (default: edition − 2).
+    previous_edition: int | None = None
     countries: tuple[str, ...] | None = None
     note: str | None = None
+    #: Source precedence stated in a sidecar (higher wins in `series`); a pipeline spec's own wins over it.
+    precedence: int | None = None
 
     def merged(self, overrides: dict[str, Any]) -> "SourceMeta":
         """These values with the non-empty overrides applied (flags beat sidecar beat defaults)."""
@@ -81,9 +90,13 @@ def meta_from_mapping(raw: dict[str, Any], where: str) -> SourceMeta:
         raise SpecError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(SIDECAR_FIELDS))}")
     published_on, precision = parse_published(raw.get("published"), where)
     countries = raw.get("countries")
-    edition = raw.get("edition")
-    if edition is not None and not (isinstance(edition, int) and 1990 <= edition <= 2100):
-        raise SpecError(f"{where}: edition must be a year such as 2025, not {edition!r}")
+    for name in ("edition", "previous_edition"):
+        year = raw.get(name)
+        if year is not None and not (isinstance(year, int) and 1990 <= year <= 2100):
+            raise SpecError(f"{where}: {name} must be a year such as 2025, not {year!r}")
+    precedence = raw.get("precedence")
+    if precedence is not None and (not isinstance(precedence, int) or isinstance(precedence, bool)):
+        raise SpecError(f"{where}: precedence must be an integer (higher wins), not {precedence!r}")
     return SourceMeta(
         source_id=raw.get("source_id"),
         kind=raw.get("kind"),
@@ -93,9 +106,11 @@ def meta_from_mapping(raw: dict[str, Any], where: str) -> SourceMeta:
         published_precision=precision,
         url=raw.get("url"),
         licence=raw.get("licence"),
-        edition=edition,
+        edition=raw.get("edition"),
+        previous_edition=raw.get("previous_edition"),
         countries=tuple(countries) if countries else None,
         note=raw.get("note"),
+        precedence=precedence,
     )
 
 
@@ -146,3 +161,16 @@ def store_raw(raw_dir: Path, document: Document) -> Path:
     os.replace(tmp, target)
     return target
 
+
+
+@contextlib.contextmanager
+def named_copy(stored: Path, name: str) -> Iterator[Path]:
+    """The stored bytes under their original file name (a hard link in a temporary folder), for readers whose
+    evidence cites the file name; gone after the block."""
+    with tempfile.TemporaryDirectory(prefix="octracker-", dir=stored.parent) as folder:
+        target = Path(folder) / Path(name).name
+        try:
+            os.link(stored, target)
+        except OSError:
+            shutil.copyfile(stored, target)
+        yield target

@@ -11,6 +11,7 @@ from typing import Any
 from octracker.curation import Curation, read_curations
 from octracker.documents import SourceMeta, meta_from_mapping, read_sidecar_mapping
 from octracker.errors import SpecError, UsageError
+from octracker.feed_specs import read_feed_table
 
 SPEC_FIELDS = {
     "name", "description", "extractor", "document", "inbox", "feed", "schedule", "precedence",
@@ -19,6 +20,8 @@ SPEC_FIELDS = {
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 #: Defaults by kind of source: statistics offices beat the index, the index beats the press.
 DEFAULT_PRECEDENCE = 50
+#: Names the engine gives its own implicit pipelines (the inbox runs after the spec pipelines).
+RESERVED_NAMES = {"inbox"}
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,12 @@ def load_spec(path: Path) -> PipelineSpec:
     name = raw.get("name", path.stem)
     if not NAME_PATTERN.match(name):
         raise SpecError(f"{path}: pipeline name {name!r} must be snake_case (a-z, 0-9, _)")
+    if name in RESERVED_NAMES:
+        raise SpecError(f"{path}: pipeline name {name!r} is reserved for the engine's own pipeline; rename the spec")
+    if "feed" in raw:
+        if "document" in raw:
+            raise SpecError(f"{path}: a spec reads either a document or a [feed], not both")
+        read_feed_table(raw["feed"] if isinstance(raw["feed"], dict) else {}, str(path))
     if "extractor" not in raw:
         raise SpecError(f"{path}: missing `extractor` (e.g. extractor = \"oci_profile\")")
     precedence = raw.get("precedence", DEFAULT_PRECEDENCE)

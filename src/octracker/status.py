@@ -15,14 +15,14 @@ import duckdb
 
 from octracker.errors import OctrackerError
 from octracker.query import existing_relations, locked_reader
-from octracker.schedules import next_run
+from octracker.scheduler import crontab_trigger
 from octracker.settings import Settings
 from octracker.specs import PipelineSpec, load_specs
 
 #: Newest quarantine reasons shown per pipeline.
 NEWEST_REASONS = 3
-#: Results of a last run that need an operator.
-FAILED_RESULTS = ("failed", "interrupted")
+#: Results of a last run that need an operator (`missed`: the scheduler could not start it in time).
+FAILED_RESULTS = ("failed", "interrupted", "missed")
 
 
 @dataclass
@@ -100,7 +100,7 @@ class StatusReport:
 
     @property
     def exit_code(self) -> int:
-        """1 when a pipeline's last run failed, so a monitoring job can act on the exit status alone."""
+        """1 when a pipeline's last run failed, was interrupted or missed: a monitoring job needs no parsing."""
         return 1 if self.failed_pipelines else 0
 
     def to_dict(self) -> dict[str, Any]:
@@ -125,12 +125,21 @@ def utc_aware(value: dt.datetime | None) -> dt.datetime | None:
     return value.replace(tzinfo=dt.timezone.utc) if value is not None and value.tzinfo is None else value
 
 
+def next_run(schedule: str | None, now: dt.datetime, where: str = "schedule") -> dt.datetime | None:
+    """When the scheduler fires this crontab line next (UTC, as `octracker schedule` reads it); None without one."""
+    if not schedule:
+        return None
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=dt.timezone.utc)
+    return crontab_trigger(schedule, where).get_next_fire_time(None, now)
+
+
 def schedule_status(spec: PipelineSpec, now: dt.datetime) -> PipelineStatus:
     """A pipeline as its spec declares it; a bad schedule is reported here rather than failing the status."""
     status = PipelineStatus(spec.name, enabled=spec.enabled, schedule=spec.schedule)
     if spec.enabled:
         try:
-            status.next_run = next_run(spec.schedule, now, where=str(spec.path))
+            status.next_run = next_run(spec.schedule, now, where=f"{spec.path}: schedule")
         except OctrackerError as exc:
             status.schedule_error = str(exc)
     return status

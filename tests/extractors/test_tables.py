@@ -487,3 +487,20 @@ def test_detect_table_kind_on_workbooks_and_documents(catalog, tmp_path):
     article = next((ROOT / "pipelines" / "documents").glob("000_*.txt"))
     assert detect_table_kind(article, catalog) is None
 
+
+
+def test_registry_entries_read_tables_for_a_pipeline_spec(catalog):
+    from octracker.documents import SourceMeta, read_document
+    from octracker.extractors import EXTRACTORS
+    from octracker.specs import PipelineSpec
+
+    def run(kind: str, path: Path, meta: SourceMeta):
+        spec = PipelineSpec(name="t", path=path, extractor=kind, document=path, source=meta)
+        return EXTRACTORS[kind](read_document(path, meta), spec, catalog)
+
+    long = run("observations_long", CASES / "long_good.csv", SourceMeta(source_id="fedpol"))
+    assert long.problems == [] and long.frame.height == 9 and set(long.frame["source_id"]) == {"fedpol"}
+    wide = run("oci_wide", CASES / "wide_countries.csv", SourceMeta(source_id="goci", edition=2023))
+    assert wide.problems == [] and set(wide.frame["year"]) == {2023}
+    no_edition = run("oci_wide", CASES / "wide_countries.csv", SourceMeta(source_id="goci"))
+    assert [p.check for p in no_edition.problems] == ["no_edition"]

@@ -67,9 +67,9 @@ def main(ctx: click.Context, warehouse: str | None, project: str | None, debug: 
 
 
 def _register() -> None:
-    from octracker.cli import alerts, export, query, refresh, report, review, status
+    from octracker.cli import alerts, export, ingest, query, refresh, report, review, schedule, status
 
-    for module in (refresh, query, status, export, report, alerts, review):
+    for module in (refresh, ingest, schedule, query, status, export, report, alerts, review):
         for command in module.COMMANDS:
             main.add_command(command)
 

@@ -9,8 +9,8 @@ import click
 from rich.table import Table
 
 from octracker.cli.progress import progress_bar
-from octracker.pipeline import PipelineResult, refresh
-from octracker.specs import load_specs, select_specs
+from octracker.inbox import list_inbox_files
+from octracker.pipeline import PipelineResult, refresh, refresh_plan
 from octracker.query import relation_exists, run_query
 
 
@@ -18,9 +18,9 @@ def summary_table(results: list[PipelineResult]) -> Table:
     table = Table(title="Refresh", header_style="bold")
     for column in ("pipeline", "status", "new", "revised", "unchanged", "retracted", "quarantined"):
         table.add_column(column, justify="right" if column not in ("pipeline", "status") else "left")
-    styles = {"success": "green", "refused": "red", "failed": "red"}
+    styles = {"success": "green", "unchanged": "dim", "refused": "red", "failed": "red"}
     for r in results:
-        table.add_row(r.pipeline, f"[{styles[r.status]}]{r.status}[/]", str(r.counts.new), str(r.counts.revised),
+        table.add_row(r.label, f"[{styles[r.status]}]{r.status}[/]", str(r.counts.new), str(r.counts.revised),
                       str(r.counts.unchanged), str(r.counts.retracted), str(r.quarantined))
     return table
 
@@ -28,7 +28,7 @@ def summary_table(results: list[PipelineResult]) -> Table:
 def result_record(r: PipelineResult) -> dict:
     return {"pipeline": r.pipeline, "run_id": r.run_id, "status": r.status, "new": r.counts.new,
             "revised": r.counts.revised, "unchanged": r.counts.unchanged, "retracted": r.counts.retracted,
-            "quarantined": r.quarantined, "error": r.error}
+            "quarantined": r.quarantined, "error": r.error, "subject": r.subject}
 
 
 @click.command("refresh")
@@ -38,10 +38,12 @@ def result_record(r: PipelineResult) -> dict:
 def refresh_command(app, pipelines: tuple[str, ...], as_json: bool) -> None:
     """Run PIPELINES now (all when none named): extract, validate, load, views, publish.
 
+    Files waiting in the inbox are ingested after the pipelines (`refresh inbox` ingests only them).
     Prints new / revised / unchanged / retracted / quarantined rows per pipeline. A refused document
     loads nothing and exits 2; a failed pipeline exits 1; the others still commit.
     """
-    total = len(select_specs(load_specs(app.settings.pipelines_dir), pipelines))
+    specs, with_inbox = refresh_plan(app.settings, pipelines)
+    total = len(specs) + (len(list_inbox_files(app.settings.inbox_dir)) if with_inbox else 0)
     done: list[PipelineResult] = []
     with progress_bar(app, "Refresh", total, enabled=not as_json) as update:
 
@@ -50,12 +52,17 @@ def refresh_command(app, pipelines: tuple[str, ...], as_json: bool) -> None:
             update(len(done), max(total, len(done)), f"{result.pipeline}: {result.status}")
 
         results = refresh(app.settings, pipelines, trigger="manual", on_result=advance)
+    print_results(app, results, as_json)
+
+
+def print_results(app, results: list[PipelineResult], as_json: bool) -> None:
+    """The per-run summary, errors on stderr, then exit with the status the results call for."""
     if as_json:
         click.echo(json.dumps([result_record(r) for r in results], indent=2))
     elif not app.quiet:
         app.out.print(summary_table(results))
         written = sum(r.counts.new + r.counts.revised + r.counts.retracted for r in results)
-        if written == 0 and all(r.status == "success" for r in results):
+        if written == 0 and all(r.status in ("success", "unchanged") for r in results):
             app.out.print("Nothing new: the warehouse already holds every value these sources state.")
         if relation_exists(app.settings.published_path, "trend_alerts"):
             _, [(count,)] = run_query(app.settings.published_path, "SELECT COUNT(*) FROM trend_alerts")

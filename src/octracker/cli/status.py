@@ -10,12 +10,12 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from octracker.status import StatusReport, collect_status
+from octracker.status import FAILED_RESULTS, StatusReport, collect_status
 
 #: Stale series listed in the table; JSON lists them all.
 STALE_SHOWN = 15
-RESULT_STYLES = {"success": "green", "failed": "red", "interrupted": "yellow", "running": "cyan",
-                 "never run": "dim"}
+RESULT_STYLES = {"success": "green", "unchanged": "green", "failed": "red", "interrupted": "yellow",
+                 "missed": "yellow", "running": "cyan", "never run": "dim"}
 
 
 def when(value: dt.datetime | None, now: dt.datetime | None = None) -> str:
@@ -63,7 +63,7 @@ def pipelines_table(report: StatusReport) -> Table:
 def print_problems(console: Console, report: StatusReport) -> None:
     """Errors of failed last runs and bad schedules, one line each, as plain text."""
     for p in report.pipelines:
-        if p.result in ("failed", "interrupted") and p.error:
+        if p.result in FAILED_RESULTS and p.error:
             message = p.error if len(p.error) <= 400 else p.error[:400] + "…"
             console.print(f"{p.pipeline}: {message}", style="red", markup=False, highlight=False)
         if p.schedule_error:
@@ -154,7 +154,8 @@ def status_command(app, fmt: str, as_json: bool) -> None:
 
     A series is stale when its latest period ended longer ago than its indicator's frequency allows
     (annual: 1 year, biennial: 2 years; irregular: never). Exit status 1 when the last run of any
-    pipeline failed or was interrupted, so a monitoring job can rely on it; 0 otherwise.
+    pipeline failed, was interrupted or was missed by the scheduler, so a monitoring job can rely on it;
+    0 otherwise.
     """
     report = collect_status(app.settings)
     if as_json or fmt == "json":

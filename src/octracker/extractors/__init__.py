@@ -7,6 +7,7 @@ Every entry takes `(document, spec, catalog)` and returns an `Extract`; a pipeli
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from octracker.catalog import Catalog
 from octracker.documents import Document
@@ -51,8 +52,9 @@ def extract_index_profile(document: Document, spec: PipelineSpec, catalog: Catal
     edition = spec.params.get("edition", spec.source.edition)
     if edition is None:
         return refused(NO_EDITION)
-    # Editions are biennial: the change printed beside a score is since the edition two years earlier.
-    previous = spec.params.get("previous_edition", edition - 2)
+    # Editions are biennial: the change printed beside a score is since the edition two years earlier,
+    # unless the spec or the sidecar says otherwise.
+    previous = spec.params.get("previous_edition", spec.source.previous_edition or edition - 2)
     countries = spec.params.get("countries") or spec.source.countries
     return extract_oci_profile(text, source_id=spec.source.source_id, edition=edition, previous_edition=previous,
                                countries=list(countries) if countries else None, catalog=catalog)
@@ -67,9 +69,15 @@ def extract_article_figures(document: Document, spec: PipelineSpec, catalog: Cat
                                     catalog=catalog, document_name=document.path.name)
 
 
+def table_path(document: Document, spec: PipelineSpec) -> Path:
+    """The file a table reader opens: the spec's document (for the inbox and feeds, a copy of exactly the
+    bytes that were hashed, under the original file name), else the document's own path."""
+    return spec.document or document.path
+
+
 def extract_long_observations(document: Document, spec: PipelineSpec, catalog: Catalog) -> Extract:
     """A long table (CSV or Parquet): one row per indicator, geo and period."""
-    return extract_long_table(document.path, source_id=spec.source.source_id, catalog=catalog)
+    return extract_long_table(table_path(document, spec), source_id=spec.source.source_id, catalog=catalog)
 
 
 def extract_wide_index_table(document: Document, spec: PipelineSpec, catalog: Catalog) -> Extract:
@@ -77,7 +85,8 @@ def extract_wide_index_table(document: Document, spec: PipelineSpec, catalog: Ca
     edition = spec.params.get("edition", spec.source.edition)
     if edition is None:
         return refused(NO_EDITION)
-    return extract_wide_index(document.path, source_id=spec.source.source_id, edition=edition, catalog=catalog)
+    return extract_wide_index(table_path(document, spec), source_id=spec.source.source_id, edition=edition,
+                              catalog=catalog)
 
 
 EXTRACTORS: dict[str, ExtractorFn] = {
