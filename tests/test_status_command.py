@@ -139,3 +139,16 @@ def test_a_bad_schedule_is_shown_without_hiding_the_rest(scratch_project):
     assert result.exit_code == 0
     assert "bad schedule" in result.output and "oci_2021_belgium.toml: schedule '0 5 * * 9'" in result.output
     assert "oci_2025_profiles" in result.output
+
+
+def test_the_inbox_is_listed_as_running_with_each_refresh(scratch_project):
+    settings = scratch_project
+    settings.inbox_dir.mkdir(parents=True)
+    (settings.inbox_dir / "shootings.csv").write_text(
+        "indicator,geo,period,value,unit\nshootings,BE-BRU,2023,61,count\n", encoding="utf-8")
+    refresh(settings)
+    row = next(line for line in run_cli(settings, "status").output.splitlines() if "│ inbox" in line)
+    assert "success" in row and "with each refresh and the scheduler's inbox job" in row
+    status = json.loads(run_cli(settings, "status", "--json").output)
+    inbox = next(p for p in status["pipelines"] if p["pipeline"] == "inbox")
+    assert inbox["has_spec"] is False and inbox["next_run"] is None and inbox["rows_current"] == 1

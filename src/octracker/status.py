@@ -14,13 +14,20 @@ from typing import Any
 import duckdb
 
 from octracker.errors import OctrackerError
+from octracker.inbox import INBOX_PIPELINE
 from octracker.query import existing_relations, locked_reader
+from octracker.review import REVIEW_PIPELINE
 from octracker.scheduler import crontab_trigger
 from octracker.settings import Settings
 from octracker.specs import PipelineSpec, load_specs
 
 #: Newest quarantine reasons shown per pipeline.
 NEWEST_REASONS = 3
+#: Pipelines with no spec of their own: what runs them, instead of a next scheduled time.
+IMPLICIT_PIPELINES = {
+    INBOX_PIPELINE: "each refresh and the scheduler's inbox job",
+    REVIEW_PIPELINE: "each review decision",
+}
 #: Results of a last run that need an operator (`missed`: the scheduler could not start it in time).
 FAILED_RESULTS = ("failed", "interrupted", "missed")
 
@@ -32,6 +39,8 @@ class PipelineStatus:
     pipeline: str
     enabled: bool = True
     has_spec: bool = True
+    #: For a pipeline without a spec of its own (the inbox, review decisions): what runs it.
+    runs_with: str | None = None
     schedule: str | None = None
     next_run: dt.datetime | None = None
     schedule_error: str | None = None
@@ -153,14 +162,16 @@ def read_last_runs(con: duckdb.DuckDBPyConnection, pipelines: dict[str, Pipeline
         "QUALIFY ROW_NUMBER() OVER (PARTITION BY pipeline ORDER BY started_at DESC, run_id DESC) = 1"
     ).fetchall()
     for name, result, at, new, revised, unchanged, retracted, quarantined, error in rows:
-        status = pipelines.setdefault(name, PipelineStatus(name, enabled=False, has_spec=False))
+        status = pipelines.setdefault(name, PipelineStatus(name, enabled=False, has_spec=False,
+                                                           runs_with=IMPLICIT_PIPELINES.get(name)))
         status.result, status.last_run_at, status.error = result, utc_aware(at), error
         status.rows_new, status.rows_revised, status.rows_unchanged = new, revised, unchanged
         status.rows_retracted, status.rows_quarantined = retracted, quarantined
     for name, count in con.execute(
         "SELECT pipeline, COUNT(*) FROM observation_history WHERE valid_to IS NULL GROUP BY pipeline"
     ).fetchall():
-        pipelines.setdefault(name, PipelineStatus(name, enabled=False, has_spec=False)).rows_current = count
+        pipelines.setdefault(name, PipelineStatus(name, enabled=False, has_spec=False,
+                                                  runs_with=IMPLICIT_PIPELINES.get(name))).rows_current = count
 
 
 def read_quarantine(con: duckdb.DuckDBPyConnection) -> list[QuarantineStatus]:

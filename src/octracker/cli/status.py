@@ -43,7 +43,9 @@ def pipelines_table(report: StatusReport) -> Table:
         table.add_column(column, justify="right" if column in {"new", "revised", "unchanged", "quarantined",
                                                                 "rows now"} else "left")
     for p in report.pipelines:
-        if not p.has_spec:
+        if p.runs_with:
+            next_text = f"[dim]with {p.runs_with}[/]"
+        elif not p.has_spec:
             next_text = "[dim]no spec any more[/]"
         elif not p.enabled:
             next_text = "[dim]disabled[/]"
