@@ -80,10 +80,14 @@ def new_lake_settings(request, project: Path, tmp_path: Path) -> Settings:
     return build_settings(project=project, warehouse="ducklake:postgres:", environ=environ)
 
 
-def copy_project(root: Path) -> Path:
+def copy_project_content(root: Path) -> Path:
+    """The project's content (pipelines, schemas, migrations, views) copied under `root`."""
     for folder in ("pipelines", "schemas", "warehouse/migrations", "warehouse/views"):
         shutil.copytree(REPO / folder, root / folder)
     return root
+
+# Warehouses with the bundled figures and their report, shared by the analyst-facing tests.
+pytest_plugins = ["analyst_fixtures"]
 
 
 @pytest.fixture(scope="session")
@@ -99,27 +103,33 @@ def settings(request, tmp_path: Path) -> Settings:
     """
     warehouse = tmp_path / "warehouse" / "octracker.duckdb"
     backend = request.getfixturevalue("backend") if "backend" in request.fixturenames else "file"
-    project = REPO if backend == "file" else copy_project(tmp_path / "project")
+    project = REPO if backend == "file" else copy_project_content(tmp_path / "project")
     return on_backend(request, project, tmp_path, warehouse)
 
 
 @pytest.fixture
 def lake_settings(request, tmp_path: Path, lake_server) -> Settings:
     """A copy of the project on a fresh lake, for tests that are about lakes only."""
-    return new_lake_settings(request, copy_project(tmp_path / "lake_project"), tmp_path)
+    return new_lake_settings(request, copy_project_content(tmp_path / "lake_project"), tmp_path)
+
+
+def copy_project(root: Path) -> Settings:
+    """A copy of the project's content under `root`, with a warehouse file of its own."""
+    copy_project_content(root)
+    return build_settings(project=root, warehouse=root / "warehouse" / "octracker.duckdb", environ={})
 
 
 @pytest.fixture
 def scratch_project(request, tmp_path: Path) -> Settings:
     """A copy of the project's content that a test may edit (documents, specs), with its own warehouse."""
-    root = copy_project(tmp_path / "project")
+    root = copy_project_content(tmp_path / "project")
     return on_backend(request, root, tmp_path, root / "warehouse" / "octracker.duckdb")
 
 
-def run_cli(settings: Settings, *args: str):
+def run_cli(settings: Settings, *args: str, input: str | None = None):
     """Run the `octracker` command on these settings' project and warehouse (file or lake), as a user would."""
     options, env = cli_options(settings)
-    return CliRunner().invoke(main, [*options, *args], env=env)
+    return CliRunner().invoke(main, [*options, *args], input=input, env=env)
 
 
 #: Reader connections to the lakes of the running test: one serves all its queries, each of which sees the

@@ -7,6 +7,7 @@ accepted (`--warehouse`, `OCTRACKER_WAREHOUSE`). The DuckLake and PostgreSQL ext
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib.util
 import os
 import re
@@ -259,6 +260,12 @@ def is_lock_error(exc: duckdb.Error) -> bool:
 
 def describe_attach_error(target: LakeTarget, exc: duckdb.Error) -> str:
     return f"{target.describe()}: cannot open the lake: {redact(str(exc).strip())}"
+
+
+def last_commit_time(con: duckdb.DuckDBPyConnection) -> dt.datetime:
+    """When the attached lake last committed (UTC): what a published copy's file time says for a file."""
+    when = con.execute("SELECT MAX(snapshot_time) FROM ducklake_snapshots(?)", [LAKE_ALIAS]).fetchone()[0]
+    return when.astimezone(dt.timezone.utc) if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
 
 
 def lake_data_directory(con: duckdb.DuckDBPyConnection) -> str:

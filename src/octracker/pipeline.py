@@ -75,6 +75,14 @@ def open_refresh(settings: Settings) -> Iterator[tuple[duckdb.DuckDBPyConnection
         publish(con, settings)
 
 
+def refresh_plan(settings: Settings, names: tuple[str, ...] | list[str]) -> tuple[list[PipelineSpec], bool]:
+    """The pipelines a refresh of these names runs, and whether it ingests the inbox after them."""
+    wanted = [n for n in names if n != INBOX_PIPELINE]
+    with_inbox = not names or INBOX_PIPELINE in names
+    specs = select_specs(load_specs(settings.pipelines_dir), wanted) if wanted or not names else []
+    return specs, with_inbox
+
+
 def refresh(
     settings: Settings,
     names: tuple[str, ...] | list[str] = (),
@@ -86,9 +94,7 @@ def refresh(
 
     `inbox` names the implicit pipeline that ingests the files waiting in the inbox.
     """
-    wanted = [n for n in names if n != INBOX_PIPELINE]
-    with_inbox = not names or INBOX_PIPELINE in names
-    specs = select_specs(load_specs(settings.pipelines_dir), wanted) if wanted or not names else []
+    specs, with_inbox = refresh_plan(settings, names)
     results: list[PipelineResult] = []
 
     def report(result: PipelineResult) -> None:

@@ -103,7 +103,7 @@ def list_candidates(settings: Settings, status: str = "pending") -> tuple[list[s
     """Candidates in the published warehouse with this status (or all), each article in reading order."""
     if status not in (*STATUSES, "all"):
         raise UsageError(f"status must be one of {', '.join(STATUSES)} or all, not {status!r}")
-    path = settings.published_path
+    path = settings.read_target
     if not relation_exists(path, "candidates"):
         return list(LISTED_COLUMNS), []
     where = "" if status == "all" else "WHERE status = ?"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from octracker.cli.output import FORMATS, print_rows
@@ -11,14 +13,19 @@ from octracker.query import relation_exists, run_query
 @click.command("sql")
 @click.argument("query")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
-              help="Output format.")
+              help="Output format: an aligned table for people, CSV or JSON for programs.")
 @click.pass_obj
 def sql_command(app, query: str, fmt: str) -> None:
-    """Run one read-only QUERY against the published warehouse.
+    """Run one read-only QUERY against the published warehouse (`-` reads it from stdin).
 
-    The connection cannot read files outside the warehouse, ATTACH databases or load extensions.
+    The connection is read-only and locked: it cannot read or write files outside the warehouse,
+    ATTACH databases, install or load extensions, or change these settings, and a query may use
+    at most 2GB of memory. A query DuckDB rejects prints `Error: ...` and exits 2.
+
     Example: octracker sql "SELECT * FROM series WHERE geo = 'BE' LIMIT 5"
     """
+    if query == "-":
+        query = sys.stdin.read()
     columns, rows = run_query(app.settings.read_target, query)
     print_rows(app.out, columns, rows, fmt)
 
