@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import threading
 import time
@@ -265,3 +266,18 @@ def test_data_in_object_storage_is_written_and_read_through_an_s3_prefix(lake_se
     env = {**env, "OCTRACKER_LAKE_DATA": None}
     result = CliRunner().invoke(main, [*options, "sql", "SELECT COUNT(*) AS n FROM series", "--format", "csv"], env=env)
     assert result.output.split() == ["n", "144"], result.output
+
+
+def test_status_and_export_read_the_lake(lake_settings, tmp_path):
+    options, env = cli_options(lake_settings)
+    runner = CliRunner()
+    assert runner.invoke(main, [*options, "refresh", "oci_2025_profiles"], env=env).exit_code == 0
+    result = runner.invoke(main, [*options, "status", "--json"], env=env)
+    status = json.loads(result.output)
+    assert status["published_at"] is not None and "DuckLake" in status["warehouse"]
+    runs = {p["pipeline"]: p for p in status["pipelines"]}
+    assert (runs["oci_2025_profiles"]["result"], runs["oci_2025_profiles"]["rows_current"]) == ("success", 144)
+    out = tmp_path / "export"
+    result = runner.invoke(main, [*options, "export", "--format", "csv", "--out", str(out)], env=env)
+    assert result.exit_code == 0, result.output
+    assert len((out / "series.csv").read_text(encoding="utf-8").splitlines()) == 1 + 144

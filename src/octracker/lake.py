@@ -264,8 +264,10 @@ def describe_attach_error(target: LakeTarget, exc: duckdb.Error) -> str:
 
 def last_commit_time(con: duckdb.DuckDBPyConnection) -> dt.datetime:
     """When the attached lake last committed (UTC): what a published copy's file time says for a file."""
-    when = con.execute("SELECT MAX(snapshot_time) FROM ducklake_snapshots(?)", [LAKE_ALIAS]).fetchone()[0]
-    return when.astimezone(dt.timezone.utc) if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
+    # Converted to naive UTC in SQL: a TIMESTAMPTZ value would need pytz in Python.
+    when = con.execute("SELECT timezone('UTC', MAX(snapshot_time)) FROM ducklake_snapshots(?)",
+                       [LAKE_ALIAS]).fetchone()[0]
+    return when.replace(tzinfo=dt.timezone.utc)
 
 
 def lake_data_directory(con: duckdb.DuckDBPyConnection) -> str:

@@ -166,7 +166,8 @@ def collect_report(settings: Settings, on_progress: ProgressFn | None = None,
         relations = existing_relations(con)
         missing = [v for v in REQUIRED_VIEWS if v not in relations]
         if missing:
-            raise OctrackerError(f"{published}: the published warehouse has no {', '.join(missing)} view; run "
+            where = settings.lake.describe() if settings.lake is not None else published
+            raise OctrackerError(f"{where}: the published warehouse has no {', '.join(missing)} view; run "
                                  "`octracker refresh` to rebuild the views, then the report")
         indicators = read_indicators(con)
         names = {i.id: i.name for i in indicators}
