@@ -152,3 +152,12 @@ def test_the_inbox_is_listed_as_running_with_each_refresh(scratch_project):
     status = json.loads(run_cli(settings, "status", "--json").output)
     inbox = next(p for p in status["pipelines"] if p["pipeline"] == "inbox")
     assert inbox["has_spec"] is False and inbox["next_run"] is None and inbox["rows_current"] == 1
+
+
+def test_sources_show_only_as_much_of_the_publication_date_as_the_source_states(refreshed):
+    result = run_cli(refreshed, "status")
+    lines = {line.split("│")[1].strip(): line for line in result.output.splitlines()
+             if line.startswith("│") and "-" in line.split("│")[1]}
+    assert "2025-09 " in lines["news-2025-09-us-visit-antwerp"]
+    assert "unknown" in lines["vocal-2025-belgium-narco-paradox"]
+    assert "2025-01-01" not in lines["gitoc-oci-2025-nl-be"] and " 2025 " in lines["gitoc-oci-2025-nl-be"]

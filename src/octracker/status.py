@@ -87,6 +87,8 @@ class SourceStatus:
     published_on: dt.date | None
     precedence: int
     observations: int
+    #: day / month / year / unknown: how much of published_on the source states.
+    published_precision: str = "unknown"
 
 
 @dataclass
@@ -201,7 +203,8 @@ def read_stale_series(con: duckdb.DuckDBPyConnection, today: dt.date) -> list[St
 
 def read_sources(con: duckdb.DuckDBPyConnection) -> list[SourceStatus]:
     rows = con.execute(
-        "SELECT s.source_id, s.kind, s.title, s.published_on, s.precedence, COUNT(o.source_id) "
+        "SELECT s.source_id, s.kind, s.title, s.published_on, s.precedence, COUNT(o.source_id), "
+        "s.published_precision "
         "FROM sources AS s LEFT JOIN observations AS o USING (source_id) GROUP BY ALL ORDER BY s.source_id"
     ).fetchall()
     return [SourceStatus(*row) for row in rows]

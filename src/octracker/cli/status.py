@@ -10,6 +10,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from octracker.documents import stated_date
 from octracker.status import FAILED_RESULTS, StatusReport, collect_status
 
 #: Stale series listed in the table; JSON lists them all.
@@ -124,7 +125,7 @@ def sources_table(report: StatusReport) -> Table:
     for column in ("source", "kind", "published", "precedence", "observations"):
         table.add_column(column, justify="right" if column in {"precedence", "observations"} else "left")
     for s in report.sources:
-        table.add_row(s.source_id, s.kind, str(s.published_on or "unknown"), str(s.precedence), str(s.observations))
+        table.add_row(s.source_id, s.kind, stated_date(s.published_on, s.published_precision), str(s.precedence), str(s.observations))
     return table
 
 
