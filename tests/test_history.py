@@ -1,15 +1,16 @@
-"""The bitemporal history on a real DuckDB file: new, unchanged, revised and retracted rows."""
+"""The bitemporal history on a real warehouse (DuckDB file and DuckLake): new, unchanged, revised and retracted rows."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-import duckdb
 import polars as pl
 import pytest
 
 from octracker.history import upsert_observations
-from octracker.warehouse import apply_migrations, apply_views
+from octracker.warehouse import apply_migrations, apply_views, open_writer
+
+pytestmark = pytest.mark.usefixtures("backend")
 
 T1 = dt.datetime(2026, 1, 1, 12, 0)
 T2 = dt.datetime(2026, 2, 1, 12, 0)
@@ -39,12 +40,10 @@ def rows(**changes) -> pl.DataFrame:
 
 @pytest.fixture
 def con(settings):
-    settings.warehouse.parent.mkdir(parents=True)
-    con = duckdb.connect(str(settings.warehouse))
-    apply_migrations(con, settings.migrations_dir)
-    apply_views(con, settings.views_dir)
-    yield con
-    con.close()
+    with open_writer(settings) as con:
+        apply_migrations(con, settings.migrations_dir)
+        apply_views(con, settings.views_dir)
+        yield con
 
 
 def load(con, frame, now, full_snapshot=True):

@@ -88,6 +88,13 @@ def parse_published(value: Any, where: str) -> tuple[dt.date | None, str]:
     raise SpecError(f"{where}: published must be YYYY-MM-DD, YYYY-MM, YYYY or 'unknown', not {value!r}")
 
 
+def stated_date(on: dt.date | None, precision: str | None) -> str:
+    """A publication date as much as the source states it: '2025', '2025-09', '2025-09-10' or 'unknown'."""
+    if on is None or precision in (None, "unknown"):
+        return "unknown"
+    return {"year": f"{on:%Y}", "month": f"{on:%Y-%m}"}.get(precision, on.isoformat())
+
+
 def meta_from_mapping(raw: dict[str, Any], where: str) -> SourceMeta:
     """Build metadata from a sidecar or spec table, refusing unknown fields by name."""
     unknown = set(raw) - SIDECAR_FIELDS

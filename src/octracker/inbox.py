@@ -36,6 +36,7 @@ from octracker.runs import finish_run, start_run, upsert_source
 from octracker.settings import Settings
 from octracker.specs import PipelineSpec
 from octracker.warehouse import utc_now
+from octracker.writers import write_transaction
 
 INBOX_PIPELINE = "inbox"
 ARCHIVE = "archive"
@@ -244,10 +245,12 @@ def _ingest(run: _InboxRun, catalog: Catalog, overrides: IngestOverrides) -> Pip
 
 def _unchanged(run: _InboxRun) -> PipelineResult:
     kept = archive_path(run.settings.inbox_dir, run.path, run.sha256)
-    run.con.execute("BEGIN TRANSACTION")
-    run.record(run.con, "unchanged", kept, "the same content and metadata were loaded before")
-    finish_run(run.con, run.run_id, status="success")
-    run.con.execute("COMMIT")
+
+    def write() -> None:
+        run.record(run.con, "unchanged", kept, "the same content and metadata were loaded before")
+        finish_run(run.con, run.run_id, status="success")
+
+    write_transaction(run.con, write, what=f"inbox file {run.path.name}")
     move_with_sidecar(run.path, run.settings.inbox_dir / kept)
     return PipelineResult(INBOX_PIPELINE, run.run_id, "unchanged", subject=run.path.name)
 
@@ -261,17 +264,15 @@ def _record_article(run: _InboxRun, spec: PipelineSpec, document: Document) -> P
                                    "not part of this install; the file is kept in quarantine, move it back to the "
                                    "inbox once review is available", "")], document, spec)
     kept = archive_path(run.settings.inbox_dir, run.path, run.sha256)
-    run.con.execute("BEGIN TRANSACTION")
-    try:
+
+    def write() -> None:
         upsert_source(run.con, document, source_id=run.source_id, kind="article", pipeline=INBOX_PIPELINE,
                       precedence=spec.precedence)
         record_candidates(run.con, document, run.settings, run.run_id)
         finish_run(run.con, run.run_id, status="success")
         run.record(run.con, "loaded", kept)
-        run.con.execute("COMMIT")
-    except BaseException:
-        run.con.execute("ROLLBACK")
-        raise
+
+    write_transaction(run.con, write, what=f"inbox file {run.path.name}")
     move_with_sidecar(run.path, run.settings.inbox_dir / kept)
     return PipelineResult(INBOX_PIPELINE, run.run_id, "success", subject=run.path.name)
 
