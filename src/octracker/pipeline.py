@@ -13,6 +13,8 @@ from octracker.documents import read_document, remove_partial_raw, store_raw
 from octracker.errors import InputRefused, WarehouseBusy
 from octracker.extracts import Problem
 from octracker.feed_runs import run_feed_pipeline
+from octracker.fingerprints import input_fingerprint, last_loaded_fingerprint, record_fingerprint
+from octracker.history import LoadCounts
 from octracker.inbox import INBOX_PIPELINE, IngestOverrides, ingest_inbox, stage_into_inbox
 from octracker.loading import (  # noqa: F401 - re-exported: the run primitives other modules call by these names
     PipelineResult,
@@ -22,7 +24,7 @@ from octracker.loading import (  # noqa: F401 - re-exported: the run primitives 
     record_failure,
     refuse_document,
 )
-from octracker.runs import mark_interrupted_runs, start_run
+from octracker.runs import finish_run, mark_interrupted_runs, start_run
 from octracker.settings import Settings
 from octracker.specs import PipelineSpec, load_specs, select_specs
 from octracker.warehouse import open_writer, prepare_warehouse, publish
@@ -55,13 +57,31 @@ def run_leased_pipeline(
         # Load inputs.
         document = read_document(spec.document, spec.source)
         store_raw(settings.raw_dir, document)
+        fingerprint = input_fingerprint(spec, document, settings.schemas_dir)
+        if fingerprint == last_loaded_fingerprint(con, spec.name):
+            return record_unchanged(con, spec, run_id, fingerprint)
         # Process data, save outputs.
-        return extract_and_load(con, spec, settings, catalog, run_id, document)
+        return extract_and_load(con, spec, settings, catalog, run_id, document,
+                                also=lambda c: record_fingerprint(c, run_id, fingerprint))
     except InputRefused as exc:
         problem = Problem(check="refused", message=str(exc), payload="")
         return refuse_document(con, spec, run_id, document, [problem])
     except Exception as exc:  # noqa: BLE001 - recorded as a failed run and reported; the others go on
         return record_failure(con, spec, run_id, exc)
+
+
+def record_unchanged(con: duckdb.DuckDBPyConnection, spec: PipelineSpec, run_id: str, fingerprint: str
+                     ) -> PipelineResult:
+    """Nothing the load depends on changed since the last one: its rows are all still current, as they were."""
+    held = con.execute("SELECT COUNT(*) FROM observation_history WHERE valid_to IS NULL AND source_id = ?",
+                       [spec.source.source_id]).fetchone()[0]
+    counts = LoadCounts(unchanged=held)
+    con.execute("BEGIN TRANSACTION")
+    finish_run(con, run_id, status="success", counts=counts)
+    record_fingerprint(con, run_id, fingerprint)
+    con.execute("COMMIT")
+    return PipelineResult(spec.name, run_id, "unchanged", counts=counts,
+                          subject="inputs unchanged since the last load")
 
 
 @contextlib.contextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import importlib.util
 import json
@@ -18,6 +19,8 @@ from octracker.extracts import Problem
 
 #: Reported per check at most; the count of the rest is still reported.
 MAX_PROBLEMS_PER_CHECK = 200
+#: From this many rows on, the unique key and the catalog are first checked in aggregate (see below).
+QUICK_CHECK_ROWS = 50_000
 
 
 @functools.cache
@@ -42,14 +45,31 @@ def _row_payload(frame: pl.DataFrame, index: int) -> tuple[int | None, str]:
     return row.get("_line_no"), payload
 
 
-def check_contract(frame: pl.DataFrame, schemas_dir: Path) -> list[Problem]:
+def check_contract(frame: pl.DataFrame, schemas_dir: Path, *, quick_from: int = QUICK_CHECK_ROWS) -> list[Problem]:
     """Problems the canonical Pandera model finds, one per failing row and check."""
-    model = load_schema_module(schemas_dir).Observation
+    schema = load_schema_module(schemas_dir).Observation.to_schema()
+    key = [schema.unique] if isinstance(schema.unique, str) else list(schema.unique or [])
+    # Pandera finds duplicate keys row by row (most of its time on ten million rows); a key proven
+    # unique by hashing needs no such search. Every other check of the model runs as declared.
+    # Only already-typed keys qualify: coercion could make two distinct raw keys equal.
+    typed = all(c in frame.columns and frame.schema[c] == schema.columns[c].dtype.type for c in key)
+    if key and typed and frame.height >= quick_from and key_proven_unique(frame, key):
+        schema = copy.deepcopy(schema)
+        schema.unique = None
     try:
-        model.validate(frame, lazy=True)
+        schema.validate(frame, lazy=True)
     except pandera.errors.SchemaErrors as exc:
         return _problems_from_failures(frame, exc.failure_cases)
     return []
+
+
+def key_proven_unique(frame: pl.DataFrame, key: list[str]) -> bool:
+    """True when the key columns hash to as many distinct values as there are rows: no two rows share a key.
+
+    Distinct hashes prove distinct keys; the converse needs the exact (much slower) search, so a False
+    here only means "let Pandera look".
+    """
+    return frame.select(pl.struct(key).hash().n_unique()).item() == frame.height
 
 
 def _problems_from_failures(frame: pl.DataFrame, failures: pl.DataFrame) -> list[Problem]:
@@ -74,16 +94,35 @@ def _problems_from_failures(frame: pl.DataFrame, failures: pl.DataFrame) -> list
     return problems
 
 
-def check_catalog(frame: pl.DataFrame, catalog: Catalog) -> list[Problem]:
-    """Indicators must be in the catalog, in its unit and within its range."""
-    limits = pl.DataFrame(
+def catalog_limits(catalog: Catalog) -> pl.DataFrame:
+    return pl.DataFrame(
         {
             "indicator_id": [i.id for i in catalog.indicators],
             "_unit": [i.unit for i in catalog.indicators],
             "_min": [float(i.min) for i in catalog.indicators],
             "_max": [float(i.max) for i in catalog.indicators],
-        }
+        },
+        schema={"indicator_id": pl.String, "_unit": pl.String, "_min": pl.Float64, "_max": pl.Float64},
     )
+
+
+def catalog_holds(frame: pl.DataFrame, limits: pl.DataFrame) -> bool:
+    """True when every (indicator, unit) is known, in its unit, and its lowest and highest values in range."""
+    summary = (
+        frame.group_by("indicator_id", "unit")
+        .agg(pl.col("value").min().alias("_lo"), pl.col("value").max().alias("_hi"))
+        .join(limits, on="indicator_id", how="left")
+    )
+    bad = pl.col("_unit").is_null() | (pl.col("unit") != pl.col("_unit")) | (pl.col("_lo") < pl.col("_min")) | (
+        pl.col("_hi") > pl.col("_max"))
+    return summary.filter(bad.fill_null(True)).height == 0
+
+
+def check_catalog(frame: pl.DataFrame, catalog: Catalog, *, quick_from: int = QUICK_CHECK_ROWS) -> list[Problem]:
+    """Indicators must be in the catalog, in its unit and within its range."""
+    limits = catalog_limits(catalog)
+    if frame.height >= quick_from and catalog_holds(frame, limits):
+        return []
     joined = frame.with_row_index("_index").join(limits, on="indicator_id", how="left")
     rules = [
         ("unknown_indicator", pl.col("_unit").is_null(),
@@ -106,8 +145,14 @@ def check_catalog(frame: pl.DataFrame, catalog: Catalog) -> list[Problem]:
     return problems
 
 
-def validate_observations(frame: pl.DataFrame, catalog: Catalog, schemas_dir: Path) -> list[Problem]:
-    """Every problem with a frame of canonical rows; an empty list means it may be loaded."""
-    problems = check_contract(frame, schemas_dir)
+def validate_observations(
+    frame: pl.DataFrame, catalog: Catalog, schemas_dir: Path, *, quick_from: int = QUICK_CHECK_ROWS,
+) -> list[Problem]:
+    """Every problem with a frame of canonical rows; an empty list means it may be loaded.
+
+    On large frames the unique key and the catalog are first checked in aggregate; only a frame that
+    may have problems there is searched row by row (the same checks, which then name every failing row).
+    """
+    problems = check_contract(frame, schemas_dir, quick_from=quick_from)
     # Catalog checks assume well-typed columns; a frame the contract refused is refused already.
-    return problems or check_catalog(frame, catalog)
+    return problems or check_catalog(frame, catalog, quick_from=quick_from)

@@ -11,6 +11,15 @@ WITH points AS (
     WHERE period_start IS NOT NULL AND qualifier IN ('exact', 'approx')
       AND NOT (is_partial AND as_of IS NULL)
 ),
+-- Periods stated by more than one source whose values spread beyond the tolerance: found with plain counts
+-- first, so the lists below are built for those few periods only, not for every period (ten million rows).
+disputed AS (
+    SELECT indicator_id, geo, period_start, period_end
+    FROM points
+    GROUP BY indicator_id, geo, period_start, period_end
+    HAVING COUNT(*) > 1
+       AND MAX(value) - MIN(value) > GREATEST(0.01, 0.005 * GREATEST(ABS(MIN(value)), ABS(MAX(value))))
+),
 grouped AS (
     SELECT
         indicator_id, geo, period_start, period_end,
@@ -22,6 +31,7 @@ grouped AS (
         MIN(value) AS min_value,
         MAX(value) AS max_value
     FROM points
+    SEMI JOIN disputed USING (indicator_id, geo, period_start, period_end)
     GROUP BY indicator_id, geo, period_start, period_end
 )
 SELECT

@@ -52,17 +52,18 @@ based AS (
     FROM paced AS p
 ),
 paired AS (
+    -- The previous row of the series is the previous year only when it is year - 1 (else a gap). One pass over
+    -- the series instead of a join of the series with itself, and a filter on indicator_id reaches the scan.
     SELECT
-        cur.*,
-        prev.value AS prev_value,
-        prev.qualifier AS prev_qualifier,
-        prev.is_partial AS prev_is_partial,
-        prev.source_id AS prev_source_id,
-        prev.year IS NOT NULL AS has_prev,
-        MIN(cur.year) OVER (PARTITION BY cur.indicator_id, cur.geo) < cur.year AS has_earlier
-    FROM based AS cur
-    LEFT JOIN annual AS prev
-      ON prev.indicator_id = cur.indicator_id AND prev.geo = cur.geo AND prev.year = cur.year - 1
+        b.*,
+        CASE WHEN LAG(b.year) OVER w = b.year - 1 THEN LAG(b.value) OVER w END AS prev_value,
+        CASE WHEN LAG(b.year) OVER w = b.year - 1 THEN LAG(b.qualifier) OVER w END AS prev_qualifier,
+        CASE WHEN LAG(b.year) OVER w = b.year - 1 THEN LAG(b.is_partial) OVER w END AS prev_is_partial,
+        CASE WHEN LAG(b.year) OVER w = b.year - 1 THEN LAG(b.source_id) OVER w END AS prev_source_id,
+        COALESCE(LAG(b.year) OVER w = b.year - 1, false) AS has_prev,
+        MIN(b.year) OVER (PARTITION BY b.indicator_id, b.geo) < b.year AS has_earlier
+    FROM based AS b
+    WINDOW w AS (PARTITION BY b.indicator_id, b.geo ORDER BY b.year)
 ),
 judged AS (
     SELECT

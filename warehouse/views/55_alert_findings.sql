@@ -15,30 +15,48 @@
 -- Only the latest change of a series is a finding: older changes stay in yoy_changes / edition_changes,
 -- and an alert describes the current state, so it resolves when a newer value arrives.
 CREATE OR REPLACE VIEW alert_findings AS
-WITH latest_yoy AS (
-    SELECT *
-    FROM yoy_changes
-    WHERE not_comparable IS DISTINCT FROM 'partial_without_as_of'
-    QUALIFY ROW_NUMBER() OVER (PARTITION BY indicator_id, geo ORDER BY year DESC) = 1
+-- The series, the changes and the conflicts are read by several checks: each is computed once per query
+-- (MATERIALIZED), not once per reference (on ten million rows every recomputation of series costs seconds).
+-- "Latest per series" is the row of the series' highest year, found with a MAX per series and a join: a
+-- window ordering every row of every series cost as much again as the series themselves.
+WITH current_series AS MATERIALIZED (
+    SELECT * FROM series
+),
+conflicts AS MATERIALIZED (
+    SELECT * FROM source_conflicts
+),
+yoy AS MATERIALIZED (
+    SELECT * FROM yoy_changes WHERE not_comparable IS DISTINCT FROM 'partial_without_as_of'
+),
+latest_yoy AS (
+    SELECT y.*
+    FROM yoy AS y
+    JOIN (SELECT indicator_id, geo, MAX(year) AS year FROM yoy GROUP BY indicator_id, geo) AS m
+      USING (indicator_id, geo, year)
+),
+editions AS MATERIALIZED (
+    SELECT * FROM edition_changes WHERE change IS NOT NULL
 ),
 latest_edition AS (
-    SELECT *
-    FROM edition_changes
-    WHERE change IS NOT NULL
-    QUALIFY ROW_NUMBER() OVER (PARTITION BY indicator_id, geo ORDER BY year DESC) = 1
+    SELECT e.*
+    FROM editions AS e
+    JOIN (SELECT indicator_id, geo, MAX(year) AS year FROM editions GROUP BY indicator_id, geo) AS m
+      USING (indicator_id, geo, year)
 ),
-latest_value AS (
-    SELECT *
-    FROM series
-    WHERE year IS NOT NULL
+latest_value AS MATERIALIZED (
+    SELECT s.*
+    FROM current_series AS s
+    JOIN (SELECT indicator_id, geo, MAX(year) AS year FROM current_series WHERE year IS NOT NULL
+          GROUP BY indicator_id, geo) AS m
+      USING (indicator_id, geo, year)
     QUALIFY ROW_NUMBER() OVER (
-        PARTITION BY indicator_id, geo ORDER BY year DESC, is_partial, as_of DESC NULLS LAST, period_end DESC
+        PARTITION BY s.indicator_id, s.geo ORDER BY s.is_partial, s.as_of DESC NULLS LAST, s.period_end DESC
     ) = 1
 ),
-earlier_points AS (
+earlier_points AS MATERIALIZED (
     SELECT l.indicator_id, l.geo, s.year, s.value
     FROM latest_value AS l
-    JOIN series AS s
+    JOIN current_series AS s
       ON s.indicator_id = l.indicator_id AND s.geo = l.geo AND s.year < l.year
     WHERE NOT s.is_partial AND s.qualifier IN ('exact', 'approx')
 ),
@@ -47,7 +65,7 @@ earlier AS (
     FROM earlier_points
     GROUP BY indicator_id, geo
 ),
-records AS (
+records AS MATERIALIZED (
     SELECT
         l.*,
         e.n AS history,
@@ -69,7 +87,7 @@ conflict_values AS (
                  ELSE printf('%.2f', o.value) END
             || ' (' || o.source_id || ')', ', ' ORDER BY o.source_id
         ) AS detail
-    FROM source_conflicts AS c
+    FROM conflicts AS c
     JOIN observations AS o
       ON o.indicator_id = c.indicator_id AND o.geo = c.geo
      AND o.period_start = c.period_start AND o.period_end = c.period_end
@@ -124,9 +142,9 @@ SELECT
     100 * c.spread / GREATEST(ABS(list_max(c."values")), ABS(list_min(c."values"))) AS measure,
     c.n_sources AS history, NULL AS covered_to,
     c.source_ids, v.detail
-FROM source_conflicts AS c
+FROM conflicts AS c
 JOIN conflict_values AS v USING (indicator_id, geo, period_start, period_end)
-LEFT JOIN series AS s USING (indicator_id, geo, period_start, period_end)
+LEFT JOIN current_series AS s USING (indicator_id, geo, period_start, period_end)
 UNION ALL BY NAME
 SELECT
     'stale_series' AS check_name, l.indicator_id, l.geo, l.year, l.period_start, l.period_end,

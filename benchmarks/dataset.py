@@ -1,0 +1,220 @@
+"""Synthetic long tables and the throw-away project folder the benchmarks ingest them through.
+
+A size is (indicators x geographies x periods). Each series is one (indicator, geo). The main tables are
+monthly: consecutive calendar months written `YYYY-MM-DD/YYYY-MM-DD`, as a monthly statistics table is
+(500 periods of years would not fit the contract's year range of 1900-2100). A companion annual table
+(periods `YYYY`) feeds the year-over-year view and its alerts, which only read annual indicators.
+Every file is deterministic for a given polars version: the same size gives the same Parquet.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+import pycountry
+
+REPO = Path(__file__).resolve().parents[1]
+DATA_DIR = Path(__file__).resolve().parent / "data"
+#: Share of rows whose value changes in the revised edition of a table.
+REVISED_SHARE = 0.10
+FIRST_MONTH = dt.date(1985, 1, 1)
+LAST_YEAR = 2025
+#: Share of annual series whose latest year jumps by JUMP (so year-over-year alerts have something to find).
+JUMP_SHARE, JUMP = 0.01, 1.35
+#: Indicators in the benchmark catalog, per frequency (every size uses the first n of them).
+CATALOG_INDICATORS = 100
+
+
+@dataclass(frozen=True)
+class Size:
+    """How big a synthetic table is; rows = indicators * geos * periods."""
+
+    name: str
+    indicators: int
+    geos: int
+    periods: int
+    frequency: str = "monthly"
+
+    @property
+    def series(self) -> int:
+        return self.indicators * self.geos
+
+    @property
+    def rows(self) -> int:
+        return self.series * self.periods
+
+
+SIZES = {
+    "10m": Size("10m", indicators=100, geos=200, periods=500),  # 20,000 series x 500 months
+    "1m": Size("1m", indicators=10, geos=200, periods=500),     # 2,000 series x 500 months
+    "100k": Size("100k", indicators=10, geos=20, periods=500),  # 200 series, for --quick smoke runs
+    "annual_2m": Size("annual_2m", indicators=100, geos=200, periods=100, frequency="annual"),
+    "annual_20k": Size("annual_20k", indicators=10, geos=20, periods=100, frequency="annual"),
+}
+#: The annual companion of each main size.
+ANNUAL = {"10m": "annual_2m", "1m": "annual_20k", "100k": "annual_20k"}
+
+
+def indicator_ids(count: int, frequency: str = "monthly") -> list[str]:
+    prefix = "bench_ind" if frequency == "monthly" else "bench_ann"
+    return [f"{prefix}_{n:03d}" for n in range(count)]
+
+
+def geo_codes(count: int) -> list[str]:
+    """ISO 3166-1 alpha-2 codes in a fixed order, as the contract's geo pattern requires."""
+    codes = sorted(c.alpha_2 for c in pycountry.countries)
+    if count > len(codes):
+        raise ValueError(f"only {len(codes)} country codes exist; asked for {count}")
+    return codes[:count]
+
+
+def month_periods(months: int) -> list[str]:
+    """`YYYY-MM-01/YYYY-MM-<last day>` for consecutive months from FIRST_MONTH."""
+    periods = []
+    for n in range(months):
+        year, month = FIRST_MONTH.year + (FIRST_MONTH.month - 1 + n) // 12, (FIRST_MONTH.month - 1 + n) % 12 + 1
+        start = dt.date(year, month, 1)
+        end = (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+        periods.append(f"{start.isoformat()}/{end.isoformat()}")
+    return periods
+
+
+def uniform(expr: pl.Expr, seed: int) -> pl.Expr:
+    """A deterministic pseudo-random number in [0, 1) per value of `expr` (polars' seeded hash)."""
+    return (expr.hash(seed) % 1_000_003).cast(pl.Float64) / 1_000_003
+
+
+def year_periods(years: int) -> list[str]:
+    return [str(y) for y in range(LAST_YEAR - years + 1, LAST_YEAR + 1)]
+
+
+def long_table(size: Size, *, seed: int = 8) -> pl.DataFrame:
+    """indicator, geo, period, value, unit: sorted by series then period, like an office's export."""
+    series = pl.DataFrame({"indicator": indicator_ids(size.indicators, size.frequency)}).join(
+        pl.DataFrame({"geo": geo_codes(size.geos)}), how="cross")
+    labels = month_periods(size.periods) if size.frequency == "monthly" else year_periods(size.periods)
+    periods = pl.DataFrame({"period": labels}).with_row_index("_period")
+    frame = series.join(periods, how="cross").sort("indicator", "geo", "_period")
+    # A level per series and +-5 % noise per period: values in a plausible count range, two decimals.
+    row = pl.int_range(pl.len(), dtype=pl.UInt64)
+    series_no = row // size.periods
+    level = 100 + uniform(series_no, seed) * 99_900
+    noise = 0.95 + uniform(row, seed + 1) * 0.10
+    last = pl.col("_period") == size.periods - 1
+    jump = pl.when(last & (uniform(series_no, seed + 2) < JUMP_SHARE)).then(JUMP).otherwise(1.0)
+    value = level * noise * (jump if size.frequency == "annual" else 1.0)
+    return frame.with_columns(value.round(2).alias("value"), pl.lit("count").alias("unit")).drop("_period")
+
+
+def revise(frame: pl.DataFrame, *, share: float = REVISED_SHARE, seed: int = 9) -> pl.DataFrame:
+    """The same table with `share` of the values changed (+1 %), spread over all series."""
+    changed = uniform(pl.int_range(pl.len(), dtype=pl.UInt64), seed) < share
+    return frame.with_columns(
+        pl.when(changed).then((pl.col("value") * 1.01).round(2)).otherwise(pl.col("value"))
+        .alias("value")
+    )
+
+
+@dataclass(frozen=True)
+class TableFiles:
+    """The Parquet files of one size: the table, its revised edition, the same rows re-encoded, the delta."""
+
+    base: Path
+    revised: Path
+    reencoded: Path
+    delta: Path
+
+
+def table_files(size: Size, data_dir: Path = DATA_DIR) -> TableFiles:
+    folder = data_dir / "tables"
+    return TableFiles(
+        base=folder / f"long_{size.name}.parquet",
+        revised=folder / f"long_{size.name}_revised.parquet",
+        reencoded=folder / f"long_{size.name}_reencoded.parquet",
+        delta=folder / f"long_{size.name}_delta.parquet",
+    )
+
+
+def write_tables(size: Size, data_dir: Path = DATA_DIR) -> TableFiles:
+    """Write the size's files unless they exist (generation is deterministic, so existing ones are right)."""
+    files = table_files(size, data_dir)
+    if all(p.exists() for p in (files.base, files.revised, files.reencoded, files.delta)):
+        return files
+    files.base.parent.mkdir(parents=True, exist_ok=True)
+    base = long_table(size)
+    base.write_parquet(files.base, compression="zstd", row_group_size=1_000_000)
+    # Same rows, other bytes: a re-export the content hash cannot recognise as the same file.
+    base.write_parquet(files.reencoded, compression="snappy", row_group_size=500_000)
+    revised = revise(base)
+    revised.write_parquet(files.revised, compression="zstd", row_group_size=1_000_000)
+    # Only the revised rows: what a feed of corrections would send.
+    revised.filter(revised["value"] != base["value"]).write_parquet(files.delta, compression="zstd")
+    return files
+
+
+def catalog_toml(count: int = CATALOG_INDICATORS) -> str:
+    """Synthetic monthly and annual count indicators, in the project's catalog format."""
+    blocks = [
+        f'[[indicator]]\nid = "{ind}"\nname = "Benchmark {frequency} indicator {n}"\nunit = "count"\n'
+        f'direction = "up_is_bad"\nfrequency = "{frequency}"\nmin = 0\nmax = 1000000000\n'
+        f'description = "Synthetic {frequency} count for benchmarks."\n'
+        for frequency in ("monthly", "annual")
+        for n, ind in enumerate(indicator_ids(count, frequency))
+    ]
+    return "# Benchmark-only catalog: synthetic indicators, never part of the real project.\n\n" + "\n".join(blocks)
+
+
+def write_project(root: Path) -> Path:
+    """A project folder with the real contract, alert rules, migrations and views, and a synthetic catalog.
+
+    Everything but the catalog is copied fresh each time, so the benchmark always measures the engine's
+    current SQL and rules.
+    """
+    if root.exists():
+        shutil.rmtree(root)
+    (root / "pipelines").mkdir(parents=True)
+    for folder in ("schemas", "warehouse/migrations", "warehouse/views"):
+        shutil.copytree(REPO / folder, root / folder)
+    (root / "schemas" / "indicators.toml").write_text(catalog_toml(), encoding="utf-8")
+    return root
+
+
+@dataclass(frozen=True)
+class Feed:
+    """One benchmark pipeline: its name, the source it loads and the file name its table arrives under."""
+
+    pipeline: str
+    source_id: str
+    document: str
+
+
+MONTHLY = Feed("bench_monthly", "bench-statistics-office-monthly", "monthly_statistics.parquet")
+YEARLY = Feed("bench_annual", "bench-statistics-office-annual", "annual_statistics.parquet")
+
+
+def write_spec(project: Path, table: Path, feed: Feed = MONTHLY, *, full_snapshot: bool = True) -> Path:
+    """Put `table` in place as the pipeline's document, with the sidecar naming its source, and the spec.
+
+    Every edition of the table goes to the same file name, as an office re-publishing its export would:
+    the evidence of a row names the file and row, so a new name would make every row a revision.
+    """
+    documents = project / "pipelines" / "documents"
+    documents.mkdir(parents=True, exist_ok=True)
+    document = documents / feed.document
+    shutil.copyfile(table, document)
+    document.with_name(feed.document + ".meta.toml").write_text(
+        f'source_id = "{feed.source_id}"\nkind = "observations_long"\ntitle = "Synthetic statistics"\n'
+        f'publisher = "Benchmark statistics office"\npublished = "2026-01-15"\n',
+        encoding="utf-8",
+    )
+    spec = project / "pipelines" / f"{feed.pipeline}.toml"
+    spec.write_text(
+        f'description = "Synthetic long table for benchmarks"\nextractor = "observations_long"\n'
+        f'document = "documents/{feed.document}"\nprecedence = 80\nfull_snapshot = {str(full_snapshot).lower()}\n',
+        encoding="utf-8",
+    )
+    return spec

@@ -1,0 +1,394 @@
+"""`make bench`: octracker against a bare DuckDB load and dlt, in one run, as ratios.
+
+    python -m benchmarks.run            # 10M-row table + 1M-row table (about 25 minutes on 2 cores)
+    python -m benchmarks.run --quick    # 1M + 100k rows, one repeat: a smoke run of the harness
+
+Every measured step is its own process (see `benchmarks.steps`); its peak memory is the child's
+`ru_maxrss` from `os.wait4`, its CPU time the child's user + system time. Results go to a table on
+stdout and to `benchmarks/data/results.json` (plus `benchmarks/latest_results.json` for the record).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmarks.dataset import (
+    ANNUAL, DATA_DIR, MONTHLY, REPO, SIZES, YEARLY, Size, TableFiles, indicator_ids, write_project, write_spec,
+    write_tables,
+)
+RESULTS_FILE = DATA_DIR / "results.json"
+LATEST_FILE = Path(__file__).resolve().parent / "latest_results.json"
+
+
+@dataclass
+class Measure:
+    """One step in one process: wall time of the work, CPU time and peak memory of the process."""
+
+    step: str
+    seconds: float
+    process_seconds: float
+    cpu_seconds: float
+    peak_mib: float
+    load_before: float
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+def run_step(step: str, args: dict[str, Any], *, timeout: float = 3600) -> Measure:
+    """Run one step in a child interpreter and read its own rusage (not the sum of all children)."""
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as fh:
+        result_file = Path(fh.name)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)])}
+    load_before = os.getloadavg()[0]
+    start = time.perf_counter()
+    child = subprocess.Popen([sys.executable, "-m", "benchmarks.steps", step, json.dumps(args), str(result_file)],
+                             cwd=REPO, env=env)
+    deadline = start + timeout
+    while True:
+        pid, status, usage = os.wait4(child.pid, os.WNOHANG)
+        if pid:
+            break
+        if time.perf_counter() > deadline:
+            child.kill()
+            raise SystemExit(f"benchmark step {step} took longer than {timeout:.0f} s and was stopped")
+        time.sleep(0.02)
+    elapsed = time.perf_counter() - start
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        raise SystemExit(f"benchmark step {step} failed (exit {child.returncode}) with {args}")
+    detail = json.loads(result_file.read_text(encoding="utf-8"))
+    result_file.unlink()
+    return Measure(step=step, seconds=detail.pop("seconds"), process_seconds=elapsed,
+                   cpu_seconds=usage.ru_utime + usage.ru_stime, peak_mib=usage.ru_maxrss / 1024,
+                   load_before=load_before, detail=detail)
+
+
+@dataclass
+class Result:
+    """Repeated measures of one named step, summarised by medians."""
+
+    name: str
+    measures: list[Measure]
+
+    @property
+    def seconds(self) -> float:
+        return statistics.median(m.seconds for m in self.measures)
+
+    @property
+    def cpu_seconds(self) -> float:
+        return statistics.median(m.cpu_seconds for m in self.measures)
+
+    @property
+    def peak_mib(self) -> float:
+        return max(m.peak_mib for m in self.measures)
+
+    @property
+    def detail(self) -> dict[str, Any]:
+        return self.measures[-1].detail
+
+    def record(self) -> dict[str, Any]:
+        return {"median_seconds": self.seconds, "median_cpu_seconds": self.cpu_seconds, "peak_mib": self.peak_mib,
+                "runs": [asdict(m) for m in self.measures]}
+
+
+def repeat(name: str, times: int, prepare, step: str, args: dict[str, Any]) -> Result:
+    """Run a step `times` times, calling `prepare()` (untimed) before each run."""
+    measures = []
+    for n in range(times):
+        prepare()
+        measure = run_step(step, args)
+        print(f"  {name} #{n + 1}: {measure.seconds:.2f} s, cpu {measure.cpu_seconds:.2f} s, "
+              f"peak {measure.peak_mib:.0f} MiB, load {measure.load_before:.1f}", flush=True)
+        measures.append(measure)
+    return Result(name, measures)
+
+
+def fresh(*paths: Path):
+    """A prepare() that removes files or folders so the next run starts from nothing."""
+    def prepare() -> None:
+        for path in paths:
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()
+    return prepare
+
+
+def save(folder: Path, snapshot: Path) -> None:
+    """Keep a copy of a warehouse folder to start later steps from."""
+    if snapshot.exists():
+        shutil.rmtree(snapshot)
+    shutil.copytree(folder, snapshot)
+
+
+def restore(snapshot: Path, target: Path, *, also=None):
+    """A prepare() that puts a saved folder back in place (and runs `also`, e.g. re-pointing the spec)."""
+    def prepare() -> None:
+        if target.exists():
+            shutil.rmtree(target)
+        shutil.copytree(snapshot, target)
+        if also:
+            also()
+    return prepare
+
+
+class Bench:
+    """The folders of one benchmark run and the steps measured in them."""
+
+    def __init__(self, work: Path, repeats: int, *, keep: bool = False) -> None:
+        self.work = work
+        self.repeats = repeats
+        self.keep = keep
+        self.results: dict[str, Result] = {}
+
+    def measure(self, name: str, prepare, step: str, args: dict[str, Any], times: int | None = None) -> Result:
+        print(f"{name}:", flush=True)
+        result = repeat(name, times or self.repeats, prepare, step, args)
+        self.results[name] = result
+        return result
+
+    def bare(self, label: str, files: TableFiles) -> None:
+        db = self.work / f"bare_{label}.duckdb"
+        self.measure(f"bare_ctas_{label}", fresh(db), "bare_ctas", {"file": str(files.base), "db": str(db)})
+        self.measure(f"bare_insert_{label}", fresh(db), "bare_insert", {"file": str(files.base), "db": str(db)})
+        fresh(db)()
+
+    def octracker(self, label: str, files: TableFiles, *, annual: Size | None = None) -> None:
+        """First ingest, re-ingest of the same file and of the same rows re-encoded; with an annual
+        companion table, also the revised table, the delta of revisions, and views, alerts and one
+        indicator through them over both tables."""
+        project = write_project(self.work / f"project_{label}")
+        data = self.work / f"warehouse_{label}"
+        loaded = self.work / f"warehouse_{label}_loaded"
+        with_annual = self.work / f"warehouse_{label}_with_annual"
+        warehouse = str(data / "octracker.duckdb")
+        args = {"project": str(project), "warehouse": warehouse, "pipeline": MONTHLY.pipeline}
+
+        def point_at(table: Path, full_snapshot: bool = True):
+            return lambda: write_spec(project, table, MONTHLY, full_snapshot=full_snapshot)
+
+        point_at(files.base)()
+        self.measure(f"ingest_{label}", fresh(data), "octracker_refresh", args)
+        save(data, loaded)
+        self.measure(f"reingest_same_file_{label}", restore(loaded, data, also=point_at(files.base)),
+                     "octracker_refresh", args)
+        self.measure(f"reingest_reencoded_{label}", restore(loaded, data, also=point_at(files.reencoded)),
+                     "octracker_refresh", args)
+        if annual is not None:
+            self.measure(f"revised_full_table_{label}", restore(loaded, data, also=point_at(files.revised)),
+                         "octracker_refresh", args)
+            self.measure(f"revised_delta_{label}",
+                         restore(loaded, data, also=point_at(files.delta, full_snapshot=False)),
+                         "octracker_refresh", args)
+            # The annual companion, loaded once beside the monthly table: views and alerts read both.
+            write_spec(project, write_tables(annual).base, YEARLY)
+            self.measure(f"ingest_annual_beside_{label}", restore(loaded, data), "octracker_refresh",
+                         {**args, "pipeline": YEARLY.pipeline}, times=1)
+            save(data, with_annual)
+            self.measure(f"views_alerts_{label}", restore(with_annual, data), "octracker_views",
+                         {"project": str(project), "warehouse": warehouse})
+            published = str(with_annual / "published" / "octracker.duckdb")
+            middle = annual.indicators // 2  # an indicator of every size (both tables have as many)
+            for view, indicator in (("yoy_changes", indicator_ids(annual.indicators, "annual")[middle]),
+                                    ("series", indicator_ids(annual.indicators, "monthly")[middle])):
+                self.measure(f"query_{view}_{label}", lambda: None, "octracker_query",
+                             {"published": published, "view": view, "indicator": indicator}, times=1)
+        if not self.keep:
+            for folder in (data, loaded, with_annual):
+                shutil.rmtree(folder, ignore_errors=True)
+
+    def dlt(self, label: str, files: TableFiles) -> None:
+        state = self.work / f"dlt_{label}"
+        snapshot = self.work / f"dlt_{label}_loaded"
+        args = {"file": str(files.base), "db": str(state / "dlt_warehouse.duckdb"), "pipelines_dir": str(state / "pipelines")}
+
+        def make_dirs():
+            fresh(state)()
+            state.mkdir(parents=True)
+
+        self.measure(f"dlt_merge_{label}", make_dirs, "dlt_merge", args)
+        save(state, snapshot)
+        self.measure(f"dlt_remerge_same_{label}", restore(snapshot, state), "dlt_merge", args)
+        shutil.rmtree(state, ignore_errors=True)
+        shutil.rmtree(snapshot, ignore_errors=True)
+
+    def end_to_end(self, times: int) -> None:
+        """`octracker refresh` over the bundled documents as a whole process: fresh, then nothing new."""
+        data = self.work / "e2e"
+        for name, prepare in (("e2e_refresh_fresh", fresh(data)), ("e2e_refresh_again", lambda: None)):
+            measures = []
+            print(f"{name}:", flush=True)
+            for n in range(times):
+                prepare()
+                measures.append(run_cli_refresh(data / "octracker.duckdb"))
+                print(f"  {name} #{n + 1}: {measures[-1].seconds:.2f} s, peak {measures[-1].peak_mib:.0f} MiB",
+                      flush=True)
+            self.results[name] = Result(name, measures)
+        shutil.rmtree(data, ignore_errors=True)
+
+
+def run_cli_refresh(warehouse: Path) -> Measure:
+    """The real console entry point in its own process; the time is the whole process's."""
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    load_before = os.getloadavg()[0]
+    start = time.perf_counter()
+    child = subprocess.Popen([sys.executable, "-m", "octracker", "--project", str(REPO), "--warehouse",
+                              str(warehouse), "--quiet", "refresh"], cwd=REPO, env=env)
+    _, status, usage = os.wait4(child.pid, 0)
+    elapsed = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"octracker refresh over the bundled documents failed (exit {status})")
+    return Measure(step="octracker refresh", seconds=elapsed, process_seconds=elapsed,
+                   cpu_seconds=usage.ru_utime + usage.ru_stime, peak_mib=usage.ru_maxrss / 1024,
+                   load_before=load_before)
+
+
+@dataclass(frozen=True)
+class Target:
+    """One of the issue's targets: a measured ratio (or time) and the bound it must keep."""
+
+    check: str
+    numerator: str
+    denominator: str | None
+    bound: float
+    unit: str = "x"
+
+
+def targets(big: str, small: str) -> list[Target]:
+    return [
+        Target(f"1. full ingest {big} / bare load", f"ingest_{big}", f"bare_ctas_{big}", 2.0),
+        Target(f"2. re-ingest same file {big} / first ingest", f"reingest_same_file_{big}", f"ingest_{big}", 0.3),
+        Target(f"2. re-ingest same rows, re-encoded file {big} / first ingest", f"reingest_reencoded_{big}",
+               f"ingest_{big}", 0.3),
+        Target(f"3. table with 10% revised {big} / bare load", f"revised_full_table_{big}", f"bare_ctas_{big}", 0.7),
+        Target(f"3. delta of the revised 10% {big} / bare load", f"revised_delta_{big}", f"bare_ctas_{big}", 0.7),
+        Target(f"4. views and alerts refreshed {big} (+ annual) / bare load", f"views_alerts_{big}", f"bare_ctas_{big}",
+               1.0),
+        Target(f"4. one indicator through yoy_changes {big}", f"query_yoy_changes_{big}", None, 0.050, "s"),
+        Target(f"4. one indicator through series {big}", f"query_series_{big}", None, 0.050, "s"),
+        Target(f"5. octracker ingest {small} / dlt merge {small}", f"ingest_{small}", f"dlt_merge_{small}", 1.0),
+        Target(f"5. octracker re-ingest {small} / dlt re-merge {small}", f"reingest_same_file_{small}",
+               f"dlt_remerge_same_{small}", 1.0),
+        Target(f"5. octracker re-ingest re-encoded {small} / dlt re-merge {small}",
+               f"reingest_reencoded_{small}", f"dlt_remerge_same_{small}", 1.0),
+    ]
+
+
+def evaluate(results: dict[str, Result], big: str, small: str) -> list[dict[str, Any]]:
+    rows = []
+    for t in targets(big, small):
+        if t.numerator not in results or (t.denominator and t.denominator not in results):
+            continue
+        num = results[t.numerator]
+        value = num.seconds / results[t.denominator].seconds if t.denominator else num.seconds
+        cpu = num.cpu_seconds / results[t.denominator].cpu_seconds if t.denominator else None
+        rows.append({"check": t.check, "value": value, "cpu_ratio": cpu, "bound": t.bound, "unit": t.unit,
+                     "met": value <= t.bound})
+    for name in (f"reingest_same_file_{big}", f"reingest_reencoded_{big}", f"reingest_same_file_{small}"):
+        if name in results and f"ingest_{name.rsplit('_', 1)[1]}" in results:
+            first = results[f"ingest_{name.rsplit('_', 1)[1]}"].detail
+            again = results[name].detail
+            added = again["versions"] - first["versions"]
+            rows.append({"check": f"2. new versions written by {name}", "value": added, "cpu_ratio": None,
+                         "bound": 0, "unit": "versions", "met": added == 0 and again["new"] == again["revised"] == 0})
+    return rows
+
+
+def machine() -> dict[str, Any]:
+    import dlt
+    import duckdb
+    import pandera
+    import polars
+
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), platform.processor())
+    memory = next((int(line.split()[1]) / 1024 ** 2 for line in Path("/proc/meminfo").read_text().splitlines()
+                   if line.startswith("MemTotal")), None)
+    return {"cpu": model, "cores": os.cpu_count(), "memory_gib": round(memory, 1) if memory else None,
+            "python": platform.python_version(), "duckdb": duckdb.__version__, "polars": polars.__version__,
+            "pandera": pandera.__version__, "dlt": dlt.__version__, "platform": platform.platform()}
+
+
+def print_report(results: dict[str, Result], checks: list[dict[str, Any]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=200)
+    steps = Table(title="Steps (medians)", header_style="bold")
+    for column in ("step", "runs", "median s", "median cpu s", "peak MiB", "detail"):
+        steps.add_column(column, justify="left" if column in ("step", "detail") else "right")
+    for name, r in results.items():
+        d = r.detail
+        detail = ", ".join(f"{k} {d[k]}" for k in ("rows", "new", "revised", "unchanged", "retracted", "versions")
+                           if k in d)
+        steps.add_row(name, str(len(r.measures)), f"{r.seconds:.3f}", f"{r.cpu_seconds:.2f}", f"{r.peak_mib:.0f}",
+                      detail)
+    console.print(steps)
+    goals = Table(title="Targets", header_style="bold")
+    for column in ("check", "measured", "cpu ratio", "target", "met"):
+        goals.add_column(column, justify="left" if column == "check" else "right")
+    for c in checks:
+        value = f"{c['value']:.3f}" if isinstance(c["value"], float) else str(c["value"])
+        cpu = f"{c['cpu_ratio']:.2f}" if c["cpu_ratio"] is not None else ""
+        goals.add_row(c["check"], f"{value} {c['unit']}", cpu, f"<= {c['bound']} {c['unit']}",
+                      "[green]yes[/]" if c["met"] else "[red]no[/]")
+    console.print(goals)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="1M + 100k rows, one repeat (a smoke run)")
+    parser.add_argument("--repeats", type=int, help="runs per step (default 3, 1 with --quick)")
+    parser.add_argument("--e2e-runs", type=int, default=5, help="runs of `octracker refresh` over the bundled documents")
+    parser.add_argument("--only", choices=("big", "small", "e2e"), action="append",
+                        help="run only these parts (repeatable)")
+    parser.add_argument("--work", type=Path, default=DATA_DIR / "work", help="scratch folder for warehouses")
+    parser.add_argument("--keep", action="store_true", help="keep the warehouses in the scratch folder afterwards")
+    args = parser.parse_args(argv)
+    big, small = (SIZES["1m"], SIZES["100k"]) if args.quick else (SIZES["10m"], SIZES["1m"])
+    repeats = args.repeats or (1 if args.quick else 3)
+    parts = set(args.only or ("big", "small", "e2e"))
+    args.work.mkdir(parents=True, exist_ok=True)
+    bench = Bench(args.work, repeats, keep=args.keep)
+    started = dt.datetime.now(dt.timezone.utc)
+    print(f"generating tables ({big.rows:,} and {small.rows:,} rows) under {DATA_DIR / 'tables'} if missing",
+          flush=True)
+    big_files, small_files = write_tables(big), write_tables(small)
+    if "big" in parts:
+        bench.bare(big.name, big_files)
+        bench.octracker(big.name, big_files, annual=SIZES[ANNUAL[big.name]])
+    if "small" in parts:
+        bench.bare(small.name, small_files)
+        bench.octracker(small.name, small_files)
+        bench.dlt(small.name, small_files)
+    if "e2e" in parts:
+        bench.end_to_end(args.e2e_runs if not args.quick else 2)
+    checks = evaluate(bench.results, big.name, small.name)
+    print_report(bench.results, checks)
+    record = {
+        "started": started.isoformat(timespec="seconds"),
+        "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine(), "sizes": {"big": asdict(big), "small": asdict(small)}, "repeats": repeats,
+        "results": {name: r.record() for name, r in bench.results.items()}, "targets": checks,
+    }
+    RESULTS_FILE.write_text(json.dumps(record, indent=2), encoding="utf-8")
+    if not args.quick and parts == {"big", "small", "e2e"}:
+        LATEST_FILE.write_text(json.dumps(record, indent=2), encoding="utf-8")
+    print(f"results written to {RESULTS_FILE}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

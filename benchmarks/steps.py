@@ -1,0 +1,207 @@
+"""One measured step per process: `python -m benchmarks.steps STEP JSON-ARGS RESULT-FILE`.
+
+Each step runs in a fresh interpreter so that its peak memory (read by the parent from the child's
+rusage) is its own, and times only the work (imports are excluded). Octracker steps call the same
+functions the CLI calls; nothing of the engine is re-implemented here.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")  # dlt: never phone home from a benchmark
+os.environ.setdefault("RUNTIME__LOG_LEVEL", "ERROR")
+
+
+def timed(phases: dict[str, float], name: str, fn: Callable) -> Callable:
+    """Wrap `fn` so its wall time adds to `phases[name]` (the wrapper costs nanoseconds)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            phases[name] = phases.get(name, 0.0) + time.perf_counter() - start
+
+    return wrapper
+
+
+def quiet_duckdb(con) -> None:
+    con.execute("SET enable_progress_bar = false")
+
+
+# --- bare DuckDB baselines ---------------------------------------------------------------------------------
+
+def bare_ctas(args: dict[str, Any]) -> dict[str, Any]:
+    """The file into a new DuckDB file with CREATE TABLE AS SELECT, committed and checkpointed."""
+    import duckdb
+
+    start = time.perf_counter()
+    con = duckdb.connect(args["db"])
+    quiet_duckdb(con)
+    con.execute("CREATE TABLE observations AS SELECT * FROM read_parquet(?)", [args["file"]])
+    con.execute("CHECKPOINT")
+    rows = con.execute("SELECT COUNT(*) FROM observations").fetchone()[0]
+    con.close()
+    return {"seconds": time.perf_counter() - start, "rows": rows}
+
+
+def bare_insert(args: dict[str, Any]) -> dict[str, Any]:
+    """The file appended with INSERT ... SELECT into a declared plain table, committed and checkpointed."""
+    import duckdb
+
+    start = time.perf_counter()
+    con = duckdb.connect(args["db"])
+    quiet_duckdb(con)
+    con.execute("CREATE TABLE observations (indicator VARCHAR, geo VARCHAR, period VARCHAR, value DOUBLE, "
+                "unit VARCHAR)")
+    con.execute("INSERT INTO observations SELECT indicator, geo, period, value, unit FROM read_parquet(?)",
+                [args["file"]])
+    con.execute("CHECKPOINT")
+    rows = con.execute("SELECT COUNT(*) FROM observations").fetchone()[0]
+    con.close()
+    return {"seconds": time.perf_counter() - start, "rows": rows}
+
+
+# --- octracker ---------------------------------------------------------------------------------------------
+
+def octracker_refresh(args: dict[str, Any]) -> dict[str, Any]:
+    """`octracker refresh PIPELINE` as the CLI runs it, with the time of each hop recorded on the side."""
+    import duckdb
+
+    from octracker import loading, pipeline
+    from octracker.settings import build_settings
+
+    phases: dict[str, float] = {}
+    for module, names in ((pipeline, ("prepare_warehouse", "read_document", "store_raw", "publish")),
+                          (loading, ("extract_document", "validate_observations", "upsert_observations"))):
+        for name in names:
+            setattr(module, name, timed(phases, name, getattr(module, name)))
+    settings = build_settings(project=args["project"], warehouse=args["warehouse"], environ={})
+    start = time.perf_counter()
+    results = pipeline.refresh(settings, [args["pipeline"]])
+    seconds = time.perf_counter() - start
+    result = results[0]
+    if result.status not in ("success", "unchanged"):
+        raise SystemExit(f"{result.pipeline}: {result.status}: {result.error}")
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    versions, current = con.execute(
+        "SELECT COUNT(*), COUNT(*) FILTER (WHERE valid_to IS NULL) FROM observation_history").fetchone()
+    con.close()
+    return {
+        "seconds": seconds, "phases": phases, "status": result.status,
+        "new": result.counts.new, "revised": result.counts.revised, "unchanged": result.counts.unchanged,
+        "retracted": result.counts.retracted, "versions": versions, "current": current,
+        "warehouse_bytes": settings.warehouse.stat().st_size,
+    }
+
+
+def octracker_views(args: dict[str, Any]) -> dict[str, Any]:
+    """Views and alerts brought up to date as the engine does it, then each view computed in full.
+
+    The refresh is `prepare_warehouse` (migrations, catalog, alert rules, views re-applied) and
+    `plan_alert_events` (what `octracker alerts send` does first: read trend_alerts, write the events),
+    which computes every view the alerts stand on. Per-view times afterwards are for information.
+    """
+    from octracker.alerts import plan_alert_events
+    from octracker.catalog import load_catalog
+    from octracker.settings import build_settings
+    from octracker.warehouse import open_writer, prepare_warehouse, utc_now
+
+    settings = build_settings(project=args["project"], warehouse=args["warehouse"], environ={})
+    phases: dict[str, float] = {}
+    per_view: dict[str, dict[str, float]] = {}
+    start = time.perf_counter()
+    catalog = load_catalog(settings.schemas_dir / "indicators.toml")
+    with open_writer(settings) as con:
+        quiet_duckdb(con)
+        timed(phases, "prepare_warehouse", prepare_warehouse)(con, settings, catalog)
+        planned = timed(phases, "plan_alert_events", plan_alert_events)(con, [], utc_now())
+        seconds = time.perf_counter() - start
+        views = [r[0] for r in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal "
+                                           "ORDER BY view_name").fetchall()]
+        for view in views:
+            t = time.perf_counter()
+            rows = con.execute(f"SELECT COUNT(*) FROM (SELECT * FROM {view})").fetchone()[0]
+            per_view[view] = {"seconds": time.perf_counter() - t, "rows": rows}
+    return {"seconds": seconds, "phases": phases, "alerts_opened": planned.opened, "views": per_view}
+
+
+def octracker_query(args: dict[str, Any]) -> dict[str, Any]:
+    """One indicator through a view on the published copy, as an analyst opens it (read-only).
+
+    The rows are fetched as an Arrow table (how a notebook reads them); the first run, which warms the
+    file cache, is reported apart from the median of the others.
+    """
+    import statistics
+
+    import duckdb
+
+    con = duckdb.connect(args["published"], read_only=True)
+    quiet_duckdb(con)
+    sql = f"SELECT * FROM {args['view']} WHERE indicator_id = ?"
+    timings, rows = [], 0
+    for _ in range(args.get("repeat", 10)):
+        t = time.perf_counter()
+        rows = con.execute(sql, [args["indicator"]]).to_arrow_table().num_rows
+        timings.append(time.perf_counter() - t)
+    con.close()
+    return {"seconds": statistics.median(timings[1:]), "first_seconds": timings[0], "rows": rows,
+            "view": args["view"]}
+
+
+# --- dlt ---------------------------------------------------------------------------------------------------
+
+def dlt_merge(args: dict[str, Any]) -> dict[str, Any]:
+    """The Parquet file into DuckDB by dlt, its usual way for a keyed table: write_disposition='merge'.
+
+    The file is handed over as an Arrow table (dlt's fastest path); the key is the table's natural key.
+    """
+    import dlt
+    import pyarrow.parquet as pq
+
+    start = time.perf_counter()
+    table = pq.read_table(args["file"])
+
+    @dlt.resource(name="observations", write_disposition="merge", primary_key=("indicator", "geo", "period"))
+    def observations():
+        yield table
+
+    pipe = dlt.pipeline(pipeline_name="bench_dlt", pipelines_dir=args["pipelines_dir"],
+                        destination=dlt.destinations.duckdb(args["db"]), dataset_name="bench_data")
+    info = pipe.run(observations())
+    seconds = time.perf_counter() - start
+    info.raise_on_failed_jobs()
+    import duckdb
+
+    con = duckdb.connect(args["db"], read_only=True)
+    rows = con.execute("SELECT COUNT(*) FROM bench_data.observations").fetchone()[0]
+    con.close()
+    return {"seconds": seconds, "rows": rows}
+
+
+STEPS = {
+    "bare_ctas": bare_ctas,
+    "bare_insert": bare_insert,
+    "octracker_refresh": octracker_refresh,
+    "octracker_views": octracker_views,
+    "octracker_query": octracker_query,
+    "dlt_merge": dlt_merge,
+}
+
+
+def main(argv: list[str]) -> None:
+    step, raw_args, result_file = argv
+    result = STEPS[step](json.loads(raw_args))
+    Path(result_file).write_text(json.dumps(result), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
