@@ -200,6 +200,7 @@ class Bench:
             self.measure(f"views_alerts_{label}", restore(with_annual, data), "octracker_views",
                          {"project": str(project), "warehouse": warehouse})
             published = str(with_annual / "published" / "octracker.duckdb")
+            self.measure(f"each_view_{label}", lambda: None, "octracker_each_view", {"published": published}, times=1)
             middle = annual.indicators // 2  # an indicator of every size (both tables have as many)
             for view, indicator in (("yoy_changes", indicator_ids(annual.indicators, "annual")[middle]),
                                     ("series", indicator_ids(annual.indicators, "monthly")[middle])):
@@ -331,7 +332,7 @@ def print_report(results: dict[str, Result], checks: list[dict[str, Any]]) -> No
         steps.add_column(column, justify="left" if column in ("step", "detail") else "right")
     for name, r in results.items():
         d = r.detail
-        detail = ", ".join(f"{k} {d[k]}" for k in ("rows", "new", "revised", "unchanged", "retracted", "versions")
+        detail = ", ".join(f"{k} {d[k]}" for k in ("rows", "new", "revised", "unchanged", "retracted", "versions", "alerts_opened")
                            if k in d)
         steps.add_row(name, str(len(r.measures)), f"{r.seconds:.3f}", f"{r.cpu_seconds:.2f}", f"{r.peak_mib:.0f}",
                       detail)
