@@ -131,6 +131,8 @@ def test_a_source_loaded_for_the_first_time_leaves_other_sources_alone(con):
     assert per_source == [("s1", 3), ("s2", 3)]
 
 
+# Row groups are how a DuckDB file stores a table; a lake keeps Parquet files, so this is the file's property.
+@pytest.mark.one_backend
 def test_a_frame_in_many_chunks_is_stored_in_full_row_groups(con):
     # Chunks a little over one row group (122,880 rows), as polars reads a large Parquet file.
     n = pl.int_range(123_457, eager=True)
