@@ -1,20 +1,93 @@
-"""Shared fixtures: the real project content, a warehouse file per test, and scratch projects."""
+"""Shared fixtures: the real project content, a warehouse per test (a file, or a lake), and scratch projects.
+
+A test module that sets `pytestmark = pytest.mark.usefixtures("backend")` runs each of its tests on every
+backend chosen with `--backend` (default: both): `file` (the embedded DuckDB file) and `lake` (DuckLake with
+its catalog in the PostgreSQL server named by the PG* variables; `scripts/start_test_postgres.sh` starts one).
+Its `settings` and `scratch_project` fixtures then point at that backend.
+"""
 
 from __future__ import annotations
 
+import os
 import shutil
+import uuid
 from pathlib import Path
 
-import duckdb
 import pytest
 from click.testing import CliRunner
 
+from lakes import cli_options, drop_lake_schema, lake_environment, lake_unavailable
 from octracker.catalog import load_catalog
 from octracker.cli import main
 from octracker.settings import Settings, build_settings
+from octracker.warehouse import open_reader
 
 REPO = Path(__file__).resolve().parents[1]
 DOCUMENTS = REPO / "pipelines" / "documents"
+BACKENDS = ("file", "lake")
+
+
+def pytest_addoption(parser):
+    parser.addoption("--backend", choices=[*BACKENDS, "all"], default="all",
+                     help="warehouse backend(s) for the tests that run on each (default: all)")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "one_backend: touches no warehouse backend; runs once, on the file")
+
+
+def pytest_generate_tests(metafunc):
+    if "backend" in metafunc.fixturenames:
+        chosen = metafunc.config.getoption("backend")
+        backends = list(BACKENDS) if chosen == "all" else [chosen]
+        if metafunc.definition.get_closest_marker("one_backend"):
+            backends = ["file"]
+        metafunc.parametrize("backend", backends, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def lake_server(request) -> None:
+    """The lake tests need PostgreSQL and the `lake` extra; CI (OCTRACKER_REQUIRE_LAKE_TESTS=1) fails without them."""
+    if request.config.getoption("backend") == "file":
+        pytest.skip("--backend file: the lake tests are not selected")
+    reason = lake_unavailable()
+    if reason:
+        if os.environ.get("OCTRACKER_REQUIRE_LAKE_TESTS"):
+            pytest.fail(f"lake tests required but {reason}")
+        pytest.skip(reason)
+
+
+@pytest.fixture
+def backend(request) -> str:
+    if request.param == "lake":
+        request.getfixturevalue("lake_server")
+    return request.param
+
+
+def on_backend(request, project: Path, tmp_path: Path, file_warehouse: Path) -> Settings:
+    """Settings for the test's backend: the given warehouse file, or a fresh lake of its own."""
+    backend = request.getfixturevalue("backend") if "backend" in request.fixturenames else "file"
+    if backend == "file":
+        return build_settings(project=project, warehouse=file_warehouse, environ={})
+    return new_lake_settings(request, project, tmp_path)
+
+
+def new_lake_settings(request, project: Path, tmp_path: Path) -> Settings:
+    """A fresh lake of the test's own: its own catalog schema in the test server, its own data folder."""
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    environ = lake_environment(data=tmp_path / "lake", schema=schema)
+    request.addfinalizer(lambda: drop_lake_schema(schema))
+    return build_settings(project=project, warehouse="ducklake:postgres:", environ=environ)
+
+
+def copy_project_content(root: Path) -> Path:
+    """The project's content (pipelines, schemas, migrations, views) copied under `root`."""
+    for folder in ("pipelines", "schemas", "warehouse/migrations", "warehouse/views"):
+        shutil.copytree(REPO / folder, root / folder)
+    return root
+
+# Warehouses with the bundled figures and their report, shared by the analyst-facing tests.
+pytest_plugins = ["analyst_fixtures"]
 
 
 @pytest.fixture(scope="session")
@@ -23,29 +96,61 @@ def catalog():
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    """The real project content with a fresh warehouse file of this test's own."""
-    return build_settings(project=REPO, warehouse=tmp_path / "warehouse" / "octracker.duckdb", environ={})
+def settings(request, tmp_path: Path) -> Settings:
+    """The real project content with a fresh warehouse of this test's own.
+
+    On a lake the project is a copy, so that run-time files (raw store, inbox) stay out of the repository.
+    """
+    warehouse = tmp_path / "warehouse" / "octracker.duckdb"
+    backend = request.getfixturevalue("backend") if "backend" in request.fixturenames else "file"
+    project = REPO if backend == "file" else copy_project_content(tmp_path / "project")
+    return on_backend(request, project, tmp_path, warehouse)
 
 
 @pytest.fixture
-def scratch_project(tmp_path: Path) -> Settings:
-    """A copy of the project's content that a test may edit (documents, specs), with its own warehouse."""
-    root = tmp_path / "project"
-    for folder in ("pipelines", "schemas", "warehouse/migrations", "warehouse/views"):
-        shutil.copytree(REPO / folder, root / folder)
+def lake_settings(request, tmp_path: Path, lake_server) -> Settings:
+    """A copy of the project on a fresh lake, for tests that are about lakes only."""
+    return new_lake_settings(request, copy_project_content(tmp_path / "lake_project"), tmp_path)
+
+
+def copy_project(root: Path) -> Settings:
+    """A copy of the project's content under `root`, with a warehouse file of its own."""
+    copy_project_content(root)
     return build_settings(project=root, warehouse=root / "warehouse" / "octracker.duckdb", environ={})
 
 
-def run_cli(settings: Settings, *args: str):
-    """Run the `octracker` command on these settings' project and warehouse, as a user would."""
-    return CliRunner().invoke(main, ["--project", str(settings.project), "--warehouse", str(settings.warehouse),
-                                     *args])
+@pytest.fixture
+def scratch_project(request, tmp_path: Path) -> Settings:
+    """A copy of the project's content that a test may edit (documents, specs), with its own warehouse."""
+    root = copy_project_content(tmp_path / "project")
+    return on_backend(request, root, tmp_path, root / "warehouse" / "octracker.duckdb")
+
+
+def run_cli(settings: Settings, *args: str, input: str | None = None):
+    """Run the `octracker` command on these settings' project and warehouse (file or lake), as a user would."""
+    options, env = cli_options(settings)
+    return CliRunner().invoke(main, [*options, *args], input=input, env=env)
+
+
+#: Reader connections to the lakes of the running test: one serves all its queries, each of which sees the
+#: lake's newest snapshot (a file's published copy is replaced by each refresh, so it is reopened every time).
+_LAKE_READERS: dict = {}
+
+
+@pytest.fixture(autouse=True)
+def close_lake_readers():
+    yield
+    while _LAKE_READERS:
+        _LAKE_READERS.popitem()[1].close()
 
 
 def query(settings: Settings, sql: str, params: list | None = None) -> list[tuple]:
-    """Rows of one query on the published copy, the file analysts read."""
-    con = duckdb.connect(str(settings.published_path), read_only=True)
+    """Rows of one query as analysts read them: the published copy of a file, or the lake itself."""
+    if settings.lake is not None:
+        if settings.lake not in _LAKE_READERS:
+            _LAKE_READERS[settings.lake] = open_reader(settings.lake)
+        return _LAKE_READERS[settings.lake].execute(sql, params or []).fetchall()
+    con = open_reader(settings.read_target)
     try:
         return con.execute(sql, params or []).fetchall()
     finally:

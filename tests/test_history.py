@@ -1,15 +1,16 @@
-"""The bitemporal history on a real DuckDB file: new, unchanged, revised and retracted rows."""
+"""The bitemporal history on a real warehouse (DuckDB file and DuckLake): new, unchanged, revised and retracted rows."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-import duckdb
 import polars as pl
 import pytest
 
 from octracker.history import upsert_observations
-from octracker.warehouse import apply_migrations, apply_views
+from octracker.warehouse import apply_migrations, apply_views, open_writer
+
+pytestmark = pytest.mark.usefixtures("backend")
 
 T1 = dt.datetime(2026, 1, 1, 12, 0)
 T2 = dt.datetime(2026, 2, 1, 12, 0)
@@ -39,12 +40,10 @@ def rows(**changes) -> pl.DataFrame:
 
 @pytest.fixture
 def con(settings):
-    settings.warehouse.parent.mkdir(parents=True)
-    con = duckdb.connect(str(settings.warehouse))
-    apply_migrations(con, settings.migrations_dir)
-    apply_views(con, settings.views_dir)
-    yield con
-    con.close()
+    with open_writer(settings) as con:
+        apply_migrations(con, settings.migrations_dir)
+        apply_views(con, settings.views_dir)
+        yield con
 
 
 def load(con, frame, now, full_snapshot=True):
@@ -132,6 +131,8 @@ def test_a_source_loaded_for_the_first_time_leaves_other_sources_alone(con):
     assert per_source == [("s1", 3), ("s2", 3)]
 
 
+# Row groups are how a DuckDB file stores a table; a lake keeps Parquet files, so this is the file's property.
+@pytest.mark.one_backend
 def test_a_frame_in_many_chunks_is_stored_in_full_row_groups(con):
     # Chunks a little over one row group (122,880 rows), as polars reads a large Parquet file.
     n = pl.int_range(123_457, eager=True)

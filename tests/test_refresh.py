@@ -1,12 +1,14 @@
-"""`octracker refresh` end to end on a real warehouse file: loads, idempotency, revisions, refusals."""
+"""`octracker refresh` end to end on a real warehouse (DuckDB file and DuckLake): loads, idempotency, revisions, refusals."""
 
 from __future__ import annotations
 
 import pytest
 from click.testing import CliRunner
 
-from octracker.cli import main
 from conftest import REPO, query, run_cli
+from octracker.cli import main
+
+pytestmark = pytest.mark.usefixtures("backend")
 
 PROFILE = "documents/003_3261f147cc4f0198.txt"
 
@@ -93,6 +95,7 @@ def test_unknown_pipeline_is_a_usage_error(settings):
     assert "unknown pipeline(s): no_such_pipeline" in result.output
 
 
+@pytest.mark.one_backend
 def test_warehouse_flag_and_environment_choose_the_file(tmp_path, settings):
     target = tmp_path / "elsewhere" / "mine.duckdb"
     runner = CliRunner()
@@ -102,7 +105,8 @@ def test_warehouse_flag_and_environment_choose_the_file(tmp_path, settings):
     assert target.exists() and (target.parent / "published" / "mine.duckdb").exists()
 
 
-@pytest.mark.parametrize("command", ["refresh", "sql", "status", "summary", "review"])
+@pytest.mark.one_backend
+@pytest.mark.parametrize("command", ["refresh", "sql", "status", "summary", "review", "migrate-to"])
 def test_every_command_has_help(command):
     result = CliRunner().invoke(main, [command, "--help"])
     assert result.exit_code == 0 and "Usage:" in result.output

@@ -10,6 +10,7 @@ A case file holds:
   [[expect]]         view, columns, optional where and order_by (default: the columns), and rows; the string
                      "NULL" stands for SQL NULL; floats match to 1e-6 relative
 The real `schemas/alert_rules.toml` is used, so the cases also pin the shipped rules' behaviour.
+Every case runs on each warehouse backend (the DuckDB file and DuckLake).
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ import pytest
 
 from octracker.alert_rules import load_alert_rules, sync_alert_rules
 from octracker.catalog import Catalog, Indicator
-from octracker.warehouse import apply_migrations, apply_views, sync_indicators
+from octracker.warehouse import apply_migrations, apply_views, open_writer, sync_indicators
+
+pytestmark = pytest.mark.usefixtures("backend")
 
 REPO = Path(__file__).resolve().parents[1]
 CASES = sorted((REPO / "tests" / "cases" / "views").glob("*.toml"))
@@ -61,9 +64,8 @@ def insert_observation(con: duckdb.DuckDBPyConnection, row: dict, catalog: Catal
                 list(values.values()))
 
 
-def build_warehouse(case: dict, catalog: Catalog, name: str) -> duckdb.DuckDBPyConnection:
-    """An in-memory warehouse with the real migrations, rules and views, holding only the case's rows."""
-    con = duckdb.connect()
+def build_warehouse(con: duckdb.DuckDBPyConnection, case: dict, catalog: Catalog, name: str) -> None:
+    """A new warehouse with the real migrations, rules and views, holding only the case's rows."""
     apply_migrations(con, REPO / "warehouse" / "migrations")
     full_catalog = catalog_with(catalog, case.get("indicators", []))
     sync_indicators(con, full_catalog)
@@ -75,7 +77,6 @@ def build_warehouse(case: dict, catalog: Catalog, name: str) -> duckdb.DuckDBPyC
         insert_source(con, source)
     for observation in case.get("observations", []):
         insert_observation(con, observation, full_catalog, name)
-    return con
 
 
 def same_cell(actual, expected) -> bool:
@@ -89,9 +90,14 @@ def same_cell(actual, expected) -> bool:
 
 
 @pytest.mark.parametrize("path", CASES, ids=lambda p: p.stem)
-def test_view_case(path: Path, catalog: Catalog) -> None:
+def test_view_case(path: Path, catalog: Catalog, settings) -> None:
     case = tomllib.loads(path.read_text(encoding="utf-8"))
-    con = build_warehouse(case, catalog, path.stem)
+    with open_writer(settings) as con:
+        build_warehouse(con, case, catalog, path.stem)
+        check_expectations(con, case, path)
+
+
+def check_expectations(con: duckdb.DuckDBPyConnection, case: dict, path: Path) -> None:
     for n, expect in enumerate(case["expect"], start=1):
         columns = expect["columns"]
         where = f"WHERE {expect['where']}" if "where" in expect else ""
@@ -106,6 +112,7 @@ def test_view_case(path: Path, catalog: Catalog) -> None:
                 f"{label}: columns {mismatched} differ:\n  got      {actual!r}\n  expected {tuple(wanted)!r}")
 
 
+@pytest.mark.one_backend
 def test_every_case_expects_something() -> None:
     assert CASES, "no view cases found"
     for path in CASES:

@@ -1,15 +1,16 @@
-"""Migrations, views and the contract between the Pandera model and the warehouse DDL."""
+"""Migrations, views and the contract between the Pandera model and the warehouse DDL, on every backend."""
 
 from __future__ import annotations
 
 import shutil
 
-import duckdb
 import pytest
 
 from octracker.errors import OctrackerError
 from octracker.validation import load_schema_module
-from octracker.warehouse import apply_migrations, apply_views
+from octracker.warehouse import apply_migrations, apply_views, open_writer
+
+pytestmark = pytest.mark.usefixtures("backend")
 
 BOOKKEEPING = ["pipeline", "run_id", "valid_from", "valid_to"]
 PANDERA_TO_DUCKDB = {"String": "VARCHAR", "Date": "DATE", "Int32": "INTEGER", "Float64": "DOUBLE",
@@ -21,7 +22,11 @@ def table_columns(con, name):
 
 
 def test_canonical_model_and_history_ddl_agree_column_for_column(settings):
-    con = duckdb.connect()
+    with open_writer(settings) as con:
+        check_model_and_ddl_agree(con, settings)
+
+
+def check_model_and_ddl_agree(con, settings):
     apply_migrations(con, settings.migrations_dir)
     apply_views(con, settings.views_dir)
     schema = load_schema_module(settings.schemas_dir).Observation.to_schema()
@@ -35,29 +40,49 @@ def test_canonical_model_and_history_ddl_agree_column_for_column(settings):
         assert nullable[name] == col.nullable, f"{name}: nullability differs between model and DDL"
 
 
-def test_migrations_apply_in_order_once(tmp_path, settings):
-    con = duckdb.connect(str(tmp_path / "w.duckdb"))
-    first = apply_migrations(con, settings.migrations_dir)
-    assert first == sorted(first) and first[0].startswith("0001_")
-    assert apply_migrations(con, settings.migrations_dir) == []
-    recorded = con.execute("SELECT version FROM schema_migrations ORDER BY version").fetchall()
-    assert len(recorded) == len(first)
+def test_migrations_apply_in_order_once(settings):
+    with open_writer(settings) as con:
+        first = apply_migrations(con, settings.migrations_dir)
+        assert first == sorted(first) and first[0].startswith("0001_")
+        assert apply_migrations(con, settings.migrations_dir) == []
+        recorded = con.execute("SELECT version FROM schema_migrations ORDER BY version").fetchall()
+        assert len(recorded) == len(first)
 
 
 def test_failing_migration_is_rolled_back_with_its_record(tmp_path, settings):
     migrations = tmp_path / "migrations"
     shutil.copytree(settings.migrations_dir, migrations)
     (migrations / "9999_broken.sql").write_text("CREATE TABLE half_done (a INTEGER);\nSELECT * FROM no_such_table;\n")
-    con = duckdb.connect(str(tmp_path / "w.duckdb"))
-    with pytest.raises(OctrackerError, match="9999_broken.sql: migration failed and was rolled back"):
-        apply_migrations(con, migrations)
-    assert con.execute("SELECT COUNT(*) FROM schema_migrations WHERE version = 9999").fetchone()[0] == 0
-    assert con.execute("SELECT COUNT(*) FROM duckdb_tables() WHERE table_name = 'half_done'").fetchone()[0] == 0
-    # The good migrations before it stay applied.
-    assert con.execute("SELECT COUNT(*) FROM schema_migrations").fetchone()[0] >= 1
+    with open_writer(settings) as con:
+        with pytest.raises(OctrackerError, match="9999_broken.sql: migration failed and was rolled back"):
+            apply_migrations(con, migrations)
+        assert con.execute("SELECT COUNT(*) FROM schema_migrations WHERE version = 9999").fetchone()[0] == 0
+        assert con.execute("SELECT COUNT(*) FROM duckdb_tables() WHERE table_name = 'half_done'").fetchone()[0] == 0
+        # The good migrations before it stay applied.
+        assert con.execute("SELECT COUNT(*) FROM schema_migrations").fetchone()[0] >= 1
 
 
+@pytest.mark.one_backend
 def test_every_view_file_has_a_header_saying_purpose_grain_and_inputs(settings):
     for path in sorted(settings.views_dir.glob("*.sql")):
         header = path.read_text().split("CREATE", 1)[0]
         assert "Grain:" in header and "Inputs:" in header, f"{path.name} lacks its header comment"
+
+
+def test_a_table_macro_among_the_views_works_on_every_backend(tmp_path, settings):
+    views = tmp_path / "views"
+    shutil.copytree(settings.views_dir, views)
+    (views / "99_test_known_at.sql").write_text(
+        "-- known_at: what the warehouse knew at a time (a table macro, as views may define).\n"
+        "-- Grain: one row per observation version valid at `t`.\n-- Inputs: observation_history.\n"
+        "CREATE OR REPLACE MACRO known_at(t) AS TABLE\n"
+        "SELECT * FROM observation_history WHERE valid_from <= t AND (valid_to IS NULL OR valid_to > t);\n")
+    with open_writer(settings) as con:
+        apply_migrations(con, settings.migrations_dir)
+        apply_views(con, views)
+        con.execute("INSERT INTO observation_history (indicator_id, geo, value, unit, qualifier, is_partial, "
+                    "source_id, method, evidence, pipeline, run_id, valid_from, valid_to) VALUES "
+                    "('x', 'BE', 1, 'count', 'exact', false, 's', 'parsed', 'e', 'p', 'r1', '2026-01-01', '2026-02-01'), "
+                    "('x', 'BE', 2, 'count', 'exact', false, 's', 'parsed', 'e', 'p', 'r2', '2026-02-01', NULL)")
+        assert con.execute("SELECT value FROM known_at(TIMESTAMP '2026-01-15')").fetchall() == [(1.0,)]
+        assert con.execute("SELECT value FROM known_at(TIMESTAMP '2026-03-01')").fetchall() == [(2.0,)]

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import tomllib
+from collections import Counter
 from dataclasses import astuple, dataclass
 from pathlib import Path
 
 import duckdb
 
 from octracker.errors import SpecError
+from octracker.writers import write_transaction
 
 log = logging.getLogger("octracker.alert_rules")
 
@@ -85,9 +87,14 @@ def rule_tiers(entry: dict, *, where: str) -> list[AlertRule]:
 
 
 def sync_alert_rules(con: duckdb.DuckDBPyConnection, rules: list[AlertRule]) -> None:
-    """Make the `alert_rules` table equal the rules file (replaced whole, in one transaction)."""
-    con.execute("BEGIN TRANSACTION")
-    con.execute("DELETE FROM alert_rules")
-    if rules:
-        con.executemany(f"INSERT INTO alert_rules VALUES ({', '.join('?' * 11)})", [astuple(r) for r in rules])
-    con.execute("COMMIT")
+    """Make the `alert_rules` table equal the rules file (replaced whole, in one transaction; unchanged: no write)."""
+    rows = [astuple(r) for r in rules]
+
+    def replace() -> None:
+        if Counter(con.execute("SELECT * FROM alert_rules").fetchall()) == Counter(rows):
+            return
+        con.execute("DELETE FROM alert_rules")
+        if rows:
+            con.executemany(f"INSERT INTO alert_rules VALUES ({', '.join('?' * 11)})", rows)
+
+    write_transaction(con, replace, what="alert rules")

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 import duckdb
 
+from octracker.writers import write_transaction
+
 OPENED, CHANGED, RESOLVED = "alert.opened", "alert.changed", "alert.resolved"
 
 #: The columns of trend_alerts an event carries.
@@ -122,10 +124,10 @@ def plan_alert_events(
     Deliveries are owed for each new event and, for a webhook that has not had it, the latest event of every
     open alert (so a webhook added later learns what is open). Nothing is sent here.
     """
-    current = read_open_alerts(con)
-    planned = PlannedEvents()
-    con.execute("BEGIN TRANSACTION")
-    try:
+
+    def plan() -> PlannedEvents:
+        current = read_open_alerts(con)
+        planned = PlannedEvents()
         outbox = {
             r[0]: {"status": r[1], "version": r[2], "content_hash": r[3], "alert_json": r[4]}
             for r in con.execute(
@@ -147,11 +149,9 @@ def plan_alert_events(
                 _write_event(con, RESOLVED, last, known["content_hash"], known, now)
                 planned.resolved += 1
         _owe_deliveries(con, webhooks, now)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    return planned
+        return planned
+
+    return write_transaction(con, plan, what="alert events")
 
 
 def _write_event(

@@ -28,7 +28,7 @@ from octracker.alerts import PlannedEvents, Webhook, plan_alert_events, webhook_
 from octracker.catalog import load_catalog
 from octracker.errors import UsageError, WarehouseBusy
 from octracker.settings import Settings
-from octracker.warehouse import open_writer, prepare_warehouse, publish, utc_now
+from octracker.warehouse import open_writer, prepare_warehouse, publish
 from octracker.webhooks import DeliveryResult, RetryPolicy, deliver_message, redact_url
 
 log = logging.getLogger("octracker.deliveries")
@@ -120,28 +120,36 @@ def send_alerts(
     client: httpx.Client,
     policy: RetryPolicy = RetryPolicy(),
     sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.time,
 ) -> SendReport:
-    """Plan events for new, changed and resolved alerts and deliver what is owed to each configured webhook."""
+    """Plan events for new, changed and resolved alerts and deliver what is owed to each configured webhook.
+
+    `sleep` and `clock` (seconds since the epoch) let a test run hours of retries in simulated time.
+    """
     report = SendReport()
+
+    def clock_now() -> dt.datetime:
+        return dt.datetime.fromtimestamp(clock(), dt.timezone.utc).replace(tzinfo=None)
+
     by_key = {w.key: w for w in webhooks}
     with sender_lock(settings), redacted_http_logs():
         # Load inputs.
         catalog = load_catalog(settings.schemas_dir / "indicators.toml")
         with open_writer(settings) as con:
             prepare_warehouse(con, settings, catalog)
-            report.planned = plan_alert_events(con, webhooks, utc_now())
-            claims = claim_deliveries(con, list(by_key), utc_now())
+            report.planned = plan_alert_events(con, webhooks, clock_now())
+            claims = claim_deliveries(con, list(by_key), clock_now())
         # Process data.
         failed_webhooks: set[str] = set()
         for claim in claims:
             webhook = by_key[claim.webhook]
             if claim.webhook in failed_webhooks:
                 continue  # keeps its order: it goes after the one that failed, at the next send
-            started = utc_now()
+            started = clock_now()
             result = deliver_message(client, webhook.url, msg_id=claim.webhook_id, body=claim.payload.encode(),
-                                     secret=secret, policy=policy, sleep=sleep)
+                                     secret=secret, policy=policy, sleep=sleep, clock=clock)
             with open_writer(settings) as con:
-                record_outcome(con, claim, result, started=started, now=utc_now())
+                record_outcome(con, claim, result, started=started, now=clock_now())
             if result.outcome == "delivered":
                 report.delivered += 1
             elif result.outcome == "rejected":
@@ -166,28 +174,28 @@ def send_alerts(
 def claim_deliveries(con, webhook_keys: list[str], now: dt.datetime) -> list[Claim]:
     """Mark every due delivery for these webhooks `sending` (committed before any request) and return them in order.
 
-    Due: pending with no wait or a wait that has passed, or `sending` left by a process that died.
+    Due: pending or `sending` (left by a process that died), of a webhook none of whose deliveries waits for a
+    next attempt time still to come: the one that failed first goes first, and the others wait behind it, so
+    a webhook gets its events in order and a receiver that is down is not tried again before its time.
     """
     if not webhook_keys:
         return []
     marks = ", ".join("?" * len(webhook_keys))
+    due = (f"d.webhook IN ({marks}) AND d.status IN ('pending', 'sending') AND NOT EXISTS ("
+           "SELECT 1 FROM alert_deliveries AS w WHERE w.webhook = d.webhook AND w.status = 'pending' "
+           "AND w.next_attempt_at > ?)")
     rows = con.execute(
         f"""
         SELECT d.event_id, e.event_type, e.fingerprint, d.webhook, d.webhook_id, e.payload
         FROM alert_deliveries AS d JOIN alert_events AS e USING (event_id)
-        WHERE d.webhook IN ({marks})
-          AND (d.status = 'sending' OR (d.status = 'pending' AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= ?)))
+        WHERE {due}
         ORDER BY e.created_at, e.fingerprint, e.version, d.webhook
         """,
         [*webhook_keys, now],
     ).fetchall()
     claims = [Claim(*row) for row in rows]
     if claims:
-        con.execute(
-            f"UPDATE alert_deliveries SET status = 'sending' WHERE webhook IN ({marks}) "
-            "AND (status = 'sending' OR (status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= ?)))",
-            [*webhook_keys, now],
-        )
+        con.execute(f"UPDATE alert_deliveries AS d SET status = 'sending' WHERE {due}", [*webhook_keys, now])
     return claims
 
 

@@ -15,9 +15,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from octracker.errors import SpecError
+from octracker.errors import InputRefused, SpecError
 
 SIDECAR_SUFFIX = ".meta.toml"
+#: The largest document read: a larger file is refused by its size, before a byte of it is read.
+MAX_DOCUMENT_BYTES = 512 * 1024 * 1024
+#: Raw-store names that are never a stored file (those are named by content hash): work in progress.
+PARTIAL_SUFFIX = ".partial"
+NAMED_COPY_PREFIX = "octracker-"
 SIDECAR_FIELDS = {
     "source_id", "title", "publisher", "published", "url", "kind", "edition", "previous_edition", "countries",
     "licence", "note", "precedence",
@@ -83,6 +88,13 @@ def parse_published(value: Any, where: str) -> tuple[dt.date | None, str]:
     raise SpecError(f"{where}: published must be YYYY-MM-DD, YYYY-MM, YYYY or 'unknown', not {value!r}")
 
 
+def stated_date(on: dt.date | None, precision: str | None) -> str:
+    """A publication date as much as the source states it: '2025', '2025-09', '2025-09-10' or 'unknown'."""
+    if on is None or precision in (None, "unknown"):
+        return "unknown"
+    return {"year": f"{on:%Y}", "month": f"{on:%Y-%m}"}.get(precision, on.isoformat())
+
+
 def meta_from_mapping(raw: dict[str, Any], where: str) -> SourceMeta:
     """Build metadata from a sidecar or spec table, refusing unknown fields by name."""
     unknown = set(raw) - SIDECAR_FIELDS
@@ -137,10 +149,47 @@ def read_sidecar(path: Path) -> SourceMeta:
 def read_document(path: Path, meta: SourceMeta | None = None) -> Document:
     """Read a document's bytes once, hash them, and attach its metadata (sidecar unless given)."""
     try:
+        refuse_oversize(path)
         content = path.read_bytes()
     except FileNotFoundError:
         raise SpecError(f"{path}: document not found") from None
     return Document(path=path, content=content, sha256=sha256_hex(content), meta=meta or read_sidecar(path))
+
+
+def size_problem(path: Path, limit: int = MAX_DOCUMENT_BYTES) -> tuple[str, str] | None:
+    """(check, message) when the file is empty or larger than `limit`, told from its size alone; else None."""
+    size = path.stat().st_size
+    if size == 0:
+        return "empty_file", f"{path.name}: the file is empty (0 bytes); nothing to read"
+    if size > limit:
+        return "too_large", (f"{path.name}: the file has {size:,} bytes, more than the {limit:,} a document may "
+                             "have; refused without reading it (split it, or export only the rows needed)")
+    return None
+
+
+def refuse_oversize(path: Path, limit: int = MAX_DOCUMENT_BYTES) -> None:
+    """InputRefused, before a byte is read, when the file is larger than `limit`."""
+    problem = size_problem(path, limit)
+    if problem is not None and problem[0] == "too_large":
+        raise InputRefused(problem[1])
+
+
+def text_fault(content: bytes) -> tuple[str, str] | None:
+    """(check, message) when the bytes are not clean UTF-8 text, naming the line and byte at fault; else None.
+
+    A NUL byte never occurs in text: it marks a binary (or damaged) file, whatever its name says.
+    """
+    nul = content.find(b"\x00")
+    if nul >= 0:
+        line = content.count(b"\n", 0, nul) + 1
+        return "binary_file", f"NUL byte at line {line} (byte {nul:,}): this is a binary or damaged file, not text"
+    try:
+        content.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = content.count(b"\n", 0, exc.start) + 1
+        return "not_utf8", (f"not UTF-8 text: byte 0x{content[exc.start]:02X} at line {line} (byte {exc.start:,}); "
+                            "save it as UTF-8 and drop it again")
+    return None
 
 
 def sha256_hex(content: bytes) -> str:
@@ -153,7 +202,7 @@ def store_raw(raw_dir: Path, document: Document) -> Path:
     if target.exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + f".tmp{os.getpid()}")
+    tmp = target.with_name(f".{target.name}.{os.getpid()}{PARTIAL_SUFFIX}")
     with open(tmp, "wb") as fh:
         fh.write(document.content)
         fh.flush()
@@ -163,11 +212,26 @@ def store_raw(raw_dir: Path, document: Document) -> Path:
 
 
 
+def remove_partial_raw(raw_dir: Path) -> int:
+    """Remove what a writer that died left in the raw store: half-written copies and reading folders.
+
+    Only the one writer stores raw files, so when it starts, any such leftover is from a process that died.
+    Stored files are named by content hash and are never touched.
+    """
+    leftovers = [*raw_dir.glob(f"*/.*{PARTIAL_SUFFIX}"), *raw_dir.glob(f"*/{NAMED_COPY_PREFIX}*")]
+    for leftover in leftovers:
+        if leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            leftover.unlink(missing_ok=True)
+    return len(leftovers)
+
+
 @contextlib.contextmanager
 def named_copy(stored: Path, name: str) -> Iterator[Path]:
     """The stored bytes under their original file name (a hard link in a temporary folder), for readers whose
     evidence cites the file name; gone after the block."""
-    with tempfile.TemporaryDirectory(prefix="octracker-", dir=stored.parent) as folder:
+    with tempfile.TemporaryDirectory(prefix=NAMED_COPY_PREFIX, dir=stored.parent) as folder:
         target = Path(folder) / Path(name).name
         try:
             os.link(stored, target)

@@ -29,6 +29,7 @@ from octracker.runs import finish_run, start_run
 from octracker.settings import Settings
 from octracker.specs import PipelineSpec
 from octracker.warehouse import utc_now
+from octracker.writers import write_transaction
 
 def read_feed_state(con: duckdb.DuckDBPyConnection, pipeline: str, url: str) -> FeedState | None:
     """The validators and hash of the last content loaded from this pipeline's url (None: never, or another url)."""
@@ -104,10 +105,12 @@ def run_feed_pipeline(
         with contextlib.nullcontext(client) if client else httpx.Client() as http:
             result = fetch_feed(http, config.fetch, state)
         if result.status != "new":
-            con.execute("BEGIN TRANSACTION")
-            save_feed_state(con, spec.name, config.fetch.url, result)
-            finish_run(con, run_id, status="success")
-            con.execute("COMMIT")
+
+            def write() -> None:
+                save_feed_state(con, spec.name, config.fetch.url, result)
+                finish_run(con, run_id, status="success")
+
+            write_transaction(con, write, what=f"pipeline {spec.name}")
             why = "not modified (304)" if result.status == "not_modified" else "same content as last loaded"
             return PipelineResult(spec.name, run_id, "unchanged", subject=f"feed {why}")
         document, readable = feed_document(spec, config, result, settings)

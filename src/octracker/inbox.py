@@ -23,19 +23,20 @@ import duckdb
 
 from octracker.catalog import Catalog
 from octracker.documents import (
-    SIDECAR_SUFFIX, Document, SourceMeta, meta_from_mapping, named_copy, read_sidecar_mapping, sha256_hex,
-    sidecar_path, store_raw,
+    SIDECAR_SUFFIX, Document, SourceMeta, meta_from_mapping, named_copy, read_sidecar_mapping, refuse_oversize,
+    sha256_hex, sidecar_path, size_problem, store_raw, text_fault,
 )
 from octracker.errors import InputRefused
 from octracker.extractors import EXTRACTORS
 from octracker.extracts import Problem
 from octracker.hooks import find_function
-from octracker.inbox_routing import INBOX_KINDS, InboxKind, detect_kind
+from octracker.inbox_routing import INBOX_KINDS, PARQUET_MAGIC, ZIP_MAGIC, InboxKind, detect_kind
 from octracker.loading import PipelineResult, extract_and_load, record_failure, refuse_document
 from octracker.runs import finish_run, start_run, upsert_source
 from octracker.settings import Settings
 from octracker.specs import PipelineSpec
 from octracker.warehouse import utc_now
+from octracker.writers import write_transaction
 
 INBOX_PIPELINE = "inbox"
 ARCHIVE = "archive"
@@ -193,6 +194,9 @@ def _ingest(run: _InboxRun, catalog: Catalog, overrides: IngestOverrides) -> Pip
                                      also=lambda c, message: run.record(c, "refused", None, message))
             return dataclasses.replace(result, subject=run.path.name)
         return run.refuse([Problem("outside_inbox", where, str(run.path))])
+    refused = size_problem(run.path)
+    if refused is not None:
+        return run.refuse([Problem(*refused, payload="")])
     content = run.path.read_bytes()
     run.sha256 = sha256_hex(content)
     sidecar = read_sidecar_mapping(run.path)
@@ -208,8 +212,8 @@ def _ingest(run: _InboxRun, catalog: Catalog, overrides: IngestOverrides) -> Pip
 
     # Process data.
     if run.kind is None:
-        return run.refuse([Problem("unrecognised_file", unrecognised_message(run.path), preview(content, readable))],
-                          document)
+        return run.refuse([Problem("unrecognised_file", unrecognised_message(run.path, content),
+                                   preview(content, readable))], document)
     kind = INBOX_KINDS.get(run.kind)
     if kind is None:
         return run.refuse([Problem("unknown_kind", f"kind {run.kind!r} is not one of {', '.join(INBOX_KINDS)}",
@@ -241,10 +245,12 @@ def _ingest(run: _InboxRun, catalog: Catalog, overrides: IngestOverrides) -> Pip
 
 def _unchanged(run: _InboxRun) -> PipelineResult:
     kept = archive_path(run.settings.inbox_dir, run.path, run.sha256)
-    run.con.execute("BEGIN TRANSACTION")
-    run.record(run.con, "unchanged", kept, "the same content and metadata were loaded before")
-    finish_run(run.con, run.run_id, status="success")
-    run.con.execute("COMMIT")
+
+    def write() -> None:
+        run.record(run.con, "unchanged", kept, "the same content and metadata were loaded before")
+        finish_run(run.con, run.run_id, status="success")
+
+    write_transaction(run.con, write, what=f"inbox file {run.path.name}")
     move_with_sidecar(run.path, run.settings.inbox_dir / kept)
     return PipelineResult(INBOX_PIPELINE, run.run_id, "unchanged", subject=run.path.name)
 
@@ -258,17 +264,15 @@ def _record_article(run: _InboxRun, spec: PipelineSpec, document: Document) -> P
                                    "not part of this install; the file is kept in quarantine, move it back to the "
                                    "inbox once review is available", "")], document, spec)
     kept = archive_path(run.settings.inbox_dir, run.path, run.sha256)
-    run.con.execute("BEGIN TRANSACTION")
-    try:
+
+    def write() -> None:
         upsert_source(run.con, document, source_id=run.source_id, kind="article", pipeline=INBOX_PIPELINE,
                       precedence=spec.precedence)
         record_candidates(run.con, document, run.settings, run.run_id)
         finish_run(run.con, run.run_id, status="success")
         run.record(run.con, "loaded", kept)
-        run.con.execute("COMMIT")
-    except BaseException:
-        run.con.execute("ROLLBACK")
-        raise
+
+    write_transaction(run.con, write, what=f"inbox file {run.path.name}")
     move_with_sidecar(run.path, run.settings.inbox_dir / kept)
     return PipelineResult(INBOX_PIPELINE, run.run_id, "success", subject=run.path.name)
 
@@ -284,7 +288,12 @@ def seen_before(con: duckdb.DuckDBPyConnection, sha256: str, meta_sha256: str) -
                        [sha256, meta_sha256]).fetchone()[0] > 0
 
 
-def unrecognised_message(path: Path) -> str:
+def unrecognised_message(path: Path, content: bytes = b"") -> str:
+    fault = None if content.startswith((PARQUET_MAGIC, ZIP_MAGIC)) else text_fault(content)
+    if fault is not None:
+        # Naming a kind would not help: no reader takes these bytes.
+        return (f"{path.name}: not a file octracker reads: {fault[1]} (it reads UTF-8 text, CSV, Parquet and "
+                "XLSX)")
     return (f"{path.name}: not a recognised file (an index profile in text, a long table in CSV or Parquet, or a "
             "wide index table in CSV or XLSX); give its kind in a sidecar (`kind = \"...\"` in "
             f"{path.name}{SIDECAR_SUFFIX}) or with --kind")
@@ -292,10 +301,9 @@ def unrecognised_message(path: Path) -> str:
 
 def preview(content: bytes, kept: Path) -> str:
     """What a quarantine row keeps of a refused file: the start of its text, or where its bytes are."""
-    try:
-        text = content[:PAYLOAD_PREVIEW].decode("utf-8")
-    except UnicodeDecodeError:
+    if text_fault(content) is not None:
         return f"binary file, {len(content)} bytes, kept at {kept}"
+    text = content[:PAYLOAD_PREVIEW].decode("utf-8", errors="ignore")  # a character cut at the end is dropped
     return text + (f"\n… ({len(content)} bytes in all, kept at {kept})" if len(content) > PAYLOAD_PREVIEW else "")
 
 
@@ -332,6 +340,7 @@ def stage_into_inbox(path: Path, inbox_dir: Path) -> Path:
         return path
     if not path.is_file():
         raise InputRefused(f"{path}: no such file")
+    refuse_oversize(path)  # before copying a byte of it
     target = inbox_dir / path.name
     if target.exists() or target.is_symlink():
         target = inbox_dir / f"{utc_now():%Y%m%dT%H%M%S%f}-{path.name}"

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from octracker.catalog import Catalog
+from octracker.documents import text_fault
 from octracker.extractors.oci_profile import parse_oci_profile
 from octracker.extractors.tables import detect_table_kind
 
@@ -42,15 +43,12 @@ def detect_kind(path: Path, content: bytes, catalog: Catalog) -> str | None:
     blocks. An article is never guessed: any prose would pass for one.
     """
     binary = content.startswith((PARQUET_MAGIC, ZIP_MAGIC))
-    if not binary:
-        try:
-            text = content.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            return None
+    # The header is read leniently, so a table saved in another encoding still reaches its reader, which
+    # names the byte at fault instead of calling the file unrecognised.
     table = detect_table_kind(path, catalog)
-    if table is not None or binary:
+    if table is not None or binary or text_fault(content) is not None:
         return table
-    return "oci_profile" if has_profile_blocks(text, catalog) else None
+    return "oci_profile" if has_profile_blocks(content.decode("utf-8-sig"), catalog) else None
 
 
 def has_profile_blocks(text: str, catalog: Catalog) -> bool:

@@ -21,6 +21,7 @@ from octracker.settings import Settings
 from octracker.specs import PipelineSpec
 from octracker.validation import validate_observations
 from octracker.warehouse import utc_now
+from octracker.writers import write_transaction
 
 log = logging.getLogger("octracker.pipeline")
 
@@ -77,17 +78,15 @@ def refuse_document(
     """
     file_name = document.path.name if document else (spec.document.name if spec.document else None)
     message = describe_problems(file_name or spec.name, problems) + "; nothing from it was loaded"
-    con.execute("BEGIN TRANSACTION")
-    try:
+
+    def write() -> None:
         quarantine_problems(con, problems, run_id=run_id, pipeline=spec.name, source_id=spec.source.source_id,
                             file_name=file_name)
         finish_run(con, run_id, status="failed", quarantined=len(problems), error=message)
         if also is not None:
             also(con, message)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+
+    write_transaction(con, write, what=f"pipeline {spec.name}")
     return PipelineResult(spec.name, run_id, "refused", quarantined=len(problems), error=message)
 
 
@@ -100,8 +99,9 @@ def load_document(
     `also` writes the caller's bookkeeping (feed state, inbox record) in the same transaction.
     """
     source_id = spec.source.source_id
-    con.execute("BEGIN TRANSACTION")
-    try:
+    log.debug("%s: loading %d rows from %s in one transaction", spec.name, extract.frame.height, document.path.name)
+
+    def write() -> LoadCounts:
         upsert_source(con, document, source_id=source_id, kind=spec.source.kind or spec.extractor,
                       pipeline=spec.name, precedence=spec.precedence)
         counts = upsert_observations(
@@ -111,10 +111,10 @@ def load_document(
         finish_run(con, run_id, status="success", counts=counts)
         if also is not None:
             also(con)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+        return counts
+
+    # On a lake, a commit another writer's refuses is redone whole on a fresh snapshot (octracker.writers).
+    counts = write_transaction(con, write, what=f"pipeline {spec.name}")
     return PipelineResult(spec.name, run_id, "success", counts=counts)
 
 
@@ -136,5 +136,6 @@ def record_failure(con: duckdb.DuckDBPyConnection, spec: PipelineSpec, run_id: s
     """A run that broke for a reason other than its input: recorded as failed, never raised further."""
     log.debug("pipeline %s failed:\n%s", spec.name, traceback.format_exc())
     detail = str(exc) if isinstance(exc, (OctrackerError, duckdb.Error, OSError)) else f"{type(exc).__name__}: {exc}"
-    finish_run(con, run_id, status="failed", error=detail)
+    write_transaction(con, lambda: finish_run(con, run_id, status="failed", error=detail),
+                      what=f"pipeline {spec.name}: end of run")
     return PipelineResult(spec.name, run_id, "failed", error=f"{spec.name}: {detail}")

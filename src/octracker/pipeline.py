@@ -9,13 +9,13 @@ from pathlib import Path
 import duckdb
 
 from octracker.catalog import Catalog, load_catalog
-from octracker.documents import read_document, store_raw
-from octracker.errors import InputRefused
+from octracker.documents import read_document, remove_partial_raw, store_raw
+from octracker.errors import InputRefused, WarehouseBusy
 from octracker.extracts import Problem
 from octracker.feed_runs import run_feed_pipeline
 from octracker.fingerprints import input_fingerprint, last_loaded_fingerprint, record_fingerprint
 from octracker.history import LoadCounts
-from octracker.inbox import INBOX_PIPELINE, IngestOverrides, ingest_inbox
+from octracker.inbox import INBOX_PIPELINE, IngestOverrides, ingest_inbox, stage_into_inbox
 from octracker.loading import (  # noqa: F401 - re-exported: the run primitives other modules call by these names
     PipelineResult,
     extract_and_load,
@@ -28,13 +28,27 @@ from octracker.runs import finish_run, mark_interrupted_runs, start_run
 from octracker.settings import Settings
 from octracker.specs import PipelineSpec, load_specs, select_specs
 from octracker.warehouse import open_writer, prepare_warehouse, publish
+from octracker.writers import pipeline_lease, write_transaction
 
 
 def run_pipeline(
     con: duckdb.DuckDBPyConnection, spec: PipelineSpec, settings: Settings, catalog: Catalog, *,
     trigger: str = "manual",
 ) -> PipelineResult:
-    """Run one pipeline; its failure is recorded and returned, never raised past the other pipelines."""
+    """Run one pipeline; its failure is recorded and returned, never raised past the other pipelines.
+
+    On a shared lake another process may be running the same pipeline: it is waited for, then refused.
+    """
+    try:
+        with pipeline_lease(con, spec.name, settings.lock_timeout_s):
+            return run_leased_pipeline(con, spec, settings, catalog, trigger=trigger)
+    except WarehouseBusy as exc:
+        return PipelineResult(spec.name, "", "failed", error=str(exc))
+
+
+def run_leased_pipeline(
+    con: duckdb.DuckDBPyConnection, spec: PipelineSpec, settings: Settings, catalog: Catalog, *, trigger: str,
+) -> PipelineResult:
     if spec.feed is not None:
         return run_feed_pipeline(con, spec, settings, catalog, trigger=trigger)
     run_id = start_run(con, spec.name, trigger)
@@ -62,10 +76,12 @@ def record_unchanged(con: duckdb.DuckDBPyConnection, spec: PipelineSpec, run_id:
     held = con.execute("SELECT COUNT(*) FROM observation_history WHERE valid_to IS NULL AND source_id = ?",
                        [spec.source.source_id]).fetchone()[0]
     counts = LoadCounts(unchanged=held)
-    con.execute("BEGIN TRANSACTION")
-    finish_run(con, run_id, status="success", counts=counts)
-    record_fingerprint(con, run_id, fingerprint)
-    con.execute("COMMIT")
+
+    def write() -> None:
+        finish_run(con, run_id, status="success", counts=counts)
+        record_fingerprint(con, run_id, fingerprint)
+
+    write_transaction(con, write, what=f"pipeline {spec.name}")
     return PipelineResult(spec.name, run_id, "unchanged", counts=counts,
                           subject="inputs unchanged since the last load")
 
@@ -77,8 +93,20 @@ def open_refresh(settings: Settings) -> Iterator[tuple[duckdb.DuckDBPyConnection
     with open_writer(settings) as con:
         prepare_warehouse(con, settings, catalog)
         mark_interrupted_runs(con)
+        if settings.lake is None or settings.lake.catalog_kind != "postgres":
+            # The only writer: what a raw-store write in progress left belongs to a process that died. (Writers
+            # of a lake with a PostgreSQL catalog run side by side, so their files are left alone.)
+            remove_partial_raw(settings.raw_dir)
         yield con, catalog
         publish(con, settings)
+
+
+def refresh_plan(settings: Settings, names: tuple[str, ...] | list[str]) -> tuple[list[PipelineSpec], bool]:
+    """The pipelines a refresh of these names runs, and whether it ingests the inbox after them."""
+    wanted = [n for n in names if n != INBOX_PIPELINE]
+    with_inbox = not names or INBOX_PIPELINE in names
+    specs = select_specs(load_specs(settings.pipelines_dir), wanted) if wanted or not names else []
+    return specs, with_inbox
 
 
 def refresh(
@@ -92,9 +120,7 @@ def refresh(
 
     `inbox` names the implicit pipeline that ingests the files waiting in the inbox.
     """
-    wanted = [n for n in names if n != INBOX_PIPELINE]
-    with_inbox = not names or INBOX_PIPELINE in names
-    specs = select_specs(load_specs(settings.pipelines_dir), wanted) if wanted or not names else []
+    specs, with_inbox = refresh_plan(settings, names)
     results: list[PipelineResult] = []
 
     def report(result: PipelineResult) -> None:
@@ -106,7 +132,11 @@ def refresh(
         for spec in specs:
             report(run_pipeline(con, spec, settings, catalog, trigger=trigger))
         if with_inbox:
-            ingest_inbox(con, settings, catalog, trigger=trigger, on_result=report)
+            try:
+                with pipeline_lease(con, INBOX_PIPELINE, settings.lock_timeout_s):
+                    ingest_inbox(con, settings, catalog, trigger=trigger, on_result=report)
+            except WarehouseBusy as exc:
+                report(PipelineResult(INBOX_PIPELINE, "", "failed", error=str(exc)))
     return results
 
 
@@ -117,8 +147,15 @@ def ingest_files(
     *,
     trigger: str = "manual",
     on_result: Callable[[PipelineResult], None] | None = None,
+    stage: bool = False,
 ) -> list[PipelineResult]:
-    """Ingest these inbox files now (as the inbox pipeline would), re-apply the views and publish."""
-    with open_refresh(settings) as (con, catalog):
+    """Ingest these inbox files now (as the inbox pipeline would), re-apply the views and publish.
+
+    With `stage`, the files are first copied into the inbox (`octracker ingest PATH`), once this process is
+    the writer: a copy that appeared earlier could be taken by a scheduled inbox run while this one waits.
+    """
+    with open_refresh(settings) as (con, catalog), pipeline_lease(con, INBOX_PIPELINE, settings.lock_timeout_s):
+        if stage:
+            paths = [stage_into_inbox(p, settings.inbox_dir) for p in paths]
         return ingest_inbox(con, settings, catalog, trigger=trigger, paths=paths, overrides=overrides,
                             on_result=on_result)

@@ -18,7 +18,7 @@ import duckdb
 import polars as pl
 
 from octracker.catalog import Catalog, load_catalog
-from octracker.documents import Document
+from octracker.documents import Document, text_fault
 from octracker.errors import InputRefused, UsageError
 from octracker.extractors.articles import propose_candidates
 from octracker.extracts import OBSERVATION_SCHEMA
@@ -28,6 +28,7 @@ from octracker.runs import finish_run, start_run, upsert_source
 from octracker.settings import Settings
 from octracker.validation import validate_observations
 from octracker.warehouse import open_writer, prepare_warehouse, publish, utc_now
+from octracker.writers import write_transaction
 
 #: The pipeline name runs, sources and observation versions written by review carry.
 REVIEW_PIPELINE = "review"
@@ -52,11 +53,10 @@ def record_candidates(con: duckdb.DuckDBPyConnection, document: Document, settin
     """
     # Load inputs.
     catalog = load_catalog(settings.schemas_dir / "indicators.toml")
-    try:
-        text = document.text
-    except UnicodeDecodeError as exc:
-        raise InputRefused(f"{document.path.name}: not UTF-8 text (byte {exc.start}); save it as UTF-8 and "
-                           "ingest it again") from None
+    fault = text_fault(document.content)
+    if fault is not None:
+        raise InputRefused(f"{document.path.name}: {fault[1]}")
+    text = document.text
     source_id = document.meta.source_id or f"article-{document.sha256[:12]}"
     meta = document.meta
     # Process data.
@@ -102,7 +102,7 @@ def list_candidates(settings: Settings, status: str = "pending") -> tuple[list[s
     """Candidates in the published warehouse with this status (or all), each article in reading order."""
     if status not in (*STATUSES, "all"):
         raise UsageError(f"status must be one of {', '.join(STATUSES)} or all, not {status!r}")
-    path = settings.published_path
+    path = settings.read_target
     if not relation_exists(path, "candidates"):
         return list(LISTED_COLUMNS), []
     where = "" if status == "all" else "WHERE status = ?"
@@ -178,17 +178,20 @@ def record_decision(
     """Change the observations and record the decision in one transaction, within a run of `review`."""
     run_id = start_run(con, REVIEW_PIPELINE, "manual")
     now = utc_now()
-    con.execute("BEGIN TRANSACTION")
-    try:
+
+    def write() -> LoadCounts:
         counts = change(now, run_id)
         con.execute("UPDATE candidates SET status = ?, decided_at = ?, reason = ? WHERE candidate_id = ?",
                     [status, now, reason, candidate_id])
         finish_run(con, run_id, status="success", counts=counts)
-        con.execute("COMMIT")
+        return counts
+
+    try:
+        counts = write_transaction(con, write, what=f"review of candidate {candidate_id}")
     except BaseException:
-        con.execute("ROLLBACK")
-        finish_run(con, run_id, status="failed", error=f"recording candidate {candidate_id} as {status} failed; "
-                                                      "nothing of it was committed")
+        error = f"recording candidate {candidate_id} as {status} failed; nothing of it was committed"
+        write_transaction(con, lambda: finish_run(con, run_id, status="failed", error=error),
+                          what=f"review of candidate {candidate_id}: end of run")
         raise
     return counts
 

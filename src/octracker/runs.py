@@ -11,6 +11,7 @@ from octracker.documents import Document
 from octracker.extracts import Problem
 from octracker.history import LoadCounts
 from octracker.warehouse import utc_now
+from octracker.writers import try_pipeline_lease, write_transaction
 
 
 def new_run_id(now: dt.datetime) -> str:
@@ -19,14 +20,28 @@ def new_run_id(now: dt.datetime) -> str:
 
 
 def mark_interrupted_runs(con: duckdb.DuckDBPyConnection) -> int:
-    """Runs still 'running' when a writer opens the warehouse died with their process."""
-    count = con.execute("SELECT COUNT(*) FROM runs WHERE status = 'running'").fetchone()[0]
+    """Runs still 'running' whose process died: on a single-writer warehouse every one; on a shared lake,
+    those of pipelines whose lease no live process holds (a live writer's run is left alone)."""
+    pipelines = [row[0] for row in con.execute(
+        "SELECT DISTINCT pipeline FROM runs WHERE status = 'running' ORDER BY pipeline").fetchall()]
+    count = 0
+    for pipeline in pipelines:
+        with try_pipeline_lease(con, pipeline) as held:
+            if held:
+                count += write_transaction(con, lambda: _mark_interrupted(con, pipeline),
+                                           what=f"pipeline {pipeline}: interrupted runs")
+    return count
+
+
+def _mark_interrupted(con: duckdb.DuckDBPyConnection, pipeline: str) -> int:
+    count = con.execute("SELECT COUNT(*) FROM runs WHERE status = 'running' AND pipeline = ?",
+                        [pipeline]).fetchone()[0]
     if count:
         con.execute(
             "UPDATE runs SET status = 'interrupted', finished_at = ?, "
             "error = 'the process stopped before the run finished; nothing of it was committed' "
-            "WHERE status = 'running'",
-            [utc_now()],
+            "WHERE status = 'running' AND pipeline = ?",
+            [utc_now(), pipeline],
         )
     return count
 
@@ -35,10 +50,10 @@ def start_run(con: duckdb.DuckDBPyConnection, pipeline: str, trigger: str) -> st
     """Record a run as running, committed at once so a crash leaves a trace."""
     now = utc_now()
     run_id = new_run_id(now)
-    con.execute(
+    write_transaction(con, lambda: con.execute(
         "INSERT INTO runs (run_id, pipeline, started_at, status, trigger) VALUES (?, ?, ?, 'running', ?)",
         [run_id, pipeline, now, trigger],
-    )
+    ), what=f"pipeline {pipeline}: start of run")
     return run_id
 
 
@@ -51,6 +66,7 @@ def finish_run(
     quarantined: int = 0,
     error: str | None = None,
 ) -> None:
+    """Record how a run ended, in the caller's transaction (alone: wrap it in `write_transaction`)."""
     con.execute(
         "UPDATE runs SET status = ?, finished_at = ?, rows_new = ?, rows_revised = ?, rows_unchanged = ?, "
         "rows_retracted = ?, rows_quarantined = ?, error = ? WHERE run_id = ?",

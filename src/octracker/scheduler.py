@@ -40,7 +40,7 @@ from octracker.pipeline import open_refresh, refresh
 from octracker.runs import new_run_id
 from octracker.settings import Settings
 from octracker.specs import PipelineSpec, load_specs
-from octracker.warehouse import utc_now
+from octracker.warehouse import open_reader, utc_now
 from octracker.webhooks import SECRET_ENV, URL_ENV, webhook_secret_from_env, webhook_urls_from_env
 
 log = logging.getLogger("octracker.scheduler")
@@ -127,11 +127,14 @@ def previous_fire_time(trigger: BaseTrigger, now: dt.datetime) -> dt.datetime | 
 
 
 def read_last_successes(settings: Settings) -> dict[str, dt.datetime]:
-    """When each pipeline last succeeded (UTC), from the published copy so this never waits on a writer."""
-    path = settings.published_path
-    if not path.exists():
+    """When each pipeline last succeeded (UTC), from the published copy (or the lake) so this never waits on a writer."""
+    target = settings.read_target
+    if isinstance(target, Path) and not target.exists():
         return {}
-    con = duckdb.connect(str(path), read_only=True)
+    try:
+        con = open_reader(target)
+    except OctrackerError:
+        return {}  # a lake not created yet
     try:
         rows = con.execute("SELECT pipeline, MAX(finished_at) FROM runs WHERE status = 'success' "
                            "GROUP BY pipeline").fetchall()

@@ -1,14 +1,15 @@
-"""The DuckDB warehouse: opening it as the one writer, migrations, views, and the published read-only copy."""
+"""The warehouse: opening it for writing or reading (a DuckDB file or a DuckLake), migrations, views, publishing."""
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+from collections import Counter
 import os
 import re
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import duckdb
@@ -16,7 +17,9 @@ import duckdb
 from octracker.alert_rules import load_alert_rules, sync_alert_rules
 from octracker.catalog import Catalog
 from octracker.errors import OctrackerError, SpecError, WarehouseBusy
+from octracker.lake import LakeTarget, connect_lake, describe_attach_error, is_lock_error
 from octracker.settings import Settings
+from octracker.writers import open_shared_lake_writer, write_transaction
 
 MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 VIEW_NAME = re.compile(r"^(\d{2})_([a-z0-9_]+)\.sql$")
@@ -27,37 +30,64 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
-@contextlib.contextmanager
-def open_writer(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Open the warehouse for writing, waiting up to `lock_timeout_s` for another writer to finish."""
-    settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
-    deadline = time.monotonic() + settings.lock_timeout_s
+def connect_waiting(connect: Callable[[], duckdb.DuckDBPyConnection], where: str,
+                    timeout_s: float) -> duckdb.DuckDBPyConnection:
+    """Connect, waiting up to `timeout_s` while another process holds the DuckDB file lock."""
+    deadline = time.monotonic() + timeout_s
     delay = 0.05
     while True:
         try:
-            con = duckdb.connect(str(settings.warehouse))
-            break
-        except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower():
-                raise OctrackerError(f"{settings.warehouse}: cannot open the warehouse: {exc}") from None
+            return connect()
+        except duckdb.Error as exc:
+            if not is_lock_error(exc):
+                raise
             if time.monotonic() >= deadline:
                 raise WarehouseBusy(
-                    f"{settings.warehouse}: another octracker process is writing to the warehouse "
-                    f"(waited {settings.lock_timeout_s:.0f} s); try again when it has finished"
+                    f"{where}: another octracker process is writing to the warehouse "
+                    f"(waited {timeout_s:.0f} s); try again when it has finished"
                 ) from None
             time.sleep(delay)
             delay = min(delay * 2, 1.0)
+
+
+@contextlib.contextmanager
+def open_writer(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open the warehouse for writing, waiting up to `lock_timeout_s` for another writer to finish.
+
+    A lake with its catalog in PostgreSQL takes many writer processes at once (see `octracker.writers`).
+    """
+    lake = settings.lake
+    if lake is not None and lake.catalog_kind == "postgres":
+        with open_shared_lake_writer(lake, settings.lock_timeout_s) as con:
+            yield con
+        return
+    try:
+        if lake is None:
+            settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
+            con = connect_waiting(lambda: duckdb.connect(str(settings.warehouse)), str(settings.warehouse),
+                                  settings.lock_timeout_s)
+        else:
+            con = connect_waiting(lambda: connect_lake(lake, read_only=False), lake.describe(), settings.lock_timeout_s)
+    except duckdb.Error as exc:
+        if lake is not None:
+            raise OctrackerError(describe_attach_error(lake, exc)) from None
+        raise OctrackerError(f"{settings.warehouse}: cannot open the warehouse: {exc}") from None
     try:
         yield con
     finally:
         con.close()
 
 
-def open_reader(path: Path) -> duckdb.DuckDBPyConnection:
-    """A read-only connection to a published copy (never the file the writer holds)."""
-    if not path.exists():
-        raise OctrackerError(f"{path}: no published warehouse yet; run `octracker refresh` first")
-    return duckdb.connect(str(path), read_only=True)
+def open_reader(target: Path | LakeTarget) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to a published copy (never the file the writer holds) or to a lake."""
+    if isinstance(target, LakeTarget):
+        try:
+            return connect_lake(target, read_only=True)
+        except duckdb.Error as exc:
+            raise OctrackerError(describe_attach_error(target, exc)) from None
+    if not target.exists():
+        raise OctrackerError(f"{target}: no published warehouse yet; run `octracker refresh` first")
+    return duckdb.connect(str(target), read_only=True)
 
 
 def list_migrations(migrations_dir: Path) -> list[tuple[int, str, Path]]:
@@ -76,24 +106,29 @@ def list_migrations(migrations_dir: Path) -> list[tuple[int, str, Path]]:
 
 def apply_migrations(con: duckdb.DuckDBPyConnection, migrations_dir: Path) -> list[str]:
     """Apply the migrations not yet recorded, each in one transaction together with its record."""
-    con.execute(
+    write_transaction(con, lambda: con.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations "
         "(version INTEGER NOT NULL, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)"
-    )
+    ), what="schema_migrations")
     done = {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
     applied = []
     for version, name, path in list_migrations(migrations_dir):
         if version in done:
             continue
-        con.execute("BEGIN TRANSACTION")
-        try:
+
+        def apply() -> bool:
+            # Checked again inside the transaction: another writer of a lake may have applied it meanwhile.
+            if con.execute("SELECT COUNT(*) FROM schema_migrations WHERE version = ?", [version]).fetchone()[0]:
+                return False
             con.execute(path.read_text(encoding="utf-8"))
             con.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", [version, name, utc_now()])
-            con.execute("COMMIT")
+            return True
+
+        try:
+            if write_transaction(con, apply, what=f"migration {path.name}"):
+                applied.append(path.name)
         except duckdb.Error as exc:
-            con.execute("ROLLBACK")
             raise OctrackerError(f"{path}: migration failed and was rolled back: {exc}") from None
-        applied.append(path.name)
     return applied
 
 
@@ -103,27 +138,34 @@ def apply_views(con: duckdb.DuckDBPyConnection, views_dir: Path) -> list[str]:
     for path in paths:
         if not VIEW_NAME.match(path.name):
             raise SpecError(f"{path}: view files are named NN_snake_name.sql")
-    con.execute("BEGIN TRANSACTION")
-    try:
+    current: list[Path] = []
+
+    def create() -> None:
         for path in paths:
+            current[:] = [path]
             con.execute(path.read_text(encoding="utf-8"))
-        con.execute("COMMIT")
+
+    try:
+        write_transaction(con, create, what="views")
     except duckdb.Error as exc:
-        con.execute("ROLLBACK")
-        raise OctrackerError(f"{path}: view failed to apply; the previous views are kept: {exc}") from None
+        raise OctrackerError(f"{current[0]}: view failed to apply; the previous views are kept: {exc}") from None
     return [p.name for p in paths]
 
 
 def sync_indicators(con: duckdb.DuckDBPyConnection, catalog: Catalog) -> None:
-    """Make the `indicators` table equal the catalog file (replaced whole, in one transaction)."""
+    """Make the `indicators` table equal the catalog file (replaced whole, in one transaction; unchanged: no write)."""
     rows = [
         (i.id, i.name, i.unit, i.direction, i.frequency, i.description, i.min, i.max, i.group, i.aggregate_of)
         for i in catalog.indicators
     ]
-    con.execute("BEGIN TRANSACTION")
-    con.execute("DELETE FROM indicators")
-    con.executemany("INSERT INTO indicators VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-    con.execute("COMMIT")
+
+    def replace() -> None:
+        if Counter(con.execute("SELECT * FROM indicators").fetchall()) == Counter(rows):
+            return
+        con.execute("DELETE FROM indicators")
+        con.executemany("INSERT INTO indicators VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+    write_transaction(con, replace, what="indicators")
 
 
 def prepare_warehouse(con: duckdb.DuckDBPyConnection, settings: Settings, catalog: Catalog) -> None:
@@ -134,11 +176,20 @@ def prepare_warehouse(con: duckdb.DuckDBPyConnection, settings: Settings, catalo
     apply_views(con, settings.views_dir)
 
 
-def publish(con: duckdb.DuckDBPyConnection, settings: Settings) -> Path:
-    """Copy the checkpointed warehouse to the published path atomically; readers keep their old copy."""
+def publish(con: duckdb.DuckDBPyConnection, settings: Settings) -> Path | None:
+    """Copy the checkpointed warehouse to the published path atomically; readers keep their old copy.
+
+    A lake publishes nothing: readers attach it read-only and every commit is already a consistent snapshot.
+    """
+    if settings.lake is not None:
+        return None
     con.execute("CHECKPOINT")
     target = settings.published_path
     target.parent.mkdir(parents=True, exist_ok=True)
+    # A copy left by a publisher that died half-way was never renamed, so no reader ever saw it; the one
+    # writer (this process) removes it.
+    for leftover in target.parent.glob(f".{target.name}.*.tmp"):
+        leftover.unlink(missing_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     shutil.copyfile(settings.warehouse, tmp)
     with open(tmp, "rb+") as fh:

@@ -48,7 +48,8 @@ class OctrackerGroup(click.Group):
 
 @click.group(cls=OctrackerGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--warehouse", type=click.Path(dir_okay=False), default=None,
-              help="Warehouse DuckDB file [env OCTRACKER_WAREHOUSE; default warehouse/octracker.duckdb].")
+              help="Warehouse: a DuckDB file, or a lake (ducklake:postgres: or ducklake:PATH.ducklake) "
+                   "[env OCTRACKER_WAREHOUSE; default warehouse/octracker.duckdb].")
 @click.option("--project", type=click.Path(file_okay=False), default=None,
               help="Project folder holding pipelines/, schemas/ and warehouse/ [env OCTRACKER_PROJECT; default .].")
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logging.")
@@ -67,9 +68,9 @@ def main(ctx: click.Context, warehouse: str | None, project: str | None, debug: 
 
 
 def _register() -> None:
-    from octracker.cli import alerts, ingest, query, refresh, review, schedule, status
+    from octracker.cli import alerts, export, ingest, lake, query, refresh, report, review, schedule, status
 
-    for module in (refresh, ingest, schedule, query, status, alerts, review):
+    for module in (refresh, ingest, schedule, query, status, export, report, alerts, review, lake):
         for command in module.COMMANDS:
             main.add_command(command)
 

@@ -36,7 +36,7 @@ def alerts_command(ctx: click.Context, fmt: str) -> None:
     if ctx.invoked_subcommand is not None:
         return
     app = ctx.obj
-    path = app.settings.published_path
+    path = app.settings.read_target
     if not relation_exists(path, "trend_alerts"):
         raise OctrackerError(f"{path}: this warehouse has no trend_alerts view yet; run `octracker refresh` first")
     columns, rows = run_query(path, JSON_SQL if fmt == "json" else TABLE_SQL)

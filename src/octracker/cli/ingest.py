@@ -8,7 +8,8 @@ import click
 
 from octracker.cli.refresh import print_results
 from octracker.errors import InputRefused
-from octracker.inbox import IngestOverrides, stage_into_inbox
+from octracker.documents import refuse_oversize
+from octracker.inbox import IngestOverrides
 from octracker.inbox_routing import INBOX_KINDS
 from octracker.pipeline import ingest_files
 
@@ -34,9 +35,13 @@ def ingest_command(app, paths: tuple[Path, ...], kind: str | None, edition: int 
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         raise InputRefused(f"no such file: {', '.join(missing)}; nothing was ingested")
-    staged = [stage_into_inbox(p, app.settings.inbox_dir) for p in paths]
+    for path in paths:
+        try:
+            refuse_oversize(path)  # before anything is copied or the warehouse opened
+        except InputRefused as exc:
+            raise InputRefused(f"{exc}; nothing was ingested") from None
     overrides = IngestOverrides(kind=kind, edition=edition, published=published.date() if published else None)
-    print_results(app, ingest_files(app.settings, staged, overrides, trigger="manual"), as_json)
+    print_results(app, ingest_files(app.settings, list(paths), overrides, trigger="manual", stage=True), as_json)
 
 
 COMMANDS = [ingest_command]

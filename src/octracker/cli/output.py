@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import datetime as dt
 import decimal
 import io
 import json
@@ -13,37 +11,21 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from octracker.csv_rows import csv_safe, plain_value, write_csv_rows
+
+__all__ = ["FORMATS", "csv_safe", "print_rows", "render_csv", "render_json", "rows_table"]
+
 FORMATS = ("table", "csv", "json")
-#: Leading characters a spreadsheet would run as a formula.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, (dt.date, dt.datetime)):
-        return value.isoformat()
-    if isinstance(value, decimal.Decimal):
-        return float(value)
-    return value
-
-
-def csv_safe(value: Any) -> Any:
-    """Quote a text cell that a spreadsheet would otherwise evaluate as a formula."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
 
 
 def render_csv(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow([csv_safe(_plain(v)) if v is not None else "" for v in row])
+    write_csv_rows(buffer, rows, columns)
     return buffer.getvalue()
 
 
 def render_json(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    return json.dumps([{c: _plain(v) for c, v in zip(columns, row)} for row in rows], ensure_ascii=False,
+    return json.dumps([{c: plain_value(v) for c, v in zip(columns, row)} for row in rows], ensure_ascii=False,
                       indent=2, default=str)
 
 
@@ -52,7 +34,25 @@ def format_cell(value: Any) -> str:
         return ""
     if isinstance(value, float):
         return f"{value:.6g}" if abs(value) < 1e6 else f"{value:,.0f}"
-    return str(_plain(value))
+    return str(plain_value(value))
+
+
+def is_numeric_column(rows: Sequence[Sequence[Any]], index: int) -> bool:
+    """A column whose every non-NULL value is a number (booleans are not), to align it right."""
+    values = [row[index] for row in rows if row[index] is not None]
+    return bool(values) and all(
+        isinstance(v, (int, float, decimal.Decimal)) and not isinstance(v, bool) for v in values
+    )
+
+
+def rows_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None) -> Table:
+    """An aligned table: numbers right-aligned, long text folded within its column."""
+    table = Table(title=title, show_lines=False, header_style="bold", title_justify="left")
+    for index, column in enumerate(columns):
+        table.add_column(column, overflow="fold", justify="right" if is_numeric_column(rows, index) else "left")
+    for row in rows:
+        table.add_row(*(format_cell(v) for v in row))
+    return table
 
 
 def print_rows(console: Console, columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str,
@@ -63,9 +63,5 @@ def print_rows(console: Console, columns: Sequence[str], rows: Sequence[Sequence
     elif fmt == "json":
         console.file.write(render_json(columns, rows) + "\n")
     else:
-        table = Table(title=title, show_lines=False, header_style="bold")
-        for column in columns:
-            table.add_column(column, overflow="fold")
-        for row in rows:
-            table.add_row(*(format_cell(v) for v in row))
-        console.print(table)
+        # Cells are data, not rich markup: a "[red]" in a document must print as written.
+        console.print(rows_table(columns, rows, title), markup=False, highlight=False)

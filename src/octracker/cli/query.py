@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from octracker.cli.output import FORMATS, print_rows
@@ -11,15 +13,20 @@ from octracker.query import relation_exists, run_query
 @click.command("sql")
 @click.argument("query")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
-              help="Output format.")
+              help="Output format: an aligned table for people, CSV or JSON for programs.")
 @click.pass_obj
 def sql_command(app, query: str, fmt: str) -> None:
-    """Run one read-only QUERY against the published warehouse.
+    """Run one read-only QUERY against the published warehouse (`-` reads it from stdin).
 
-    The connection cannot read files outside the warehouse, ATTACH databases or load extensions.
+    The connection is read-only and locked: it cannot read or write files outside the warehouse,
+    ATTACH databases, install or load extensions, or change these settings, and a query may use
+    at most 2GB of memory. A query DuckDB rejects prints `Error: ...` and exits 2.
+
     Example: octracker sql "SELECT * FROM series WHERE geo = 'BE' LIMIT 5"
     """
-    columns, rows = run_query(app.settings.published_path, query)
+    if query == "-":
+        query = sys.stdin.read()
+    columns, rows = run_query(app.settings.read_target, query)
     print_rows(app.out, columns, rows, fmt)
 
 
@@ -44,7 +51,7 @@ SUMMARY_QUERIES = [
 @click.pass_obj
 def summary_command(app) -> None:
     """Print a summary of series, year-over-year changes and open alerts."""
-    path = app.settings.published_path
+    path = app.settings.read_target
     for title, relation, sql in SUMMARY_QUERIES:
         if not relation_exists(path, relation):
             continue

@@ -8,7 +8,9 @@ import sys
 import click
 from rich.table import Table
 
-from octracker.pipeline import PipelineResult, refresh
+from octracker.cli.progress import progress_bar
+from octracker.inbox import list_inbox_files
+from octracker.pipeline import PipelineResult, refresh, refresh_plan
 from octracker.query import relation_exists, run_query
 
 
@@ -40,7 +42,16 @@ def refresh_command(app, pipelines: tuple[str, ...], as_json: bool) -> None:
     Prints new / revised / unchanged / retracted / quarantined rows per pipeline. A refused document
     loads nothing and exits 2; a failed pipeline exits 1; the others still commit.
     """
-    results = refresh(app.settings, pipelines, trigger="manual")
+    specs, with_inbox = refresh_plan(app.settings, pipelines)
+    total = len(specs) + (len(list_inbox_files(app.settings.inbox_dir)) if with_inbox else 0)
+    done: list[PipelineResult] = []
+    with progress_bar(app, "Refresh", total, enabled=not as_json) as update:
+
+        def advance(result: PipelineResult) -> None:
+            done.append(result)
+            update(len(done), max(total, len(done)), f"{result.pipeline}: {result.status}")
+
+        results = refresh(app.settings, pipelines, trigger="manual", on_result=advance)
     print_results(app, results, as_json)
 
 
@@ -53,8 +64,8 @@ def print_results(app, results: list[PipelineResult], as_json: bool) -> None:
         written = sum(r.counts.new + r.counts.revised + r.counts.retracted for r in results)
         if written == 0 and all(r.status in ("success", "unchanged") for r in results):
             app.out.print("Nothing new: the warehouse already holds every value these sources state.")
-        if relation_exists(app.settings.published_path, "trend_alerts"):
-            _, [(count,)] = run_query(app.settings.published_path, "SELECT COUNT(*) FROM trend_alerts")
+        if relation_exists(app.settings.read_target, "trend_alerts"):
+            _, [(count,)] = run_query(app.settings.read_target, "SELECT COUNT(*) FROM trend_alerts")
             app.out.print(f"Open trend alerts: {count} (`octracker alerts` lists them; "
                           "`octracker alerts send` delivers what is new)")
     for r in results:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from octracker.catalog import Catalog
-from octracker.documents import Document
+from octracker.documents import Document, text_fault
 from octracker.extractors.articles import extract_declared_figures
 from octracker.extractors.oci_profile import extract_oci_profile
 from octracker.extractors.tables import extract_long_table, extract_wide_index
@@ -30,12 +30,11 @@ def refused(problem: Problem) -> Extract:
 
 
 def decode_text(document: Document) -> str | Extract:
-    """The document as text, or a refusal naming the first byte that is not UTF-8."""
-    try:
-        return document.text
-    except UnicodeDecodeError as exc:
-        return refused(Problem(check="not_utf8", payload="",
-                               message=f"not UTF-8 text (byte {exc.start}); save it as UTF-8 and drop it again"))
+    """The document as text, or a refusal naming the first NUL byte or byte that is not UTF-8."""
+    fault = text_fault(document.content)
+    if fault is not None:
+        return refused(Problem(check=fault[0], message=fault[1], payload=""))
+    return document.text
 
 
 def extract_narrative(document: Document, spec: PipelineSpec, catalog: Catalog) -> Extract:

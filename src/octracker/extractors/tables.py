@@ -34,7 +34,8 @@ def detect_table_kind(path: Path, catalog: Catalog | None = None) -> str | None:
     if kind == "xlsx":
         refused = check_zip(path, 200 * MiB)
         if refused:
-            raise InputRefused(f"{path}: {refused.message}")
+            # The caller names the file: `path` may be a copy in the raw store under its content hash.
+            raise InputRefused(f"{refused.check}: {refused.message}")
         rows = xlsx_head_rows(path)
     else:
         rows = [(n, [Cell(c, c) for c in cells]) for n, cells in enumerate(read_head_rows(path), start=1)]

@@ -1,0 +1,73 @@
+"""Fixtures of the hostile tests: a warehouse refreshed once from the bundled documents, copied per test."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from octracker.cli import main
+from octracker.pipeline import refresh
+from octracker.settings import Settings, build_settings
+
+REPO = Path(__file__).resolve().parents[2]
+SRC = REPO / "src"
+CASES = REPO / "tests" / "cases"
+
+
+@pytest.fixture(scope="session")
+def baseline(tmp_path_factory) -> Path:
+    """The data folder (warehouse, published copy, raw store) of one refresh of every bundled pipeline."""
+    folder = tmp_path_factory.mktemp("baseline") / "warehouse"
+    results = refresh(build_settings(project=REPO, warehouse=folder / "octracker.duckdb", environ={}))
+    assert all(r.status == "success" for r in results), [r.error for r in results if r.error]
+    return folder
+
+
+def copy_baseline(baseline: Path, project: Path, data_dir: Path) -> Settings:
+    """Settings for `project` with a copy of the baseline's data folder as its warehouse."""
+    shutil.copytree(baseline, data_dir)
+    return build_settings(project=project, warehouse=data_dir / "octracker.duckdb", environ={})
+
+
+@pytest.fixture
+def loaded(baseline: Path, tmp_path: Path) -> Settings:
+    """The real project content and a warehouse that already holds every bundled source."""
+    return copy_baseline(baseline, REPO, tmp_path / "warehouse")
+
+
+@pytest.fixture
+def loaded_scratch(baseline: Path, tmp_path: Path) -> Settings:
+    """An editable copy of the project (add specs freely) with a copy of the loaded warehouse."""
+    root = tmp_path / "project"
+    for folder in ("pipelines", "schemas", "warehouse/migrations", "warehouse/views"):
+        shutil.copytree(REPO / folder, root / folder)
+    return copy_baseline(baseline, root, tmp_path / "data")
+
+
+def cli(settings: Settings, *args: str, env: dict[str, str] | None = None):
+    """The `octracker` command in this process, on these settings (result.exit_code, .stdout, .stderr)."""
+    return CliRunner(env=env).invoke(
+        main, ["--project", str(settings.project), "--warehouse", str(settings.warehouse), *args])
+
+
+def octracker_command(settings: Settings, *args: str) -> list[str]:
+    """The argv of an `octracker` process on these settings."""
+    return [sys.executable, "-m", "octracker", "--project", str(settings.project), "--warehouse",
+            str(settings.warehouse), *args]
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(SRC), **extra}
+
+
+def run_octracker(settings: Settings, *args: str, timeout: float = 180, **extra_env: str
+                  ) -> subprocess.CompletedProcess:
+    """`octracker ...` as its own process, as an operator or cron runs it."""
+    return subprocess.run(octracker_command(settings, *args), capture_output=True, text=True, timeout=timeout,
+                          env=child_env(**extra_env))

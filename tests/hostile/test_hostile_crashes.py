@@ -1,0 +1,148 @@
+"""Crashes: a refresh killed (SIGKILL) while it loads a large table, and while it publishes the read-only copy.
+
+What must hold afterwards:
+- killed while loading: the warehouse opens and holds nothing of that load (the same `observation_history`
+  as before); the file still waits in the inbox; the next refresh marks the run `interrupted`, removes the
+  half-written files the dead process left in the raw store, and loads the file whole;
+- killed while publishing: analysts still open the previous published copy, complete and unchanged; the
+  copy being written was never under the published name; the next refresh removes it and publishes.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+from hostile_fixtures import baseline, child_env, cli, loaded, octracker_command  # noqa: F401
+from hostile_inputs import GOOD_CSV, GOOD_ROWS, write_long_parquet
+from warehouse_state import assert_unchanged, snapshot
+
+from octracker.documents import NAMED_COPY_PREFIX, PARTIAL_SUFFIX
+
+ROWS = 1_000_000
+
+
+def leftovers(settings) -> list[Path]:
+    """What a process that died mid-way leaves: raw-store work files and unrenamed published copies."""
+    return [*settings.raw_dir.glob(f"*/{NAMED_COPY_PREFIX}*"), *settings.raw_dir.glob(f"*/.*{PARTIAL_SUFFIX}"),
+            *settings.published_path.parent.glob(".*.tmp")]
+
+
+def start(settings, *args: str) -> subprocess.Popen:
+    return subprocess.Popen(octracker_command(settings, "--debug", *args), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, env=child_env())
+
+
+def kill_when_logged(process: subprocess.Popen, needle: str, *, then_wait_s: float, timeout_s: float = 180) -> str:
+    """SIGKILL the process `then_wait_s` after its log says `needle`; return the log up to there."""
+    deadline = time.monotonic() + timeout_s
+    seen = []
+    for line in process.stderr:
+        seen.append(line)
+        if needle in line:
+            time.sleep(then_wait_s)
+            assert process.poll() is None, "the process finished before it could be killed: load a larger table"
+            process.send_signal(signal.SIGKILL)
+            process.wait(30)
+            return "".join(seen)
+        assert time.monotonic() < deadline, "".join(seen)
+    raise AssertionError("the process ended without logging " + repr(needle) + ":\n" + "".join(seen))
+
+
+def rows(path: Path, sql: str) -> list[tuple]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+@pytest.mark.slow
+def test_a_refresh_killed_while_loading_a_large_table_loads_nothing_and_the_next_one_completes(loaded, tmp_path):
+    big = tmp_path / "downloads" / "daily_shootings.parquet"
+    big.parent.mkdir()
+    assert write_long_parquet(big, ROWS) == ROWS
+    before, published_before = snapshot(loaded.warehouse), snapshot(loaded.published_path)
+
+    # Killed a second into the load transaction (the load of a million rows takes several seconds).
+    log = kill_when_logged(start(loaded, "ingest", str(big)), f"loading {ROWS} rows", then_wait_s=1.0)
+    assert "daily_shootings.parquet" in log
+
+    # Consistent: nothing of the load, the run still says running (nobody has opened the warehouse since),
+    # analysts on the previous copy, the file still waiting in the inbox, the dead process's work files there.
+    assert_unchanged(loaded.warehouse, before)
+    [(killed_run,)] = rows(loaded.warehouse, "SELECT run_id FROM runs WHERE status = 'running'")
+    assert_unchanged(loaded.published_path, published_before, may_grow=frozenset())
+    assert (loaded.inbox_dir / big.name).read_bytes() == big.read_bytes()
+    assert leftovers(loaded), "expected the killed process to leave its reading folder in the raw store"
+
+    # The next refresh completes: the run is marked interrupted, the file loaded whole, nothing half-written left.
+    result = cli(loaded, "refresh", "--json")
+    assert result.exit_code == 0, result.stderr
+    [inbox] = [r for r in json.loads(result.stdout) if r["pipeline"] == "inbox"]
+    assert (inbox["subject"], inbox["status"], inbox["new"]) == (big.name, "success", ROWS)
+    published = loaded.published_path
+    assert rows(published, f"SELECT pipeline, status, error FROM runs WHERE run_id = '{killed_run}'") == [
+        ("inbox", "interrupted", "the process stopped before the run finished; nothing of it was committed")]
+    assert rows(published, "SELECT COUNT(*) FROM runs WHERE status = 'running'") == [(0,)]
+    assert rows(published, "SELECT COUNT(*) FROM observations WHERE source_id = 'daily-shootings'") == [(ROWS,)]
+    assert leftovers(loaded) == []
+    assert snapshot(loaded.warehouse).counts["observation_history"] == before.counts["observation_history"] + ROWS
+
+    # A crash while publishing that big warehouse: stop the publisher when its copy appears, then kill it.
+    drop = loaded.inbox_dir / "late.csv"
+    drop.write_bytes(GOOD_CSV)
+    previous = snapshot(loaded.published_path)
+    publisher = start(loaded, "refresh", "inbox")
+    partial = wait_for_partial_copy(loaded, publisher)
+    publisher.send_signal(signal.SIGKILL)
+    publisher.wait(30)
+    assert partial.exists(), "the copy was renamed before the kill; nothing was tested"
+    # Analysts: the previous copy, whole, under the published name (the load itself committed in the warehouse).
+    assert_unchanged(loaded.published_path, previous, may_grow=frozenset())
+    assert rows(loaded.warehouse, "SELECT COUNT(*) FROM observation_history") == [
+        (previous.counts["observation_history"] + GOOD_ROWS,)]
+    # The next refresh cleans up and publishes what was committed. (Quiet: its summary would count the alerts
+    # over a million daily rows, which takes far longer than the refresh.)
+    assert cli(loaded, "-q", "refresh", "inbox").exit_code == 0
+    assert leftovers(loaded) == []
+    assert snapshot(loaded.published_path).counts["observation_history"] == (
+        previous.counts["observation_history"] + GOOD_ROWS)
+
+
+def wait_for_partial_copy(settings, process: subprocess.Popen, timeout_s: float = 120) -> Path:
+    """The publisher's temporary copy, once it appears (polled every millisecond)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = list(settings.published_path.parent.glob(".*.tmp"))
+        if found:
+            return found[0]
+        assert process.poll() is None, "the refresh ended before its copy was seen:\n" + process.stderr.read()
+        time.sleep(0.001)
+    raise AssertionError("no copy appeared")
+
+
+def test_a_copy_left_by_a_publisher_that_died_is_never_read_and_is_removed_by_the_next_refresh(loaded):
+    published = loaded.published_path
+    previous = snapshot(published)
+    # What a crash in the middle of the copy leaves: half of a warehouse under a temporary name.
+    leftover = published.with_name(f".{published.name}.4242.tmp")
+    leftover.write_bytes(loaded.warehouse.read_bytes()[: loaded.warehouse.stat().st_size // 2])
+    # Analysts (and `octracker sql`) open the published name: the previous complete copy.
+    assert_unchanged(published, previous, may_grow=frozenset())
+    result = cli(loaded, "sql", "SELECT COUNT(*) AS n FROM observation_history", "--format", "csv")
+    assert result.exit_code == 0 and result.stdout.split() == ["n", str(previous.counts["observation_history"])]
+    # The next refresh removes it and publishes a complete copy by a rename: a new file takes the name, so
+    # a reader with the old one open keeps reading it (see test_analyst_reading.py).
+    old_copy = published.stat().st_ino
+    loaded.inbox_dir.mkdir()
+    (loaded.inbox_dir / "late.csv").write_bytes(GOOD_CSV)
+    assert cli(loaded, "refresh", "inbox").exit_code == 0
+    assert not leftover.exists() and leftovers(loaded) == []
+    assert published.stat().st_ino != old_copy
+    assert snapshot(published).counts["observation_history"] == previous.counts["observation_history"] + GOOD_ROWS
