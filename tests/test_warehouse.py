@@ -12,7 +12,7 @@ from octracker.warehouse import apply_migrations, apply_views, open_writer
 
 pytestmark = pytest.mark.usefixtures("backend")
 
-BOOKKEEPING = ["pipeline", "run_id", "valid_from", "valid_to"]
+BOOKKEEPING = ["pipeline", "run_id", "valid_from", "valid_to", "row_hash"]
 PANDERA_TO_DUCKDB = {"String": "VARCHAR", "Date": "DATE", "Int32": "INTEGER", "Float64": "DOUBLE",
                      "Boolean": "BOOLEAN"}
 

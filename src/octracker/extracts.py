@@ -40,12 +40,15 @@ class Problem:
 class Extract:
     """Rows in the canonical observation columns (extra columns start with `_`), and problems.
 
-    `_line_no` and `_raw`, when present, point quarantine entries at the source line.
+    `_line_no` and `_raw`, when present, point quarantine entries at the source line; `_row_hash`, when
+    present, is stored with each version (see `restated` and `octracker.history`).
     A non-empty `problems` list refuses the whole document: nothing from it is loaded.
     """
 
     frame: pl.DataFrame
     problems: list[Problem] = field(default_factory=list)
+    #: Hashes (`_row_hash`) of rows not read again because the warehouse holds them current, unchanged.
+    restated: pl.Series | None = None
 
     @property
     def ok(self) -> bool:

@@ -32,10 +32,12 @@ def engine_fingerprint() -> str:
     return digest.hexdigest()
 
 
-def input_fingerprint(spec: PipelineSpec, document: Document, schemas_dir: Path) -> str:
-    """One hash of everything a spec pipeline's load depends on."""
+def rules_fingerprint(spec: PipelineSpec, document: Document, schemas_dir: Path) -> str:
+    """One hash of how a spec pipeline reads its document: engine, spec, sidecar and `schemas/`, not the bytes.
+
+    Under the same rules, the same table row always gives the same observation (see `octracker.history`).
+    """
     digest = hashlib.sha256(engine_fingerprint().encode())
-    digest.update(document.sha256.encode())
     side = sidecar_path(document.path)
     schemas = sorted(p for p in schemas_dir.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
     files = [spec.path, *([side] if side.exists() else []), *schemas]
@@ -45,15 +47,20 @@ def input_fingerprint(spec: PipelineSpec, document: Document, schemas_dir: Path)
     return digest.hexdigest()
 
 
-def last_loaded_fingerprint(con: duckdb.DuckDBPyConnection, pipeline: str) -> str | None:
-    """The input fingerprint of the pipeline's latest successful run (None when it never had one)."""
+def input_fingerprint(rules: str, document: Document) -> str:
+    """One hash of everything a spec pipeline's load depends on: its rules and the document's bytes."""
+    return hashlib.sha256(f"{rules} {document.sha256}".encode()).hexdigest()
+
+
+def last_loaded_fingerprint(con: duckdb.DuckDBPyConnection, pipeline: str) -> tuple[str | None, str | None]:
+    """The input and rules fingerprints of the pipeline's latest successful run (None when it never had one)."""
     row = con.execute(
-        "SELECT input_sha256 FROM runs WHERE pipeline = ? AND status = 'success' "
+        "SELECT input_sha256, rules_sha256 FROM runs WHERE pipeline = ? AND status = 'success' "
         "ORDER BY started_at DESC LIMIT 1",
         [pipeline],
     ).fetchone()
-    return row[0] if row else None
+    return (row[0], row[1]) if row else (None, None)
 
 
-def record_fingerprint(con: duckdb.DuckDBPyConnection, run_id: str, fingerprint: str) -> None:
-    con.execute("UPDATE runs SET input_sha256 = ? WHERE run_id = ?", [fingerprint, run_id])
+def record_fingerprint(con: duckdb.DuckDBPyConnection, run_id: str, fingerprint: str, rules: str) -> None:
+    con.execute("UPDATE runs SET input_sha256 = ?, rules_sha256 = ? WHERE run_id = ?", [fingerprint, rules, run_id])

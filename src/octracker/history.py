@@ -16,6 +16,19 @@ KEY_COLUMNS = ("indicator_id", "geo", "period_start", "period_end", "source_id")
 VALUE_COLUMNS = ("year", "value", "unit", "qualifier", "is_partial", "as_of", "method", "evidence", "note")
 CANONICAL_COLUMNS = (*KEY_COLUMNS[:4], "year", "value", "unit", "qualifier", "is_partial", "as_of",
                      "source_id", "method", "evidence", "note")
+#: What is loaded: the canonical columns and the hash of the table row that stated them (null for others).
+LOADED_COLUMNS = (*CANONICAL_COLUMNS, "row_hash")
+
+#: DuckDB's rows per row group, and the chunk of rows handed to it at once (eight row groups).
+ROW_GROUP_ROWS = 122_880
+CHUNK_ROWS = 8 * ROW_GROUP_ROWS
+
+
+class RestatedKeyConflict(Exception):
+    """A changed row has the key of a row restated unchanged: the table states that key twice.
+
+    Only a full read can say which rows repeat it; the caller reads the table again without `restated`.
+    """
 
 
 @dataclass(frozen=True)
@@ -28,6 +41,20 @@ class LoadCounts:
     retracted: int = 0
 
 
+def in_row_groups(frame: pl.DataFrame) -> pl.DataFrame:
+    """The frame as chunks of whole DuckDB row groups, for DuckDB to read in place and in parallel.
+
+    DuckDB scans an Arrow table one chunk per thread: a single chunk of ten million rows is read by one
+    thread (twice the time on two cores). Chunks of arbitrary sizes, as polars reads a Parquet file,
+    leave part-filled row groups, which the first checkpoint after any update rewrites (10M rows: ~10 s).
+    Chunks of a whole number of row groups give both: parallel reads and full row groups.
+    """
+    whole = frame.rechunk()
+    if whole.height <= CHUNK_ROWS:
+        return whole
+    return pl.concat([whole.slice(at, CHUNK_ROWS) for at in range(0, whole.height, CHUNK_ROWS)], rechunk=False)
+
+
 def _key_match(left: str, right: str, right_prefix: str = "") -> str:
     # Periods may be unknown (NULL); a NULL period still identifies one observation.
     return " AND ".join(f"{left}.{c} IS NOT DISTINCT FROM {right}.{right_prefix}{c}" for c in KEY_COLUMNS)
@@ -35,6 +62,14 @@ def _key_match(left: str, right: str, right_prefix: str = "") -> str:
 
 def _same_values(left: str, right: str) -> str:
     return " AND ".join(f"{left}.{c} IS NOT DISTINCT FROM {right}.{c}" for c in VALUE_COLUMNS)
+
+
+def current_row_hashes(con: duckdb.DuckDBPyConnection, source_id: str) -> pl.Series:
+    """The row hashes of the source's current versions (those read from table rows)."""
+    return con.execute(
+        "SELECT row_hash FROM observation_history WHERE valid_to IS NULL AND source_id = ? AND row_hash IS NOT NULL",
+        [source_id],
+    ).pl().get_column("row_hash")
 
 
 def upsert_observations(
@@ -46,6 +81,7 @@ def upsert_observations(
     source_ids: list[str],
     full_snapshot: bool,
     now: dt.datetime,
+    restated: pl.Series | None = None,
 ) -> LoadCounts:
     """Insert new and revised versions, close the versions they replace; the caller owns the transaction.
 
@@ -56,39 +92,57 @@ def upsert_observations(
     The cost follows what changed: DuckDB reads the frame in place (no copy), the sources' first load
     is a plain insert, and a later one compares incoming and current rows in one join whose output,
     and all that is written, is the changed rows only.
+
+    `restated` are the row hashes of table rows stated again unchanged, not in `frame` (see
+    `octracker.extractors.long_table`): the current versions they stated stay as they are, counted as
+    unchanged. A row of `frame` with the key of such a version raises RestatedKeyConflict.
     """
     stated, superseded = split_superseded(frame)
     counts = _load_stated(con, stated, pipeline=pipeline, run_id=run_id, source_ids=source_ids,
-                          full_snapshot=full_snapshot, now=now)
+                          full_snapshot=full_snapshot, now=now, restated=restated)
     closed = record_superseded(con, superseded, pipeline=pipeline, run_id=run_id, now=now)
     return replace(counts, retracted=counts.retracted + closed)
 
 
 def _load_stated(
     con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, *, pipeline: str, run_id: str, source_ids: list[str],
-    full_snapshot: bool, now: dt.datetime,
+    full_snapshot: bool, now: dt.datetime, restated: pl.Series | None = None,
 ) -> LoadCounts:
-    # One contiguous chunk: DuckDB then writes full row groups. Appending many small Arrow chunks leaves
-    # part-filled row groups, which the first checkpoint after any update rewrites (10M rows: ~10 s).
-    con.register("_incoming", frame.select(CANONICAL_COLUMNS).rechunk())
+    row_hash = pl.col("_row_hash") if "_row_hash" in frame.columns else pl.lit(None, pl.Int64)
+    con.register("_incoming", in_row_groups(frame.select(*CANONICAL_COLUMNS, row_hash.alias("row_hash"))))
     scope = ", ".join("?" for _ in source_ids) or "NULL"
     current = f"SELECT * FROM observation_history WHERE valid_to IS NULL AND source_id IN ({scope})"
     try:
         if not con.execute(f"SELECT EXISTS ({current})", source_ids).fetchone()[0]:
             _insert_versions(con, "_incoming", pipeline=pipeline, run_id=run_id, now=now)
             return LoadCounts(new=frame.height)
-        return _apply_changes(con, current, source_ids, frame.height, pipeline=pipeline, run_id=run_id,
-                              full_snapshot=full_snapshot, now=now)
+        if restated is None or restated.is_empty():
+            return _apply_changes(con, current, source_ids, frame.height, pipeline=pipeline, run_id=run_id,
+                                  full_snapshot=full_snapshot, now=now)
+        # The versions the table restates stay current untouched; only the others (read from rows that
+        # changed or are gone, or from no table row) are compared with the incoming rows.
+        held = con.execute(f"SELECT row_hash FROM ({current}) WHERE row_hash IS NOT NULL", source_ids).pl()
+        con.register("_gone", held.filter(~pl.col("row_hash").is_in(restated.implode())))
+        live = f"SELECT * FROM ({current}) WHERE row_hash IS NULL OR row_hash IN (SELECT row_hash FROM _gone)"
+        counts = _apply_changes(con, live, source_ids, frame.height, pipeline=pipeline, run_id=run_id,
+                                full_snapshot=full_snapshot, now=now, stated_elsewhere=current)
+        return replace(counts, unchanged=counts.unchanged + restated.len())
     finally:
         con.unregister("_incoming")
+        if restated is not None and not restated.is_empty():
+            con.unregister("_gone")
         con.execute("DROP TABLE IF EXISTS _changes")
 
 
 def _apply_changes(
     con: duckdb.DuckDBPyConnection, current: str, source_ids: list[str], incoming_rows: int, *,
-    pipeline: str, run_id: str, full_snapshot: bool, now: dt.datetime,
+    pipeline: str, run_id: str, full_snapshot: bool, now: dt.datetime, stated_elsewhere: str | None = None,
 ) -> LoadCounts:
-    """Classify against the current versions, close the replaced or retracted ones, insert the new ones."""
+    """Classify against the current versions, close the replaced or retracted ones, insert the new ones.
+
+    `stated_elsewhere` (all current versions, when `current` leaves out those restated unchanged): a row
+    new to `current` must not have the key of any of them (RestatedKeyConflict).
+    """
     # A full snapshot also finds current rows no longer stated (the outer side of the join): retractions.
     join = "FULL OUTER JOIN" if full_snapshot else "LEFT JOIN"
     current_keys = ", ".join(f"h.{c} AS _h_{c}" for c in KEY_COLUMNS)
@@ -97,34 +151,54 @@ def _apply_changes(
         CREATE OR REPLACE TEMP TABLE _changes AS
         SELECT CASE WHEN i.indicator_id IS NULL THEN 'retracted'
                     WHEN h.indicator_id IS NULL THEN 'new'
-                    ELSE 'revised' END AS change,
+                    WHEN NOT ({_same_values('i', 'h')}) THEN 'revised'
+                    ELSE 'rehashed' END AS change,
                i.*, {current_keys}
         FROM _incoming AS i
         {join} ({current}) AS h ON {_key_match('i', 'h')}
         WHERE i.indicator_id IS NULL OR h.indicator_id IS NULL OR NOT ({_same_values('i', 'h')})
+           -- The same values from a row whose cells hash otherwise (another engine or library version):
+           -- the version stays, with the new hash, so that the next edition can restate it.
+           OR (i.row_hash IS NOT NULL AND i.row_hash IS DISTINCT FROM h.row_hash)
         """,
         source_ids,
     )
     counts = dict(con.execute("SELECT change, COUNT(*) FROM _changes GROUP BY change").fetchall())
     new, revised, retracted = (counts.get(k, 0) for k in ("new", "revised", "retracted"))
+    if new and stated_elsewhere is not None:
+        repeated = con.execute(
+            f"SELECT COUNT(*) FROM _changes AS c JOIN ({stated_elsewhere}) AS h ON {_key_match('c', 'h')} "
+            "WHERE c.change = 'new'",
+            source_ids,
+        ).fetchone()[0]
+        if repeated:
+            raise RestatedKeyConflict(f"{repeated} changed rows have the key of a row stated unchanged")
     if revised or retracted:
         con.execute(
             f"""
             UPDATE observation_history AS h SET valid_to = ?
-            FROM (SELECT * FROM _changes WHERE change <> 'new') AS c
+            FROM (SELECT * FROM _changes WHERE change IN ('revised', 'retracted')) AS c
             WHERE h.valid_to IS NULL AND {_key_match('h', 'c', '_h_')}
             """,
             [now],
         )
+    if counts.get("rehashed"):
+        con.execute(
+            f"""
+            UPDATE observation_history AS h SET row_hash = c.row_hash
+            FROM (SELECT * FROM _changes WHERE change = 'rehashed') AS c
+            WHERE h.valid_to IS NULL AND {_key_match('h', 'c', '_h_')}
+            """
+        )
     if new or revised:
-        _insert_versions(con, "(SELECT * FROM _changes WHERE change <> 'retracted')", pipeline=pipeline,
+        _insert_versions(con, "(SELECT * FROM _changes WHERE change IN ('new', 'revised'))", pipeline=pipeline,
                          run_id=run_id, now=now)
     return LoadCounts(new=new, revised=revised, unchanged=incoming_rows - new - revised, retracted=retracted)
 
 
 def _insert_versions(con: duckdb.DuckDBPyConnection, rows: str, *, pipeline: str, run_id: str,
                      now: dt.datetime) -> None:
-    columns = ", ".join(CANONICAL_COLUMNS)
+    columns = ", ".join(LOADED_COLUMNS)
     con.execute(
         f"INSERT INTO observation_history ({columns}, pipeline, run_id, valid_from, valid_to) "
         f"SELECT {columns}, ?, ?, ?, NULL FROM {rows}",

@@ -8,14 +8,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import duckdb
+import polars as pl
 
 from octracker.catalog import Catalog
 from octracker.curation import apply_curations
 from octracker.documents import Document
 from octracker.errors import InputRefused, OctrackerError
-from octracker.extractors import EXTRACTORS
+from octracker.extractors import EXTRACTORS, READS_KNOWN_ROWS
 from octracker.extracts import Extract, Problem
-from octracker.history import LoadCounts, upsert_observations
+from octracker.history import LoadCounts, RestatedKeyConflict, upsert_observations
 from octracker.runs import finish_run, quarantine_problems, upsert_source
 from octracker.settings import Settings
 from octracker.specs import PipelineSpec
@@ -51,14 +52,21 @@ class PipelineResult:
         return f"{self.pipeline}: {self.subject}" if self.subject else self.pipeline
 
 
-def extract_document(document: Document, spec: PipelineSpec, catalog: Catalog) -> Extract:
-    """Run the spec's named extractor on the document, then the spec's curations on what it read."""
+def extract_document(document: Document, spec: PipelineSpec, catalog: Catalog, known_rows: pl.Series | None = None
+                     ) -> Extract:
+    """Run the spec's named extractor on the document, then the spec's curations on what it read.
+
+    `known_rows` (hashes of table rows the warehouse holds current, read under the same rules) let a table
+    reader skip those rows; a spec with curations is always read whole, as its curations match on rows.
+    """
     try:
         extractor = EXTRACTORS[spec.extractor]
     except KeyError:
         raise InputRefused(
             f"{spec.path}: unknown extractor {spec.extractor!r}; known: {', '.join(sorted(EXTRACTORS))}"
         ) from None
+    if known_rows is not None and spec.extractor in READS_KNOWN_ROWS and not spec.curations:
+        return extractor(document, spec, catalog, known_rows=known_rows)
     return apply_curations(extractor(document, spec, catalog), spec.curations, document.path.name)
 
 
@@ -106,7 +114,7 @@ def load_document(
                       pipeline=spec.name, precedence=spec.precedence)
         counts = upsert_observations(
             con, extract.frame, pipeline=spec.name, run_id=run_id, source_ids=[source_id],
-            full_snapshot=spec.full_snapshot, now=utc_now(),
+            full_snapshot=spec.full_snapshot, now=utc_now(), restated=extract.restated,
         )
         finish_run(con, run_id, status="success", counts=counts)
         if also is not None:
@@ -122,13 +130,23 @@ def extract_and_load(
     con: duckdb.DuckDBPyConnection, spec: PipelineSpec, settings: Settings, catalog: Catalog, run_id: str,
     document: Document, *, also: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
     also_refused: Callable[[duckdb.DuckDBPyConnection, str], None] | None = None,
+    known_rows: pl.Series | None = None,
 ) -> PipelineResult:
-    """Extract, validate, then load the document whole, or refuse it whole into quarantine."""
-    extract = extract_document(document, spec, catalog)
+    """Extract, validate, then load the document whole, or refuse it whole into quarantine.
+
+    With `known_rows`, rows the warehouse holds unchanged are not read again (see `extract_document`); when
+    a changed row turns out to repeat the key of such a row, the document is read again in full, so that
+    the duplicate is refused exactly as a full read refuses it.
+    """
+    extract = extract_document(document, spec, catalog, known_rows)
     problems = extract.problems or validate_observations(extract.frame, catalog, settings.schemas_dir)
     if problems:
         return refuse_document(con, spec, run_id, document, problems, also=also_refused)
-    return load_document(con, spec, run_id, document, extract, also=also)
+    try:
+        return load_document(con, spec, run_id, document, extract, also=also)
+    except RestatedKeyConflict as exc:
+        log.info("%s: %s; reading %s again in full", spec.name, exc, document.path.name)
+        return extract_and_load(con, spec, settings, catalog, run_id, document, also=also, also_refused=also_refused)
 
 
 def record_failure(con: duckdb.DuckDBPyConnection, spec: PipelineSpec, run_id: str, exc: Exception

@@ -13,8 +13,8 @@ from octracker.documents import read_document, remove_partial_raw, store_raw
 from octracker.errors import InputRefused, WarehouseBusy
 from octracker.extracts import Problem
 from octracker.feed_runs import run_feed_pipeline
-from octracker.fingerprints import input_fingerprint, last_loaded_fingerprint, record_fingerprint
-from octracker.history import LoadCounts
+from octracker.fingerprints import input_fingerprint, last_loaded_fingerprint, record_fingerprint, rules_fingerprint
+from octracker.history import LoadCounts, current_row_hashes
 from octracker.inbox import INBOX_PIPELINE, IngestOverrides, ingest_inbox, stage_into_inbox
 from octracker.loading import (  # noqa: F401 - re-exported: the run primitives other modules call by these names
     PipelineResult,
@@ -57,12 +57,16 @@ def run_leased_pipeline(
         # Load inputs.
         document = read_document(spec.document, spec.source)
         store_raw(settings.raw_dir, document)
-        fingerprint = input_fingerprint(spec, document, settings.schemas_dir)
-        if fingerprint == last_loaded_fingerprint(con, spec.name):
-            return record_unchanged(con, spec, run_id, fingerprint)
+        rules = rules_fingerprint(spec, document, settings.schemas_dir)
+        fingerprint = input_fingerprint(rules, document)
+        last_input, last_rules = last_loaded_fingerprint(con, spec.name)
+        if fingerprint == last_input:
+            return record_unchanged(con, spec, run_id, fingerprint, rules)
+        # Under the rules of the last load, a table row it read gives the same observation: not read again.
+        known = current_row_hashes(con, spec.source.source_id) if rules == last_rules else None
         # Process data, save outputs.
-        return extract_and_load(con, spec, settings, catalog, run_id, document,
-                                also=lambda c: record_fingerprint(c, run_id, fingerprint))
+        return extract_and_load(con, spec, settings, catalog, run_id, document, known_rows=known,
+                                also=lambda c: record_fingerprint(c, run_id, fingerprint, rules))
     except InputRefused as exc:
         problem = Problem(check="refused", message=str(exc), payload="")
         return refuse_document(con, spec, run_id, document, [problem])
@@ -70,7 +74,7 @@ def run_leased_pipeline(
         return record_failure(con, spec, run_id, exc)
 
 
-def record_unchanged(con: duckdb.DuckDBPyConnection, spec: PipelineSpec, run_id: str, fingerprint: str
+def record_unchanged(con: duckdb.DuckDBPyConnection, spec: PipelineSpec, run_id: str, fingerprint: str, rules: str
                      ) -> PipelineResult:
     """Nothing the load depends on changed since the last one: its rows are all still current, as they were."""
     held = con.execute("SELECT COUNT(*) FROM observation_history WHERE valid_to IS NULL AND source_id = ?",
@@ -79,7 +83,7 @@ def record_unchanged(con: duckdb.DuckDBPyConnection, spec: PipelineSpec, run_id:
 
     def write() -> None:
         finish_run(con, run_id, status="success", counts=counts)
-        record_fingerprint(con, run_id, fingerprint)
+        record_fingerprint(con, run_id, fingerprint, rules)
 
     write_transaction(con, write, what=f"pipeline {spec.name}")
     return PipelineResult(spec.name, run_id, "unchanged", counts=counts,

@@ -164,7 +164,7 @@ REVIEWED = {
                    "_same_values('c', 'h')", "columns", "partition", "open_claim", "left", "right", "c",
                    # placeholders (?, ?, …), fixed temp-table names and join words, catalog column lists
                    "_key_match('h', 'c', '_h_')", "current", "current_keys", "join", "right_prefix", "rows",
-                   "scope"},
+                   "scope", "stated_elsewhere"},
     # The operator's own lake settings, as escaped literals (sql_literal) or fixed aliases and options.
     "lake.py": {"', '.join(options)", "', '.join(self.attach_options(read_only=True))", "LAKE_ALIAS", "alias",
                 "body", "sql_literal(self.uri)", "sql_literal(target.password)", "sql_literal(target.uri)"},

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import polars as pl
+
 from octracker.catalog import Catalog
 from octracker.documents import Document, text_fault
 from octracker.extractors.articles import extract_declared_figures
@@ -74,9 +76,11 @@ def table_path(document: Document, spec: PipelineSpec) -> Path:
     return spec.document or document.path
 
 
-def extract_long_observations(document: Document, spec: PipelineSpec, catalog: Catalog) -> Extract:
-    """A long table (CSV or Parquet): one row per indicator, geo and period."""
-    return extract_long_table(table_path(document, spec), source_id=spec.source.source_id, catalog=catalog)
+def extract_long_observations(document: Document, spec: PipelineSpec, catalog: Catalog, *,
+                              known_rows: pl.Series | None = None) -> Extract:
+    """A long table (CSV or Parquet): one row per indicator, geo and period; rows in `known_rows` are skipped."""
+    return extract_long_table(table_path(document, spec), source_id=spec.source.source_id, catalog=catalog,
+                              known_rows=known_rows)
 
 
 def extract_wide_index_table(document: Document, spec: PipelineSpec, catalog: Catalog) -> Extract:
@@ -87,6 +91,9 @@ def extract_wide_index_table(document: Document, spec: PipelineSpec, catalog: Ca
     return extract_wide_index(table_path(document, spec), source_id=spec.source.source_id, edition=edition,
                               catalog=catalog)
 
+
+#: Extractors that take `known_rows=`: the hashes of rows to skip, as `octracker.extractors.long_table` explains.
+READS_KNOWN_ROWS = frozenset({"observations_long"})
 
 EXTRACTORS: dict[str, ExtractorFn] = {
     "observations_long": extract_long_observations,

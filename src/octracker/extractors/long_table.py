@@ -33,12 +33,24 @@ DATE = "%Y-%m-%d"
 KEY = ["indicator", "geo", "_start", "_end"]
 WRONG_FIELD_COUNT = "wrong number of fields"
 
-#: The canonical columns, `_line_no` and `_raw`, and the row's own `source_url` when the table gives one.
-OUTPUT_SCHEMA = {**OBSERVATION_SCHEMA, "_source_url": pl.String}
+#: Columns whose distinct values are few (indicators, places, periods, units): judged once per value.
+DISTINCT_FEW = frozenset({"indicator", "geo", "period", "unit", "qualifier", "as_of"})
+
+#: The canonical columns, `_line_no` and `_raw`, the row's own `source_url` when the table gives one, and
+#: the hash of the row's cells.
+OUTPUT_SCHEMA = {**OBSERVATION_SCHEMA, "_source_url": pl.String, "_row_hash": pl.Int64}
 
 
-def extract_long_table(path: Path, *, source_id: str, catalog: Catalog, max_bytes: int = 512 * MiB) -> Extract:
-    """Read a long observation table (CSV or Parquet, told apart by magic bytes) into canonical rows."""
+def extract_long_table(
+    path: Path, *, source_id: str, catalog: Catalog, max_bytes: int = 512 * MiB, known_rows: pl.Series | None = None,
+) -> Extract:
+    """Read a long observation table (CSV or Parquet, told apart by magic bytes) into canonical rows.
+
+    Every row carries `_row_hash`, a hash of its cells. `known_rows` are the hashes of rows the warehouse
+    holds current for this source, read under the same rules: such a row would give the same observation
+    again, so it is not parsed or checked; the hashes of the rows skipped so are returned as `restated`.
+    A table that repeats a row is read in full (its second copy must be refused as a duplicate).
+    """
     # Load inputs.
     refused = check_size(path, max_bytes)
     if refused:
@@ -49,6 +61,11 @@ def extract_long_table(path: Path, *, source_id: str, catalog: Catalog, max_byte
     cells, problems = _parquet_cells(path, max_bytes) if kind == "parquet" else _csv_cells(path)
     if cells is None:
         return _refused(*problems)
+    cells, restated = _without_known_rows(cells, known_rows)
+    if cells.height == 0:
+        return Extract(frame=pl.DataFrame(schema=OUTPUT_SCHEMA), problems=problems, restated=restated)
+    if kind == "parquet":  # the row's text, only for the rows that are read
+        cells = _with_optional_columns(cells.with_columns(_raw=_row_text(cells)))
 
     # Process data.
     where = "row" if kind == "parquet" else "line"
@@ -59,7 +76,18 @@ def extract_long_table(path: Path, *, source_id: str, catalog: Catalog, max_byte
     problems += _row_problems(parsed, flags, checks, where)
     bad = flags.select(pl.any_horizontal(pl.all())).to_series()
     good = parsed.filter(~bad) if bad.any() else parsed
-    return Extract(frame=_canonical(good, source_id, f"{path.name} {where} "), problems=problems)
+    return Extract(frame=_canonical(good, source_id, f"{path.name} {where} "), problems=problems, restated=restated)
+
+
+def _without_known_rows(cells: pl.DataFrame, known: pl.Series | None) -> tuple[pl.DataFrame, pl.Series | None]:
+    """The rows whose hash is not among `known`, and the hashes of those that are."""
+    if known is None or known.is_empty():
+        return cells, None
+    hashes = cells.get_column("_row_hash")
+    if hashes.n_unique() != hashes.len():
+        return cells, None
+    is_known = hashes.is_in(known.implode())
+    return cells.filter(~is_known), hashes.filter(is_known)
 
 
 def _refused(*problems: Problem) -> Extract:
@@ -90,7 +118,7 @@ def _csv_cells(path: Path) -> tuple[pl.DataFrame | None, list[Problem]]:
     problems = _header_problems(header, header_text, line_no=1)
     if any(p.check in FATAL_HEADER_CHECKS for p in problems):
         return None, problems
-    records = records.slice(1).filter(~pl.col("_raw").str.contains(r"^\s*$"))
+    records = records.slice(1).filter(~pl.col("_raw").str.contains(r"^\s*$")).with_columns(_row_hash=_row_hash("_raw"))
     if records.height == 0:
         return None, [file_problem("empty_file", "the table has a header but no rows", path)]
     cells = _split_cells(records, separator, header)
@@ -121,7 +149,7 @@ def _split_cells(records: pl.DataFrame, separator: str, header: list[str]) -> pl
     names = [f"_f{i}" for i in range(width)]
     found = pl.col("_raw").str.count_matches(separator, literal=True) + 1
     cells = records.select(
-        "_line_no", "_raw",
+        "_line_no", "_raw", "_row_hash",
         # A literal, not a formatted message: formatting ten million strings to keep a handful costs seconds.
         pl.when(found != width).then(pl.lit(WRONG_FIELD_COUNT)).alias("_ragged"),
         found.alias("_found"),
@@ -165,7 +193,10 @@ def _split_quoted(records: pl.DataFrame, separator: str, names: list[str]) -> pl
 
 
 def _parquet_cells(path: Path, max_bytes: int) -> tuple[pl.DataFrame | None, list[Problem]]:
-    """Cells of a Parquet file (typed columns kept), one row per row, with its 1-based row number and raw text."""
+    """Cells of a Parquet file (typed columns kept, in file order), one row per row, with its 1-based row number.
+
+    The row's text (`_raw`) and the optional columns the file lacks are added by the caller, for the rows it reads.
+    """
     try:
         meta = pq.ParquetFile(path).metadata
         unpacked = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
@@ -184,12 +215,22 @@ def _parquet_cells(path: Path, max_bytes: int) -> tuple[pl.DataFrame | None, lis
     if frame.height == 0:
         return None, [file_problem("empty_file", "the Parquet file has no rows", path)]
     frame = frame.rename(dict(zip(frame.columns, header))).select([n for n in header if _known(n)])
-    raw = pl.concat_str([pl.col(c).cast(pl.String).fill_null("") for c in frame.columns], separator=",")
     cells = frame.with_row_index("_line_no", offset=1).with_columns(
-        pl.col("_line_no").cast(pl.Int64), _raw=raw, _ragged=pl.lit(None, pl.String),
+        pl.col("_line_no").cast(pl.Int64), _row_hash=_row_hash(*frame.columns), _ragged=pl.lit(None, pl.String),
         _found=pl.lit(None, pl.UInt32), _expected=pl.lit(None, pl.UInt32),
     )
-    return _with_optional_columns(cells), problems
+    return cells, problems
+
+
+def _row_text(cells: pl.DataFrame) -> pl.Expr:
+    """A Parquet row as text: its cells in file order, comma-separated (the evidence quotes it)."""
+    columns = [c for c in cells.columns if not c.startswith("_")]
+    return pl.concat_str([pl.col(c).cast(pl.String).fill_null("") for c in columns], separator=",")
+
+
+def _row_hash(*columns: str) -> pl.Expr:
+    """A hash of a row's cells, as a signed 64-bit integer (the warehouse column is BIGINT)."""
+    return pl.struct(columns).hash().reinterpret(signed=True).alias("_row_hash")
 
 
 def _known(column: str) -> bool:
@@ -229,39 +270,46 @@ def _parse_cells(cells: pl.DataFrame, catalog: Catalog) -> pl.DataFrame:
         indicator=_tidy(cells, "indicator"),
         geo=_tidy(cells, "geo", upper=True),
         period=_tidy(cells, "period"),
-        value=_tidy(cells, "value"),
+        # A typed number is kept as it is: its text form only ever appears in a message.
+        value=pl.col("value") if cells.schema["value"].is_numeric() else _tidy(cells, "value"),
         unit=_tidy(cells, "unit"),
         qualifier=_tidy(cells, "qualifier", optional=True).str.to_lowercase().fill_null("exact"),
         as_of=_tidy(cells, "as_of", optional=True),
         source_url=_tidy(cells, "source_url", optional=True),
         note=_tidy(cells, "note", optional=True),
     )
-    period = pl.col("period")
-    is_year = period.str.contains(r"^\d{4}$")
-    is_span = period.str.contains(r"^\d{4}-\d{2}-\d{2}/\d{4}-\d{2}-\d{2}$")
-    year = period.cast(pl.Int32, strict=False)
     limits = pl.DataFrame(
         [(i.id, i.unit, float(i.min), float(i.max), f"{i.min:g} to {i.max:g}") for i in catalog.indicators],
         schema={"indicator": pl.String, "_cat_unit": pl.String, "_min": pl.Float64, "_max": pl.Float64,
                 "_range": pl.String},
         orient="row",
     )
-    parsed = stripped.with_columns(_is_year=is_year, _is_span=is_span, _year=year).with_columns(
-        _start=pl.when("_is_year").then(pl.date("_year", 1, 1))
-        .when("_is_span").then(period.str.slice(0, 10).str.to_date(DATE, strict=False)),
-        _end=pl.when("_is_year").then(pl.date("_year", 12, 31))
-        .when("_is_span").then(period.str.slice(11, 10).str.to_date(DATE, strict=False)),
-    ).drop("_is_year", "_is_span", "_year").join(limits, on="indicator", how="left", maintain_order="left")
+    parsed = (
+        stripped.join(_period_dates(stripped), on="period", how="left", maintain_order="left", nulls_equal=True)
+        .join(limits, on="indicator", how="left", maintain_order="left")
+    )
     return _with_first_line(parsed)
+
+
+def _period_dates(cells: pl.DataFrame) -> pl.DataFrame:
+    """`_start` and `_end` of each distinct period (a table repeats a few hundred over millions of rows)."""
+    period = pl.col("period")
+    is_year = period.str.contains(r"^\d{4}$")
+    is_span = period.str.contains(r"^\d{4}-\d{2}-\d{2}/\d{4}-\d{2}-\d{2}$")
+    year = period.cast(pl.Int32, strict=False)
+    return cells.select(period.unique()).with_columns(
+        _start=pl.when(is_year).then(pl.date(year, 1, 1))
+        .when(is_span).then(period.str.slice(0, 10).str.to_date(DATE, strict=False)),
+        _end=pl.when(is_year).then(pl.date(year, 12, 31))
+        .when(is_span).then(period.str.slice(11, 10).str.to_date(DATE, strict=False)),
+    )
 
 
 def _with_formula_column(cells: pl.DataFrame) -> pl.DataFrame:
     """`_formula`: the first column whose cell a spreadsheet would run as a formula (a number is fine)."""
     columns = [c for c in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) if cells.schema[c] == pl.String]
-    starts = [pl.when(pl.col(c).str.contains(FORMULA_START)).then(pl.lit(c)) for c in columns]
-    cells = cells.with_columns(_formula=pl.coalesce(starts) if starts else pl.lit(None, pl.String))
-    if cells["_formula"].is_null().all():
-        return cells
+    if not any(_any_cell(cells, pl.col(c), FORMULA_START, c) for c in columns):
+        return cells.with_columns(_formula=pl.lit(None, pl.String))
     # Rare: only now pay for telling '-5' (a number) from '-cmd' (a formula) in every column.
     formula_like = [
         pl.when(pl.col(c).str.contains(FORMULA_START) & ~pl.col(c).str.strip_chars().str.contains(NUMBER))
@@ -274,6 +322,10 @@ def _with_formula_column(cells: pl.DataFrame) -> pl.DataFrame:
 def _with_first_line(parsed: pl.DataFrame) -> pl.DataFrame:
     """`_first_line`: for a row whose key an earlier row already has, that row's line; null otherwise."""
     eligible = pl.col("_ragged").is_null() & pl.all_horizontal(pl.col(k).is_not_null() for k in KEY)
+    # Distinct hashes prove distinct keys (the common case) at half the cost of the search below.
+    keys = parsed.filter(eligible).select(pl.struct(KEY).hash())
+    if keys.n_unique() == keys.height:
+        return parsed.with_columns(_first_line=pl.lit(None, pl.Int64))
     repeated = parsed.select(eligible & pl.struct(KEY).is_duplicated()).to_series()
     if not repeated.any():
         return parsed.with_columns(_first_line=pl.lit(None, pl.Int64))
@@ -288,11 +340,22 @@ def _tidy(cells: pl.DataFrame, column: str, *, upper: bool = False, optional: bo
     Each rewrite runs only when some cell needs it: copying ten million strings for nothing costs memory.
     """
     cell = pl.col(column).cast(pl.String)
-    if cells.select(cell.str.contains(r"^\s|\s$").any()).item():
+    if _any_cell(cells, cell, r"^\s|\s$", column):
         cell = cell.str.strip_chars()
-    if upper and cells.select(cell.str.contains("[a-z]").any()).item():
+    if upper and _any_cell(cells, cell, "[a-z]", column):
         cell = cell.str.to_uppercase()
     return pl.when(cell != "").then(cell) if optional else cell
+
+
+def _any_cell(cells: pl.DataFrame, cell: pl.Expr, pattern: str, column: str) -> bool:
+    """Whether any cell of the column matches `pattern`.
+
+    The key columns repeat a few hundred distinct values over millions of rows: those are judged once per
+    distinct value (the same answer, several times faster); the others cell by cell.
+    """
+    if column in DISTINCT_FEW:
+        cell = cell.unique()
+    return cells.select(cell.str.contains(pattern).any()).item()
 
 
 def _value_expr(dtype: pl.DataType) -> pl.Expr:
@@ -429,4 +492,5 @@ def _canonical(good: pl.DataFrame, source_id: str, evidence_prefix: str) -> pl.D
         _line_no=pl.col("_line_no"),
         _raw=pl.col("_raw"),
         _source_url=pl.col("source_url"),
+        _row_hash=pl.col("_row_hash"),
     ).select(list(OUTPUT_SCHEMA))
