@@ -19,9 +19,10 @@ CANONICAL_COLUMNS = (*KEY_COLUMNS[:4], "year", "value", "unit", "qualifier", "is
 #: What is loaded: the canonical columns and the hash of the table row that stated them (null for others).
 LOADED_COLUMNS = (*CANONICAL_COLUMNS, "row_hash")
 
-#: DuckDB's rows per row group, and the chunk of rows handed to it at once (eight row groups).
+#: DuckDB's rows per row group, and the chunk of rows handed to it at once: one row group (measured on 1M
+#: and 10M rows, chunks of one row group load fastest: 1M rows 1.1 s, against 2.4 s in chunks of eight).
 ROW_GROUP_ROWS = 122_880
-CHUNK_ROWS = 8 * ROW_GROUP_ROWS
+CHUNK_ROWS = ROW_GROUP_ROWS
 
 
 class RestatedKeyConflict(Exception):
@@ -47,7 +48,7 @@ def in_row_groups(frame: pl.DataFrame) -> pl.DataFrame:
     DuckDB scans an Arrow table one chunk per thread: a single chunk of ten million rows is read by one
     thread (twice the time on two cores). Chunks of arbitrary sizes, as polars reads a Parquet file,
     leave part-filled row groups, which the first checkpoint after any update rewrites (10M rows: ~10 s).
-    Chunks of a whole number of row groups give both: parallel reads and full row groups.
+    Chunks of one row group each give both: parallel reads and full row groups.
     """
     whole = frame.rechunk()
     if whole.height <= CHUNK_ROWS:

