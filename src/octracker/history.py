@@ -90,9 +90,9 @@ def upsert_observations(
     those sources that is not among them is retracted (closed, never deleted). Rows a curation superseded
     (see `octracker.curation`) are kept as closed versions and never become current.
 
-    The cost follows what changed: DuckDB reads the frame in place (no copy), the sources' first load
-    is a plain insert, and a later one compares incoming and current rows in one join whose output,
-    and all that is written, is the changed rows only.
+    The cost follows what changed: DuckDB reads the frame in place (in chunks of one row group), the
+    sources' first load is a plain insert, and a later one compares incoming and current rows in one join
+    whose output, and all that is written, is the changed rows only.
 
     `restated` are the row hashes of table rows stated again unchanged, not in `frame` (see
     `octracker.extractors.long_table`): the current versions they stated stay as they are, counted as
