@@ -11,8 +11,10 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from click.testing import CliRunner
 
@@ -93,6 +95,14 @@ pytest_plugins = ["analyst_fixtures"]
 @pytest.fixture(scope="session")
 def catalog():
     return load_catalog(REPO / "schemas" / "indicators.toml")
+
+
+@pytest.fixture
+def client() -> Iterator[httpx.Client]:
+    """An HTTP client for the loopback servers of a test (feeds, webhook receivers)."""
+    # trust_env=False: a proxy variable in the environment must not send loopback traffic elsewhere.
+    with httpx.Client(trust_env=False) as c:
+        yield c
 
 
 @pytest.fixture

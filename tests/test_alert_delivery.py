@@ -6,11 +6,9 @@ import json
 import logging
 import shutil
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
-import httpx
 import pytest
 from webhook_receiver import Reply, WebhookReceiver, receiver, refused_port  # noqa: F401 - fixture
 
@@ -62,12 +60,6 @@ def settings(tmp_path: Path, refreshed: Path) -> Settings:
     con.execute(f"DELETE FROM observation_history WHERE indicator_id NOT IN {KEPT}")
     con.close()
     return settings
-
-
-@pytest.fixture
-def client() -> Iterator[httpx.Client]:
-    with httpx.Client() as c:
-        yield c
 
 
 def send(settings, client, *urls, secret=SECRET, sleep=lambda s: None):

@@ -36,12 +36,6 @@ def server():
 
 
 @pytest.fixture
-def client():
-    with httpx.Client() as c:
-        yield c
-
-
-@pytest.fixture
 def sleeps() -> list[float]:
     return []
 

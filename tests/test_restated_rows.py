@@ -14,6 +14,7 @@ import pytest
 
 from conftest import query
 from octracker.pipeline import refresh
+from octracker.warehouse import open_writer
 
 pytestmark = pytest.mark.usefixtures("backend")
 
@@ -119,3 +120,27 @@ def test_when_the_rules_change_every_row_is_read_again(scratch_project):
     lines = [r[0] for r in query(settings, "SELECT line_no FROM quarantine WHERE pipeline = ? AND check_name = "
                                            "'out_of_range' ORDER BY line_no", [PIPELINE])]
     assert lines == [13, 14, 15, 16]
+
+
+def test_versions_without_a_row_hash_learn_it_on_the_next_read_and_are_restated_after(scratch_project):
+    settings = scratch_project
+    publish_table(settings, EDITION_1)
+    refresh(settings, [PIPELINE])
+    # As a warehouse loaded before row hashes were kept (or by another engine version): no hash to match.
+    with open_writer(settings) as con:
+        con.execute("UPDATE observation_history SET row_hash = NULL")
+    before = current(settings)
+
+    # The same rows in other bytes (a trailing newline): read in full, nothing revised, every hash learnt.
+    publish_table(settings, EDITION_1 + ["\n"])
+    [relearn] = refresh(settings, [PIPELINE])
+    assert (relearn.status, relearn.counts.new, relearn.counts.revised, relearn.counts.unchanged) == (
+        "success", 0, 0, 15)
+    assert current(settings) == before
+    assert query(settings, "SELECT COUNT(*) FROM observation_history WHERE row_hash IS NULL")[0][0] == 0
+
+    # Now a moved row is restated, as for a table loaded with its hashes.
+    publish_table(settings, EDITION_1[::-1])
+    [moved] = refresh(settings, [PIPELINE])
+    assert (moved.counts.revised, moved.counts.unchanged) == (0, 15)
+    assert current(settings) == before

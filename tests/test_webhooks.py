@@ -6,7 +6,6 @@ import base64
 import email.utils
 import logging
 import time
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -49,13 +48,6 @@ class FakeTime:
     def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
         self.now += seconds
-
-
-@pytest.fixture
-def client() -> Iterator[httpx.Client]:
-    # trust_env=False: a proxy variable in the environment must not send loopback traffic elsewhere.
-    with httpx.Client(trust_env=False) as c:
-        yield c
 
 
 @pytest.fixture

@@ -64,16 +64,17 @@ def check_contract(frame: pl.DataFrame, schemas_dir: Path, *, quick_from: int = 
     return []
 
 
-def key_proven_unique(frame: pl.DataFrame, key: list[str]) -> bool:
+def key_proven_unique(frame: pl.DataFrame | pl.LazyFrame, key: list[str]) -> bool:
     """True when the key columns hash to as many distinct values as there are rows: no two rows share a key.
 
     Distinct hashes prove distinct keys; the converse needs the exact (much slower) search, so a False
-    here only means "let Pandera look".
+    here only means "search". A LazyFrame (filtered, say) is judged without being materialised.
     """
     # Any function of the key proves it: this one combines the columns' own hashes (seeded apart), computed
     # lazily so that polars spreads the work over the cores (10M rows: 1.2 s as one struct hash, eagerly).
     combined = functools.reduce(operator.xor, (pl.col(c).hash(seed) for seed, c in enumerate(key, start=1)))
-    return frame.lazy().select(combined.n_unique()).collect().item() == frame.height
+    rows, distinct = frame.lazy().select(pl.len(), combined.n_unique()).collect().row(0)
+    return rows == distinct
 
 
 def _problems_from_failures(frame: pl.DataFrame, failures: pl.DataFrame) -> list[Problem]:
@@ -110,12 +111,16 @@ def catalog_limits(catalog: Catalog) -> pl.DataFrame:
     )
 
 
-def catalog_holds(frame: pl.DataFrame, limits: pl.DataFrame) -> bool:
-    """True when every (indicator, unit) is known, in its unit, and its lowest and highest values in range."""
+def catalog_holds(frame: pl.DataFrame | pl.LazyFrame, limits: pl.DataFrame) -> bool:
+    """True when every (indicator, unit) is known, in its unit, and its lowest and highest values in range.
+
+    `frame` has `indicator_id`, `unit` and `value`; a LazyFrame is judged without being materialised.
+    """
     summary = (
-        frame.group_by("indicator_id", "unit")
+        frame.lazy().group_by("indicator_id", "unit")
         .agg(pl.col("value").min().alias("_lo"), pl.col("value").max().alias("_hi"))
-        .join(limits, on="indicator_id", how="left")
+        .join(limits.lazy(), on="indicator_id", how="left")
+        .collect()
     )
     bad = pl.col("_unit").is_null() | (pl.col("unit") != pl.col("_unit")) | (pl.col("_lo") < pl.col("_min")) | (
         pl.col("_hi") > pl.col("_max"))

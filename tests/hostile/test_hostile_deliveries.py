@@ -14,10 +14,8 @@ import signal
 import subprocess
 import time
 from collections import Counter
-from collections.abc import Iterator
 
 import duckdb
-import httpx
 import pytest
 from hostile_fixtures import baseline, child_env, loaded, octracker_command  # noqa: F401
 from webhook_receiver import Reply, WebhookReceiver, receiver, refused_port  # noqa: F401 - fixture
@@ -50,12 +48,6 @@ def settings(loaded):
     con.execute(f"DELETE FROM observation_history WHERE indicator_id NOT IN {KEPT}")
     con.close()
     return loaded
-
-
-@pytest.fixture
-def client() -> Iterator[httpx.Client]:
-    with httpx.Client() as c:
-        yield c
 
 
 def send(settings, client, url: str, clock: SimulatedClock | None = None, policy: RetryPolicy = RetryPolicy()):

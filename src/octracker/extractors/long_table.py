@@ -6,8 +6,6 @@ Every check is a vectorised filter: a file of ten million rows is read without a
 from __future__ import annotations
 
 import csv
-import functools
-import operator
 import re
 from pathlib import Path
 
@@ -20,6 +18,7 @@ from octracker.extractors.table_files import (
     OBSERVATION_SCHEMA, MiB, check_size, check_text, csv_separator, file_problem, sniff_format,
 )
 from octracker.extracts import Extract, Problem
+from octracker.validation import catalog_holds, catalog_limits, key_proven_unique
 
 FATAL_HEADER_CHECKS = ("missing_column", "duplicate_column")
 REQUIRED_COLUMNS = ("indicator", "geo", "period", "value", "unit")
@@ -35,7 +34,9 @@ DATE = "%Y-%m-%d"
 KEY = ["indicator", "geo", "_start", "_end"]
 WRONG_FIELD_COUNT = "wrong number of fields"
 
-CATALOG_CHECKS = ("unknown_indicator", "unit_mismatch", "out_of_range")
+#: The column a check reads that `_parse_cells` leaves out when the check cannot fail (see `_row_checks`).
+CHECK_INPUTS = {"unknown_indicator": "_cat_unit", "unit_mismatch": "_cat_unit", "out_of_range": "_cat_unit",
+                "duplicate_key": "_first_line", "formula_injection": "_formula"}
 #: A row's catalog entry: unit, range and the range as the message says it.
 CATALOG_COLUMNS = ("_cat_unit", "_min", "_max", "_range")
 #: Columns whose distinct values are few (indicators, places, periods, units): judged once per value.
@@ -76,7 +77,7 @@ def extract_long_table(
     where = "row" if kind == "parquet" else "line"
     parsed = _parse_cells(cells, catalog)
     del cells  # ten million rows: let go of what is no longer needed
-    checks = _row_checks(parsed, catalog, with_catalog="_cat_unit" in parsed.columns)
+    checks = _row_checks(parsed, catalog)
     flags = parsed.lazy().select(mask.fill_null(False).alias(f"_check{i}") for i, (_, mask, _) in enumerate(checks)
                                  ).collect()
     problems += _row_problems(parsed, flags, checks, where)
@@ -270,7 +271,7 @@ def _parse_cells(cells: pl.DataFrame, catalog: Catalog) -> pl.DataFrame:
     """Cells stripped in place, plus typed `_`-columns: value, dates, formula-like column, catalog unit and range."""
     distinct = _distinct_values(cells)
     cells = _with_formula_column(cells, distinct)
-    # The stripped text is materialised first: the checks and joins below read it many times.
+    # The stripped text is materialised first: the lookups and checks below read it many times.
     stripped = cells.lazy().with_columns(
         _value=_value_expr(cells.schema["value"]),
         _as_of=_date_expr("as_of", cells.schema["as_of"]),
@@ -285,37 +286,25 @@ def _parse_cells(cells: pl.DataFrame, catalog: Catalog) -> pl.DataFrame:
         source_url=_tidy(cells, distinct, "source_url", optional=True),
         note=_tidy(cells, distinct, "note", optional=True),
     ).collect()
-    limits = pl.DataFrame(
-        [(i.id, i.unit, float(i.min), float(i.max), f"{i.min:g} to {i.max:g}") for i in catalog.indicators],
-        schema={"indicator": pl.String, "_cat_unit": pl.String, "_min": pl.Float64, "_max": pl.Float64,
-                "_range": pl.String},
-        orient="row",
-    )
     periods = _period_dates(stripped).drop_nulls("period")
     # Looked up per row by the period's position among the distinct ones (a join copies every column).
     at = stripped.get_column("period").cast(pl.Enum(periods["period"])).to_physical()
-    parsed = stripped.with_columns(periods["_start"].gather(at), periods["_end"].gather(at))
-    if not _catalog_holds(parsed, limits):
+    parsed = stripped.lazy().with_columns(periods["_start"].gather(at), periods["_end"].gather(at)).collect()
+    well_formed = parsed.lazy().filter(pl.col("_ragged").is_null()).select(
+        indicator_id="indicator", unit="unit", value="_value")
+    if not catalog_holds(well_formed, catalog_limits(catalog)):
         # Some row breaks the catalog: each row gets its indicator's unit and range, for the row checks.
+        limits = pl.DataFrame(
+            [(i.id, i.unit, float(i.min), float(i.max), f"{i.min:g} to {i.max:g}") for i in catalog.indicators],
+            schema={"indicator": pl.String, "_cat_unit": pl.String, "_min": pl.Float64, "_max": pl.Float64,
+                    "_range": pl.String},
+            orient="row",
+        )
         parsed = parsed.lazy().with_columns(
             pl.col("indicator").replace_strict(limits["indicator"], limits[c], default=None).alias(c)
             for c in CATALOG_COLUMNS
         ).collect()
     return _with_first_line(parsed)
-
-
-def _catalog_holds(parsed: pl.DataFrame, limits: pl.DataFrame) -> bool:
-    """True when every well-formed row's indicator is in the catalog, in its unit and range: judged per
-    indicator and unit from the lowest and highest value, not row by row."""
-    summary = (
-        parsed.lazy().filter(pl.col("_ragged").is_null())
-        .group_by("indicator", "unit").agg(_lo=pl.col("_value").min(), _hi=pl.col("_value").max())
-        .join(limits.lazy(), on="indicator", how="left")
-        .collect()
-    )
-    bad = (pl.col("_cat_unit").is_null() | (pl.col("unit") != pl.col("_cat_unit"))
-           | (pl.col("_lo") < pl.col("_min")) | (pl.col("_hi") > pl.col("_max")))
-    return summary.filter(bad.fill_null(True)).is_empty()
 
 
 def _period_dates(cells: pl.DataFrame) -> pl.DataFrame:
@@ -352,10 +341,7 @@ def _with_first_line(parsed: pl.DataFrame) -> pl.DataFrame:
     Left out when no key repeats (the duplicate check is then left out too)."""
     eligible = pl.col("_ragged").is_null() & pl.all_horizontal(pl.col(k).is_not_null() for k in KEY)
     # Distinct hashes prove distinct keys (the common case) at a fraction of the cost of the search below.
-    # Any function of the key proves it; this one combines the columns' own hashes (seeded apart).
-    combined = functools.reduce(operator.xor, (pl.col(k).hash(seed) for seed, k in enumerate(KEY, start=1)))
-    rows, distinct = parsed.lazy().filter(eligible).select(pl.len(), combined.n_unique()).collect().row(0)
-    if rows == distinct:
+    if key_proven_unique(parsed.lazy().filter(eligible), KEY):
         return parsed  # no `_first_line`: adding a column of nulls copies every column (0.4 s on 10M rows)
     repeated = parsed.select(eligible & pl.struct(KEY).is_duplicated()).to_series()
     if not repeated.any():
@@ -411,12 +397,12 @@ def _date_expr(column: str, dtype: pl.DataType) -> pl.Expr:
     return pl.col(column).cast(pl.String).str.strip_chars().str.to_date(DATE, strict=False)
 
 
-def _row_checks(parsed: pl.DataFrame, catalog: Catalog, *, with_catalog: bool = True
-                ) -> list[tuple[str, pl.Expr, pl.Expr]]:
+def _row_checks(parsed: pl.DataFrame, catalog: Catalog) -> list[tuple[str, pl.Expr, pl.Expr]]:
     """(check name, mask of failing rows, message) for every row check; ragged rows skip the others.
 
-    Without `with_catalog` (the catalog was found to hold for every row, see `_catalog_holds`), the three
-    catalog checks are left out: they would find nothing.
+    A check whose input column `_parse_cells` left out is left out too: it was shown to find nothing
+    (no catalog columns: the catalog holds for every row; no `_first_line`: no key repeats; no `_formula`:
+    no cell looks like a formula).
     """
     shaped = pl.col("_ragged").is_null()
     start, end, as_of, value = pl.col("_start"), pl.col("_end"), pl.col("_as_of"), pl.col("_value")
@@ -429,7 +415,8 @@ def _row_checks(parsed: pl.DataFrame, catalog: Catalog, *, with_catalog: bool = 
         ("formula_injection", shaped & pl.col("_formula").is_not_null(),
          pl.format("the {} cell starts with =, +, -, @, tab or CR and is not a number; a spreadsheet would run "
                    "it as a formula, so remove that character", pl.col("_formula"))),
-        ("unknown_indicator", shaped & ~known, _unknown_indicator_message(parsed, catalog) if with_catalog else None),
+        ("unknown_indicator", shaped & ~known,
+         _unknown_indicator_message(parsed, catalog) if "_cat_unit" in parsed.columns else None),
         ("bad_geo", shaped & ~pl.col("geo").is_in(_known_geos(parsed)).fill_null(False),
          pl.format("geo {} is not an ISO 3166-1/3166-2 code, UN/LOCODE or EU", _quoted(pl.col("geo")))),
         ("bad_period",
@@ -453,9 +440,7 @@ def _row_checks(parsed: pl.DataFrame, catalog: Catalog, *, with_catalog: bool = 
          shaped & (pl.col("_line_no") != pl.col("_first_line")),
          pl.format("same indicator, geo and period as line {}", pl.col("_first_line"))),
     ]
-    left_out = ((() if with_catalog else CATALOG_CHECKS) + (() if "_first_line" in parsed.columns else ("duplicate_key",))
-                + (() if "_formula" in parsed.columns else ("formula_injection",)))
-    return [c for c in checks if c[0] not in left_out]
+    return [c for c in checks if CHECK_INPUTS.get(c[0], "_ragged") in parsed.columns]
 
 
 def _quoted(cell: pl.Expr) -> pl.Expr:
