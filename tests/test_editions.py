@@ -57,3 +57,15 @@ def test_disagreement_shows_in_source_conflicts_and_series_prefers_the_parsed_va
         "SELECT value, source_id, method FROM series "
         "WHERE indicator_id = 'oci.law_enforcement' AND geo = 'BE' AND year = 2023").fetchall()
     assert picked == [(7.5, SOURCE_2023, "parsed")]
+
+
+def test_the_periods_both_editions_state_are_listed_for_series(both_editions):
+    listed = both_editions.execute("SELECT * FROM multi_source_periods ORDER BY ALL").fetchall()
+    counted = both_editions.execute(
+        "SELECT indicator_id, geo, period_start, period_end FROM observation_history "
+        "WHERE valid_to IS NULL AND period_start IS NOT NULL GROUP BY ALL HAVING COUNT(*) > 1 ORDER BY ALL").fetchall()
+    assert listed == counted
+    # Every 2023 value of both countries, and nothing else, is stated by both editions.
+    assert len(listed) == both_editions.execute(
+        "SELECT COUNT(*) FROM series WHERE n_sources = 2 AND year = 2023").fetchone()[0] == both_editions.execute(
+        "SELECT COUNT(*) FROM series WHERE n_sources > 1").fetchone()[0] >= 68

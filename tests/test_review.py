@@ -7,11 +7,13 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from conftest import DOCUMENTS, REPO, query, run_cli
 from octracker.catalog import load_catalog
 from octracker.documents import Document, read_document
+from octracker.history import upsert_observations
 from octracker.review import record_candidates
 from octracker.runs import finish_run, start_run
 from octracker.warehouse import open_writer, prepare_warehouse, publish
@@ -144,6 +146,30 @@ def test_accept_refuses_a_reading_that_does_not_validate(settings, flags, messag
     assert query(settings, "SELECT COUNT(*) FROM observations") == [(0,)]
     assert query(settings, "SELECT status FROM candidates WHERE candidate_id = ?", [body["candidate_id"]]) == [
         ("pending",)]
+
+
+def test_rejecting_a_value_another_source_also_states_leaves_that_source_as_the_series(settings):
+    ingest_article(settings, with_source_id(BRUSSELS, "tests-brussels"))
+    cid = find(pending(settings), "89", "shootings")["candidate_id"]
+    assert run_cli(settings, "review", "accept", cid).exit_code == 0
+    # The police state the same period (BE-BRU, 2023) with a higher precedence than the article.
+    ((stated,),) = query(settings, "SELECT to_json(o) FROM observations AS o")
+    police = pl.DataFrame([{**json.loads(stated), "source_id": "police", "method": "parsed", "value": 91.0,
+                            "evidence": "police table row 3", "note": None}]).with_columns(
+        pl.col("period_start", "period_end").str.to_date(), pl.col("year").cast(pl.Int32),
+        pl.col("as_of").cast(pl.Date), pl.col("note").cast(pl.String))
+    now = dt.datetime(2026, 1, 1)
+    with open_writer(settings) as con:
+        con.execute("INSERT INTO sources (source_id, kind, published_precision, sha256, retrieved_at, pipeline, "
+                    "precedence) VALUES ('police', 'statistics_table', 'unknown', ?, ?, 'p', 50)", ["0" * 64, now])
+        con.execute("BEGIN TRANSACTION")
+        upsert_observations(con, police, pipeline="p", run_id="r", source_ids=["police"], full_snapshot=True, now=now)
+        con.execute("COMMIT")
+        publish(con, settings)
+    assert query(settings, "SELECT value, source_id, n_sources FROM series") == [(91.0, "police", 2)]
+    assert run_cli(settings, "review", "reject", cid).exit_code == 0
+    assert query(settings, "SELECT value, source_id, n_sources FROM series") == [(91.0, "police", 1)]
+    assert query(settings, "SELECT COUNT(*) FROM multi_source_periods") == [(0,)]
 
 
 def test_a_decision_can_be_changed_but_not_repeated(settings):

@@ -24,6 +24,7 @@ import pytest
 
 from octracker.alert_rules import load_alert_rules, sync_alert_rules
 from octracker.catalog import Catalog, Indicator
+from octracker.history import periods_gained
 from octracker.warehouse import apply_migrations, apply_views, open_writer, sync_indicators
 
 pytestmark = pytest.mark.usefixtures("backend")
@@ -77,6 +78,8 @@ def build_warehouse(con: duckdb.DuckDBPyConnection, case: dict, catalog: Catalog
         insert_source(con, source)
     for observation in case.get("observations", []):
         insert_observation(con, observation, full_catalog, name)
+    # Rows written straight into the table: list the periods several sources state, as the engine's writers do.
+    periods_gained(con, "SELECT * FROM observation_history WHERE valid_to IS NULL", source_ids=[])
 
 
 def same_cell(actual, expected) -> bool:

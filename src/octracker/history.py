@@ -18,6 +18,8 @@ CANONICAL_COLUMNS = (*KEY_COLUMNS[:4], "year", "value", "unit", "qualifier", "is
                      "source_id", "method", "evidence", "note")
 #: What is loaded: the canonical columns and the hash of the table row that stated them (null for others).
 LOADED_COLUMNS = (*CANONICAL_COLUMNS, "row_hash")
+#: A period of a series: the natural key without the source.
+PERIOD_COLUMNS = KEY_COLUMNS[:4]
 
 #: DuckDB's rows per row group, and the chunk of rows handed to it at once: one row group (measured on 1M
 #: and 10M rows, chunks of one row group load fastest: 1M rows 1.1 s, against 2.4 s in chunks of eight).
@@ -116,6 +118,7 @@ def _load_stated(
     try:
         if not con.execute(f"SELECT EXISTS ({current})", source_ids).fetchone()[0]:
             _insert_versions(con, "_incoming", pipeline=pipeline, run_id=run_id, now=now)
+            periods_gained(con, "SELECT * FROM _incoming", source_ids)
             return LoadCounts(new=frame.height)
         if restated is None or restated.is_empty():
             return _apply_changes(con, current, source_ids, frame.height, pipeline=pipeline, run_id=run_id,
@@ -194,6 +197,12 @@ def _apply_changes(
     if new or revised:
         _insert_versions(con, "(SELECT * FROM _changes WHERE change IN ('new', 'revised'))", pipeline=pipeline,
                          run_id=run_id, now=now)
+    # A revised value keeps its period and source: only new and retracted rows change who states a period.
+    if retracted:
+        periods_lost(con, "SELECT " + ", ".join(f"_h_{c} AS {c}" for c in PERIOD_COLUMNS)
+                     + " FROM _changes WHERE change = 'retracted'")
+    if new:
+        periods_gained(con, "SELECT * FROM _changes WHERE change = 'new'", source_ids)
     return LoadCounts(new=new, revised=revised, unchanged=incoming_rows - new - revised, retracted=retracted)
 
 
@@ -225,6 +234,7 @@ def record_superseded(
     closed = con.execute(f"SELECT COUNT(*) FROM observation_history AS h WHERE {open_claim}").fetchone()[0]
     if closed:
         con.execute(f"UPDATE observation_history AS h SET valid_to = ? WHERE {open_claim}", [now])
+        periods_lost(con, "SELECT * FROM _claims")
     columns = ", ".join(CANONICAL_COLUMNS)
     partition = ", ".join(KEY_COLUMNS)
     con.execute(
@@ -244,3 +254,77 @@ def record_superseded(
     )
     con.execute("DROP TABLE _claims")
     return closed
+
+
+def _period_match(left: str, right: str) -> str:
+    return " AND ".join(f"{left}.{c} = {right}.{c}" for c in PERIOD_COLUMNS)
+
+
+def periods_gained(con: duckdb.DuckDBPyConnection, rows: str, source_ids: list[str]) -> None:
+    """List in `multi_source_periods` the periods of `rows`, just made current, that another source states too.
+
+    `rows` is a relation with the key columns (source included) of versions new to their source; the
+    writer's `source_ids` are all the sources it wrote. Called in the writer's transaction, after the write.
+    """
+    period = ", ".join(PERIOD_COLUMNS)
+    unlisted = f"NOT EXISTS (SELECT 1 FROM multi_source_periods AS m WHERE {_period_match('m', 'p')})"
+    if len(source_ids) == 1:
+        # One source written: a period is shared when any other source states it. Only the other sources'
+        # current rows are read (a first load of ten million rows then costs a fraction of a second here).
+        con.execute(
+            f"""
+            INSERT INTO multi_source_periods
+            SELECT DISTINCT {period} FROM ({rows}) AS p
+            WHERE EXISTS (SELECT 1 FROM observation_history AS h
+                          WHERE h.valid_to IS NULL AND h.source_id <> ? AND {_period_match('h', 'p')})
+              AND {unlisted}
+            """,
+            source_ids,
+        )
+        return
+    # Several sources written (they may share periods among themselves): count each period's current rows.
+    con.execute(
+        f"""
+        INSERT INTO multi_source_periods
+        SELECT {period} FROM (
+            SELECT {period} FROM observation_history AS h
+            WHERE h.valid_to IS NULL AND EXISTS (SELECT 1 FROM ({rows}) AS n WHERE {_period_match('h', 'n')})
+            GROUP BY {period}
+            HAVING COUNT(*) > 1
+        ) AS p
+        WHERE {unlisted}
+        """
+    )
+
+
+def periods_lost(con: duckdb.DuckDBPyConnection, rows: str, params: list | None = None) -> None:
+    """Drop from `multi_source_periods` the periods of `rows`, just closed, that fewer than two sources state now.
+
+    `rows` is a relation with the period columns of the closed versions (their source does not matter: the
+    listed periods among them are counted again). Called in the writer's transaction, after the write.
+    """
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _recount AS
+        SELECT DISTINCT m.* FROM multi_source_periods AS m
+        WHERE EXISTS (SELECT 1 FROM ({rows}) AS r WHERE {_period_match('m', 'r')})
+        """,
+        params or [],
+    )
+    try:
+        if not con.execute("SELECT COUNT(*) FROM _recount").fetchone()[0]:
+            return
+        con.execute(f"DELETE FROM multi_source_periods AS m USING _recount AS r WHERE {_period_match('m', 'r')}")
+        columns = ", ".join(f"h.{c}" for c in PERIOD_COLUMNS)
+        con.execute(
+            f"""
+            INSERT INTO multi_source_periods
+            SELECT {columns}
+            FROM observation_history AS h
+            WHERE h.valid_to IS NULL AND EXISTS (SELECT 1 FROM _recount AS r WHERE {_period_match('h', 'r')})
+            GROUP BY {columns}
+            HAVING COUNT(*) > 1
+            """
+        )
+    finally:
+        con.execute("DROP TABLE IF EXISTS _recount")

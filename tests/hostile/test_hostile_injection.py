@@ -164,7 +164,10 @@ REVIEWED = {
                    "_same_values('c', 'h')", "columns", "partition", "open_claim", "left", "right", "c",
                    # placeholders (?, ?, …), fixed temp-table names and join words, catalog column lists
                    "_key_match('h', 'c', '_h_')", "current", "current_keys", "join", "right_prefix", "rows",
-                   "scope", "stated_elsewhere"},
+                   "scope", "stated_elsewhere",
+                   # period column names and the fixed relations of multi_source_periods' upkeep
+                   "period", "unlisted", "_period_match('h', 'n')", "_period_match('h', 'p')",
+                   "_period_match('h', 'r')", "_period_match('m', 'p')", "_period_match('m', 'r')"},
     # The operator's own lake settings, as escaped literals (sql_literal) or fixed aliases and options.
     "lake.py": {"', '.join(options)", "', '.join(self.attach_options(read_only=True))", "LAKE_ALIAS", "alias",
                 "body", "sql_literal(self.uri)", "sql_literal(target.password)", "sql_literal(target.uri)"},
@@ -172,7 +175,7 @@ REVIEWED = {
     "lake_copy.py": {"SOURCE_ALIAS", "name", "qualified", "sql_literal(str(path))"},
     "query.py": {"MEMORY_LIMIT", "first_line"},  # an error message, not SQL
     "report.py": {"', '.join(columns)", "', '.join(keys)", "POINT_COLUMNS", "POINT_JOINS", "order"},
-    "review.py": {"', '.join(LISTED_COLUMNS)", "', '.join(CANDIDATE_COLUMNS)", "where", "placeholders"},
+    "review.py": {"', '.join(LISTED_COLUMNS)", "', '.join(CANDIDATE_COLUMNS)", "where", "placeholders", "accepted"},
     "status.py": {"order"},  # one of two fixed ORDER BY clauses
 }
 
