@@ -15,12 +15,13 @@
 -- Only the latest change of a series is a finding: older changes stay in yoy_changes / edition_changes,
 -- and an alert describes the current state, so it resolves when a newer value arrives.
 CREATE OR REPLACE VIEW alert_findings AS
--- The series, the changes and the conflicts are read by several checks: each is computed once per query
--- (MATERIALIZED), not once per reference (on ten million rows every recomputation of series costs seconds).
+-- The changes and the conflicts are read by several checks: each is computed once per query (MATERIALIZED), not
+-- once per reference. The series is not: it is a scan of the current rows (see series), and DuckDB reads only
+-- the columns and rows each check needs, which is cheaper than copying all of it once (12M rows: 0.8 s).
 -- "Latest per series" is the row of the series' highest year, found with a MAX per series and a join: a
 -- window ordering every row of every series cost as much again as the series themselves.
-WITH current_series AS MATERIALIZED (
-    -- No finding carries the evidence text: leaving it out keeps this copy small (12M rows: 1.7 GB less).
+WITH current_series AS NOT MATERIALIZED (
+    -- No finding carries the evidence text.
     SELECT * EXCLUDE (evidence) FROM series
 ),
 conflicts AS MATERIALIZED (
