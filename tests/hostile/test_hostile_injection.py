@@ -166,8 +166,7 @@ REVIEWED = {
                    "_key_match('h', 'c', '_h_')", "current", "current_keys", "join", "right_prefix", "rows",
                    "scope", "stated_elsewhere",
                    # period column names and the fixed relations of multi_source_periods' upkeep
-                   "period", "unlisted", "_period_match('h', 'n')", "_period_match('h', 'p')",
-                   "_period_match('h', 'r')", "_period_match('m', 'p')", "_period_match('m', 'r')"},
+                   "period", "shared", "'AND source_id <> ?' if one_source else ''", "_period_match('m', 'r')"},
     # The operator's own lake settings, as escaped literals (sql_literal) or fixed aliases and options.
     "lake.py": {"', '.join(options)", "', '.join(self.attach_options(read_only=True))", "LAKE_ALIAS", "alias",
                 "body", "sql_literal(self.uri)", "sql_literal(target.password)", "sql_literal(target.uri)"},
