@@ -214,6 +214,30 @@ def test_changed_and_resolved_alerts_are_sent_once_each(settings, client, receiv
     assert send(settings, client, receiver.url()).planned.total == 0
 
 
+def test_a_resolved_alert_that_returns_is_opened_again_and_the_outbox_says_since_when(settings, client, receiver):
+    receiver.play(*[Reply(200)] * 40)
+    send(settings, client, receiver.url())
+    outbox = ("SELECT opened_at, status, version FROM alert_outbox WHERE indicator_id = 'oci.financial_crimes' "
+              "AND geo = 'NL' AND rule = 'index_move'")
+    ((first_opened, _, _),) = table(settings, outbox)
+    other = ("SELECT opened_at FROM alert_outbox WHERE indicator_id = 'oci.trade_in_counterfeit_goods' "
+             "AND geo = 'BE' ORDER BY rule")
+    kept = table(settings, other)
+    retracted = ("UPDATE observation_history SET valid_to = {} WHERE indicator_id = 'oci.financial_crimes' "
+                 "AND geo = 'NL' AND year = 2025 AND valid_to IS NOT DISTINCT FROM {}")
+    for now_closed, was in (("now()", "NULL"), ("NULL", "(SELECT MAX(valid_to) FROM observation_history)")):
+        con = duckdb.connect(str(settings.warehouse))
+        con.execute(retracted.format(now_closed, was))
+        con.close()
+        send(settings, client, receiver.url())
+    ((opened_again, status, version),) = table(settings, outbox)
+    assert (status, version) == ("open", 3) and opened_again > first_opened
+    assert [(b["type"], b["version"]) for b in bodies(receiver) if (b["rule"], b["indicator"], b["geo"]) == (
+        "index_move", "oci.financial_crimes", "NL")] == [("alert.opened", 1), ("alert.resolved", 2), ("alert.opened", 3)]
+    # An alert that never closed keeps the time it was first opened.
+    assert table(settings, other) == kept
+
+
 def test_a_webhook_added_later_gets_the_open_alerts(settings, client, receiver):
     receiver.play(*[Reply(200)] * (2 * ALERTS))
     first, second = receiver.url("/first"), receiver.url("/second")

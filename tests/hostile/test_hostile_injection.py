@@ -154,7 +154,7 @@ SQL_WORDS = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|CREATE|DROP|FROM|WHERE|V
 #: must be a bound parameter instead.
 REVIEWED = {
     "alert_rules.py": {"', '.join('?' * 11)"},
-    "alerts.py": {"', '.join(ALERT_COLUMNS)", "', '.join(columns)"},
+    "alerts.py": {"', '.join(ALERT_COLUMNS)", "', '.join(columns)", "', '.join(EVENT_SCHEMA)", "', '.join(OUTBOX_SCHEMA)"},
     "charts.py": {"POINT_COLUMNS", "POINT_JOINS", "geo_filter"},  # geo_filter: one `?` per place
     "cli/alerts.py": {"ORDER"},
     "cli/status.py": {"more"},  # a count in a message that quotes a query
