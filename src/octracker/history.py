@@ -230,11 +230,7 @@ def record_superseded(
         return 0
     claims = frame.select(CANONICAL_COLUMNS)  # noqa: F841 - read by DuckDB's replacement scan
     con.execute("CREATE OR REPLACE TEMP TABLE _claims AS SELECT * FROM claims")
-    open_claim = f"h.valid_to IS NULL AND EXISTS (SELECT 1 FROM _claims AS c WHERE {_key_match('c', 'h')})"
-    closed = con.execute(f"SELECT COUNT(*) FROM observation_history AS h WHERE {open_claim}").fetchone()[0]
-    if closed:
-        con.execute(f"UPDATE observation_history AS h SET valid_to = ? WHERE {open_claim}", [now])
-        periods_lost(con, "SELECT * FROM _claims")
+    closed = close_current(con, f"EXISTS (SELECT 1 FROM _claims AS c WHERE {_key_match('c', 'h')})", [], now)
     columns = ", ".join(CANONICAL_COLUMNS)
     partition = ", ".join(KEY_COLUMNS)
     con.execute(
@@ -253,6 +249,20 @@ def record_superseded(
         [pipeline, run_id, now, now],
     )
     con.execute("DROP TABLE _claims")
+    return closed
+
+
+def close_current(con: duckdb.DuckDBPyConnection, condition: str, params: list, now: dt.datetime) -> int:
+    """Close at `now` the current versions that `condition` (on `observation_history AS h`) selects.
+
+    Keeps `multi_source_periods` in step; the caller owns the transaction. Returns how many were closed.
+    """
+    current = f"h.valid_to IS NULL AND ({condition})"
+    closed = con.execute(f"SELECT COUNT(*) FROM observation_history AS h WHERE {current}", params).fetchone()[0]
+    if closed:
+        con.execute(f"UPDATE observation_history AS h SET valid_to = ? WHERE {current}", [now, *params])
+        periods_lost(con, f"SELECT * FROM observation_history AS h WHERE h.valid_to = ? AND ({condition})",
+                     [now, *params])
     return closed
 
 

@@ -22,7 +22,7 @@ from octracker.documents import Document, text_fault
 from octracker.errors import InputRefused, UsageError
 from octracker.extractors.articles import propose_candidates
 from octracker.extracts import OBSERVATION_SCHEMA
-from octracker.history import LoadCounts, periods_lost, upsert_observations
+from octracker.history import LoadCounts, close_current, upsert_observations
 from octracker.query import relation_exists, run_query
 from octracker.runs import finish_run, start_run, upsert_source
 from octracker.settings import Settings
@@ -160,14 +160,9 @@ def reject_candidate(settings: Settings, candidate_id: str, reason: str | None =
             if candidate["status"] != "accepted":
                 return LoadCounts()
             # The accepted version is the current one this candidate's note names.
-            accepted = "source_id = ? AND method = 'curated' AND starts_with(note, ?)"
-            params = [candidate["source_id"], accepted_note(candidate_id)]
-            count = con.execute(f"SELECT COUNT(*) FROM observation_history WHERE valid_to IS NULL AND {accepted}",
-                                params).fetchone()[0]
-            con.execute(f"UPDATE observation_history SET valid_to = ? WHERE valid_to IS NULL AND {accepted}",
-                        [now, *params])
-            periods_lost(con, f"SELECT * FROM observation_history WHERE valid_to = ? AND {accepted}", [now, *params])
-            return LoadCounts(retracted=count)
+            accepted = "h.source_id = ? AND h.method = 'curated' AND starts_with(h.note, ?)"
+            closed = close_current(con, accepted, [candidate["source_id"], accepted_note(candidate_id)], now)
+            return LoadCounts(retracted=closed)
 
         counts = record_decision(con, candidate_id, "rejected", reason, retract)
         publish(con, settings)

@@ -161,7 +161,7 @@ REVIEWED = {
     "deliveries.py": {"marks", "due"},
     "export.py": {"relation"},  # from EXPORTED_RELATIONS, and only one that exists
     "history.py": {"_same_values('i', 'h')", "_key_match('i', 'h')", "_key_match('c', 'h')",
-                   "_same_values('c', 'h')", "columns", "partition", "open_claim", "left", "right", "c",
+                   "_same_values('c', 'h')", "columns", "partition", "condition", "left", "right", "c",
                    # placeholders (?, ?, …), fixed temp-table names and join words, catalog column lists
                    "_key_match('h', 'c', '_h_')", "current", "current_keys", "join", "right_prefix", "rows",
                    "scope", "stated_elsewhere",
@@ -174,7 +174,7 @@ REVIEWED = {
     "lake_copy.py": {"SOURCE_ALIAS", "name", "qualified", "sql_literal(str(path))"},
     "query.py": {"MEMORY_LIMIT", "first_line"},  # an error message, not SQL
     "report.py": {"', '.join(columns)", "', '.join(keys)", "POINT_COLUMNS", "POINT_JOINS", "order"},
-    "review.py": {"', '.join(LISTED_COLUMNS)", "', '.join(CANDIDATE_COLUMNS)", "where", "placeholders", "accepted"},
+    "review.py": {"', '.join(LISTED_COLUMNS)", "', '.join(CANDIDATE_COLUMNS)", "where", "placeholders"},
     "status.py": {"order"},  # one of two fixed ORDER BY clauses
 }
 
