@@ -1,5 +1,6 @@
 -- yoy_changes: every annual series' value against exactly the previous year.
--- Grain: one row per (indicator_id, geo, year) of an indicator whose catalog frequency is annual.
+-- Grain: one row per (indicator_id, geo, year) of an indicator whose catalog frequency is annual
+-- (yoy_changes_scoped: per scope, indicator_id, geo, year).
 -- Inputs: series, indicators.
 -- Rules:
 --   * The previous value is the one for year - 1, nothing else: a missing year is a gap (comparable = false,
@@ -16,15 +17,43 @@
 --   (NULL when prev_value is 0). not_comparable says why a row has no change.
 -- Several periods in one year (a year-to-date figure and the full year): the full year wins, else the
 -- latest as-of.
-CREATE OR REPLACE VIEW yoy_changes AS
-WITH annual AS (
-    SELECT s.*
+--
+-- yoy_changes_scoped computes these rows for two scopes at once, and yoy_changes is its scope 'all':
+--   all     every year of every annual series.
+--   latest  the years of each series from its last full year on (every year when it has no full year), each
+--           compared with the year before as in 'all'. The alert checks read this scope: they take each series'
+--           latest year that is not a year to date of unknown pace, and that is never older than the last full
+--           year. For those years its rows are the rows of scope 'all', not_comparable included.
+-- scope is in every window's PARTITION BY, so a filter on it (or on indicator_id) reaches the scan and the
+-- other scope is not computed: the alert checks read a few rows per series instead of every year of it.
+CREATE OR REPLACE VIEW yoy_changes_scoped AS
+WITH annual_series AS NOT MATERIALIZED (
+    SELECT s.indicator_id, s.geo, s.year, s.period_start, s.period_end, s.value, s.unit, s.qualifier, s.is_partial,
+           s.as_of, s.source_id
     FROM series AS s
     JOIN indicators AS i USING (indicator_id)
     WHERE i.frequency = 'annual' AND s.year IS NOT NULL
+),
+scoped AS (
+    SELECT 'all' AS scope, a.*, MIN(a.year) OVER (PARTITION BY a.indicator_id, a.geo) AS first_year,
+           CAST(NULL AS INTEGER) AS kept_from
+    FROM annual_series AS a
+    UNION ALL
+    SELECT 'latest' AS scope, a.*, b.first_year, b.last_full_year AS kept_from
+    FROM annual_series AS a
+    JOIN (
+        SELECT indicator_id, geo, MIN(year) AS first_year, MAX(year) FILTER (WHERE NOT is_partial) AS last_full_year
+        FROM annual_series
+        GROUP BY indicator_id, geo
+    ) AS b USING (indicator_id, geo)
+    WHERE b.last_full_year IS NULL OR a.year >= b.last_full_year - 1
+),
+annual AS (
+    SELECT *
+    FROM scoped
     QUALIFY ROW_NUMBER() OVER (
-        PARTITION BY s.indicator_id, s.geo, s.year
-        ORDER BY s.is_partial, s.as_of DESC NULLS LAST, s.period_end DESC, s.period_start
+        PARTITION BY scope, indicator_id, geo, year
+        ORDER BY is_partial, as_of DESC NULLS LAST, period_end DESC, period_start
     ) = 1
 ),
 paced AS (
@@ -61,9 +90,9 @@ paired AS (
         CASE WHEN LAG(b.year) OVER w = b.year - 1 THEN LAG(b.is_partial) OVER w END AS prev_is_partial,
         CASE WHEN LAG(b.year) OVER w = b.year - 1 THEN LAG(b.source_id) OVER w END AS prev_source_id,
         COALESCE(LAG(b.year) OVER w = b.year - 1, false) AS has_prev,
-        MIN(b.year) OVER (PARTITION BY b.indicator_id, b.geo) < b.year AS has_earlier
+        b.first_year < b.year AS has_earlier
     FROM based AS b
-    WINDOW w AS (PARTITION BY b.indicator_id, b.geo ORDER BY b.year)
+    WINDOW w AS (PARTITION BY b.scope, b.indicator_id, b.geo ORDER BY b.year)
 ),
 judged AS (
     SELECT
@@ -79,6 +108,7 @@ judged AS (
     FROM paired AS p
 )
 SELECT
+    scope,
     indicator_id,
     geo,
     year,
@@ -100,4 +130,8 @@ SELECT
     prev_source_id,
     period_start,
     period_end
-FROM judged;
+FROM judged
+WHERE kept_from IS NULL OR year >= kept_from;
+
+CREATE OR REPLACE VIEW yoy_changes AS
+SELECT * EXCLUDE (scope) FROM yoy_changes_scoped WHERE scope = 'all';

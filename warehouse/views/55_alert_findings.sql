@@ -11,7 +11,7 @@
 --   source_conflict each row of source_conflicts; measure = spread as a percent of the larger value
 --   stale_series    the latest value of each series; measure = months (of 30.4375 days) from covered_to
 --                   (period end, or as_of for a year to date) to alert_clock.today
--- Inputs: yoy_changes, edition_changes, series, source_conflicts, observations, alert_clock.
+-- Inputs: yoy_changes_scoped (scope 'latest'), edition_changes, series, source_conflicts, observations, alert_clock.
 -- Only the latest change of a series is a finding: older changes stay in yoy_changes / edition_changes,
 -- and an alert describes the current state, so it resolves when a newer value arrives.
 CREATE OR REPLACE VIEW alert_findings AS
@@ -28,7 +28,9 @@ conflicts AS MATERIALIZED (
     SELECT * FROM source_conflicts
 ),
 yoy AS MATERIALIZED (
-    SELECT * FROM yoy_changes WHERE not_comparable IS DISTINCT FROM 'partial_without_as_of'
+    -- Only the latest change of each series is a finding: the scope that computes the last years of each series.
+    SELECT * FROM yoy_changes_scoped
+    WHERE scope = 'latest' AND not_comparable IS DISTINCT FROM 'partial_without_as_of'
 ),
 latest_yoy AS (
     SELECT y.*
@@ -146,7 +148,11 @@ SELECT
     c.source_ids, v.detail
 FROM conflicts AS c
 JOIN conflict_values AS v USING (indicator_id, geo, period_start, period_end)
-LEFT JOIN current_series AS s USING (indicator_id, geo, period_start, period_end)
+-- The series' value of the conflicting periods only (joined with every series value, it built a hash table of
+-- ten million rows even when nothing conflicts).
+LEFT JOIN (
+    SELECT * FROM current_series SEMI JOIN conflicts USING (indicator_id, geo, period_start, period_end)
+) AS s USING (indicator_id, geo, period_start, period_end)
 UNION ALL BY NAME
 SELECT
     'stale_series' AS check_name, l.indicator_id, l.geo, l.year, l.period_start, l.period_end,
