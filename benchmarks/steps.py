@@ -208,9 +208,26 @@ STEPS = {
 }
 
 
+def own_peak_mib() -> float | None:
+    """This process's own peak resident memory (Linux: VmHWM), or None where the system does not say.
+
+    The parent's `ru_maxrss` of a child is no substitute on Linux: a child starts as a copy of its parent,
+    and its high-water mark keeps the parent's resident size at the fork even after `exec`.
+    """
+    try:
+        status = Path("/proc/self/status").read_text(encoding="ascii")
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024  # kB
+    return None
+
+
 def main(argv: list[str]) -> None:
     step, raw_args, result_file = argv
     result = STEPS[step](json.loads(raw_args))
+    result["own_peak_mib"] = own_peak_mib()
     Path(result_file).write_text(json.dumps(result), encoding="utf-8")
 
 
