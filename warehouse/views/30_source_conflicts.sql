@@ -2,8 +2,9 @@
 -- Grain: one row per (indicator_id, geo, period_start, period_end) stated by 2+ sources that disagree.
 -- Inputs: observations, multi_source_periods (only a period two or more sources state can have a conflict).
 -- Only stated points (qualifier exact or approx) are compared; a bound ("over 60") does not conflict
--- with a point, and a partial count whose as-of date is unknown is never compared. Values disagree when they differ by more than 0.01 or 0.5 % of the larger, whichever is
--- larger. A curated mapping that moves a value to another geography or indicator ends the conflict.
+-- with a point, and a partial count whose as-of date is unknown is never compared. Values disagree when they
+-- differ by more than 0.01 or 0.5 % of the larger, whichever is larger. A curated mapping that moves a value to
+-- another geography or indicator ends the conflict.
 CREATE OR REPLACE VIEW source_conflicts AS
 WITH points AS (
     SELECT indicator_id, geo, period_start, period_end, year, value, source_id, qualifier
