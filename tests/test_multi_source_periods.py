@@ -9,11 +9,12 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 
+import duckdb
 import polars as pl
 import pytest
 
 from octracker.curation import SUPERSEDED
-from octracker.history import upsert_observations
+from octracker.history import periods_gained, upsert_observations
 from octracker.warehouse import apply_migrations, apply_views, open_writer
 
 pytestmark = pytest.mark.usefixtures("backend")
@@ -142,3 +143,18 @@ def test_the_migration_lists_the_shared_periods_of_an_existing_warehouse(setting
                     "valid_from) SELECT *, 'p', 'r', TIMESTAMP '2026-01-01' FROM stated")
         assert apply_migrations(con, settings.migrations_dir) == ["0008_multi_source_periods.sql"]
         assert listed(con) == {2024}
+
+
+def test_a_failing_upkeep_reports_its_own_error_not_the_aborted_transaction(con):
+    """A statement that fails in the writer's transaction aborts it, and DuckDB refuses every statement after it
+    until the rollback, the cleanup's too: the error raised must still be the failing statement's own."""
+    load(con, frame(year(2020, 10.0, "police")), T1)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        # Rows whose period cannot be read: the upkeep's first query does not read it, its join on the period
+        # fails while it runs.
+        with pytest.raises(duckdb.ConversionException, match="BE-BRU"):
+            periods_gained(con, "SELECT indicator_id, geo, CAST(geo AS DATE) AS period_start, period_end "
+                                "FROM observation_history", ["city"])
+    finally:
+        con.execute("ROLLBACK")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
 import duckdb
@@ -56,6 +58,31 @@ def in_row_groups(frame: pl.DataFrame) -> pl.DataFrame:
     if whole.height <= CHUNK_ROWS:
         return whole
     return pl.concat([whole.slice(at, CHUNK_ROWS) for at in range(0, whole.height, CHUNK_ROWS)], rechunk=False)
+
+
+@contextlib.contextmanager
+def _scratch(con: duckdb.DuckDBPyConnection, *temp_tables: str,
+             also: Callable[[], None] = lambda: None) -> Iterator[None]:
+    """Drop a step's temporary tables (and run `also`, its other cleanup) when the step ends.
+
+    A statement that fails aborts the writer's transaction, and DuckDB then refuses every statement, a
+    cleanup's too, until the rollback (which also removes temp tables made in it). After a failure the
+    cleanup is still tried, but its refusal must not replace the step's own error, which says what went
+    wrong; after success a failing cleanup is an error of its own.
+    """
+
+    def clean() -> None:
+        also()
+        for table in temp_tables:
+            con.execute(f"DROP TABLE IF EXISTS {table}")
+
+    try:
+        yield
+    except BaseException:
+        with contextlib.suppress(duckdb.Error):
+            clean()
+        raise
+    clean()
 
 
 def _key_match(left: str, right: str, right_prefix: str = "") -> str:
@@ -115,7 +142,13 @@ def _load_stated(
     con.register("_incoming", in_row_groups(frame.select(*CANONICAL_COLUMNS, row_hash.alias("row_hash"))))
     scope = ", ".join("?" for _ in source_ids) or "NULL"
     current = f"SELECT * FROM observation_history WHERE valid_to IS NULL AND source_id IN ({scope})"
-    try:
+
+    def unregister() -> None:
+        con.unregister("_incoming")
+        if restated is not None and not restated.is_empty():
+            con.unregister("_gone")
+
+    with _scratch(con, "_changes", also=unregister):
         if not con.execute(f"SELECT EXISTS ({current})", source_ids).fetchone()[0]:
             _insert_versions(con, "_incoming", pipeline=pipeline, run_id=run_id, now=now)
             periods_gained(con, "SELECT * FROM _incoming", source_ids)
@@ -131,11 +164,6 @@ def _load_stated(
         counts = _apply_changes(con, live, source_ids, frame.height, pipeline=pipeline, run_id=run_id,
                                 full_snapshot=full_snapshot, now=now, stated_elsewhere=current)
         return replace(counts, unchanged=counts.unchanged + restated.len())
-    finally:
-        con.unregister("_incoming")
-        if restated is not None and not restated.is_empty():
-            con.unregister("_gone")
-        con.execute("DROP TABLE IF EXISTS _changes")
 
 
 def _apply_changes(
@@ -290,7 +318,7 @@ def periods_gained(con: duckdb.DuckDBPyConnection, rows: str, source_ids: list[s
         """,
         source_ids if one_source else [],
     )
-    try:
+    with _scratch(con, "_nearby"):
         if not con.execute("SELECT COUNT(*) FROM _nearby").fetchone()[0]:
             return
         # One source written: a period another source states is shared. Several (they may share periods among
@@ -301,8 +329,6 @@ def periods_gained(con: duckdb.DuckDBPyConnection, rows: str, source_ids: list[s
         )
         con.execute(f"INSERT INTO multi_source_periods SELECT * FROM ({shared}) ANTI JOIN multi_source_periods "
                     f"USING ({period})")
-    finally:
-        con.execute("DROP TABLE IF EXISTS _nearby")
 
 
 def periods_lost(con: duckdb.DuckDBPyConnection, rows: str, params: list | None = None) -> None:
@@ -317,7 +343,7 @@ def periods_lost(con: duckdb.DuckDBPyConnection, rows: str, params: list | None 
         f"SELECT DISTINCT * FROM multi_source_periods SEMI JOIN ({rows}) USING ({period})",
         params or [],
     )
-    try:
+    with _scratch(con, "_recount"):
         if not con.execute("SELECT COUNT(*) FROM _recount").fetchone()[0]:
             return
         con.execute(f"DELETE FROM multi_source_periods AS m USING _recount AS r WHERE {_period_match('m', 'r')}")
@@ -330,5 +356,3 @@ def periods_lost(con: duckdb.DuckDBPyConnection, rows: str, params: list | None 
             HAVING COUNT(*) > 1
             """
         )
-    finally:
-        con.execute("DROP TABLE IF EXISTS _recount")

@@ -166,7 +166,9 @@ REVIEWED = {
                    "_key_match('h', 'c', '_h_')", "current", "current_keys", "join", "right_prefix", "rows",
                    "scope", "stated_elsewhere",
                    # period column names and the fixed relations of multi_source_periods' upkeep
-                   "period", "shared", "'AND source_id <> ?' if one_source else ''", "_period_match('m', 'r')"},
+                   "period", "shared", "'AND source_id <> ?' if one_source else ''", "_period_match('m', 'r')",
+                   # the fixed names of a step's temp tables, dropped by _scratch
+                   "table"},
     # The operator's own lake settings, as escaped literals (sql_literal) or fixed aliases and options.
     "lake.py": {"', '.join(options)", "', '.join(self.attach_options(read_only=True))", "LAKE_ALIAS", "alias",
                 "body", "sql_literal(self.uri)", "sql_literal(target.password)", "sql_literal(target.uri)"},
