@@ -23,7 +23,8 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
-# Benchmarks (not part of `make test`): about 10 minutes on 2 cores; BENCH_ARGS=--quick for a smoke run.
+# Benchmarks (not part of `make test`): 4-6 minutes on 2 cores (the first run also generates the tables);
+# BENCH_ARGS=--quick for a smoke run.
 bench: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
