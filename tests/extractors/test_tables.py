@@ -222,6 +222,7 @@ def test_long_numbers_with_a_sign_are_not_formulas(catalog):
 @pytest.mark.parametrize("fixture, check, words", [
     ("long_empty.csv", "empty_file", "empty"),
     ("long_header_only.csv", "empty_file", "no rows"),
+    ("long_bom_only.csv", "empty_file", "no text"),  # a UTF-8 byte-order mark and nothing else
     ("long_nul.csv", "binary_file", "line 3"),
     ("long_latin1.csv", "not_utf8", "line 3"),
 ])

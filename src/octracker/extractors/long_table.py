@@ -110,10 +110,15 @@ def _csv_cells(path: Path) -> tuple[pl.DataFrame | None, list[Problem]]:
     if refused:
         return None, [refused]
     # One string per physical line: the file has no NUL byte (checked above), so NUL never splits a line.
-    lines = pl.read_csv(
-        path, has_header=False, separator="\x00", quote_char=None, infer_schema=False,
-        new_columns=["_raw"], empty_string_is_null=False, row_index_name="_line_no", row_index_offset=1,
-    ).with_columns(pl.col("_line_no").cast(pl.Int64))
+    try:
+        lines = pl.read_csv(
+            path, has_header=False, separator="\x00", quote_char=None, infer_schema=False,
+            new_columns=["_raw"], empty_string_is_null=False, row_index_name="_line_no", row_index_offset=1,
+        ).with_columns(pl.col("_line_no").cast(pl.Int64))
+    except pl.exceptions.NoDataError:
+        # Bytes, but no text: a UTF-8 byte-order mark alone (a spreadsheet's export of an empty sheet).
+        return None, [file_problem("empty_file", "the file holds no text, not even a header; export the table "
+                                   "again", path)]
     records = _join_quoted_lines(lines)
     header_text = records["_raw"][0].removeprefix("\ufeff")
     if "\r" in header_text:
