@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import shutil
 
+import duckdb
 import pytest
 
+from conftest import REPO
 from octracker.errors import OctrackerError
+from octracker.pipeline import refresh
+from octracker.settings import build_settings
 from octracker.validation import load_schema_module
 from octracker.warehouse import apply_migrations, apply_views, open_writer
 
@@ -86,3 +90,30 @@ def test_a_table_macro_among_the_views_works_on_every_backend(tmp_path, settings
                     "('x', 'BE', 2, 'count', 'exact', false, 's', 'parsed', 'e', 'p', 'r2', '2026-02-01', NULL)")
         assert con.execute("SELECT value FROM known_at(TIMESTAMP '2026-01-15')").fetchall() == [(1.0,)]
         assert con.execute("SELECT value FROM known_at(TIMESTAMP '2026-03-01')").fetchall() == [(2.0,)]
+
+
+def text_compressions(path) -> set[str]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return {r[0] for r in con.execute(
+            "SELECT DISTINCT compression FROM pragma_storage_info('observation_history') "
+            "WHERE column_name = 'evidence' AND segment_type = 'VARCHAR'").fetchall()}
+    finally:
+        con.close()
+
+
+@pytest.mark.one_backend
+def test_a_new_warehouse_file_is_written_in_duckdb_13s_format_and_an_old_one_keeps_its_own(tmp_path):
+    """README: a new file is written in DuckDB 1.3's format (DICT_FSST text compression: faster writes), so it
+    opens in DuckDB 1.3 or newer; a warehouse made in the older default format is not converted behind the
+    back of older clients that still read it."""
+    new = build_settings(project=REPO, warehouse=tmp_path / "new" / "octracker.duckdb", environ={})
+    old_path = tmp_path / "old" / "octracker.duckdb"
+    old_path.parent.mkdir()
+    duckdb.connect(str(old_path)).close()  # DuckDB's default format for a new file
+    old = build_settings(project=REPO, warehouse=old_path, environ={})
+    for settings in (new, old):
+        results = refresh(settings, ["oci_2025_profiles"])
+        assert [r.status for r in results] == ["success"]
+    assert text_compressions(new.warehouse) == {"DICT_FSST"}
+    assert "DICT_FSST" not in text_compressions(old.warehouse)

@@ -22,6 +22,12 @@ from octracker.lake import LakeTarget, connect_lake, describe_attach_error, is_l
 from octracker.settings import Settings
 from octracker.writers import open_shared_lake_writer, write_transaction
 
+#: The storage format of a new warehouse file: DuckDB 1.3's, the oldest with DICT_FSST text compression.
+#: DuckDB's default for a new file is 0.10's format, whose compression of text columns made writing a table's
+#: rows about a fifth slower at the same file size (1M rows: 1.03 s against 0.80 s, 50 MB against 49 MB).
+#: Such a file opens in DuckDB 1.3 or newer. A file that exists keeps the format it was made in.
+FILE_STORAGE_VERSION = "v1.3.0"
+
 MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 VIEW_NAME = re.compile(r"^(\d{2})_([a-z0-9_]+)\.sql$")
 
@@ -65,8 +71,9 @@ def open_writer(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
     try:
         if lake is None:
             settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
-            con = connect_waiting(lambda: duckdb.connect(str(settings.warehouse)), str(settings.warehouse),
-                                  settings.lock_timeout_s)
+            config = {"storage_compatibility_version": FILE_STORAGE_VERSION}
+            con = connect_waiting(lambda: duckdb.connect(str(settings.warehouse), config=config),
+                                  str(settings.warehouse), settings.lock_timeout_s)
         else:
             con = connect_waiting(lambda: connect_lake(lake, read_only=False), lake.describe(), settings.lock_timeout_s)
     except duckdb.Error as exc:
