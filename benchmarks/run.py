@@ -5,8 +5,8 @@
 
 Every measured step is its own process (see `benchmarks.steps`); its peak memory is the child's own
 high-water mark (VmHWM, which the step reads at its end; `ru_maxrss` where there is none), its CPU time
-the child's user + system time from `os.wait4`. Results go to a table on
-stdout and to `benchmarks/data/results.json` (plus `benchmarks/latest_results.json` for the record).
+the child's user + system time from `os.wait4`. Results go to a table on stdout and to
+`benchmarks/data/results.json` (plus `benchmarks/latest_results.json` for the record).
 """
 
 from __future__ import annotations
