@@ -110,8 +110,9 @@ def test_latest_scope_and_findings_agree_with_the_full_history(con, observations
     assert sorted(findings, key=key) == sorted(expected_findings, key=key)
 
 
-def test_the_scope_is_not_empty_for_a_known_case(con):
-    """A series with a year to date after its last full year: both years are in the scope, the earlier not."""
+def test_the_latest_scope_starts_at_the_last_full_year_and_compares_it_with_the_year_before(con):
+    """A series with a year to date after its last full year: those two years are in the scope, each with its
+    change against the year before (the year to date at its annualized pace); the earlier years are not."""
     con.execute("DELETE FROM observation_history")
     con.execute("DELETE FROM multi_source_periods")
     catalog = case_catalog()
