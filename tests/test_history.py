@@ -154,3 +154,22 @@ def test_a_frame_in_many_chunks_is_stored_in_full_row_groups(con):
     # Four full row groups hold them; chunk by chunk they would take six, part-filled, and the first checkpoint
     # after any update would rewrite the table to merge them (ten million rows: about ten seconds).
     assert row_groups == 4
+
+
+def test_text_is_stored_exactly_on_a_first_load_and_on_a_later_one(con):
+    # A first load hands DuckDB polars' string views, a later one large strings (see history.in_row_groups):
+    # either way the text read back is the text given, long or short, accented, empty or missing.
+    texts = rows(
+        unit=["count", "count", "per 100,000 people"],
+        evidence=["Brussel: 92 schietpartijen in 2024, zegt het parket (é, ü, €, 中)",
+                  "e", "row 7: homicide_rate_per_100k,US,,6.8,per 100,000 people"],
+        note=[None, "", "a note longer than twelve bytes, so that it is not kept inline"],
+    )
+    stored = "SELECT evidence, note, unit FROM observations ORDER BY evidence"
+    expected = sorted(zip(texts["evidence"], texts["note"], texts["unit"]))
+    load(con, texts, T1)
+    assert con.execute(stored).fetchall() == expected
+    revised = texts.with_columns(pl.col("evidence") + " (revised)", pl.col("note").fill_null("now noted"))
+    counts = load(con, revised, T2)
+    assert counts.revised == 3
+    assert con.execute(stored).fetchall() == sorted(zip(revised["evidence"], revised["note"], revised["unit"]))

@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 
 import duckdb
 import polars as pl
+import pyarrow as pa
 
 from octracker.curation import split_superseded
 
@@ -46,18 +47,26 @@ class LoadCounts:
     retracted: int = 0
 
 
-def in_row_groups(frame: pl.DataFrame) -> pl.DataFrame:
-    """The frame as chunks of whole DuckDB row groups, for DuckDB to read in place and in parallel.
+def in_row_groups(frame: pl.DataFrame, *, string_views: bool = False) -> pa.Table:
+    """The frame as Arrow chunks of whole DuckDB row groups, for DuckDB to read in place and in parallel.
 
     DuckDB scans an Arrow table one chunk per thread: a single chunk of ten million rows is read by one
     thread (twice the time on two cores). Chunks of arbitrary sizes, as polars reads a Parquet file,
     leave part-filled row groups, which the first checkpoint after any update rewrites (10M rows: ~10 s).
     Chunks of one row group each give both: parallel reads and full row groups.
+
+    Polars keeps text as string views. Handed over as they are (`string_views`), they are not copied; as
+    Arrow's large strings, every text is (the benchmark's first load of 10M rows: 2-4 s longer). But DuckDB
+    pushes a join's filters into an Arrow scan, and pyarrow cannot filter a table that holds a string view
+    ("no kernel matching input types (string_view, bool)"): use them only for a table that DuckDB reads
+    whole, never in a join.
     """
     whole = frame.rechunk()
-    if whole.height <= CHUNK_ROWS:
-        return whole
-    return pl.concat([whole.slice(at, CHUNK_ROWS) for at in range(0, whole.height, CHUNK_ROWS)], rechunk=False)
+    if string_views:
+        table = whole.to_arrow(compat_level=pl.CompatLevel.newest())
+    else:
+        table = whole.to_arrow()
+    return pa.Table.from_batches(table.to_batches(max_chunksize=CHUNK_ROWS), schema=table.schema)
 
 
 @contextlib.contextmanager
@@ -139,9 +148,12 @@ def _load_stated(
     full_snapshot: bool, now: dt.datetime, restated: pl.Series | None = None,
 ) -> LoadCounts:
     row_hash = pl.col("_row_hash") if "_row_hash" in frame.columns else pl.lit(None, pl.Int64)
-    con.register("_incoming", in_row_groups(frame.select(*CANONICAL_COLUMNS, row_hash.alias("row_hash"))))
     scope = ", ".join("?" for _ in source_ids) or "NULL"
     current = f"SELECT * FROM observation_history WHERE valid_to IS NULL AND source_id IN ({scope})"
+    # The sources' first load reads the incoming rows once, in a plain insert: string views are safe there.
+    first_load = not con.execute(f"SELECT EXISTS ({current})", source_ids).fetchone()[0]
+    con.register("_incoming", in_row_groups(frame.select(*CANONICAL_COLUMNS, row_hash.alias("row_hash")),
+                                            string_views=first_load))
 
     def unregister() -> None:
         con.unregister("_incoming")
@@ -149,9 +161,11 @@ def _load_stated(
             con.unregister("_gone")
 
     with _scratch(con, "_changes", also=unregister):
-        if not con.execute(f"SELECT EXISTS ({current})", source_ids).fetchone()[0]:
+        if first_load:
             _insert_versions(con, "_incoming", pipeline=pipeline, run_id=run_id, now=now)
-            periods_gained(con, "SELECT * FROM _incoming", source_ids)
+            # The sources' current rows are now exactly the rows just written (read from the table: a
+            # join must not read `_incoming`, see `in_row_groups`).
+            periods_gained(con, current, source_ids, params=source_ids)
             return LoadCounts(new=frame.height)
         if restated is None or restated.is_empty():
             return _apply_changes(con, current, source_ids, frame.height, pipeline=pipeline, run_id=run_id,
@@ -298,16 +312,19 @@ def _period_match(left: str, right: str) -> str:
     return " AND ".join(f"{left}.{c} = {right}.{c}" for c in PERIOD_COLUMNS)
 
 
-def periods_gained(con: duckdb.DuckDBPyConnection, rows: str, source_ids: list[str]) -> None:
+def periods_gained(con: duckdb.DuckDBPyConnection, rows: str, source_ids: list[str],
+                   params: list | None = None) -> None:
     """List in `multi_source_periods` the periods of `rows`, just made current, that another source states too.
 
-    `rows` is a relation with the key columns (source included) of versions new to their source; the
-    writer's `source_ids` are all the sources it wrote. Called in the writer's transaction, after the write.
+    `rows` is a relation with the key columns (source included) of versions new to their source, with
+    `params` for its placeholders; the writer's `source_ids` are all the sources it wrote. Called in the
+    writer's transaction, after the write.
     """
+    params = params or []
     period = ", ".join(PERIOD_COLUMNS)
     # Only current rows of the same indicators can share a period, and with one source written only other
     # sources' rows: found with a filter on the table scan first, usually none (a first load of ten million
-    # rows then costs a few hundredths of a second here, against seconds for a join with every current row).
+    # rows then costs about a tenth of a second here, against seconds for a join with every current row).
     one_source = len(source_ids) == 1
     con.execute(
         f"""
@@ -316,7 +333,7 @@ def periods_gained(con: duckdb.DuckDBPyConnection, rows: str, source_ids: list[s
         WHERE valid_to IS NULL {"AND source_id <> ?" if one_source else ""}
           AND indicator_id IN (SELECT DISTINCT indicator_id FROM ({rows}))
         """,
-        source_ids if one_source else [],
+        [*(source_ids if one_source else []), *params],
     )
     with _scratch(con, "_nearby"):
         if not con.execute("SELECT COUNT(*) FROM _nearby").fetchone()[0]:
@@ -328,7 +345,7 @@ def periods_gained(con: duckdb.DuckDBPyConnection, rows: str, source_ids: list[s
             f"SELECT {period} FROM _nearby SEMI JOIN ({rows}) USING ({period}) GROUP BY ALL HAVING COUNT(*) > 1"
         )
         con.execute(f"INSERT INTO multi_source_periods SELECT * FROM ({shared}) ANTI JOIN multi_source_periods "
-                    f"USING ({period})")
+                    f"USING ({period})", params)
 
 
 def periods_lost(con: duckdb.DuckDBPyConnection, rows: str, params: list | None = None) -> None:
