@@ -92,21 +92,22 @@ def test_a_table_macro_among_the_views_works_on_every_backend(tmp_path, settings
         assert con.execute("SELECT value FROM known_at(TIMESTAMP '2026-03-01')").fetchall() == [(2.0,)]
 
 
-def text_compressions(path) -> set[str]:
+def text_compressions(path, column: str = "evidence") -> set[str]:
     con = duckdb.connect(str(path), read_only=True)
     try:
         return {r[0] for r in con.execute(
             "SELECT DISTINCT compression FROM pragma_storage_info('observation_history') "
-            "WHERE column_name = 'evidence' AND segment_type = 'VARCHAR'").fetchall()}
+            "WHERE column_name = ? AND segment_type = 'VARCHAR'", [column]).fetchall()}
     finally:
         con.close()
 
 
 @pytest.mark.one_backend
 def test_a_new_warehouse_file_is_written_in_duckdb_13s_format_and_an_old_one_keeps_its_own(tmp_path):
-    """README: a new file is written in DuckDB 1.3's format (DICT_FSST text compression: faster writes), so it
-    opens in DuckDB 1.3 or newer; a warehouse made in the older default format is not converted behind the
-    back of older clients that still read it."""
+    """README: a new file is written in DuckDB 1.3's format (faster writes: DICT_FSST text compression, and ZSTD
+    for the evidence), so it opens in DuckDB 1.3 or newer; a warehouse made in the older default format is not
+    converted behind the back of older clients that still read it, and its evidence is not left uncompressed
+    (that format does not have ZSTD for text)."""
     new = build_settings(project=REPO, warehouse=tmp_path / "new" / "octracker.duckdb", environ={})
     old_path = tmp_path / "old" / "octracker.duckdb"
     old_path.parent.mkdir()
@@ -115,6 +116,16 @@ def test_a_new_warehouse_file_is_written_in_duckdb_13s_format_and_an_old_one_kee
     for settings in (new, old):
         results = refresh(settings, ["oci_2025_profiles"])
         assert [r.status for r in results] == ["success"]
-    assert text_compressions(new.warehouse) == {"DICT_FSST"}
+    assert text_compressions(new.warehouse) == {"ZSTD"}
+    assert text_compressions(new.warehouse, "geo") <= {"DICT_FSST", "CONSTANT"}
+    # The bundled profiles' few evidence texts are stored uncompressed in the old format whatever the column
+    # asks; twenty thousand table rows' evidence shows what the column asks for there.
+    con = duckdb.connect(str(old.warehouse))
+    con.execute("INSERT INTO observation_history (indicator_id, geo, value, unit, qualifier, is_partial, source_id, "
+                "method, evidence, pipeline, run_id, valid_from) SELECT 'shootings', 'BE-BRU', range, 'count', "
+                "'exact', false, 's', 'parsed', 'statistics.csv row ' || range || ': shootings,BE-BRU,2024,' || "
+                "range || ',count', 'p', 'r', TIMESTAMP '2026-01-01' FROM range(20000)")
+    con.execute("CHECKPOINT")
+    con.close()
     kept = text_compressions(old.warehouse)
-    assert kept and "DICT_FSST" not in kept, kept
+    assert kept and kept.isdisjoint({"DICT_FSST", "ZSTD"}) and "FSST" in kept, kept

@@ -28,6 +28,11 @@ from octracker.writers import open_shared_lake_writer, write_transaction
 #: Such a file opens in DuckDB 1.3 or newer. A file that exists keeps the format it was made in.
 FILE_STORAGE_VERSION = "v1.3.0"
 
+#: In a migration, `/* file: SQL */` is SQL for a warehouse file in that format or newer only, and a comment
+#: elsewhere: a storage hint that DuckLake refuses (it keeps Parquet files: no compression per column) and an
+#: older file format would ignore for worse (DuckDB 0.10's format stores a ZSTD column uncompressed).
+FILE_ONLY_SQL = re.compile(r"/\*\s*file:\s*(.*?)\s*\*/", re.S)
+
 MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 VIEW_NAME = re.compile(r"^(\d{2})_([a-z0-9_]+)\.sql$")
 
@@ -112,6 +117,21 @@ def list_migrations(migrations_dir: Path) -> list[tuple[int, str, Path]]:
     return [found[v] for v in sorted(found)]
 
 
+def takes_file_only_sql(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the connection's database is a DuckDB file in FILE_STORAGE_VERSION's format or newer."""
+    kind, tags = con.execute(
+        "SELECT type, tags FROM duckdb_databases() WHERE database_name = current_database()").fetchone()
+    found = re.match(r"v(\d+)\.(\d+)\.(\d+)", (tags or {}).get("storage_version", ""))
+    wanted = tuple(int(n) for n in FILE_STORAGE_VERSION[1:].split("."))
+    return kind == "duckdb" and found is not None and tuple(int(n) for n in found.groups()) >= wanted
+
+
+def migration_sql(path: Path, file_only: bool) -> str:
+    """The migration's SQL, with its `/* file: ... */` parts as SQL when `file_only` (see FILE_ONLY_SQL)."""
+    text = path.read_text(encoding="utf-8")
+    return FILE_ONLY_SQL.sub(lambda m: m.group(1), text) if file_only else text
+
+
 def apply_migrations(con: duckdb.DuckDBPyConnection, migrations_dir: Path) -> list[str]:
     """Apply the migrations not yet recorded, each in one transaction together with its record."""
     write_transaction(con, lambda: con.execute(
@@ -119,6 +139,7 @@ def apply_migrations(con: duckdb.DuckDBPyConnection, migrations_dir: Path) -> li
         "(version INTEGER NOT NULL, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)"
     ), what="schema_migrations")
     done = {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
+    file_only = takes_file_only_sql(con)
     applied = []
     for version, name, path in list_migrations(migrations_dir):
         if version in done:
@@ -128,7 +149,7 @@ def apply_migrations(con: duckdb.DuckDBPyConnection, migrations_dir: Path) -> li
             # Checked again inside the transaction: another writer of a lake may have applied it meanwhile.
             if con.execute("SELECT COUNT(*) FROM schema_migrations WHERE version = ?", [version]).fetchone()[0]:
                 return False
-            con.execute(path.read_text(encoding="utf-8"))
+            con.execute(migration_sql(path, file_only))
             con.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", [version, name, utc_now()])
             return True
 

@@ -44,7 +44,9 @@ CREATE TABLE observation_history (
     as_of DATE,
     source_id VARCHAR NOT NULL,
     method VARCHAR NOT NULL,
-    evidence VARCHAR NOT NULL,
+    -- A long text, unique per row: ZSTD writes it faster than DuckDB's default (DICT_FSST) and smaller
+    -- (benchmarks/README.md); a storage hint for a warehouse file only (see FILE_ONLY_SQL in warehouse.py).
+    evidence VARCHAR NOT NULL /* file: USING COMPRESSION zstd */,
     note VARCHAR,
     pipeline VARCHAR NOT NULL,
     run_id VARCHAR NOT NULL,
