@@ -155,10 +155,11 @@ def _load_stated(
     con.register("_incoming", in_row_groups(frame.select(*CANONICAL_COLUMNS, row_hash.alias("row_hash")),
                                             string_views=first_load))
 
+    registered = ["_incoming"]
+
     def unregister() -> None:
-        con.unregister("_incoming")
-        if restated is not None and not restated.is_empty():
-            con.unregister("_gone")
+        for name in registered:
+            con.unregister(name)
 
     with _scratch(con, "_changes", also=unregister):
         if first_load:
@@ -172,12 +173,34 @@ def _load_stated(
                                   full_snapshot=full_snapshot, now=now)
         # The versions the table restates stay current untouched; only the others (read from rows that
         # changed or are gone, or from no table row) are compared with the incoming rows.
-        held = con.execute(f"SELECT row_hash FROM ({current}) WHERE row_hash IS NOT NULL", source_ids).pl()
-        con.register("_gone", held.filter(~pl.col("row_hash").is_in(restated.implode())))
-        live = f"SELECT * FROM ({current}) WHERE row_hash IS NULL OR row_hash IN (SELECT row_hash FROM _gone)"
+        con.register("_restated", restated.to_frame("row_hash"))
+        registered.append("_restated")
+        if _restates_all(con, current, source_ids):
+            live = f"SELECT * FROM ({current}) WHERE row_hash IS NULL"
+        else:
+            held = con.execute(f"SELECT row_hash FROM ({current}) WHERE row_hash IS NOT NULL", source_ids).pl()
+            con.register("_gone", held.filter(~pl.col("row_hash").is_in(restated.implode())))
+            registered.append("_gone")
+            live = f"SELECT * FROM ({current}) WHERE row_hash IS NULL OR row_hash IN (SELECT row_hash FROM _gone)"
         counts = _apply_changes(con, live, source_ids, frame.height, pipeline=pipeline, run_id=run_id,
                                 full_snapshot=full_snapshot, now=now, stated_elsewhere=current)
         return replace(counts, unchanged=counts.unchanged + restated.len())
+
+
+def _restates_all(con: duckdb.DuckDBPyConnection, current: str, source_ids: list[str]) -> bool:
+    """Whether `_restated` holds the row hash of every current version that `current` selects and has one.
+
+    The usual re-read of a table in which nothing changed: it spares comparing ten million hashes one by one
+    (about 0.8 s). The table reader hands over distinct hashes, each found among these versions' hashes when
+    it read them, so an equal count means the same hashes; an equal sum as well guards against another
+    writer having changed these versions since then.
+    """
+    held, restated = con.execute(
+        f"SELECT (SELECT [COUNT(row_hash), SUM(row_hash::HUGEINT)] FROM ({current})), "
+        "(SELECT [COUNT(row_hash), SUM(row_hash::HUGEINT)] FROM _restated)",
+        source_ids,
+    ).fetchone()
+    return held == restated
 
 
 def _apply_changes(
