@@ -139,11 +139,11 @@ def apply_migrations(con: duckdb.DuckDBPyConnection, migrations_dir: Path) -> li
         "(version INTEGER NOT NULL, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)"
     ), what="schema_migrations")
     done = {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
-    file_only = takes_file_only_sql(con)
+    pending = [m for m in list_migrations(migrations_dir) if m[0] not in done]
+    # Asked once, and only when a migration is due: most refreshes have none to apply.
+    file_only = bool(pending) and takes_file_only_sql(con)
     applied = []
-    for version, name, path in list_migrations(migrations_dir):
-        if version in done:
-            continue
+    for version, name, path in pending:
 
         def apply() -> bool:
             # Checked again inside the transaction: another writer of a lake may have applied it meanwhile.
