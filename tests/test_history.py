@@ -194,3 +194,20 @@ def test_a_table_restating_every_current_version_leaves_them_and_the_unhashed_on
                                  full_snapshot=True, now=T2, restated=pl.Series([11, 12]))
     assert (counts.new, counts.revised, counts.unchanged, counts.retracted) == (0, 0, 3, 0)
     assert con.execute("SELECT COUNT(*) FROM observation_history").fetchone()[0] == 3
+
+
+@pytest.mark.parametrize("stated_again", [True, False])
+def test_a_table_restating_some_versions_compares_the_others_and_the_unhashed_ones(con, stated_again):
+    load(con, rows().with_columns(_row_hash=pl.Series([11, 12, None], dtype=pl.Int64)), T1)
+    # Row 11 restated; the row that stated 12 now gives another value; the version read from no table row
+    # is compared as well: kept when stated again as it was, retracted from a full snapshot otherwise.
+    incoming = rows(value=[92.0, 61.0, 6.8], evidence=["e1", "e2 revised", "e3"])[1:]
+    incoming = incoming.with_columns(_row_hash=pl.Series([22, None], dtype=pl.Int64))
+    if not stated_again:
+        incoming = incoming[:1]
+    counts = upsert_observations(con, incoming, pipeline="p", run_id="r2", source_ids=["s1"],
+                                 full_snapshot=True, now=T2, restated=pl.Series([11]))
+    assert (counts.new, counts.revised, counts.retracted) == (0, 1, 0 if stated_again else 1)
+    assert counts.unchanged == (2 if stated_again else 1)
+    current = con.execute("SELECT evidence, value FROM observations ORDER BY evidence").fetchall()
+    assert current == [("e1", 92.0), ("e2 revised", 61.0), *([("e3", 6.8)] if stated_again else [])]

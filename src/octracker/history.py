@@ -178,10 +178,8 @@ def _load_stated(
         if _restates_all(con, current, source_ids):
             live = f"SELECT * FROM ({current}) WHERE row_hash IS NULL"
         else:
-            held = con.execute(f"SELECT row_hash FROM ({current}) WHERE row_hash IS NOT NULL", source_ids).pl()
-            con.register("_gone", held.filter(~pl.col("row_hash").is_in(restated.implode())))
-            registered.append("_gone")
-            live = f"SELECT * FROM ({current}) WHERE row_hash IS NULL OR row_hash IN (SELECT row_hash FROM _gone)"
+            # A null hash matches nothing: versions read from no table row stay among those compared.
+            live = f"SELECT * FROM ({current}) ANTI JOIN _restated USING (row_hash)"
         counts = _apply_changes(con, live, source_ids, frame.height, pipeline=pipeline, run_id=run_id,
                                 full_snapshot=full_snapshot, now=now, stated_elsewhere=current)
         return replace(counts, unchanged=counts.unchanged + restated.len())
