@@ -1,0 +1,196 @@
+"""The floor under targets 1 and 3: what DuckDB alone takes to write the history the contract asks for.
+
+    python -m benchmarks.floor                # the 10M-row tables, 3 runs of each step, interleaved; medians
+    python -m benchmarks.floor --repeats 5
+
+`benchmarks.run` measures the engine. This measures no engine: the history's rows are written by DuckDB
+alone, straight from the Parquet file, in as few statements as the work allows. No Python stands between the
+file and the table, and nothing else runs: no validation, no raw store, no run bookkeeping, no publish.
+A design can only add to these statements. So a target they miss cannot be met by moving octracker's work
+into DuckDB; it would take a change of what is stored.
+
+Steps, each into a DuckDB file of its own, made by the real migrations in the engine's storage format:
+
+- `bare`: the harness's bare load (`CREATE TABLE AS SELECT` of the file, then `CHECKPOINT`);
+- `first_load`: one `INSERT ... SELECT` of every history column as the engine fills it for this table
+  (periods parsed once per distinct value, each row's evidence line `<file> row N: <cells>`, its row hash),
+  then `CHECKPOINT`;
+- `first_load_no_evidence`: the same with every evidence line empty, which shows what the evidence costs;
+- `revision`: the table with 10 % of its values revised, as a full snapshot, against the first load. Every
+  row is hashed and compared with the current versions' hashes in one join. The versions no longer stated
+  are closed, and the changed rows are inserted as new versions. Then commit and `CHECKPOINT`;
+- `revision_writes`: the revision's writes alone (close, insert, commit, checkpoint), which no design avoids.
+
+Needs the tables of `benchmarks.run` (generated here when missing) and about 2 GB of disk under
+`benchmarks/data/floor/`, removed at the end. Writes `benchmarks/data/floor_results.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+
+from benchmarks.dataset import DATA_DIR, MONTHLY, REPO, SIZES, write_tables
+from octracker.warehouse import FILE_STORAGE_VERSION, apply_migrations
+
+#: The steps, in the order they run in each repeat.
+STEPS = ("bare", "first_load", "first_load_no_evidence", "revision", "revision_writes")
+#: The targets of benchmarks/README.md that these steps bound: step / bare at most this.
+TARGETS = {"first_load": 2.0, "revision": 0.7}
+#: DuckDB's hash() is unsigned; the history keeps row hashes as signed 64-bit integers.
+ROW_HASH = "(hash(indicator, geo, period, value, unit)::HUGEINT - 9223372036854775808)::BIGINT"
+CELLS = "concat_ws(',', indicator, geo, period, value, unit)"
+
+
+def new_warehouse(path: Path) -> duckdb.DuckDBPyConnection:
+    """An empty warehouse file as the engine makes one: its storage format, the real migrations."""
+    for stale in (path, path.with_name(path.name + ".wal")):
+        stale.unlink(missing_ok=True)
+    con = duckdb.connect(str(path), config={"storage_compatibility_version": FILE_STORAGE_VERSION})
+    con.execute("SET enable_progress_bar = false")
+    apply_migrations(con, REPO / "warehouse" / "migrations")
+    return con
+
+
+def bare(table: Path, db: Path) -> float:
+    db.unlink(missing_ok=True)
+    start = time.perf_counter()
+    con = duckdb.connect(str(db))
+    con.execute("CREATE TABLE observations AS SELECT * FROM read_parquet(?)", [str(table)])
+    con.execute("CHECKPOINT")
+    con.close()
+    return time.perf_counter() - start
+
+
+def history_select(rows: str, evidence: str, run_id: str, now: str) -> str:
+    """The history's columns, in table order, for `rows` (a relation with the table's cells and `h`)."""
+    return f"""
+        SELECT r.indicator, r.geo, p.period_start, p.period_end, year(p.period_end), r.value, r.unit, 'exact',
+               false, NULL, '{MONTHLY.source_id}', 'parsed', {evidence}, NULL, '{MONTHLY.pipeline}', '{run_id}',
+               TIMESTAMP '{now}', NULL, r.h
+        FROM {rows} AS r JOIN _periods AS p USING (period)"""
+
+
+def parse_periods(con: duckdb.DuckDBPyConnection, table: Path) -> None:
+    """Each distinct `YYYY-MM-DD/YYYY-MM-DD` period parsed once, as the engine's table reader does."""
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _periods AS SELECT period, "
+        "CAST(split_part(period, '/', 1) AS DATE) AS period_start, "
+        "CAST(split_part(period, '/', 2) AS DATE) AS period_end "
+        "FROM (SELECT DISTINCT period FROM read_parquet(?))",
+        [str(table)],
+    )
+
+
+def first_load(table: Path, db: Path, *, with_evidence: bool) -> float:
+    con = new_warehouse(db)
+    evidence = f"'{MONTHLY.document} row ' || (r.file_row_number + 1) || ': ' || {CELLS}" if with_evidence else "''"
+    rows = f"(SELECT *, {ROW_HASH} AS h FROM read_parquet('{table}', file_row_number = true))"
+    start = time.perf_counter()
+    parse_periods(con, table)
+    con.execute("INSERT INTO observation_history " + history_select(rows, evidence, "run_1", "2026-01-01"))
+    con.execute("CHECKPOINT")
+    seconds = time.perf_counter() - start
+    written = con.execute("SELECT COUNT(*) FROM observation_history").fetchone()[0]
+    con.close()
+    expected = duckdb.execute("SELECT COUNT(*) FROM read_parquet(?)", [str(table)]).fetchone()[0]
+    if written != expected:
+        raise SystemExit(f"{db}: {written:,} rows written, {expected:,} in {table}")
+    return seconds
+
+
+def revision(loaded: Path, revised: Path, db: Path) -> tuple[float, float, int]:
+    """The revised table against a copy of `loaded`: (the whole revision, its writes alone, versions closed)."""
+    for suffix in ("", ".wal"):
+        Path(str(db) + suffix).unlink(missing_ok=True)
+    shutil.copyfile(loaded, db)
+    con = duckdb.connect(str(db))
+    con.execute("SET enable_progress_bar = false")
+    evidence = f"'{MONTHLY.document} row ' || (r.file_row_number + 1) || ': ' || {CELLS}"
+    start = time.perf_counter()
+    con.execute("BEGIN")
+    parse_periods(con, revised)
+    # One join finds both sides of the change: rows whose hash no current version has (changed or new) and
+    # current versions whose hash no row has (revised or retracted).
+    con.execute(
+        f"""
+        CREATE TEMP TABLE _diff AS
+        SELECT i.*, c.row_hash AS gone
+        FROM (SELECT *, {ROW_HASH} AS h FROM read_parquet(?, file_row_number = true)) AS i
+        FULL JOIN (SELECT row_hash FROM observation_history
+                   WHERE valid_to IS NULL AND source_id = '{MONTHLY.source_id}') AS c ON i.h = c.row_hash
+        WHERE i.h IS NULL OR c.row_hash IS NULL
+        """,
+        [str(revised)],
+    )
+    writes = time.perf_counter()
+    closed = con.execute(
+        f"""
+        UPDATE observation_history SET valid_to = TIMESTAMP '2026-02-01'
+        WHERE valid_to IS NULL AND source_id = '{MONTHLY.source_id}'
+          AND row_hash IN (SELECT gone FROM _diff WHERE gone IS NOT NULL)
+        """
+    ).fetchone()[0]
+    changed = "(SELECT * FROM _diff WHERE h IS NOT NULL)"
+    con.execute("INSERT INTO observation_history " + history_select(changed, evidence, "run_2", "2026-02-01"))
+    con.execute("COMMIT")
+    con.execute("CHECKPOINT")
+    end = time.perf_counter()
+    # Every closed version has its new one: the revised table changes values, never keys.
+    current = con.execute("SELECT COUNT(*) FROM observation_history WHERE valid_to IS NULL").fetchone()[0]
+    total = con.execute("SELECT COUNT(*) FROM observation_history").fetchone()[0]
+    con.close()
+    if not closed or total != current + closed:
+        raise SystemExit(f"{db}: {closed:,} versions closed, {total - current:,} closed in all")
+    return end - start, end - writes, closed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.floor", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each step, interleaved (default 3)")
+    parser.add_argument("--size", choices=("10m", "1m"), default="10m", help="which generated tables (default 10m)")
+    args = parser.parse_args(argv)
+    if args.repeats < 1:
+        parser.error("--repeats must be at least 1")
+    tables = write_tables(SIZES[args.size])
+    work = DATA_DIR / "floor"
+    work.mkdir(parents=True, exist_ok=True)
+    times: dict[str, list[float]] = {step: [] for step in STEPS}
+    try:
+        for repeat in range(1, args.repeats + 1):
+            times["bare"].append(bare(tables.base, work / "bare.duckdb"))
+            times["first_load"].append(first_load(tables.base, work / "first.duckdb", with_evidence=True))
+            times["first_load_no_evidence"].append(
+                first_load(tables.base, work / "no_evidence.duckdb", with_evidence=False))
+            whole, writes, closed = revision(work / "first.duckdb", tables.revised, work / "revision.duckdb")
+            times["revision"].append(whole)
+            times["revision_writes"].append(writes)
+            print(f"run {repeat}/{args.repeats}: " + ", ".join(f"{s} {times[s][-1]:.2f} s" for s in STEPS)
+                  + f" ({closed:,} versions revised)", flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    medians = {step: statistics.median(values) for step, values in times.items()}
+    print(f"\nmedians of {args.repeats} ({args.size} rows), ratio to the bare load:")
+    for step in STEPS:
+        target = f"   (target <= {TARGETS[step]}x)" if step in TARGETS else ""
+        print(f"  {step:<24} {medians[step]:6.2f} s  {medians[step] / medians['bare']:5.2f}x{target}")
+    result = {
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "size": args.size, "repeats": args.repeats, "seconds": times, "medians": medians,
+        "ratios": {step: medians[step] / medians["bare"] for step in STEPS},
+        "duckdb": duckdb.__version__, "python": platform.python_version(),
+    }
+    (DATA_DIR / "floor_results.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
