@@ -21,7 +21,7 @@ Steps, each into a DuckDB file of its own, made by the real migrations in the en
   are closed, and the changed rows are inserted as new versions. Then commit and `CHECKPOINT`;
 - `revision_writes`: the revision's writes alone (close, insert, commit, checkpoint), which no design avoids.
 
-Needs the tables of `benchmarks.run` (generated here when missing) and about 2 GB of disk under
+Needs the tables of `benchmarks.run` (generated here when missing) and about 1 GB of disk under
 `benchmarks/data/floor/`, removed at the end. Writes `benchmarks/data/floor_results.json`.
 """
 
