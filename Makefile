@@ -23,7 +23,7 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
-# Benchmarks (not part of `make test`): 3-6 minutes on 2 cores (the first run also generates the tables);
+# Benchmarks (not part of `make test`): 2.5-6 minutes on 2 cores (the first run also generates the tables);
 # BENCH_ARGS=--quick for a smoke run.
 bench: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[bench]'

@@ -1,6 +1,6 @@
 """`make bench`: octracker against a bare DuckDB load and dlt, in one run, as ratios.
 
-    python -m benchmarks.run            # 10M-row table + 1M-row table (3-6 minutes on 2 cores)
+    python -m benchmarks.run            # 10M-row table + 1M-row table (2.5-6 minutes on 2 cores)
     python -m benchmarks.run --quick    # 1M + 100k rows, one repeat: a smoke run of the harness
 
 Every measured step is its own process (see `benchmarks.steps`); its peak memory is the child's own
