@@ -22,7 +22,7 @@ Steps, each into a DuckDB file of its own, made by the real migrations in the en
 - `revision_writes`: the revision's writes alone (close, insert, commit, checkpoint), which no design avoids.
 
 Needs the tables of `benchmarks.run` (generated here when missing) and about 1 GB of disk under
-`benchmarks/data/floor/`, removed at the end. Writes `benchmarks/data/floor_results.json`.
+`benchmarks/data/floor/` (or `--data DIR`), removed at the end. Writes `benchmarks/data/floor_results.json`.
 """
 
 from __future__ import annotations
@@ -70,13 +70,17 @@ def bare(table: Path, db: Path) -> float:
     return time.perf_counter() - start
 
 
-def history_select(rows: str, evidence: str, run_id: str, now: str) -> str:
-    """The history's columns, in table order, for `rows` (a relation with the table's cells and `h`)."""
-    return f"""
-        SELECT r.indicator, r.geo, p.period_start, p.period_end, year(p.period_end), r.value, r.unit, 'exact',
-               false, NULL, '{MONTHLY.source_id}', 'parsed', {evidence}, NULL, '{MONTHLY.pipeline}', '{run_id}',
-               TIMESTAMP '{now}', NULL, r.h
-        FROM {rows} AS r JOIN _periods AS p USING (period)"""
+def insert_history(rows: str, evidence: str, run_id: str, now: str) -> str:
+    """An INSERT of every history column the engine fills for a table row, for `rows` (cells, `h`, row number)."""
+    columns = {
+        "indicator_id": "r.indicator", "geo": "r.geo", "period_start": "p.period_start", "period_end": "p.period_end",
+        "year": "year(p.period_end)", "value": "r.value", "unit": "r.unit", "qualifier": "'exact'",
+        "is_partial": "false", "as_of": "NULL", "source_id": f"'{MONTHLY.source_id}'", "method": "'parsed'",
+        "evidence": evidence, "note": "NULL", "pipeline": f"'{MONTHLY.pipeline}'", "run_id": f"'{run_id}'",
+        "valid_from": f"TIMESTAMP '{now}'", "valid_to": "NULL", "row_hash": "r.h",
+    }
+    return (f"INSERT INTO observation_history ({', '.join(columns)}) SELECT {', '.join(columns.values())} "
+            f"FROM {rows} AS r JOIN _periods AS p USING (period)")
 
 
 def parse_periods(con: duckdb.DuckDBPyConnection, table: Path) -> None:
@@ -96,7 +100,7 @@ def first_load(table: Path, db: Path, *, with_evidence: bool) -> float:
     rows = f"(SELECT *, {ROW_HASH} AS h FROM read_parquet('{table}', file_row_number = true))"
     start = time.perf_counter()
     parse_periods(con, table)
-    con.execute("INSERT INTO observation_history " + history_select(rows, evidence, "run_1", "2026-01-01"))
+    con.execute(insert_history(rows, evidence, "run_1", "2026-01-01"))
     con.execute("CHECKPOINT")
     seconds = time.perf_counter() - start
     written = con.execute("SELECT COUNT(*) FROM observation_history").fetchone()[0]
@@ -140,7 +144,7 @@ def revision(loaded: Path, revised: Path, db: Path) -> tuple[float, float, int]:
         """
     ).fetchone()[0]
     changed = "(SELECT * FROM _diff WHERE h IS NOT NULL)"
-    con.execute("INSERT INTO observation_history " + history_select(changed, evidence, "run_2", "2026-02-01"))
+    con.execute(insert_history(changed, evidence, "run_2", "2026-02-01"))
     con.execute("COMMIT")
     con.execute("CHECKPOINT")
     end = time.perf_counter()
@@ -156,14 +160,19 @@ def revision(loaded: Path, revised: Path, db: Path) -> tuple[float, float, int]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.floor", description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=3, help="runs of each step, interleaved (default 3)")
-    parser.add_argument("--size", choices=("10m", "1m"), default="10m", help="which generated tables (default 10m)")
+    parser.add_argument("--size", choices=("10m", "1m", "100k"), default="10m",
+                        help="which generated tables (default 10m; 100k is a smoke run)")
+    parser.add_argument("--data", type=Path, default=DATA_DIR,
+                        help="folder of the generated tables, the scratch files and floor_results.json "
+                             "(default benchmarks/data)")
     args = parser.parse_args(argv)
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
-    tables = write_tables(SIZES[args.size])
-    work = DATA_DIR / "floor"
+    tables = write_tables(SIZES[args.size], args.data)
+    work = args.data / "floor"
     work.mkdir(parents=True, exist_ok=True)
     times: dict[str, list[float]] = {step: [] for step in STEPS}
+    revised: list[int] = []
     try:
         for repeat in range(1, args.repeats + 1):
             times["bare"].append(bare(tables.base, work / "bare.duckdb"))
@@ -173,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
             whole, writes, closed = revision(work / "first.duckdb", tables.revised, work / "revision.duckdb")
             times["revision"].append(whole)
             times["revision_writes"].append(writes)
+            revised.append(closed)
             print(f"run {repeat}/{args.repeats}: " + ", ".join(f"{s} {times[s][-1]:.2f} s" for s in STEPS)
                   + f" ({closed:,} versions revised)", flush=True)
     finally:
@@ -185,10 +195,10 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "size": args.size, "repeats": args.repeats, "seconds": times, "medians": medians,
-        "ratios": {step: medians[step] / medians["bare"] for step in STEPS},
+        "ratios": {step: medians[step] / medians["bare"] for step in STEPS}, "versions_revised": revised,
         "duckdb": duckdb.__version__, "python": platform.python_version(),
     }
-    (DATA_DIR / "floor_results.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    (args.data / "floor_results.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     return 0
 
 
