@@ -28,18 +28,22 @@ Needs the tables of `benchmarks.run` (generated here when missing) and about 1 G
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import platform
 import shutil
 import statistics
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
 
 from benchmarks.dataset import DATA_DIR, MONTHLY, REPO, SIZES, write_tables
-from octracker.warehouse import FILE_STORAGE_VERSION, apply_migrations
+from benchmarks.steps import bare_ctas, quiet_duckdb
+from octracker.settings import build_settings
+from octracker.warehouse import apply_migrations, open_writer
 
 #: The steps, in the order they run in each repeat.
 STEPS = ("bare", "first_load", "first_load_no_evidence", "revision", "revision_writes")
@@ -48,26 +52,27 @@ TARGETS = {"first_load": 2.0, "revision": 0.7}
 #: DuckDB's hash() is unsigned; the history keeps row hashes as signed 64-bit integers.
 ROW_HASH = "(hash(indicator, geo, period, value, unit)::HUGEINT - 9223372036854775808)::BIGINT"
 CELLS = "concat_ws(',', indicator, geo, period, value, unit)"
+#: A row's evidence as the engine writes it for a Parquet table: `<file> row N: <cells>`, N counted from 1.
+EVIDENCE = f"'{MONTHLY.document} row ' || (r.file_row_number + 1) || ': ' || {CELLS}"
 
 
-def new_warehouse(path: Path) -> duckdb.DuckDBPyConnection:
-    """An empty warehouse file as the engine makes one: its storage format, the real migrations."""
+def remove_database(path: Path) -> None:
     for stale in (path, path.with_name(path.name + ".wal")):
         stale.unlink(missing_ok=True)
-    con = duckdb.connect(str(path), config={"storage_compatibility_version": FILE_STORAGE_VERSION})
-    con.execute("SET enable_progress_bar = false")
-    apply_migrations(con, REPO / "warehouse" / "migrations")
-    return con
+
+
+@contextlib.contextmanager
+def warehouse(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The file opened as the engine opens its warehouse for writing (a new one in its storage format), migrated."""
+    with open_writer(build_settings(project=REPO, warehouse=path, environ={})) as con:
+        quiet_duckdb(con)
+        apply_migrations(con, REPO / "warehouse" / "migrations")
+        yield con
 
 
 def bare(table: Path, db: Path) -> float:
-    db.unlink(missing_ok=True)
-    start = time.perf_counter()
-    con = duckdb.connect(str(db))
-    con.execute("CREATE TABLE observations AS SELECT * FROM read_parquet(?)", [str(table)])
-    con.execute("CHECKPOINT")
-    con.close()
-    return time.perf_counter() - start
+    remove_database(db)
+    return bare_ctas({"db": str(db), "file": str(table)})["seconds"]
 
 
 def insert_history(rows: str, evidence: str, run_id: str, now: str) -> str:
@@ -95,16 +100,15 @@ def parse_periods(con: duckdb.DuckDBPyConnection, table: Path) -> None:
 
 
 def first_load(table: Path, db: Path, *, with_evidence: bool) -> float:
-    con = new_warehouse(db)
-    evidence = f"'{MONTHLY.document} row ' || (r.file_row_number + 1) || ': ' || {CELLS}" if with_evidence else "''"
+    remove_database(db)
     rows = f"(SELECT *, {ROW_HASH} AS h FROM read_parquet('{table}', file_row_number = true))"
-    start = time.perf_counter()
-    parse_periods(con, table)
-    con.execute(insert_history(rows, evidence, "run_1", "2026-01-01"))
-    con.execute("CHECKPOINT")
-    seconds = time.perf_counter() - start
-    written = con.execute("SELECT COUNT(*) FROM observation_history").fetchone()[0]
-    con.close()
+    with warehouse(db) as con:
+        start = time.perf_counter()
+        parse_periods(con, table)
+        con.execute(insert_history(rows, EVIDENCE if with_evidence else "''", "run_1", "2026-01-01"))
+        con.execute("CHECKPOINT")
+        seconds = time.perf_counter() - start
+        written = con.execute("SELECT COUNT(*) FROM observation_history").fetchone()[0]
     expected = duckdb.execute("SELECT COUNT(*) FROM read_parquet(?)", [str(table)]).fetchone()[0]
     if written != expected:
         raise SystemExit(f"{db}: {written:,} rows written, {expected:,} in {table}")
@@ -113,12 +117,13 @@ def first_load(table: Path, db: Path, *, with_evidence: bool) -> float:
 
 def revision(loaded: Path, revised: Path, db: Path) -> tuple[float, float, int]:
     """The revised table against a copy of `loaded`: (the whole revision, its writes alone, versions closed)."""
-    for suffix in ("", ".wal"):
-        Path(str(db) + suffix).unlink(missing_ok=True)
+    remove_database(db)
     shutil.copyfile(loaded, db)
-    con = duckdb.connect(str(db))
-    con.execute("SET enable_progress_bar = false")
-    evidence = f"'{MONTHLY.document} row ' || (r.file_row_number + 1) || ': ' || {CELLS}"
+    with warehouse(db) as con:
+        return _revise(con, revised, db)
+
+
+def _revise(con: duckdb.DuckDBPyConnection, revised: Path, db: Path) -> tuple[float, float, int]:
     start = time.perf_counter()
     con.execute("BEGIN")
     parse_periods(con, revised)
@@ -144,14 +149,13 @@ def revision(loaded: Path, revised: Path, db: Path) -> tuple[float, float, int]:
         """
     ).fetchone()[0]
     changed = "(SELECT * FROM _diff WHERE h IS NOT NULL)"
-    con.execute(insert_history(changed, evidence, "run_2", "2026-02-01"))
+    con.execute(insert_history(changed, EVIDENCE, "run_2", "2026-02-01"))
     con.execute("COMMIT")
     con.execute("CHECKPOINT")
     end = time.perf_counter()
     # Every closed version has its new one: the revised table changes values, never keys.
     current = con.execute("SELECT COUNT(*) FROM observation_history WHERE valid_to IS NULL").fetchone()[0]
     total = con.execute("SELECT COUNT(*) FROM observation_history").fetchone()[0]
-    con.close()
     if not closed or total != current + closed:
         raise SystemExit(f"{db}: {closed:,} versions closed, {total - current:,} closed in all")
     return end - start, end - writes, closed
