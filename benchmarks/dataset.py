@@ -21,6 +21,8 @@ REPO = Path(__file__).resolve().parents[1]
 DATA_DIR = Path(__file__).resolve().parent / "data"
 #: Share of rows whose value changes in the revised edition of a table.
 REVISED_SHARE = 0.10
+#: Rows of the small change: revised values spread over the whole table, as a feed of a few corrections.
+SMALL_CHANGE_ROWS = 100
 FIRST_MONTH = dt.date(1985, 1, 1)
 LAST_YEAR = 2025
 #: Share of annual series whose latest year jumps by JUMP (so year-over-year alerts have something to find).
@@ -121,12 +123,14 @@ def revise(frame: pl.DataFrame, *, share: float = REVISED_SHARE, seed: int = 9) 
 
 @dataclass(frozen=True)
 class TableFiles:
-    """The Parquet files of one size: the table, its revised edition, the same rows re-encoded, the delta."""
+    """The Parquet files of one size: the table, its revised edition, the same rows re-encoded, the delta,
+    and a small change (SMALL_CHANGE_ROWS rows of the delta)."""
 
     base: Path
     revised: Path
     reencoded: Path
     delta: Path
+    small_change: Path
 
 
 def table_files(size: Size, data_dir: Path = DATA_DIR) -> TableFiles:
@@ -136,23 +140,28 @@ def table_files(size: Size, data_dir: Path = DATA_DIR) -> TableFiles:
         revised=folder / f"long_{size.name}_revised.parquet",
         reencoded=folder / f"long_{size.name}_reencoded.parquet",
         delta=folder / f"long_{size.name}_delta.parquet",
+        small_change=folder / f"long_{size.name}_small_change.parquet",
     )
 
 
 def write_tables(size: Size, data_dir: Path = DATA_DIR) -> TableFiles:
     """Write the size's files unless they exist (generation is deterministic, so existing ones are right)."""
     files = table_files(size, data_dir)
-    if all(p.exists() for p in (files.base, files.revised, files.reencoded, files.delta)):
-        return files
-    files.base.parent.mkdir(parents=True, exist_ok=True)
-    base = long_table(size)
-    base.write_parquet(files.base, compression="zstd", row_group_size=1_000_000)
-    # Same rows, other bytes: a re-export the content hash cannot recognise as the same file.
-    base.write_parquet(files.reencoded, compression="snappy", row_group_size=500_000)
-    revised = revise(base)
-    revised.write_parquet(files.revised, compression="zstd", row_group_size=1_000_000)
-    # Only the revised rows: what a feed of corrections would send.
-    revised.filter(revised["value"] != base["value"]).write_parquet(files.delta, compression="zstd")
+    if not all(p.exists() for p in (files.base, files.revised, files.reencoded, files.delta)):
+        files.base.parent.mkdir(parents=True, exist_ok=True)
+        base = long_table(size)
+        base.write_parquet(files.base, compression="zstd", row_group_size=1_000_000)
+        # Same rows, other bytes: a re-export the content hash cannot recognise as the same file.
+        base.write_parquet(files.reencoded, compression="snappy", row_group_size=500_000)
+        revised = revise(base)
+        revised.write_parquet(files.revised, compression="zstd", row_group_size=1_000_000)
+        # Only the revised rows: what a feed of corrections would send.
+        revised.filter(revised["value"] != base["value"]).write_parquet(files.delta, compression="zstd")
+    if not files.small_change.exists():
+        # Every n-th revised row, so the few rows fall in row groups all over the warehouse.
+        delta = pl.read_parquet(files.delta)
+        step = max(delta.height // SMALL_CHANGE_ROWS, 1)
+        delta.gather_every(step).head(SMALL_CHANGE_ROWS).write_parquet(files.small_change, compression="zstd")
     return files
 
 

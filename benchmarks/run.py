@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.dataset import (
-    ANNUAL, DATA_DIR, MONTHLY, REPO, SIZES, YEARLY, Size, TableFiles, indicator_ids, table_files, write_project,
-    write_spec,
+    ANNUAL, DATA_DIR, MONTHLY, REPO, SIZES, SMALL_CHANGE_ROWS, YEARLY, Size, TableFiles, indicator_ids, table_files,
+    write_project, write_spec,
 )
 RESULTS_FILE = DATA_DIR / "results.json"
 LATEST_FILE = Path(__file__).resolve().parent / "latest_results.json"
@@ -171,8 +171,8 @@ class Bench:
 
     def octracker(self, label: str, files: TableFiles, *, annual: Size | None = None) -> None:
         """First ingest, re-ingest of the same file and of the same rows re-encoded; with an annual
-        companion table, also the revised table, the delta of revisions, and views, alerts and one
-        indicator through them over both tables."""
+        companion table, also the revised table, the delta of revisions, a small change, and views, alerts
+        and one indicator through them over both tables."""
         project = write_project(self.work / f"project_{label}")
         data = self.work / f"warehouse_{label}"
         loaded = self.work / f"warehouse_{label}_loaded"
@@ -195,6 +195,10 @@ class Bench:
                          "octracker_refresh", args)
             self.measure(f"revised_delta_{label}",
                          restore(loaded, data, also=point_at(files.delta, full_snapshot=False)),
+                         "octracker_refresh", args)
+            # What a refresh costs when next to nothing changed: the part of it that follows what exists.
+            self.measure(f"small_change_{label}",
+                         restore(loaded, data, also=point_at(files.small_change, full_snapshot=False)),
                          "octracker_refresh", args)
             # The annual companion, loaded once beside the monthly table: views and alerts read both.
             write_spec(project, table_files(annual).base, YEARLY)
@@ -293,6 +297,8 @@ def targets(big: str, small: str) -> list[Target]:
                f"ingest_{big}", 0.3),
         Target(f"3. table with 10% revised {big} / bare load", f"revised_full_table_{big}", f"bare_ctas_{big}", 0.7),
         Target(f"3. delta of the revised 10% {big} / bare load", f"revised_delta_{big}", f"bare_ctas_{big}", 0.7),
+        Target(f"3. (a small change: {SMALL_CHANGE_ROWS} revised rows into {big})", f"small_change_{big}", None, None,
+               "s"),
         Target(f"4. views and alerts refreshed {big} (+ annual) / bare load", f"views_alerts_{big}", f"bare_ctas_{big}",
                1.0),
         Target(f"4. one indicator through yoy_changes {big}", f"query_yoy_changes_{big}", None, 0.050, "s"),
