@@ -17,6 +17,7 @@ def test_the_small_change_is_revised_rows_from_all_over_the_table(tmp_path):
     assert small.height == SMALL_CHANGE_ROWS
     assert small.join(delta, on=[*KEY, "value"], how="anti").is_empty()  # every row is a revision of the delta
     at = small.join(base, on=KEY, how="inner")
+    assert at.height == SMALL_CHANGE_ROWS  # each of them a row of the table, revised
     assert (at["value"] != at["value_right"]).all()
     # Spread: from the first tenth of the table to the last, each row in a series of its own.
     assert at["position"].min() < base.height // 10 and at["position"].max() > base.height * 9 // 10
