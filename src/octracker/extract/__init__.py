@@ -1,0 +1,1 @@
+"""Reading: documents and publisher tables become canonical rows, then validation checks them."""

@@ -1,0 +1,49 @@
+"""What a publisher reader returns: one row per published cell, keyed by the publisher's own codes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from octracker.extracts import Problem
+
+#: One row per published cell. `native_id` is `<provider>.<dataset>.<code>[.<code>...]` in lower case, the
+#: dataset's dimension codes in the dataset's order without geography and time (CONTRACT.md, Identifiers).
+#: `geo` is already the contract's id (`BE`, `GR` for Eurostat `EL`, `EU27_2020`, `NL-GM0363`).
+#: `value` is null for a cell published without a number (confidential, not available); `flags` keeps the
+#: publisher's observation flags as published (`p`, `bp`, ...), null when none. `unit` is the publisher's
+#: unit code or label. `_line_no` locates the cell in the file (row number, or the flat index of a JSON-stat
+#: cell) and `_raw` is the published text of that row or cell: together they are the evidence.
+PUBLISHER_SCHEMA: dict[str, pl.DataType] = {
+    "native_id": pl.String(), "geo": pl.String(), "period": pl.String(), "period_start": pl.Date(),
+    "period_end": pl.Date(), "year": pl.Int32(), "value": pl.Float64(), "unit": pl.String(),
+    "qualifier": pl.String(), "flags": pl.String(), "_line_no": pl.Int64(), "_raw": pl.String(),
+}
+
+
+def empty_publisher_rows() -> pl.DataFrame:
+    """A frame with the publisher columns and no rows."""
+    return pl.DataFrame(schema=PUBLISHER_SCHEMA)
+
+
+@dataclass
+class PublisherTable:
+    """A publisher's table as read: its rows, what the publisher says about it, and problems.
+
+    A non-empty `problems` list refuses the whole file, as for every other extract.
+    """
+
+    provider: str
+    dataset: str
+    frame: pl.DataFrame
+    title: str | None = None
+    #: When the publisher last changed the table (Eurostat `updated`, SDMX `LAST UPDATE`, CBS
+    #: `TableInfos.Modified`, UNODC release date): the vintage of these numbers.
+    updated: dt.datetime | None = None
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
