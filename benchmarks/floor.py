@@ -47,7 +47,7 @@ from octracker.warehouse import apply_migrations, open_writer
 
 #: The steps, in the order they run in each repeat.
 STEPS = ("bare", "first_load", "first_load_no_evidence", "revision", "revision_writes")
-#: The targets of benchmarks/README.md that these steps bound: step / bare at most this.
+#: The targets of docs/benchmarks.md that these steps bound: step / bare at most this.
 TARGETS = {"first_load": 2.0, "revision": 0.7}
 #: DuckDB's hash() is unsigned; the history keeps row hashes as signed 64-bit integers.
 ROW_HASH = "(hash(indicator, geo, period, value, unit)::HUGEINT - 9223372036854775808)::BIGINT"

@@ -258,21 +258,21 @@ def test_the_url_appears_in_no_log_table_or_report(settings, client, receiver, c
     assert TOKEN not in repr(stored) + repr(report) + caplog.text
 
 
-def readme_block(language: str) -> str:
-    """The first fenced block of this language in the README's "Alert payload" section."""
-    section = (REPO / "README.md").read_text(encoding="utf-8").split("## Alert payload", 1)[1]
+def documented_block(language: str) -> str:
+    """The first fenced block of this language in the "Alert payload" section of docs/operators.md."""
+    section = (REPO / "docs" / "operators.md").read_text(encoding="utf-8").split("### Alert payload", 1)[1]
     return section.split(f"```{language}\n", 1)[1].split("```", 1)[0]
 
 
-def test_the_readme_payload_and_signature_check_match_what_is_sent(settings, client, receiver):
+def test_the_documented_payload_and_signature_check_match_what_is_sent(settings, client, receiver):
     receiver.play(*[Reply(200)] * ALERTS)
     send(settings, client, receiver.url())
-    example = json.loads(readme_block("json"))
+    example = json.loads(documented_block("json"))
     sent = bodies(receiver)[0]
     assert set(example) == set(sent)
     assert set(example["values"]) == set(sent["values"]) and set(example["sources"][0]) == set(sent["sources"][0])
     namespace: dict = {}
-    exec(readme_block("python"), namespace)  # noqa: S102 - the README's own verification snippet
+    exec(documented_block("python"), namespace)  # noqa: S102 - the documented verification snippet
     request = receiver.requests[0]
     assert namespace["verify"](SECRET, request.headers, request.body)
     assert not namespace["verify"]("whsec_" + "b3RoZXIta2V5", request.headers, request.body)

@@ -104,7 +104,7 @@ def text_compressions(path, column: str = "evidence") -> set[str]:
 
 @pytest.mark.one_backend
 def test_a_new_warehouse_file_is_written_in_duckdb_13s_format_and_an_old_one_keeps_its_own(tmp_path):
-    """README: a new file is written in DuckDB 1.3's format (faster writes: DICT_FSST text compression, and ZSTD
+    """docs/analysts.md: a new file is written in DuckDB 1.3's format (faster writes: DICT_FSST text compression, and ZSTD
     for the evidence), so it opens in DuckDB 1.3 or newer; a warehouse made in the older default format is not
     converted behind the back of older clients that still read it, and its evidence is not left uncompressed
     (that format does not have ZSTD for text)."""

@@ -99,7 +99,7 @@ def content_hash(content: dict) -> str:
 
 
 def event_payload(event_type: str, event_id: str, version: int, content: dict, occurred_at: dt.datetime) -> str:
-    """The JSON body every webhook receives for one event (documented in the README, "Alert payload")."""
+    """The JSON body every webhook receives for one event (documented in docs/operators.md, "Alert payload")."""
     body = {"type": event_type, "event_id": event_id, "version": version, **content,
             "occurred_at": iso_utc(occurred_at)}
     return json.dumps(body, ensure_ascii=False, default=str)

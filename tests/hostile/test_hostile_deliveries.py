@@ -2,7 +2,7 @@
 between the POST and its record. A real receiver on 127.0.0.1; hours pass on a simulated clock.
 
 What must hold afterwards: once the receiver answers again, every alert event has reached it, and a receiver
-that keeps the `webhook-id`s it has processed (as the README asks) processes each event exactly once: every
+that keeps the `webhook-id`s it has processed (as docs/operators.md asks) processes each event exactly once: every
 repeat of an event carries the same id and body; every delivery is recorded `delivered`; a further send sends
 nothing. While the receiver is down nothing is lost (deliveries stay pending, in order) and nothing is hammered
 (a delivery is not tried again before its next attempt time).
@@ -189,10 +189,10 @@ def test_a_sender_killed_between_the_post_and_its_record_resends_only_that_event
     assert_processed_exactly_once(receiver)
 
 
-def test_the_readme_tells_receivers_to_drop_repeated_webhook_ids():
+def test_the_docs_tell_receivers_to_drop_repeated_webhook_ids():
     from hostile_fixtures import REPO
 
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    reliability = readme.split("## Reliability", 1)[1].split("\n## ", 1)[0]
+    reliability = (REPO / "docs" / "reliability.md").read_text(encoding="utf-8")
+    operators = (REPO / "docs" / "operators.md").read_text(encoding="utf-8")
     assert "webhook-id" in reliability and "at most once" in reliability
-    assert "keep the ids they have processed and drop repeats" in readme
+    assert "keep the ids they have processed and drop repeats" in operators
