@@ -43,6 +43,9 @@ class PublisherTable:
     #: `TableInfos.Modified`, UNODC release date): the vintage of these numbers.
     updated: dt.datetime | None = None
     problems: list[Problem] = field(default_factory=list)
+    #: Rows left out on purpose, each with its reason and raw row (an area the contract has no geography for):
+    #: they do not refuse the file; the loader puts them in quarantine beside the rows it loads.
+    left_out: list[Problem] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
