@@ -1,0 +1,223 @@
+"""Eurostat JSON-stat 2.0 bodies (`/api/dissemination/statistics/1.0/data/<dataset>`) as publisher rows.
+
+The cube is stored row-major (the last dimension varies fastest); `value` and `status` are either lists
+(dense) or objects keyed by the flat index as a string (sparse, keys in any order). A cell listed in
+`status` but not in `value` is a published cell without a number (`"|C"`: confidential). Comext writes
+some flags into `value` itself (`":C"`) and some text (`"KG"`); such cells have no value.
+A size-0 dimension or `"value": {}` is an empty answer: an empty table, not an error. Error bodies (a JSON
+`error` list, a SOAP fault, `EXTRACTION_TOO_BIG`) are refused with the publisher's message.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import re
+from collections.abc import Iterable
+from typing import Any
+
+import polars as pl
+
+from octracker.extract.publishers.codes import dataset_from_name, eurostat_geo, native_id, observation_flags
+from octracker.extract.publishers.periods import parse_publisher_period
+from octracker.extract.publishers.table import PUBLISHER_SCHEMA, PublisherTable, empty_publisher_rows
+from octracker.extracts import Problem
+
+PROVIDER = "estat"
+#: Dimension ids that hold the geography when the body names no `role`: Comext calls it `reporter`.
+GEO_DIMENSIONS = ("geo", "reporter")
+TIME_DIMENSIONS = ("time", "time_period")
+
+
+def looks_like(content: bytes) -> bool:
+    """True when the body is a JSON-stat dataset (used to detect the kind of a file given without one)."""
+    head = content[:4096].lstrip()
+    return head.startswith(b"{") and b'"dimension"' in content and b'"class"' in head and b'"dataset"' in head
+
+
+def read(content: bytes, *, name: str) -> PublisherTable:
+    """The body's cells as publisher rows, or a table whose problems say why the body holds no data."""
+    body, refusal = _body(content)
+    if refusal is not None:
+        return PublisherTable(PROVIDER, dataset_from_name(name), empty_publisher_rows(), problems=[refusal])
+    try:
+        return _read_dataset(body, name)
+    except _Refused as refused:
+        problem = Problem("jsonstat", str(refused), content[:2000].decode("utf-8", "replace"))
+        return PublisherTable(PROVIDER, dataset_from_name(name), empty_publisher_rows(), problems=[problem])
+
+
+class _Refused(ValueError):
+    pass
+
+
+def _body(content: bytes) -> tuple[dict[str, Any], Problem | None]:
+    text = content.decode("utf-8-sig", "replace")
+    payload = text[:2000]
+    fault = re.search(r"<faultcode>(.*?)</faultcode>.*?<faultstring>(.*?)</faultstring>", text, re.S)
+    if fault:
+        return {}, Problem("publisher_error", f"Eurostat answered with an error ({fault[1]}): {fault[2]}"
+                           f"{_advice(fault[2])}", payload)
+    try:
+        body = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return {}, Problem("jsonstat", f"not JSON ({exc.msg} at line {exc.lineno}); a JSON-stat 2.0 body "
+                           "from Eurostat's dissemination API is expected", payload)
+    if not isinstance(body, dict):
+        return {}, Problem("jsonstat", "a JSON-stat dataset is an object, this body is not", payload)
+    if "error" in body:
+        errors = body["error"] if isinstance(body["error"], list) else [body["error"]]
+        said = "; ".join(f"{e.get('status', e.get('id', '?'))} {e.get('label', '')}".strip()
+                         if isinstance(e, dict) else str(e) for e in errors)
+        return {}, Problem("publisher_error", f"Eurostat answered with an error: {said}{_advice(said)}",
+                           payload)
+    if body.get("class") != "dataset" or not {"id", "size", "dimension"} <= body.keys():
+        return {}, Problem("jsonstat", "not a JSON-stat 2.0 dataset (needs class \"dataset\", id, size "
+                           "and dimension)", payload)
+    return body, None
+
+
+def _advice(message: str) -> str:
+    if "EXTRACTION_TOO_BIG" in message or "413" in message:
+        return " — ask for less: filter geo, time or another dimension in the query"
+    if "NOT_FOUND" in message or "404" in message:
+        return " — check the dataset code against Eurostat's table of contents"
+    return ""
+
+
+def _read_dataset(body: dict[str, Any], name: str) -> PublisherTable:
+    dims = [str(d) for d in body["id"]]
+    sizes = [int(s) for s in body["size"]]
+    if len(dims) != len(sizes):
+        raise _Refused(f"id lists {len(dims)} dimensions but size lists {len(sizes)}")
+    codes = [_category_codes(body["dimension"].get(d), d) for d in dims]
+    for dim, size, dim_codes in zip(dims, sizes, codes, strict=True):
+        if len(dim_codes) != size:
+            raise _Refused(f"dimension {dim!r} has size {size} but {len(dim_codes)} categories")
+    geo_at, time_at = _role(body, dims, "geo", GEO_DIMENSIONS), _role(body, dims, "time", TIME_DIMENSIONS)
+    dataset = str(body.get("extension", {}).get("id") or dataset_from_name(name)).lower()
+    unit_at = dims.index("unit") if "unit" in dims else None
+    kept = [i for i in range(len(dims)) if i not in (geo_at, time_at)]
+
+    n_cells = math.prod(sizes)
+    rows: list[dict[str, Any]] = []
+    for index, value, status in _cells(body.get("value"), body.get("status"), n_cells):
+        positions = _positions(index, sizes)
+        cell = [codes[d][positions[d]] for d in range(len(dims))]
+        try:
+            period = parse_publisher_period(cell[time_at])
+        except ValueError as exc:
+            raise _Refused(f"cell {index}: {exc}") from None
+        number, value_flag = _number(value)
+        rows.append({
+            "native_id": native_id(PROVIDER, dataset, [cell[d] for d in kept]),
+            "geo": eurostat_geo(cell[geo_at]), "period": period.code, "period_start": period.start,
+            "period_end": period.end, "year": period.year, "value": number,
+            "unit": cell[unit_at] if unit_at is not None else None, "qualifier": "exact",
+            "flags": observation_flags(value_flag, status), "_line_no": index,
+            "_raw": _raw_cell(index, value, status),
+        })
+    frame = pl.DataFrame(rows, schema=PUBLISHER_SCHEMA) if rows else empty_publisher_rows()
+    return PublisherTable(PROVIDER, dataset, frame.sort("_line_no"), title=body.get("label"),
+                          updated=_updated(body.get("updated")))
+
+
+def _category_codes(dimension: dict[str, Any] | None, dim: str) -> list[str]:
+    """A dimension's category codes in index order (index as an object, a list, or absent for one label)."""
+    if not isinstance(dimension, dict) or not isinstance(dimension.get("category"), dict):
+        raise _Refused(f"dimension {dim!r} is listed in id but has no category")
+    category = dimension["category"]
+    index = category.get("index")
+    if isinstance(index, list):
+        return [str(code) for code in index]
+    if isinstance(index, dict):
+        ordered = sorted(index.items(), key=lambda item: int(item[1]))
+        if [int(pos) for _, pos in ordered] != list(range(len(ordered))):
+            raise _Refused(f"dimension {dim!r}: category positions are not 0..{len(ordered) - 1}")
+        return [str(code) for code, _ in ordered]
+    labels = category.get("label")
+    if isinstance(labels, dict) and len(labels) == 1:
+        return [str(next(iter(labels)))]
+    if index is None and not labels:
+        return []
+    raise _Refused(f"dimension {dim!r} has no category index")
+
+
+def _role(body: dict[str, Any], dims: list[str], role: str, usual: tuple[str, ...]) -> int:
+    named = body.get("role", {}).get(role) if isinstance(body.get("role"), dict) else None
+    candidates = [str(d) for d in named or []] + [d for d in dims if d.lower() in usual]
+    for dim in candidates:
+        if dim in dims:
+            return dims.index(dim)
+    raise _Refused(f"no {role} dimension (looked for {', '.join(usual)}); dimensions are {', '.join(dims)}")
+
+
+def _cells(values: Any, statuses: Any, n_cells: int) -> Iterable[tuple[int, Any, str | None]]:
+    """(flat index, value, status) for every published cell, in index order."""
+    if n_cells == 0:
+        return []
+    value_at = _by_index(values, n_cells, "value")
+    if isinstance(statuses, str):  # one status for every cell
+        status_at = {i: statuses for i in value_at}
+    else:
+        status_at = {i: str(s) for i, s in _by_index(statuses, n_cells, "status").items() if s is not None}
+    indexes = sorted(set(value_at) | set(status_at))
+    return [(i, value_at.get(i), status_at.get(i)) for i in indexes]
+
+
+def _by_index(entries: Any, n_cells: int, what: str) -> dict[int, Any]:
+    if entries is None:
+        return {}
+    if isinstance(entries, list):
+        if len(entries) > n_cells:
+            raise _Refused(f"{what} lists {len(entries)} cells, the dimensions hold {n_cells}")
+        return {i: v for i, v in enumerate(entries) if v is not None}
+    if not isinstance(entries, dict):
+        raise _Refused(f"{what} is neither a list nor an object keyed by cell index")
+    out: dict[int, Any] = {}
+    for key, entry in entries.items():
+        if not str(key).isdigit() or int(key) >= n_cells:
+            raise _Refused(f"{what} key {key!r} is not a cell index below {n_cells}")
+        out[int(key)] = entry
+    return out
+
+
+def _positions(index: int, sizes: list[int]) -> list[int]:
+    positions = [0] * len(sizes)
+    for d in range(len(sizes) - 1, -1, -1):
+        index, positions[d] = divmod(index, sizes[d])
+    return positions
+
+
+def _number(value: Any) -> tuple[float | None, str | None]:
+    """The cell's number and a flag Comext writes in its place (`":C"` → no value, flag `c`)."""
+    if value is None or isinstance(value, bool):
+        return None, None
+    if isinstance(value, (int, float)):
+        return float(value), None
+    text = str(value).strip()
+    if text.startswith(":"):
+        return None, text
+    try:
+        return float(text), None
+    except ValueError:
+        return None, None  # text such as a unit name ("KG") published in a value cell: no number
+
+
+def _raw_cell(index: int, value: Any, status: str | None) -> str:
+    raw = f'value["{index}"] = {json.dumps(value)}' if value is not None else f'value["{index}"] absent'
+    return raw + (f', status["{index}"] = {json.dumps(status)}' if status is not None else "")
+
+
+def _updated(text: Any) -> dt.datetime | None:
+    if not isinstance(text, str):
+        return None
+    for pattern in ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"):
+        try:
+            stamp = dt.datetime.strptime(text, pattern)
+        except ValueError:
+            continue
+        return stamp.astimezone(dt.timezone.utc) if stamp.tzinfo else stamp.replace(tzinfo=dt.timezone.utc)
+    return None
+

@@ -1,0 +1,97 @@
+"""CBS StatLine tables (OData v3 and v4) read from bundles of their recorded answers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import polars as pl
+
+from octracker.extract.publishers import cbs_odata
+from publisher_cases import (
+    CBS, CBS_80072NED, CBS_80137NED, CBS_83599NED, assert_matches_golden, cbs_answers, cbs_bundle,
+)
+
+
+def read(endpoints, name="table.zip"):
+    return cbs_odata.read(cbs_bundle(endpoints), name=name)
+
+
+def test_typed_v3_table_one_row_per_topic_and_cell():
+    table = read(CBS_80137NED)
+    typed = json.loads((CBS / "v3/CBSOData3jl-meta_8.json").read_bytes())["value"]
+    properties = json.loads((CBS / "v3/CBSOData3jl-meta_7.json").read_bytes())["value"]
+    topics = [p for p in properties if p["Type"] == "Topic"]
+    assert table.ok and table.dataset == "80137ned"
+    assert table.title == "Arbeidsrekeningen; leeftijd en opleidingsniveau"
+    assert table.updated == dt.datetime(2009, 7, 10, 0, 0, tzinfo=dt.timezone.utc)  # 02:00 in Amsterdam
+    assert table.frame.height == len(typed) * len(topics)
+    first = typed[0]
+    row = table.frame.filter((pl.col("native_id") == "cbs.80137ned.1.99.totaal_1") & (pl.col("period") == "2001"))
+    assert row["value"].to_list() == [first["Totaal_1"]] and row["unit"].to_list() == ["1 000 banen"]
+    assert set(table.frame["geo"]) == {"NL"}  # the table has no region dimension
+    assert_matches_golden(table.frame.filter(pl.col("native_id").str.starts_with("cbs.80137ned.1.99.")).drop("_raw"),
+                          "cbs_odata_80137ned_total")
+
+
+def test_untyped_pages_padded_keys_and_right_aligned_values():
+    table = read(CBS_83599NED, name="83599ned.zip")
+    pages = [json.loads((CBS / f).read_bytes())["value"] for f in CBS_83599NED["UntypedDataSet"]]
+    published = [r for page in pages for r in page]
+    assert table.ok and table.dataset == "83599ned"
+    assert table.frame.height == len(published) == 15504
+    assert table.frame["_line_no"].n_unique() == len(published)
+    by_id = {r["ID"]: r for r in published}
+    for row in table.frame.sample(200, seed=1).iter_rows(named=True):
+        cell = by_id[row["_line_no"]]["OpenstaandeVacatures_1"]
+        assert row["value"] == (float(cell) if cell.strip() else None)
+    regions = {r["RegioS"] for r in published}
+    assert set(table.frame["geo"]) == {"NL" if r.strip() == "NL01" else f"NL-{r.strip()}" for r in regions}
+    assert set(table.frame["period"].str.slice(4, 1)) == {"Q"}
+    assert_matches_golden(table.frame.filter(pl.col("geo") == "NL-PV23").head(40).drop("_raw"),
+                          "cbs_odata_83599ned_pv23")
+
+
+def test_a_missing_next_page_is_refused_and_says_which():
+    only_first = {"UntypedDataSet": CBS_83599NED["UntypedDataSet"][:1]}
+    table = read(only_first)
+    assert not table.ok and table.frame.height == 0
+    message = table.problems[0].message
+    assert "$skip=10000" in message and "UntypedDataSet.2.json" in message
+
+
+def test_v4_observations_provisional_periods_are_flagged():
+    table = read(CBS_80072NED)
+    observations = json.loads((CBS / "v4/CBSOData4jl-meta_4.json").read_bytes())["value"]
+    codes = json.loads((CBS / "v4/CBSOData4jl-meta_9.json").read_bytes())["value"]
+    provisional = {c["Identifier"] for c in codes if c["Status"] == "Voorlopig"}
+    assert table.ok and table.dataset == "80072ned"
+    assert table.updated == dt.datetime(2020, 6, 19, 0, 0, tzinfo=dt.timezone.utc)
+    assert table.frame.height == len(observations)
+    flagged = table.frame.filter(pl.col("flags") == "p")
+    assert flagged.height == sum(o["Perioden"] in provisional for o in observations) > 0
+    assert set(flagged["period"]) == {"2020Q1"}
+    assert set(table.frame["unit"]) == {"%"}
+    assert_matches_golden(table.frame.filter(pl.col("native_id") == "cbs.80072ned.t001081.m001924").drop("_raw"),
+                          "cbs_odata_80072ned_total")
+
+
+def test_bundles_are_the_same_bytes_for_the_same_answers():
+    answers = cbs_answers(CBS_80137NED)
+    assert cbs_odata.bundle_answers(answers) == cbs_odata.bundle_answers(dict(reversed(list(answers.items()))))
+    assert cbs_odata.looks_like(cbs_odata.bundle_answers(answers))
+    assert not cbs_odata.looks_like(cbs_odata.bundle_answers({"TableInfos": answers["TableInfos"]}))
+
+
+def test_a_bundle_without_data_or_not_a_zip_is_refused():
+    table = read({"TableInfos": CBS_80137NED["TableInfos"]})
+    assert not table.ok and "no data" in table.problems[0].message
+    loose = cbs_odata.read((CBS / "v3/CBSOData3jl-meta_8.json").read_bytes(), name="typed.json")
+    assert not loose.ok and "not a zip archive" in loose.problems[0].describe("typed.json")
+
+
+def test_an_untyped_value_that_is_no_number_nor_symbol_is_refused():
+    answers = cbs_answers(CBS_83599NED)
+    answers["UntypedDataSet"][1] = answers["UntypedDataSet"][1].replace(b'"     1.0","ID":10000', b'"  ??","ID":10000')
+    table = cbs_odata.read(cbs_odata.bundle_answers(answers), name="t.zip")
+    assert not table.ok and "row ID 10000" in table.problems[0].message

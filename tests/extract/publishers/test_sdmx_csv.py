@@ -1,0 +1,112 @@
+"""SDMX-CSV downloads from Eurostat read into publisher rows: labels, flags, LAST UPDATE, 1.0 and 2.0."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+
+import polars as pl
+from hypothesis import given
+from hypothesis import strategies as st
+
+from octracker.extract.publishers import sdmx_csv
+from octracker.extract.publishers.codes import label_code
+from publisher_cases import EUROSTAT, assert_matches_golden
+
+SDG = EUROSTAT / "sdg_04_20.csv"
+NATIVE_TOTAL = "estat.sdg_04_20.annual.total.from_25_to_34_years.percentage.tertiary_education_levels_5_8"
+
+
+def published_rows() -> list[dict[str, str]]:
+    with SDG.open(newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def rewritten(rows: list[dict[str, str]], header: list[str]) -> bytes:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, header, lineterminator="\n", extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue().encode()
+
+
+def test_labelled_download_reads_every_row():
+    table = sdmx_csv.read(SDG.read_bytes(), name=SDG.name)
+    rows = published_rows()
+    assert table.ok, table.problems
+    assert (table.provider, table.dataset) == ("estat", "sdg_04_20")
+    assert table.frame.height == len(rows)
+    # LAST UPDATE 12/06/25 23:00:00 is Luxembourg summer time.
+    assert table.updated == dt.datetime(2025, 6, 12, 21, 0, tzinfo=dt.timezone.utc)
+    assert table.frame.filter(pl.col("flags") == "b").height == sum(r["OBS_FLAG"] == "b" for r in rows)
+    assert table.frame.filter(pl.col("flags") == "u").height == sum(r["OBS_FLAG"] == "u" for r in rows)
+    assert table.frame["geo"].n_unique() == len({r["geo"] for r in rows})
+    assert {"BE", "NL", "TR", "MK", "BA"} <= set(table.frame["geo"])
+
+
+def test_belgium_and_the_netherlands_match_the_golden_file():
+    frame = sdmx_csv.read(SDG.read_bytes(), name=SDG.name).frame
+    assert_matches_golden(frame.filter(pl.col("geo").is_in(["BE", "NL"])), "sdmx_csv_sdg_04_20_be_nl")
+
+
+def test_labels_become_stable_codes_and_code_label_cells_their_code():
+    frame = sdmx_csv.read(SDG.read_bytes(), name=SDG.name).frame
+    assert NATIVE_TOTAL in set(frame["native_id"])
+    rows = published_rows()
+    for row in rows:
+        row["freq"] = "A:Annual"
+        row["unit"] = "PC:Percentage"
+        row["geo"] = {"Belgium": "BE:Belgium", "Greece": "EL:Greece"}.get(row["geo"], row["geo"])
+    frame2 = sdmx_csv.read(rewritten(rows, list(rows[0])), name="sdg_04_20.csv").frame
+    assert NATIVE_TOTAL.replace(".annual.", ".a.").replace(".percentage.", ".pc.") in set(frame2["native_id"])
+    assert set(frame2["unit"]) == {"PC"}
+    assert {"BE", "GR"} <= set(frame2["geo"])
+
+
+def test_sdmx_csv_2_gives_the_same_rows():
+    rows = published_rows()
+    for row in rows:
+        row.update(STRUCTURE="dataflow", STRUCTURE_ID=row["DATAFLOW"], ACTION="I")
+    header = ["STRUCTURE", "STRUCTURE_ID", "ACTION", *list(published_rows()[0])[1:]]
+    one = sdmx_csv.read(SDG.read_bytes(), name=SDG.name)
+    two = sdmx_csv.read(rewritten(rows, header), name="sdg_04_20_v2.csv")
+    assert two.ok and sdmx_csv.looks_like(rewritten(rows, header))
+    assert two.frame.drop("_raw").equals(one.frame.drop("_raw"))
+    # A deleted observation (ACTION D) is not read.
+    rows[0]["ACTION"] = "D"
+    assert sdmx_csv.read(rewritten(rows, header), name="x.csv").frame.height == len(rows) - 1
+
+
+def test_confidential_cells_have_the_flag_and_no_value():
+    rows = published_rows()[:3]
+    rows[1].update(OBS_VALUE="", CONF_STATUS="C")
+    rows[2].update(OBS_FLAG="p", CONF_STATUS="F")
+    frame = sdmx_csv.read(rewritten(rows, list(rows[0])), name="x.csv").frame
+    assert frame["value"][1] is None and frame["flags"][1] == "c"
+    assert frame["flags"][2] == "p"
+
+
+def test_bad_rows_are_refused_with_their_line():
+    rows = published_rows()[:4]
+    rows[1]["OBS_VALUE"] = "twenty"
+    rows[2]["geo"] = "Atlantis"
+    table = sdmx_csv.read(rewritten(rows, list(rows[0])), name="x.csv")
+    described = [p.describe("x.csv") for p in table.problems]
+    assert described[0].startswith("x.csv, line 3") and "'twenty' is not a number" in described[0]
+    assert described[1].startswith("x.csv, line 4") and "'Atlantis'" in described[1]
+    ragged = SDG.read_bytes().replace(b",2009,22.5,,", b",2009,22.5,,,", 1)
+    assert "13 cells where the header has 12" in sdmx_csv.read(ragged, name="x.csv").problems[0].message
+
+
+def test_a_file_that_is_not_sdmx_csv_is_refused():
+    table = sdmx_csv.read(b"indicator,geo,period,value\nx,BE,2023,1\n", name="long.csv")
+    assert not table.ok and "not SDMX-CSV" in table.problems[0].message
+    assert not sdmx_csv.looks_like(b"indicator,geo,period,value\n") and sdmx_csv.looks_like(SDG.read_bytes())
+
+
+@given(st.text(max_size=40))
+def test_label_codes_are_stable(label: str):
+    code = label_code(label)
+    assert label_code(code) == code
+    assert code == code.lower() and "." not in code and " " not in code
