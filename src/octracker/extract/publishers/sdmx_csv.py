@@ -220,7 +220,7 @@ def _last_update(text: str) -> dt.datetime | None:
             continue
         # Eurostat writes the time in Luxembourg.
         return stamp.replace(tzinfo=LUXEMBOURG).astimezone(dt.timezone.utc)
-    raise ValueError(f"LAST UPDATE {text!r} is not dd/mm/yy HH:MM:SS")
+    raise ValueError(f"the time of last update {text!r} is not dd/mm/yy HH:MM:SS")
 
 
 def _refused(name: str, check: str, message: str, payload: str) -> PublisherTable:
