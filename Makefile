@@ -1,33 +1,54 @@
 # `make run` and `make test` do all set-up themselves on a fresh machine with Python 3.11+.
+# One virtual environment: `make run` installs what the main job needs; `make test` adds the test tools, the
+# DuckLake extensions and the docs builder to it. Each step is marked done by a stamp in .venv.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.run-installed
+TEST_STAMP := $(VENV)/.test-installed
+DOCS_STAMP := $(VENV)/.docs-installed
 
-.PHONY: run test bench install clean
+.PHONY: run test docs bench install clean
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit("octracker needs Python 3.11 or newer, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test,lake]'
-	@touch $(STAMP)
 
-install: $(STAMP)
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	@touch $@
+
+$(TEST_STAMP): $(RUN_STAMP)
+	$(BIN)/pip install --quiet -e '.[test,lake,docs]'
+	@touch $@
+
+$(DOCS_STAMP): $(RUN_STAMP)
+	$(BIN)/pip install --quiet -e '.[docs]'
+	@touch $@
+
+# A development environment: everything `make test` needs.
+install: $(TEST_STAMP)
 
 # Main job: refresh every pipeline over the bundled documents, then summarise series, changes and alerts.
-run: $(STAMP)
+run: $(RUN_STAMP)
 	$(BIN)/octracker refresh
 	$(BIN)/octracker summary
 
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(BIN)/python -m pytest
+
+# The documentation site in site/: the indicator reference regenerated from the catalog, then a strict build
+# (a broken link or anchor fails it). Nothing is fetched: the theme is installed with the docs extra.
+docs: $(DOCS_STAMP)
+	$(BIN)/python scripts/indicator_reference.py
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 # Benchmarks (not part of `make test`): 2.5-6 minutes on 2 cores (the first run also generates the tables);
 # BENCH_ARGS=--quick for a smoke run.
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) warehouse/*.duckdb warehouse/*.duckdb.wal warehouse/published warehouse/raw
+	rm -rf $(VENV) site warehouse/*.duckdb warehouse/*.duckdb.wal warehouse/published warehouse/raw
