@@ -49,6 +49,9 @@ def test_the_documented_columns_are_the_warehouses(refreshed):
     present = relations(refreshed)
     assert {"series", "observations", "latest_values", "series_freshness", "source_conflicts", "yoy_changes",
             "trend_alerts"} <= set(documented)
+    undocumented = relations(refreshed) - set(documented)
+    assert not undocumented, (f"{sorted(undocumented)}: add a row with the columns to docs/analysts.md, "
+                              "\"Columns of the tables and views\"")
     con = duckdb.connect(str(refreshed.published_path), read_only=True)
     try:
         for name, columns in documented.items():
