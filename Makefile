@@ -8,7 +8,7 @@ RUN_STAMP := $(VENV)/.run-installed
 TEST_STAMP := $(VENV)/.test-installed
 DOCS_STAMP := $(VENV)/.docs-installed
 
-.PHONY: run test docs bench install clean
+.PHONY: run test lint docs bench install clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit("octracker needs Python 3.11 or newer, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -37,6 +37,13 @@ run: $(RUN_STAMP)
 
 test: $(TEST_STAMP)
 	$(BIN)/python -m pytest
+
+# ruff (lint and format) and mypy, as configured in pyproject.toml.
+lint: $(TEST_STAMP)
+	$(BIN)/pip install --quiet -e '.[lint]'
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
 
 # The documentation site in site/: the indicator reference regenerated from the catalog, then a strict build
 # (a broken link or anchor fails it). Nothing is fetched: the theme is installed with the docs extra.

@@ -52,7 +52,7 @@ class Size:
 
 SIZES = {
     "10m": Size("10m", indicators=100, geos=200, periods=500),  # 20,000 series x 500 months
-    "1m": Size("1m", indicators=10, geos=200, periods=500),     # 2,000 series x 500 months
+    "1m": Size("1m", indicators=10, geos=200, periods=500),  # 2,000 series x 500 months
     "100k": Size("100k", indicators=10, geos=20, periods=500),  # 200 series, for --quick smoke runs
     "annual_2m": Size("annual_2m", indicators=100, geos=200, periods=100, frequency="annual"),
     "annual_20k": Size("annual_20k", indicators=10, geos=20, periods=100, frequency="annual"),
@@ -97,7 +97,8 @@ def year_periods(years: int) -> list[str]:
 def long_table(size: Size, *, seed: int = 8) -> pl.DataFrame:
     """indicator, geo, period, value, unit: sorted by series then period, like an office's export."""
     series = pl.DataFrame({"indicator": indicator_ids(size.indicators, size.frequency)}).join(
-        pl.DataFrame({"geo": geo_codes(size.geos)}), how="cross")
+        pl.DataFrame({"geo": geo_codes(size.geos)}), how="cross"
+    )
     labels = month_periods(size.periods) if size.frequency == "monthly" else year_periods(size.periods)
     periods = pl.DataFrame({"period": labels}).with_row_index("_period")
     frame = series.join(periods, how="cross").sort("indicator", "geo", "_period")
@@ -116,8 +117,7 @@ def revise(frame: pl.DataFrame, *, share: float = REVISED_SHARE, seed: int = 9) 
     """The same table with `share` of the values changed (+1 %), spread over all series."""
     changed = uniform(pl.int_range(pl.len(), dtype=pl.UInt64), seed) < share
     return frame.with_columns(
-        pl.when(changed).then((pl.col("value") * 1.01).round(2)).otherwise(pl.col("value"))
-        .alias("value")
+        pl.when(changed).then((pl.col("value") * 1.01).round(2)).otherwise(pl.col("value")).alias("value")
     )
 
 

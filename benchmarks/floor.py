@@ -42,8 +42,8 @@ import duckdb
 
 from benchmarks.dataset import DATA_DIR, MONTHLY, REPO, SIZES, write_tables
 from benchmarks.steps import bare_ctas, quiet_duckdb
-from octracker.settings import build_settings
-from octracker.warehouse import apply_migrations, open_writer
+from octracker.store.settings import build_settings
+from octracker.store.warehouse import apply_migrations, open_writer
 
 #: The steps, in the order they run in each repeat.
 STEPS = ("bare", "first_load", "first_load_no_evidence", "revision", "revision_writes")
@@ -78,14 +78,30 @@ def bare(table: Path, db: Path) -> float:
 def insert_history(rows: str, evidence: str, run_id: str, now: str) -> str:
     """An INSERT of every history column the engine fills for a table row, for `rows` (cells, `h`, row number)."""
     columns = {
-        "indicator_id": "r.indicator", "geo": "r.geo", "period_start": "p.period_start", "period_end": "p.period_end",
-        "year": "year(p.period_end)", "value": "r.value", "unit": "r.unit", "qualifier": "'exact'",
-        "is_partial": "false", "as_of": "NULL", "source_id": f"'{MONTHLY.source_id}'", "method": "'parsed'",
-        "evidence": evidence, "note": "NULL", "pipeline": f"'{MONTHLY.pipeline}'", "run_id": f"'{run_id}'",
-        "valid_from": f"TIMESTAMP '{now}'", "valid_to": "NULL", "row_hash": "r.h",
+        "indicator_id": "r.indicator",
+        "geo": "r.geo",
+        "period_start": "p.period_start",
+        "period_end": "p.period_end",
+        "year": "year(p.period_end)",
+        "value": "r.value",
+        "unit": "r.unit",
+        "qualifier": "'exact'",
+        "is_partial": "false",
+        "as_of": "NULL",
+        "source_id": f"'{MONTHLY.source_id}'",
+        "method": "'parsed'",
+        "evidence": evidence,
+        "note": "NULL",
+        "pipeline": f"'{MONTHLY.pipeline}'",
+        "run_id": f"'{run_id}'",
+        "valid_from": f"TIMESTAMP '{now}'",
+        "valid_to": "NULL",
+        "row_hash": "r.h",
     }
-    return (f"INSERT INTO observation_history ({', '.join(columns)}) SELECT {', '.join(columns.values())} "
-            f"FROM {rows} AS r JOIN _periods AS p USING (period)")
+    return (
+        f"INSERT INTO observation_history ({', '.join(columns)}) SELECT {', '.join(columns.values())} "
+        f"FROM {rows} AS r JOIN _periods AS p USING (period)"
+    )
 
 
 def parse_periods(con: duckdb.DuckDBPyConnection, table: Path) -> None:
@@ -164,11 +180,18 @@ def _revise(con: duckdb.DuckDBPyConnection, revised: Path, db: Path) -> tuple[fl
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.floor", description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=3, help="runs of each step, interleaved (default 3)")
-    parser.add_argument("--size", choices=("10m", "1m", "100k"), default="10m",
-                        help="which generated tables (default 10m; 100k is a smoke run)")
-    parser.add_argument("--data", type=Path, default=DATA_DIR,
-                        help="folder of the generated tables, the scratch files and floor_results.json "
-                             "(default benchmarks/data)")
+    parser.add_argument(
+        "--size",
+        choices=("10m", "1m", "100k"),
+        default="10m",
+        help="which generated tables (default 10m; 100k is a smoke run)",
+    )
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=DATA_DIR,
+        help="folder of the generated tables, the scratch files and floor_results.json (default benchmarks/data)",
+    )
     args = parser.parse_args(argv)
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
@@ -182,13 +205,18 @@ def main(argv: list[str] | None = None) -> int:
             times["bare"].append(bare(tables.base, work / "bare.duckdb"))
             times["first_load"].append(first_load(tables.base, work / "first.duckdb", with_evidence=True))
             times["first_load_no_evidence"].append(
-                first_load(tables.base, work / "no_evidence.duckdb", with_evidence=False))
+                first_load(tables.base, work / "no_evidence.duckdb", with_evidence=False)
+            )
             whole, writes, closed = revision(work / "first.duckdb", tables.revised, work / "revision.duckdb")
             times["revision"].append(whole)
             times["revision_writes"].append(writes)
             revised.append(closed)
-            print(f"run {repeat}/{args.repeats}: " + ", ".join(f"{s} {times[s][-1]:.2f} s" for s in STEPS)
-                  + f" ({closed:,} versions revised)", flush=True)
+            print(
+                f"run {repeat}/{args.repeats}: "
+                + ", ".join(f"{s} {times[s][-1]:.2f} s" for s in STEPS)
+                + f" ({closed:,} versions revised)",
+                flush=True,
+            )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     medians = {step: statistics.median(values) for step, values in times.items()}
@@ -198,9 +226,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {step:<24} {medians[step]:6.2f} s  {medians[step] / medians['bare']:5.2f}x{target}")
     result = {
         "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "size": args.size, "repeats": args.repeats, "seconds": times, "medians": medians,
-        "ratios": {step: medians[step] / medians["bare"] for step in STEPS}, "versions_revised": revised,
-        "duckdb": duckdb.__version__, "python": platform.python_version(),
+        "size": args.size,
+        "repeats": args.repeats,
+        "seconds": times,
+        "medians": medians,
+        "ratios": {step: medians[step] / medians["bare"] for step in STEPS},
+        "versions_revised": revised,
+        "duckdb": duckdb.__version__,
+        "python": platform.python_version(),
     }
     (args.data / "floor_results.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     return 0

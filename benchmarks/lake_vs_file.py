@@ -29,11 +29,11 @@ import polars as pl
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from octracker.catalog import load_catalog  # noqa: E402
-from octracker.history import upsert_observations  # noqa: E402
-from octracker.settings import Settings, build_settings  # noqa: E402
-from octracker.warehouse import open_reader, open_writer, prepare_warehouse, publish, utc_now  # noqa: E402
-from octracker.writers import write_transaction  # noqa: E402
+from octracker.content.catalog import load_catalog  # noqa: E402
+from octracker.store.history import upsert_observations  # noqa: E402
+from octracker.store.settings import Settings, build_settings  # noqa: E402
+from octracker.store.warehouse import open_reader, open_writer, prepare_warehouse, publish, utc_now  # noqa: E402
+from octracker.store.writers import write_transaction  # noqa: E402
 
 VIEWS = ("observations", "series", "source_conflicts")
 SOURCE_ID = "bench-statistics-office"
@@ -49,22 +49,24 @@ def canonical_frame(rows: int, revised_share: float = 0.0) -> pl.DataFrame:
     value = (i * 7919 % 10007).cast(pl.Float64) / 100
     if revised_share:
         value = pl.select(pl.when(i % round(1 / revised_share) == 0).then(value + 1).otherwise(value)).to_series()
-    return pl.DataFrame({
-        "indicator_id": pl.select(pl.format("bench_indicator_{}", series % 10)).to_series(),
-        "geo": pl.select(pl.format("G{}", (series // 10).cast(pl.String).str.zfill(4))).to_series(),
-        "period_start": start,
-        "period_end": start.dt.month_end(),
-        "year": start.dt.year().cast(pl.Int32),
-        "value": value,
-        "unit": "count",
-        "qualifier": "exact",
-        "is_partial": False,
-        "as_of": pl.Series([None] * n, dtype=pl.Date),
-        "source_id": SOURCE_ID,
-        "method": "parsed",
-        "evidence": pl.select(pl.format("row {}", i)).to_series(),
-        "note": pl.Series([None] * n, dtype=pl.String),
-    })
+    return pl.DataFrame(
+        {
+            "indicator_id": pl.select(pl.format("bench_indicator_{}", series % 10)).to_series(),
+            "geo": pl.select(pl.format("G{}", (series // 10).cast(pl.String).str.zfill(4))).to_series(),
+            "period_start": start,
+            "period_end": start.dt.month_end(),
+            "year": start.dt.year().cast(pl.Int32),
+            "value": value,
+            "unit": "count",
+            "qualifier": "exact",
+            "is_partial": False,
+            "as_of": pl.Series([None] * n, dtype=pl.Date),
+            "source_id": SOURCE_ID,
+            "method": "parsed",
+            "evidence": pl.select(pl.format("row {}", i)).to_series(),
+            "note": pl.Series([None] * n, dtype=pl.String),
+        }
+    )
 
 
 def timed(fn) -> tuple[float, object]:
@@ -77,14 +79,18 @@ def load(settings: Settings, frame: pl.DataFrame, run_id: str) -> tuple[float, f
     """Seconds of one pipeline-like load (its transaction; the connection is opened before), and of publishing."""
     with open_writer(settings) as con:
         prepare_warehouse(con, settings, load_catalog(settings.schemas_dir / "indicators.toml"))
+
         def write() -> None:
             # `series` ranks observations by their source's precedence: the source must exist.
             con.execute("DELETE FROM sources WHERE source_id = ?", [SOURCE_ID])
-            con.execute("INSERT INTO sources (source_id, kind, published_precision, sha256, retrieved_at, pipeline, "
-                        "precedence) VALUES (?, 'observations_long', 'unknown', '-', ?, 'bench', 50)",
-                        [SOURCE_ID, utc_now()])
-            upsert_observations(con, frame, pipeline="bench", run_id=run_id, source_ids=[SOURCE_ID],
-                                full_snapshot=True, now=utc_now())
+            con.execute(
+                "INSERT INTO sources (source_id, kind, published_precision, sha256, retrieved_at, pipeline, "
+                "precedence) VALUES (?, 'observations_long', 'unknown', '-', ?, 'bench', 50)",
+                [SOURCE_ID, utc_now()],
+            )
+            upsert_observations(
+                con, frame, pipeline="bench", run_id=run_id, source_ids=[SOURCE_ID], full_snapshot=True, now=utc_now()
+            )
 
         seconds, _ = timed(lambda: write_transaction(con, write, what="bench load"))
         # Readers of a file see the load once it is copied to the published path; a lake publishes nothing.
@@ -158,20 +164,24 @@ def main() -> None:
         base = Path(tmp)
         backends = {"file": build_settings(project=ROOT, warehouse=base / "file" / "octracker.duckdb", environ={})}
         backends["lake (local catalog)"] = build_settings(
-            project=ROOT, warehouse=f"ducklake:{base}/local/catalog.ducklake", environ={})
+            project=ROOT, warehouse=f"ducklake:{base}/local/catalog.ducklake", environ={}
+        )
         schema = f"bench_{uuid.uuid4().hex[:8]}"
         if postgres_reachable():
             backends["lake (PostgreSQL catalog)"] = build_settings(
-                project=ROOT, warehouse="ducklake:postgres:",
-                environ={**os.environ, "OCTRACKER_LAKE_DATA": str(base / "pg"), "OCTRACKER_LAKE_SCHEMA": schema})
+                project=ROOT,
+                warehouse="ducklake:postgres:",
+                environ={**os.environ, "OCTRACKER_LAKE_DATA": str(base / "pg"), "OCTRACKER_LAKE_SCHEMA": schema},
+            )
         samples: dict[str, list[dict[str, float]]] = {name: [] for name in backends}
         for run in range(args.runs):
             for name, settings in backends.items():
                 print(f"run {run + 1}: measuring {name} ...", file=sys.stderr, flush=True)
                 fresh = fresh_warehouse(settings, base / f"run{run}", f"{schema}_{run}")
                 samples[name].append(measure(fresh, frames, args.repeats))
-        results = {name: {step: statistics.median(s[step] for s in runs) for step in runs[0]}
-                   for name, runs in samples.items()}
+        results = {
+            name: {step: statistics.median(s[step] for s in runs) for step in runs[0]} for name, runs in samples.items()
+        }
         if "lake (PostgreSQL catalog)" in backends:
             import psycopg
 
@@ -179,15 +189,18 @@ def main() -> None:
                 for run in range(args.runs):
                     con.execute(f'DROP SCHEMA IF EXISTS "{schema}_{run}" CASCADE')
 
-    print(f"\n{rows:,} rows, {dt.date.today()}, duckdb {__import__('duckdb').__version__}, {os.cpu_count()} cores, "
-          f"load average {os.getloadavg()[0]:.1f}; median of {args.runs} run(s); seconds (ratio to the file)\n")
+    print(
+        f"\n{rows:,} rows, {dt.date.today()}, duckdb {__import__('duckdb').__version__}, {os.cpu_count()} cores, "
+        f"load average {os.getloadavg()[0]:.1f}; median of {args.runs} run(s); seconds (ratio to the file)\n"
+    )
     names = list(results)
     print("| step | " + " | ".join(names) + " |")
     print("|---|" + "---:|" * len(names))
     for step in results["file"]:
         base_s = results["file"][step]
-        cells = [f"{results[n][step]:.2f}" + ("" if n == "file" else f" ({results[n][step] / base_s:.1f}x)")
-                 for n in names]
+        cells = [
+            f"{results[n][step]:.2f}" + ("" if n == "file" else f" ({results[n][step] / base_s:.1f}x)") for n in names
+        ]
         print(f"| {step} | " + " | ".join(cells) + " |")
 
 

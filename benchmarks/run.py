@@ -28,9 +28,21 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.dataset import (
-    ANNUAL, DATA_DIR, MONTHLY, REPO, SIZES, SMALL_CHANGE_ROWS, YEARLY, Size, TableFiles, indicator_ids, table_files,
-    write_project, write_spec,
+    ANNUAL,
+    DATA_DIR,
+    MONTHLY,
+    REPO,
+    SIZES,
+    SMALL_CHANGE_ROWS,
+    YEARLY,
+    Size,
+    TableFiles,
+    indicator_ids,
+    table_files,
+    write_project,
+    write_spec,
 )
+
 RESULTS_FILE = DATA_DIR / "results.json"
 LATEST_FILE = Path(__file__).resolve().parent / "latest_results.json"
 
@@ -55,8 +67,9 @@ def run_step(step: str, args: dict[str, Any], *, timeout: float = 3600) -> Measu
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)])}
     load_before = os.getloadavg()[0]
     start = time.perf_counter()
-    child = subprocess.Popen([sys.executable, "-m", "benchmarks.steps", step, json.dumps(args), str(result_file)],
-                             cwd=REPO, env=env)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.steps", step, json.dumps(args), str(result_file)], cwd=REPO, env=env
+    )
     deadline = start + timeout
     while True:
         pid, status, usage = os.wait4(child.pid, os.WNOHANG)
@@ -73,10 +86,15 @@ def run_step(step: str, args: dict[str, Any], *, timeout: float = 3600) -> Measu
     detail = json.loads(result_file.read_text(encoding="utf-8"))
     result_file.unlink()
     own_peak = detail.pop("own_peak_mib", None)
-    return Measure(step=step, seconds=detail.pop("seconds"), process_seconds=elapsed,
-                   cpu_seconds=usage.ru_utime + usage.ru_stime,
-                   peak_mib=own_peak if own_peak is not None else usage.ru_maxrss / 1024,
-                   load_before=load_before, detail=detail)
+    return Measure(
+        step=step,
+        seconds=detail.pop("seconds"),
+        process_seconds=elapsed,
+        cpu_seconds=usage.ru_utime + usage.ru_stime,
+        peak_mib=own_peak if own_peak is not None else usage.ru_maxrss / 1024,
+        load_before=load_before,
+        detail=detail,
+    )
 
 
 @dataclass
@@ -103,8 +121,12 @@ class Result:
         return self.measures[-1].detail
 
     def record(self) -> dict[str, Any]:
-        return {"median_seconds": self.seconds, "median_cpu_seconds": self.cpu_seconds, "peak_mib": self.peak_mib,
-                "runs": [asdict(m) for m in self.measures]}
+        return {
+            "median_seconds": self.seconds,
+            "median_cpu_seconds": self.cpu_seconds,
+            "peak_mib": self.peak_mib,
+            "runs": [asdict(m) for m in self.measures],
+        }
 
 
 def repeat(name: str, times: int, prepare, step: str, args: dict[str, Any]) -> Result:
@@ -113,20 +135,25 @@ def repeat(name: str, times: int, prepare, step: str, args: dict[str, Any]) -> R
     for n in range(times):
         prepare()
         measure = run_step(step, args)
-        print(f"  {name} #{n + 1}: {measure.seconds:.2f} s, cpu {measure.cpu_seconds:.2f} s, "
-              f"peak {measure.peak_mib:.0f} MiB, load {measure.load_before:.1f}", flush=True)
+        print(
+            f"  {name} #{n + 1}: {measure.seconds:.2f} s, cpu {measure.cpu_seconds:.2f} s, "
+            f"peak {measure.peak_mib:.0f} MiB, load {measure.load_before:.1f}",
+            flush=True,
+        )
         measures.append(measure)
     return Result(name, measures)
 
 
 def fresh(*paths: Path):
     """A prepare() that removes files or folders so the next run starts from nothing."""
+
     def prepare() -> None:
         for path in paths:
             if path.is_dir():
                 shutil.rmtree(path)
             elif path.exists():
                 path.unlink()
+
     return prepare
 
 
@@ -139,12 +166,14 @@ def save(folder: Path, snapshot: Path) -> None:
 
 def restore(snapshot: Path, target: Path, *, also=None):
     """A prepare() that puts a saved folder back in place (and runs `also`, e.g. re-pointing the spec)."""
+
     def prepare() -> None:
         if target.exists():
             shutil.rmtree(target)
         shutil.copytree(snapshot, target)
         if also:
             also()
+
     return prepare
 
 
@@ -186,34 +215,65 @@ class Bench:
         point_at(files.base)()
         self.measure(f"ingest_{label}", fresh(data), "octracker_refresh", args)
         save(data, loaded)
-        self.measure(f"reingest_same_file_{label}", restore(loaded, data, also=point_at(files.base)),
-                     "octracker_refresh", args)
-        self.measure(f"reingest_reencoded_{label}", restore(loaded, data, also=point_at(files.reencoded)),
-                     "octracker_refresh", args)
+        self.measure(
+            f"reingest_same_file_{label}", restore(loaded, data, also=point_at(files.base)), "octracker_refresh", args
+        )
+        self.measure(
+            f"reingest_reencoded_{label}",
+            restore(loaded, data, also=point_at(files.reencoded)),
+            "octracker_refresh",
+            args,
+        )
         if annual is not None:
-            self.measure(f"revised_full_table_{label}", restore(loaded, data, also=point_at(files.revised)),
-                         "octracker_refresh", args)
-            self.measure(f"revised_delta_{label}",
-                         restore(loaded, data, also=point_at(files.delta, full_snapshot=False)),
-                         "octracker_refresh", args)
+            self.measure(
+                f"revised_full_table_{label}",
+                restore(loaded, data, also=point_at(files.revised)),
+                "octracker_refresh",
+                args,
+            )
+            self.measure(
+                f"revised_delta_{label}",
+                restore(loaded, data, also=point_at(files.delta, full_snapshot=False)),
+                "octracker_refresh",
+                args,
+            )
             # What a refresh costs when next to nothing changed: the part of it that follows what exists.
-            self.measure(f"small_change_{label}",
-                         restore(loaded, data, also=point_at(files.small_change, full_snapshot=False)),
-                         "octracker_refresh", args)
+            self.measure(
+                f"small_change_{label}",
+                restore(loaded, data, also=point_at(files.small_change, full_snapshot=False)),
+                "octracker_refresh",
+                args,
+            )
             # The annual companion, loaded once beside the monthly table: views and alerts read both.
             write_spec(project, table_files(annual).base, YEARLY)
-            self.measure(f"ingest_annual_beside_{label}", restore(loaded, data), "octracker_refresh",
-                         {**args, "pipeline": YEARLY.pipeline}, times=1)
+            self.measure(
+                f"ingest_annual_beside_{label}",
+                restore(loaded, data),
+                "octracker_refresh",
+                {**args, "pipeline": YEARLY.pipeline},
+                times=1,
+            )
             save(data, with_annual)
-            self.measure(f"views_alerts_{label}", restore(with_annual, data), "octracker_views",
-                         {"project": str(project), "warehouse": warehouse})
+            self.measure(
+                f"views_alerts_{label}",
+                restore(with_annual, data),
+                "octracker_views",
+                {"project": str(project), "warehouse": warehouse},
+            )
             published = str(with_annual / "published" / "octracker.duckdb")
             self.measure(f"each_view_{label}", lambda: None, "octracker_each_view", {"published": published}, times=1)
             middle = annual.indicators // 2  # an indicator of every size (both tables have as many)
-            for view, indicator in (("yoy_changes", indicator_ids(annual.indicators, "annual")[middle]),
-                                    ("series", indicator_ids(annual.indicators, "monthly")[middle])):
-                self.measure(f"query_{view}_{label}", lambda: None, "octracker_query",
-                             {"published": published, "view": view, "indicator": indicator}, times=1)
+            for view, indicator in (
+                ("yoy_changes", indicator_ids(annual.indicators, "annual")[middle]),
+                ("series", indicator_ids(annual.indicators, "monthly")[middle]),
+            ):
+                self.measure(
+                    f"query_{view}_{label}",
+                    lambda: None,
+                    "octracker_query",
+                    {"published": published, "view": view, "indicator": indicator},
+                    times=1,
+                )
         if not self.keep:
             for folder in (data, loaded, with_annual):
                 shutil.rmtree(folder, ignore_errors=True)
@@ -221,7 +281,11 @@ class Bench:
     def dlt(self, label: str, files: TableFiles) -> None:
         state = self.work / f"dlt_{label}"
         snapshot = self.work / f"dlt_{label}_loaded"
-        args = {"file": str(files.base), "db": str(state / "dlt_warehouse.duckdb"), "pipelines_dir": str(state / "pipelines")}
+        args = {
+            "file": str(files.base),
+            "db": str(state / "dlt_warehouse.duckdb"),
+            "pipelines_dir": str(state / "pipelines"),
+        }
 
         def make_dirs():
             fresh(state)()
@@ -242,8 +306,9 @@ class Bench:
             for n in range(times):
                 prepare()
                 measures.append(run_cli_refresh(data / "octracker.duckdb"))
-                print(f"  {name} #{n + 1}: {measures[-1].seconds:.2f} s, peak {measures[-1].peak_mib:.0f} MiB",
-                      flush=True)
+                print(
+                    f"  {name} #{n + 1}: {measures[-1].seconds:.2f} s, peak {measures[-1].peak_mib:.0f} MiB", flush=True
+                )
             self.results[name] = Result(name, measures)
         shutil.rmtree(data, ignore_errors=True)
 
@@ -257,8 +322,10 @@ def generate_tables(*sizes: Size) -> None:
     """
     names = [size.name for size in sizes]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)])}
-    code = ("import sys\nfrom benchmarks.dataset import SIZES, write_tables\n"
-            "for name in sys.argv[1:]:\n    write_tables(SIZES[name])\n")
+    code = (
+        "import sys\nfrom benchmarks.dataset import SIZES, write_tables\n"
+        "for name in sys.argv[1:]:\n    write_tables(SIZES[name])\n"
+    )
     subprocess.run([sys.executable, "-c", code, *names], cwd=REPO, env=env, check=True)
 
 
@@ -267,15 +334,33 @@ def run_cli_refresh(warehouse: Path) -> Measure:
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
     load_before = os.getloadavg()[0]
     start = time.perf_counter()
-    child = subprocess.Popen([sys.executable, "-m", "octracker", "--project", str(REPO), "--warehouse",
-                              str(warehouse), "--quiet", "refresh"], cwd=REPO, env=env)
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "octracker",
+            "--project",
+            str(REPO),
+            "--warehouse",
+            str(warehouse),
+            "--quiet",
+            "refresh",
+        ],
+        cwd=REPO,
+        env=env,
+    )
     _, status, usage = os.wait4(child.pid, 0)
     elapsed = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"octracker refresh over the bundled documents failed (exit {status})")
-    return Measure(step="octracker refresh", seconds=elapsed, process_seconds=elapsed,
-                   cpu_seconds=usage.ru_utime + usage.ru_stime, peak_mib=usage.ru_maxrss / 1024,
-                   load_before=load_before)
+    return Measure(
+        step="octracker refresh",
+        seconds=elapsed,
+        process_seconds=elapsed,
+        cpu_seconds=usage.ru_utime + usage.ru_stime,
+        peak_mib=usage.ru_maxrss / 1024,
+        load_before=load_before,
+    )
 
 
 @dataclass(frozen=True)
@@ -293,21 +378,38 @@ def targets(big: str, small: str) -> list[Target]:
     return [
         Target(f"1. full ingest {big} / bare load", f"ingest_{big}", f"bare_ctas_{big}", 2.0),
         Target(f"2. re-ingest same file {big} / first ingest", f"reingest_same_file_{big}", f"ingest_{big}", 0.3),
-        Target(f"2. re-ingest same rows, re-encoded file {big} / first ingest", f"reingest_reencoded_{big}",
-               f"ingest_{big}", 0.3),
+        Target(
+            f"2. re-ingest same rows, re-encoded file {big} / first ingest",
+            f"reingest_reencoded_{big}",
+            f"ingest_{big}",
+            0.3,
+        ),
         Target(f"3. table with 10% revised {big} / bare load", f"revised_full_table_{big}", f"bare_ctas_{big}", 0.7),
         Target(f"3. delta of the revised 10% {big} / bare load", f"revised_delta_{big}", f"bare_ctas_{big}", 0.7),
-        Target(f"3. (a small change: {SMALL_CHANGE_ROWS} revised rows into {big})", f"small_change_{big}", None, None,
-               "s"),
-        Target(f"4. views and alerts refreshed {big} (+ annual) / bare load", f"views_alerts_{big}", f"bare_ctas_{big}",
-               1.0),
+        Target(
+            f"3. (a small change: {SMALL_CHANGE_ROWS} revised rows into {big})", f"small_change_{big}", None, None, "s"
+        ),
+        Target(
+            f"4. views and alerts refreshed {big} (+ annual) / bare load",
+            f"views_alerts_{big}",
+            f"bare_ctas_{big}",
+            1.0,
+        ),
         Target(f"4. one indicator through yoy_changes {big}", f"query_yoy_changes_{big}", None, 0.050, "s"),
         Target(f"4. one indicator through series {big}", f"query_series_{big}", None, None, "s"),
         Target(f"5. octracker ingest {small} / dlt merge {small}", f"ingest_{small}", f"dlt_merge_{small}", 1.0),
-        Target(f"5. octracker re-ingest {small} / dlt re-merge {small}", f"reingest_same_file_{small}",
-               f"dlt_remerge_same_{small}", 1.0),
-        Target(f"5. octracker re-ingest re-encoded {small} / dlt re-merge {small}",
-               f"reingest_reencoded_{small}", f"dlt_remerge_same_{small}", 1.0),
+        Target(
+            f"5. octracker re-ingest {small} / dlt re-merge {small}",
+            f"reingest_same_file_{small}",
+            f"dlt_remerge_same_{small}",
+            1.0,
+        ),
+        Target(
+            f"5. octracker re-ingest re-encoded {small} / dlt re-merge {small}",
+            f"reingest_reencoded_{small}",
+            f"dlt_remerge_same_{small}",
+            1.0,
+        ),
     ]
 
 
@@ -319,15 +421,31 @@ def evaluate(results: dict[str, Result], big: str, small: str) -> list[dict[str,
         num = results[t.numerator]
         value = num.seconds / results[t.denominator].seconds if t.denominator else num.seconds
         cpu = num.cpu_seconds / results[t.denominator].cpu_seconds if t.denominator else None
-        rows.append({"check": t.check, "value": value, "cpu_ratio": cpu, "bound": t.bound, "unit": t.unit,
-                     "met": None if t.bound is None else value <= t.bound})
+        rows.append(
+            {
+                "check": t.check,
+                "value": value,
+                "cpu_ratio": cpu,
+                "bound": t.bound,
+                "unit": t.unit,
+                "met": None if t.bound is None else value <= t.bound,
+            }
+        )
     for name in (f"reingest_same_file_{big}", f"reingest_reencoded_{big}", f"reingest_same_file_{small}"):
         if name in results and f"ingest_{name.rsplit('_', 1)[1]}" in results:
             first = results[f"ingest_{name.rsplit('_', 1)[1]}"].detail
             again = results[name].detail
             added = again["versions"] - first["versions"]
-            rows.append({"check": f"2. new versions written by {name}", "value": added, "cpu_ratio": None,
-                         "bound": 0, "unit": "versions", "met": added == 0 and again["new"] == again["revised"] == 0})
+            rows.append(
+                {
+                    "check": f"2. new versions written by {name}",
+                    "value": added,
+                    "cpu_ratio": None,
+                    "bound": 0,
+                    "unit": "versions",
+                    "met": added == 0 and again["new"] == again["revised"] == 0,
+                }
+            )
     return rows
 
 
@@ -337,13 +455,33 @@ def machine() -> dict[str, Any]:
     import pandera
     import polars
 
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), platform.processor())
-    memory = next((int(line.split()[1]) / 1024 ** 2 for line in Path("/proc/meminfo").read_text().splitlines()
-                   if line.startswith("MemTotal")), None)
-    return {"cpu": model, "cores": os.cpu_count(), "memory_gib": round(memory, 1) if memory else None,
-            "python": platform.python_version(), "duckdb": duckdb.__version__, "polars": polars.__version__,
-            "pandera": pandera.__version__, "dlt": dlt.__version__, "platform": platform.platform()}
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    memory = next(
+        (
+            int(line.split()[1]) / 1024**2
+            for line in Path("/proc/meminfo").read_text().splitlines()
+            if line.startswith("MemTotal")
+        ),
+        None,
+    )
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "memory_gib": round(memory, 1) if memory else None,
+        "python": platform.python_version(),
+        "duckdb": duckdb.__version__,
+        "polars": polars.__version__,
+        "pandera": pandera.__version__,
+        "dlt": dlt.__version__,
+        "platform": platform.platform(),
+    }
 
 
 def print_report(results: dict[str, Result], checks: list[dict[str, Any]]) -> None:
@@ -356,10 +494,14 @@ def print_report(results: dict[str, Result], checks: list[dict[str, Any]]) -> No
         steps.add_column(column, justify="left" if column in ("step", "detail") else "right")
     for name, r in results.items():
         d = r.detail
-        detail = ", ".join(f"{k} {d[k]}" for k in ("rows", "new", "revised", "unchanged", "retracted", "versions", "alerts_opened")
-                           if k in d)
-        steps.add_row(name, str(len(r.measures)), f"{r.seconds:.3f}", f"{r.cpu_seconds:.2f}", f"{r.peak_mib:.0f}",
-                      detail)
+        detail = ", ".join(
+            f"{k} {d[k]}"
+            for k in ("rows", "new", "revised", "unchanged", "retracted", "versions", "alerts_opened")
+            if k in d
+        )
+        steps.add_row(
+            name, str(len(r.measures)), f"{r.seconds:.3f}", f"{r.cpu_seconds:.2f}", f"{r.peak_mib:.0f}", detail
+        )
     console.print(steps)
     goals = Table(title="Targets", header_style="bold")
     for column in ("check", "measured", "cpu ratio", "target", "met"):
@@ -370,8 +512,13 @@ def print_report(results: dict[str, Result], checks: list[dict[str, Any]]) -> No
         if c["bound"] is None:
             goals.add_row(c["check"], f"{value} {c['unit']}", cpu, "", "(information)")
             continue
-        goals.add_row(c["check"], f"{value} {c['unit']}", cpu, f"<= {c['bound']} {c['unit']}",
-                      "[green]yes[/]" if c["met"] else "[red]no[/]")
+        goals.add_row(
+            c["check"],
+            f"{value} {c['unit']}",
+            cpu,
+            f"<= {c['bound']} {c['unit']}",
+            "[green]yes[/]" if c["met"] else "[red]no[/]",
+        )
     console.print(goals)
 
 
@@ -379,9 +526,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="1M + 100k rows, one repeat (a smoke run)")
     parser.add_argument("--repeats", type=int, help="runs per step (default 3, 1 with --quick)")
-    parser.add_argument("--e2e-runs", type=int, default=5, help="runs of `octracker refresh` over the bundled documents")
-    parser.add_argument("--only", choices=("big", "small", "e2e"), action="append",
-                        help="run only these parts (repeatable)")
+    parser.add_argument(
+        "--e2e-runs", type=int, default=5, help="runs of `octracker refresh` over the bundled documents"
+    )
+    parser.add_argument(
+        "--only", choices=("big", "small", "e2e"), action="append", help="run only these parts (repeatable)"
+    )
     parser.add_argument("--work", type=Path, default=DATA_DIR / "work", help="scratch folder for warehouses")
     parser.add_argument("--keep", action="store_true", help="keep the warehouses in the scratch folder afterwards")
     args = parser.parse_args(argv)
@@ -390,9 +540,10 @@ def main(argv: list[str] | None = None) -> int:
     parts = set(args.only or ("big", "small", "e2e"))
     args.work.mkdir(parents=True, exist_ok=True)
     bench = Bench(args.work, repeats, keep=args.keep)
-    started = dt.datetime.now(dt.timezone.utc)
-    print(f"generating tables ({big.rows:,} and {small.rows:,} rows) under {DATA_DIR / 'tables'} if missing",
-          flush=True)
+    started = dt.datetime.now(dt.UTC)
+    print(
+        f"generating tables ({big.rows:,} and {small.rows:,} rows) under {DATA_DIR / 'tables'} if missing", flush=True
+    )
     generate_tables(big, small, SIZES[ANNUAL[big.name]])
     # Generated by the child above: this process only names them, so it never holds a table's frame.
     big_files, small_files = table_files(big), table_files(small)
@@ -409,9 +560,12 @@ def main(argv: list[str] | None = None) -> int:
     print_report(bench.results, checks)
     record = {
         "started": started.isoformat(timespec="seconds"),
-        "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine(), "sizes": {"big": asdict(big), "small": asdict(small)}, "repeats": repeats,
-        "results": {name: r.record() for name, r in bench.results.items()}, "targets": checks,
+        "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "sizes": {"big": asdict(big), "small": asdict(small)},
+        "repeats": repeats,
+        "results": {name: r.record() for name, r in bench.results.items()},
+        "targets": checks,
         # The e2e processes' peaks are their ru_maxrss, which on Linux is at least this runner's peak.
         "runner_peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }

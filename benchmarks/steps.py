@@ -12,8 +12,9 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")  # dlt: never phone home from a benchmark
 os.environ.setdefault("RUNTIME__LOG_LEVEL", "ERROR")
@@ -39,6 +40,7 @@ def quiet_duckdb(con) -> None:
 
 # --- bare DuckDB baselines ---------------------------------------------------------------------------------
 
+
 def bare_ctas(args: dict[str, Any]) -> dict[str, Any]:
     """The file into a new DuckDB file with CREATE TABLE AS SELECT, committed and checkpointed."""
     import duckdb
@@ -60,10 +62,12 @@ def bare_insert(args: dict[str, Any]) -> dict[str, Any]:
     start = time.perf_counter()
     con = duckdb.connect(args["db"])
     quiet_duckdb(con)
-    con.execute("CREATE TABLE observations (indicator VARCHAR, geo VARCHAR, period VARCHAR, value DOUBLE, "
-                "unit VARCHAR)")
-    con.execute("INSERT INTO observations SELECT indicator, geo, period, value, unit FROM read_parquet(?)",
-                [args["file"]])
+    con.execute(
+        "CREATE TABLE observations (indicator VARCHAR, geo VARCHAR, period VARCHAR, value DOUBLE, unit VARCHAR)"
+    )
+    con.execute(
+        "INSERT INTO observations SELECT indicator, geo, period, value, unit FROM read_parquet(?)", [args["file"]]
+    )
     con.execute("CHECKPOINT")
     rows = con.execute("SELECT COUNT(*) FROM observations").fetchone()[0]
     con.close()
@@ -72,16 +76,19 @@ def bare_insert(args: dict[str, Any]) -> dict[str, Any]:
 
 # --- octracker ---------------------------------------------------------------------------------------------
 
+
 def octracker_refresh(args: dict[str, Any]) -> dict[str, Any]:
     """`octracker refresh PIPELINE` as the CLI runs it, with the time of each hop recorded on the side."""
     import duckdb
 
-    from octracker import loading, pipeline
-    from octracker.settings import build_settings
+    from octracker.load import loading, pipeline
+    from octracker.store.settings import build_settings
 
     phases: dict[str, float] = {}
-    for module, names in ((pipeline, ("prepare_warehouse", "read_document", "store_raw", "publish")),
-                          (loading, ("extract_document", "validate_observations", "upsert_observations"))):
+    for module, names in (
+        (pipeline, ("prepare_warehouse", "read_document", "store_raw", "publish")),
+        (loading, ("extract_document", "validate_observations", "upsert_observations")),
+    ):
         for name in names:
             setattr(module, name, timed(phases, name, getattr(module, name)))
     settings = build_settings(project=args["project"], warehouse=args["warehouse"], environ={})
@@ -93,12 +100,19 @@ def octracker_refresh(args: dict[str, Any]) -> dict[str, Any]:
         raise SystemExit(f"{result.pipeline}: {result.status}: {result.error}")
     con = duckdb.connect(str(settings.warehouse), read_only=True)
     versions, current = con.execute(
-        "SELECT COUNT(*), COUNT(*) FILTER (WHERE valid_to IS NULL) FROM observation_history").fetchone()
+        "SELECT COUNT(*), COUNT(*) FILTER (WHERE valid_to IS NULL) FROM observation_history"
+    ).fetchone()
     con.close()
     return {
-        "seconds": seconds, "phases": phases, "status": result.status,
-        "new": result.counts.new, "revised": result.counts.revised, "unchanged": result.counts.unchanged,
-        "retracted": result.counts.retracted, "versions": versions, "current": current,
+        "seconds": seconds,
+        "phases": phases,
+        "status": result.status,
+        "new": result.counts.new,
+        "revised": result.counts.revised,
+        "unchanged": result.counts.unchanged,
+        "retracted": result.counts.retracted,
+        "versions": versions,
+        "current": current,
         "warehouse_bytes": settings.warehouse.stat().st_size,
     }
 
@@ -110,10 +124,10 @@ def octracker_views(args: dict[str, Any]) -> dict[str, Any]:
     `plan_alert_events` (what `octracker alerts send` does first: read trend_alerts, write the events),
     which computes every view the alerts stand on.
     """
-    from octracker.alerts import plan_alert_events
-    from octracker.catalog import load_catalog
-    from octracker.settings import build_settings
-    from octracker.warehouse import open_writer, prepare_warehouse, utc_now
+    from octracker.alerts.outbox import plan_alert_events
+    from octracker.content.catalog import load_catalog
+    from octracker.store.settings import build_settings
+    from octracker.store.warehouse import open_writer, prepare_warehouse, utc_now
 
     settings = build_settings(project=args["project"], warehouse=args["warehouse"], environ={})
     phases: dict[str, float] = {}
@@ -134,8 +148,10 @@ def octracker_each_view(args: dict[str, Any]) -> dict[str, Any]:
     quiet_duckdb(con)
     per_view: dict[str, dict[str, float]] = {}
     start = time.perf_counter()
-    views = [r[0] for r in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal "
-                                       "ORDER BY view_name").fetchall()]
+    views = [
+        r[0]
+        for r in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal ORDER BY view_name").fetchall()
+    ]
     for view in views:
         t = time.perf_counter()
         rows = con.execute(f"SELECT COUNT(*) FROM (SELECT * FROM {view})").fetchone()[0]
@@ -163,11 +179,11 @@ def octracker_query(args: dict[str, Any]) -> dict[str, Any]:
         rows = con.execute(sql, [args["indicator"]]).to_arrow_table().num_rows
         timings.append(time.perf_counter() - t)
     con.close()
-    return {"seconds": statistics.median(timings[1:]), "first_seconds": timings[0], "rows": rows,
-            "view": args["view"]}
+    return {"seconds": statistics.median(timings[1:]), "first_seconds": timings[0], "rows": rows, "view": args["view"]}
 
 
 # --- dlt ---------------------------------------------------------------------------------------------------
+
 
 def dlt_merge(args: dict[str, Any]) -> dict[str, Any]:
     """The Parquet file into DuckDB by dlt, its usual way for a keyed table: write_disposition='merge'.
@@ -184,8 +200,12 @@ def dlt_merge(args: dict[str, Any]) -> dict[str, Any]:
     def observations():
         yield table
 
-    pipe = dlt.pipeline(pipeline_name="bench_dlt", pipelines_dir=args["pipelines_dir"],
-                        destination=dlt.destinations.duckdb(args["db"]), dataset_name="bench_data")
+    pipe = dlt.pipeline(
+        pipeline_name="bench_dlt",
+        pipelines_dir=args["pipelines_dir"],
+        destination=dlt.destinations.duckdb(args["db"]),
+        dataset_name="bench_data",
+    )
     info = pipe.run(observations())
     seconds = time.perf_counter() - start
     info.raise_on_failed_jobs()

@@ -27,8 +27,20 @@ FAMILIES = {
 PLAIN = "Figures from articles and statistics"
 DIRECTIONS = {"up_is_bad": "a rise is bad", "down_is_bad": "a fall is bad", "neutral": "neutral"}
 #: Keys the table shows in their own columns or sentences; any other key is listed as `key: value`.
-SHOWN = {"id", "name", "unit", "direction", "frequency", "min", "max", "description", "group", "aggregate_of",
-         "computed", "aliases"}
+SHOWN = {
+    "id",
+    "name",
+    "unit",
+    "direction",
+    "frequency",
+    "min",
+    "max",
+    "description",
+    "group",
+    "aggregate_of",
+    "computed",
+    "aliases",
+}
 
 
 def family(indicator_id: str) -> str:
@@ -78,14 +90,20 @@ def render(catalog: dict) -> str:
         "series is compared year with year, a biennial index edition with edition).",
     ]
     for name in sorted(families, key=lambda f: (order.index(f) if f in order else len(order), f)):
-        lines += ["", f"## {name}", "",
-                  "| id | name | unit | range | direction | frequency | what it is |",
-                  "|---|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            f"## {name}",
+            "",
+            "| id | name | unit | range | direction | frequency | what it is |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for e in families[name]:
-            lines.append(f"| `{e['id']}` | {cell(e['name'])} | {cell(e['unit'])} | "
-                         f"{number(e['min'])} to {number(e['max'])} | "
-                         f"{DIRECTIONS.get(e['direction'], e['direction'])} | {e['frequency']} | "
-                         f"{what_it_is(e, aggregates)} |")
+            lines.append(
+                f"| `{e['id']}` | {cell(e['name'])} | {cell(e['unit'])} | "
+                f"{number(e['min'])} to {number(e['max'])} | "
+                f"{DIRECTIONS.get(e['direction'], e['direction'])} | {e['frequency']} | "
+                f"{what_it_is(e, aggregates)} |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -97,8 +115,11 @@ def main(argv: list[str] | None = None) -> int:
         page = render(tomllib.load(fh))
     if args.check:
         if not PAGE.exists() or PAGE.read_text(encoding="utf-8") != page:
-            print(f"{PAGE.relative_to(ROOT)} does not match {CATALOG.relative_to(ROOT)}: "
-                  "run `make docs` (or python scripts/indicator_reference.py) and commit the page", file=sys.stderr)
+            print(
+                f"{PAGE.relative_to(ROOT)} does not match {CATALOG.relative_to(ROOT)}: "
+                "run `make docs` (or python scripts/indicator_reference.py) and commit the page",
+                file=sys.stderr,
+            )
             return 1
         return 0
     PAGE.write_text(page, encoding="utf-8")

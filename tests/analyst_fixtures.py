@@ -20,24 +20,31 @@ import polars as pl
 import pytest
 
 from conftest import REPO, copy_project, run_cli
-from octracker.documents import read_document
+from octracker.content.documents import read_document
 from octracker.extracts import OBSERVATION_SCHEMA
-from octracker.history import upsert_observations
-from octracker.pipeline import refresh
-from octracker.runs import finish_run, start_run, upsert_source
-from octracker.settings import Settings, build_settings
-from octracker.warehouse import apply_views, open_writer, publish, utc_now
+from octracker.load.pipeline import refresh
+from octracker.store.history import upsert_observations
+from octracker.store.runs import finish_run, start_run, upsert_source
+from octracker.store.settings import Settings, build_settings
+from octracker.store.warehouse import apply_views, open_writer, publish, utc_now
 
 NARCO = "000_34df755ec43177fe.txt"
 VISIT_SPEC = "article_us_visit.toml"
 #: Sentences of the bundled articles, as the article pipelines keep them for evidence.
 S_SEIZED_2023 = "In 2023, 116 tons."
 S_JUDGE_2025 = "In 2025 alone, over 60 shooting incidents were recorded, 20 of which occurred during the summer months."
-S_VISIT = ("Belgium confiscated a record 121 metric tons of cocaine at the port of Antwerp in 2023, and Brussels has "
-           "experienced approximately 60 drug-related shootings so far this year.")
+S_VISIT = (
+    "Belgium confiscated a record 121 metric tons of cocaine at the port of Antwerp in 2023, and Brussels has "
+    "experienced approximately 60 drug-related shootings so far this year."
+)
 #: The views of changes and alerts (another workstream's), which the analyst commands must do without.
-ALERT_VIEWS = ("40_yoy_changes.sql", "41_alert_clock.sql", "50_edition_changes.sql", "55_alert_findings.sql",
-               "60_trend_alerts.sql")
+ALERT_VIEWS = (
+    "40_yoy_changes.sql",
+    "41_alert_clock.sql",
+    "50_edition_changes.sql",
+    "55_alert_findings.sql",
+    "60_trend_alerts.sql",
+)
 
 
 def year(y: int) -> tuple[dt.date, dt.date]:
@@ -47,9 +54,21 @@ def year(y: int) -> tuple[dt.date, dt.date]:
 def figure(indicator, geo, period, value, unit, evidence, qualifier="exact", partial=False, as_of=None):
     """One canonical row (without its source), as an extractor would yield it."""
     start, end = period if period else (None, None)
-    return {"indicator_id": indicator, "geo": geo, "period_start": start, "period_end": end,
-            "year": end.year if end else None, "value": float(value), "unit": unit, "qualifier": qualifier,
-            "is_partial": partial, "as_of": as_of, "method": "parsed", "evidence": evidence, "note": None}
+    return {
+        "indicator_id": indicator,
+        "geo": geo,
+        "period_start": start,
+        "period_end": end,
+        "year": end.year if end else None,
+        "value": float(value),
+        "unit": unit,
+        "qualifier": qualifier,
+        "is_partial": partial,
+        "as_of": as_of,
+        "method": "parsed",
+        "evidence": evidence,
+        "note": None,
+    }
 
 
 def load_rows(settings: Settings, document_file: str, pipeline: str, rows: list[dict]) -> None:
@@ -60,10 +79,12 @@ def load_rows(settings: Settings, document_file: str, pipeline: str, rows: list[
     with open_writer(settings) as con:
         run_id = start_run(con, pipeline, "test")
         con.execute("BEGIN TRANSACTION")
-        upsert_source(con, document, source_id=source_id, kind=document.meta.kind or "article", pipeline=pipeline,
-                      precedence=30)
-        counts = upsert_observations(con, frame, pipeline=pipeline, run_id=run_id, source_ids=[source_id],
-                                     full_snapshot=False, now=utc_now())
+        upsert_source(
+            con, document, source_id=source_id, kind=document.meta.kind or "article", pipeline=pipeline, precedence=30
+        )
+        counts = upsert_observations(
+            con, frame, pipeline=pipeline, run_id=run_id, source_ids=[source_id], full_snapshot=False, now=utc_now()
+        )
         finish_run(con, run_id, status="success", counts=counts)
         con.execute("COMMIT")
         apply_views(con, settings.views_dir)
@@ -74,13 +95,14 @@ def remove_curation(settings: Settings) -> None:
     """Drop 004's curation: its 121 t stays at BEANR, where it disagrees with 000's 116 t."""
     spec = settings.pipelines_dir / VISIT_SPEC
     text = spec.read_text(encoding="utf-8")
-    spec.write_text(text[:text.index("[[curation]]")], encoding="utf-8")
+    spec.write_text(text[: text.index("[[curation]]")], encoding="utf-8")
 
 
 @pytest.fixture(scope="session")
 def refreshed(tmp_path_factory) -> Settings:
-    settings = build_settings(project=REPO, warehouse=tmp_path_factory.mktemp("refreshed") / "octracker.duckdb",
-                              environ={})
+    settings = build_settings(
+        project=REPO, warehouse=tmp_path_factory.mktemp("refreshed") / "octracker.duckdb", environ={}
+    )
     refresh(settings)
     return settings
 

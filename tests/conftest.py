@@ -19,10 +19,10 @@ import pytest
 from click.testing import CliRunner
 
 from lakes import cli_options, drop_lake_schema, lake_environment, lake_unavailable
-from octracker.catalog import load_catalog
 from octracker.cli import main
-from octracker.settings import Settings, build_settings
-from octracker.warehouse import open_reader
+from octracker.content.catalog import load_catalog
+from octracker.store.settings import Settings, build_settings
+from octracker.store.warehouse import open_reader
 
 REPO = Path(__file__).resolve().parents[1]
 DOCUMENTS = REPO / "pipelines" / "documents"
@@ -30,8 +30,12 @@ BACKENDS = ("file", "lake")
 
 
 def pytest_addoption(parser):
-    parser.addoption("--backend", choices=[*BACKENDS, "all"], default="all",
-                     help="warehouse backend(s) for the tests that run on each (default: all)")
+    parser.addoption(
+        "--backend",
+        choices=[*BACKENDS, "all"],
+        default="all",
+        help="warehouse backend(s) for the tests that run on each (default: all)",
+    )
 
 
 def pytest_configure(config):
@@ -87,6 +91,7 @@ def copy_project_content(root: Path) -> Path:
     for folder in ("pipelines", "schemas", "warehouse/migrations", "warehouse/views"):
         shutil.copytree(REPO / folder, root / folder)
     return root
+
 
 # Warehouses with the bundled figures and their report, shared by the analyst-facing tests.
 pytest_plugins = ["analyst_fixtures"]

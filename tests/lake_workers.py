@@ -23,38 +23,53 @@ def write_variant(document: Path, changed: bool) -> None:
 
 
 def run_writer(project: str, pipeline: str, document: str, rounds: int) -> None:
-    from octracker.pipeline import refresh
-    from octracker.settings import build_settings
+    from octracker.load.pipeline import refresh
+    from octracker.store.settings import build_settings
 
     settings = build_settings(project=project, warehouse="ducklake:postgres:")
     for round_no in range(rounds):
         write_variant(Path(document), changed=round_no % 2 == 1)
         (result,) = refresh(settings, [pipeline], trigger="test")
-        print(json.dumps({"round": round_no, "status": result.status, "new": result.counts.new,
-                          "revised": result.counts.revised, "unchanged": result.counts.unchanged,
-                          "error": result.error}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "round": round_no,
+                    "status": result.status,
+                    "new": result.counts.new,
+                    "revised": result.counts.revised,
+                    "unchanged": result.counts.unchanged,
+                    "error": result.error,
+                }
+            ),
+            flush=True,
+        )
 
 
 #: Each returns the rows that break an invariant in one snapshot; none may ever return a row.
 SNAPSHOT_CHECKS = {
     "two current versions of one observation": (
         "SELECT indicator_id, geo, period_start, period_end, source_id FROM observation_history "
-        "WHERE valid_to IS NULL GROUP BY ALL HAVING COUNT(*) > 1"),
+        "WHERE valid_to IS NULL GROUP BY ALL HAVING COUNT(*) > 1"
+    ),
     "a source partly loaded (a commit seen in part)": (
-        "SELECT source_id, COUNT(*) FROM observations GROUP BY source_id HAVING COUNT(*) NOT IN (144)"),
+        "SELECT source_id, COUNT(*) FROM observations GROUP BY source_id HAVING COUNT(*) NOT IN (144)"
+    ),
     "series disagrees with observations": (
         "SELECT 'series' AS what, COUNT(*) FROM series HAVING COUNT(*) <> (SELECT COUNT(*) FROM "
-        "(SELECT DISTINCT indicator_id, geo, period_start, period_end FROM observations WHERE period_start IS NOT NULL))"),
+        "(SELECT DISTINCT indicator_id, geo, period_start, period_end FROM observations "
+        "WHERE period_start IS NOT NULL))"
+    ),
     "a series value no current observation states": (
         "SELECT s.* FROM series s ANTI JOIN observations o USING (indicator_id, geo, period_start, period_end, "
-        "source_id, value)"),
+        "source_id, value)"
+    ),
 }
 
 
 def run_reader(stop_file: str) -> None:
     from octracker.errors import OctrackerError
-    from octracker.settings import build_settings
-    from octracker.warehouse import open_reader
+    from octracker.store.settings import build_settings
+    from octracker.store.warehouse import open_reader
 
     settings = build_settings(warehouse="ducklake:postgres:")
     snapshots = 0

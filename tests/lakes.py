@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from octracker.settings import Settings
+from octracker.store.settings import Settings
 
 PG_VARIABLES = ("PGHOST", "PGPORT", "PGUSER", "PGDATABASE", "PGPASSWORD")
 
@@ -13,7 +13,7 @@ PG_VARIABLES = ("PGHOST", "PGPORT", "PGUSER", "PGDATABASE", "PGPASSWORD")
 def lake_unavailable() -> str | None:
     """Why the lake tests cannot run here, or None when they can."""
     from octracker.errors import OctrackerError
-    from octracker.lake import extension_file
+    from octracker.store.lake import extension_file
 
     try:
         extension_file("ducklake")
@@ -22,8 +22,10 @@ def lake_unavailable() -> str | None:
     except (OctrackerError, ImportError) as exc:
         return f"the lake extra is not installed ({exc})"
     if not os.environ.get("PGHOST"):
-        return ("no PostgreSQL server for the lake tests: set PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE, e.g. "
-                "eval \"$(scripts/start_test_postgres.sh start)\"")
+        return (
+            "no PostgreSQL server for the lake tests: set PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE, e.g. "
+            'eval "$(scripts/start_test_postgres.sh start)"'
+        )
     try:
         with psycopg.connect("", connect_timeout=5) as con:
             con.execute("SELECT 1")
@@ -52,5 +54,6 @@ def cli_options(settings: Settings) -> tuple[list[str], dict[str, str]]:
     if lake is None:
         return [*args, "--warehouse", str(settings.warehouse)], {}
     return [*args, "--warehouse", "ducklake:postgres:"], {
-        "OCTRACKER_LAKE_DATA": lake.data_path or "", "OCTRACKER_LAKE_SCHEMA": lake.metadata_schema or "",
+        "OCTRACKER_LAKE_DATA": lake.data_path or "",
+        "OCTRACKER_LAKE_SCHEMA": lake.metadata_schema or "",
     }

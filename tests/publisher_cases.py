@@ -12,16 +12,22 @@ CBS = CASES / "cbs"
 
 #: Which recorded answer is which endpoint (tests/cases/publishers/cbs/README.md).
 CBS_80137NED = {
-    "TableInfos": ["v3/CBSOData3jl-meta_2.json"], "CategoryGroups": ["v3/CBSOData3jl-meta_3.json"],
-    "Persoonskenmerken": ["v3/CBSOData3jl-meta_4.json"], "BedrijfstakkenSBI93": ["v3/CBSOData3jl-meta_5.json"],
-    "Perioden": ["v3/CBSOData3jl-meta_6.json"], "DataProperties": ["v3/CBSOData3jl-meta_7.json"],
+    "TableInfos": ["v3/CBSOData3jl-meta_2.json"],
+    "CategoryGroups": ["v3/CBSOData3jl-meta_3.json"],
+    "Persoonskenmerken": ["v3/CBSOData3jl-meta_4.json"],
+    "BedrijfstakkenSBI93": ["v3/CBSOData3jl-meta_5.json"],
+    "Perioden": ["v3/CBSOData3jl-meta_6.json"],
+    "DataProperties": ["v3/CBSOData3jl-meta_7.json"],
     "TypedDataSet": ["v3/CBSOData3jl-meta_8.json"],
 }
 CBS_83599NED = {"UntypedDataSet": ["v3/CBSOData3jl-tables_2.json", "v3/CBSOData3jl-tables_3.json"]}
 CBS_80072NED = {
-    "Observations": ["v4/CBSOData4jl-meta_4.json"], "MeasureCodes": ["v4/CBSOData4jl-meta_5.json"],
-    "Dimensions": ["v4/CBSOData4jl-meta_6.json"], "Properties": ["v4/CBSOData4jl-meta_7.json"],
-    "PeriodenGroups": ["v4/CBSOData4jl-meta_8.json"], "PeriodenCodes": ["v4/CBSOData4jl-meta_9.json"],
+    "Observations": ["v4/CBSOData4jl-meta_4.json"],
+    "MeasureCodes": ["v4/CBSOData4jl-meta_5.json"],
+    "Dimensions": ["v4/CBSOData4jl-meta_6.json"],
+    "Properties": ["v4/CBSOData4jl-meta_7.json"],
+    "PeriodenGroups": ["v4/CBSOData4jl-meta_8.json"],
+    "PeriodenCodes": ["v4/CBSOData4jl-meta_9.json"],
     "BedrijfskenmerkenSBI2008Groups": ["v4/CBSOData4jl-meta_10.json"],
     "BedrijfskenmerkenSBI2008Codes": ["v4/CBSOData4jl-meta_11.json"],
 }

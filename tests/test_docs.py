@@ -14,8 +14,8 @@ import duckdb
 import pytest
 
 from conftest import REPO, run_cli
-from octracker.extractors import EXTRACTORS
-from octracker.pipeline import refresh
+from octracker.extract.extractors import EXTRACTORS
+from octracker.load.pipeline import refresh
 
 DOCS = REPO / "docs"
 
@@ -25,8 +25,8 @@ def part(page: str, heading: str) -> str:
     text = (DOCS / page).read_text(encoding="utf-8")
     level = heading.split(" ", 1)[0]
     start = text.index(heading + "\n")
-    following = re.search(rf"^#{{1,{len(level)}}} ", text[start + len(heading):], flags=re.M)
-    return text[start: start + len(heading) + following.start()] if following else text[start:]
+    following = re.search(rf"^#{{1,{len(level)}}} ", text[start + len(heading) :], flags=re.M)
+    return text[start : start + len(heading) + following.start()] if following else text[start:]
 
 
 def fenced(text: str, language: str) -> list[str]:
@@ -36,22 +36,36 @@ def fenced(text: str, language: str) -> list[str]:
 def relations(settings) -> set[str]:
     con = duckdb.connect(str(settings.published_path), read_only=True)
     try:
-        return {r[0] for r in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal UNION ALL "
-                                          "SELECT table_name FROM duckdb_tables()").fetchall()}
+        return {
+            r[0]
+            for r in con.execute(
+                "SELECT view_name FROM duckdb_views() WHERE NOT internal UNION ALL "
+                "SELECT table_name FROM duckdb_tables()"
+            ).fetchall()
+        }
     finally:
         con.close()
 
 
 def test_the_documented_columns_are_the_warehouses(refreshed):
-    rows = re.findall(r"^\| `(\w+)` \| [^|]+ \| (.+) \|$",
-                      part("analysts.md", "## Columns of the tables and views"), flags=re.M)
+    rows = re.findall(
+        r"^\| `(\w+)` \| [^|]+ \| (.+) \|$", part("analysts.md", "## Columns of the tables and views"), flags=re.M
+    )
     documented = {name: columns for name, columns in rows}
     present = relations(refreshed)
-    assert {"series", "observations", "latest_values", "series_freshness", "source_conflicts", "yoy_changes",
-            "trend_alerts"} <= set(documented)
+    assert {
+        "series",
+        "observations",
+        "latest_values",
+        "series_freshness",
+        "source_conflicts",
+        "yoy_changes",
+        "trend_alerts",
+    } <= set(documented)
     undocumented = relations(refreshed) - set(documented)
-    assert not undocumented, (f"{sorted(undocumented)}: add a row with the columns to docs/analysts.md, "
-                              "\"Columns of the tables and views\"")
+    assert not undocumented, (
+        f'{sorted(undocumented)}: add a row with the columns to docs/analysts.md, "Columns of the tables and views"'
+    )
     con = duckdb.connect(str(refreshed.published_path), read_only=True)
     try:
         for name, columns in documented.items():
@@ -59,7 +73,7 @@ def test_the_documented_columns_are_the_warehouses(refreshed):
                 continue  # a view of another workstream, not built in this warehouse
             actual = [r[0] for r in con.execute(f"DESCRIBE {name}").fetchall()]
             if columns.startswith("the columns of `observations` and"):
-                listed = [c for c, in con.execute("SELECT column_name FROM (DESCRIBE observations)").fetchall()]
+                listed = [c for (c,) in con.execute("SELECT column_name FROM (DESCRIBE observations)").fetchall()]
                 listed += re.search(r"and `([^`]+)`", columns).group(1).split(", ")
             else:
                 listed = columns.strip("`").split(", ")
@@ -99,33 +113,40 @@ def test_the_worked_example_adds_a_source_and_an_indicator(scratch_project):
     assert result.status == "success", result.error
     con = duckdb.connect(str(settings.published_path), read_only=True)
     try:
-        assert con.execute("SELECT title, precedence FROM sources WHERE source_id = 'example-gazette-2025-drug-labs'"
-                           ).fetchall() == [("Police dismantled 41 drug laboratories last year", 30)]
-        assert con.execute("SELECT unit, frequency FROM indicators WHERE indicator_id = 'drug_labs_dismantled'"
-                           ).fetchall() == [("count", "annual")]
-        values = con.execute("SELECT geo, year, value, evidence FROM observations "
-                             "WHERE indicator_id = 'drug_labs_dismantled'").fetchall()
+        assert con.execute(
+            "SELECT title, precedence FROM sources WHERE source_id = 'example-gazette-2025-drug-labs'"
+        ).fetchall() == [("Police dismantled 41 drug laboratories last year", 30)]
+        assert con.execute(
+            "SELECT unit, frequency FROM indicators WHERE indicator_id = 'drug_labs_dismantled'"
+        ).fetchall() == [("count", "annual")]
+        values = con.execute(
+            "SELECT geo, year, value, evidence FROM observations WHERE indicator_id = 'drug_labs_dismantled'"
+        ).fetchall()
     finally:
         con.close()
     assert values == [("BE", 2024, 41.0, document.strip())]
 
 
-@pytest.mark.parametrize("command", ["refresh", "ingest", "schedule", "sql", "status", "export", "report", "chart",
-                                     "summary", "alerts", "review"])
+@pytest.mark.parametrize(
+    "command",
+    ["refresh", "ingest", "schedule", "sql", "status", "export", "report", "chart", "summary", "alerts", "review"],
+)
 def test_the_commands_page_has_a_row_for_each_command(command):
     assert re.search(rf"^\| `octracker {command}[ `]", (DOCS / "commands.md").read_text(encoding="utf-8"), flags=re.M)
 
 
 def test_the_indicator_reference_is_the_catalogs():
-    check = subprocess.run([sys.executable, str(REPO / "scripts" / "indicator_reference.py"), "--check"],
-                           capture_output=True, text=True)
+    check = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "indicator_reference.py"), "--check"], capture_output=True, text=True
+    )
     assert check.returncode == 0, check.stderr
     page = (DOCS / "indicators.md").read_text(encoding="utf-8")
     with (REPO / "schemas" / "indicators.toml").open("rb") as fh:
         catalog = tomllib.load(fh)["indicator"]
     rows = re.findall(r"^\| `([^`]+)` \| (.+?) \| (.+?) \| ", page, flags=re.M)
     assert [(e["id"], e["name"], e["unit"]) for e in catalog] == sorted(
-        rows, key=lambda row: [e["id"] for e in catalog].index(row[0]))
+        rows, key=lambda row: [e["id"] for e in catalog].index(row[0])
+    )
     assert f"The catalog holds {len(catalog)} indicators." in page
 
 
@@ -135,22 +156,38 @@ def test_the_indicator_reference_follows_a_changed_catalog(tmp_path):
     spec.loader.exec_module(module)
     with (REPO / "schemas" / "indicators.toml").open("rb") as fh:
         catalog = tomllib.load(fh)
-    catalog["indicator"].append({"id": "estat.crim_off_cat.a.iccs0601.p_hthab", "name": "Drug offences | rate",
-                                 "unit": "per 100,000 people", "direction": "up_is_bad", "frequency": "annual",
-                                 "min": 0, "max": 100000.5, "aliases": ["drug crime"]})
+    catalog["indicator"].append(
+        {
+            "id": "estat.crim_off_cat.a.iccs0601.p_hthab",
+            "name": "Drug offences | rate",
+            "unit": "per 100,000 people",
+            "direction": "up_is_bad",
+            "frequency": "annual",
+            "min": 0,
+            "max": 100000.5,
+            "aliases": ["drug crime"],
+        }
+    )
     page = module.render(catalog)
     assert page != (DOCS / "indicators.md").read_text(encoding="utf-8")
-    eurostat = page[page.index("## Eurostat"):]
-    assert ("| `estat.crim_off_cat.a.iccs0601.p_hthab` | Drug offences \\| rate | per 100,000 people | 0 to 100,000.5 "
-            "| a rise is bad | annual | Also read as: “drug crime”. |") in eurostat
+    eurostat = page[page.index("## Eurostat") :]
+    assert (
+        "| `estat.crim_off_cat.a.iccs0601.p_hthab` | Drug offences \\| rate | per 100,000 people | 0 to 100,000.5 "
+        "| a rise is bad | annual | Also read as: “drug crime”. |"
+    ) in eurostat
 
 
 @pytest.mark.slow
 def test_the_site_builds_with_no_broken_link(tmp_path):
     if importlib.util.find_spec("mkdocs") is None or importlib.util.find_spec("material") is None:
         pytest.skip("mkdocs and its Material theme are not installed: `make test` installs them (the docs extra)")
-    build = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
-                           cwd=REPO, capture_output=True, text=True, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+    build = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )
     assert build.returncode == 0, build.stderr
     for page in DOCS.glob("*.md"):
         assert (tmp_path / "site" / page.with_suffix(".html").name).is_file(), page.name

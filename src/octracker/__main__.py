@@ -1,1 +1,3 @@
-from octracker.cli import main; main()
+from octracker.cli import main
+
+main()

@@ -72,19 +72,55 @@ def main_country(text: str) -> str | None:
 
 #: Spellings pycountry does not know (keys are normalised: accents dropped, lower case, punctuation to '_').
 COUNTRY_ALIASES: dict[str, str] = {
-    "belgique": "BE", "belgie": "BE", "belgien": "BE", "belgio": "BE", "belgica": "BE",
-    "nederland": "NL", "holland": "NL", "pays_bas": "NL", "niederlande": "NL", "paises_bajos": "NL",
-    "deutschland": "DE", "allemagne": "DE", "duitsland": "DE",
-    "frankrijk": "FR", "luxemburg": "LU",
-    "uk": "GB", "great_britain": "GB", "britain": "GB",
-    "turkey": "TR", "ivory_coast": "CI", "cape_verde": "CV", "swaziland": "SZ", "burma": "MM",
-    "east_timor": "TL", "czechia": "CZ", "kyrgyz_republic": "KG", "slovak_republic": "SK", "lao_pdr": "LA",
-    "dr_congo": "CD", "drc": "CD", "congo_dem_rep": "CD", "congo_kinshasa": "CD",
-    "democratic_republic_of_congo": "CD", "democratic_republic_of_the_congo": "CD",
-    "congo_rep": "CG", "republic_of_congo": "CG", "republic_of_the_congo": "CG", "congo_brazzaville": "CG",
-    "korea_rep": "KR", "republic_of_korea": "KR", "korea_dpr": "KP", "korea_dem_people_s_rep": "KP",
-    "egypt_arab_rep": "EG", "iran_islamic_rep": "IR", "yemen_rep": "YE", "venezuela_rb": "VE",
-    "micronesia_fed_sts": "FM", "vatican_city": "VA", "sao_tome_and_principe": "ST",
+    "belgique": "BE",
+    "belgie": "BE",
+    "belgien": "BE",
+    "belgio": "BE",
+    "belgica": "BE",
+    "nederland": "NL",
+    "holland": "NL",
+    "pays_bas": "NL",
+    "niederlande": "NL",
+    "paises_bajos": "NL",
+    "deutschland": "DE",
+    "allemagne": "DE",
+    "duitsland": "DE",
+    "frankrijk": "FR",
+    "luxemburg": "LU",
+    "uk": "GB",
+    "great_britain": "GB",
+    "britain": "GB",
+    "turkey": "TR",
+    "ivory_coast": "CI",
+    "cape_verde": "CV",
+    "swaziland": "SZ",
+    "burma": "MM",
+    "east_timor": "TL",
+    "czechia": "CZ",
+    "kyrgyz_republic": "KG",
+    "slovak_republic": "SK",
+    "lao_pdr": "LA",
+    "dr_congo": "CD",
+    "drc": "CD",
+    "congo_dem_rep": "CD",
+    "congo_kinshasa": "CD",
+    "democratic_republic_of_congo": "CD",
+    "democratic_republic_of_the_congo": "CD",
+    "congo_rep": "CG",
+    "republic_of_congo": "CG",
+    "republic_of_the_congo": "CG",
+    "congo_brazzaville": "CG",
+    "korea_rep": "KR",
+    "republic_of_korea": "KR",
+    "korea_dpr": "KP",
+    "korea_dem_people_s_rep": "KP",
+    "egypt_arab_rep": "EG",
+    "iran_islamic_rep": "IR",
+    "yemen_rep": "YE",
+    "venezuela_rb": "VE",
+    "micronesia_fed_sts": "FM",
+    "vatican_city": "VA",
+    "sao_tome_and_principe": "ST",
 }
 
 _GEO_SHAPE = re.compile(r"^(?:[A-Z]{2}|[A-Z]{2}-[A-Z0-9]{1,3}|[A-Z]{2}[A-Z2-9]{3}|EU)$")
@@ -135,7 +171,8 @@ def _fuzzy_code(spelling: str) -> str | None:
     except LookupError:
         return None
     named = [
-        c for c in found
+        c
+        for c in found
         if any(spelling in _plain(getattr(c, f, "") or "") for f in ("name", "official_name", "common_name"))
     ]
     return named[0].alpha_2 if len(named) == 1 else None
@@ -150,8 +187,11 @@ def is_known_geo(code: str) -> bool:
     """
     if "+" in code:
         ports = code.split("+")
-        return (ports == sorted(set(ports)) and len(ports) > 1
-                and all(len(p) == 5 and "-" not in p and is_known_geo(p) for p in ports))
+        return (
+            ports == sorted(set(ports))
+            and len(ports) > 1
+            and all(len(p) == 5 and "-" not in p and is_known_geo(p) for p in ports)
+        )
     if not _GEO_SHAPE.match(code):
         return False
     if code == "EU":

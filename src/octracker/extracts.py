@@ -8,10 +8,20 @@ import polars as pl
 
 #: The canonical observation columns with their Polars types (the model is schemas/observation.py).
 OBSERVATION_SCHEMA: dict[str, pl.DataType] = {
-    "indicator_id": pl.String(), "geo": pl.String(), "period_start": pl.Date(), "period_end": pl.Date(),
-    "year": pl.Int32(), "value": pl.Float64(), "unit": pl.String(), "qualifier": pl.String(),
-    "is_partial": pl.Boolean(), "as_of": pl.Date(), "source_id": pl.String(), "method": pl.String(),
-    "evidence": pl.String(), "note": pl.String(),
+    "indicator_id": pl.String(),
+    "geo": pl.String(),
+    "period_start": pl.Date(),
+    "period_end": pl.Date(),
+    "year": pl.Int32(),
+    "value": pl.Float64(),
+    "unit": pl.String(),
+    "qualifier": pl.String(),
+    "is_partial": pl.Boolean(),
+    "as_of": pl.Date(),
+    "source_id": pl.String(),
+    "method": pl.String(),
+    "evidence": pl.String(),
+    "note": pl.String(),
 }
 #: The canonical columns, then the two that point quarantine entries at the source line.
 EXTRACT_SCHEMA: dict[str, pl.DataType] = {**OBSERVATION_SCHEMA, "_line_no": pl.Int64(), "_raw": pl.String()}
@@ -41,7 +51,7 @@ class Extract:
     """Rows in the canonical observation columns (extra columns start with `_`), and problems.
 
     `_line_no` and `_raw`, when present, point quarantine entries at the source line; `_row_hash`, when
-    present, is stored with each version (see `restated` and `octracker.history`).
+    present, is stored with each version (see `restated` and `octracker.store.history`).
     A non-empty `problems` list refuses the whole document: nothing from it is loaded.
     """
 

@@ -23,8 +23,10 @@ def zip_bomb(declared_size: int | None = None) -> bytes:
     """
     sheet_name = "xl/worksheets/sheet1.xml"
     buffer = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(workbook_bytes())) as source, \
-            zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+    with (
+        zipfile.ZipFile(io.BytesIO(workbook_bytes())) as source,
+        zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive,
+    ):
         for item in source.infolist():
             if item.filename != sheet_name:
                 archive.writestr(item.filename, source.read(item))
@@ -56,14 +58,35 @@ def workbook_bytes() -> bytes:
 @functools.cache
 def parquet_bytes() -> bytes:
     buffer = io.BytesIO()
-    pl.DataFrame({"indicator": ["shootings"], "geo": ["BE-BRU"], "period": ["2019"], "value": [50.0],
-                  "unit": ["count"]}).write_parquet(buffer)
+    pl.DataFrame(
+        {"indicator": ["shootings"], "geo": ["BE-BRU"], "period": ["2019"], "value": [50.0], "unit": ["count"]}
+    ).write_parquet(buffer)
     return buffer.getvalue()
 
 
 #: Countries of the generated long table (known geographies, so every row validates).
-GEOS = ("BE", "NL", "FR", "DE", "ES", "IT", "PL", "PT", "AT", "SE", "DK", "FI", "IE", "LU", "CZ", "SK", "HU", "RO",
-        "BG", "GR")
+GEOS = (
+    "BE",
+    "NL",
+    "FR",
+    "DE",
+    "ES",
+    "IT",
+    "PL",
+    "PT",
+    "AT",
+    "SE",
+    "DK",
+    "FI",
+    "IE",
+    "LU",
+    "CZ",
+    "SK",
+    "HU",
+    "RO",
+    "BG",
+    "GR",
+)
 
 
 def write_long_parquet(path, rows: int) -> int:
@@ -71,7 +94,9 @@ def write_long_parquet(path, rows: int) -> int:
     days = pl.date_range(pl.date(1900, 1, 1), pl.date(2099, 12, 31), "1d", eager=True).alias("day")
     assert rows <= len(days) * len(GEOS)
     frame = (
-        pl.DataFrame({"geo": GEOS}).join(days.to_frame(), how="cross").head(rows)
+        pl.DataFrame({"geo": GEOS})
+        .join(days.to_frame(), how="cross")
+        .head(rows)
         .select(
             indicator=pl.lit("shootings"),
             geo="geo",

@@ -24,15 +24,20 @@ from pathlib import Path
 import pytest
 from apscheduler.triggers.interval import IntervalTrigger
 from hostile_fixtures import (  # noqa: F401 - fixtures
-    baseline, child_env, loaded, loaded_scratch, octracker_command, run_octracker,
+    baseline,
+    child_env,
+    loaded,
+    loaded_scratch,
+    octracker_command,
+    run_octracker,
 )
 from hostile_inputs import GOOD_CSV, GOOD_ROWS
-from published import read_rows
 from warehouse_state import assert_unchanged, snapshot
 
-from octracker.pipeline import refresh
-from octracker.scheduler import run_scheduler
-from octracker.settings import LOCK_TIMEOUT_ENV
+from octracker.load.pipeline import refresh
+from octracker.schedule.scheduler import run_scheduler
+from octracker.store.settings import LOCK_TIMEOUT_ENV
+from published import read_rows
 
 HOLDER = """
 import sys, duckdb
@@ -46,8 +51,13 @@ con.close()
 @contextlib.contextmanager
 def another_writer(settings) -> Iterator[subprocess.Popen]:
     """A process holding the warehouse open for writing until the block ends."""
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(settings.warehouse)], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True, env=child_env())
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(settings.warehouse)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=child_env(),
+    )
     try:
         assert holder.stdout.readline().strip() == "holding"
         yield holder
@@ -56,8 +66,13 @@ def another_writer(settings) -> Iterator[subprocess.Popen]:
 
 
 def start(settings, *args: str, **env: str) -> subprocess.Popen:
-    return subprocess.Popen(octracker_command(settings, *args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=child_env(**env))
+    return subprocess.Popen(
+        octracker_command(settings, *args),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=child_env(**env),
+    )
 
 
 def drop_csv(folder: Path, name: str) -> Path:
@@ -68,6 +83,7 @@ def drop_csv(folder: Path, name: str) -> Path:
 
 
 # Two writers ------------------------------------------------------------------------------------------------------
+
 
 def test_a_second_writer_gives_up_clearly_when_the_lock_timeout_passes_and_changes_nothing(loaded, tmp_path):
     csv = drop_csv(tmp_path, "shootings.csv")
@@ -99,7 +115,8 @@ def test_a_second_writer_waits_for_the_first_then_completes_and_its_copy_appears
     out, err = waiting.communicate(timeout=120)
     assert waiting.returncode == 0, err
     assert read_rows(loaded.published_path, "SELECT status FROM inbox_files WHERE file_name = 'shootings.csv'") == [
-        ("loaded",)]
+        ("loaded",)
+    ]
 
 
 @pytest.mark.slow
@@ -116,8 +133,9 @@ def test_two_refreshes_at_once_both_complete_and_the_documents_load_once(setting
     # The warehouse holds exactly what one refresh of the same documents holds.
     count = "SELECT COUNT(*) FROM observation_history WHERE pipeline <> 'inbox'"
     assert read_rows(settings.published_path, count) == read_rows(baseline / "octracker.duckdb", count)
-    assert read_rows(settings.published_path, "SELECT COUNT(*) FROM observation_history WHERE pipeline = 'inbox'"
-                     ) == [(GOOD_ROWS,)]
+    assert read_rows(settings.published_path, "SELECT COUNT(*) FROM observation_history WHERE pipeline = 'inbox'") == [
+        (GOOD_ROWS,)
+    ]
     statuses = read_rows(settings.published_path, "SELECT status, COUNT(*) FROM runs GROUP BY ALL")
     assert dict(statuses) == {"success": len(reports[0]) + len(reports[1])}
 
@@ -149,8 +167,13 @@ print(json.dumps({"seen": seen, "errors": errors}))
 def test_readers_opening_the_published_copy_during_refreshes_always_get_a_complete_copy(loaded, tmp_path):
     published = [snapshot(loaded.published_path).counts["observation_history"]]
     stop = tmp_path / "stop"
-    reader = subprocess.Popen([sys.executable, "-c", READER, str(loaded.published_path), str(stop)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env())
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, str(loaded.published_path), str(stop)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=child_env(),
+    )
     time.sleep(1.0)
     for n in range(3):
         drop_csv(loaded.inbox_dir, f"shootings-{n}.csv")  # a new source each time: +GOOD_ROWS versions
@@ -170,9 +193,9 @@ def test_readers_opening_the_published_copy_during_refreshes_always_get_a_comple
 
 # A scheduler and manual commands -------------------------------------------------------------------------------------
 
+
 @pytest.mark.slow
-def test_a_scheduler_firing_every_second_and_manual_refresh_and_ingest_commands_all_complete(loaded_scratch,
-                                                                                           tmp_path):
+def test_a_scheduler_firing_every_second_and_manual_refresh_and_ingest_commands_all_complete(loaded_scratch, tmp_path):
     loaded = loaded_scratch
     for spec in loaded.pipelines_dir.glob("*.toml"):
         if spec.stem not in ("oci_2021_belgium", "article_judge_letter"):
@@ -203,12 +226,15 @@ def test_a_scheduler_firing_every_second_and_manual_refresh_and_ingest_commands_
         stop.set()
         thread.join(120)
     assert not errors
-    loaded_files = read_rows(loaded.warehouse, "SELECT file_name, status, COUNT(*) FROM inbox_files "
-                                               "GROUP BY ALL ORDER BY file_name")
+    loaded_files = read_rows(
+        loaded.warehouse, "SELECT file_name, status, COUNT(*) FROM inbox_files GROUP BY ALL ORDER BY file_name"
+    )
     assert loaded_files == [(f"dropped-{n}.csv", "loaded", 1) for n in range(2)] + [
-        (f"given-{n}.csv", "loaded", 1) for n in range(3)]
+        (f"given-{n}.csv", "loaded", 1) for n in range(3)
+    ]
     statuses = dict(read_rows(loaded.warehouse, "SELECT status, COUNT(*) FROM runs GROUP BY ALL"))
     assert set(statuses) == {"success"}, statuses
     assert read_rows(loaded.warehouse, "SELECT COUNT(*) FROM runs WHERE trigger = 'schedule'")[0][0] > 0
     assert read_rows(loaded.warehouse, "SELECT COUNT(*) FROM observation_history WHERE pipeline = 'inbox'") == [
-        (5 * GOOD_ROWS,)]
+        (5 * GOOD_ROWS,)
+    ]

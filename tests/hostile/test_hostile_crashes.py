@@ -22,20 +22,28 @@ from hostile_fixtures import baseline, child_env, cli, loaded, octracker_command
 from hostile_inputs import GOOD_CSV, GOOD_ROWS, write_long_parquet
 from warehouse_state import assert_unchanged, snapshot
 
-from octracker.documents import NAMED_COPY_PREFIX, PARTIAL_SUFFIX
+from octracker.content.documents import NAMED_COPY_PREFIX, PARTIAL_SUFFIX
 
 ROWS = 1_000_000
 
 
 def leftovers(settings) -> list[Path]:
     """What a process that died mid-way leaves: raw-store work files and unrenamed published copies."""
-    return [*settings.raw_dir.glob(f"*/{NAMED_COPY_PREFIX}*"), *settings.raw_dir.glob(f"*/.*{PARTIAL_SUFFIX}"),
-            *settings.published_path.parent.glob(".*.tmp")]
+    return [
+        *settings.raw_dir.glob(f"*/{NAMED_COPY_PREFIX}*"),
+        *settings.raw_dir.glob(f"*/.*{PARTIAL_SUFFIX}"),
+        *settings.published_path.parent.glob(".*.tmp"),
+    ]
 
 
 def start(settings, *args: str) -> subprocess.Popen:
-    return subprocess.Popen(octracker_command(settings, "--debug", *args), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True, env=child_env())
+    return subprocess.Popen(
+        octracker_command(settings, "--debug", *args),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=child_env(),
+    )
 
 
 def kill_when_logged(process: subprocess.Popen, needle: str, *, then_wait_s: float, timeout_s: float = 180) -> str:
@@ -88,7 +96,8 @@ def test_a_refresh_killed_while_loading_a_large_table_loads_nothing_and_the_next
     assert (inbox["subject"], inbox["status"], inbox["new"]) == (big.name, "success", ROWS)
     published = loaded.published_path
     assert rows(published, f"SELECT pipeline, status, error FROM runs WHERE run_id = '{killed_run}'") == [
-        ("inbox", "interrupted", "the process stopped before the run finished; nothing of it was committed")]
+        ("inbox", "interrupted", "the process stopped before the run finished; nothing of it was committed")
+    ]
     assert rows(published, "SELECT COUNT(*) FROM runs WHERE status = 'running'") == [(0,)]
     assert rows(published, "SELECT COUNT(*) FROM observations WHERE source_id = 'daily-shootings'") == [(ROWS,)]
     assert leftovers(loaded) == []
@@ -106,13 +115,15 @@ def test_a_refresh_killed_while_loading_a_large_table_loads_nothing_and_the_next
     # Analysts: the previous copy, whole, under the published name (the load itself committed in the warehouse).
     assert_unchanged(loaded.published_path, previous, may_grow=frozenset())
     assert rows(loaded.warehouse, "SELECT COUNT(*) FROM observation_history") == [
-        (previous.counts["observation_history"] + GOOD_ROWS,)]
+        (previous.counts["observation_history"] + GOOD_ROWS,)
+    ]
     # The next refresh cleans up and publishes what was committed. (Quiet: its summary would count the alerts
     # over a million daily rows, which takes far longer than the refresh.)
     assert cli(loaded, "-q", "refresh", "inbox").exit_code == 0
     assert leftovers(loaded) == []
     assert snapshot(loaded.published_path).counts["observation_history"] == (
-        previous.counts["observation_history"] + GOOD_ROWS)
+        previous.counts["observation_history"] + GOOD_ROWS
+    )
 
 
 def wait_for_partial_copy(settings, process: subprocess.Popen, timeout_s: float = 120) -> Path:

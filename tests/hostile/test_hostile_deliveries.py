@@ -18,10 +18,10 @@ from collections import Counter
 import duckdb
 import pytest
 from hostile_fixtures import baseline, child_env, loaded, octracker_command  # noqa: F401
-from webhook_receiver import Reply, WebhookReceiver, receiver, refused_port  # noqa: F401 - fixture
 
-from octracker.deliveries import configured_webhooks, send_alerts
-from octracker.webhooks import RetryPolicy, verify_signature
+from octracker.alerts.deliveries import configured_webhooks, send_alerts
+from octracker.alerts.webhooks import RetryPolicy, verify_signature
+from webhook_receiver import Reply, WebhookReceiver, receiver, refused_port  # noqa: F401 - fixture
 
 SECRET = "whsec_" + "aG9zdGlsZS10ZXN0LWtleQ=="
 #: Three indicators of the bundled data raise four alerts (two +1.00 index moves, two resilience falls).
@@ -52,8 +52,9 @@ def settings(loaded):
 
 def send(settings, client, url: str, clock: SimulatedClock | None = None, policy: RetryPolicy = RetryPolicy()):
     clock = clock or SimulatedClock()
-    return send_alerts(settings, configured_webhooks([url]), SECRET, client=client, policy=policy,
-                       sleep=clock.sleep, clock=clock)
+    return send_alerts(
+        settings, configured_webhooks([url]), SECRET, client=client, policy=policy, sleep=clock.sleep, clock=clock
+    )
 
 
 def deliveries(settings) -> list[tuple]:
@@ -101,7 +102,9 @@ def test_a_receiver_down_for_an_hour_gets_every_alert_exactly_once_when_it_is_ba
         con = duckdb.connect(str(settings.warehouse), read_only=True)
         tried = con.execute("SELECT webhook_id, attempts FROM alert_deliveries ORDER BY attempts DESC").fetchall()
         con.close()
-        assert back.requests[0].headers["webhook-id"] == tried[0][0] and tried[0][1] == 6 * 6 + 1  # six sends of six attempts, then the one that went
+        assert (
+            back.requests[0].headers["webhook-id"] == tried[0][0] and tried[0][1] == 6 * 6 + 1
+        )  # six sends of six attempts, then the one that went
         assert [attempts for _, attempts in tried[1:]] == [1] * (ALERTS - 1)
         assert deliveries(settings) == [("delivered", ALERTS)]
         assert send(settings, client, url, clock).delivered == 0 and len(back.requests) == ALERTS
@@ -134,8 +137,9 @@ GARBAGE = [
 
 
 @pytest.mark.parametrize("garbage", GARBAGE, ids=["not-http", "cut-headers", "502-page"])
-def test_a_receiver_answering_garbage_gets_every_alert_once_when_it_answers_properly(settings, client, receiver,
-                                                                                      garbage):
+def test_a_receiver_answering_garbage_gets_every_alert_once_when_it_answers_properly(
+    settings, client, receiver, garbage
+):
     policy = RetryPolicy(max_attempts=3, timeout_s=2.0)
     clock = SimulatedClock()
     receiver.play(*[garbage] * 3, *[Reply(200)] * ALERTS)
@@ -163,13 +167,17 @@ def test_a_2xx_with_a_garbage_or_broken_body_is_delivered_and_never_sent_again(s
 
 
 @pytest.mark.slow
-def test_a_sender_killed_between_the_post_and_its_record_resends_only_that_event_with_the_same_id(settings,
-                                                                                                  receiver):
+def test_a_sender_killed_between_the_post_and_its_record_resends_only_that_event_with_the_same_id(settings, receiver):
     env = child_env(OCTRACKER_WEBHOOK_URL=receiver.url("/hook"), OCTRACKER_WEBHOOK_SECRET=SECRET)
     # The receiver takes the first event, then is slow to answer: the sender dies before recording it.
     receiver.play(Reply(200, delay_s=5), *[Reply(200)] * ALERTS)
-    sender = subprocess.Popen(octracker_command(settings, "alerts", "send"), env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE, text=True)
+    sender = subprocess.Popen(
+        octracker_command(settings, "alerts", "send"),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 120
     while not receiver.requests:
         assert sender.poll() is None and time.monotonic() < deadline, sender.stderr.read()
@@ -178,8 +186,9 @@ def test_a_sender_killed_between_the_post_and_its_record_resends_only_that_event
     sender.wait(30)
     # Every delivery it claimed is still `sending`: none was recorded as delivered, none lost.
     assert deliveries(settings) == [("sending", ALERTS)]
-    again = subprocess.run(octracker_command(settings, "alerts", "send"), env=env, capture_output=True, text=True,
-                           timeout=180)
+    again = subprocess.run(
+        octracker_command(settings, "alerts", "send"), env=env, capture_output=True, text=True, timeout=180
+    )
     assert again.returncode == 0, again.stderr
     assert deliveries(settings) == [("delivered", ALERTS)]
     # Only the event in flight at the crash went twice, with the same webhook-id: the receiver drops the repeat.

@@ -14,20 +14,23 @@ import textwrap
 from dataclasses import dataclass, field
 
 import pytest
-from feed_server import FeedServer, Reply
 from hostile_fixtures import CASES, baseline, cli, loaded_scratch  # noqa: F401
 from hostile_inputs import GOOD_CSV, zip_bomb
 from warehouse_state import assert_unchanged, snapshot
+
+from feed_server import FeedServer, Reply
 
 LIMIT = 1 << 20  # max_bytes of the test feeds
 GIB = 1 << 30
 CSV = {"Content-Type": "text/csv"}
 
 
-def add_feed_spec(settings, url: str, *, fmt: str = "csv", extractor: str = "observations_long",
-                  params: str = "") -> str:
+def add_feed_spec(
+    settings, url: str, *, fmt: str = "csv", extractor: str = "observations_long", params: str = ""
+) -> str:
     name = "hostile_feed"
-    (settings.pipelines_dir / f"{name}.toml").write_text(textwrap.dedent(f"""\
+    (settings.pipelines_dir / f"{name}.toml").write_text(
+        textwrap.dedent(f"""\
         extractor = "{extractor}"
         precedence = 80
         [source]
@@ -39,7 +42,10 @@ def add_feed_spec(settings, url: str, *, fmt: str = "csv", extractor: str = "obs
         allow_http_hosts = ["127.0.0.1"]
         max_attempts = 1
         max_bytes = {LIMIT}
-        """) + params, encoding="utf-8")
+        """)
+        + params,
+        encoding="utf-8",
+    )
     return name
 
 
@@ -80,23 +86,64 @@ BAD_BODIES = [
     BadBody("types", Reply(200, CSV, table("long_wrong_types.csv")), "bad_number", "not a plain decimal number"),
     BadBody("keys", Reply(200, CSV, table("long_duplicates.csv")), "duplicate_key", "as line 2"),
     BadBody("formula", Reply(200, CSV, table("long_formula.csv")), "formula_injection", "run it as a formula"),
-    BadBody("range", Reply(200, CSV, GOOD_CSV.replace(b"2024,92,count", b"2024,1e12,count")), "out_of_range",
-            "outside the catalog range"),
-    BadBody("html", Reply(200, {"Content-Type": "text/html"}, b"<html>login</html>"), "feed_refused",
-            "answered with content type 'text/html'", kept=False),
-    BadBody("json", Reply(200, {"Content-Type": "application/json"}, b'{"observations": [1, 2'), "refused",
-            "not valid JSON", fmt="json"),
-    BadBody("declared-1-gb", Reply(200, CSV, b"", content_length=GIB), "feed_refused",
-            f"(Content-Length: {GIB}) is larger than the limit of {LIMIT} bytes", kept=False),
-    BadBody("streamed-1-gb", Reply(200, CSV, gigabyte_of_chunks, chunked=True), "feed_refused",
-            f"the response is larger than the limit of {LIMIT} bytes", kept=False),
-    BadBody("gzip-bomb", Reply(200, {**CSV, "Content-Encoding": "gzip"}, gzip.compress(bytes(64 << 20), 9)),
-            "feed_refused", f"larger than the limit of {LIMIT} bytes", kept=False),
-    BadBody("xlsx-bomb", Reply(200, {"Content-Type": "application/octet-stream"}, b""), "zip_bomb",
-            "the workbook would expand", fmt="xlsx", extractor="oci_wide", params="[params]\nedition = 2025\n",
-            path="/index.xlsx"),
-    BadBody("dotdot-name", Reply(200, CSV, table("long_ragged.csv")), "ragged_row", "expected 5 fields",
-            path="/data/..%2F..%2F..%2Fevil.csv"),
+    BadBody(
+        "range",
+        Reply(200, CSV, GOOD_CSV.replace(b"2024,92,count", b"2024,1e12,count")),
+        "out_of_range",
+        "outside the catalog range",
+    ),
+    BadBody(
+        "html",
+        Reply(200, {"Content-Type": "text/html"}, b"<html>login</html>"),
+        "feed_refused",
+        "answered with content type 'text/html'",
+        kept=False,
+    ),
+    BadBody(
+        "json",
+        Reply(200, {"Content-Type": "application/json"}, b'{"observations": [1, 2'),
+        "refused",
+        "not valid JSON",
+        fmt="json",
+    ),
+    BadBody(
+        "declared-1-gb",
+        Reply(200, CSV, b"", content_length=GIB),
+        "feed_refused",
+        f"(Content-Length: {GIB}) is larger than the limit of {LIMIT} bytes",
+        kept=False,
+    ),
+    BadBody(
+        "streamed-1-gb",
+        Reply(200, CSV, gigabyte_of_chunks, chunked=True),
+        "feed_refused",
+        f"the response is larger than the limit of {LIMIT} bytes",
+        kept=False,
+    ),
+    BadBody(
+        "gzip-bomb",
+        Reply(200, {**CSV, "Content-Encoding": "gzip"}, gzip.compress(bytes(64 << 20), 9)),
+        "feed_refused",
+        f"larger than the limit of {LIMIT} bytes",
+        kept=False,
+    ),
+    BadBody(
+        "xlsx-bomb",
+        Reply(200, {"Content-Type": "application/octet-stream"}, b""),
+        "zip_bomb",
+        "the workbook would expand",
+        fmt="xlsx",
+        extractor="oci_wide",
+        params="[params]\nedition = 2025\n",
+        path="/index.xlsx",
+    ),
+    BadBody(
+        "dotdot-name",
+        Reply(200, CSV, table("long_ragged.csv")),
+        "ragged_row",
+        "expected 5 fields",
+        path="/data/..%2F..%2F..%2Fevil.csv",
+    ),
 ]
 
 
@@ -135,8 +182,9 @@ def test_a_bad_feed_body_is_refused_whole_named_and_kept(loaded_scratch, bad):
 def test_a_refused_feed_is_fetched_and_checked_again_next_time_then_loads(loaded_scratch):
     settings = loaded_scratch
     with FeedServer() as server:
-        server.script(Reply(200, {**CSV, "ETag": '"v1"'}, table("long_ragged.csv")),
-                      Reply(200, {**CSV, "ETag": '"v2"'}, GOOD_CSV))
+        server.script(
+            Reply(200, {**CSV, "ETag": '"v1"'}, table("long_ragged.csv")), Reply(200, {**CSV, "ETag": '"v2"'}, GOOD_CSV)
+        )
         name = add_feed_spec(settings, server.url())
         assert cli(settings, "refresh", name).exit_code == 2
         second = cli(settings, "refresh", name)

@@ -19,12 +19,18 @@ from pathlib import Path
 
 import pytest
 from hostile_fixtures import (  # noqa: F401 - fixtures
-    CASES, baseline, child_env, cli, loaded, loaded_scratch, octracker_command,
+    CASES,
+    baseline,
+    child_env,
+    cli,
+    loaded,
+    loaded_scratch,
+    octracker_command,
 )
 from hostile_inputs import GOOD_CSV, GOOD_ROWS, parquet_bytes, workbook_bytes, zip_bomb
 from warehouse_state import assert_unchanged, snapshot
 
-from octracker.documents import MAX_DOCUMENT_BYTES
+from octracker.content.documents import MAX_DOCUMENT_BYTES
 
 PROFILE_SIDECAR = 'kind = "oci_profile"\nedition = 2025\ncountries = ["NL", "BE"]\n'
 
@@ -56,33 +62,75 @@ BAD_FILES = [
     BadFile("noise.bin", bytes(range(256)) * 16, "unrecognised_file", "NUL byte at line 1 (byte 0)"),
     BadFile("nul.csv", table_case("long_nul.csv"), "binary_file", "NUL byte at line 3"),
     BadFile("latin1.csv", table_case("long_latin1.csv"), "not_utf8", "byte 0xE8 at line 3"),
-    BadFile("rapport.txt", "Rapport annuel\nLiège: 12 fusillades\n".encode("latin-1"), "unrecognised_file",
-            "not UTF-8 text: byte 0xE8 at line 2"),
+    BadFile(
+        "rapport.txt",
+        "Rapport annuel\nLiège: 12 fusillades\n".encode("latin-1"),
+        "unrecognised_file",
+        "not UTF-8 text: byte 0xE8 at line 2",
+    ),
     BadFile("bomb.xlsx", zip_bomb, "refused", "zip_bomb: the workbook would expand to 268,"),
-    BadFile("lying-bomb.xlsx", lambda: zip_bomb(declared_size=4096), "unreadable_file",
-            "not a readable XLSX workbook", 'kind = "oci_wide"\nedition = 2025\n'),
+    BadFile(
+        "lying-bomb.xlsx",
+        lambda: zip_bomb(declared_size=4096),
+        "unreadable_file",
+        "not a readable XLSX workbook",
+        'kind = "oci_wide"\nedition = 2025\n',
+    ),
     BadFile("ragged.csv", table_case("long_ragged.csv"), "ragged_row", "expected 5 fields as in the header, found 6"),
     BadFile("types.csv", table_case("long_wrong_types.csv"), "bad_number", "value 'sixty-one' is not a plain"),
     BadFile("keys.csv", table_case("long_duplicates.csv"), "duplicate_key", "same indicator, geo and period as line 2"),
     BadFile("formula.csv", table_case("long_formula.csv"), "formula_injection", "a spreadsheet would run it"),
-    BadFile("cut.txt", profile_case("truncated_block.txt"), "missing_indicator", "was the profile text cut",
-            PROFILE_SIDECAR),
-    BadFile("score.txt", profile_case("score_out_of_range.txt"), "score_out_of_range", "score 18.00 outside 1-10",
-            PROFILE_SIDECAR),
-    BadFile("range.csv", GOOD_CSV.replace(b"2024,92,count", b"2024,99999999,count"), "out_of_range",
-            "outside the catalog range 0 to 100000 of shootings"),
-    BadFile("negative.csv", GOOD_CSV.replace(b"2024,92,count", b"2024,-92,count"), "out_of_range",
-            "value '-92' is outside the catalog range"),
+    BadFile(
+        "cut.txt", profile_case("truncated_block.txt"), "missing_indicator", "was the profile text cut", PROFILE_SIDECAR
+    ),
+    BadFile(
+        "score.txt",
+        profile_case("score_out_of_range.txt"),
+        "score_out_of_range",
+        "score 18.00 outside 1-10",
+        PROFILE_SIDECAR,
+    ),
+    BadFile(
+        "range.csv",
+        GOOD_CSV.replace(b"2024,92,count", b"2024,99999999,count"),
+        "out_of_range",
+        "outside the catalog range 0 to 100000 of shootings",
+    ),
+    BadFile(
+        "negative.csv",
+        GOOD_CSV.replace(b"2024,92,count", b"2024,-92,count"),
+        "out_of_range",
+        "value '-92' is outside the catalog range",
+    ),
     # Sidecars that lie about the kind: the reader of the kind they claim refuses the file.
-    BadFile("table-as-profile.csv", GOOD_CSV, "no_score_blocks", "is this an oci_profile document?",
-            'kind = "oci_profile"\nedition = 2025\n'),
-    BadFile("profile-as-table.txt", (CASES / "inbox" / "oci_2023_profiles_nl_be.txt").read_bytes(),
-            "missing_column", "a long table needs indicator, geo, period, value, unit",
-            'kind = "observations_long"\n'),
-    BadFile("table-as-wide.parquet", parquet_bytes, "wrong_format", "a Parquet file is not a wide index table",
-            'kind = "oci_wide"\nedition = 2025\n'),
-    BadFile("workbook-as-article.xlsx", workbook_bytes, "refused", "NUL byte at line",
-            'kind = "article"\ntitle = "Not an article"\n'),
+    BadFile(
+        "table-as-profile.csv",
+        GOOD_CSV,
+        "no_score_blocks",
+        "is this an oci_profile document?",
+        'kind = "oci_profile"\nedition = 2025\n',
+    ),
+    BadFile(
+        "profile-as-table.txt",
+        (CASES / "inbox" / "oci_2023_profiles_nl_be.txt").read_bytes(),
+        "missing_column",
+        "a long table needs indicator, geo, period, value, unit",
+        'kind = "observations_long"\n',
+    ),
+    BadFile(
+        "table-as-wide.parquet",
+        parquet_bytes,
+        "wrong_format",
+        "a Parquet file is not a wide index table",
+        'kind = "oci_wide"\nedition = 2025\n',
+    ),
+    BadFile(
+        "workbook-as-article.xlsx",
+        workbook_bytes,
+        "refused",
+        "NUL byte at line",
+        'kind = "article"\ntitle = "Not an article"\n',
+    ),
     BadFile("bad-sidecar.csv", GOOD_CSV, "refused", "not a valid TOML sidecar", 'kind = "observations_long\n'),
 ]
 
@@ -105,7 +153,8 @@ def assert_refused_and_kept(settings, bad: BadFile, result, before) -> None:
     """Exit 2, the message, nothing changed, one failed run with its reasons, the file kept in quarantine."""
     assert result.exit_code == 2, result.output
     assert f"Error: {bad.name}" in result.stderr and bad.check in result.stderr and bad.says in result.stderr, (
-        result.stderr)
+        result.stderr
+    )
     assert_unchanged(settings.warehouse, before)
     after = snapshot(settings.warehouse)
     assert after.counts["runs"] == before.counts["runs"] + 1
@@ -174,8 +223,13 @@ def sparse_file(path: Path, size: int = GIB) -> Path:
 def run_measured(settings, tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess, int]:
     """Run `octracker ...` in a process of its own; also return its peak memory in MiB."""
     peak = tmp_path / "peak_kib"
-    done = subprocess.run([sys.executable, "-c", MEASURED, str(peak), *octracker_command(settings, *args)[3:]],
-                          capture_output=True, text=True, timeout=120, env=child_env())
+    done = subprocess.run(
+        [sys.executable, "-c", MEASURED, str(peak), *octracker_command(settings, *args)[3:]],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=child_env(),
+    )
     return done, int(peak.read_text()) // 1024
 
 
@@ -185,8 +239,10 @@ def test_a_1_gb_file_given_to_ingest_is_refused_by_its_size_before_anything_is_r
     before = snapshot(loaded.warehouse)
     done, peak_mib = run_measured(loaded, tmp_path, "ingest", str(huge))
     assert done.returncode == 2
-    assert (f"Error: huge.csv: the file has {GIB:,} bytes, more than the {MAX_DOCUMENT_BYTES:,} a document may have; "
-            "refused without reading it") in done.stderr and "nothing was ingested" in done.stderr
+    assert (
+        f"Error: huge.csv: the file has {GIB:,} bytes, more than the {MAX_DOCUMENT_BYTES:,} a document may have; "
+        "refused without reading it"
+    ) in done.stderr and "nothing was ingested" in done.stderr
     assert peak_mib < 700, f"the process grew to {peak_mib} MiB: it read the file"
     # Nothing copied into the inbox, the warehouse not even opened, the operator's file as it was.
     assert not loaded.inbox_dir.exists() or not any(loaded.inbox_dir.rglob("*"))
@@ -205,15 +261,17 @@ def test_a_1_gb_file_dropped_in_the_inbox_is_refused_unread_and_moved_to_quarant
     [kept] = quarantined(loaded, "huge.csv")
     assert kept.stat().st_size == GIB  # moved (renamed), not copied: still the same sparse file
     assert not loaded.raw_dir.joinpath("huge.csv").exists() and not any(
-        p.stat().st_size >= GIB for p in loaded.raw_dir.rglob("*") if p.is_file())
+        p.stat().st_size >= GIB for p in loaded.raw_dir.rglob("*") if p.is_file()
+    )
 
 
-def test_a_pipelines_1_gb_document_is_refused_by_its_size_and_the_other_pipelines_still_load(loaded_scratch,
-                                                                                             tmp_path):
+def test_a_pipelines_1_gb_document_is_refused_by_its_size_and_the_other_pipelines_still_load(loaded_scratch, tmp_path):
     settings = loaded_scratch
     sparse_file(settings.pipelines_dir / "documents" / "huge.txt")
     (settings.pipelines_dir / "huge.toml").write_text(
-        'extractor = "narrative"\ndocument = "documents/huge.txt"\nprecedence = 30\n[source]\nsource_id = "huge"\n', encoding="utf-8")
+        'extractor = "narrative"\ndocument = "documents/huge.txt"\nprecedence = 30\n[source]\nsource_id = "huge"\n',
+        encoding="utf-8",
+    )
     before = snapshot(settings.warehouse)
     done, peak_mib = run_measured(settings, tmp_path, "refresh", "--json")
     assert done.returncode == 2
@@ -225,6 +283,7 @@ def test_a_pipelines_1_gb_document_is_refused_by_its_size_and_the_other_pipeline
 
 
 # Paths: `..` and symbolic links --------------------------------------------------------------------------------------
+
 
 def test_ingest_of_a_path_with_dotdot_copies_the_file_into_the_inbox_under_its_base_name_only(loaded, tmp_path):
     (tmp_path / "a" / "b").mkdir(parents=True)
@@ -242,7 +301,7 @@ def test_an_inbox_path_leading_out_with_dotdot_is_refused_and_left_where_it_is(l
     outside.write_bytes(GOOD_CSV)
     loaded.inbox_dir.mkdir()
     before = snapshot(loaded.warehouse)
-    from octracker.pipeline import ingest_files
+    from octracker.load.pipeline import ingest_files
 
     [result] = ingest_files(loaded, [loaded.inbox_dir / ".." / "outside.csv"])
     assert (result.status, result.exit_code) == ("refused", 2)

@@ -45,8 +45,10 @@ def snapshot(path: Path) -> WarehouseState:
         tables = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() ORDER BY table_name").fetchall()]
         counts = {t: con.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] for t in tables}
         # A sum of row hashes: independent of row order, and a changed, added or removed row changes it.
-        checksums = {t: con.execute(f"SELECT COUNT(*), COALESCE(SUM(hash(r)::HUGEINT), 0) FROM {t} AS r").fetchone()
-                     for t in CHECKSUMMED}
+        checksums = {
+            t: con.execute(f"SELECT COUNT(*), COALESCE(SUM(hash(r)::HUGEINT), 0) FROM {t} AS r").fetchone()
+            for t in CHECKSUMMED
+        }
     finally:
         con.close()
     return WarehouseState(counts, checksums)

@@ -10,7 +10,7 @@ from rich.console import Console
 
 from octracker import __version__
 from octracker.errors import OctrackerError
-from octracker.settings import Settings, build_settings
+from octracker.store.settings import Settings, build_settings
 
 
 class AppContext:
@@ -41,17 +41,26 @@ class OctrackerGroup(click.Group):
         except Exception as exc:  # noqa: BLE001 - reported, with the traceback under --debug
             if ctx.obj is not None and ctx.obj.debug:
                 raise
-            click.echo(f"Error: unexpected {type(exc).__name__}: {exc} (run again with --debug for the "
-                       "traceback)", err=True)
+            click.echo(
+                f"Error: unexpected {type(exc).__name__}: {exc} (run again with --debug for the traceback)", err=True
+            )
             sys.exit(1)
 
 
 @click.group(cls=OctrackerGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--warehouse", type=click.Path(dir_okay=False), default=None,
-              help="Warehouse: a DuckDB file, or a lake (ducklake:postgres: or ducklake:PATH.ducklake) "
-                   "[env OCTRACKER_WAREHOUSE; default warehouse/octracker.duckdb].")
-@click.option("--project", type=click.Path(file_okay=False), default=None,
-              help="Project folder holding pipelines/, schemas/ and warehouse/ [env OCTRACKER_PROJECT; default .].")
+@click.option(
+    "--warehouse",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Warehouse: a DuckDB file, or a lake (ducklake:postgres: or ducklake:PATH.ducklake) "
+    "[env OCTRACKER_WAREHOUSE; default warehouse/octracker.duckdb].",
+)
+@click.option(
+    "--project",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Project folder holding pipelines/, schemas/ and warehouse/ [env OCTRACKER_PROJECT; default .].",
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logging.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only errors (exit status still tells the result).")
 @click.version_option(__version__, prog_name="octracker")
@@ -62,8 +71,9 @@ def main(ctx: click.Context, warehouse: str | None, project: str | None, debug: 
     Exit status: 0 success; 1 a pipeline or delivery failed (the others still committed);
     2 bad usage or bad input refused.
     """
-    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     ctx.obj = AppContext(build_settings(project, warehouse), debug=debug, quiet=quiet)
 
 

@@ -8,11 +8,11 @@ import sys
 import click
 import httpx
 
+from octracker.alerts.deliveries import configured_webhooks, send_alerts
+from octracker.alerts.webhooks import SECRET_ENV, webhook_secret_from_env, webhook_urls_from_env
 from octracker.cli.output import print_rows
-from octracker.deliveries import configured_webhooks, send_alerts
 from octracker.errors import OctrackerError
-from octracker.query import relation_exists, run_query
-from octracker.webhooks import SECRET_ENV, webhook_secret_from_env, webhook_urls_from_env
+from octracker.store.query import relation_exists, run_query
 
 ORDER = "ORDER BY severity_rank DESC, rule, indicator_id, geo, year"
 TABLE_SQL = (
@@ -25,8 +25,14 @@ JSON_SQL = (
 
 
 @click.group("alerts", invoke_without_command=True)
-@click.option("--format", "fmt", type=click.Choice(("table", "json")), default="table", show_default=True,
-              help="Output format of the list.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(("table", "json")),
+    default="table",
+    show_default=True,
+    help="Output format of the list.",
+)
 @click.pass_context
 def alerts_command(ctx: click.Context, fmt: str) -> None:
     """List open trend alerts from the published warehouse, most severe first.
@@ -59,8 +65,12 @@ def send_command(app) -> None:
     webhooks = configured_webhooks(webhook_urls_from_env(os.environ))
     secret = webhook_secret_from_env(os.environ)
     if secret is None:
-        app.err.print(f"Warning: {SECRET_ENV} is not set: alerts go out unsigned and receivers cannot verify them.",
-                      style="yellow", markup=False, highlight=False)
+        app.err.print(
+            f"Warning: {SECRET_ENV} is not set: alerts go out unsigned and receivers cannot verify them.",
+            style="yellow",
+            markup=False,
+            highlight=False,
+        )
     with httpx.Client() as client:
         report = send_alerts(app.settings, webhooks, secret, client=client)
     if not app.quiet:
@@ -68,17 +78,24 @@ def send_command(app) -> None:
         if planned.total == 0 and report.delivered == 0 and not report.problems and not report.pending:
             app.out.print("Nothing to send: no new, changed or resolved alerts, and nothing pending.")
         else:
-            app.out.print(f"Alert events: {planned.opened} opened, {planned.changed} changed, "
-                          f"{planned.resolved} resolved.")
-            app.out.print(f"Deliveries: {report.delivered} delivered, {report.rejected} rejected, "
-                          f"{report.pending} pending.")
+            app.out.print(
+                f"Alert events: {planned.opened} opened, {planned.changed} changed, {planned.resolved} resolved."
+            )
+            app.out.print(
+                f"Deliveries: {report.delivered} delivered, {report.rejected} rejected, {report.pending} pending."
+            )
         if report.unconfigured:
             app.out.print(f"{report.unconfigured} deliveries wait for webhooks no longer in OCTRACKER_WEBHOOK_URL.")
     for problem in report.problems:
         app.err.print(f"Error: {problem}", style="red", markup=False, highlight=False)
     if report.pending and not report.problems:
-        app.err.print(f"Error: {report.pending} deliveries are still pending (waiting for their next attempt time); "
-                      "run `octracker alerts send` again later", style="red", markup=False, highlight=False)
+        app.err.print(
+            f"Error: {report.pending} deliveries are still pending (waiting for their next attempt time); "
+            "run `octracker alerts send` again later",
+            style="red",
+            markup=False,
+            highlight=False,
+        )
     sys.exit(report.exit_code)
 
 

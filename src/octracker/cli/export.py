@@ -9,12 +9,21 @@ import click
 from rich.table import Table
 
 
-
 @click.command("export")
-@click.option("--format", "fmt", type=click.Choice(["parquet", "csv"]), required=True,
-              help="File format: parquet (typed, compact) or csv (for spreadsheets).")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Folder to write the files into (created if missing; files of the same name are replaced).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["parquet", "csv"]),
+    required=True,
+    help="File format: parquet (typed, compact) or csv (for spreadsheets).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder to write the files into (created if missing; files of the same name are replaced).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print what was written and skipped as JSON.")
 @click.pass_obj
 def export_command(app, fmt: str, out_dir: Path, as_json: bool) -> None:
@@ -24,7 +33,7 @@ def export_command(app, fmt: str, out_dir: Path, as_json: bool) -> None:
     text that a spreadsheet would run as a formula (starting with = + - @) is prefixed with ' and lists
     are written as JSON; every file is written whole or not at all.
     """
-    from octracker.export import export_relations  # pyarrow loads only when exporting
+    from octracker.serve.export import export_relations  # pyarrow loads only when exporting
 
     result = export_relations(app.settings.read_target, out_dir, fmt)
     if as_json:
@@ -40,9 +49,7 @@ def export_command(app, fmt: str, out_dir: Path, as_json: bool) -> None:
         table.add_row(f.relation, str(f.rows), str(f.path))
     app.out.print(table, markup=False, highlight=False)
     if result.skipped:
-        app.out.print(f"Skipped (not in this warehouse): {', '.join(result.skipped)}", markup=False,
-                      highlight=False)
+        app.out.print(f"Skipped (not in this warehouse): {', '.join(result.skipped)}", markup=False, highlight=False)
 
 
 COMMANDS = [export_command]
-

@@ -7,25 +7,38 @@ from pathlib import Path
 import click
 
 from octracker.cli.refresh import print_results
+from octracker.content.documents import refuse_oversize
 from octracker.errors import InputRefused
-from octracker.documents import refuse_oversize
-from octracker.inbox import IngestOverrides
-from octracker.inbox_routing import INBOX_KINDS
-from octracker.pipeline import ingest_files
+from octracker.extract.inbox_routing import INBOX_KINDS
+from octracker.load.inbox import IngestOverrides
+from octracker.load.pipeline import ingest_files
 
 
 @click.command("ingest")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--kind", type=click.Choice(sorted(INBOX_KINDS)), default=None,
-              help="What the files are (overrides the sidecar; default: the sidecar's kind, else detected).")
-@click.option("--edition", type=click.IntRange(1990, 2100), default=None,
-              help="Index edition (year) of an oci_profile or oci_wide file (overrides the sidecar).")
-@click.option("--published", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
-              help="Publication date YYYY-MM-DD (overrides the sidecar).")
+@click.option(
+    "--kind",
+    type=click.Choice(sorted(INBOX_KINDS)),
+    default=None,
+    help="What the files are (overrides the sidecar; default: the sidecar's kind, else detected).",
+)
+@click.option(
+    "--edition",
+    type=click.IntRange(1990, 2100),
+    default=None,
+    help="Index edition (year) of an oci_profile or oci_wide file (overrides the sidecar).",
+)
+@click.option(
+    "--published",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Publication date YYYY-MM-DD (overrides the sidecar).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the per-file summary as JSON.")
 @click.pass_obj
-def ingest_command(app, paths: tuple[Path, ...], kind: str | None, edition: int | None, published, as_json: bool
-                   ) -> None:
+def ingest_command(
+    app, paths: tuple[Path, ...], kind: str | None, edition: int | None, published, as_json: bool
+) -> None:
     """Ingest PATHS now, exactly as if they had been dropped in the inbox.
 
     Each file (with its `<file>.meta.toml` sidecar, if any) is copied into the inbox, routed by kind,

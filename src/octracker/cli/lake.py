@@ -9,8 +9,8 @@ import click
 from rich.table import Table
 
 from octracker.errors import UsageError
-from octracker.lake import is_lake_target, parse_lake_target
-from octracker.lake_copy import copy_to_lake
+from octracker.store.lake import is_lake_target, parse_lake_target
+from octracker.store.lake_copy import copy_to_lake
 
 
 @click.command("migrate-to")
@@ -37,11 +37,21 @@ def migrate_to_command(app, target: str) -> None:
     for column in ("table", "rows", "checksum", "lake rows", "lake checksum", "verified"):
         table.add_column(column, justify="left" if column in ("table", "verified") else "right")
     for c in copies:
-        table.add_row(c.table, str(c.rows), f"{c.checksum:x}", str(c.lake_rows), f"{c.lake_checksum:x}",
-                      "[green]yes[/]" if c.verified else "[red]NO[/]")
+        table.add_row(
+            c.table,
+            str(c.rows),
+            f"{c.checksum:x}",
+            str(c.lake_rows),
+            f"{c.lake_checksum:x}",
+            "[green]yes[/]" if c.verified else "[red]NO[/]",
+        )
     app.out.print(table)
-    app.out.print(f"From now on use --warehouse {target} (or OCTRACKER_WAREHOUSE) with the same OCTRACKER_LAKE_* "
-                  "settings. Analysts attach the lake read-only in DuckDB with:", markup=False, highlight=False)
+    app.out.print(
+        f"From now on use --warehouse {target} (or OCTRACKER_WAREHOUSE) with the same OCTRACKER_LAKE_* "
+        "settings. Analysts attach the lake read-only in DuckDB with:",
+        markup=False,
+        highlight=False,
+    )
     app.out.print(f"  {lake.analyst_attach()};", markup=False, highlight=False)
 
 

@@ -25,8 +25,9 @@ def render_csv(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 
 def render_json(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    return json.dumps([{c: plain_value(v) for c, v in zip(columns, row)} for row in rows], ensure_ascii=False,
-                      indent=2, default=str)
+    return json.dumps(
+        [{c: plain_value(v) for c, v in zip(columns, row)} for row in rows], ensure_ascii=False, indent=2, default=str
+    )
 
 
 def format_cell(value: Any) -> str:
@@ -55,8 +56,9 @@ def rows_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str
     return table
 
 
-def print_rows(console: Console, columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str,
-               title: str | None = None) -> None:
+def print_rows(
+    console: Console, columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str, title: str | None = None
+) -> None:
     """Print rows in the chosen format; CSV and JSON go out unstyled so pipes get clean data."""
     if fmt == "csv":
         console.file.write(render_csv(columns, rows))

@@ -22,8 +22,14 @@ def progress_bar(app, description: str, total: int | None = None, *, enabled: bo
     if not enabled or app.quiet or not app.err.is_terminal:
         yield _ignore
         return
-    columns = (SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn(), TextColumn("{task.fields[item]}", markup=False))
+    columns = (
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[item]}", markup=False),
+    )
     with Progress(*columns, console=app.err, transient=True) as progress:
         task = progress.add_task(description, total=total, item="")
 

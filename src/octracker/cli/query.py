@@ -7,13 +7,19 @@ import sys
 import click
 
 from octracker.cli.output import FORMATS, print_rows
-from octracker.query import relation_exists, run_query
+from octracker.store.query import relation_exists, run_query
 
 
 @click.command("sql")
 @click.argument("query")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
-              help="Output format: an aligned table for people, CSV or JSON for programs.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="table",
+    show_default=True,
+    help="Output format: an aligned table for people, CSV or JSON for programs.",
+)
 @click.pass_obj
 def sql_command(app, query: str, fmt: str) -> None:
     """Run one read-only QUERY against the published warehouse (`-` reads it from stdin).
@@ -31,19 +37,32 @@ def sql_command(app, query: str, fmt: str) -> None:
 
 
 SUMMARY_QUERIES = [
-    ("Series", "series",
-     "SELECT split_part(indicator_id, '.', 1) AS family, geo, COUNT(DISTINCT indicator_id) AS indicators, "
-     "COUNT(*) AS values, MIN(year) AS first_year, MAX(year) AS last_year FROM series "
-     "GROUP BY ALL ORDER BY family, geo"),
-    ("Largest year-over-year changes", "yoy_changes",
-     "SELECT indicator_id, geo, year, value, basis, annualized_value, prev_value, change, pct_change FROM yoy_changes "
-     "WHERE comparable ORDER BY abs(pct_change) DESC NULLS LAST LIMIT 10"),
-    ("Largest moves between index editions", "edition_changes",
-     "SELECT indicator_id, geo, year, prev_year, value, prev_value, change, change_per_year FROM edition_changes "
-     "WHERE change IS NOT NULL ORDER BY abs(change) DESC, indicator_id, geo LIMIT 10"),
-    ("Open trend alerts", "trend_alerts",
-     "SELECT severity, rule, indicator_id, geo, year, message FROM trend_alerts "
-     "ORDER BY severity_rank DESC, rule, indicator_id, geo LIMIT 20"),
+    (
+        "Series",
+        "series",
+        "SELECT split_part(indicator_id, '.', 1) AS family, geo, COUNT(DISTINCT indicator_id) AS indicators, "
+        "COUNT(*) AS values, MIN(year) AS first_year, MAX(year) AS last_year FROM series "
+        "GROUP BY ALL ORDER BY family, geo",
+    ),
+    (
+        "Largest year-over-year changes",
+        "yoy_changes",
+        "SELECT indicator_id, geo, year, value, basis, annualized_value, prev_value, change, pct_change "
+        "FROM yoy_changes "
+        "WHERE comparable ORDER BY abs(pct_change) DESC NULLS LAST LIMIT 10",
+    ),
+    (
+        "Largest moves between index editions",
+        "edition_changes",
+        "SELECT indicator_id, geo, year, prev_year, value, prev_value, change, change_per_year FROM edition_changes "
+        "WHERE change IS NOT NULL ORDER BY abs(change) DESC, indicator_id, geo LIMIT 10",
+    ),
+    (
+        "Open trend alerts",
+        "trend_alerts",
+        "SELECT severity, rule, indicator_id, geo, year, message FROM trend_alerts "
+        "ORDER BY severity_rank DESC, rule, indicator_id, geo LIMIT 20",
+    ),
 ]
 
 

@@ -9,9 +9,9 @@ import click
 from rich.table import Table
 
 from octracker.cli.progress import progress_bar
-from octracker.inbox import list_inbox_files
-from octracker.pipeline import PipelineResult, refresh, refresh_plan
-from octracker.query import relation_exists, run_query
+from octracker.load.inbox import list_inbox_files
+from octracker.load.pipeline import PipelineResult, refresh, refresh_plan
+from octracker.store.query import relation_exists, run_query
 
 
 def summary_table(results: list[PipelineResult]) -> Table:
@@ -20,15 +20,31 @@ def summary_table(results: list[PipelineResult]) -> Table:
         table.add_column(column, justify="right" if column not in ("pipeline", "status") else "left")
     styles = {"success": "green", "unchanged": "dim", "refused": "red", "failed": "red"}
     for r in results:
-        table.add_row(r.label, f"[{styles[r.status]}]{r.status}[/]", str(r.counts.new), str(r.counts.revised),
-                      str(r.counts.unchanged), str(r.counts.retracted), str(r.quarantined))
+        table.add_row(
+            r.label,
+            f"[{styles[r.status]}]{r.status}[/]",
+            str(r.counts.new),
+            str(r.counts.revised),
+            str(r.counts.unchanged),
+            str(r.counts.retracted),
+            str(r.quarantined),
+        )
     return table
 
 
 def result_record(r: PipelineResult) -> dict:
-    return {"pipeline": r.pipeline, "run_id": r.run_id, "status": r.status, "new": r.counts.new,
-            "revised": r.counts.revised, "unchanged": r.counts.unchanged, "retracted": r.counts.retracted,
-            "quarantined": r.quarantined, "error": r.error, "subject": r.subject}
+    return {
+        "pipeline": r.pipeline,
+        "run_id": r.run_id,
+        "status": r.status,
+        "new": r.counts.new,
+        "revised": r.counts.revised,
+        "unchanged": r.counts.unchanged,
+        "retracted": r.counts.retracted,
+        "quarantined": r.quarantined,
+        "error": r.error,
+        "subject": r.subject,
+    }
 
 
 @click.command("refresh")
@@ -66,8 +82,10 @@ def print_results(app, results: list[PipelineResult], as_json: bool) -> None:
             app.out.print("Nothing new: the warehouse already holds every value these sources state.")
         if relation_exists(app.settings.read_target, "trend_alerts"):
             _, [(count,)] = run_query(app.settings.read_target, "SELECT COUNT(*) FROM trend_alerts")
-            app.out.print(f"Open trend alerts: {count} (`octracker alerts` lists them; "
-                          "`octracker alerts send` delivers what is new)")
+            app.out.print(
+                f"Open trend alerts: {count} (`octracker alerts` lists them; "
+                "`octracker alerts send` delivers what is new)"
+            )
     for r in results:
         if r.error:
             app.err.print(f"Error: {r.error}", style="red", markup=False, highlight=False)

@@ -5,14 +5,18 @@ from __future__ import annotations
 import click
 
 from octracker.cli.output import FORMATS, print_rows
-from octracker.review import STATUSES, Decision, accept_candidate, list_candidates, reject_candidate
+from octracker.load.review import STATUSES, Decision, accept_candidate, list_candidates, reject_candidate
 
 
 @click.group("review", invoke_without_command=True)
-@click.option("--status", type=click.Choice([*STATUSES, "all"]), default="pending", show_default=True,
-              help="Which candidates to list.")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
-              help="Output format.")
+@click.option(
+    "--status",
+    type=click.Choice([*STATUSES, "all"]),
+    default="pending",
+    show_default=True,
+    help="Which candidates to list.",
+)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True, help="Output format.")
 @click.pass_context
 def review_group(ctx: click.Context, status: str, fmt: str) -> None:
     """List candidate figures proposed from new articles (pending ones unless --status says otherwise).
@@ -26,8 +30,10 @@ def review_group(ctx: click.Context, status: str, fmt: str) -> None:
     app = ctx.obj
     columns, rows = list_candidates(app.settings, status)
     if fmt == "table" and not rows:
-        app.out.print(f"No {'' if status == 'all' else status + ' '}candidates. New articles are proposed for "
-                      "review when they are ingested (`octracker ingest ARTICLE`).")
+        app.out.print(
+            f"No {'' if status == 'all' else status + ' '}candidates. New articles are proposed for "
+            "review when they are ingested (`octracker ingest ARTICLE`)."
+        )
         return
     if fmt == "table":
         # A person reads the number as written and the sentence; programs get every column.
@@ -44,15 +50,19 @@ def review_group(ctx: click.Context, status: str, fmt: str) -> None:
 @click.option("--year", type=click.IntRange(1900, 2100), help="The year it is for, when the proposal is wrong.")
 @click.option("--reason", help="Why, kept in the observation's note.")
 @click.pass_obj
-def accept_command(app, candidate_id: str, indicator: str | None, geo: str | None, year: int | None,
-                   reason: str | None) -> None:
+def accept_command(
+    app, candidate_id: str, indicator: str | None, geo: str | None, year: int | None, reason: str | None
+) -> None:
     """Load candidate CANDIDATE_ID as an observation (method curated), after validating it."""
     row = accept_candidate(app.settings, candidate_id, Decision(indicator, geo, year, reason))
     if not app.quiet:
         partial = f", partial as of {row['as_of'] or 'an unknown date'}" if row["is_partial"] else ""
-        app.out.print(f"Accepted {candidate_id}: {row['indicator_id']} at {row['geo']} for {row['year']} = "
-                      f"{row['value']:g} {row['unit']} ({row['qualifier']}{partial}), from {row['source_id']}.",
-                      markup=False, highlight=False)
+        app.out.print(
+            f"Accepted {candidate_id}: {row['indicator_id']} at {row['geo']} for {row['year']} = "
+            f"{row['value']:g} {row['unit']} ({row['qualifier']}{partial}), from {row['source_id']}.",
+            markup=False,
+            highlight=False,
+        )
 
 
 @review_group.command("reject")

@@ -8,16 +8,24 @@ import threading
 
 import click
 
-from octracker.scheduler import DEFAULT_ALERTS_CRON, DEFAULT_INBOX_CRON, describe_jobs, run_scheduler
+from octracker.schedule.scheduler import DEFAULT_ALERTS_CRON, DEFAULT_INBOX_CRON, describe_jobs, run_scheduler
 
-log = logging.getLogger("octracker.scheduler")
+log = logging.getLogger("octracker.schedule.scheduler")
 
 
 @click.command("schedule")
-@click.option("--inbox-cron", default=DEFAULT_INBOX_CRON, show_default=True,
-              help="When to look in the inbox (crontab, UTC); an empty inbox opens nothing.")
-@click.option("--alerts-cron", default=DEFAULT_ALERTS_CRON, show_default=True,
-              help="When to deliver alerts (crontab, UTC), when alert delivery is installed.")
+@click.option(
+    "--inbox-cron",
+    default=DEFAULT_INBOX_CRON,
+    show_default=True,
+    help="When to look in the inbox (crontab, UTC); an empty inbox opens nothing.",
+)
+@click.option(
+    "--alerts-cron",
+    default=DEFAULT_ALERTS_CRON,
+    show_default=True,
+    help="When to deliver alerts (crontab, UTC), when alert delivery is installed.",
+)
 @click.pass_obj
 def schedule_command(app, inbox_cron: str, alerts_cron: str) -> None:
     """Run the scheduler in the foreground until SIGTERM/SIGINT.

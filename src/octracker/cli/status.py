@@ -10,13 +10,20 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from octracker.documents import stated_date
-from octracker.status import FAILED_RESULTS, StatusReport, collect_status
+from octracker.content.documents import stated_date
+from octracker.serve.status import FAILED_RESULTS, StatusReport, collect_status
 
 #: Stale series listed in the table; JSON lists them all.
 STALE_SHOWN = 15
-RESULT_STYLES = {"success": "green", "unchanged": "green", "failed": "red", "interrupted": "yellow",
-                 "missed": "yellow", "running": "cyan", "never run": "dim"}
+RESULT_STYLES = {
+    "success": "green",
+    "unchanged": "green",
+    "failed": "red",
+    "interrupted": "yellow",
+    "missed": "yellow",
+    "running": "cyan",
+    "never run": "dim",
+}
 
 
 def when(value: dt.datetime | None, now: dt.datetime | None = None) -> str:
@@ -39,10 +46,20 @@ def count(value: int | None) -> str:
 
 def pipelines_table(report: StatusReport) -> Table:
     table = Table(title="Pipelines", title_justify="left", header_style="bold")
-    for column in ("pipeline", "last run", "result", "new", "revised", "unchanged", "quarantined", "rows now",
-                   "next run"):
-        table.add_column(column, justify="right" if column in {"new", "revised", "unchanged", "quarantined",
-                                                                "rows now"} else "left")
+    for column in (
+        "pipeline",
+        "last run",
+        "result",
+        "new",
+        "revised",
+        "unchanged",
+        "quarantined",
+        "rows now",
+        "next run",
+    ):
+        table.add_column(
+            column, justify="right" if column in {"new", "revised", "unchanged", "quarantined", "rows now"} else "left"
+        )
     for p in report.pipelines:
         if p.runs_with:
             next_text = f"[dim]with {p.runs_with}[/]"
@@ -57,9 +74,17 @@ def pipelines_table(report: StatusReport) -> Table:
         else:
             next_text = when(p.next_run, report.checked_at)
         style = RESULT_STYLES.get(p.result, "")
-        table.add_row(p.pipeline, when(p.last_run_at), f"[{style}]{p.result}[/]" if style else p.result,
-                      count(p.rows_new), count(p.rows_revised), count(p.rows_unchanged),
-                      count(p.rows_quarantined), str(p.rows_current), next_text)
+        table.add_row(
+            p.pipeline,
+            when(p.last_run_at),
+            f"[{style}]{p.result}[/]" if style else p.result,
+            count(p.rows_new),
+            count(p.rows_revised),
+            count(p.rows_unchanged),
+            count(p.rows_quarantined),
+            str(p.rows_current),
+            next_text,
+        )
     return table
 
 
@@ -81,8 +106,7 @@ def quarantine_section(console: Console, report: StatusReport) -> None:
         return
     table = Table(title="Quarantine (newest first)", title_justify="left", header_style="bold")
     for column in ("pipeline", "rows", "in last refusal", "newest", "newest reasons"):
-        table.add_column(column, justify="right" if column in {"rows", "in last refusal"} else "left",
-                         overflow="fold")
+        table.add_column(column, justify="right" if column in {"rows", "in last refusal"} else "left", overflow="fold")
     for q in report.quarantine:
         reasons = "\n".join(q.newest_reasons)
         more = q.last_run_rows - len(q.newest_reasons)
@@ -102,13 +126,17 @@ def stale_section(console: Console, report: StatusReport) -> None:
     for column in ("indicator", "geo", "frequency", "latest period end", "stale since", "days overdue"):
         table.add_column(column, justify="right" if column == "days overdue" else "left")
     for s in report.stale_series[:STALE_SHOWN]:
-        table.add_row(s.indicator_id, s.geo, s.frequency, str(s.latest_period_end), str(s.stale_after),
-                      str(s.days_overdue))
+        table.add_row(
+            s.indicator_id, s.geo, s.frequency, str(s.latest_period_end), str(s.stale_after), str(s.days_overdue)
+        )
     console.print(table, markup=False, highlight=False)
     more = len(report.stale_series) - STALE_SHOWN
     if more > 0:
-        console.print(f"… and {more} more: octracker sql \"SELECT * FROM series_freshness WHERE stale_after < "
-                      "current_date\"", markup=False, highlight=False)
+        console.print(
+            f'… and {more} more: octracker sql "SELECT * FROM series_freshness WHERE stale_after < current_date"',
+            markup=False,
+            highlight=False,
+        )
 
 
 def alerts_line(report: StatusReport) -> str:
@@ -125,17 +153,27 @@ def sources_table(report: StatusReport) -> Table:
     for column in ("source", "kind", "published", "precedence", "observations"):
         table.add_column(column, justify="right" if column in {"precedence", "observations"} else "left")
     for s in report.sources:
-        table.add_row(s.source_id, s.kind, stated_date(s.published_on, s.published_precision), str(s.precedence), str(s.observations))
+        table.add_row(
+            s.source_id,
+            s.kind,
+            stated_date(s.published_on, s.published_precision),
+            str(s.precedence),
+            str(s.observations),
+        )
     return table
 
 
 def print_status(console: Console, report: StatusReport) -> None:
     if report.published_at is None:
-        console.print(f"Warehouse {report.warehouse}: nothing published yet; run `octracker refresh`",
-                      markup=False, highlight=False)
+        console.print(
+            f"Warehouse {report.warehouse}: nothing published yet; run `octracker refresh`",
+            markup=False,
+            highlight=False,
+        )
     else:
-        console.print(f"Warehouse {report.warehouse}, published {when(report.published_at)}",
-                      markup=False, highlight=False)
+        console.print(
+            f"Warehouse {report.warehouse}, published {when(report.published_at)}", markup=False, highlight=False
+        )
     console.print(pipelines_table(report), highlight=False)
     print_problems(console, report)
     quarantine_section(console, report)
@@ -147,8 +185,9 @@ def print_status(console: Console, report: StatusReport) -> None:
 
 
 @click.command("status")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
-              help="Output format.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True, help="Output format."
+)
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json (for monitoring jobs).")
 @click.pass_obj
 def status_command(app, fmt: str, as_json: bool) -> None:

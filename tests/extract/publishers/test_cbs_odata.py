@@ -9,7 +9,13 @@ import polars as pl
 
 from octracker.extract.publishers import cbs_odata
 from publisher_cases import (
-    CBS, CBS_80072NED, CBS_80137NED, CBS_83599NED, assert_matches_golden, cbs_answers, cbs_bundle,
+    CBS,
+    CBS_80072NED,
+    CBS_80137NED,
+    CBS_83599NED,
+    assert_matches_golden,
+    cbs_answers,
+    cbs_bundle,
 )
 
 
@@ -24,14 +30,16 @@ def test_typed_v3_table_one_row_per_topic_and_cell():
     topics = [p for p in properties if p["Type"] == "Topic"]
     assert table.ok and table.dataset == "80137ned"
     assert table.title == "Arbeidsrekeningen; leeftijd en opleidingsniveau"
-    assert table.updated == dt.datetime(2009, 7, 10, 0, 0, tzinfo=dt.timezone.utc)  # 02:00 in Amsterdam
+    assert table.updated == dt.datetime(2009, 7, 10, 0, 0, tzinfo=dt.UTC)  # 02:00 in Amsterdam
     assert table.frame.height == len(typed) * len(topics)
     first = typed[0]
     row = table.frame.filter((pl.col("native_id") == "cbs.80137ned.1.99.totaal_1") & (pl.col("period") == "2001"))
     assert row["value"].to_list() == [first["Totaal_1"]] and row["unit"].to_list() == ["1 000 banen"]
     assert set(table.frame["geo"]) == {"NL"}  # the table has no region dimension
-    assert_matches_golden(table.frame.filter(pl.col("native_id").str.starts_with("cbs.80137ned.1.99.")).drop("_raw"),
-                          "cbs_odata_80137ned_total")
+    assert_matches_golden(
+        table.frame.filter(pl.col("native_id").str.starts_with("cbs.80137ned.1.99.")).drop("_raw"),
+        "cbs_odata_80137ned_total",
+    )
 
 
 def test_untyped_pages_padded_keys_and_right_aligned_values():
@@ -48,8 +56,9 @@ def test_untyped_pages_padded_keys_and_right_aligned_values():
     regions = {r["RegioS"] for r in published}
     assert set(table.frame["geo"]) == {"NL" if r.strip() == "NL01" else f"NL-{r.strip()}" for r in regions}
     assert set(table.frame["period"].str.slice(4, 1)) == {"Q"}
-    assert_matches_golden(table.frame.filter(pl.col("geo") == "NL-PV23").head(40).drop("_raw"),
-                          "cbs_odata_83599ned_pv23")
+    assert_matches_golden(
+        table.frame.filter(pl.col("geo") == "NL-PV23").head(40).drop("_raw"), "cbs_odata_83599ned_pv23"
+    )
 
 
 def test_a_missing_next_page_is_refused_and_says_which():
@@ -66,14 +75,16 @@ def test_v4_observations_provisional_periods_are_flagged():
     codes = json.loads((CBS / "v4/CBSOData4jl-meta_9.json").read_bytes())["value"]
     provisional = {c["Identifier"] for c in codes if c["Status"] == "Voorlopig"}
     assert table.ok and table.dataset == "80072ned"
-    assert table.updated == dt.datetime(2020, 6, 19, 0, 0, tzinfo=dt.timezone.utc)
+    assert table.updated == dt.datetime(2020, 6, 19, 0, 0, tzinfo=dt.UTC)
     assert table.frame.height == len(observations)
     flagged = table.frame.filter(pl.col("flags") == "p")
     assert flagged.height == sum(o["Perioden"] in provisional for o in observations) > 0
     assert set(flagged["period"]) == {"2020Q1"}
     assert set(table.frame["unit"]) == {"%"}
-    assert_matches_golden(table.frame.filter(pl.col("native_id") == "cbs.80072ned.t001081.m001924").drop("_raw"),
-                          "cbs_odata_80072ned_total")
+    assert_matches_golden(
+        table.frame.filter(pl.col("native_id") == "cbs.80072ned.t001081.m001924").drop("_raw"),
+        "cbs_odata_80072ned_total",
+    )
 
 
 def test_bundles_are_the_same_bytes_for_the_same_answers():

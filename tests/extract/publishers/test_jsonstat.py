@@ -29,7 +29,7 @@ def test_monthly_unemployment_matches_the_golden_file():
     table = read(UNE_RT_M)
     assert table.ok and table.dataset == "une_rt_m"
     assert table.title == "Unemployment by sex and age - monthly data"
-    assert table.updated == dt.datetime(2026, 9, 22, 9, 0, tzinfo=dt.timezone.utc)
+    assert table.updated == dt.datetime(2026, 9, 22, 9, 0, tzinfo=dt.UTC)
     assert_matches_golden(table.frame, "jsonstat_une_rt_m_de")
 
 
@@ -72,8 +72,12 @@ def test_confidential_cells_have_a_flag_and_no_value():
 
 
 def test_empty_answers_are_empty_tables_not_errors():
-    for name in ("nama-10-gdp-de-since-2030.json", "une-rt-m-geo-xx-last1.json", "une-rt-m-unit-fake-last1.json",
-                 "sts-inpr-m-ie-empty.json"):
+    for name in (
+        "nama-10-gdp-de-since-2030.json",
+        "une-rt-m-geo-xx-last1.json",
+        "une-rt-m-unit-fake-last1.json",
+        "sts-inpr-m-ie-empty.json",
+    ):
         table = read(EUROSTAT / name)
         assert table.ok, table.problems
         assert table.frame.height == 0
@@ -143,6 +147,8 @@ def test_any_order_of_keys_gives_the_same_rows(rnd: random.Random):
         return dict(items)
 
     mixed = dict(body, value=shuffled(body["value"]), status=shuffled(body["status"]))
-    mixed["dimension"] = {d: {**spec, "category": {**spec["category"], "index": shuffled(spec["category"]["index"])}}
-                          for d, spec in body["dimension"].items()}
+    mixed["dimension"] = {
+        d: {**spec, "category": {**spec["category"], "index": shuffled(spec["category"]["index"])}}
+        for d, spec in body["dimension"].items()
+    }
     assert read_body(mixed).frame.equals(read_body(body).frame)

@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from octracker.catalog import Catalog, load_catalog
+from octracker.content.catalog import Catalog, load_catalog
 from octracker.extract.publishers import oci_workbook
 from octracker.extract.publishers.table import PUBLISHER_SCHEMA
 
@@ -21,8 +21,12 @@ WORKBOOK = ROOT / "tests" / "cases" / "publishers" / "global-oc-index" / "global
 GOLDEN = ROOT / "tests" / "golden" / "publishers" / "oci_workbook_be_nl.csv"
 #: Indicators the 2021 edition did not score (no column in its sheet).
 NEW_IN_2023 = {
-    "oci.cyber_dependent_crimes", "oci.financial_crimes", "oci.trade_in_counterfeit_goods",
-    "oci.illicit_trade_in_excisable_goods", "oci.extortion_and_protection_racketeering", "oci.private_sector_actors",
+    "oci.cyber_dependent_crimes",
+    "oci.financial_crimes",
+    "oci.trade_in_counterfeit_goods",
+    "oci.illicit_trade_in_excisable_goods",
+    "oci.extortion_and_protection_racketeering",
+    "oci.private_sector_actors",
 }
 
 
@@ -64,12 +68,16 @@ def row_of(rows: list[list], country: str) -> int:
 
 # The recorded workbook ---------------------------------------------------------------------------------------
 
+
 def test_every_edition_sheet_is_read_for_every_country(table) -> None:
     assert table.problems == [] and table.left_out == []
     assert table.title == "GLOBAL ORGANIZED CRIME INDEX - 2023"
     assert table.frame.schema == pl.Schema(PUBLISHER_SCHEMA)
-    counts = table.frame.group_by("year").agg(rows=pl.len(), geos=pl.col("geo").n_unique(),
-                                              indicators=pl.col("native_id").n_unique()).sort("year")
+    counts = (
+        table.frame.group_by("year")
+        .agg(rows=pl.len(), geos=pl.col("geo").n_unique(), indicators=pl.col("native_id").n_unique())
+        .sort("year")
+    )
     assert counts.rows() == [(2021, 193 * 30, 193, 30), (2023, 193 * 36, 193, 36)]
     by_year = {y: set(g["geo"]) for (y,), g in table.frame.group_by("year")}
     assert by_year[2021] == by_year[2023]
@@ -92,8 +100,9 @@ def test_header_variants_name_the_same_indicators(table, catalog) -> None:
 
 def test_scores_stored_with_float_noise_read_as_the_index_prints_them(table) -> None:
     # Cell D14 of the 2023 sheet is stored as 4.4000000000000004 (Criminality avg of row 14).
-    row = table.frame.filter((pl.col("year") == 2023) & (pl.col("_line_no") == 14)
-                             & (pl.col("native_id") == "oci.criminality"))
+    row = table.frame.filter(
+        (pl.col("year") == 2023) & (pl.col("_line_no") == 14) & (pl.col("native_id") == "oci.criminality")
+    )
     assert row["value"].to_list() == [4.4]
 
 
@@ -131,15 +140,17 @@ def test_the_whole_workbook_reads_in_well_under_a_second(catalog) -> None:
 
 # Workbooks built from the recorded sheets ----------------------------------------------------------------------
 
+
 def test_a_2025_sheet_is_read_as_a_third_edition_with_its_own_header_spellings(sheets, catalog) -> None:
     rows_2025 = [list(r) for r in sheets["2023_dataset"]]
     rows_2025[0] = [h.replace("avg,", "avg.") if isinstance(h, str) else h for h in rows_2025[0]]
     drop = rows_2025[0].index("Financial crimes")
-    rows_2025 = [r[:drop] + r[drop + 1:] for r in rows_2025]
+    rows_2025 = [r[:drop] + r[drop + 1 :] for r in rows_2025]
     be = row_of(rows_2025, "Belgium")
     rows_2025[be][3] = 4.433333333
-    content = build({"2021_dataset": sheets["2021_dataset"], "2023_dataset": sheets["2023_dataset"],
-                     "2025_dataset": rows_2025})
+    content = build(
+        {"2021_dataset": sheets["2021_dataset"], "2023_dataset": sheets["2023_dataset"], "2025_dataset": rows_2025}
+    )
     table = oci_workbook.read(content, name="three.xlsx", catalog=catalog)
     assert table.problems == []
     assert sorted(table.frame["year"].unique()) == [2021, 2023, 2025]

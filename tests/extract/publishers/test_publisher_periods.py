@@ -43,8 +43,10 @@ def test_a_month_in_every_spelling(year: int, month: int):
 @given(years)
 def test_months_and_quarters_tile_the_year(year: int):
     for kind, count in (("M", 12), ("Q", 4)):
-        periods = [parse_publisher_period(f"{year}{kind}{n:02d}" if kind == "M" else f"{year}Q{n}")
-                   for n in range(1, count + 1)]
+        periods = [
+            parse_publisher_period(f"{year}{kind}{n:02d}" if kind == "M" else f"{year}Q{n}")
+            for n in range(1, count + 1)
+        ]
         assert periods[0].start == dt.date(year, 1, 1) and periods[-1].end == dt.date(year, 12, 31)
         assert all(a.end + dt.timedelta(days=1) == b.start for a, b in zip(periods, periods[1:], strict=False))
 
@@ -57,8 +59,10 @@ def test_codes_that_name_no_period_are_refused(code: str):
 
 def test_contract_ids_for_publishers_codes():
     assert native_id("estat", "crim_off_cat", ["A", "ICCS0601", "P_HTHAB"]) == "estat.crim_off_cat.a.iccs0601.p_hthab"
-    assert native_id("cbs", "83599NED", ["T001081 ", "OpenstaandeVacatures_1"]) == \
-        "cbs.83599ned.t001081.openstaandevacatures_1"
+    assert (
+        native_id("cbs", "83599NED", ["T001081 ", "OpenstaandeVacatures_1"])
+        == "cbs.83599ned.t001081.openstaandevacatures_1"
+    )
     assert [eurostat_geo(g) for g in ("EL", "UK", "EU27_2020", "BE")] == ["GR", "GB", "EU27_2020", "BE"]
     assert [cbs_geo(g) for g in ("NL01  ", "GM0363", "PV23  ")] == ["NL", "NL-GM0363", "NL-PV23"]
     assert [observation_flags(s) for s in ("|C", ":C", "bp", "", None)] == ["c", "c", "bp", None, None]

@@ -38,7 +38,7 @@ def test_labelled_download_reads_every_row():
     assert (table.provider, table.dataset) == ("estat", "sdg_04_20")
     assert table.frame.height == len(rows)
     # LAST UPDATE 12/06/25 23:00:00 is Luxembourg summer time.
-    assert table.updated == dt.datetime(2025, 6, 12, 21, 0, tzinfo=dt.timezone.utc)
+    assert table.updated == dt.datetime(2025, 6, 12, 21, 0, tzinfo=dt.UTC)
     assert table.frame.filter(pl.col("flags") == "b").height == sum(r["OBS_FLAG"] == "b" for r in rows)
     assert table.frame.filter(pl.col("flags") == "u").height == sum(r["OBS_FLAG"] == "u" for r in rows)
     assert table.frame["geo"].n_unique() == len({r["geo"] for r in rows})

@@ -56,6 +56,7 @@ def belgian_rows(export_rows: list[tuple], n: int) -> list[list]:
 
 # The recorded export ----------------------------------------------------------------------------------------
 
+
 def test_the_export_is_read_whole_with_its_release_date(table) -> None:
     assert table.problems == []
     assert table.updated == dt.datetime(2024, 5, 16, tzinfo=dt.UTC)
@@ -82,8 +83,10 @@ def test_native_ids_are_the_labels_in_snake_case_in_the_exports_order(table) -> 
     be = table.frame.filter((pl.col("geo") == "BE") & (pl.col("year") == 2003))
     assert be.filter(pl.col("native_id") == SERIOUS_ASSAULT)["value"].to_list() == [61959.0]
     ids = set(table.frame["native_id"])
-    assert ("unodc.victims_of_sexual_violence.by_relationship_to_perpetrator.intimate_partner_or_family_member"
-            ".female.total.rate_per_100_000_population") in ids
+    assert (
+        "unodc.victims_of_sexual_violence.by_relationship_to_perpetrator.intimate_partner_or_family_member"
+        ".female.total.rate_per_100_000_population"
+    ) in ids
     assert all(i == i.lower() and i.count(".") == 6 for i in ids)
 
 
@@ -111,6 +114,7 @@ def test_golden_file_agrees_with_the_export_read_by_openpyxl(export_rows) -> Non
 
 
 # Values written as text --------------------------------------------------------------------------------------
+
 
 def test_values_written_as_text_are_read_with_their_qualifier(export_rows) -> None:
     rows = belgian_rows(export_rows, 3)
@@ -181,12 +185,14 @@ def test_files_that_are_not_exports_are_refused_with_a_reason(export_rows) -> No
 def test_an_export_without_a_release_date_has_no_vintage_and_a_wrong_date_is_refused(export_rows) -> None:
     rows = belgian_rows(export_rows, 1)
     assert unodc_xlsx.read(small_export([export_rows[0], ("",), export_rows[2]], rows), name="a.xlsx").updated is None
-    [problem] = unodc_xlsx.read(small_export([export_rows[0], ("31/02/2024",), export_rows[2]], rows),
-                                name="b.xlsx").problems
+    [problem] = unodc_xlsx.read(
+        small_export([export_rows[0], ("31/02/2024",), export_rows[2]], rows), name="b.xlsx"
+    ).problems
     assert problem.check == "bad_date" and "31/02/2024" in problem.message
 
 
 # parse_value ---------------------------------------------------------------------------------------------------
+
 
 @given(st.integers(min_value=0, max_value=10**12))
 def test_grouped_and_plain_integers_read_back_exactly(n: int) -> None:
@@ -194,7 +200,9 @@ def test_grouped_and_plain_integers_read_back_exactly(n: int) -> None:
     assert unodc_xlsx.parse_value(str(n)) == (float(n), "exact")
 
 
-@given(st.decimals(min_value=0, max_value=10**9, places=3, allow_nan=False), st.sampled_from(["<", "<=", "≤", ">", ">="]))
+@given(
+    st.decimals(min_value=0, max_value=10**9, places=3, allow_nan=False), st.sampled_from(["<", "<=", "≤", ">", ">="])
+)
 def test_bounds_keep_their_number_and_direction(number, sign: str) -> None:
     value, qualifier = unodc_xlsx.parse_value(f"{sign} {number:,}")
     assert value == float(number)

@@ -62,8 +62,9 @@ def bundle_answers(answers: Mapping[str, list[bytes]]) -> bytes:
             for number, body in enumerate(answers[endpoint], start=1):
                 member = f"{endpoint}.json" if number == 1 else f"{endpoint}.{number}.json"
                 # A fixed date so that the same answers always make the same bytes (and the same hash).
-                archive.writestr(zipfile.ZipInfo(member, date_time=(1980, 1, 1, 0, 0, 0)), body,
-                                 compress_type=zipfile.ZIP_DEFLATED)
+                archive.writestr(
+                    zipfile.ZipInfo(member, date_time=(1980, 1, 1, 0, 0, 0)), body, compress_type=zipfile.ZIP_DEFLATED
+                )
     return out.getvalue()
 
 
@@ -73,8 +74,9 @@ def looks_like(content: bytes) -> bool:
         return False
     try:
         with zipfile.ZipFile(io.BytesIO(content)) as archive:
-            names = {_PAGE.match(n.split("/")[-1])["endpoint"] for n in archive.namelist()
-                     if _PAGE.match(n.split("/")[-1])}
+            names = {
+                _PAGE.match(n.split("/")[-1])["endpoint"] for n in archive.namelist() if _PAGE.match(n.split("/")[-1])
+            }
     except zipfile.BadZipFile:
         return False
     return bool(names & {*V3_DATA, "Observations"})
@@ -88,11 +90,14 @@ def read(content: bytes, *, name: str) -> PublisherTable:
             return _read_v4(answers, name)
         if set(V3_DATA) & answers.keys():
             return _read_v3(answers, name)
-        raise _Refused(f"the bundle holds {', '.join(sorted(answers)) or 'nothing'} but no data: a v3 "
-                       "TypedDataSet or UntypedDataSet, or a v4 Observations answer, is needed")
+        raise _Refused(
+            f"the bundle holds {', '.join(sorted(answers)) or 'nothing'} but no data: a v3 "
+            "TypedDataSet or UntypedDataSet, or a v4 Observations answer, is needed"
+        )
     except _Refused as refused:
-        return PublisherTable(PROVIDER, dataset_from_name(name), empty_publisher_rows(),
-                              problems=[Problem("cbs_odata", str(refused), "")])
+        return PublisherTable(
+            PROVIDER, dataset_from_name(name), empty_publisher_rows(), problems=[Problem("cbs_odata", str(refused), "")]
+        )
 
 
 def _answers(content: bytes) -> dict[str, list[dict[str, Any]]]:
@@ -100,9 +105,10 @@ def _answers(content: bytes) -> dict[str, list[dict[str, Any]]]:
     try:
         archive = zipfile.ZipFile(io.BytesIO(content))
     except zipfile.BadZipFile:
-        raise _Refused("not a zip archive: a CBS table is read from a bundle of its OData answers (a zip with "
-                       "one member per endpoint, e.g. TableInfos.json, DataProperties.json, TypedDataSet.json)"
-                       ) from None
+        raise _Refused(
+            "not a zip archive: a CBS table is read from a bundle of its OData answers (a zip with "
+            "one member per endpoint, e.g. TableInfos.json, DataProperties.json, TypedDataSet.json)"
+        ) from None
     with archive:
         if sum(info.file_size for info in archive.infolist()) > MAX_BUNDLE_BYTES:
             raise _Refused(f"the bundle unpacks to more than {MAX_BUNDLE_BYTES:,} bytes")
@@ -122,13 +128,17 @@ def _answers(content: bytes) -> dict[str, list[dict[str, Any]]]:
     for endpoint, numbered in pages.items():
         ordered = [numbered[n] for n in sorted(numbered)]
         if sorted(numbered) != list(range(1, len(numbered) + 1)):
-            raise _Refused(f"{endpoint}: pages {sorted(numbered)} are not 1..{len(numbered)} (page 1 is "
-                           f"{endpoint}.json, page n is {endpoint}.n.json)")
+            raise _Refused(
+                f"{endpoint}: pages {sorted(numbered)} are not 1..{len(numbered)} (page 1 is "
+                f"{endpoint}.json, page n is {endpoint}.n.json)"
+            )
         last = ordered[-1]
         following = isinstance(last, dict) and (last.get("odata.nextLink") or last.get("@odata.nextLink"))
         if following:
-            raise _Refused(f"{endpoint}: page {len(ordered)} links to a next page ({following}) that the bundle "
-                           f"lacks; fetch it and store it as {endpoint}.{len(ordered) + 1}.json")
+            raise _Refused(
+                f"{endpoint}: page {len(ordered)} links to a next page ({following}) that the bundle "
+                f"lacks; fetch it and store it as {endpoint}.{len(ordered) + 1}.json"
+            )
         answers[endpoint] = ordered
     return answers
 
@@ -173,13 +183,16 @@ def _modified(text: Any) -> dt.datetime | None:
     except ValueError:
         return None
     # v3 writes the time in Amsterdam without an offset; v4 writes the offset.
-    return (stamp if stamp.tzinfo else stamp.replace(tzinfo=AMSTERDAM)).astimezone(dt.timezone.utc)
+    return (stamp if stamp.tzinfo else stamp.replace(tzinfo=AMSTERDAM)).astimezone(dt.UTC)
 
 
 def _period_flags(codes: list[dict[str, Any]]) -> dict[str, str]:
     """Period key → `p` for every period CBS calls provisional."""
-    return {str(c.get("Key", c.get("Identifier", ""))).strip(): "p" for c in codes
-            if str(c.get("Status", "")).strip().lower() in PROVISIONAL_STATUSES}
+    return {
+        str(c.get("Key", c.get("Identifier", ""))).strip(): "p"
+        for c in codes
+        if str(c.get("Status", "")).strip().lower() in PROVISIONAL_STATUSES
+    }
 
 
 def _period(code: str, where: str) -> Any:
@@ -201,7 +214,8 @@ def _read_v3(answers: dict[str, list[dict[str, Any]]], name: str) -> PublisherTa
         topics = [p for p in ordered if p.get("Type") == "Topic" and p.get("Datatype", "Double") != "String"]
         time_key = next((p["Key"] for p in dims if p["Type"] == "TimeDimension"), None)
         geo_key = next((p["Key"] for p in dims if p["Type"] == "GeoDimension"), None) or next(
-            (p["Key"] for p in dims if p["Key"].startswith("Regio")), None)
+            (p["Key"] for p in dims if p["Key"].startswith("Regio")), None
+        )
         dim_keys = [p["Key"] for p in dims]
         units = {p["Key"]: p.get("Unit") for p in topics}
     else:
@@ -212,8 +226,10 @@ def _read_v3(answers: dict[str, list[dict[str, Any]]], name: str) -> PublisherTa
         topics = [{"Key": k} for k in keys if _TOPIC_KEY.fullmatch(k)]
         units = {}
     if data and time_key is None:
-        raise _Refused(f"{data_endpoint}: no time dimension (DataProperties names no TimeDimension and there "
-                       "is no Perioden column)")
+        raise _Refused(
+            f"{data_endpoint}: no time dimension (DataProperties names no TimeDimension and there "
+            "is no Perioden column)"
+        )
     flags = _period_flags(_rows_of(answers, time_key)) if time_key and time_key in answers else {}
     kept = [k for k in dim_keys if k not in (time_key, geo_key)]
     rows: list[dict[str, Any]] = []
@@ -231,12 +247,22 @@ def _read_v3(answers: dict[str, list[dict[str, Any]]], name: str) -> PublisherTa
         for topic in topics:
             value, flag = _v3_value(record[topic["Key"]], f"{where}, {topic['Key']}")
             flag = flag or flags.get(time_code)
-            rows.append({
-                "native_id": native_id(PROVIDER, table, [*codes, topic["Key"]]), "geo": geo,
-                "period": period.code, "period_start": period.start, "period_end": period.end,
-                "year": period.year, "value": value, "unit": units.get(topic["Key"]), "qualifier": "exact",
-                "flags": flag, "_line_no": line_no, "_raw": raw,
-            })
+            rows.append(
+                {
+                    "native_id": native_id(PROVIDER, table, [*codes, topic["Key"]]),
+                    "geo": geo,
+                    "period": period.code,
+                    "period_start": period.start,
+                    "period_end": period.end,
+                    "year": period.year,
+                    "value": value,
+                    "unit": units.get(topic["Key"]),
+                    "qualifier": "exact",
+                    "flags": flag,
+                    "_line_no": line_no,
+                    "_raw": raw,
+                }
+            )
     frame = pl.DataFrame(rows, schema=PUBLISHER_SCHEMA) if rows else empty_publisher_rows()
     return PublisherTable(PROVIDER, table, frame, title=info.get("Title"), updated=_modified(info.get("Modified")))
 
@@ -290,13 +316,27 @@ def _read_v4(answers: dict[str, list[dict[str, Any]]], name: str) -> PublisherTa
         attribute = str(record.get("ValueAttribute") or "None")
         flag = "c" if "confidential" in attribute.lower() else flags.get(time_code)
         measure = str(record["Measure"])
-        rows.append({
-            "native_id": native_id(PROVIDER, table, [*(str(record[k]) for k in kept), measure]),
-            "geo": cbs_geo(str(record[geo_key])) if geo_key else "NL", "period": period.code,
-            "period_start": period.start, "period_end": period.end, "year": period.year,
-            "value": None if value is None else float(value), "unit": units.get(measure), "qualifier": "exact",
-            "flags": flag, "_line_no": line_no, "_raw": json.dumps(record, ensure_ascii=False),
-        })
+        rows.append(
+            {
+                "native_id": native_id(PROVIDER, table, [*(str(record[k]) for k in kept), measure]),
+                "geo": cbs_geo(str(record[geo_key])) if geo_key else "NL",
+                "period": period.code,
+                "period_start": period.start,
+                "period_end": period.end,
+                "year": period.year,
+                "value": None if value is None else float(value),
+                "unit": units.get(measure),
+                "qualifier": "exact",
+                "flags": flag,
+                "_line_no": line_no,
+                "_raw": json.dumps(record, ensure_ascii=False),
+            }
+        )
     frame = pl.DataFrame(rows, schema=PUBLISHER_SCHEMA) if rows else empty_publisher_rows()
-    return PublisherTable(PROVIDER, table, frame, title=info.get("Title"),
-                          updated=_modified(info.get("ObservationsModified") or info.get("Modified")))
+    return PublisherTable(
+        PROVIDER,
+        table,
+        frame,
+        title=info.get("Title"),
+        updated=_modified(info.get("ObservationsModified") or info.get("Modified")),
+    )

@@ -57,24 +57,31 @@ def _body(content: bytes) -> tuple[dict[str, Any], Problem | None]:
     payload = text[:2000]
     fault = re.search(r"<faultcode>(.*?)</faultcode>.*?<faultstring>(.*?)</faultstring>", text, re.S)
     if fault:
-        return {}, Problem("publisher_error", f"Eurostat answered with an error ({fault[1]}): {fault[2]}"
-                           f"{_advice(fault[2])}", payload)
+        return {}, Problem(
+            "publisher_error", f"Eurostat answered with an error ({fault[1]}): {fault[2]}{_advice(fault[2])}", payload
+        )
     try:
         body = json.loads(text)
     except json.JSONDecodeError as exc:
-        return {}, Problem("jsonstat", f"not JSON ({exc.msg} at line {exc.lineno}); a JSON-stat 2.0 body "
-                           "from Eurostat's dissemination API is expected", payload)
+        return {}, Problem(
+            "jsonstat",
+            f"not JSON ({exc.msg} at line {exc.lineno}); a JSON-stat 2.0 body "
+            "from Eurostat's dissemination API is expected",
+            payload,
+        )
     if not isinstance(body, dict):
         return {}, Problem("jsonstat", "a JSON-stat dataset is an object, this body is not", payload)
     if "error" in body:
         errors = body["error"] if isinstance(body["error"], list) else [body["error"]]
-        said = "; ".join(f"{e.get('status', e.get('id', '?'))} {e.get('label', '')}".strip()
-                         if isinstance(e, dict) else str(e) for e in errors)
-        return {}, Problem("publisher_error", f"Eurostat answered with an error: {said}{_advice(said)}",
-                           payload)
+        said = "; ".join(
+            f"{e.get('status', e.get('id', '?'))} {e.get('label', '')}".strip() if isinstance(e, dict) else str(e)
+            for e in errors
+        )
+        return {}, Problem("publisher_error", f"Eurostat answered with an error: {said}{_advice(said)}", payload)
     if body.get("class") != "dataset" or not {"id", "size", "dimension"} <= body.keys():
-        return {}, Problem("jsonstat", "not a JSON-stat 2.0 dataset (needs class \"dataset\", id, size "
-                           "and dimension)", payload)
+        return {}, Problem(
+            "jsonstat", 'not a JSON-stat 2.0 dataset (needs class "dataset", id, size and dimension)', payload
+        )
     return body, None
 
 
@@ -110,17 +117,26 @@ def _read_dataset(body: dict[str, Any], name: str) -> PublisherTable:
         except ValueError as exc:
             raise _Refused(f"cell {index}: {exc}") from None
         number, value_flag = _number(value)
-        rows.append({
-            "native_id": native_id(PROVIDER, dataset, [cell[d] for d in kept]),
-            "geo": eurostat_geo(cell[geo_at]), "period": period.code, "period_start": period.start,
-            "period_end": period.end, "year": period.year, "value": number,
-            "unit": cell[unit_at] if unit_at is not None else None, "qualifier": "exact",
-            "flags": observation_flags(value_flag, status), "_line_no": index,
-            "_raw": _raw_cell(index, value, status),
-        })
+        rows.append(
+            {
+                "native_id": native_id(PROVIDER, dataset, [cell[d] for d in kept]),
+                "geo": eurostat_geo(cell[geo_at]),
+                "period": period.code,
+                "period_start": period.start,
+                "period_end": period.end,
+                "year": period.year,
+                "value": number,
+                "unit": cell[unit_at] if unit_at is not None else None,
+                "qualifier": "exact",
+                "flags": observation_flags(value_flag, status),
+                "_line_no": index,
+                "_raw": _raw_cell(index, value, status),
+            }
+        )
     frame = pl.DataFrame(rows, schema=PUBLISHER_SCHEMA) if rows else empty_publisher_rows()
-    return PublisherTable(PROVIDER, dataset, frame.sort("_line_no"), title=body.get("label"),
-                          updated=_updated(body.get("updated")))
+    return PublisherTable(
+        PROVIDER, dataset, frame.sort("_line_no"), title=body.get("label"), updated=_updated(body.get("updated"))
+    )
 
 
 def _category_codes(dimension: dict[str, Any] | None, dim: str) -> list[str]:
@@ -218,6 +234,5 @@ def _updated(text: Any) -> dt.datetime | None:
             stamp = dt.datetime.strptime(text, pattern)
         except ValueError:
             continue
-        return stamp.astimezone(dt.timezone.utc) if stamp.tzinfo else stamp.replace(tzinfo=dt.timezone.utc)
+        return stamp.astimezone(dt.UTC) if stamp.tzinfo else stamp.replace(tzinfo=dt.UTC)
     return None
-

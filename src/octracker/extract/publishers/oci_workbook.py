@@ -15,12 +15,18 @@ import re
 
 import polars as pl
 
-from octracker.catalog import Catalog, name_key
+from octracker.content.catalog import Catalog, name_key
 from octracker.countries import country_code
 from octracker.extract.publishers.table import PUBLISHER_SCHEMA, PublisherTable, empty_publisher_rows
 from octracker.extract.publishers.workbooks import Workbook, open_workbook
-from octracker.extractors.wide_index import (
-    COUNTRY_COLUMNS, NOT_AVAILABLE, NUMBER, Cell, Column, _score_columns, find_header,
+from octracker.extract.wide_index import (
+    COUNTRY_COLUMNS,
+    NOT_AVAILABLE,
+    NUMBER,
+    Cell,
+    Column,
+    _score_columns,
+    find_header,
 )
 from octracker.extracts import Problem
 
@@ -75,13 +81,20 @@ def _edition_sheets(workbook: Workbook) -> list[tuple[int, str]] | Problem:
             continue
         edition = int(found.group(1))
         if edition in editions:
-            return Problem("duplicate_edition", f"{workbook.name}: sheets {editions[edition]!r} and {sheet!r} are "
-                           f"both the {edition} edition; remove one", workbook.name)
+            return Problem(
+                "duplicate_edition",
+                f"{workbook.name}: sheets {editions[edition]!r} and {sheet!r} are "
+                f"both the {edition} edition; remove one",
+                workbook.name,
+            )
         editions[edition] = sheet
     if not editions:
-        return Problem("missing_sheet", f"{workbook.name}: no edition sheet (named like 2023_dataset) among "
-                       f"{', '.join(map(repr, workbook.sheet_names))}; is this the GI-TOC index workbook?",
-                       workbook.name)
+        return Problem(
+            "missing_sheet",
+            f"{workbook.name}: no edition sheet (named like 2023_dataset) among "
+            f"{', '.join(map(repr, workbook.sheet_names))}; is this the GI-TOC index workbook?",
+            workbook.name,
+        )
     return sorted(editions.items())
 
 
@@ -93,33 +106,51 @@ def _sheet_rows(workbook: Workbook, sheet: str) -> list[tuple[int, list[Cell]]]:
 
 
 def _edition_rows(
-    rows: list[tuple[int, list[Cell]]], edition: int, sheet: str, name: str, catalog: Catalog,
+    rows: list[tuple[int, list[Cell]]],
+    edition: int,
+    sheet: str,
+    name: str,
+    catalog: Catalog,
 ) -> tuple[pl.DataFrame, list[Problem]]:
     where = f"{name}, sheet {sheet!r}"
     found = find_header(rows)
     if found is None:
-        return empty_publisher_rows(), [Problem("missing_column", f"{where}: no Country column in the first rows",
-                                                name)]
+        return empty_publisher_rows(), [
+            Problem("missing_column", f"{where}: no Country column in the first rows", name)
+        ]
     at, header = found
-    columns, problems = _score_columns(rows[at], header, rows[at + 1:], catalog)
+    columns, problems = _score_columns(rows[at], header, rows[at + 1 :], catalog)
     problems = [Problem(p.check, f"{where}: {p.message}", p.payload, p.line_no) for p in problems]
     country_at = next(i for i, h in enumerate(header) if name_key(h) in COUNTRY_COLUMNS)
     records: list[tuple] = []
     seen: dict[str, int] = {}
-    for row_no, cells in rows[at + 1:]:
+    for row_no, cells in rows[at + 1 :]:
         raw = ",".join(c.text for c in cells)
         if not raw.strip(","):
             continue
         country = cells[country_at].text if country_at < len(cells) else ""
         geo = WORKBOOK_COUNTRY_NAMES.get(country) or country_code(country)
         if geo is None:
-            problems.append(Problem("unknown_country", f"{where} row {row_no}: {country!r} is not a country name "
-                                    "pycountry knows; add it to WORKBOOK_COUNTRY_NAMES in "
-                                    "octracker/extract/publishers/oci_workbook.py with why", raw, row_no))
+            problems.append(
+                Problem(
+                    "unknown_country",
+                    f"{where} row {row_no}: {country!r} is not a country name "
+                    "pycountry knows; add it to WORKBOOK_COUNTRY_NAMES in "
+                    "octracker/extract/publishers/oci_workbook.py with why",
+                    raw,
+                    row_no,
+                )
+            )
             continue
         if geo in seen:
-            problems.append(Problem("duplicate_key", f"{where} row {row_no}: {country} ({geo}) already has a row "
-                                    f"at row {seen[geo]}", raw, row_no))
+            problems.append(
+                Problem(
+                    "duplicate_key",
+                    f"{where} row {row_no}: {country} ({geo}) already has a row at row {seen[geo]}",
+                    raw,
+                    row_no,
+                )
+            )
             continue
         seen[geo] = row_no
         for column in columns:
@@ -131,15 +162,18 @@ def _edition_rows(
                 records.append((column.indicator.id, geo, value, column.indicator.unit, row_no, raw))
     frame = pl.DataFrame(records, schema=["native_id", "geo", "value", "unit", "_line_no", "_raw"], orient="row")
     return frame.select(
-        "native_id", "geo",
+        "native_id",
+        "geo",
         period=pl.lit(str(edition)),
         period_start=pl.date(edition, 1, 1),
         period_end=pl.date(edition, 12, 31),
         year=pl.lit(edition, pl.Int32),
-        value="value", unit="unit",
+        value="value",
+        unit="unit",
         qualifier=pl.lit("exact"),
         flags=pl.lit(None, pl.String),
-        _line_no="_line_no", _raw="_raw",
+        _line_no="_line_no",
+        _raw="_raw",
     ).cast(PUBLISHER_SCHEMA), problems
 
 

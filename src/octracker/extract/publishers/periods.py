@@ -36,15 +36,20 @@ def parse_publisher_period(text: str) -> PublisherPeriod:
         found = pattern.fullmatch(code)
         if found:
             return _period(kind, *(int(g) for g in found.groups()))
-    raise ValueError(f"time code {text!r} is not a year, semester, quarter, month, week or day "
-                     "(2023, 2023S1, 2023Q2, 2023-07, 2023M07, 2023W02, 2023-07-15, 2023JJ00, 2023KW02, 2023MM07)")
+    raise ValueError(
+        f"time code {text!r} is not a year, semester, quarter, month, week or day "
+        "(2023, 2023S1, 2023Q2, 2023-07, 2023M07, 2023W02, 2023-07-15, 2023JJ00, 2023KW02, 2023MM07)"
+    )
 
 
 def period_code(kind: str, year: int, number: int = 1, day: int = 1) -> str:
     """The canonical code of a period (`annual`, `semester`, `quarter`, `month`, `week` or `day`)."""
     return {
-        "annual": f"{year:04d}", "semester": f"{year:04d}S{number}", "quarter": f"{year:04d}Q{number}",
-        "month": f"{year:04d}-{number:02d}", "week": f"{year:04d}W{number:02d}",
+        "annual": f"{year:04d}",
+        "semester": f"{year:04d}S{number}",
+        "quarter": f"{year:04d}Q{number}",
+        "month": f"{year:04d}-{number:02d}",
+        "week": f"{year:04d}W{number:02d}",
         "day": f"{year:04d}-{number:02d}-{day:02d}",
     }[kind]
 

@@ -25,9 +25,9 @@ import polars as pl
 
 from octracker.countries import country_code
 from octracker.extract.publishers.codes import (
-    dataset_from_name,
     CONFIDENTIAL_STATUSES,
     EUROSTAT_AGGREGATE_LABELS,
+    dataset_from_name,
     eurostat_geo,
     label_code,
     native_id,
@@ -42,9 +42,15 @@ GEO_COLUMNS = ("geo", "ref_area", "reporter")
 UNIT_COLUMNS = ("unit", "unit_measure")
 #: Eurostat's observation flags as a labelled download spells them.
 FLAG_LABELS: dict[str, str] = {
-    "break_in_time_series": "b", "provisional": "p", "estimated": "e", "low_reliability": "u",
-    "definition_differs_see_metadata": "d", "definition_differs": "d", "confidential": "c",
-    "not_available": "", "forecast": "f",
+    "break_in_time_series": "b",
+    "provisional": "p",
+    "estimated": "e",
+    "low_reliability": "u",
+    "definition_differs_see_metadata": "d",
+    "definition_differs": "d",
+    "confidential": "c",
+    "not_available": "",
+    "forecast": "f",
 }
 #: An SDMX code: no spaces, no lower case (Eurostat's codes are upper case).
 _CODE = re.compile(r"[A-Z0-9][A-Z0-9_.\-]*")
@@ -74,19 +80,31 @@ def read(content: bytes, *, name: str) -> PublisherTable:
     header = [_column_id(cell) for cell in header_cells]
     missing = {"TIME_PERIOD", "OBS_VALUE"} - {h.upper() for h in header}
     if missing or not {"DATAFLOW", "STRUCTURE_ID"} & {h.upper() for h in header}:
-        return _refused(name, "sdmx_csv", "not SDMX-CSV: the header needs DATAFLOW (1.0) or STRUCTURE_ID (2.0), "
-                        f"TIME_PERIOD and OBS_VALUE; it reads {','.join(header_cells)}", lines[0])
+        return _refused(
+            name,
+            "sdmx_csv",
+            "not SDMX-CSV: the header needs DATAFLOW (1.0) or STRUCTURE_ID (2.0), "
+            f"TIME_PERIOD and OBS_VALUE; it reads {','.join(header_cells)}",
+            lines[0],
+        )
     upper = [h.upper() for h in header]
     time_at = upper.index("TIME_PERIOD")
     dims = [i for i in range(time_at) if upper[i] not in STRUCTURE_COLUMNS]
     geo_at = next((i for i in dims if header[i].lower() in GEO_COLUMNS), None)
     if geo_at is None:
-        return _refused(name, "sdmx_csv", f"no geography column (one of {', '.join(GEO_COLUMNS)}) among the "
-                        f"dimensions {', '.join(header[i] for i in dims)}", lines[0])
+        return _refused(
+            name,
+            "sdmx_csv",
+            f"no geography column (one of {', '.join(GEO_COLUMNS)}) among the "
+            f"dimensions {', '.join(header[i] for i in dims)}",
+            lines[0],
+        )
     unit_at = next((i for i in dims if header[i].lower() in UNIT_COLUMNS), None)
-    at = {column: upper.index(column) for column in
-          ("DATAFLOW", "STRUCTURE_ID", "ACTION", "LAST UPDATE", "OBS_VALUE", "OBS_FLAG", "CONF_STATUS")
-          if column in upper}
+    at = {
+        column: upper.index(column)
+        for column in ("DATAFLOW", "STRUCTURE_ID", "ACTION", "LAST UPDATE", "OBS_VALUE", "OBS_FLAG", "CONF_STATUS")
+        if column in upper
+    }
     kept = [i for i in dims if i != geo_at]
 
     rows: list[dict[str, Any]] = []
@@ -99,8 +117,9 @@ def read(content: bytes, *, name: str) -> PublisherTable:
         if not any(cell.strip() for cell in record):
             continue
         if len(record) != len(header):
-            problems.append(Problem("sdmx_csv", f"{len(record)} cells where the header has {len(header)}",
-                                    raw, line_no))
+            problems.append(
+                Problem("sdmx_csv", f"{len(record)} cells where the header has {len(header)}", raw, line_no)
+            )
         elif "ACTION" not in at or record[at["ACTION"]].strip().upper()[:1] != "D":
             try:
                 row, structure, stamp = _row(record, header, at, geo_at, time_at, unit_at, kept, line_no, raw)
@@ -110,20 +129,36 @@ def read(content: bytes, *, name: str) -> PublisherTable:
                 if provider is None:
                     provider, dataset = structure
                 elif structure != (provider, dataset):
-                    problems.append(Problem("sdmx_csv", f"row belongs to {structure[0]}:{structure[1]}, the file "
-                                            f"began with {provider}:{dataset}; one dataset per file", raw, line_no))
+                    problems.append(
+                        Problem(
+                            "sdmx_csv",
+                            f"row belongs to {structure[0]}:{structure[1]}, the file "
+                            f"began with {provider}:{dataset}; one dataset per file",
+                            raw,
+                            line_no,
+                        )
+                    )
                 updated = max(updated, stamp) if updated and stamp else (stamp or updated)
                 rows.append(row)
         if len(problems) >= MAX_PROBLEMS:
             break
     frame = pl.DataFrame(rows, schema=PUBLISHER_SCHEMA) if rows else empty_publisher_rows()
-    return PublisherTable(provider or "estat", dataset or dataset_from_name(name), frame, updated=updated,
-                          problems=problems)
+    return PublisherTable(
+        provider or "estat", dataset or dataset_from_name(name), frame, updated=updated, problems=problems
+    )
 
 
-def _row(record: list[str], header: list[str], at: dict[str, int], geo_at: int, time_at: int,
-         unit_at: int | None, kept: list[int], line_no: int, raw: str) -> tuple[dict[str, Any], tuple[str, str],
-                                                                               dt.datetime | None]:
+def _row(
+    record: list[str],
+    header: list[str],
+    at: dict[str, int],
+    geo_at: int,
+    time_at: int,
+    unit_at: int | None,
+    kept: list[int],
+    line_no: int,
+    raw: str,
+) -> tuple[dict[str, Any], tuple[str, str], dt.datetime | None]:
     structure = _structure(record[at["STRUCTURE_ID"] if "STRUCTURE_ID" in at else at["DATAFLOW"]])
     period = parse_publisher_period(_code_part(record[time_at]))
     value_text = record[at["OBS_VALUE"]].strip()
@@ -133,13 +168,24 @@ def _row(record: list[str], header: list[str], at: dict[str, int], geo_at: int, 
     conf_code = _code_part(conf).upper()
     confidential = "c" if conf_code in CONFIDENTIAL_STATUSES or label_code(conf) == "confidential" else None
     unit = record[unit_at].strip() if unit_at is not None else None
-    return ({
-        "native_id": native_id(structure[0], structure[1], [_dimension_code(record[i], header[i]) for i in kept]),
-        "geo": _geo(record[geo_at]), "period": period.code, "period_start": period.start,
-        "period_end": period.end, "year": period.year, "value": value,
-        "unit": (_code_part(unit) if unit and _has_code(unit) else unit) or None, "qualifier": "exact",
-        "flags": observation_flags(published_flag, confidential), "_line_no": line_no, "_raw": raw,
-    }, structure, _last_update(record[at["LAST UPDATE"]]) if "LAST UPDATE" in at else None)
+    return (
+        {
+            "native_id": native_id(structure[0], structure[1], [_dimension_code(record[i], header[i]) for i in kept]),
+            "geo": _geo(record[geo_at]),
+            "period": period.code,
+            "period_start": period.start,
+            "period_end": period.end,
+            "year": period.year,
+            "value": value,
+            "unit": (_code_part(unit) if unit and _has_code(unit) else unit) or None,
+            "qualifier": "exact",
+            "flags": observation_flags(published_flag, confidential),
+            "_line_no": line_no,
+            "_raw": raw,
+        },
+        structure,
+        _last_update(record[at["LAST UPDATE"]]) if "LAST UPDATE" in at else None,
+    )
 
 
 def _column_id(cell: str) -> str:
@@ -182,9 +228,11 @@ def _geo(cell: str) -> str:
         return eurostat_geo(code)
     found = EUROSTAT_AGGREGATE_LABELS.get(label_code(code)) or country_code(code)
     if found is None:
-        raise ValueError(f"geography {cell!r} is neither a code nor a country or aggregate name octracker knows; "
-                         "download the dataset with codes (or codes and labels), or add the name to "
-                         "COUNTRY_ALIASES in octracker.countries")
+        raise ValueError(
+            f"geography {cell!r} is neither a code nor a country or aggregate name octracker knows; "
+            "download the dataset with codes (or codes and labels), or add the name to "
+            "COUNTRY_ALIASES in octracker.countries"
+        )
     return found
 
 
@@ -219,11 +267,11 @@ def _last_update(text: str) -> dt.datetime | None:
         except ValueError:
             continue
         # Eurostat writes the time in Luxembourg.
-        return stamp.replace(tzinfo=LUXEMBOURG).astimezone(dt.timezone.utc)
+        return stamp.replace(tzinfo=LUXEMBOURG).astimezone(dt.UTC)
     raise ValueError(f"the time of last update {text!r} is not dd/mm/yy HH:MM:SS")
 
 
 def _refused(name: str, check: str, message: str, payload: str) -> PublisherTable:
-    return PublisherTable("estat", dataset_from_name(name), empty_publisher_rows(),
-                          problems=[Problem(check, message, payload)])
-
+    return PublisherTable(
+        "estat", dataset_from_name(name), empty_publisher_rows(), problems=[Problem(check, message, payload)]
+    )

@@ -21,7 +21,7 @@ from collections.abc import Callable
 import polars as pl
 import pycountry
 
-from octracker.catalog import name_key
+from octracker.content.catalog import name_key
 from octracker.extract.publishers.table import PUBLISHER_SCHEMA, PublisherTable, empty_publisher_rows
 from octracker.extract.publishers.workbooks import Workbook, open_workbook
 from octracker.extracts import Problem
@@ -40,8 +40,14 @@ RELEASE_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
 #: A number as an export writes it: digits with `,` between groups of three, or plain; an optional decimal part.
 _NUMBER = re.compile(r"^[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?$|^[+-]?\.\d+$")
 _BOUND = re.compile(r"^(<=|>=|≤|≥|<|>)\s*(.+)$")
-_QUALIFIERS = {"<": "upper_bound", "<=": "upper_bound", "≤": "upper_bound",
-               ">": "lower_bound", ">=": "lower_bound", "≥": "lower_bound"}
+_QUALIFIERS = {
+    "<": "upper_bound",
+    "<=": "upper_bound",
+    "≤": "upper_bound",
+    ">": "lower_bound",
+    ">=": "lower_bound",
+    "≥": "lower_bound",
+}
 
 #: The portal's codes for areas that are not ISO 3166-1 countries: the contract's geography, or None to leave
 #: the rows out (recorded in `left_out` with the reason, never loaded under another area's name).
@@ -49,12 +55,21 @@ AREA_CODES: dict[str, tuple[str | None, str]] = {
     # The United Kingdom's three criminal justice systems report separately.
     "GBR_NI": ("GB-NIR", "Northern Ireland, its ISO 3166-2 code"),
     "GBR_S": ("GB-SCT", "Scotland, its ISO 3166-2 code"),
-    "GBR_E_W": (None, "England and Wales together, an area with no ISO 3166 code (ISO 3166-2 names England "
-                      "and Wales apart); reading it as GB would drop Scotland and Northern Ireland"),
-    "IRQ_C": (None, "Central Iraq, Iraq without the Kurdistan Region: no ISO 3166 code, and reading it as IQ "
-                    "would pass part of the country off as the whole"),
-    "XKX": (None, "Kosovo (under UNSCR 1244) has no ISO 3166-1 code; XK is only user-assigned, a code the "
-                  "warehouse does not accept"),
+    "GBR_E_W": (
+        None,
+        "England and Wales together, an area with no ISO 3166 code (ISO 3166-2 names England "
+        "and Wales apart); reading it as GB would drop Scotland and Northern Ireland",
+    ),
+    "IRQ_C": (
+        None,
+        "Central Iraq, Iraq without the Kurdistan Region: no ISO 3166 code, and reading it as IQ "
+        "would pass part of the country off as the whole",
+    ),
+    "XKX": (
+        None,
+        "Kosovo (under UNSCR 1244) has no ISO 3166-1 code; XK is only user-assigned, a code the "
+        "warehouse does not accept",
+    ),
 }
 
 
@@ -72,8 +87,10 @@ def parse_value(text: str) -> tuple[float | None, str]:
     if bound:
         qualifier, stripped = _QUALIFIERS[bound.group(1)], bound.group(2).strip()
     if not _NUMBER.match(stripped):
-        raise ValueError(f"{text!r} is not a number (digits, optionally grouped by ',' in threes, '.' for decimals, "
-                         "or one led by '<' or '>')")
+        raise ValueError(
+            f"{text!r} is not a number (digits, optionally grouped by ',' in threes, '.' for decimals, "
+            "or one led by '<' or '>')"
+        )
     return float(stripped.replace(",", "")), qualifier
 
 
@@ -96,13 +113,27 @@ def read(content: bytes, *, name: str) -> PublisherTable:
     head = _head(sheet)
     header_at = next((i for i, row in enumerate(head) if "Iso3_code" in row), None)
     if header_at is None:
-        return _refused(name, Problem("missing_column", f"{name}: no header row with Iso3_code in the first "
-                                      f"{HEADER_SEARCH_ROWS} rows; is this a UNODC data portal export?", name))
+        return _refused(
+            name,
+            Problem(
+                "missing_column",
+                f"{name}: no header row with Iso3_code in the first "
+                f"{HEADER_SEARCH_ROWS} rows; is this a UNODC data portal export?",
+                name,
+            ),
+        )
     header = [c for c in head[header_at] if c]
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
-        return _refused(name, Problem("missing_column", f"{name}: the header (row {header_at + 1}) has no "
-                                      f"{', '.join(missing)} column", ",".join(header), header_at + 1))
+        return _refused(
+            name,
+            Problem(
+                "missing_column",
+                f"{name}: the header (row {header_at + 1}) has no {', '.join(missing)} column",
+                ",".join(header),
+                header_at + 1,
+            ),
+        )
     updated = _release_date(head[:header_at], name)
     if isinstance(updated, Problem):
         return _refused(name, updated)
@@ -110,13 +141,21 @@ def read(content: bytes, *, name: str) -> PublisherTable:
 
     # Process data.
     frame, problems, left_out = _publisher_rows(rows, header_at, name)
-    return PublisherTable(provider=PROVIDER, dataset=name_key(name.rsplit(".", 1)[0]), frame=frame,
-                          title=_title(head[:header_at]), updated=updated, problems=problems, left_out=left_out)
+    return PublisherTable(
+        provider=PROVIDER,
+        dataset=name_key(name.rsplit(".", 1)[0]),
+        frame=frame,
+        title=_title(head[:header_at]),
+        updated=updated,
+        problems=problems,
+        left_out=left_out,
+    )
 
 
 def _refused(name: str, problem: Problem) -> PublisherTable:
-    return PublisherTable(provider=PROVIDER, dataset=name_key(name.rsplit(".", 1)[0]), frame=empty_publisher_rows(),
-                          problems=[problem])
+    return PublisherTable(
+        provider=PROVIDER, dataset=name_key(name.rsplit(".", 1)[0]), frame=empty_publisher_rows(), problems=[problem]
+    )
 
 
 def _sheet_text(workbook: Workbook) -> pl.DataFrame:
@@ -138,8 +177,9 @@ def _body(workbook: Workbook, sheet: pl.DataFrame, header_at: int) -> pl.DataFra
     kept = [i for i, c in enumerate(header) if c]
     body = sheet.slice(header_at + 1).select([sheet.columns[i] for i in kept])
     body.columns = [header[i] for i in kept]
-    numbers = workbook.reader.load_sheet(0, header_row=header_at, dtypes={"VALUE": "float"},
-                                         use_columns=["VALUE"]).to_polars()
+    numbers = workbook.reader.load_sheet(
+        0, header_row=header_at, dtypes={"VALUE": "float"}, use_columns=["VALUE"]
+    ).to_polars()
     return body.with_columns(numbers["VALUE"].alias("_number"))
 
 
@@ -154,8 +194,12 @@ def _release_date(rows: list[list[str]], name: str) -> dt.datetime | None | Prob
             try:
                 return dt.datetime(int(year), int(month), int(day), tzinfo=dt.UTC)
             except ValueError:
-                return Problem("bad_date", f"{name}: row {row_no}: release date {cell!r} is not a date "
-                               "(day/month/year)", cell, row_no)
+                return Problem(
+                    "bad_date",
+                    f"{name}: row {row_no}: release date {cell!r} is not a date (day/month/year)",
+                    cell,
+                    row_no,
+                )
     return None
 
 
@@ -171,7 +215,8 @@ def _publisher_rows(rows: pl.DataFrame, header_at: int, name: str) -> tuple[pl.D
     # The evidence is the row as published; a number cell as the number it holds (the text read keeps 9 decimals).
     raw_cells = [
         (pl.coalesce(pl.col("_number").cast(pl.String), pl.col(c)) if c == "VALUE" else pl.col(c)).fill_null("")
-        for c in rows.columns if c not in ("_line_no", "_number")
+        for c in rows.columns
+        if c not in ("_line_no", "_number")
     ]
     rows = rows.with_columns(_raw=pl.concat_str(raw_cells, separator=","))
     problems: list[Problem] = []
@@ -179,41 +224,61 @@ def _publisher_rows(rows: pl.DataFrame, header_at: int, name: str) -> tuple[pl.D
 
     def refuse(bad: pl.DataFrame, check: str, describe: Callable[[dict], str]) -> None:
         for row in bad.head(MAX_PROBLEMS_PER_CHECK).iter_rows(named=True):
-            problems.append(Problem(check, f"{name}: row {row['_line_no']}: {describe(row)}", row["_raw"],
-                                    row["_line_no"]))
+            problems.append(
+                Problem(check, f"{name}: row {row['_line_no']}: {describe(row)}", row["_raw"], row["_line_no"])
+            )
         if bad.height > MAX_PROBLEMS_PER_CHECK:
-            problems.append(Problem(check, f"{name}: {bad.height - MAX_PROBLEMS_PER_CHECK} more rows fail {check}",
-                                    ""))
+            problems.append(Problem(check, f"{name}: {bad.height - MAX_PROBLEMS_PER_CHECK} more rows fail {check}", ""))
 
     # Geography: an ISO code, a portal area code mapped, or one left out with its reason.
     codes = {c: area_code(c) for c in rows["Iso3_code"].drop_nulls().str.strip_chars().unique().to_list()}
     rows = rows.with_columns(_code=pl.col("Iso3_code").str.strip_chars()).with_columns(
-        geo=pl.col("_code").replace_strict({c: g for c, (g, _) in codes.items()}, default=None,
-                                           return_dtype=pl.String),
+        geo=pl.col("_code").replace_strict({c: g for c, (g, _) in codes.items()}, default=None, return_dtype=pl.String),
         _left_out=pl.col("_code").is_in([c for c, (_, why) in codes.items() if why]),
     )
-    refuse(rows.filter(pl.col("geo").is_null() & ~pl.col("_left_out")), "unknown_geo", lambda r: (
-        f"Iso3_code {r['Iso3_code']!r} is neither an ISO 3166-1 alpha-3 code nor one of the portal's area codes "
-        "this reader knows; add it to AREA_CODES in octracker/extract/publishers/unodc_xlsx.py with what it "
-        "names"))
+    refuse(
+        rows.filter(pl.col("geo").is_null() & ~pl.col("_left_out")),
+        "unknown_geo",
+        lambda r: (
+            f"Iso3_code {r['Iso3_code']!r} is neither an ISO 3166-1 alpha-3 code nor one of the portal's area codes "
+            "this reader knows; add it to AREA_CODES in octracker/extract/publishers/unodc_xlsx.py with what it "
+            "names"
+        ),
+    )
     for row in rows.filter(pl.col("_left_out")).iter_rows(named=True):
-        left_out.append(Problem("unmapped_geo", f"{name}: row {row['_line_no']}: {row['_code']} left out: "
-                                f"{codes[row['_code']][1]}", row["_raw"], row["_line_no"]))
+        left_out.append(
+            Problem(
+                "unmapped_geo",
+                f"{name}: row {row['_line_no']}: {row['_code']} left out: {codes[row['_code']][1]}",
+                row["_raw"],
+                row["_line_no"],
+            )
+        )
     rows = rows.filter(~pl.col("_left_out"))
 
     # Native id from the labels.
-    empty = rows.filter(pl.any_horizontal(pl.col(c).is_null() | (pl.col(c).str.strip_chars() == "")
-                                          for c in ID_COLUMNS))
-    refuse(empty, "missing_value", lambda r: (
-        f"{', '.join(c for c in ID_COLUMNS if not (r[c] or '').strip())} is empty; every row needs "
-        f"{', '.join(ID_COLUMNS)} to name its series"))
+    empty = rows.filter(
+        pl.any_horizontal(pl.col(c).is_null() | (pl.col(c).str.strip_chars() == "") for c in ID_COLUMNS)
+    )
+    refuse(
+        empty,
+        "missing_value",
+        lambda r: (
+            f"{', '.join(c for c in ID_COLUMNS if not (r[c] or '').strip())} is empty; every row needs "
+            f"{', '.join(ID_COLUMNS)} to name its series"
+        ),
+    )
     labels = {label: name_key(label) for c in ID_COLUMNS for label in rows[c].drop_nulls().unique().to_list()}
-    rows = rows.with_columns(native_id=pl.concat_str(
-        [pl.lit(PROVIDER), *(pl.col(c).replace_strict(labels, default="") for c in ID_COLUMNS)], separator="."))
+    rows = rows.with_columns(
+        native_id=pl.concat_str(
+            [pl.lit(PROVIDER), *(pl.col(c).replace_strict(labels, default="") for c in ID_COLUMNS)], separator="."
+        )
+    )
 
     # Year.
-    rows = rows.with_columns(year=pl.col("Year").str.strip_chars().str.replace(r"\.0$", "")
-                             .cast(pl.Int32, strict=False))
+    rows = rows.with_columns(
+        year=pl.col("Year").str.strip_chars().str.replace(r"\.0$", "").cast(pl.Int32, strict=False)
+    )
     bad_years = rows.filter(pl.col("year").is_null() | ~pl.col("year").is_between(1900, 2100))
     refuse(bad_years, "bad_period", lambda r: f"Year {r['Year']!r} is not a year")
 
@@ -225,33 +290,48 @@ def _publisher_rows(rows: pl.DataFrame, header_at: int, name: str) -> tuple[pl.D
             parsed[text] = parse_value(text)
         except ValueError as exc:
             for row in rows.filter(pl.col("VALUE") == text).head(MAX_PROBLEMS_PER_CHECK).iter_rows(named=True):
-                problems.append(Problem("bad_number", f"{name}: row {row['_line_no']}: VALUE {exc}", row["_raw"],
-                                        row["_line_no"]))
+                problems.append(
+                    Problem("bad_number", f"{name}: row {row['_line_no']}: VALUE {exc}", row["_raw"], row["_line_no"])
+                )
     rows = rows.with_columns(
-        value=pl.coalesce(pl.col("_number"), pl.col("VALUE").replace_strict(
-            {t: v for t, (v, _) in parsed.items()}, default=None, return_dtype=pl.Float64)),
-        qualifier=pl.when(pl.col("_number").is_not_null()).then(pl.lit("exact")).otherwise(
-            pl.col("VALUE").replace_strict({t: q for t, (_, q) in parsed.items()}, default="exact",
-                                           return_dtype=pl.String)),
+        value=pl.coalesce(
+            pl.col("_number"),
+            pl.col("VALUE").replace_strict(
+                {t: v for t, (v, _) in parsed.items()}, default=None, return_dtype=pl.Float64
+            ),
+        ),
+        qualifier=pl.when(pl.col("_number").is_not_null())
+        .then(pl.lit("exact"))
+        .otherwise(
+            pl.col("VALUE").replace_strict(
+                {t: q for t, (_, q) in parsed.items()}, default="exact", return_dtype=pl.String
+            )
+        ),
     )
 
     # One value per series, area and year.
     rows = rows.with_columns(_first=pl.col("_line_no").min().over("native_id", "geo", "year"))
-    refuse(rows.filter(pl.col("_line_no") > pl.col("_first")), "duplicate_key",
-           lambda r: f"{r['native_id']} {r['geo']} {r['year']} is already at row {r['_first']}")
+    refuse(
+        rows.filter(pl.col("_line_no") > pl.col("_first")),
+        "duplicate_key",
+        lambda r: f"{r['native_id']} {r['geo']} {r['year']} is already at row {r['_first']}",
+    )
     if problems:
         return empty_publisher_rows(), problems, left_out
 
     # Save outputs.
     frame = rows.select(
-        "native_id", "geo",
+        "native_id",
+        "geo",
         period=pl.col("year").cast(pl.String),
         period_start=pl.date(pl.col("year"), 1, 1),
         period_end=pl.date(pl.col("year"), 12, 31),
-        year="year", value="value",
+        year="year",
+        value="value",
         unit=pl.col("Unit of measurement"),
         qualifier="qualifier",
         flags=pl.lit(None, pl.String),
-        _line_no="_line_no", _raw="_raw",
+        _line_no="_line_no",
+        _raw="_raw",
     )
     return frame.cast(PUBLISHER_SCHEMA).select(list(PUBLISHER_SCHEMA)), problems, left_out

@@ -65,8 +65,12 @@ def _archive_problem(content: bytes, name: str) -> Problem | None:
             unzipped = sum(m.file_size for m in members)
             zipped = max(sum(m.compress_size for m in members), 1)
             if unzipped > MAX_UNZIPPED or (unzipped > ZIP_RATIO_FLOOR and unzipped / zipped > MAX_ZIP_RATIO):
-                return Problem("zip_bomb", f"{name}: the workbook would expand to {unzipped:,} bytes from "
-                               f"{zipped:,}; refused without opening it", name)
+                return Problem(
+                    "zip_bomb",
+                    f"{name}: the workbook would expand to {unzipped:,} bytes from "
+                    f"{zipped:,}; refused without opening it",
+                    name,
+                )
             return _cell_problem(zf, name)
     except (zipfile.BadZipFile, OSError, KeyError, ElementTree.ParseError) as exc:
         return Problem("unreadable_file", f"{name}: not a readable XLSX workbook ({exc})", name)
@@ -80,17 +84,26 @@ def _cell_problem(zf: zipfile.ZipFile, name: str) -> Problem | None:
             for at in (m.start() for m in re.finditer(rb"<f[\s>/]", xml)):
                 end = xml.find(b"</c>", at)
                 if not _CACHED.search(xml, at, end if end >= 0 else len(xml)):
-                    return Problem("formula_without_value", (
-                        f"{name}: sheet {sheet!r} cell {_cell_ref(xml, at)} holds a formula whose value was never "
-                        "computed (the workbook was written by a program, not saved by a spreadsheet); open it "
-                        "in a spreadsheet, let it calculate, save it and hand it in again"), name)
+                    return Problem(
+                        "formula_without_value",
+                        (
+                            f"{name}: sheet {sheet!r} cell {_cell_ref(xml, at)} holds a formula whose value was never "
+                            "computed (the workbook was written by a program, not saved by a spreadsheet); open it "
+                            "in a spreadsheet, let it calculate, save it and hand it in again"
+                        ),
+                        name,
+                    )
         if b't="e"' in xml:
             found = _ERROR_CELL.search(xml)
             if found:
-                return Problem("error_cell", (
-                    f"{name}: sheet {sheet!r} cell {_cell_ref(xml, found.end())} holds the error "
-                    f"{found.group(1).decode(errors='replace')}; fix the cell in the workbook and hand it in again"),
-                    name)
+                return Problem(
+                    "error_cell",
+                    (
+                        f"{name}: sheet {sheet!r} cell {_cell_ref(xml, found.end())} holds the error "
+                        f"{found.group(1).decode(errors='replace')}; fix the cell in the workbook and hand it in again"
+                    ),
+                    name,
+                )
     return None
 
 

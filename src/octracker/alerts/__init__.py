@@ -1,0 +1,1 @@
+"""Alerts after the views found them: the outbox of events and their delivery to webhooks."""

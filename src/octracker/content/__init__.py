@@ -1,0 +1,1 @@
+"""What octracker knows as data: the catalog, pipeline specs, documents, curations, alert rules, places."""

@@ -1,0 +1,66 @@
+"""What a pipeline's result depends on, as one hash: the same hash means the same rows, so the run can be skipped.
+
+A spec pipeline's rows are a function of the document's bytes, the spec file, the document's sidecar, the
+contract and catalog (`schemas/`), and the engine's code. When none of these changed since the pipeline's
+last load, extracting and comparing ten million rows only to find them unchanged is wasted work.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from pathlib import Path
+
+import duckdb
+import pandera
+import polars
+
+import octracker
+from octracker.content.documents import Document, sidecar_path
+from octracker.content.specs import PipelineSpec
+
+ENGINE_DIR = Path(octracker.__file__).resolve().parent
+
+
+@functools.cache
+def engine_fingerprint() -> str:
+    """The engine's code and the libraries that read and check rows: a change in any of them re-reads."""
+    digest = hashlib.sha256(f"{polars.__version__} {pandera.__version__} {duckdb.__version__}".encode())
+    for path in sorted(ENGINE_DIR.rglob("*.py")):
+        digest.update(path.relative_to(ENGINE_DIR).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def rules_fingerprint(spec: PipelineSpec, document: Document, schemas_dir: Path) -> str:
+    """One hash of how a spec pipeline reads its document: engine, spec, sidecar and `schemas/`, not the bytes.
+
+    Under the same rules, the same table row always gives the same observation (see `octracker.store.history`).
+    """
+    digest = hashlib.sha256(engine_fingerprint().encode())
+    side = sidecar_path(document.path)
+    schemas = sorted(p for p in schemas_dir.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    files = [spec.path, *([side] if side.exists() else []), *schemas]
+    for path in files:
+        digest.update(str(path.name).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def input_fingerprint(rules: str, document: Document) -> str:
+    """One hash of everything a spec pipeline's load depends on: its rules and the document's bytes."""
+    return hashlib.sha256(f"{rules} {document.sha256}".encode()).hexdigest()
+
+
+def last_loaded_fingerprint(con: duckdb.DuckDBPyConnection, pipeline: str) -> tuple[str | None, str | None]:
+    """The input and rules fingerprints of the pipeline's latest successful run (None when it never had one)."""
+    row = con.execute(
+        "SELECT input_sha256, rules_sha256 FROM runs WHERE pipeline = ? AND status = 'success' "
+        "ORDER BY started_at DESC LIMIT 1",
+        [pipeline],
+    ).fetchone()
+    return (row[0], row[1]) if row else (None, None)
+
+
+def record_fingerprint(con: duckdb.DuckDBPyConnection, run_id: str, fingerprint: str, rules: str) -> None:
+    con.execute("UPDATE runs SET input_sha256 = ?, rules_sha256 = ? WHERE run_id = ?", [fingerprint, rules, run_id])

@@ -1,0 +1,134 @@
+"""Pipeline specs (`pipelines/*.toml`): what to read, with which extractor, its provenance and schedule."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from octracker.content.curation import Curation, read_curations
+from octracker.content.documents import SourceMeta, meta_from_mapping, read_sidecar_mapping
+from octracker.content.feed_specs import read_feed_table
+from octracker.errors import SpecError, UsageError
+
+SPEC_FIELDS = {
+    "name",
+    "description",
+    "extractor",
+    "document",
+    "inbox",
+    "feed",
+    "schedule",
+    "precedence",
+    "source",
+    "params",
+    "full_snapshot",
+    "enabled",
+    "curation",
+}
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
+#: Defaults by kind of source: statistics offices beat the index, the index beats the press.
+DEFAULT_PRECEDENCE = 50
+#: Names the engine gives its own implicit pipelines (the inbox runs after the spec pipelines).
+RESERVED_NAMES = {"inbox"}
+
+
+@dataclass(frozen=True)
+class PipelineSpec:
+    """One source's pipeline, as declared in its spec file."""
+
+    name: str
+    path: Path
+    extractor: str
+    description: str = ""
+    document: Path | None = None
+    schedule: str | None = None
+    precedence: int = DEFAULT_PRECEDENCE
+    #: Provenance from the document's sidecar, overridden by the spec's [source] table.
+    source: SourceMeta = field(default_factory=SourceMeta)
+    params: dict[str, Any] = field(default_factory=dict)
+    #: Each run states the source's whole content, so a row it no longer states is retracted.
+    full_snapshot: bool = True
+    feed: dict[str, Any] | None = None
+    enabled: bool = True
+    #: Figures this source states that belong to another geography or indicator (`[[curation]]`).
+    curations: tuple[Curation, ...] = ()
+
+
+def load_spec(path: Path) -> PipelineSpec:
+    """Read one spec file and check it; errors name the file and the field."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"{path}: not valid TOML ({exc})") from None
+    unknown = set(raw) - SPEC_FIELDS
+    if unknown:
+        raise SpecError(
+            f"{path}: unknown field(s) {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(SPEC_FIELDS))}"
+        )
+    name = raw.get("name", path.stem)
+    if not NAME_PATTERN.match(name):
+        raise SpecError(f"{path}: pipeline name {name!r} must be snake_case (a-z, 0-9, _)")
+    if name in RESERVED_NAMES:
+        raise SpecError(f"{path}: pipeline name {name!r} is reserved for the engine's own pipeline; rename the spec")
+    if "feed" in raw:
+        if "document" in raw:
+            raise SpecError(f"{path}: a spec reads either a document or a [feed], not both")
+        read_feed_table(raw["feed"] if isinstance(raw["feed"], dict) else {}, str(path))
+    if "extractor" not in raw:
+        raise SpecError(f'{path}: missing `extractor` (e.g. extractor = "oci_profile")')
+    precedence = raw.get("precedence", DEFAULT_PRECEDENCE)
+    if not isinstance(precedence, int):
+        raise SpecError(f"{path}: precedence must be an integer (higher wins), not {precedence!r}")
+    document = None
+    sidecar: dict[str, Any] = {}
+    if "document" in raw:
+        document = (path.parent / raw["document"]).resolve()
+        if not document.exists():
+            raise SpecError(f"{path}: document {raw['document']!r} not found (looked at {document})")
+        sidecar = read_sidecar_mapping(document)
+    # The spec's [source] table overrides the sidecar field by field.
+    meta = meta_from_mapping({**sidecar, **raw.get("source", {})}, f"{path} (with the document's sidecar)")
+    if document is not None and not meta.source_id:
+        raise SpecError(f"{path}: no source_id: set it in [source] or in the document's sidecar")
+    return PipelineSpec(
+        name=name,
+        path=path,
+        extractor=raw["extractor"],
+        description=raw.get("description", ""),
+        document=document,
+        schedule=raw.get("schedule"),
+        precedence=precedence,
+        source=meta,
+        params=dict(raw.get("params", {})),
+        full_snapshot=bool(raw.get("full_snapshot", True)),
+        feed=raw.get("feed"),
+        enabled=bool(raw.get("enabled", True)),
+        curations=read_curations(raw.get("curation"), str(path)),
+    )
+
+
+def load_specs(pipelines_dir: Path) -> list[PipelineSpec]:
+    """Every spec in the folder, sorted by name; two specs with one name are refused."""
+    if not pipelines_dir.is_dir():
+        raise SpecError(f"{pipelines_dir}: no pipelines folder; run from the project folder or pass --project")
+    specs = [load_spec(p) for p in sorted(pipelines_dir.glob("*.toml"))]
+    seen: dict[str, Path] = {}
+    for spec in specs:
+        if spec.name in seen:
+            raise SpecError(f"{spec.path}: pipeline name {spec.name!r} is also used by {seen[spec.name]}")
+        seen[spec.name] = spec.path
+    return sorted(specs, key=lambda s: s.name)
+
+
+def select_specs(specs: list[PipelineSpec], names: tuple[str, ...] | list[str]) -> list[PipelineSpec]:
+    """The named pipelines (all enabled ones when none named); an unknown name is a usage error."""
+    if not names:
+        return [s for s in specs if s.enabled]
+    by_name = {s.name: s for s in specs}
+    unknown = [n for n in names if n not in by_name]
+    if unknown:
+        raise UsageError(f"unknown pipeline(s): {', '.join(unknown)}; known: {', '.join(by_name) or 'none'}")
+    return [by_name[n] for n in names]

@@ -1,0 +1,121 @@
+"""Extractors by name: each turns one document into canonical rows (and problems) for a pipeline spec.
+
+Every entry takes `(document, spec, catalog)` and returns an `Extract`; a pipeline spec names one with
+`extractor = "..."`, so a new source that reads like an existing one needs no engine change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import polars as pl
+
+from octracker.content.catalog import Catalog
+from octracker.content.documents import Document, text_fault
+from octracker.content.specs import PipelineSpec
+from octracker.extract.articles import extract_declared_figures
+from octracker.extract.oci_profile import extract_oci_profile
+from octracker.extract.tables import extract_long_table, extract_wide_index
+from octracker.extracts import Extract, Problem, empty_observations
+
+ExtractorFn = Callable[[Document, PipelineSpec, Catalog], Extract]
+
+
+NO_EDITION = Problem(
+    check="no_edition",
+    payload="",
+    message="which index edition is this? set `edition` in the sidecar or pass --edition",
+)
+
+
+def refused(problem: Problem) -> Extract:
+    """An extract that refuses the document for one reason."""
+    return Extract(empty_observations(), [problem])
+
+
+def decode_text(document: Document) -> str | Extract:
+    """The document as text, or a refusal naming the first NUL byte or byte that is not UTF-8."""
+    fault = text_fault(document.content)
+    if fault is not None:
+        return refused(Problem(check=fault[0], message=fault[1], payload=""))
+    return document.text
+
+
+def extract_narrative(document: Document, spec: PipelineSpec, catalog: Catalog) -> Extract:
+    """A document kept as a source and as evidence, with no figures to read (yet)."""
+    text = decode_text(document)
+    return text if isinstance(text, Extract) else Extract(empty_observations())
+
+
+def extract_index_profile(document: Document, spec: PipelineSpec, catalog: Catalog) -> Extract:
+    """Index country profiles; edition and countries from the spec's params, else the sidecar."""
+    text = decode_text(document)
+    if isinstance(text, Extract):
+        return text
+    edition = spec.params.get("edition", spec.source.edition)
+    if edition is None:
+        return refused(NO_EDITION)
+    # Editions are biennial: the change printed beside a score is since the edition two years earlier,
+    # unless the spec or the sidecar says otherwise.
+    previous = spec.params.get("previous_edition", spec.source.previous_edition or edition - 2)
+    countries = spec.params.get("countries") or spec.source.countries
+    return extract_oci_profile(
+        text,
+        source_id=spec.source.source_id,
+        edition=edition,
+        previous_edition=previous,
+        countries=list(countries) if countries else None,
+        catalog=catalog,
+    )
+
+
+def extract_article_figures(document: Document, spec: PipelineSpec, catalog: Catalog) -> Extract:
+    """The figures a spec declares (`[[params.figures]]`), each read from the sentence it names."""
+    text = decode_text(document)
+    if isinstance(text, Extract):
+        return text
+    return extract_declared_figures(
+        text,
+        figures=spec.params.get("figures", []),
+        source_id=spec.source.source_id,
+        catalog=catalog,
+        document_name=document.path.name,
+    )
+
+
+def table_path(document: Document, spec: PipelineSpec) -> Path:
+    """The file a table reader opens: the spec's document (for the inbox and feeds, a copy of exactly the
+    bytes that were hashed, under the original file name), else the document's own path."""
+    return spec.document or document.path
+
+
+def extract_long_observations(
+    document: Document, spec: PipelineSpec, catalog: Catalog, *, known_rows: pl.Series | None = None
+) -> Extract:
+    """A long table (CSV or Parquet): one row per indicator, geo and period; rows in `known_rows` are skipped."""
+    return extract_long_table(
+        table_path(document, spec), source_id=spec.source.source_id, catalog=catalog, known_rows=known_rows
+    )
+
+
+def extract_wide_index_table(document: Document, spec: PipelineSpec, catalog: Catalog) -> Extract:
+    """A wide index table (CSV or XLSX): one row per country; the edition from the spec or sidecar."""
+    edition = spec.params.get("edition", spec.source.edition)
+    if edition is None:
+        return refused(NO_EDITION)
+    return extract_wide_index(
+        table_path(document, spec), source_id=spec.source.source_id, edition=edition, catalog=catalog
+    )
+
+
+#: Extractors that take `known_rows=`: the hashes of rows to skip, as `octracker.extract.long_table` explains.
+READS_KNOWN_ROWS = frozenset({"observations_long"})
+
+EXTRACTORS: dict[str, ExtractorFn] = {
+    "observations_long": extract_long_observations,
+    "oci_wide": extract_wide_index_table,
+    "article_figures": extract_article_figures,
+    "narrative": extract_narrative,
+    "oci_profile": extract_index_profile,
+}

@@ -1,0 +1,689 @@
+"""Long observation tables (`observations_long`, CSV or Parquet) into canonical rows, checked with polars expressions.
+
+Every check is a vectorised filter: a file of ten million rows is read without a Python loop per row.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+
+import polars as pl
+import pyarrow.parquet as pq
+
+from octracker.content.catalog import Catalog, name_key
+from octracker.countries import is_known_geo
+from octracker.extract.table_files import (
+    OBSERVATION_SCHEMA,
+    MiB,
+    check_size,
+    check_text,
+    csv_separator,
+    file_problem,
+    sniff_format,
+)
+from octracker.extract.validation import catalog_holds, catalog_limits, key_proven_unique
+from octracker.extracts import Extract, Problem
+
+FATAL_HEADER_CHECKS = ("missing_column", "duplicate_column")
+REQUIRED_COLUMNS = ("indicator", "geo", "period", "value", "unit")
+OPTIONAL_COLUMNS = ("qualifier", "as_of", "source_url", "note")
+QUALIFIERS = ("exact", "approx", "lower_bound", "upper_bound")
+#: Problems listed one by one; past this only their count per check is reported.
+MAX_REPORTED = 1000
+NUMBER = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"
+#: A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
+FORMULA_START = r"^ *[=+\-@\t\r]"
+DATE = "%Y-%m-%d"
+#: One value per indicator, place and period in a table.
+KEY = ["indicator", "geo", "_start", "_end"]
+WRONG_FIELD_COUNT = "wrong number of fields"
+
+#: The column a check reads that `_parse_cells` leaves out when the check cannot fail (see `_row_checks`).
+CHECK_INPUTS = {
+    "unknown_indicator": "_cat_unit",
+    "unit_mismatch": "_cat_unit",
+    "out_of_range": "_cat_unit",
+    "duplicate_key": "_first_line",
+    "formula_injection": "_formula",
+}
+#: A row's catalog entry: unit, range and the range as the message says it.
+CATALOG_COLUMNS = ("_cat_unit", "_min", "_max", "_range")
+#: Columns whose distinct values are few (indicators, places, periods, units): judged once per value.
+DISTINCT_FEW = frozenset({"indicator", "geo", "period", "unit", "qualifier", "as_of"})
+
+#: The canonical columns, `_line_no` and `_raw`, the row's own `source_url` when the table gives one, and
+#: the hash of the row's cells.
+OUTPUT_SCHEMA = {**OBSERVATION_SCHEMA, "_source_url": pl.String, "_row_hash": pl.Int64}
+
+
+def extract_long_table(
+    path: Path,
+    *,
+    source_id: str,
+    catalog: Catalog,
+    max_bytes: int = 512 * MiB,
+    known_rows: pl.Series | None = None,
+) -> Extract:
+    """Read a long observation table (CSV or Parquet, told apart by magic bytes) into canonical rows.
+
+    Every row carries `_row_hash`, a hash of its cells. `known_rows` are the hashes of rows the warehouse
+    holds current for this source, read under the same rules: such a row would give the same observation
+    again, so it is not parsed or checked; the hashes of the rows skipped so are returned as `restated`.
+    A table that repeats a row is read in full (its second copy must be refused as a duplicate).
+    """
+    # Load inputs.
+    refused = check_size(path, max_bytes)
+    if refused:
+        return _refused(refused)
+    kind = sniff_format(path)
+    if kind == "xlsx":
+        return _refused(file_problem("wrong_format", "an XLSX workbook is not a long table; export it as CSV", path))
+    cells, problems = _parquet_cells(path, max_bytes) if kind == "parquet" else _csv_cells(path)
+    if cells is None:
+        return _refused(*problems)
+    cells, restated = _without_known_rows(cells, known_rows)
+    if cells.height == 0:
+        return Extract(frame=pl.DataFrame(schema=OUTPUT_SCHEMA), problems=problems, restated=restated)
+    if kind == "parquet":  # the row's text, only for the rows that are read
+        cells = _with_optional_columns(cells.lazy().with_columns(_raw=_row_text(cells)).collect())
+
+    # Process data.
+    where = "row" if kind == "parquet" else "line"
+    parsed = _parse_cells(cells, catalog)
+    del cells  # ten million rows: let go of what is no longer needed
+    checks = _row_checks(parsed, catalog)
+    flags = (
+        parsed.lazy()
+        .select(mask.fill_null(False).alias(f"_check{i}") for i, (_, mask, _) in enumerate(checks))
+        .collect()
+    )
+    problems += _row_problems(parsed, flags, checks, where)
+    bad = flags.select(pl.any_horizontal(pl.all())).to_series()
+    good = parsed.filter(~bad) if bad.any() else parsed
+    return Extract(frame=_canonical(good, source_id, f"{path.name} {where} "), problems=problems, restated=restated)
+
+
+def _without_known_rows(cells: pl.DataFrame, known: pl.Series | None) -> tuple[pl.DataFrame, pl.Series | None]:
+    """The rows whose hash is not among `known`, and the hashes of those that are."""
+    if known is None or known.is_empty():
+        return cells, None
+    hashes = cells.get_column("_row_hash")
+    if hashes.n_unique() != hashes.len():
+        return cells, None
+    # Two joins on the hash, computed together: on ten million rows 0.2 s less than `is_in` and two filters.
+    held = known.rename("_row_hash").to_frame().lazy()
+    unknown, restated = pl.collect_all(
+        [
+            cells.lazy().join(held, on="_row_hash", how="anti", maintain_order="left"),
+            cells.lazy().select("_row_hash").join(held, on="_row_hash", how="semi", maintain_order="left"),
+        ]
+    )
+    return unknown, restated.get_column("_row_hash")
+
+
+def _refused(*problems: Problem) -> Extract:
+    return Extract(frame=pl.DataFrame(schema=OUTPUT_SCHEMA), problems=list(problems))
+
+
+# --- reading ---------------------------------------------------------------------------------------------
+
+
+def _csv_cells(path: Path) -> tuple[pl.DataFrame | None, list[Problem]]:
+    """Cells of a CSV as strings, one row per record, with its first line number, raw text and shape fault."""
+    refused = check_text(path)
+    if refused:
+        return None, [refused]
+    # One string per physical line: the file has no NUL byte (checked above), so NUL never splits a line.
+    try:
+        lines = pl.read_csv(
+            path,
+            has_header=False,
+            separator="\x00",
+            quote_char=None,
+            infer_schema=False,
+            new_columns=["_raw"],
+            empty_string_is_null=False,
+            row_index_name="_line_no",
+            row_index_offset=1,
+        ).with_columns(pl.col("_line_no").cast(pl.Int64))
+    except pl.exceptions.NoDataError:
+        # Bytes, but no text: a UTF-8 byte-order mark alone (a spreadsheet's export of an empty sheet).
+        return None, [
+            file_problem("empty_file", "the file holds no text, not even a header; export the table again", path)
+        ]
+    records = _join_quoted_lines(lines)
+    header_text = records["_raw"][0].removeprefix("\ufeff")
+    if "\r" in header_text:
+        return None, [
+            file_problem(
+                "bad_line_endings",
+                "lines end in a bare CR (old Mac style); save the file with LF or CRLF line endings",
+                path,
+            )
+        ]
+    separator = csv_separator(header_text)
+    header = [name_key(c) for c in next(csv.reader([header_text], delimiter=separator))]
+    problems = _header_problems(header, header_text, line_no=1)
+    if any(p.check in FATAL_HEADER_CHECKS for p in problems):
+        return None, problems
+    records = records.slice(1).filter(~pl.col("_raw").str.contains(r"^\s*$")).with_columns(_row_hash=_row_hash("_raw"))
+    if records.height == 0:
+        return None, [file_problem("empty_file", "the table has a header but no rows", path)]
+    cells = _split_cells(records, separator, header)
+    return _with_optional_columns(cells.select(c for c in cells.columns if _known(c) or c.startswith("_"))), problems
+
+
+def _join_quoted_lines(lines: pl.DataFrame) -> pl.DataFrame:
+    """Join the lines of a record whose quoted field spans line breaks; `_q` is its count of quote marks."""
+    quotes = pl.col("_raw").str.count_matches('"', literal=True)
+    lines = lines.with_columns(_q=quotes)
+    inside = (pl.col("_q").cum_sum() - pl.col("_q")) % 2 == 1
+    if not lines.select(inside.any()).item():
+        return lines
+    return (
+        lines.with_columns(_record=(~inside).cum_sum())
+        .group_by("_record", maintain_order=True)
+        .agg(pl.col("_line_no").first(), pl.col("_raw").str.join("\n"), pl.col("_q").sum())
+        .drop("_record")
+    )
+
+
+def _split_cells(records: pl.DataFrame, separator: str, header: list[str]) -> pl.DataFrame:
+    """One string column per header name, and `_ragged` saying why a record does not fit the header.
+
+    Records without a quote mark take the fast path (a plain split); the others a quote-aware regex.
+    """
+    width = len(header)
+    names = [f"_f{i}" for i in range(width)]
+    found = pl.col("_raw").str.count_matches(separator, literal=True) + 1
+    cells = records.select(
+        "_line_no",
+        "_raw",
+        "_row_hash",
+        # A literal, not a formatted message: formatting ten million strings to keep a handful costs seconds.
+        pl.when(found != width).then(pl.lit(WRONG_FIELD_COUNT)).alias("_ragged"),
+        found.alias("_found"),
+        pl.lit(width, pl.UInt32).alias("_expected"),
+        pl.col("_raw").str.split_exact(separator, width - 1).struct.rename_fields(names).struct.unnest(),
+    )
+    quoted_at = records.select(pl.col("_q") > 0).to_series().arg_true()
+    if len(quoted_at):
+        # Patch the few records with quote marks in place rather than concatenating and re-sorting millions.
+        quoted = _split_quoted(records[quoted_at], separator, names)
+        cells = cells.with_columns(
+            cells.get_column(c).scatter(quoted_at, quoted.get_column(c)) for c in ["_ragged", "_found", *names]
+        )
+    return cells.rename(dict(zip(names, header)))
+
+
+def _split_quoted(records: pl.DataFrame, separator: str, names: list[str]) -> pl.DataFrame:
+    """Fields of records with quote marks: `"a, b"` is one field and `""` inside quotes is a quote mark."""
+    sep = re.escape(separator)
+    # Prefixing the separator makes every field a non-empty match: `<sep>"quoted ""text"""` or `<sep>plain`.
+    pieces = (pl.lit(separator) + pl.col("_raw")).str.extract_all(rf'{sep}(?:"(?:[^"]|"")*"|[^{sep}"]*)')
+    field = pl.element().str.slice(1)
+    unquoted = (
+        pl.when(field.str.starts_with('"') & field.str.ends_with('"') & (field.str.len_chars() >= 2))
+        .then(field.str.slice(1, field.str.len_chars() - 2).str.replace_all('""', '"', literal=True))
+        .otherwise(field)
+    )
+    covered = pl.col("_pieces").list.eval(pl.element().str.len_chars()).list.sum() == pl.col("_raw").str.len_chars() + 1
+    found = pl.col("_fields").list.len()
+    return (
+        records.with_columns(_pieces=pieces)
+        .with_columns(_fields=pl.col("_pieces").list.eval(unquoted))
+        .select(
+            "_line_no",
+            "_raw",
+            pl.when(pl.col("_q") % 2 == 1)
+            .then(pl.lit("a quote opened here is never closed"))
+            .when(~covered)
+            .then(pl.lit("malformed quoting: text after a closing quote"))
+            .when(found != len(names))
+            .then(pl.lit(WRONG_FIELD_COUNT))
+            .alias("_ragged"),
+            found.alias("_found"),
+            *(pl.col("_fields").list.get(i, null_on_oob=True).alias(n) for i, n in enumerate(names)),
+        )
+    )
+
+
+def _parquet_cells(path: Path, max_bytes: int) -> tuple[pl.DataFrame | None, list[Problem]]:
+    """Cells of a Parquet file (typed columns kept, in file order), one row per row, with its 1-based row number.
+
+    The row's text (`_raw`) and the optional columns the file lacks are added by the caller, for the rows it reads.
+    """
+    try:
+        meta = pq.ParquetFile(path).metadata
+        unpacked = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+        if unpacked > max_bytes:
+            return None, [
+                file_problem(
+                    "too_large",
+                    f"the Parquet data expands to {unpacked:,} bytes, more than the {max_bytes:,} allowed",
+                    path,
+                )
+            ]
+        frame = pl.read_parquet(path)
+    except Exception as exc:  # pyarrow and polars raise many types for a damaged file
+        return None, [file_problem("unreadable_file", f"not a readable Parquet file: {exc}", path)]
+    header = [name_key(c) for c in frame.columns]
+    problems = _header_problems(header, ",".join(frame.columns), line_no=None)
+    if any(p.check in FATAL_HEADER_CHECKS for p in problems):
+        return None, problems
+    if frame.height == 0:
+        return None, [file_problem("empty_file", "the Parquet file has no rows", path)]
+    frame = frame.rename(dict(zip(frame.columns, header))).select([n for n in header if _known(n)])
+    cells = (
+        frame.lazy()
+        .with_row_index("_line_no", offset=1)
+        .with_columns(
+            pl.col("_line_no").cast(pl.Int64),
+            _row_hash=_row_hash(*frame.columns),
+            _ragged=pl.lit(None, pl.String),
+            _found=pl.lit(None, pl.UInt32),
+            _expected=pl.lit(None, pl.UInt32),
+        )
+        .collect()
+    )
+    return cells, problems
+
+
+def _row_text(cells: pl.DataFrame) -> pl.Expr:
+    """A Parquet row as text: its cells in file order, comma-separated (the evidence quotes it)."""
+    columns = [c for c in cells.columns if not c.startswith("_")]
+    return pl.concat_str([pl.col(c).cast(pl.String).fill_null("") for c in columns], separator=",")
+
+
+def _row_hash(*columns: str) -> pl.Expr:
+    """A hash of a row's cells, as a signed 64-bit integer (the warehouse column is BIGINT)."""
+    return pl.struct(columns).hash().reinterpret(signed=True).alias("_row_hash")
+
+
+def _known(column: str) -> bool:
+    return column in REQUIRED_COLUMNS or column in OPTIONAL_COLUMNS
+
+
+def _header_problems(header: list[str], raw: str, line_no: int | None) -> list[Problem]:
+    """Missing required, unknown and repeated columns (an unknown one is usually a misspelt optional column)."""
+    problems = []
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        problems.append(
+            Problem(
+                "missing_column",
+                f"missing column(s) {', '.join(missing)}; a long table needs {', '.join(REQUIRED_COLUMNS)}",
+                raw,
+                line_no,
+            )
+        )
+    for column in dict.fromkeys(c for c in header if not _known(c)):
+        problems.append(
+            Problem(
+                "unknown_column",
+                f"unknown column {column!r}; optional columns are {', '.join(OPTIONAL_COLUMNS)}",
+                raw,
+                line_no,
+            )
+        )
+    for column in dict.fromkeys(c for c in header if header.count(c) > 1):
+        problems.append(Problem("duplicate_column", f"column {column!r} appears more than once", raw, line_no))
+    return problems
+
+
+def _with_optional_columns(cells: pl.DataFrame) -> pl.DataFrame:
+    missing = [c for c in OPTIONAL_COLUMNS if c not in cells.columns]
+    return cells.with_columns(pl.lit(None, pl.String).alias(c) for c in missing)
+
+
+# --- parsing and checks ----------------------------------------------------------------------------------
+
+
+def _parse_cells(cells: pl.DataFrame, catalog: Catalog) -> pl.DataFrame:
+    """Cells stripped in place, plus typed `_`-columns: value, dates, formula-like column, catalog unit and range."""
+    distinct = _distinct_values(cells)
+    cells = _with_formula_column(cells, distinct)
+    # The stripped text is materialised first: the lookups and checks below read it many times.
+    stripped = (
+        cells.lazy()
+        .with_columns(
+            _value=_value_expr(cells.schema["value"]),
+            _as_of=_date_expr("as_of", cells.schema["as_of"]),
+            indicator=_tidy(cells, distinct, "indicator"),
+            geo=_tidy(cells, distinct, "geo", upper=True),
+            period=_tidy(cells, distinct, "period"),
+            # A typed number is kept as it is: its text form only ever appears in a message.
+            value=pl.col("value") if cells.schema["value"].is_numeric() else _tidy(cells, distinct, "value"),
+            unit=_tidy(cells, distinct, "unit"),
+            qualifier=_tidy(cells, distinct, "qualifier", optional=True).str.to_lowercase().fill_null("exact"),
+            as_of=_tidy(cells, distinct, "as_of", optional=True),
+            source_url=_tidy(cells, distinct, "source_url", optional=True),
+            note=_tidy(cells, distinct, "note", optional=True),
+        )
+        .collect()
+    )
+    periods = _period_dates(stripped).drop_nulls("period")
+    # Looked up per row by the period's position among the distinct ones (a join copies every column).
+    at = stripped.get_column("period").cast(pl.Enum(periods["period"])).to_physical()
+    parsed = stripped.lazy().with_columns(periods["_start"].gather(at), periods["_end"].gather(at)).collect()
+    well_formed = (
+        parsed.lazy().filter(pl.col("_ragged").is_null()).select(indicator_id="indicator", unit="unit", value="_value")
+    )
+    if not catalog_holds(well_formed, catalog_limits(catalog)):
+        # Some row breaks the catalog: each row gets its indicator's unit and range, for the row checks.
+        limits = pl.DataFrame(
+            [(i.id, i.unit, float(i.min), float(i.max), f"{i.min:g} to {i.max:g}") for i in catalog.indicators],
+            schema={
+                "indicator": pl.String,
+                "_cat_unit": pl.String,
+                "_min": pl.Float64,
+                "_max": pl.Float64,
+                "_range": pl.String,
+            },
+            orient="row",
+        )
+        parsed = (
+            parsed.lazy()
+            .with_columns(
+                pl.col("indicator").replace_strict(limits["indicator"], limits[c], default=None).alias(c)
+                for c in CATALOG_COLUMNS
+            )
+            .collect()
+        )
+    return _with_first_line(parsed)
+
+
+def _period_dates(cells: pl.DataFrame) -> pl.DataFrame:
+    """`_start` and `_end` of each distinct period (a table repeats a few hundred over millions of rows)."""
+    period = pl.col("period")
+    is_year = period.str.contains(r"^\d{4}$")
+    is_span = period.str.contains(r"^\d{4}-\d{2}-\d{2}/\d{4}-\d{2}-\d{2}$")
+    year = period.cast(pl.Int32, strict=False)
+    return cells.select(period.unique()).with_columns(
+        _start=pl.when(is_year)
+        .then(pl.date(year, 1, 1))
+        .when(is_span)
+        .then(period.str.slice(0, 10).str.to_date(DATE, strict=False)),
+        _end=pl.when(is_year)
+        .then(pl.date(year, 12, 31))
+        .when(is_span)
+        .then(period.str.slice(11, 10).str.to_date(DATE, strict=False)),
+    )
+
+
+def _with_formula_column(cells: pl.DataFrame, distinct: dict[str, pl.Series]) -> pl.DataFrame:
+    """`_formula`: the first column whose cell a spreadsheet would run as a formula (a number is fine)."""
+    columns = [c for c in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) if cells.schema[c] == pl.String]
+    if not any(_any_cell(cells, pl.col(c), FORMULA_START, distinct.get(c)) for c in columns):
+        return cells  # no `_formula` column: the formula check is then left out
+    # Rare: only now pay for telling '-5' (a number) from '-cmd' (a formula) in every column.
+    formula_like = [
+        pl.when(pl.col(c).str.contains(FORMULA_START) & ~pl.col(c).str.strip_chars().str.contains(NUMBER)).then(
+            pl.lit(c)
+        )
+        for c in columns
+    ]
+    return cells.with_columns(_formula=pl.coalesce(formula_like))
+
+
+def _with_first_line(parsed: pl.DataFrame) -> pl.DataFrame:
+    """`_first_line`: for a row whose key an earlier row already has, that row's line; null otherwise.
+
+    Left out when no key repeats (the duplicate check is then left out too)."""
+    eligible = pl.col("_ragged").is_null() & pl.all_horizontal(pl.col(k).is_not_null() for k in KEY)
+    # Distinct hashes prove distinct keys (the common case) at a fraction of the cost of the search below.
+    if key_proven_unique(parsed.lazy().filter(eligible), KEY):
+        return parsed  # no `_first_line`: adding a column of nulls copies every column (0.4 s on 10M rows)
+    repeated = parsed.select(eligible & pl.struct(KEY).is_duplicated()).to_series()
+    if not repeated.any():
+        return parsed
+    # Only the rows of repeated keys are grouped: a full window over ten million rows costs seconds.
+    first = parsed.filter(repeated).select("_line_no", _first_line=pl.col("_line_no").min().over(KEY))
+    return parsed.join(first, on="_line_no", how="left", maintain_order="left")
+
+
+def _tidy(
+    cells: pl.DataFrame, distinct: dict[str, pl.Series], column: str, *, upper: bool = False, optional: bool = False
+) -> pl.Expr:
+    """The cell as text without surrounding spaces (upper-cased, empty as null, when asked).
+
+    Each rewrite runs only when some cell needs it: copying ten million strings for nothing costs memory.
+    """
+    cell = pl.col(column).cast(pl.String)
+    if _any_cell(cells, cell, r"^\s|\s$", distinct.get(column)):
+        cell = cell.str.strip_chars()
+    if upper and _any_cell(cells, cell, "[a-z]", distinct.get(column)):
+        cell = cell.str.to_uppercase()
+    return pl.when(cell != "").then(cell) if optional else cell
+
+
+def _any_cell(cells: pl.DataFrame, cell: pl.Expr, pattern: str, distinct: pl.Series | None) -> bool:
+    """Whether any cell of the column matches `pattern`: judged on its `distinct` values when given."""
+    if distinct is not None:
+        return distinct.str.contains(pattern).any()
+    return cells.select(cell.str.contains(pattern).any()).item()
+
+
+def _distinct_values(cells: pl.DataFrame) -> dict[str, pl.Series]:
+    """The distinct texts of the columns that repeat a few hundred values over millions of rows (indicators,
+    places, periods, units): their cells are judged once per value (the same answer, several times faster)."""
+    columns = [c for c in DISTINCT_FEW if c in cells.columns]
+    found = cells.lazy().select(pl.col(c).cast(pl.String).unique().implode() for c in columns).collect()
+    return {c: found.get_column(c).explode().drop_nulls() for c in columns}
+
+
+def _value_expr(dtype: pl.DataType) -> pl.Expr:
+    """Float64 value, null unless the cell is a plain finite number (no 'inf', '1,000' or '12%')."""
+    if dtype.is_numeric():
+        value = pl.col("value").cast(pl.Float64)
+    else:
+        value = pl.col("value").cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False)
+    return pl.when(value.is_finite()).then(value)
+
+
+def _date_expr(column: str, dtype: pl.DataType) -> pl.Expr:
+    if dtype == pl.Date:
+        return pl.col(column)
+    if isinstance(dtype, pl.Datetime):
+        return pl.col(column).dt.date()
+    return pl.col(column).cast(pl.String).str.strip_chars().str.to_date(DATE, strict=False)
+
+
+def _row_checks(parsed: pl.DataFrame, catalog: Catalog) -> list[tuple[str, pl.Expr, pl.Expr]]:
+    """(check name, mask of failing rows, message) for every row check; ragged rows skip the others.
+
+    A check whose input column `_parse_cells` left out is left out too: it was shown to find nothing
+    (no catalog columns: the catalog holds for every row; no `_first_line`: no key repeats; no `_formula`:
+    no cell looks like a formula).
+    """
+    shaped = pl.col("_ragged").is_null()
+    start, end, as_of, value = pl.col("_start"), pl.col("_end"), pl.col("_as_of"), pl.col("_value")
+    known = pl.col("_cat_unit").is_not_null()
+    checks = [
+        (
+            "ragged_row",
+            ~shaped,
+            pl.when(pl.col("_ragged") == WRONG_FIELD_COUNT)
+            .then(pl.format("expected {} fields as in the header, found {}", pl.col("_expected"), pl.col("_found")))
+            .otherwise(pl.col("_ragged")),
+        ),
+        (
+            "formula_injection",
+            shaped & pl.col("_formula").is_not_null(),
+            pl.format(
+                "the {} cell starts with =, +, -, @, tab or CR and is not a number; a spreadsheet would run "
+                "it as a formula, so remove that character",
+                pl.col("_formula"),
+            ),
+        ),
+        (
+            "unknown_indicator",
+            shaped & ~known,
+            _unknown_indicator_message(parsed, catalog) if "_cat_unit" in parsed.columns else None,
+        ),
+        (
+            "bad_geo",
+            shaped & ~pl.col("geo").is_in(_known_geos(parsed)).fill_null(False),
+            pl.format("geo {} is not an ISO 3166-1/3166-2 code, UN/LOCODE or EU", _quoted(pl.col("geo"))),
+        ),
+        (
+            "bad_period",
+            shaped
+            & (
+                start.is_null()
+                | end.is_null()
+                | (end < start)
+                | (start.dt.year() != end.dt.year())
+                | ~end.dt.year().is_between(1900, 2100)
+            ),
+            pl.format(
+                "period {} is not YYYY or YYYY-MM-DD/YYYY-MM-DD within one calendar year (1900-2100)",
+                _quoted(pl.col("period")),
+            ),
+        ),
+        (
+            "bad_as_of",
+            shaped & ((pl.col("as_of").is_not_null() & as_of.is_null()) | (as_of < start)),
+            pl.format("as_of {} is not a YYYY-MM-DD date on or after the period start", _quoted(pl.col("as_of"))),
+        ),
+        (
+            "bad_number",
+            shaped & value.is_null(),
+            pl.format("value {} is not a plain decimal number", _quoted(pl.col("value"))),
+        ),
+        (
+            "bad_qualifier",
+            shaped & ~pl.col("qualifier").is_in(QUALIFIERS),
+            pl.format("qualifier {} is not one of {}", _quoted(pl.col("qualifier")), pl.lit(", ".join(QUALIFIERS))),
+        ),
+        (
+            "unit_mismatch",
+            shaped & known & (pl.col("unit") != pl.col("_cat_unit")).fill_null(True),
+            pl.format(
+                "unit {} is not the catalog unit {} of {}",
+                _quoted(pl.col("unit")),
+                _quoted(pl.col("_cat_unit")),
+                pl.col("indicator"),
+            ),
+        ),
+        (
+            "out_of_range",
+            shaped & ((value < pl.col("_min")) | (value > pl.col("_max"))),
+            pl.format(
+                "value {} is outside the catalog range {} of {}",
+                _quoted(pl.col("value")),
+                pl.col("_range"),
+                pl.col("indicator"),
+            ),
+        ),
+        (
+            "duplicate_key",
+            shaped & (pl.col("_line_no") != pl.col("_first_line")),
+            pl.format("same indicator, geo and period as line {}", pl.col("_first_line")),
+        ),
+    ]
+    return [c for c in checks if CHECK_INPUTS.get(c[0], "_ragged") in parsed.columns]
+
+
+def _quoted(cell: pl.Expr) -> pl.Expr:
+    return pl.format("'{}'", cell.cast(pl.String).fill_null(""))
+
+
+def _known_geos(parsed: pl.DataFrame) -> list[str]:
+    """The distinct geo codes that exist; checked once per code, not per row."""
+    return [g for g in parsed["geo"].drop_nulls().unique().to_list() if is_known_geo(g)]
+
+
+def _unknown_indicator_message(parsed: pl.DataFrame, catalog: Catalog) -> pl.Expr:
+    """Message per distinct unknown indicator, naming the catalog id it probably means."""
+    unknown = parsed.filter(pl.col("_cat_unit").is_null())["indicator"].drop_nulls().unique().to_list()
+    messages = {}
+    for name in filter(None, unknown):
+        guess = catalog.by_name(name)
+        hint = f"; did you mean {guess.id!r}?" if guess else "; add it to schemas/indicators.toml first"
+        messages[name] = f"unknown indicator {name!r}{hint}"
+    return pl.col("indicator").replace_strict(messages, default="indicator is empty", return_dtype=pl.String)
+
+
+def _row_problems(parsed: pl.DataFrame, flags: pl.DataFrame, checks: list, where: str) -> list[Problem]:
+    """Problems for failing rows in file order, the first MAX_REPORTED listed and the rest counted."""
+    counts: dict[str, int] = {}
+    frames = []
+    for (name, _, message), column in zip(checks, flags.iter_columns()):
+        failing = int(column.sum())
+        if not failing:
+            continue
+        counts[name] = counts.get(name, 0) + failing
+        first_failing = column.arg_true().head(MAX_REPORTED)
+        frames.append(parsed[first_failing].select("_line_no", "_raw", check=pl.lit(name), message=message))
+    if not frames:
+        return []
+    # A CSV problem's line_no is the file line; a Parquet one's is the row number, which the message says.
+    prefix = "row {}: " if where == "row" else ""
+    listed = pl.concat(frames).sort("_line_no", maintain_order=True).head(MAX_REPORTED)
+    problems = [
+        Problem(
+            check=row["check"],
+            message=prefix.format(row["_line_no"]) + row["message"],
+            payload=row["_raw"],
+            line_no=row["_line_no"],
+        )
+        for row in listed.iter_rows(named=True)
+    ]
+    total = sum(counts.values())
+    if total > len(problems):
+        summary = ", ".join(f"{n} {c:,}" for n, c in counts.items())
+        problems.append(
+            Problem(
+                "too_many_problems",
+                f"{total - len(problems):,} more problems not listed "
+                f"({total:,} in all: {summary}); fix these and run again",
+                "",
+                None,
+            )
+        )
+    return problems
+
+
+def _canonical(good: pl.DataFrame, source_id: str, evidence_prefix: str) -> pl.DataFrame:
+    """Canonical columns; a period short of its year, or known only as of a date before its end, is partial.
+
+    A partial period without an as_of date stood as of its last day.
+    """
+    start, end, as_of = pl.col("_start"), pl.col("_end"), pl.col("_as_of")
+    full_year = (start.dt.ordinal_day() == 1) & (end.dt.month() == 12) & (end.dt.day() == 31)
+    # '2025' as of 2025-09-10 is the year so far, not the year: partial too.
+    partial = ~full_year | (as_of < end).fill_null(False)
+    # Lazily collected: polars then splits each column's work over the cores (eager: one core per column).
+    return (
+        good.lazy()
+        .select(
+            indicator_id=pl.col("indicator"),
+            geo=pl.col("geo"),
+            period_start=pl.col("_start"),
+            period_end=pl.col("_end"),
+            year=pl.col("_end").dt.year().cast(pl.Int32),
+            value=pl.col("_value"),
+            unit=pl.col("unit"),
+            qualifier=pl.col("qualifier"),
+            is_partial=partial,
+            as_of=pl.when(partial & as_of.is_null()).then(end).otherwise(as_of),
+            source_id=pl.lit(source_id, pl.String),
+            method=pl.lit("parsed", pl.String),
+            evidence=pl.concat_str(
+                pl.lit(evidence_prefix),
+                pl.col("_line_no").cast(pl.String),
+                pl.lit(": "),
+                pl.col("_raw"),
+            ),
+            note=pl.col("note"),
+            _line_no=pl.col("_line_no"),
+            _raw=pl.col("_raw"),
+            _source_url=pl.col("source_url"),
+            _row_hash=pl.col("_row_hash"),
+        )
+        .select(list(OUTPUT_SCHEMA))
+        .collect()
+    )

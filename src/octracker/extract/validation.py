@@ -1,0 +1,192 @@
+"""Validation before anything is loaded: the canonical Pandera model, then the catalog's units and ranges."""
+
+from __future__ import annotations
+
+import copy
+import functools
+import importlib.util
+import json
+import operator
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pandera.errors
+import polars as pl
+
+from octracker.content.catalog import Catalog
+from octracker.errors import SpecError
+from octracker.extracts import Problem
+
+#: Reported per check at most; the count of the rest is still reported.
+MAX_PROBLEMS_PER_CHECK = 200
+#: From this many rows on, the unique key and the catalog are first checked in aggregate (see below).
+QUICK_CHECK_ROWS = 50_000
+
+
+@functools.cache
+def load_schema_module(schemas_dir: Path) -> ModuleType:
+    """Import `schemas/observation.py` by path: the data contract is project content, not engine code."""
+    path = schemas_dir / "observation.py"
+    if not path.exists():
+        raise SpecError(f"{path}: the canonical observation model is missing")
+    spec = importlib.util.spec_from_file_location("octracker_contract_observation", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _row_payload(frame: pl.DataFrame, index: int) -> tuple[int | None, str]:
+    row = frame.row(index, named=True)
+    raw = row.get("_raw")
+    payload = (
+        raw
+        if raw is not None
+        else json.dumps({k: v for k, v in row.items() if not k.startswith("_")}, default=str, ensure_ascii=False)
+    )
+    return row.get("_line_no"), payload
+
+
+def check_contract(frame: pl.DataFrame, schemas_dir: Path, *, quick_from: int = QUICK_CHECK_ROWS) -> list[Problem]:
+    """Problems the canonical Pandera model finds, one per failing row and check."""
+    schema = load_schema_module(schemas_dir).Observation.to_schema()
+    key = [schema.unique] if isinstance(schema.unique, str) else list(schema.unique or [])
+    # Pandera finds duplicate keys row by row (most of its time on ten million rows); a key proven
+    # unique by hashing needs no such search. Every other check of the model runs as declared.
+    # Only already-typed keys qualify: coercion could make two distinct raw keys equal.
+    typed = all(c in frame.columns and frame.schema[c] == schema.columns[c].dtype.type for c in key)
+    if key and typed and frame.height >= quick_from and key_proven_unique(frame, key):
+        schema = copy.deepcopy(schema)
+        schema.unique = None
+    try:
+        schema.validate(frame, lazy=True)
+    except pandera.errors.SchemaErrors as exc:
+        return _problems_from_failures(frame, exc.failure_cases)
+    return []
+
+
+def key_proven_unique(frame: pl.DataFrame | pl.LazyFrame, key: list[str]) -> bool:
+    """True when the key columns hash to as many distinct values as there are rows: no two rows share a key.
+
+    Distinct hashes prove distinct keys; the converse needs the exact (much slower) search, so a False
+    here only means "search". A LazyFrame (filtered, say) is judged without being materialised.
+    """
+    # Any function of the key proves it: this one combines the columns' own hashes (seeded apart), computed
+    # lazily so that polars spreads the work over the cores (10M rows: 1.2 s as one struct hash, eagerly).
+    # The distinct count runs on the collected hashes: 0.18 s for 10M, against 0.4 s inside the lazy query.
+    combined = functools.reduce(operator.xor, (pl.col(c).hash(seed) for seed, c in enumerate(key, start=1)))
+    hashes = frame.lazy().select(combined.alias("key_hash")).collect().to_series()
+    return hashes.n_unique() == hashes.len()
+
+
+def _problems_from_failures(frame: pl.DataFrame, failures: pl.DataFrame) -> list[Problem]:
+    problems: list[Problem] = []
+    per_check: dict[str, int] = {}
+    for case in failures.iter_rows(named=True):
+        check = f"{case['column']}: {case['check']}" if case["schema_context"] == "Column" else str(case["check"])
+        per_check[check] = per_check.get(check, 0) + 1
+        if per_check[check] > MAX_PROBLEMS_PER_CHECK:
+            continue
+        index = case.get("index")
+        if index is None:
+            problems.append(Problem(check=check, message=f"{check} (value {case['failure_case']!r})", payload=""))
+            continue
+        line_no, payload = _row_payload(frame, int(index))
+        problems.append(
+            Problem(check=check, message=f"{check}: got {case['failure_case']!r}", payload=payload, line_no=line_no)
+        )
+    problems.extend(
+        Problem(check=check, message=f"{check}: {n - MAX_PROBLEMS_PER_CHECK} more rows fail this check", payload="")
+        for check, n in per_check.items()
+        if n > MAX_PROBLEMS_PER_CHECK
+    )
+    return problems
+
+
+def catalog_limits(catalog: Catalog) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "indicator_id": [i.id for i in catalog.indicators],
+            "_unit": [i.unit for i in catalog.indicators],
+            "_min": [float(i.min) for i in catalog.indicators],
+            "_max": [float(i.max) for i in catalog.indicators],
+        },
+        schema={"indicator_id": pl.String, "_unit": pl.String, "_min": pl.Float64, "_max": pl.Float64},
+    )
+
+
+def catalog_holds(frame: pl.DataFrame | pl.LazyFrame, limits: pl.DataFrame) -> bool:
+    """True when every (indicator, unit) is known, in its unit, and its lowest and highest values in range.
+
+    `frame` has `indicator_id`, `unit` and `value`; a LazyFrame is judged without being materialised.
+    """
+    summary = (
+        frame.lazy()
+        .group_by("indicator_id", "unit")
+        .agg(pl.col("value").min().alias("_lo"), pl.col("value").max().alias("_hi"))
+        .join(limits.lazy(), on="indicator_id", how="left")
+        .collect()
+    )
+    bad = (
+        pl.col("_unit").is_null()
+        | (pl.col("unit") != pl.col("_unit"))
+        | (pl.col("_lo") < pl.col("_min"))
+        | (pl.col("_hi") > pl.col("_max"))
+    )
+    return summary.filter(bad.fill_null(True)).height == 0
+
+
+def check_catalog(frame: pl.DataFrame, catalog: Catalog, *, quick_from: int = QUICK_CHECK_ROWS) -> list[Problem]:
+    """Indicators must be in the catalog, in its unit and within its range."""
+    limits = catalog_limits(catalog)
+    if frame.height >= quick_from and catalog_holds(frame, limits):
+        return []
+    joined = frame.with_row_index("_index").join(limits, on="indicator_id", how="left")
+    rules = [
+        (
+            "unknown_indicator",
+            pl.col("_unit").is_null(),
+            lambda r: f"indicator {r['indicator_id']!r} is not in schemas/indicators.toml; add it there first",
+        ),
+        (
+            "unit_mismatch",
+            pl.col("_unit").is_not_null() & (pl.col("unit") != pl.col("_unit")),
+            lambda r: f"{r['indicator_id']} is measured in {r['_unit']!r}, not {r['unit']!r}",
+        ),
+        (
+            "out_of_range",
+            pl.col("_unit").is_not_null() & ((pl.col("value") < pl.col("_min")) | (pl.col("value") > pl.col("_max"))),
+            lambda r: f"{r['indicator_id']} = {r['value']} is outside its range {r['_min']:g}–{r['_max']:g}",
+        ),
+    ]
+    problems = []
+    for check, condition, describe in rules:
+        bad = joined.filter(condition)
+        for row in bad.head(MAX_PROBLEMS_PER_CHECK).iter_rows(named=True):
+            line_no, payload = _row_payload(frame, row["_index"])
+            problems.append(Problem(check=check, message=describe(row), payload=payload, line_no=line_no))
+        if bad.height > MAX_PROBLEMS_PER_CHECK:
+            problems.append(
+                Problem(
+                    check=check, message=f"{bad.height - MAX_PROBLEMS_PER_CHECK} more rows fail {check}", payload=""
+                )
+            )
+    return problems
+
+
+def validate_observations(
+    frame: pl.DataFrame,
+    catalog: Catalog,
+    schemas_dir: Path,
+    *,
+    quick_from: int = QUICK_CHECK_ROWS,
+) -> list[Problem]:
+    """Every problem with a frame of canonical rows; an empty list means it may be loaded.
+
+    On large frames the unique key and the catalog are first checked in aggregate; only a frame that
+    may have problems there is searched row by row (the same checks, which then name every failing row).
+    """
+    problems = check_contract(frame, schemas_dir, quick_from=quick_from)
+    # Catalog checks assume well-typed columns; a frame the contract refused is refused already.
+    return problems or check_catalog(frame, catalog, quick_from=quick_from)

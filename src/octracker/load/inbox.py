@@ -1,0 +1,439 @@
+"""The inbox: files dropped into `warehouse/inbox/` (or given to `octracker ingest`) are routed, loaded and kept.
+
+Each file is its own run of the implicit `inbox` pipeline: routed by its sidecar's `kind` (or `--kind`) or by
+detection, extracted, validated and loaded whole, or refused whole. Every file read is kept in the raw store
+by content hash; the inbox file itself moves to `inbox/archive/<sha256>/` when loaded and to
+`inbox/quarantine/` (with a `.reason.txt`) when refused. Nothing is deleted. The same bytes with the same
+metadata a second time are a no-op, reported unchanged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import os
+import re
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from octracker.content.catalog import Catalog
+from octracker.content.documents import (
+    SIDECAR_SUFFIX,
+    Document,
+    SourceMeta,
+    meta_from_mapping,
+    named_copy,
+    read_sidecar_mapping,
+    refuse_oversize,
+    sha256_hex,
+    sidecar_path,
+    size_problem,
+    store_raw,
+    text_fault,
+)
+from octracker.content.specs import PipelineSpec
+from octracker.errors import InputRefused
+from octracker.extract.extractors import EXTRACTORS
+from octracker.extract.inbox_routing import INBOX_KINDS, PARQUET_MAGIC, ZIP_MAGIC, InboxKind, detect_kind
+from octracker.extracts import Problem
+from octracker.load.loading import PipelineResult, extract_and_load, record_failure, refuse_document
+from octracker.load.review import record_candidates
+from octracker.store.runs import finish_run, start_run, upsert_source
+from octracker.store.settings import Settings
+from octracker.store.warehouse import utc_now
+from octracker.store.writers import write_transaction
+
+INBOX_PIPELINE = "inbox"
+ARCHIVE = "archive"
+QUARANTINE = "quarantine"
+#: Bytes of a refused text file kept in the quarantine row itself (the whole file stays on disk).
+PAYLOAD_PREVIEW = 4000
+
+
+@dataclass(frozen=True)
+class IngestOverrides:
+    """Flags of `octracker ingest`: they beat the sidecar."""
+
+    kind: str | None = None
+    edition: int | None = None
+    published: dt.date | None = None
+
+
+def list_inbox_files(inbox_dir: Path) -> list[Path]:
+    """Files waiting in the inbox, oldest first: not sidecars, not hidden (still being written), not folders."""
+    if not inbox_dir.is_dir():
+        return []
+    found = []
+    for entry in os.scandir(inbox_dir):
+        if entry.name.startswith(".") or entry.name.endswith(SIDECAR_SUFFIX):
+            continue
+        if entry.is_symlink() or entry.is_file(follow_symlinks=False):
+            found.append((entry.stat(follow_symlinks=False).st_mtime, entry.name, Path(entry.path)))
+    return [path for _, _, path in sorted(found)]
+
+
+def location_problem(path: Path, inbox_dir: Path) -> str | None:
+    """Why a path is not a plain file of the inbox (a `..` path, a link leading out, a folder), or None."""
+    inbox = inbox_dir.resolve()
+    if path.parent.resolve() != inbox or ".." in path.parts:
+        return f"{path} is not a file directly in the inbox {inbox}; names with '..' are refused"
+    if path.is_symlink():
+        target = path.resolve()
+        if target.parent != inbox:
+            return f"{path.name} is a symbolic link to {os.readlink(path)}, outside the inbox; copy the file in instead"
+    if not path.is_file():
+        return f"{path.name} is not a regular file"
+    return None
+
+
+def derive_source_id(kind: InboxKind, meta: SourceMeta, path: Path) -> str:
+    """The sidecar's source_id; else kind + publisher/title slug (so a later table revises); else the file stem."""
+    if meta.source_id:
+        return meta.source_id
+    name = next((getattr(meta, f) for f in kind.source_fields if getattr(meta, f)), None)
+    if name is None:
+        return slug(path.name.split(".")[0]) or "inbox-file"
+    parts = [kind.name.replace("_", "-"), slug(name)]
+    if kind.per_edition and meta.edition is not None and str(meta.edition) not in parts[1]:
+        parts.append(str(meta.edition))
+    return "-".join(parts)
+
+
+def slug(text: str, limit: int = 60) -> str:
+    """Lower-case words joined by '-', whole words only, at most `limit` characters."""
+    kept: list[str] = []
+    for word in re.findall(r"[a-z0-9]+", text.lower()):
+        if kept and len("-".join([*kept, word])) > limit:
+            break
+        kept.append(word[:limit])
+    return "-".join(kept)
+
+
+def meta_fingerprint(meta: SourceMeta, kind: str | None) -> str:
+    """A hash of the effective metadata: the same bytes under other metadata are handled again."""
+    fields = {**dataclasses.asdict(meta), "kind": kind}
+    return hashlib.sha256(repr(sorted(fields.items())).encode()).hexdigest()
+
+
+def ingest_inbox(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    catalog: Catalog,
+    *,
+    trigger: str = "manual",
+    paths: list[Path] | None = None,
+    overrides: IngestOverrides = IngestOverrides(),
+    on_result: Callable[[PipelineResult], None] | None = None,
+) -> list[PipelineResult]:
+    """Ingest the given inbox files (all waiting files when None), each in its own run."""
+    results = []
+    for path in list_inbox_files(settings.inbox_dir) if paths is None else paths:
+        result = ingest_file(con, settings, catalog, path, trigger=trigger, overrides=overrides)
+        results.append(result)
+        if on_result:
+            on_result(result)
+    return results
+
+
+@dataclass
+class _InboxRun:
+    """One file's run: the bookkeeping every outcome writes."""
+
+    con: duckdb.DuckDBPyConnection
+    settings: Settings
+    path: Path
+    run_id: str
+    sha256: str | None = None
+    meta_sha256: str = ""
+    kind: str | None = None
+    source_id: str | None = None
+
+    def spec(
+        self,
+        meta: SourceMeta = SourceMeta(),
+        extractor: str = "-",
+        precedence: int = 0,
+        params: dict | None = None,
+        readable: Path | None = None,
+    ) -> PipelineSpec:
+        return PipelineSpec(
+            name=INBOX_PIPELINE,
+            path=self.path,
+            extractor=extractor,
+            document=readable or self.path,
+            precedence=precedence,
+            source=meta,
+            params=params or {},
+            full_snapshot=False,
+        )
+
+    def record(
+        self, con: duckdb.DuckDBPyConnection, status: str, kept_at: str | None, reason: str | None = None
+    ) -> None:
+        con.execute(
+            "INSERT INTO inbox_files (run_id, file_name, sha256, meta_sha256, kind, source_id, status, reason, "
+            "kept_at, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                self.run_id,
+                self.path.name,
+                self.sha256,
+                self.meta_sha256,
+                self.kind,
+                self.source_id,
+                status,
+                reason,
+                kept_at,
+                utc_now(),
+            ],
+        )
+
+    def refuse(
+        self, problems: list[Problem], document: Document | None = None, spec: PipelineSpec | None = None
+    ) -> PipelineResult:
+        """Quarantine the problems, then move the file (a link as the link itself) to inbox/quarantine/."""
+        kept = quarantine_path(self.path)
+        result = refuse_document(
+            self.con,
+            spec or self.spec(),
+            self.run_id,
+            document,
+            problems,
+            also=lambda c, message: self.record(c, "refused", kept, message),
+        )
+        return self.refused(result, kept)
+
+    def refused(self, result: PipelineResult, kept: str) -> PipelineResult:
+        """After a committed refusal: the file and the reason beside it in the quarantine folder."""
+        move_with_sidecar(self.path, self.settings.inbox_dir / kept)
+        (self.settings.inbox_dir / f"{kept}.reason.txt").write_text(f"{result.error}\n", encoding="utf-8")
+        return dataclasses.replace(result, subject=self.path.name)
+
+
+def ingest_file(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    catalog: Catalog,
+    path: Path,
+    *,
+    trigger: str = "manual",
+    overrides: IngestOverrides = IngestOverrides(),
+) -> PipelineResult:
+    """Route, extract, validate and load one inbox file, or refuse it whole; never raises for a bad file."""
+    run = _InboxRun(con, settings, path, start_run(con, INBOX_PIPELINE, trigger))
+    try:
+        return _ingest(run, catalog, overrides)
+    except InputRefused as exc:
+        return run.refuse([Problem("refused", str(exc), "")])
+    except Exception as exc:  # noqa: BLE001 - recorded as a failed run; the file stays in the inbox for next time
+        return dataclasses.replace(record_failure(con, run.spec(), run.run_id, exc), subject=path.name)
+
+
+def _ingest(run: _InboxRun, catalog: Catalog, overrides: IngestOverrides) -> PipelineResult:
+    # Load inputs.
+    where = location_problem(run.path, run.settings.inbox_dir)
+    if where is not None:
+        if run.path.parent.resolve() != run.settings.inbox_dir.resolve() or ".." in run.path.parts:
+            # Not ours to move: refuse it and leave the file where it is.
+            result = refuse_document(
+                run.con,
+                run.spec(),
+                run.run_id,
+                None,
+                [Problem("outside_inbox", where, str(run.path))],
+                also=lambda c, message: run.record(c, "refused", None, message),
+            )
+            return dataclasses.replace(result, subject=run.path.name)
+        return run.refuse([Problem("outside_inbox", where, str(run.path))])
+    refused = size_problem(run.path)
+    if refused is not None:
+        return run.refuse([Problem(*refused, payload="")])
+    content = run.path.read_bytes()
+    run.sha256 = sha256_hex(content)
+    sidecar = read_sidecar_mapping(run.path)
+    meta = meta_from_mapping(sidecar, str(sidecar_path(run.path))).merged(
+        {
+            "kind": overrides.kind,
+            "edition": overrides.edition,
+            "published_on": overrides.published,
+            "published_precision": "day" if overrides.published else None,
+        }
+    )
+    document = Document(path=run.path, content=content, sha256=run.sha256, meta=meta)
+    readable = store_raw(run.settings.raw_dir, document)
+    run.kind = meta.kind or detect_kind(readable, content, catalog)
+    run.meta_sha256 = meta_fingerprint(meta, run.kind)
+    if seen_before(run.con, run.sha256, run.meta_sha256):
+        return _unchanged(run)
+
+    # Process data.
+    if run.kind is None:
+        return run.refuse(
+            [Problem("unrecognised_file", unrecognised_message(run.path, content), preview(content, readable))],
+            document,
+        )
+    kind = INBOX_KINDS.get(run.kind)
+    if kind is None:
+        return run.refuse(
+            [
+                Problem(
+                    "unknown_kind",
+                    f"kind {run.kind!r} is not one of {', '.join(INBOX_KINDS)}",
+                    preview(content, readable),
+                )
+            ],
+            document,
+        )
+    run.source_id = derive_source_id(kind, meta, run.path)
+    meta = dataclasses.replace(meta, source_id=run.source_id, kind=kind.name)
+    document = dataclasses.replace(document, meta=meta)
+    precedence = meta.precedence if meta.precedence is not None else kind.precedence
+    params = {k: v for k, v in (("edition", meta.edition), ("previous_edition", meta.previous_edition)) if v}
+    spec = run.spec(meta, kind.extractor or "-", precedence, params, readable)
+    if kind.name == "article":
+        return _record_article(run, spec, document)
+    if kind.extractor not in EXTRACTORS:
+        return run.refuse(
+            [
+                Problem(
+                    "kind_not_supported",
+                    f"kind {kind.name!r} cannot be read by this install (no extractor {kind.extractor!r})",
+                    "",
+                )
+            ],
+            document,
+            spec,
+        )
+
+    # Save outputs.
+    archived, quarantined = archive_path(run.settings.inbox_dir, run.path, run.sha256), quarantine_path(run.path)
+    with named_copy(readable, run.path.name) as named:
+        result = extract_and_load(
+            run.con,
+            dataclasses.replace(spec, document=named),
+            run.settings,
+            catalog,
+            run.run_id,
+            document,
+            also=lambda c: run.record(c, "loaded", archived),
+            also_refused=lambda c, message: run.record(c, "refused", quarantined, message),
+        )
+    if result.status == "refused":
+        return run.refused(result, quarantined)
+    move_with_sidecar(run.path, run.settings.inbox_dir / archived)
+    return dataclasses.replace(result, subject=run.path.name)
+
+
+def _unchanged(run: _InboxRun) -> PipelineResult:
+    kept = archive_path(run.settings.inbox_dir, run.path, run.sha256)
+
+    def write() -> None:
+        run.record(run.con, "unchanged", kept, "the same content and metadata were loaded before")
+        finish_run(run.con, run.run_id, status="success")
+
+    write_transaction(run.con, write, what=f"inbox file {run.path.name}")
+    move_with_sidecar(run.path, run.settings.inbox_dir / kept)
+    return PipelineResult(INBOX_PIPELINE, run.run_id, "unchanged", subject=run.path.name)
+
+
+def _record_article(run: _InboxRun, spec: PipelineSpec, document: Document) -> PipelineResult:
+    """Articles become candidates for review (`octracker review`)."""
+    kept = archive_path(run.settings.inbox_dir, run.path, run.sha256)
+
+    def write() -> None:
+        upsert_source(
+            run.con,
+            document,
+            source_id=run.source_id,
+            kind="article",
+            pipeline=INBOX_PIPELINE,
+            precedence=spec.precedence,
+        )
+        record_candidates(run.con, document, run.settings, run.run_id)
+        finish_run(run.con, run.run_id, status="success")
+        run.record(run.con, "loaded", kept)
+
+    write_transaction(run.con, write, what=f"inbox file {run.path.name}")
+    move_with_sidecar(run.path, run.settings.inbox_dir / kept)
+    return PipelineResult(INBOX_PIPELINE, run.run_id, "success", subject=run.path.name)
+
+
+def seen_before(con: duckdb.DuckDBPyConnection, sha256: str, meta_sha256: str) -> bool:
+    """Whether these bytes under this metadata were loaded before (a refused file may be tried again)."""
+    return (
+        con.execute(
+            "SELECT COUNT(*) FROM inbox_files WHERE sha256 = ? AND meta_sha256 = ? AND status = 'loaded'",
+            [sha256, meta_sha256],
+        ).fetchone()[0]
+        > 0
+    )
+
+
+def unrecognised_message(path: Path, content: bytes = b"") -> str:
+    fault = None if content.startswith((PARQUET_MAGIC, ZIP_MAGIC)) else text_fault(content)
+    if fault is not None:
+        # Naming a kind would not help: no reader takes these bytes.
+        return f"{path.name}: not a file octracker reads: {fault[1]} (it reads UTF-8 text, CSV, Parquet and XLSX)"
+    return (
+        f"{path.name}: not a recognised file (an index profile in text, a long table in CSV or Parquet, or a "
+        'wide index table in CSV or XLSX); give its kind in a sidecar (`kind = "..."` in '
+        f"{path.name}{SIDECAR_SUFFIX}) or with --kind"
+    )
+
+
+def preview(content: bytes, kept: Path) -> str:
+    """What a quarantine row keeps of a refused file: the start of its text, or where its bytes are."""
+    if text_fault(content) is not None:
+        return f"binary file, {len(content)} bytes, kept at {kept}"
+    text = content[:PAYLOAD_PREVIEW].decode("utf-8", errors="ignore")  # a character cut at the end is dropped
+    return text + (f"\n… ({len(content)} bytes in all, kept at {kept})" if len(content) > PAYLOAD_PREVIEW else "")
+
+
+def archive_path(inbox_dir: Path, path: Path, sha256: str) -> str:
+    """Where a handled file is kept, relative to the inbox: archive/<sha256>/<name>, never over another file."""
+    folder = Path(ARCHIVE) / sha256
+    target = folder / path.name
+    if (inbox_dir / target).exists() or (inbox_dir / target).is_symlink():
+        target = folder / f"{utc_now():%Y%m%dT%H%M%S%f}-{path.name}"
+    return str(target)
+
+
+def quarantine_path(path: Path) -> str:
+    """Where a refused file is kept, relative to the inbox: quarantine/<UTC time>-<name>."""
+    return str(Path(QUARANTINE) / f"{utc_now():%Y%m%dT%H%M%S%f}-{path.name}")
+
+
+def move_with_sidecar(path: Path, target: Path) -> None:
+    """Rename the file and its sidecar (if any) to `target` (same file system: atomic, never a copy-and-delete)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for source, destination in ((path, target), (sidecar_path(path), sidecar_path(target))):
+        if source.exists() or source.is_symlink():
+            os.rename(source, destination)
+
+
+def stage_into_inbox(path: Path, inbox_dir: Path) -> Path:
+    """Copy a file (and its sidecar) into the inbox under its own name, for `octracker ingest PATH`.
+
+    Only the base name is used, so nothing lands outside the inbox; a name already waiting gets a prefix.
+    A file already directly in the inbox is used where it is.
+    """
+    inbox_dir.mkdir(parents=True, exist_ok=True)
+    if path.parent.resolve() == inbox_dir.resolve() and not path.is_symlink():
+        return path
+    if not path.is_file():
+        raise InputRefused(f"{path}: no such file")
+    refuse_oversize(path)  # before copying a byte of it
+    target = inbox_dir / path.name
+    if target.exists() or target.is_symlink():
+        target = inbox_dir / f"{utc_now():%Y%m%dT%H%M%S%f}-{path.name}"
+    for source, destination in ((sidecar_path(path), sidecar_path(target)), (path, target)):
+        if source.exists():
+            # Written under a hidden name, then renamed: a scheduler never sees half a file.
+            partial = destination.with_name(f".{destination.name}.partial")
+            shutil.copyfile(source, partial)
+            os.replace(partial, destination)
+    return target

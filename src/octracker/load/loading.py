@@ -1,0 +1,189 @@
+"""Loading one document: extract -> validate -> load it whole, or refuse it whole into quarantine."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import duckdb
+import polars as pl
+
+from octracker.content.catalog import Catalog
+from octracker.content.curation import apply_curations
+from octracker.content.documents import Document
+from octracker.content.specs import PipelineSpec
+from octracker.errors import InputRefused, OctrackerError
+from octracker.extract.extractors import EXTRACTORS, READS_KNOWN_ROWS
+from octracker.extract.validation import validate_observations
+from octracker.extracts import Extract, Problem
+from octracker.store.history import LoadCounts, RestatedKeyConflict, upsert_observations
+from octracker.store.runs import finish_run, quarantine_problems, upsert_source
+from octracker.store.settings import Settings
+from octracker.store.warehouse import utc_now
+from octracker.store.writers import write_transaction
+
+log = logging.getLogger("octracker.load.pipeline")
+
+#: Problems named in a failure message; the rest are in the quarantine table.
+PROBLEMS_IN_MESSAGE = 5
+
+
+@dataclass
+class PipelineResult:
+    """What one pipeline run did, as the summary and the exit status report it."""
+
+    pipeline: str
+    run_id: str
+    status: str  # success / unchanged (nothing new to read: feed not modified, file seen before) / refused / failed
+    counts: LoadCounts = field(default_factory=LoadCounts)
+    quarantined: int = 0
+    error: str | None = None
+    #: The file a run was about, for pipelines that handle many (the inbox).
+    subject: str | None = None
+
+    @property
+    def exit_code(self) -> int:
+        return {"success": 0, "unchanged": 0, "refused": 2}.get(self.status, 1)
+
+    @property
+    def label(self) -> str:
+        return f"{self.pipeline}: {self.subject}" if self.subject else self.pipeline
+
+
+def extract_document(
+    document: Document, spec: PipelineSpec, catalog: Catalog, known_rows: pl.Series | None = None
+) -> Extract:
+    """Run the spec's named extractor on the document, then the spec's curations on what it read.
+
+    `known_rows` (hashes of table rows the warehouse holds current, read under the same rules) let a table
+    reader skip those rows; a spec with curations is always read whole, as its curations match on rows.
+    """
+    try:
+        extractor = EXTRACTORS[spec.extractor]
+    except KeyError:
+        raise InputRefused(
+            f"{spec.path}: unknown extractor {spec.extractor!r}; known: {', '.join(sorted(EXTRACTORS))}"
+        ) from None
+    if known_rows is not None and spec.extractor in READS_KNOWN_ROWS and not spec.curations:
+        return extractor(document, spec, catalog, known_rows=known_rows)
+    return apply_curations(extractor(document, spec, catalog), spec.curations, document.path.name)
+
+
+def describe_problems(file_name: str, problems: list[Problem]) -> str:
+    shown = "; ".join(p.describe(file_name) for p in problems[:PROBLEMS_IN_MESSAGE])
+    more = len(problems) - PROBLEMS_IN_MESSAGE
+    return shown + (f"; and {more} more (see `octracker status` or the quarantine table)" if more > 0 else "")
+
+
+def refuse_document(
+    con: duckdb.DuckDBPyConnection,
+    spec: PipelineSpec,
+    run_id: str,
+    document: Document | None,
+    problems: list[Problem],
+    *,
+    also: Callable[[duckdb.DuckDBPyConnection, str], None] | None = None,
+) -> PipelineResult:
+    """Quarantine every problem and load nothing from the document.
+
+    `also` writes the caller's bookkeeping with the refusal message, in the same transaction.
+    """
+    file_name = document.path.name if document else (spec.document.name if spec.document else None)
+    message = describe_problems(file_name or spec.name, problems) + "; nothing from it was loaded"
+
+    def write() -> None:
+        quarantine_problems(
+            con, problems, run_id=run_id, pipeline=spec.name, source_id=spec.source.source_id, file_name=file_name
+        )
+        finish_run(con, run_id, status="failed", quarantined=len(problems), error=message)
+        if also is not None:
+            also(con, message)
+
+    write_transaction(con, write, what=f"pipeline {spec.name}")
+    return PipelineResult(spec.name, run_id, "refused", quarantined=len(problems), error=message)
+
+
+def load_document(
+    con: duckdb.DuckDBPyConnection,
+    spec: PipelineSpec,
+    run_id: str,
+    document: Document,
+    extract: Extract,
+    *,
+    also: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+) -> PipelineResult:
+    """Write the source and its observations in one transaction: all of it or none.
+
+    `also` writes the caller's bookkeeping (feed state, inbox record) in the same transaction.
+    """
+    source_id = spec.source.source_id
+    log.debug("%s: loading %d rows from %s in one transaction", spec.name, extract.frame.height, document.path.name)
+
+    def write() -> LoadCounts:
+        upsert_source(
+            con,
+            document,
+            source_id=source_id,
+            kind=spec.source.kind or spec.extractor,
+            pipeline=spec.name,
+            precedence=spec.precedence,
+        )
+        counts = upsert_observations(
+            con,
+            extract.frame,
+            pipeline=spec.name,
+            run_id=run_id,
+            source_ids=[source_id],
+            full_snapshot=spec.full_snapshot,
+            now=utc_now(),
+            restated=extract.restated,
+        )
+        finish_run(con, run_id, status="success", counts=counts)
+        if also is not None:
+            also(con)
+        return counts
+
+    # On a lake, a commit another writer's refuses is redone whole on a fresh snapshot (octracker.store.writers).
+    counts = write_transaction(con, write, what=f"pipeline {spec.name}")
+    return PipelineResult(spec.name, run_id, "success", counts=counts)
+
+
+def extract_and_load(
+    con: duckdb.DuckDBPyConnection,
+    spec: PipelineSpec,
+    settings: Settings,
+    catalog: Catalog,
+    run_id: str,
+    document: Document,
+    *,
+    also: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+    also_refused: Callable[[duckdb.DuckDBPyConnection, str], None] | None = None,
+    known_rows: pl.Series | None = None,
+) -> PipelineResult:
+    """Extract, validate, then load the document whole, or refuse it whole into quarantine.
+
+    With `known_rows`, rows the warehouse holds unchanged are not read again (see `extract_document`); when
+    a changed row turns out to repeat the key of such a row, the document is read again in full, so that
+    the duplicate is refused exactly as a full read refuses it.
+    """
+    extract = extract_document(document, spec, catalog, known_rows)
+    problems = extract.problems or validate_observations(extract.frame, catalog, settings.schemas_dir)
+    if problems:
+        return refuse_document(con, spec, run_id, document, problems, also=also_refused)
+    try:
+        return load_document(con, spec, run_id, document, extract, also=also)
+    except RestatedKeyConflict as exc:
+        log.info("%s: %s; reading %s again in full", spec.name, exc, document.path.name)
+        return extract_and_load(con, spec, settings, catalog, run_id, document, also=also, also_refused=also_refused)
+
+
+def record_failure(con: duckdb.DuckDBPyConnection, spec: PipelineSpec, run_id: str, exc: Exception) -> PipelineResult:
+    """A run that broke for a reason other than its input: recorded as failed, never raised further."""
+    log.debug("pipeline %s failed:\n%s", spec.name, traceback.format_exc())
+    detail = str(exc) if isinstance(exc, (OctrackerError, duckdb.Error, OSError)) else f"{type(exc).__name__}: {exc}"
+    write_transaction(
+        con, lambda: finish_run(con, run_id, status="failed", error=detail), what=f"pipeline {spec.name}: end of run"
+    )
+    return PipelineResult(spec.name, run_id, "failed", error=f"{spec.name}: {detail}")

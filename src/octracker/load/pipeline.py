@@ -1,0 +1,189 @@
+"""One pipeline run, and a refresh of many: extract -> validate -> load -> views -> publish."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import duckdb
+
+from octracker.content.catalog import Catalog, load_catalog
+from octracker.content.documents import read_document, remove_partial_raw, store_raw
+from octracker.content.fingerprints import (
+    input_fingerprint,
+    last_loaded_fingerprint,
+    record_fingerprint,
+    rules_fingerprint,
+)
+from octracker.content.specs import PipelineSpec, load_specs, select_specs
+from octracker.errors import InputRefused, WarehouseBusy
+from octracker.extracts import Problem
+from octracker.load.feed_runs import run_feed_pipeline
+from octracker.load.inbox import INBOX_PIPELINE, IngestOverrides, ingest_inbox, stage_into_inbox
+from octracker.load.loading import (  # noqa: F401 - re-exported: the run primitives other modules call by these names
+    PipelineResult,
+    extract_and_load,
+    extract_document,
+    load_document,
+    record_failure,
+    refuse_document,
+)
+from octracker.store.history import LoadCounts, current_row_hashes
+from octracker.store.runs import finish_run, mark_interrupted_runs, start_run
+from octracker.store.settings import Settings
+from octracker.store.warehouse import open_writer, prepare_warehouse, publish
+from octracker.store.writers import pipeline_lease, write_transaction
+
+
+def run_pipeline(
+    con: duckdb.DuckDBPyConnection,
+    spec: PipelineSpec,
+    settings: Settings,
+    catalog: Catalog,
+    *,
+    trigger: str = "manual",
+) -> PipelineResult:
+    """Run one pipeline; its failure is recorded and returned, never raised past the other pipelines.
+
+    On a shared lake another process may be running the same pipeline: it is waited for, then refused.
+    """
+    try:
+        with pipeline_lease(con, spec.name, settings.lock_timeout_s):
+            return run_leased_pipeline(con, spec, settings, catalog, trigger=trigger)
+    except WarehouseBusy as exc:
+        return PipelineResult(spec.name, "", "failed", error=str(exc))
+
+
+def run_leased_pipeline(
+    con: duckdb.DuckDBPyConnection,
+    spec: PipelineSpec,
+    settings: Settings,
+    catalog: Catalog,
+    *,
+    trigger: str,
+) -> PipelineResult:
+    if spec.feed is not None:
+        return run_feed_pipeline(con, spec, settings, catalog, trigger=trigger)
+    run_id = start_run(con, spec.name, trigger)
+    document = None
+    try:
+        # Load inputs.
+        document = read_document(spec.document, spec.source)
+        store_raw(settings.raw_dir, document)
+        rules = rules_fingerprint(spec, document, settings.schemas_dir)
+        fingerprint = input_fingerprint(rules, document)
+        last_input, last_rules = last_loaded_fingerprint(con, spec.name)
+        if fingerprint == last_input:
+            return record_unchanged(con, spec, run_id, fingerprint, rules)
+        # Under the rules of the last load, a table row it read gives the same observation: not read again.
+        known = current_row_hashes(con, spec.source.source_id) if rules == last_rules else None
+        # Process data, save outputs.
+        return extract_and_load(
+            con,
+            spec,
+            settings,
+            catalog,
+            run_id,
+            document,
+            known_rows=known,
+            also=lambda c: record_fingerprint(c, run_id, fingerprint, rules),
+        )
+    except InputRefused as exc:
+        problem = Problem(check="refused", message=str(exc), payload="")
+        return refuse_document(con, spec, run_id, document, [problem])
+    except Exception as exc:  # noqa: BLE001 - recorded as a failed run and reported; the others go on
+        return record_failure(con, spec, run_id, exc)
+
+
+def record_unchanged(
+    con: duckdb.DuckDBPyConnection, spec: PipelineSpec, run_id: str, fingerprint: str, rules: str
+) -> PipelineResult:
+    """Nothing the load depends on changed since the last one: its rows are all still current, as they were."""
+    held = con.execute(
+        "SELECT COUNT(*) FROM observation_history WHERE valid_to IS NULL AND source_id = ?", [spec.source.source_id]
+    ).fetchone()[0]
+    counts = LoadCounts(unchanged=held)
+
+    def write() -> None:
+        finish_run(con, run_id, status="success", counts=counts)
+        record_fingerprint(con, run_id, fingerprint, rules)
+
+    write_transaction(con, write, what=f"pipeline {spec.name}")
+    return PipelineResult(spec.name, run_id, "unchanged", counts=counts, subject="inputs unchanged since the last load")
+
+
+@contextlib.contextmanager
+def open_refresh(settings: Settings) -> Iterator[tuple[duckdb.DuckDBPyConnection, Catalog]]:
+    """The writer connection of one refresh: schema and views current before, the read-only copy published after."""
+    catalog = load_catalog(settings.schemas_dir / "indicators.toml")
+    with open_writer(settings) as con:
+        prepare_warehouse(con, settings, catalog)
+        mark_interrupted_runs(con)
+        if settings.lake is None or settings.lake.catalog_kind != "postgres":
+            # The only writer: what a raw-store write in progress left belongs to a process that died. (Writers
+            # of a lake with a PostgreSQL catalog run side by side, so their files are left alone.)
+            remove_partial_raw(settings.raw_dir)
+        yield con, catalog
+        publish(con, settings)
+
+
+def refresh_plan(settings: Settings, names: tuple[str, ...] | list[str]) -> tuple[list[PipelineSpec], bool]:
+    """The pipelines a refresh of these names runs, and whether it ingests the inbox after them."""
+    wanted = [n for n in names if n != INBOX_PIPELINE]
+    with_inbox = not names or INBOX_PIPELINE in names
+    specs = select_specs(load_specs(settings.pipelines_dir), wanted) if wanted or not names else []
+    return specs, with_inbox
+
+
+def refresh(
+    settings: Settings,
+    names: tuple[str, ...] | list[str] = (),
+    *,
+    trigger: str = "manual",
+    on_result: Callable[[PipelineResult], None] | None = None,
+) -> list[PipelineResult]:
+    """Run the named pipelines (all when none, then the inbox), re-apply the views and publish the read-only copy.
+
+    `inbox` names the implicit pipeline that ingests the files waiting in the inbox.
+    """
+    specs, with_inbox = refresh_plan(settings, names)
+    results: list[PipelineResult] = []
+
+    def report(result: PipelineResult) -> None:
+        results.append(result)
+        if on_result:
+            on_result(result)
+
+    with open_refresh(settings) as (con, catalog):
+        for spec in specs:
+            report(run_pipeline(con, spec, settings, catalog, trigger=trigger))
+        if with_inbox:
+            try:
+                with pipeline_lease(con, INBOX_PIPELINE, settings.lock_timeout_s):
+                    ingest_inbox(con, settings, catalog, trigger=trigger, on_result=report)
+            except WarehouseBusy as exc:
+                report(PipelineResult(INBOX_PIPELINE, "", "failed", error=str(exc)))
+    return results
+
+
+def ingest_files(
+    settings: Settings,
+    paths: list[Path],
+    overrides: IngestOverrides = IngestOverrides(),
+    *,
+    trigger: str = "manual",
+    on_result: Callable[[PipelineResult], None] | None = None,
+    stage: bool = False,
+) -> list[PipelineResult]:
+    """Ingest these inbox files now (as the inbox pipeline would), re-apply the views and publish.
+
+    With `stage`, the files are first copied into the inbox (`octracker ingest PATH`), once this process is
+    the writer: a copy that appeared earlier could be taken by a scheduled inbox run while this one waits.
+    """
+    with open_refresh(settings) as (con, catalog), pipeline_lease(con, INBOX_PIPELINE, settings.lock_timeout_s):
+        if stage:
+            paths = [stage_into_inbox(p, settings.inbox_dir) for p in paths]
+        return ingest_inbox(
+            con, settings, catalog, trigger=trigger, paths=paths, overrides=overrides, on_result=on_result
+        )

@@ -1,0 +1,368 @@
+"""The scheduler: one process, UTC, a job per pipeline from its spec's cron, plus the inbox and alert delivery.
+
+Every pipeline job calls `octracker.load.pipeline.refresh` (the code path of `octracker refresh`) and opens the
+warehouse only while it runs, so a manual refresh can run between jobs. Jobs run one at a time (one worker
+thread): DuckDB allows one writer per file. A lock file beside the warehouse keeps a second scheduler out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import fcntl
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import duckdb
+import httpx
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_MAX_INSTANCES,
+    EVENT_JOB_MISSED,
+    JobExecutionEvent,
+    JobSubmissionEvent,
+)
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.base import BaseTrigger
+
+from octracker.alerts.deliveries import configured_webhooks, send_alerts
+from octracker.alerts.webhooks import SECRET_ENV, URL_ENV, webhook_secret_from_env, webhook_urls_from_env
+from octracker.content.schedules import crontab_trigger, previous_fire_time
+from octracker.content.specs import PipelineSpec, load_specs
+from octracker.errors import OctrackerError, WarehouseBusy
+from octracker.load.inbox import INBOX_PIPELINE, list_inbox_files
+from octracker.load.pipeline import open_refresh, refresh
+from octracker.store.runs import new_run_id
+from octracker.store.settings import Settings
+from octracker.store.warehouse import open_reader, utc_now
+
+log = logging.getLogger("octracker.schedule.scheduler")
+
+UTC = dt.UTC
+LOCK_SUFFIX = ".scheduler.lock"
+#: A busy or sleeping machine catches up within this window instead of skipping the run.
+MISFIRE_GRACE_S = 6 * 3600
+JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE_S}
+#: Scheduled jobs wait this long for a manual refresh to release the warehouse before failing.
+JOB_LOCK_TIMEOUT_S = 300.0
+DEFAULT_INBOX_CRON = "*/5 * * * *"
+DEFAULT_ALERTS_CRON = "*/10 * * * *"
+ALERTS_JOB = "alerts_send"
+RECORD_JOB = "record_missed_runs"
+
+
+def read_last_successes(settings: Settings) -> dict[str, dt.datetime]:
+    """When each pipeline last succeeded (UTC), from the published copy (or the lake): never waits on a writer."""
+    target = settings.read_target
+    if isinstance(target, Path) and not target.exists():
+        return {}
+    try:
+        con = open_reader(target)
+    except OctrackerError:
+        return {}  # a lake not created yet
+    try:
+        rows = con.execute(
+            "SELECT pipeline, MAX(finished_at) FROM runs WHERE status = 'success' GROUP BY pipeline"
+        ).fetchall()
+    except duckdb.CatalogException:
+        return {}
+    finally:
+        con.close()
+    return {name: finished.replace(tzinfo=UTC) for name, finished in rows if finished is not None}
+
+
+def is_overdue(trigger: BaseTrigger, last_success: dt.datetime | None, now: dt.datetime) -> bool:
+    """Whether a pipeline missed its cadence: no success since the trigger's previous fire time."""
+    due = previous_fire_time(trigger, now)
+    return due is not None and (last_success is None or last_success < due)
+
+
+@contextlib.contextmanager
+def hold_scheduler_lock(settings: Settings) -> Iterator[Path]:
+    """An OS advisory lock beside the warehouse for the scheduler's lifetime; a second scheduler is refused."""
+    path = settings.warehouse.with_name(settings.warehouse.name + LOCK_SUFFIX)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fh: IO[str] = open(path, "a+", encoding="utf-8")
+    try:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "unknown process"
+            raise WarehouseBusy(
+                f"{settings.warehouse}: another scheduler is already running on this warehouse ({holder}; lock "
+                f"{path}); stop it first, or point this one at another warehouse with --warehouse"
+            ) from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()}, started {utc_now():%Y-%m-%d %H:%M:%S} UTC\n")
+        fh.flush()
+        yield path
+    finally:
+        # Closing releases the lock; the file stays, so two starters never race on creating it.
+        fh.close()
+
+
+def find_alert_sender(environ: Mapping[str, str] = os.environ) -> tuple[Callable[[Settings], object] | None, str]:
+    """Alert delivery as `octracker alerts send` does it, bound to the environment's webhooks; or None and why not."""
+    urls = webhook_urls_from_env(environ)
+    if not urls:
+        return None, f"no webhook configured ({URL_ENV} is empty); scheduling no alert job"
+    secret = webhook_secret_from_env(environ)
+    if secret is None:
+        log.warning("%s is not set: alerts go out unsigned and receivers cannot verify them", SECRET_ENV)
+    webhooks = configured_webhooks(urls)
+
+    def deliver(settings: Settings) -> object:
+        with httpx.Client() as client:
+            report = send_alerts(settings, webhooks, secret, client=client)
+        log.info(
+            "alerts send: %s delivered, %s pending, %s rejected", report.delivered, report.pending, report.rejected
+        )
+        for problem in report.problems:
+            log.error("alerts send: %s", problem)
+        return report
+
+    return deliver, ""
+
+
+@dataclass
+class MissedRun:
+    """A scheduled run that did not happen or failed outside a pipeline run, waiting to be written to `runs`."""
+
+    pipeline: str
+    scheduled_at: dt.datetime
+    status: str  # missed / failed
+    error: str
+
+
+@dataclass
+class ScheduledJobs:
+    """What the scheduler runs: job functions bound to one settings object, and its bookkeeping."""
+
+    settings: Settings
+    misfire_grace_s: int = MISFIRE_GRACE_S
+    stopping: threading.Event = field(default_factory=threading.Event)
+    pending: list[MissedRun] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def job_settings(self) -> Settings:
+        # Scheduled jobs are patient: a manual refresh holding the warehouse is waited for, not failed on.
+        return dataclasses.replace(self.settings, lock_timeout_s=max(self.settings.lock_timeout_s, JOB_LOCK_TIMEOUT_S))
+
+    def run_pipelines(self, names: list[str]) -> None:
+        """One scheduled refresh of the named pipelines; exactly `octracker refresh NAME`."""
+        if self.stopping.is_set():
+            log.info("not starting %s: the scheduler is stopping", ", ".join(names))
+            return
+        log.info("refresh %s (scheduled)", ", ".join(names))
+        for result in refresh(self.job_settings, names, trigger="schedule"):
+            if result.error:
+                log.error("%s %s: %s", result.label, result.status, result.error)
+            else:
+                log.info(
+                    "%s %s: %d new, %d revised, %d unchanged, %d retracted",
+                    result.label,
+                    result.status,
+                    result.counts.new,
+                    result.counts.revised,
+                    result.counts.unchanged,
+                    result.counts.retracted,
+                )
+        if self.pending:  # left over from a time the warehouse was busy
+            self.record_pending()
+
+    def run_inbox(self) -> None:
+        """Ingest what waits in the inbox; an empty inbox opens nothing."""
+        if list_inbox_files(self.settings.inbox_dir):
+            self.run_pipelines([INBOX_PIPELINE])
+
+    def send_alerts(self, sender: Callable[[Settings], object]) -> None:
+        if self.stopping.is_set():
+            return
+        sender(self.job_settings)
+
+    def note_event(self, event: JobExecutionEvent | JobSubmissionEvent) -> bool:
+        """Listener for missed and failed jobs: log now, keep them to write to `runs` soon after.
+
+        A fire skipped because the same job is still running or waiting is only logged: the run under way
+        (or the next fire) does the work, so no refresh is lost. Returns whether a run was kept to record.
+        """
+        if event.code == EVENT_JOB_MAX_INSTANCES:
+            if event.job_id != RECORD_JOB:
+                log.warning(
+                    "%s: a fire was skipped because its previous run was still running or waiting", event.job_id
+                )
+            return False
+        if event.job_id == RECORD_JOB:
+            log.error("could not record missed or failed runs: %s", getattr(event, "exception", None))
+            return False
+        scheduled = (event.scheduled_run_time or dt.datetime.now(UTC)).astimezone(UTC)
+        if event.code == EVENT_JOB_MISSED:
+            status, error = (
+                "missed",
+                (
+                    f"missed: scheduled for {scheduled:%Y-%m-%d %H:%M:%S} UTC but not started "
+                    f"within the {describe_seconds(self.misfire_grace_s)} grace; runs at its next "
+                    "fire time"
+                ),
+            )
+            log.warning("%s %s", event.job_id, error)
+        else:
+            status, error = "failed", f"scheduled run failed before or outside the pipeline run: {event.exception}"
+            log.error("%s %s", event.job_id, error)
+        with self.lock:
+            self.pending.append(MissedRun(event.job_id, scheduled.replace(tzinfo=None), status, error))
+        return True
+
+    def record_pending(self) -> int:
+        """Write missed and failed scheduled runs to `runs` (trigger 'schedule'); kept for later if busy."""
+        with self.lock:
+            batch, self.pending = self.pending, []
+        if not batch:
+            return 0
+        try:
+            # Recorded like any refresh: schema current first, the published copy (what status reads) after.
+            with open_refresh(self.settings) as (con, _):
+                now = utc_now()
+                con.executemany(
+                    "INSERT INTO runs (run_id, pipeline, started_at, finished_at, status, error, trigger) "
+                    "VALUES (?, ?, ?, ?, ?, ?, 'schedule')",
+                    [[new_run_id(now), m.pipeline, m.scheduled_at, now, m.status, m.error] for m in batch],
+                )
+        except (OctrackerError, duckdb.Error) as exc:
+            log.warning("missed and failed runs not recorded yet (%s); trying again after the next job", exc)
+            with self.lock:
+                self.pending[:0] = batch
+            return 0
+        return len(batch)
+
+
+def describe_seconds(seconds: int) -> str:
+    return f"{seconds // 3600} h" if seconds >= 3600 and seconds % 3600 == 0 else f"{seconds} s"
+
+
+def pipeline_job_id(spec: PipelineSpec) -> str:
+    return spec.name
+
+
+def build_scheduler(
+    jobs: ScheduledJobs,
+    specs: list[PipelineSpec],
+    *,
+    now: dt.datetime,
+    last_successes: dict[str, dt.datetime],
+    trigger_for: Callable[[str, str], BaseTrigger] = crontab_trigger,
+    inbox_cron: str = DEFAULT_INBOX_CRON,
+    alerts_cron: str = DEFAULT_ALERTS_CRON,
+) -> BackgroundScheduler:
+    """A scheduler (not started) with a job per scheduled pipeline, the inbox and alert delivery.
+
+    An overdue pipeline's first run is now; the rest wait for their trigger.
+    """
+    scheduler = BackgroundScheduler(
+        timezone=UTC,
+        executors={"default": ThreadPoolExecutor(max_workers=1)},
+        job_defaults={**JOB_DEFAULTS, "misfire_grace_time": jobs.misfire_grace_s},
+    )
+    for spec in specs:
+        if not spec.enabled or not spec.schedule:
+            continue
+        trigger = trigger_for(spec.schedule, f"{spec.path}: schedule")
+        overdue = is_overdue(trigger, last_successes.get(spec.name), now)
+        scheduler.add_job(
+            jobs.run_pipelines,
+            trigger,
+            args=[[spec.name]],
+            id=pipeline_job_id(spec),
+            name=f"{spec.name} [{spec.schedule}]",
+            **({"next_run_time": now} if overdue else {}),
+        )
+        if overdue:
+            log.info(
+                "%s is overdue (last success %s); running it now", spec.name, last_successes.get(spec.name, "never")
+            )
+    scheduler.add_job(
+        jobs.run_inbox,
+        trigger_for(inbox_cron, "--inbox-cron"),
+        id=INBOX_PIPELINE,
+        name=f"inbox [{inbox_cron}]",
+        next_run_time=now,
+    )
+    sender, why_not = find_alert_sender()
+    if sender is None:
+        log.warning(why_not)
+    else:
+        scheduler.add_job(
+            jobs.send_alerts,
+            trigger_for(alerts_cron, "--alerts-cron"),
+            args=[sender],
+            id=ALERTS_JOB,
+            name=f"alerts send [{alerts_cron}]",
+        )
+
+    def on_event(event) -> None:
+        if jobs.note_event(event):
+            scheduler.add_job(
+                jobs.record_pending,
+                id=RECORD_JOB,
+                name="record missed runs",
+                replace_existing=True,
+                misfire_grace_time=None,
+            )
+
+    scheduler.add_listener(on_event, EVENT_JOB_MISSED | EVENT_JOB_ERROR | EVENT_JOB_MAX_INSTANCES)
+    return scheduler
+
+
+def describe_jobs(scheduler: BackgroundScheduler) -> list[tuple[str, str]]:
+    """(job [crontab], next run UTC) for each job, soonest first, for the start-up message."""
+    return [
+        (job.name, f"{job.next_run_time:%Y-%m-%d %H:%M:%S}" if job.next_run_time else "-")
+        for job in sorted(scheduler.get_jobs(), key=lambda j: (j.next_run_time is None, j.next_run_time, j.name))
+    ]
+
+
+def run_scheduler(
+    settings: Settings,
+    stop: threading.Event,
+    *,
+    trigger_for: Callable[[str, str], BaseTrigger] = crontab_trigger,
+    inbox_cron: str = DEFAULT_INBOX_CRON,
+    alerts_cron: str = DEFAULT_ALERTS_CRON,
+    misfire_grace_s: int = MISFIRE_GRACE_S,
+    on_start: Callable[[BackgroundScheduler], None] | None = None,
+) -> None:
+    """Run until `stop` is set (the CLI sets it on SIGTERM/SIGINT), then let the running job finish."""
+    with hold_scheduler_lock(settings):
+        specs = load_specs(settings.pipelines_dir)
+        jobs = ScheduledJobs(settings, misfire_grace_s=misfire_grace_s)
+        scheduler = build_scheduler(
+            jobs,
+            specs,
+            now=dt.datetime.now(UTC),
+            last_successes=read_last_successes(settings),
+            trigger_for=trigger_for,
+            inbox_cron=inbox_cron,
+            alerts_cron=alerts_cron,
+        )
+        scheduler.start()
+        if on_start:
+            on_start(scheduler)
+        try:
+            while not stop.wait(1.0):
+                pass
+        finally:
+            log.info("stopping: no new jobs start; waiting for the running job to finish")
+            jobs.stopping.set()
+            scheduler.shutdown(wait=True)
+            jobs.record_pending()
+            log.info("scheduler stopped")

@@ -1,0 +1,1 @@
+"""What readers of the warehouse get: status, the HTML report and its charts, exports."""

@@ -1,0 +1,260 @@
+"""The static HTML report: what the published warehouse says, per indicator, with evidence, for offline reading.
+
+One self-contained file (`index.html`): styles inline, charts as inline SVG rendered by vl-convert, no
+script and no external request (its Content-Security-Policy forbids them), so it opens from a file share
+or an e-mail attachment as well as from a web server.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from octracker.content.catalog import Indicator
+from octracker.content.geographies import load_place_names
+from octracker.errors import OctrackerError
+from octracker.serve.charts import POINT_COLUMNS, POINT_JOINS, Point, build_chart, read_points, render_svg
+from octracker.serve.report_html import render_report
+from octracker.store.lake import last_commit_time
+from octracker.store.query import existing_relations, locked_reader
+from octracker.store.settings import Settings
+
+#: Views the report cannot do without; refresh builds them.
+REQUIRED_VIEWS = ("series", "source_conflicts", "latest_values")
+#: Alert columns the report reads, those the warehouse's trend_alerts has (the contract names the first ones).
+ALERT_COLUMNS = ("severity", "rule", "indicator_id", "indicator_name", "geo", "period", "year", "message")
+
+ProgressFn = Callable[[int, int, str], None]
+
+
+@dataclass
+class Conflict:
+    indicator_id: str
+    indicator_name: str
+    geo: str
+    year: int | None
+    period_start: dt.date
+    period_end: dt.date
+    stated: list[Point]
+
+
+@dataclass
+class IndicatorSection:
+    indicator: Indicator
+    chart_svg: str
+    latest: list[dict[str, Any]]
+    #: Other sources' values for the period of a latest value, keyed by geo.
+    also_stated: dict[str, list[Point]]
+    conflicts: list[Conflict]
+    #: Values whose period the source does not state: kept, never charted.
+    undated: list[dict[str, Any]]
+
+
+@dataclass
+class ReportData:
+    generated_at: dt.datetime
+    published_at: dt.datetime
+    places: dict[str, str]
+    n_values: int
+    n_sources: int
+    #: None when the warehouse has no trend_alerts view.
+    alerts: list[dict[str, Any]] | None
+    conflicts: list[Conflict] = field(default_factory=list)
+    sections: list[IndicatorSection] = field(default_factory=list)
+
+
+def records(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    columns = [d[0] for d in cursor.description]
+    return [dict(zip(columns, row)) for row in cursor.fetchall()]
+
+
+def read_indicators(con: duckdb.DuckDBPyConnection) -> list[Indicator]:
+    """Indicators that have values, in catalog order (the order `refresh` wrote them in)."""
+    rows = con.execute(
+        "SELECT i.indicator_id, i.name, i.unit, i.direction, i.frequency, i.min_value, i.max_value, "
+        "i.description, i.indicator_group, i.aggregate_of FROM indicators AS i "
+        "WHERE i.indicator_id IN (SELECT indicator_id FROM observations) ORDER BY i.rowid"
+    ).fetchall()
+    found = [
+        Indicator(
+            id=r[0],
+            name=r[1],
+            unit=r[2],
+            direction=r[3],
+            frequency=r[4],
+            min=r[5],
+            max=r[6],
+            description=r[7] or "",
+            group=r[8],
+            aggregate_of=r[9],
+        )
+        for r in rows
+    ]
+    # Values of an indicator no longer in the catalog still belong in the report, under their id.
+    known = {i.id for i in found}
+    for indicator_id, unit in con.execute(
+        "SELECT indicator_id, any_value(unit) FROM observations GROUP BY indicator_id ORDER BY indicator_id"
+    ).fetchall():
+        if indicator_id not in known:
+            found.append(
+                Indicator(
+                    id=indicator_id,
+                    name=indicator_id,
+                    unit=unit,
+                    direction="neutral",
+                    frequency="irregular",
+                    min=float("nan"),
+                    max=float("nan"),
+                    description="Not in the indicator catalog any more.",
+                )
+            )
+    return found
+
+
+def read_multi_source_periods(con: duckdb.DuckDBPyConnection) -> dict[tuple, list[Point]]:
+    """Every (indicator, geo, period) stated by more than one source, with each source's value."""
+    rows = con.execute(
+        f"""
+        WITH keys AS (
+            SELECT indicator_id, geo, period_start, period_end FROM observations
+            WHERE period_start IS NOT NULL
+            GROUP BY ALL HAVING COUNT(DISTINCT source_id) > 1
+        )
+        SELECT o.indicator_id, {POINT_COLUMNS}
+        FROM observations AS o
+        JOIN keys AS k ON k.indicator_id = o.indicator_id AND k.geo = o.geo AND k.period_start = o.period_start
+         AND k.period_end = o.period_end {POINT_JOINS}
+        ORDER BY o.indicator_id, o.geo, o.period_start, o.period_end, picked DESC, o.source_id
+        """
+    ).fetchall()
+    periods: dict[tuple, list[Point]] = defaultdict(list)
+    for indicator_id, *point in rows:
+        stated = Point(*point)
+        periods[(indicator_id, stated.geo, stated.period_start, stated.period_end)].append(stated)
+    return periods
+
+
+def read_conflicts(
+    con: duckdb.DuckDBPyConnection, periods: dict[tuple, list[Point]], names: dict[str, str]
+) -> list[Conflict]:
+    rows = con.execute(
+        "SELECT indicator_id, geo, year, period_start, period_end FROM source_conflicts "
+        "ORDER BY indicator_id, geo, period_start, period_end"
+    ).fetchall()
+    return [
+        Conflict(i, names.get(i, i), g, y, start, end, periods.get((i, g, start, end), []))
+        for i, g, y, start, end in rows
+    ]
+
+
+def read_alerts(con: duckdb.DuckDBPyConnection, relations: set[str]) -> list[dict[str, Any]] | None:
+    if "trend_alerts" not in relations:
+        return None
+    present = {r[0] for r in con.execute("SELECT column_name FROM (DESCRIBE trend_alerts)").fetchall()}
+    columns = [c for c in ALERT_COLUMNS if c in present] or sorted(present)
+    # Most severe first, as `octracker alerts` lists them.
+    keys = [
+        k for k in ("severity_rank DESC", "severity", "rule", "indicator_id", "geo", "year") if k.split()[0] in present
+    ]
+    order = f" ORDER BY {', '.join(keys)}" if keys else ""
+    return records(con.execute(f"SELECT {', '.join(columns)} FROM trend_alerts{order}"))
+
+
+def build_section(
+    con: duckdb.DuckDBPyConnection,
+    indicator: Indicator,
+    data: ReportData,
+    geo_order: list[str],
+    periods: dict[tuple, list[Point]],
+) -> IndicatorSection:
+    """One indicator: its chart, the latest value per place with evidence, its conflicts and undated values."""
+    points = read_points(con, indicator.id)
+    chart_svg = (
+        render_svg(build_chart(indicator, points, title=False, geo_order=geo_order, places=data.places))
+        if points
+        else ""
+    )
+    latest = records(con.execute("SELECT * FROM latest_values WHERE indicator_id = ? ORDER BY geo", [indicator.id]))
+    also = {
+        row["geo"]: [
+            s
+            for s in periods.get((indicator.id, row["geo"], row["period_start"], row["period_end"]), [])
+            if s.source_id != row["source_id"]
+        ]
+        for row in latest
+    }
+    undated = records(
+        con.execute(
+            "SELECT o.geo, o.value, o.unit, o.qualifier, o.source_id, src.title AS source_title, o.evidence "
+            "FROM observations AS o LEFT JOIN sources AS src USING (source_id) "
+            "WHERE o.indicator_id = ? AND o.period_start IS NULL ORDER BY o.geo, o.source_id",
+            [indicator.id],
+        )
+    )
+    conflicts = [c for c in data.conflicts if c.indicator_id == indicator.id]
+    return IndicatorSection(indicator, chart_svg, latest, {g: v for g, v in also.items() if v}, conflicts, undated)
+
+
+def collect_report(
+    settings: Settings, on_progress: ProgressFn | None = None, now: dt.datetime | None = None
+) -> ReportData:
+    """Read everything the report shows from the published copy (or the lake), rendering one chart per indicator."""
+    published = settings.read_target
+    with locked_reader(published) as con:
+        relations = existing_relations(con)
+        missing = [v for v in REQUIRED_VIEWS if v not in relations]
+        if missing:
+            where = settings.lake.describe() if settings.lake is not None else published
+            raise OctrackerError(
+                f"{where}: the published warehouse has no {', '.join(missing)} view; run "
+                "`octracker refresh` to rebuild the views, then the report"
+            )
+        indicators = read_indicators(con)
+        names = {i.id: i.name for i in indicators}
+        periods = read_multi_source_periods(con)
+        data = ReportData(
+            generated_at=now or dt.datetime.now(dt.UTC),
+            published_at=(
+                last_commit_time(con)
+                if settings.lake is not None
+                else dt.datetime.fromtimestamp(published.stat().st_mtime, dt.UTC)
+            ),
+            places=load_place_names(settings.schemas_dir),
+            n_values=con.execute("SELECT COUNT(*) FROM observations").fetchone()[0],
+            n_sources=con.execute("SELECT COUNT(DISTINCT source_id) FROM observations").fetchone()[0],
+            alerts=read_alerts(con, relations),
+        )
+        data.conflicts = read_conflicts(con, periods, names)
+        # Every charted place in one order, so that a place has the same colour in every chart.
+        geo_order = [
+            r[0]
+            for r in con.execute(
+                "SELECT DISTINCT geo FROM observations WHERE period_start IS NOT NULL ORDER BY geo"
+            ).fetchall()
+        ]
+        for n, indicator in enumerate(indicators, start=1):
+            data.sections.append(build_section(con, indicator, data, geo_order, periods))
+            if on_progress:
+                on_progress(n, len(indicators), indicator.id)
+    return data
+
+
+def write_report(settings: Settings, out_dir: Path, on_progress: ProgressFn | None = None) -> tuple[Path, ReportData]:
+    """Write `out_dir/index.html` whole (a reader never sees half a file) and return its path."""
+    data = collect_report(settings, on_progress)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / "index.html"
+    tmp = out_dir / f".index.html.{os.getpid()}.tmp"
+    try:
+        tmp.write_text(render_report(data), encoding="utf-8")
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target, data

@@ -1,0 +1,1 @@
+"""The warehouse: DuckDB or DuckLake connections, migrations and views, bitemporal history, runs, writers."""

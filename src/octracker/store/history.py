@@ -1,0 +1,477 @@
+"""The bitemporal observation history: classify incoming rows and write only what changed."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+
+import duckdb
+import polars as pl
+import pyarrow as pa
+
+from octracker.content.curation import split_superseded
+
+#: Columns that make one observation (the natural key).
+KEY_COLUMNS = ("indicator_id", "geo", "period_start", "period_end", "source_id")
+#: Columns whose change makes a new version of an observation.
+VALUE_COLUMNS = ("year", "value", "unit", "qualifier", "is_partial", "as_of", "method", "evidence", "note")
+CANONICAL_COLUMNS = (
+    *KEY_COLUMNS[:4],
+    "year",
+    "value",
+    "unit",
+    "qualifier",
+    "is_partial",
+    "as_of",
+    "source_id",
+    "method",
+    "evidence",
+    "note",
+)
+#: What is loaded: the canonical columns and the hash of the table row that stated them (null for others).
+LOADED_COLUMNS = (*CANONICAL_COLUMNS, "row_hash")
+#: A period of a series: the natural key without the source.
+PERIOD_COLUMNS = KEY_COLUMNS[:4]
+
+#: DuckDB's rows per row group, and the chunk of rows handed to it at once: one row group (measured on 1M
+#: and 10M rows, chunks of one row group load fastest: 1M rows 1.1 s, against 2.4 s in chunks of eight).
+ROW_GROUP_ROWS = 122_880
+CHUNK_ROWS = ROW_GROUP_ROWS
+
+
+class RestatedKeyConflict(Exception):
+    """A changed row has the key of a row restated unchanged: the table states that key twice.
+
+    Only a full read can say which rows repeat it; the caller reads the table again without `restated`.
+    """
+
+
+@dataclass(frozen=True)
+class LoadCounts:
+    """How the incoming rows compared with what the warehouse already knew."""
+
+    new: int = 0
+    revised: int = 0
+    unchanged: int = 0
+    retracted: int = 0
+
+
+def in_row_groups(frame: pl.DataFrame, *, string_views: bool = False) -> pa.Table:
+    """The frame as Arrow chunks of whole DuckDB row groups, for DuckDB to read in place and in parallel.
+
+    DuckDB scans an Arrow table one chunk per thread: a single chunk of ten million rows is read by one
+    thread (twice the time on two cores). Chunks of arbitrary sizes, as polars reads a Parquet file,
+    leave part-filled row groups, which the first checkpoint after any update rewrites (10M rows: ~10 s).
+    Chunks of one row group each give both: parallel reads and full row groups.
+
+    Polars keeps text as string views. Handed over as they are (`string_views`), they are not copied; as
+    Arrow's large strings, every text is (the benchmark's first load of 10M rows: 2-4 s longer). But DuckDB
+    pushes a join's filters into an Arrow scan, and pyarrow cannot filter a table that holds a string view
+    ("no kernel matching input types (string_view, bool)"): use them only for a table that DuckDB reads
+    whole, never in a join.
+    """
+    whole = frame.rechunk()
+    if string_views:
+        table = whole.to_arrow(compat_level=pl.CompatLevel.newest())
+    else:
+        table = whole.to_arrow()
+    return pa.Table.from_batches(table.to_batches(max_chunksize=CHUNK_ROWS), schema=table.schema)
+
+
+@contextlib.contextmanager
+def _scratch(
+    con: duckdb.DuckDBPyConnection, *temp_tables: str, also: Callable[[], None] = lambda: None
+) -> Iterator[None]:
+    """Drop a step's temporary tables (and run `also`, its other cleanup) when the step ends.
+
+    A statement that fails aborts the writer's transaction, and DuckDB then refuses every statement, a
+    cleanup's too, until the rollback (which also removes temp tables made in it). After a failure the
+    cleanup is still tried, but its refusal must not replace the step's own error, which says what went
+    wrong; after success a failing cleanup is an error of its own.
+    """
+
+    def clean() -> None:
+        also()
+        for table in temp_tables:
+            con.execute(f"DROP TABLE IF EXISTS {table}")
+
+    try:
+        yield
+    except BaseException:
+        with contextlib.suppress(duckdb.Error):
+            clean()
+        raise
+    clean()
+
+
+def _key_match(left: str, right: str, right_prefix: str = "") -> str:
+    # Periods may be unknown (NULL); a NULL period still identifies one observation.
+    return " AND ".join(f"{left}.{c} IS NOT DISTINCT FROM {right}.{right_prefix}{c}" for c in KEY_COLUMNS)
+
+
+def _same_values(left: str, right: str) -> str:
+    return " AND ".join(f"{left}.{c} IS NOT DISTINCT FROM {right}.{c}" for c in VALUE_COLUMNS)
+
+
+def current_row_hashes(con: duckdb.DuckDBPyConnection, source_id: str) -> pl.Series:
+    """The row hashes of the source's current versions (those read from table rows)."""
+    return (
+        con.execute(
+            "SELECT row_hash FROM observation_history "
+            "WHERE valid_to IS NULL AND source_id = ? AND row_hash IS NOT NULL",
+            [source_id],
+        )
+        .pl()
+        .get_column("row_hash")
+    )
+
+
+def upsert_observations(
+    con: duckdb.DuckDBPyConnection,
+    frame: pl.DataFrame,
+    *,
+    pipeline: str,
+    run_id: str,
+    source_ids: list[str],
+    full_snapshot: bool,
+    now: dt.datetime,
+    restated: pl.Series | None = None,
+) -> LoadCounts:
+    """Insert new and revised versions, close the versions they replace; the caller owns the transaction.
+
+    With `full_snapshot`, the incoming rows are everything the sources state now, so a current row of
+    those sources that is not among them is retracted (closed, never deleted). Rows a curation superseded
+    (see `octracker.content.curation`) are kept as closed versions and never become current.
+
+    The cost follows what changed: DuckDB reads the frame in place (in chunks of one row group), the
+    sources' first load is a plain insert, and a later one compares incoming and current rows in one join
+    whose output, and all that is written, is the changed rows only.
+
+    `restated` are the row hashes of table rows stated again unchanged, not in `frame` (see
+    `octracker.extract.long_table`): the current versions they stated stay as they are, counted as
+    unchanged. A row of `frame` with the key of such a version raises RestatedKeyConflict.
+    """
+    stated, superseded = split_superseded(frame)
+    counts = _load_stated(
+        con,
+        stated,
+        pipeline=pipeline,
+        run_id=run_id,
+        source_ids=source_ids,
+        full_snapshot=full_snapshot,
+        now=now,
+        restated=restated,
+    )
+    closed = record_superseded(con, superseded, pipeline=pipeline, run_id=run_id, now=now)
+    return replace(counts, retracted=counts.retracted + closed)
+
+
+def _load_stated(
+    con: duckdb.DuckDBPyConnection,
+    frame: pl.DataFrame,
+    *,
+    pipeline: str,
+    run_id: str,
+    source_ids: list[str],
+    full_snapshot: bool,
+    now: dt.datetime,
+    restated: pl.Series | None = None,
+) -> LoadCounts:
+    row_hash = pl.col("_row_hash") if "_row_hash" in frame.columns else pl.lit(None, pl.Int64)
+    scope = ", ".join("?" for _ in source_ids) or "NULL"
+    current = f"SELECT * FROM observation_history WHERE valid_to IS NULL AND source_id IN ({scope})"
+    # The sources' first load reads the incoming rows once, in a plain insert: string views are safe there.
+    first_load = not con.execute(f"SELECT EXISTS ({current})", source_ids).fetchone()[0]
+    con.register(
+        "_incoming",
+        in_row_groups(frame.select(*CANONICAL_COLUMNS, row_hash.alias("row_hash")), string_views=first_load),
+    )
+
+    registered = ["_incoming"]
+
+    def unregister() -> None:
+        for name in registered:
+            con.unregister(name)
+
+    with _scratch(con, "_changes", also=unregister):
+        if first_load:
+            _insert_versions(con, "_incoming", pipeline=pipeline, run_id=run_id, now=now)
+            # The sources' current rows are now exactly the rows just written (read from the table: a
+            # join must not read `_incoming`, see `in_row_groups`).
+            periods_gained(con, current, source_ids, params=source_ids)
+            return LoadCounts(new=frame.height)
+        if restated is None or restated.is_empty():
+            return _apply_changes(
+                con,
+                current,
+                source_ids,
+                frame.height,
+                pipeline=pipeline,
+                run_id=run_id,
+                full_snapshot=full_snapshot,
+                now=now,
+            )
+        # The versions the table restates stay current untouched; only the others (read from rows that
+        # changed or are gone, or from no table row) are compared with the incoming rows.
+        con.register("_restated", restated.to_frame("row_hash"))
+        registered.append("_restated")
+        if _restates_all(con, current, source_ids):
+            live = f"SELECT * FROM ({current}) WHERE row_hash IS NULL"
+        else:
+            # A null hash matches nothing: versions read from no table row stay among those compared.
+            live = f"SELECT * FROM ({current}) ANTI JOIN _restated USING (row_hash)"
+        counts = _apply_changes(
+            con,
+            live,
+            source_ids,
+            frame.height,
+            pipeline=pipeline,
+            run_id=run_id,
+            full_snapshot=full_snapshot,
+            now=now,
+            stated_elsewhere=current,
+        )
+        return replace(counts, unchanged=counts.unchanged + restated.len())
+
+
+def _restates_all(con: duckdb.DuckDBPyConnection, current: str, source_ids: list[str]) -> bool:
+    """Whether `_restated` holds the row hash of every current version that `current` selects and has one.
+
+    The usual re-read of a table in which nothing changed: it spares an anti join of ten million hashes with the
+    current versions (the load of a re-encoded 10M table: about 1 s without this, 0.2-0.3 s with it). The table
+    reader hands over distinct hashes, each found among these versions' hashes when it read them, so an equal
+    count means the same hashes; an equal sum as well guards against another writer having changed these
+    versions since then.
+    """
+    held, restated = con.execute(
+        f"SELECT (SELECT [COUNT(row_hash), SUM(row_hash::HUGEINT)] FROM ({current})), "
+        "(SELECT [COUNT(row_hash), SUM(row_hash::HUGEINT)] FROM _restated)",
+        source_ids,
+    ).fetchone()
+    return held == restated
+
+
+def _apply_changes(
+    con: duckdb.DuckDBPyConnection,
+    current: str,
+    source_ids: list[str],
+    incoming_rows: int,
+    *,
+    pipeline: str,
+    run_id: str,
+    full_snapshot: bool,
+    now: dt.datetime,
+    stated_elsewhere: str | None = None,
+) -> LoadCounts:
+    """Classify against the current versions, close the replaced or retracted ones, insert the new ones.
+
+    `stated_elsewhere` (all current versions, when `current` leaves out those restated unchanged): a row
+    new to `current` must not have the key of any of them (RestatedKeyConflict).
+    """
+    # A full snapshot also finds current rows no longer stated (the outer side of the join): retractions.
+    join = "FULL OUTER JOIN" if full_snapshot else "LEFT JOIN"
+    current_keys = ", ".join(f"h.{c} AS _h_{c}" for c in KEY_COLUMNS)
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _changes AS
+        SELECT CASE WHEN i.indicator_id IS NULL THEN 'retracted'
+                    WHEN h.indicator_id IS NULL THEN 'new'
+                    WHEN NOT ({_same_values("i", "h")}) THEN 'revised'
+                    ELSE 'rehashed' END AS change,
+               i.*, {current_keys}
+        FROM _incoming AS i
+        {join} ({current}) AS h ON {_key_match("i", "h")}
+        WHERE i.indicator_id IS NULL OR h.indicator_id IS NULL OR NOT ({_same_values("i", "h")})
+           -- The same values from a row whose cells hash otherwise (another engine or library version):
+           -- the version stays, with the new hash, so that the next edition can restate it.
+           OR (i.row_hash IS NOT NULL AND i.row_hash IS DISTINCT FROM h.row_hash)
+        """,
+        source_ids,
+    )
+    counts = dict(con.execute("SELECT change, COUNT(*) FROM _changes GROUP BY change").fetchall())
+    new, revised, retracted = (counts.get(k, 0) for k in ("new", "revised", "retracted"))
+    if new and stated_elsewhere is not None:
+        repeated = con.execute(
+            f"SELECT COUNT(*) FROM _changes AS c JOIN ({stated_elsewhere}) AS h ON {_key_match('c', 'h')} "
+            "WHERE c.change = 'new'",
+            source_ids,
+        ).fetchone()[0]
+        if repeated:
+            raise RestatedKeyConflict(f"{repeated} changed rows have the key of a row stated unchanged")
+    if revised or retracted:
+        con.execute(
+            f"""
+            UPDATE observation_history AS h SET valid_to = ?
+            FROM (SELECT * FROM _changes WHERE change IN ('revised', 'retracted')) AS c
+            WHERE h.valid_to IS NULL AND {_key_match("h", "c", "_h_")}
+            """,
+            [now],
+        )
+    if counts.get("rehashed"):
+        con.execute(
+            f"""
+            UPDATE observation_history AS h SET row_hash = c.row_hash
+            FROM (SELECT * FROM _changes WHERE change = 'rehashed') AS c
+            WHERE h.valid_to IS NULL AND {_key_match("h", "c", "_h_")}
+            """
+        )
+    if new or revised:
+        _insert_versions(
+            con,
+            "(SELECT * FROM _changes WHERE change IN ('new', 'revised'))",
+            pipeline=pipeline,
+            run_id=run_id,
+            now=now,
+        )
+    # A revised value keeps its period and source: only new and retracted rows change who states a period.
+    if retracted:
+        periods_lost(
+            con,
+            "SELECT "
+            + ", ".join(f"_h_{c} AS {c}" for c in PERIOD_COLUMNS)
+            + " FROM _changes WHERE change = 'retracted'",
+        )
+    if new:
+        periods_gained(con, "SELECT * FROM _changes WHERE change = 'new'", source_ids)
+    return LoadCounts(new=new, revised=revised, unchanged=incoming_rows - new - revised, retracted=retracted)
+
+
+def _insert_versions(
+    con: duckdb.DuckDBPyConnection, rows: str, *, pipeline: str, run_id: str, now: dt.datetime
+) -> None:
+    columns = ", ".join(LOADED_COLUMNS)
+    con.execute(
+        f"INSERT INTO observation_history ({columns}, pipeline, run_id, valid_from, valid_to) "
+        f"SELECT {columns}, ?, ?, ?, NULL FROM {rows}",
+        [pipeline, run_id, now],
+    )
+
+
+def record_superseded(
+    con: duckdb.DuckDBPyConnection,
+    frame: pl.DataFrame,
+    *,
+    pipeline: str,
+    run_id: str,
+    now: dt.datetime,
+) -> int:
+    """Keep rows as their source states them, after a curation replaced them: closed, never current.
+
+    A current version of such a row is closed; unless the newest version already says the same, the row
+    is written as a version that opens and closes at `now` (the warehouse learned the claim and replaced it
+    in one run), so `observation_history` shows the original claim with the curation's reason, while
+    "what did we know on date X" never returns it. Returns how many current versions were closed.
+    """
+    if frame.is_empty():
+        return 0
+    claims = frame.select(CANONICAL_COLUMNS)  # noqa: F841 - read by DuckDB's replacement scan
+    con.execute("CREATE OR REPLACE TEMP TABLE _claims AS SELECT * FROM claims")
+    closed = close_current(con, f"EXISTS (SELECT 1 FROM _claims AS c WHERE {_key_match('c', 'h')})", [], now)
+    columns = ", ".join(CANONICAL_COLUMNS)
+    partition = ", ".join(KEY_COLUMNS)
+    con.execute(
+        f"""
+        INSERT INTO observation_history ({columns}, pipeline, run_id, valid_from, valid_to)
+        SELECT {columns}, ?, ?, ?, ? FROM _claims AS c
+        WHERE NOT EXISTS (
+            SELECT 1 FROM (
+                SELECT *, ROW_NUMBER() OVER (PARTITION BY {partition} ORDER BY valid_from DESC) AS newest
+                FROM observation_history
+                WHERE source_id IN (SELECT source_id FROM _claims)
+            ) AS h
+            WHERE h.newest = 1 AND {_key_match("c", "h")} AND {_same_values("c", "h")}
+        )
+        """,
+        [pipeline, run_id, now, now],
+    )
+    con.execute("DROP TABLE _claims")
+    return closed
+
+
+def close_current(con: duckdb.DuckDBPyConnection, condition: str, params: list, now: dt.datetime) -> int:
+    """Close at `now` the current versions that `condition` (on `observation_history AS h`) selects.
+
+    Keeps `multi_source_periods` in step; the caller owns the transaction. Returns how many were closed.
+    """
+    current = f"h.valid_to IS NULL AND ({condition})"
+    closed = con.execute(f"SELECT COUNT(*) FROM observation_history AS h WHERE {current}", params).fetchone()[0]
+    if closed:
+        con.execute(f"UPDATE observation_history AS h SET valid_to = ? WHERE {current}", [now, *params])
+        periods_lost(
+            con, f"SELECT * FROM observation_history AS h WHERE h.valid_to = ? AND ({condition})", [now, *params]
+        )
+    return closed
+
+
+def _period_match(left: str, right: str) -> str:
+    return " AND ".join(f"{left}.{c} = {right}.{c}" for c in PERIOD_COLUMNS)
+
+
+def periods_gained(
+    con: duckdb.DuckDBPyConnection, rows: str, source_ids: list[str], params: list | None = None
+) -> None:
+    """List in `multi_source_periods` the periods of `rows`, just made current, that another source states too.
+
+    `rows` is a relation with the key columns (source included) of versions new to their source, with
+    `params` for its placeholders; the writer's `source_ids` are all the sources it wrote. Called in the
+    writer's transaction, after the write.
+    """
+    params = params or []
+    period = ", ".join(PERIOD_COLUMNS)
+    # Only current rows of the same indicators can share a period, and with one source written only other
+    # sources' rows: found with a filter on the table scan first, usually none (a first load of ten million
+    # rows then costs about a tenth of a second here, against seconds for a join with every current row).
+    one_source = len(source_ids) == 1
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _nearby AS
+        SELECT {period} FROM observation_history
+        WHERE valid_to IS NULL {"AND source_id <> ?" if one_source else ""}
+          AND indicator_id IN (SELECT DISTINCT indicator_id FROM ({rows}))
+        """,
+        [*(source_ids if one_source else []), *params],
+    )
+    with _scratch(con, "_nearby"):
+        if not con.execute("SELECT COUNT(*) FROM _nearby").fetchone()[0]:
+            return
+        # One source written: a period another source states is shared. Several (they may share periods among
+        # themselves): a period of `rows` is shared when two current rows state it.
+        shared = (
+            f"SELECT DISTINCT {period} FROM ({rows}) SEMI JOIN _nearby USING ({period})"
+            if one_source
+            else f"SELECT {period} FROM _nearby SEMI JOIN ({rows}) USING ({period}) GROUP BY ALL HAVING COUNT(*) > 1"
+        )
+        con.execute(
+            f"INSERT INTO multi_source_periods SELECT * FROM ({shared}) ANTI JOIN multi_source_periods "
+            f"USING ({period})",
+            params,
+        )
+
+
+def periods_lost(con: duckdb.DuckDBPyConnection, rows: str, params: list | None = None) -> None:
+    """Drop from `multi_source_periods` the periods of `rows`, just closed, that fewer than two sources state now.
+
+    `rows` is a relation with the period columns of the closed versions (their source does not matter: the
+    listed periods among them are counted again). Called in the writer's transaction, after the write.
+    """
+    period = ", ".join(PERIOD_COLUMNS)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _recount AS "
+        f"SELECT DISTINCT * FROM multi_source_periods SEMI JOIN ({rows}) USING ({period})",
+        params or [],
+    )
+    with _scratch(con, "_recount"):
+        if not con.execute("SELECT COUNT(*) FROM _recount").fetchone()[0]:
+            return
+        con.execute(f"DELETE FROM multi_source_periods AS m USING _recount AS r WHERE {_period_match('m', 'r')}")
+        con.execute(
+            f"""
+            INSERT INTO multi_source_periods
+            SELECT {period} FROM observation_history SEMI JOIN _recount USING ({period})
+            WHERE valid_to IS NULL
+            GROUP BY ALL
+            HAVING COUNT(*) > 1
+            """
+        )

@@ -1,0 +1,42 @@
+"""Every command explains itself (`--help`) and is documented in the pages under docs/."""
+
+from __future__ import annotations
+
+import click
+from click.testing import CliRunner
+
+from conftest import REPO
+from octracker.cli import main
+
+
+def walk_commands(group: click.Group, prefix: tuple[str, ...] = ()):
+    """(words, command) for every command and subcommand, e.g. (("alerts", "send"), <Command send>)."""
+    for name, command in sorted(group.commands.items()):
+        yield (*prefix, name), command
+        if isinstance(command, click.Group):
+            yield from walk_commands(command, (*prefix, name))
+
+
+def test_every_command_has_help_and_is_documented():
+    docs = "\n".join(p.read_text(encoding="utf-8") for p in sorted((REPO / "docs").glob("*.md")))
+    commands = list(walk_commands(main))
+    assert {"sql", "status", "export", "report", "chart", "refresh", "summary"} <= {w[0] for w, _ in commands}
+    for words, command in commands:
+        assert command.help and command.get_short_help_str().strip(), f"{' '.join(words)} has no help text"
+        result = CliRunner().invoke(main, [*words, "--help"])
+        assert result.exit_code == 0, result.output
+        assert f"Usage: main {' '.join(words)}" in result.output
+        assert command.help.split("\n")[0].split()[0] in result.output
+        for param in command.params:
+            if isinstance(param, click.Option):
+                assert param.help, f"{' '.join(words)} {param.opts[0]} has no help text"
+        assert f"octracker {' '.join(words)}" in docs, (
+            f"no page under docs/ mentions `octracker {' '.join(words)}`: add it to docs/commands.md"
+        )
+
+
+def test_the_main_help_lists_every_command():
+    result = CliRunner().invoke(main, ["--help"])
+    assert result.exit_code == 0
+    for name in main.commands:
+        assert f"  {name} " in result.output

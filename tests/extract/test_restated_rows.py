@@ -1,0 +1,162 @@
+"""A new edition of a long table read under the same rules: only the rows that changed are read and compared.
+
+Every version read from a table row keeps a hash of the row's cells. When a spec pipeline's table changes but
+its rules (spec, sidecar, schemas/, engine) do not, a row whose hash is still current is restated as it was.
+What a user sees must be exactly what a full read gives; these tests hold the cases where a shortcut could
+differ: moved rows, a changed row repeating an unchanged row's key, and rules that changed.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from conftest import query
+from octracker.load.pipeline import refresh
+from octracker.store.warehouse import open_writer
+
+pytestmark = pytest.mark.usefixtures("backend")
+
+HEADER = "indicator,geo,period,value,unit,qualifier,as_of,source_url,note\n"
+PIPELINE = "police_shootings_table"
+
+
+def row(year: int, value: float) -> str:
+    return f"shootings,BE-BRU,{year},{value:g},count,exact,,,\n"
+
+
+EDITION_1 = [row(year, 50 + year - 2010) for year in range(2010, 2025)]
+
+
+def publish_table(settings, rows: list[str]) -> None:
+    documents = settings.pipelines_dir / "documents"
+    (documents / "shootings_table.csv").write_text(HEADER + "".join(rows), encoding="utf-8")
+    (documents / "shootings_table.csv.meta.toml").write_text(
+        'source_id = "brussels-police-shootings-table"\nkind = "observations_long"\n'
+        'title = "Shootings in Brussels, by year"\npublisher = "Brussels police statistics (test)"\n'
+        'published = "2026-01-15"\n',
+        encoding="utf-8",
+    )
+    (settings.pipelines_dir / f"{PIPELINE}.toml").write_text(
+        'description = "Shootings by year, as a long table"\nextractor = "observations_long"\n'
+        'document = "documents/shootings_table.csv"\nprecedence = 80\nfull_snapshot = true\n',
+        encoding="utf-8",
+    )
+
+
+def current(settings) -> dict[int, tuple[float, str]]:
+    rows = query(
+        settings, "SELECT year, value, evidence FROM observations WHERE source_id = 'brussels-police-shootings-table'"
+    )
+    return {year: (value, evidence) for year, value, evidence in rows}
+
+
+def evidence_line(evidence: str) -> int:
+    return int(re.match(r"shootings_table\.csv line (\d+): ", evidence).group(1))
+
+
+def test_a_new_edition_is_compared_row_by_row_and_moved_rows_are_not_revisions(scratch_project):
+    settings = scratch_project
+    publish_table(settings, EDITION_1)
+    [first] = refresh(settings, [PIPELINE])
+    assert (first.status, first.counts.new) == ("success", 15)
+    before = current(settings)
+
+    # The next edition lists the years newest first, revises 2015, drops 2024 and adds 2025.
+    edition_2 = [row(2025, 77)] + [row(y, 99 if y == 2015 else 50 + y - 2010) for y in range(2023, 2009, -1)]
+    publish_table(settings, edition_2)
+    [second] = refresh(settings, [PIPELINE])
+    counts = second.counts
+    assert (second.status, counts.new, counts.revised, counts.retracted, counts.unchanged) == ("success", 1, 1, 1, 13)
+
+    after = current(settings)
+    assert {year: value for year, (value, _) in after.items()} == {
+        **{y: 50.0 + y - 2010 for y in range(2010, 2024)},
+        2015: 99.0,
+        2025: 77.0,
+    }
+    # 2010 moved from line 2 to line 15 with the same cells: still the version first read, citing its line.
+    assert after[2010] == before[2010] and evidence_line(after[2010][1]) == 2
+    # The revised and the new row cite where the new edition states them.
+    assert evidence_line(after[2015][1]) == 1 + edition_2.index(row(2015, 99)) + 1
+    assert evidence_line(after[2025][1]) == 2
+    versions = query(
+        settings, "SELECT COUNT(*) FROM observation_history WHERE source_id = 'brussels-police-shootings-table'"
+    )[0][0]
+    assert versions == 15 + 2  # the revision of 2015 and the new 2025; nothing else was rewritten
+
+
+def test_a_changed_row_repeating_an_unchanged_rows_key_is_refused_as_a_full_read_refuses_it(scratch_project):
+    settings = scratch_project
+    publish_table(settings, EDITION_1)
+    refresh(settings, [PIPELINE])
+    before = current(settings)
+
+    # A second 2020 row, with another value, after the unchanged one.
+    publish_table(settings, EDITION_1 + [row(2020, 1234)])
+    [result] = refresh(settings, [PIPELINE])
+    assert result.status == "refused"
+    assert "duplicate_key" in result.error and "line 17" in result.error
+    reasons = query(settings, "SELECT check_name, line_no FROM quarantine WHERE pipeline = ?", [PIPELINE])
+    assert reasons == [("duplicate_key", 17)]
+    assert current(settings) == before
+
+
+def test_when_the_rules_change_every_row_is_read_again(scratch_project):
+    settings = scratch_project
+    publish_table(settings, EDITION_1)
+    refresh(settings, [PIPELINE])
+
+    # The catalog now allows at most 60 shootings; only 2010's value changes in the new edition, but the
+    # unchanged rows of 2021-2024 (61-64) break the new rule and must be found.
+    catalog = settings.schemas_dir / "indicators.toml"
+    text = catalog.read_text(encoding="utf-8")
+    narrowed = text.replace(
+        'id = "shootings"\nname = "Shootings"\nunit = "count"\ndirection = "up_is_bad"\n'
+        'frequency = "annual"\nmin = 0\nmax = 100000',
+        'id = "shootings"\nname = "Shootings"\nunit = "count"\ndirection = "up_is_bad"\n'
+        'frequency = "annual"\nmin = 0\nmax = 60',
+    )
+    assert narrowed != text
+    catalog.write_text(narrowed, encoding="utf-8")
+    publish_table(settings, [row(2010, 49)] + EDITION_1[1:])
+    [result] = refresh(settings, [PIPELINE])
+    assert result.status == "refused"
+    lines = [
+        r[0]
+        for r in query(
+            settings,
+            "SELECT line_no FROM quarantine WHERE pipeline = ? AND check_name = 'out_of_range' ORDER BY line_no",
+            [PIPELINE],
+        )
+    ]
+    assert lines == [13, 14, 15, 16]
+
+
+def test_versions_without_a_row_hash_learn_it_on_the_next_read_and_are_restated_after(scratch_project):
+    settings = scratch_project
+    publish_table(settings, EDITION_1)
+    refresh(settings, [PIPELINE])
+    # As a warehouse loaded before row hashes were kept (or by another engine version): no hash to match.
+    with open_writer(settings) as con:
+        con.execute("UPDATE observation_history SET row_hash = NULL")
+    before = current(settings)
+
+    # The same rows in other bytes (a trailing newline): read in full, nothing revised, every hash learnt.
+    publish_table(settings, EDITION_1 + ["\n"])
+    [relearn] = refresh(settings, [PIPELINE])
+    assert (relearn.status, relearn.counts.new, relearn.counts.revised, relearn.counts.unchanged) == (
+        "success",
+        0,
+        0,
+        15,
+    )
+    assert current(settings) == before
+    assert query(settings, "SELECT COUNT(*) FROM observation_history WHERE row_hash IS NULL")[0][0] == 0
+
+    # Now a moved row is restated, as for a table loaded with its hashes.
+    publish_table(settings, EDITION_1[::-1])
+    [moved] = refresh(settings, [PIPELINE])
+    assert (moved.counts.revised, moved.counts.unchanged) == (0, 15)
+    assert current(settings) == before

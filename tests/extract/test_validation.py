@@ -1,0 +1,97 @@
+"""Validation of canonical rows: large frames take the aggregate route and report exactly what the full one does."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import pytest
+
+from conftest import REPO
+from octracker.extract.validation import key_proven_unique, validate_observations
+
+
+def frame(n: int = 2_000) -> pl.DataFrame:
+    """n valid annual values of one index indicator for BE: 200 years (1901-2100) from each of n / 200 sources."""
+    return (
+        pl.DataFrame({"i": pl.int_range(n, eager=True)})
+        .with_columns(year=1901 + pl.col("i") % 200)
+        .select(
+            indicator_id=pl.lit("oci.cocaine_trade"),
+            geo=pl.lit("BE"),
+            period_start=pl.date(pl.col("year"), 1, 1),
+            period_end=pl.date(pl.col("year"), 12, 31),
+            year=pl.col("year").cast(pl.Int32),
+            value=pl.lit(5.0),
+            unit=pl.lit("score"),
+            qualifier=pl.lit("exact"),
+            is_partial=pl.lit(False),
+            as_of=pl.lit(None, pl.Date),
+            source_id=pl.format("src-{}", pl.col("i") // 200),
+            method=pl.lit("parsed"),
+            evidence=pl.format("line {}", pl.col("i")),
+            note=pl.lit(None, pl.String),
+            _line_no=pl.col("i").cast(pl.Int64) + 1,
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        "duplicate_key",
+        "bad_geo",
+        "out_of_range",
+        "unknown_indicator",
+        "unit_mismatch",
+        "period_order",
+        "port_group_order",
+        "port_group_repeat",
+        "clean",
+    ],
+)
+def test_large_frames_report_the_same_problems_as_the_row_by_row_route(catalog, broken):
+    rows = frame()
+    if broken == "duplicate_key":
+        rows = pl.concat(
+            [rows, rows.slice(10, 1).with_columns(evidence=pl.lit("again"), _line_no=pl.lit(2001, pl.Int64))]
+        )
+    elif broken == "bad_geo":
+        rows = rows.with_columns(geo=pl.when(pl.col("_line_no") == 7).then(pl.lit("be")).otherwise("geo"))
+    elif broken == "out_of_range":
+        rows = rows.with_columns(value=pl.when(pl.col("_line_no") == 7).then(11.0).otherwise("value"))
+    elif broken == "unknown_indicator":
+        rows = rows.with_columns(
+            indicator_id=pl.when(pl.col("_line_no") == 7).then(pl.lit("oci.nope")).otherwise("indicator_id")
+        )
+    elif broken == "unit_mismatch":
+        rows = rows.with_columns(unit=pl.when(pl.col("_line_no") == 7).then(pl.lit("count")).otherwise("unit"))
+    elif broken.startswith("port_group"):
+        group = "BEZEE+BEANR" if broken == "port_group_order" else "BEANR+BEANR"
+        rows = rows.with_columns(
+            geo=pl.when(pl.col("_line_no") == 7)
+            .then(pl.lit(group))
+            .when(pl.col("_line_no") == 8)
+            .then(pl.lit("BEANR+BEZEE"))
+            .otherwise("geo")
+        )
+    elif broken == "period_order":
+        rows = rows.with_columns(
+            period_start=pl.when(pl.col("_line_no") == 7).then(pl.date(2100, 1, 1)).otherwise("period_start")
+        )
+    quick = validate_observations(rows, catalog, REPO / "schemas", quick_from=1)
+    full = validate_observations(rows, catalog, REPO / "schemas", quick_from=10**9)
+    assert quick == full
+    assert [p.line_no for p in quick] == ([] if broken == "clean" else [11, 2001] if broken == "duplicate_key" else [7])
+
+
+def test_a_key_is_proven_unique_only_when_it_is():
+    rows = frame()
+    key = ["indicator_id", "geo", "period_start", "period_end", "source_id"]
+    assert key_proven_unique(rows, key)
+    assert not key_proven_unique(pl.concat([rows, rows.head(1)]), key)
+    # NULL periods are one key, as the warehouse treats them.
+    unknown = rows.head(2).with_columns(
+        period_start=pl.lit(None, pl.Date), period_end=pl.lit(None, pl.Date), year=pl.lit(None, pl.Int32)
+    )
+    assert not key_proven_unique(unknown, key)

@@ -1,0 +1,378 @@
+"""The scheduler: crontab triggers in UTC, catch-up on start, missed and failed runs recorded.
+
+Also a clean stop, and one scheduler per warehouse.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+from apscheduler.triggers.interval import IntervalTrigger
+
+from octracker.alerts.deliveries import SendReport
+from octracker.content.schedules import crontab_trigger, previous_fire_time
+from octracker.errors import SpecError, WarehouseBusy
+from octracker.extract.extractors import EXTRACTORS, extract_narrative
+from octracker.load.pipeline import refresh
+from octracker.schedule import scheduler as scheduler_module
+from octracker.schedule.scheduler import (
+    ScheduledJobs,
+    build_scheduler,
+    hold_scheduler_lock,
+    is_overdue,
+    read_last_successes,
+    run_scheduler,
+)
+from published import read_rows
+
+UTC = dt.UTC
+SRC = Path(__file__).resolve().parents[2] / "src"
+KEEP = ("oci_2021_belgium", "article_judge_letter")
+
+
+@pytest.fixture
+def small_project(scratch_project):
+    """A scratch project with two quick pipelines only, so scheduled refreshes take a fraction of a second."""
+    for spec in scratch_project.pipelines_dir.glob("*.toml"):
+        if spec.stem not in KEEP:
+            spec.unlink()
+    return scratch_project
+
+
+def add_slow_pipeline(settings, name: str = "a_slow_one", seconds: float = 2.5, marker: Path | None = None) -> None:
+    """A pipeline whose extractor takes a while (registered by the test or the child process)."""
+    (settings.pipelines_dir / f"{name}.toml").write_text(
+        textwrap.dedent(f"""\
+        extractor = "slow_for_test"
+        document = "documents/002_1048ef5845389a1f.txt"
+        schedule = "0 5 * * *"
+        precedence = 30
+        [source]
+        source_id = "{name}"
+        """),
+        encoding="utf-8",
+    )
+
+
+def slow_extractor(seconds: float, marker: Path | None = None):
+    def extract(document, spec, catalog):
+        if marker is not None:
+            marker.write_text("started")
+        time.sleep(seconds)
+        return extract_narrative(document, spec, catalog)
+
+    return extract
+
+
+def runs(settings, where: str = "TRUE", *, path: Path | None = None) -> list[tuple]:
+    """Rows of `runs`, from the published copy unless told (never the file a scheduler job may hold)."""
+    path = path or settings.published_path
+    if not path.exists():
+        return []
+    return read_rows(path, f"SELECT pipeline, status, trigger, error FROM runs WHERE {where} ORDER BY started_at")
+
+
+def runs_in_warehouse(settings, where: str = "TRUE") -> list[tuple]:
+    return runs(settings, where, path=settings.warehouse)
+
+
+def wait_for(condition, timeout: float = 30.0, every: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"condition not met within {timeout} s")
+
+
+def fast(seconds: float = 1.0):
+    """A trigger factory that ignores the cron and fires every `seconds` (no waiting for real minutes)."""
+    return lambda cron, where: IntervalTrigger(seconds=seconds, timezone=UTC)
+
+
+@pytest.fixture
+def scheduler_thread():
+    """Run `run_scheduler` in a thread; stop it (and wait) at the end of the test."""
+    started = []
+
+    def start(settings, **kwargs):
+        stop = threading.Event()
+        ready = threading.Event()
+        errors: list[BaseException] = []
+
+        def target():
+            try:
+                run_scheduler(settings, stop, on_start=lambda s: ready.set(), **kwargs)
+            except BaseException as exc:  # noqa: BLE001 - handed to the test
+                errors.append(exc)
+                ready.set()
+
+        thread = threading.Thread(target=target, daemon=True)
+        thread.start()
+        ready.wait(20)
+        started.append((stop, thread))
+        return stop, thread, errors
+
+    yield start
+    for stop, thread in started:
+        stop.set()
+        thread.join(60)
+
+
+# Triggers --------------------------------------------------------------------------------------------------
+
+
+def test_crontab_weekdays_count_from_sunday_as_in_cron():
+    # APScheduler 3 counts weekdays from Monday = 0; a spec's "1" must still mean Monday.
+    trigger = crontab_trigger("0 5 * * 1")
+    sunday = dt.datetime(2025, 9, 7, 12, 0, tzinfo=UTC)
+    assert trigger.get_next_fire_time(None, sunday) == dt.datetime(2025, 9, 8, 5, 0, tzinfo=UTC)
+    assert crontab_trigger("0 5 * * 0").get_next_fire_time(None, sunday) == dt.datetime(2025, 9, 14, 5, 0, tzinfo=UTC)
+    weekdays = crontab_trigger("30 6 * * 1-5")
+    friday = dt.datetime(2025, 9, 12, 7, 0, tzinfo=UTC)
+    assert weekdays.get_next_fire_time(None, friday) == dt.datetime(2025, 9, 15, 6, 30, tzinfo=UTC)
+
+
+def test_a_bad_schedule_names_the_spec_and_the_expected_form():
+    with pytest.raises(SpecError, match=r"oci\.toml: schedule '0 5 \* \*' must have 5 crontab fields"):
+        crontab_trigger("0 5 * *", "oci.toml: schedule")
+    with pytest.raises(SpecError, match="not a valid crontab expression"):
+        crontab_trigger("0 25 * * *")
+
+
+def test_previous_fire_time_is_the_last_scheduled_time_before_now():
+    wednesday = dt.datetime(2025, 9, 10, 9, 17, tzinfo=UTC)
+    assert previous_fire_time(crontab_trigger("0 5 * * 1"), wednesday) == dt.datetime(2025, 9, 8, 5, 0, tzinfo=UTC)
+    assert previous_fire_time(crontab_trigger("*/5 * * * *"), wednesday) == dt.datetime(2025, 9, 10, 9, 15, tzinfo=UTC)
+    assert previous_fire_time(crontab_trigger("0 0 1 1 *"), wednesday) == dt.datetime(2025, 1, 1, 0, 0, tzinfo=UTC)
+
+
+def test_a_pipeline_is_overdue_when_it_has_not_succeeded_since_its_previous_fire_time():
+    weekly = crontab_trigger("0 5 * * 1")
+    wednesday = dt.datetime(2025, 9, 10, 9, 0, tzinfo=UTC)
+    assert is_overdue(weekly, None, wednesday)
+    assert is_overdue(weekly, dt.datetime(2025, 9, 8, 4, 59, tzinfo=UTC), wednesday)
+    assert not is_overdue(weekly, dt.datetime(2025, 9, 8, 5, 3, tzinfo=UTC), wednesday)
+
+
+# Catch-up, fast triggers, misses and failures ------------------------------------------------------------------
+
+
+def test_on_start_only_the_overdue_pipeline_runs_at_once(small_project, scheduler_thread):
+    refresh(small_project, ["oci_2021_belgium"])  # succeeded just now: not due before its next 05:00 / Monday
+    now = dt.datetime.now(UTC)
+    jobs = ScheduledJobs(small_project)
+    from octracker.content.specs import load_specs
+
+    scheduler = build_scheduler(
+        jobs, load_specs(small_project.pipelines_dir), now=now, last_successes=read_last_successes(small_project)
+    )
+    # Before start, a job has a next run time only when one was set: the overdue one's is now.
+    next_runs = {job.id: getattr(job, "next_run_time", None) for job in scheduler.get_jobs()}
+    assert next_runs["article_judge_letter"] == now  # never succeeded: catches up at once
+    assert next_runs["oci_2021_belgium"] is None  # waits for its trigger
+
+    stop, thread, errors = scheduler_thread(small_project)
+    scheduled = wait_for(lambda: runs(small_project, "trigger = 'schedule'"))
+    assert scheduled == [("article_judge_letter", "success", "schedule", None)]
+    assert not errors
+
+
+@pytest.mark.slow
+def test_a_fast_trigger_runs_the_pipeline_repeatedly_and_frees_the_warehouse_between_jobs(
+    small_project, scheduler_thread
+):
+    stop, thread, errors = scheduler_thread(small_project, trigger_for=fast(1.0))
+    wait_for(lambda: len(runs(small_project, "trigger = 'schedule' AND pipeline = 'oci_2021_belgium'")) >= 2)
+    # A manual refresh in another process gets the warehouse between two jobs.
+    manual = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "octracker",
+            "--project",
+            str(small_project.project),
+            "--warehouse",
+            str(small_project.warehouse),
+            "refresh",
+            "oci_2021_belgium",
+        ],
+        env={**os.environ, "PYTHONPATH": str(SRC)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert manual.returncode == 0, manual.stderr
+    stop.set()
+    thread.join(60)
+    assert not errors
+    statuses = {status for _, status, _, _ in runs_in_warehouse(small_project)}
+    assert statuses == {"success"}
+    assert ("oci_2021_belgium", "success", "manual", None) in runs_in_warehouse(small_project)
+
+
+def test_a_run_that_waits_past_the_misfire_grace_is_recorded_as_missed(small_project, scheduler_thread, monkeypatch):
+    add_slow_pipeline(small_project, seconds=2.5)
+    monkeypatch.setitem(EXTRACTORS, "slow_for_test", slow_extractor(2.5))
+    # Every pipeline is overdue, so all start "now", the slow one first (by name); the others wait behind it
+    # for longer than a 1 s grace.
+    stop, thread, errors = scheduler_thread(small_project, misfire_grace_s=1)
+    missed = wait_for(
+        lambda: len(runs(small_project, "status = 'missed'")) >= 2 and runs(small_project, "status = 'missed'")
+    )
+    stop.set()
+    thread.join(60)
+    assert not errors
+    assert {pipeline for pipeline, *_ in missed} >= set(KEEP)
+    for _, _, trigger, error in missed:
+        assert trigger == "schedule"
+        assert error.startswith("missed: scheduled for ") and "1 s grace" in error
+
+
+def test_a_job_that_fails_outside_a_pipeline_run_is_recorded(small_project, scheduler_thread):
+    stop, thread, errors = scheduler_thread(small_project, trigger_for=fast(1.0))
+    wait_for(lambda: runs(small_project, "trigger = 'schedule'"))
+    (small_project.pipelines_dir / "oci_2021_belgium.toml").write_text("extractor = [unclosed\n")
+    failed = wait_for(lambda: runs(small_project, "status = 'failed' AND trigger = 'schedule'"))
+    stop.set()
+    thread.join(60)
+    pipeline, status, trigger, error = failed[0]
+    assert pipeline in KEEP
+    assert "oci_2021_belgium.toml: not valid TOML" in error
+
+
+def scheduled_jobs(settings) -> dict:
+    from octracker.content.specs import load_specs
+
+    scheduler = build_scheduler(
+        ScheduledJobs(settings), load_specs(settings.pipelines_dir), now=dt.datetime.now(UTC), last_successes={}
+    )
+    return {job.id: job for job in scheduler.get_jobs()}
+
+
+def test_alert_delivery_calls_the_alerts_send_function_with_the_environments_webhooks(
+    small_project, monkeypatch, caplog
+):
+    calls = []
+    monkeypatch.setattr(scheduler_module, "configured_webhooks", lambda urls: [f"webhook:{u}" for u in urls])
+    monkeypatch.setattr(
+        scheduler_module,
+        "send_alerts",
+        lambda settings, webhooks, secret, *, client: (
+            calls.append((settings.warehouse, webhooks, secret, type(client).__name__)) or SendReport(delivered=1)
+        ),
+    )
+    monkeypatch.delenv("OCTRACKER_WEBHOOK_URL", raising=False)
+    with caplog.at_level("WARNING", logger="octracker.schedule.scheduler"):
+        assert "alerts_send" not in scheduled_jobs(small_project)
+    assert "no webhook configured (OCTRACKER_WEBHOOK_URL is empty)" in caplog.text
+
+    monkeypatch.setenv("OCTRACKER_WEBHOOK_URL", "http://127.0.0.1:9/hook")
+    monkeypatch.setenv("OCTRACKER_WEBHOOK_SECRET", "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+    job = scheduled_jobs(small_project)["alerts_send"]
+    job.func(*job.args)
+    assert calls == [
+        (
+            small_project.warehouse,
+            ["webhook:http://127.0.0.1:9/hook"],
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            "Client",
+        )
+    ]
+
+
+# One scheduler per warehouse; a clean stop ------------------------------------------------------------------
+
+
+def test_a_second_scheduler_on_the_same_warehouse_refuses_to_start(small_project):
+    with hold_scheduler_lock(small_project) as lock:
+        second = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "octracker",
+                "--project",
+                str(small_project.project),
+                "--warehouse",
+                str(small_project.warehouse),
+                "schedule",
+            ],
+            env={**os.environ, "PYTHONPATH": str(SRC)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert second.returncode == 1
+        assert "another scheduler is already running on this warehouse" in second.stderr
+        assert f"pid {os.getpid()}" in second.stderr
+        assert lock.name == "octracker.duckdb.scheduler.lock"
+    # Once the first one has gone, the lock is free again.
+    with hold_scheduler_lock(small_project):
+        with pytest.raises(WarehouseBusy):
+            with hold_scheduler_lock(small_project):
+                pass
+
+
+CHILD = """
+import sys, time
+from pathlib import Path
+from octracker.cli import main
+from octracker.extract.extractors import EXTRACTORS, extract_narrative
+
+marker = Path(sys.argv[1])
+
+def slow(document, spec, catalog):
+    marker.write_text("started")
+    time.sleep(3)
+    return extract_narrative(document, spec, catalog)
+
+EXTRACTORS["slow_for_test"] = slow
+main(sys.argv[2:])
+"""
+
+
+@pytest.mark.slow
+def test_sigterm_during_a_job_lets_it_finish_and_exits_0(small_project, tmp_path):
+    for spec in small_project.pipelines_dir.glob("*.toml"):
+        spec.unlink()
+    add_slow_pipeline(small_project)
+    marker = tmp_path / "started"
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            CHILD,
+            str(marker),
+            "--project",
+            str(small_project.project),
+            "--warehouse",
+            str(small_project.warehouse),
+            "schedule",
+        ],
+        env={**os.environ, "PYTHONPATH": str(SRC)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(marker.exists, timeout=60)
+        child.send_signal(signal.SIGTERM)
+        out, err = child.communicate(timeout=60)
+    finally:
+        child.kill()
+    assert child.returncode == 0, err
+    assert "SIGTERM received: finishing the running job" in err
+    assert runs_in_warehouse(small_project) == [("a_slow_one", "success", "schedule", None)]
+    # The job's refresh published as usual before the process left.
+    assert runs(small_project) == [("a_slow_one", "success", "schedule", None)]

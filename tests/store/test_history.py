@@ -1,0 +1,252 @@
+"""The bitemporal history on a real warehouse (DuckDB file and DuckLake): new, unchanged, revised and retracted rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import pytest
+
+from octracker.store.history import upsert_observations
+from octracker.store.warehouse import apply_migrations, apply_views, open_writer
+
+pytestmark = pytest.mark.usefixtures("backend")
+
+T1 = dt.datetime(2026, 1, 1, 12, 0)
+T2 = dt.datetime(2026, 2, 1, 12, 0)
+T3 = dt.datetime(2026, 3, 1, 12, 0)
+
+
+def rows(**changes) -> pl.DataFrame:
+    base = {
+        "indicator_id": ["shootings", "shootings", "homicide_rate_per_100k"],
+        "geo": ["BE-BRU", "BE-BRU", "US"],
+        "period_start": [dt.date(2024, 1, 1), dt.date(2025, 1, 1), None],
+        "period_end": [dt.date(2024, 12, 31), dt.date(2025, 12, 31), None],
+        "year": [2024, 2025, None],
+        "value": [92.0, 60.0, 6.8],
+        "unit": ["count", "count", "per 100,000 people"],
+        "qualifier": ["exact", "lower_bound", "exact"],
+        "is_partial": [False, True, False],
+        "as_of": [None, None, None],
+        "source_id": ["s1", "s1", "s1"],
+        "method": ["parsed"] * 3,
+        "evidence": ["e1", "e2", "e3"],
+        "note": [None, None, None],
+    }
+    base.update(changes)
+    return pl.DataFrame(base, schema_overrides={"year": pl.Int32, "as_of": pl.Date})
+
+
+@pytest.fixture
+def con(settings):
+    with open_writer(settings) as con:
+        apply_migrations(con, settings.migrations_dir)
+        apply_views(con, settings.views_dir)
+        yield con
+
+
+def load(con, frame, now, full_snapshot=True):
+    return upsert_observations(
+        con, frame, pipeline="p", run_id=str(now), source_ids=["s1"], full_snapshot=full_snapshot, now=now
+    )
+
+
+def test_first_load_is_new_and_second_is_unchanged_with_no_new_versions(con):
+    first = load(con, rows(), T1)
+    assert (first.new, first.revised, first.unchanged) == (3, 0, 0)
+    second = load(con, rows(), T2)
+    assert (second.new, second.revised, second.unchanged, second.retracted) == (0, 0, 3, 0)
+    assert con.execute("SELECT COUNT(*) FROM observation_history").fetchone()[0] == 3
+
+
+def test_changed_value_closes_old_version_and_current_view_shows_new(con):
+    load(con, rows(), T1)
+    counts = load(con, rows(value=[92.0, 89.0, 6.8]), T2)
+    assert (counts.new, counts.revised, counts.unchanged) == (0, 1, 2)
+    versions = con.execute(
+        "SELECT value, valid_from, valid_to FROM observation_history WHERE year = 2025 ORDER BY valid_from"
+    ).fetchall()
+    assert versions == [(60.0, T1, T2), (89.0, T2, None)]
+    assert con.execute("SELECT value FROM observations WHERE year = 2025").fetchall() == [(89.0,)]
+
+
+def test_what_was_known_at_a_time_is_one_query(con):
+    load(con, rows(), T1)
+    load(con, rows(value=[92.0, 89.0, 6.8]), T3)
+    known_at = con.execute(
+        "SELECT value FROM observation_history WHERE year = 2025 AND valid_from <= ? "
+        "AND (valid_to IS NULL OR valid_to > ?)",
+        [T2, T2],
+    ).fetchall()
+    assert known_at == [(60.0,)]
+
+
+def test_unknown_period_is_one_observation_not_a_new_one_each_run(con):
+    load(con, rows(), T1)
+    load(con, rows(), T2)
+    assert con.execute("SELECT COUNT(*) FROM observation_history WHERE year IS NULL").fetchone()[0] == 1
+
+
+def test_row_no_longer_stated_by_a_full_snapshot_is_retracted_not_deleted(con):
+    load(con, rows(), T1)
+    counts = load(con, rows().head(2), T2)
+    assert counts.retracted == 1
+    assert con.execute("SELECT COUNT(*) FROM observations").fetchone()[0] == 2
+    assert con.execute("SELECT valid_to FROM observation_history WHERE year IS NULL").fetchone()[0] == T2
+
+
+def test_partial_load_keeps_rows_it_does_not_mention(con):
+    load(con, rows(), T1)
+    counts = load(con, rows().head(1), T2, full_snapshot=False)
+    assert (counts.unchanged, counts.retracted) == (1, 0)
+    assert con.execute("SELECT COUNT(*) FROM observations").fetchone()[0] == 3
+
+
+def test_one_load_can_add_revise_keep_and_retract_at_once(con):
+    load(con, rows(), T1)
+    changed = rows(
+        indicator_id=["shootings", "shootings", "shooting_deaths"],
+        geo=["BE-BRU", "BE-BRU", "BE-BRU"],
+        period_start=[dt.date(2024, 1, 1), dt.date(2025, 1, 1), dt.date(2024, 1, 1)],
+        period_end=[dt.date(2024, 12, 31), dt.date(2025, 12, 31), dt.date(2024, 12, 31)],
+        year=[2024, 2025, 2024],
+        value=[92.0, 61.0, 9.0],
+        unit=["count", "count", "count"],
+    )
+    counts = load(con, changed, T2)
+    assert (counts.new, counts.revised, counts.unchanged, counts.retracted) == (1, 1, 1, 1)
+    current = con.execute("SELECT indicator_id, year, value FROM observations ORDER BY ALL").fetchall()
+    assert current == [("shooting_deaths", 2024, 9.0), ("shootings", 2024, 92.0), ("shootings", 2025, 61.0)]
+    closed = con.execute(
+        "SELECT indicator_id, value FROM observation_history WHERE valid_to = ? ORDER BY ALL", [T2]
+    ).fetchall()
+    assert closed == [("homicide_rate_per_100k", 6.8), ("shootings", 60.0)]
+
+
+def test_a_source_loaded_for_the_first_time_leaves_other_sources_alone(con):
+    load(con, rows(), T1)
+    other = rows(source_id=["s2", "s2", "s2"], value=[1.0, 2.0, 3.0])
+    counts = upsert_observations(con, other, pipeline="p2", run_id="r2", source_ids=["s2"], full_snapshot=True, now=T2)
+    assert (counts.new, counts.revised, counts.retracted) == (3, 0, 0)
+    per_source = con.execute("SELECT source_id, COUNT(*) FROM observations GROUP BY ALL ORDER BY ALL").fetchall()
+    assert per_source == [("s1", 3), ("s2", 3)]
+
+
+# Row groups are how a DuckDB file stores a table; a lake keeps Parquet files, so this is the file's property.
+@pytest.mark.one_backend
+def test_a_frame_in_many_chunks_is_stored_in_full_row_groups(con):
+    # Chunks a little over one row group (122,880 rows), as polars reads a large Parquet file.
+    n = pl.int_range(123_457, eager=True)
+    chunk = pl.DataFrame({"n": n}).select(
+        indicator_id=pl.lit("shootings"),
+        geo=pl.lit("BE-BRU"),
+        period_start=pl.date(1901 + pl.col("n") % 100, 1, 1),
+        period_end=pl.date(1901 + pl.col("n") % 100, 12, 31),
+        year=(1901 + pl.col("n") % 100).cast(pl.Int32),
+        value=pl.col("n").cast(pl.Float64),
+        unit=pl.lit("count"),
+        qualifier=pl.lit("exact"),
+        is_partial=pl.lit(False),
+        as_of=pl.lit(None, pl.Date),
+        source_id=pl.format("s{}", pl.col("n") // 100),
+        method=pl.lit("parsed"),
+        evidence=pl.lit("e"),
+        note=pl.lit(None, pl.String),
+    )
+    many = pl.concat([chunk.with_columns(pl.col("source_id") + f"-{k}") for k in range(3)], rechunk=False)
+    assert many.n_chunks() == 3
+    counts = upsert_observations(
+        con, many, pipeline="p", run_id="r", source_ids=many["source_id"].unique().to_list(), full_snapshot=True, now=T1
+    )
+    assert counts.new == many.height == 370_371
+    row_groups = con.execute(
+        "SELECT COUNT(DISTINCT row_group_id) FROM pragma_storage_info('observation_history')"
+    ).fetchone()[0]
+    # Four full row groups hold them; chunk by chunk they would take six, part-filled, and the first checkpoint
+    # after any update would rewrite the table to merge them (ten million rows: about ten seconds).
+    assert row_groups == 4
+
+
+def test_text_is_stored_exactly_on_a_first_load_and_on_a_later_one(con):
+    # A first load hands DuckDB polars' string views, a later one large strings (see history.in_row_groups):
+    # either way the text read back is the text given, long or short, accented, empty or missing.
+    texts = rows(
+        unit=["count", "count", "per 100,000 people"],
+        evidence=[
+            "Brussel: 92 schietpartijen in 2024, zegt het parket (é, ü, €, 中)",
+            "e",
+            "row 7: homicide_rate_per_100k,US,,6.8,per 100,000 people",
+        ],
+        note=[None, "", "a note longer than twelve bytes, so that it is not kept inline"],
+    )
+    stored = "SELECT evidence, note, unit FROM observations ORDER BY evidence"
+    expected = sorted(zip(texts["evidence"], texts["note"], texts["unit"]))
+    load(con, texts, T1)
+    assert con.execute(stored).fetchall() == expected
+    revised = texts.with_columns(pl.col("evidence") + " (revised)", pl.col("note").fill_null("now noted"))
+    counts = load(con, revised, T2)
+    assert counts.revised == 3
+    assert con.execute(stored).fetchall() == sorted(zip(revised["evidence"], revised["note"], revised["unit"]))
+
+
+def test_restated_hashes_as_many_as_the_current_ones_but_not_the_same_do_not_pass_for_all_of_them(con):
+    # A table restating every current version takes a shortcut (nothing of them compared), which a count
+    # alone must not open: here the table reader read hashes 11, 12 and 14 before another writer replaced
+    # the version with hash 14 by one with hash 13. The table states nothing else, so as a full snapshot
+    # the version with hash 13 is no longer stated.
+    load(con, rows().with_columns(_row_hash=pl.Series([11, 12, 13])), T1)
+    counts = upsert_observations(
+        con,
+        rows().clear(),
+        pipeline="p",
+        run_id="r2",
+        source_ids=["s1"],
+        full_snapshot=True,
+        now=T2,
+        restated=pl.Series([11, 12, 14]),
+    )
+    assert counts.retracted == 1
+    assert con.execute("SELECT COUNT(*) FROM observations").fetchone()[0] == 2
+
+
+def test_a_table_restating_every_current_version_leaves_them_and_the_unhashed_ones_alone(con):
+    load(con, rows().with_columns(_row_hash=pl.Series([11, 12, None], dtype=pl.Int64)), T1)
+    # The two table rows restated; the third version (read from no table row) is stated again as it was.
+    counts = upsert_observations(
+        con,
+        rows()[2:],
+        pipeline="p",
+        run_id="r2",
+        source_ids=["s1"],
+        full_snapshot=True,
+        now=T2,
+        restated=pl.Series([11, 12]),
+    )
+    assert (counts.new, counts.revised, counts.unchanged, counts.retracted) == (0, 0, 3, 0)
+    assert con.execute("SELECT COUNT(*) FROM observation_history").fetchone()[0] == 3
+
+
+@pytest.mark.parametrize("stated_again", [True, False])
+def test_a_table_restating_some_versions_compares_the_others_and_the_unhashed_ones(con, stated_again):
+    load(con, rows().with_columns(_row_hash=pl.Series([11, 12, None], dtype=pl.Int64)), T1)
+    # Row 11 restated; the row that stated 12 now gives another value; the version read from no table row
+    # is compared as well: kept when stated again as it was, retracted from a full snapshot otherwise.
+    incoming = rows(value=[92.0, 61.0, 6.8], evidence=["e1", "e2 revised", "e3"])[1:]
+    incoming = incoming.with_columns(_row_hash=pl.Series([22, None], dtype=pl.Int64))
+    if not stated_again:
+        incoming = incoming[:1]
+    counts = upsert_observations(
+        con,
+        incoming,
+        pipeline="p",
+        run_id="r2",
+        source_ids=["s1"],
+        full_snapshot=True,
+        now=T2,
+        restated=pl.Series([11]),
+    )
+    assert (counts.new, counts.revised, counts.retracted) == (0, 1, 0 if stated_again else 1)
+    assert counts.unchanged == (2 if stated_again else 1)
+    current = con.execute("SELECT evidence, value FROM observations ORDER BY evidence").fetchall()
+    assert current == [("e1", 92.0), ("e2 revised", 61.0), *([("e3", 6.8)] if stated_again else [])]

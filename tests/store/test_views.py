@@ -1,0 +1,148 @@
+"""SQL views tested as data: each `tests/cases/views/*.toml` gives input rows and the rows views must return.
+
+A case file holds:
+  description        what it shows
+  today              (optional) the date alerts are judged against, pinned in the alert_clock view
+  [[indicators]]     (optional) extra catalog entries, besides the real catalog
+  [[sources]]        source rows (defaults: kind article, precedence 30, published_on NULL)
+  [[observations]]   current observations (defaults: full calendar `year`, qualifier exact, not partial,
+                     unit from the catalog, method parsed); `period = "YYYY-MM-DD/YYYY-MM-DD"` overrides year
+  [[expect]]         view, columns, optional where and order_by (default: the columns), and rows; the string
+                     "NULL" stands for SQL NULL; floats match to 1e-6 relative
+The real `schemas/alert_rules.toml` is used, so the cases also pin the shipped rules' behaviour.
+Every case runs on each warehouse backend (the DuckDB file and DuckLake).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from octracker.content.alert_rules import load_alert_rules
+from octracker.content.catalog import Catalog, Indicator
+from octracker.store.history import periods_gained
+from octracker.store.warehouse import apply_migrations, apply_views, open_writer, sync_alert_rules, sync_indicators
+
+pytestmark = pytest.mark.usefixtures("backend")
+
+REPO = Path(__file__).resolve().parents[2]
+CASES = sorted((REPO / "tests" / "cases" / "views").glob("*.toml"))
+LOADED_AT = dt.datetime(2026, 1, 1, 12, 0)
+NULL = "NULL"
+
+
+def catalog_with(catalog: Catalog, extra: list[dict]) -> Catalog:
+    return Catalog(catalog.indicators + tuple(Indicator(**{"min": 0, "max": 1e9, **e}) for e in extra))
+
+
+def insert_source(con: duckdb.DuckDBPyConnection, row: dict) -> None:
+    defaults = {
+        "kind": "article",
+        "title": row["source_id"],
+        "publisher": None,
+        "published_on": None,
+        "published_precision": "day",
+        "url": None,
+        "licence": None,
+        "sha256": "0" * 64,
+        "retrieved_at": LOADED_AT,
+        "pipeline": "case",
+        "precedence": 30,
+        "file_name": None,
+    }
+    values = {**defaults, **row}
+    columns = ", ".join(values)
+    con.execute(f"INSERT INTO sources ({columns}) VALUES ({', '.join('?' * len(values))})", list(values.values()))
+
+
+def insert_observation(con: duckdb.DuckDBPyConnection, row: dict, catalog: Catalog, case: str) -> None:
+    row = dict(row)
+    if "period" in row:
+        start, end = (dt.date.fromisoformat(d) for d in row.pop("period").split("/"))
+        row.setdefault("year", start.year)
+    else:
+        start, end = dt.date(row["year"], 1, 1), dt.date(row["year"], 12, 31)
+    defaults = {
+        "period_start": start,
+        "period_end": end,
+        "unit": catalog[row["indicator_id"]].unit,
+        "qualifier": "exact",
+        "is_partial": False,
+        "as_of": None,
+        "method": "parsed",
+        "evidence": f"case {case}",
+        "note": None,
+        "pipeline": "case",
+        "run_id": "case",
+        "valid_from": LOADED_AT,
+        "valid_to": None,
+    }
+    values = {**defaults, **row}
+    columns = ", ".join(values)
+    con.execute(
+        f"INSERT INTO observation_history ({columns}) VALUES ({', '.join('?' * len(values))})", list(values.values())
+    )
+
+
+def build_warehouse(con: duckdb.DuckDBPyConnection, case: dict, catalog: Catalog, name: str) -> None:
+    """A new warehouse with the real migrations, rules and views, holding only the case's rows."""
+    apply_migrations(con, REPO / "warehouse" / "migrations")
+    full_catalog = catalog_with(catalog, case.get("indicators", []))
+    sync_indicators(con, full_catalog)
+    sync_alert_rules(con, load_alert_rules(REPO / "schemas" / "alert_rules.toml"))
+    apply_views(con, REPO / "warehouse" / "views")
+    if "today" in case:
+        con.execute(f"CREATE OR REPLACE VIEW alert_clock AS SELECT DATE '{case['today']}' AS today")
+    for source in case.get("sources", []):
+        insert_source(con, source)
+    for observation in case.get("observations", []):
+        insert_observation(con, observation, full_catalog, name)
+    # Rows written straight into the table: list the periods several sources state, as the engine's writers do.
+    periods_gained(con, "SELECT * FROM observation_history WHERE valid_to IS NULL", source_ids=[])
+
+
+def same_cell(actual, expected) -> bool:
+    if expected == NULL:
+        return actual is None
+    if isinstance(expected, float) or isinstance(actual, float):
+        return actual is not None and actual == pytest.approx(expected, rel=1e-6, abs=1e-9)
+    if isinstance(actual, (dt.date, dt.datetime)):
+        return actual.isoformat() == expected
+    return actual == expected
+
+
+@pytest.mark.parametrize("path", CASES, ids=lambda p: p.stem)
+def test_view_case(path: Path, catalog: Catalog, settings) -> None:
+    case = tomllib.loads(path.read_text(encoding="utf-8"))
+    with open_writer(settings) as con:
+        build_warehouse(con, case, catalog, path.stem)
+        check_expectations(con, case, path)
+
+
+def check_expectations(con: duckdb.DuckDBPyConnection, case: dict, path: Path) -> None:
+    for n, expect in enumerate(case["expect"], start=1):
+        columns = expect["columns"]
+        where = f"WHERE {expect['where']}" if "where" in expect else ""
+        order = expect.get("order_by", ", ".join(columns))
+        rows = con.execute(f"SELECT {', '.join(columns)} FROM {expect['view']} {where} ORDER BY {order}").fetchall()
+        label = f"{path.name} expect #{n} ({expect['view']})"
+        assert len(rows) == len(expect["rows"]), (
+            f"{label}: {len(rows)} rows, expected {len(expect['rows'])}:\n" + "\n".join(map(repr, rows))
+        )
+        for actual, wanted in zip(rows, expect["rows"]):
+            mismatched = [c for c, a, w in zip(columns, actual, wanted) if not same_cell(a, w)]
+            assert not mismatched, (
+                f"{label}: columns {mismatched} differ:\n  got      {actual!r}\n  expected {tuple(wanted)!r}"
+            )
+
+
+@pytest.mark.one_backend
+def test_every_case_expects_something() -> None:
+    assert CASES, "no view cases found"
+    for path in CASES:
+        case = tomllib.loads(path.read_text(encoding="utf-8"))
+        assert case.get("description") and case.get("expect"), f"{path.name}: needs a description and [[expect]]"
