@@ -165,7 +165,7 @@ def test_the_migration_lists_the_shared_periods_of_an_existing_warehouse(setting
             "unit, qualifier, is_partial, as_of, source_id, method, evidence, note, pipeline, run_id, "
             "valid_from) SELECT *, 'p', 'r', TIMESTAMP '2026-01-01' FROM stated"
         )
-        assert apply_migrations(con, settings.migrations_dir) == ["0008_multi_source_periods.sql"]
+        assert apply_migrations(con, settings.migrations_dir)[0] == "0008_multi_source_periods.sql"
         assert listed(con) == {2024}
 
 
