@@ -106,7 +106,7 @@ def extract_wide_index(
             )
         )
     at, header = found
-    columns, problems = _score_columns(rows[at], header, rows[at + 1 :], catalog)
+    columns, problems = score_columns(rows[at], header, rows[at + 1 :], catalog)
     if not columns and not problems:
         problems.append(
             Problem("missing_column", "no index indicator columns next to Country", _joined(rows[at][1]), rows[at][0])
@@ -240,7 +240,7 @@ def is_ignored_column(header: str) -> bool:
     return key in IGNORED_COLUMNS or key.endswith(IGNORED_SUFFIXES)
 
 
-def _score_columns(
+def score_columns(
     header_row: tuple[int, list[Cell]],
     header: list[str],
     body: list[tuple[int, list[Cell]]],

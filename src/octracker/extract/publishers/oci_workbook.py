@@ -25,7 +25,7 @@ from octracker.extract.wide_index import (
     NUMBER,
     Cell,
     Column,
-    _score_columns,
+    score_columns,
     find_header,
 )
 from octracker.extracts import Problem
@@ -119,7 +119,7 @@ def _edition_rows(
             Problem("missing_column", f"{where}: no Country column in the first rows", name)
         ]
     at, header = found
-    columns, problems = _score_columns(rows[at], header, rows[at + 1 :], catalog)
+    columns, problems = score_columns(rows[at], header, rows[at + 1 :], catalog)
     problems = [Problem(p.check, f"{where}: {p.message}", p.payload, p.line_no) for p in problems]
     country_at = next(i for i, h in enumerate(header) if name_key(h) in COUNTRY_COLUMNS)
     records: list[tuple] = []

@@ -21,7 +21,7 @@ from collections.abc import Callable
 import polars as pl
 import pycountry
 
-from octracker.content.catalog import name_key
+from octracker.extract.publishers.codes import label_code
 from octracker.extract.publishers.table import PUBLISHER_SCHEMA, PublisherTable, empty_publisher_rows
 from octracker.extract.publishers.workbooks import Workbook, open_workbook
 from octracker.extracts import Problem
@@ -143,7 +143,7 @@ def read(content: bytes, *, name: str) -> PublisherTable:
     frame, problems, left_out = _publisher_rows(rows, header_at, name)
     return PublisherTable(
         provider=PROVIDER,
-        dataset=name_key(name.rsplit(".", 1)[0]),
+        dataset=label_code(name.rsplit(".", 1)[0]),
         frame=frame,
         title=_title(head[:header_at]),
         updated=updated,
@@ -154,7 +154,7 @@ def read(content: bytes, *, name: str) -> PublisherTable:
 
 def _refused(name: str, problem: Problem) -> PublisherTable:
     return PublisherTable(
-        provider=PROVIDER, dataset=name_key(name.rsplit(".", 1)[0]), frame=empty_publisher_rows(), problems=[problem]
+        provider=PROVIDER, dataset=label_code(name.rsplit(".", 1)[0]), frame=empty_publisher_rows(), problems=[problem]
     )
 
 
@@ -268,7 +268,7 @@ def _publisher_rows(rows: pl.DataFrame, header_at: int, name: str) -> tuple[pl.D
             f"{', '.join(ID_COLUMNS)} to name its series"
         ),
     )
-    labels = {label: name_key(label) for c in ID_COLUMNS for label in rows[c].drop_nulls().unique().to_list()}
+    labels = {label: label_code(label) for c in ID_COLUMNS for label in rows[c].drop_nulls().unique().to_list()}
     rows = rows.with_columns(
         native_id=pl.concat_str(
             [pl.lit(PROVIDER), *(pl.col(c).replace_strict(labels, default="") for c in ID_COLUMNS)], separator="."

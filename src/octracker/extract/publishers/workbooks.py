@@ -17,14 +17,11 @@ from xml.etree import ElementTree
 
 import fastexcel
 
+from octracker.extract.table_files import MAX_ZIP_RATIO, ZIP_RATIO_FLOOR, MiB
 from octracker.extracts import Problem
 
-MiB = 1024 * 1024
 #: A publisher's workbook is a few MB; past this many bytes unzipped it is refused unopened.
 MAX_UNZIPPED = 400 * MiB
-#: A real XLSX compresses 5-20x; far beyond this the archive is built to expand (a zip bomb).
-MAX_ZIP_RATIO = 200
-ZIP_RATIO_FLOOR = 10 * MiB
 _MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 _PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
