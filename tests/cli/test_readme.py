@@ -46,3 +46,20 @@ def test_the_readme_links_lead_to_pages_that_exist():
         assert (REPO / link).is_file(), f"README links to {link}, which does not exist"
     # Every page of the documentation is reachable from the README.
     assert {p.name for p in (REPO / "docs").glob("*.md")} <= {link.rsplit("/", 1)[-1] for link in local} | {"index.md"}
+
+
+def test_the_layout_table_is_the_engines_tree():
+    from test_layers import LAYERS  # the rule the import test enforces
+
+    layout = README[README.index("## Layout\n"): README.index("## Documentation\n")]
+    packages = re.findall(r"^\| `src/octracker/(\w+)/` \|", layout, flags=re.M)
+    engine = REPO / "src" / "octracker"
+    present = sorted(p.parent.name for p in engine.glob("*/__init__.py"))
+    assert sorted(packages) == present, "the README's layout table names other packages than src/octracker/ holds"
+    # Listed top down: a package never sits below one it may import from.
+    assert [LAYERS[p] for p in packages] == sorted((LAYERS[p] for p in packages), reverse=True)
+    (shared,) = re.findall(r"^\| `src/octracker/\*\.py` \| (.+) \|$", layout, flags=re.M)
+    modules = {p.stem for p in engine.glob("*.py")} - {"__init__", "__main__"}
+    assert set(re.findall(r"`(\w+)`", shared)) == modules
+    for path in re.findall(r"^\| `((?:pipelines|schemas|warehouse|tests|docs|benchmarks)/[^`*]*)`", layout, flags=re.M):
+        assert (REPO / path).exists(), path
