@@ -1,6 +1,6 @@
 # `make run` and `make test` do all set-up themselves on a fresh machine with Python 3.11+.
 # One virtual environment: `make run` installs what the main job needs; `make test` adds the test tools, the
-# DuckLake extensions and the docs builder to it. Each step is marked done by a stamp in .venv.
+# DuckLake extensions, the docs builder and the DuckDB shell to it. Each step is marked done by a stamp in .venv.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -20,7 +20,7 @@ $(RUN_STAMP): pyproject.toml | $(BIN)/python
 	@touch $@
 
 $(TEST_STAMP): $(RUN_STAMP)
-	$(BIN)/pip install --quiet -e '.[test,lake,docs]'
+	$(BIN)/pip install --quiet -e '.[test,lake,docs,cli]'
 	@touch $@
 
 $(DOCS_STAMP): $(RUN_STAMP)

@@ -6,9 +6,11 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -195,3 +197,41 @@ def test_the_site_builds_with_no_broken_link(tmp_path):
     assert "oci.criminality" in html
     # Built to be read offline: no web fonts or scripts fetched from elsewhere.
     assert "fonts.googleapis.com" not in (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
+
+
+def test_the_duckdb_shell_of_the_cli_extra_reads_the_published_copy(refreshed):
+    shell = shutil.which("duckdb", path=str(Path(sys.executable).parent)) or shutil.which("duckdb")
+    if shell is None:
+        pytest.skip("the DuckDB shell is not installed: `make test` installs it (the cli extra)")
+    opening = part("analysts.md", "## Opening the warehouse")
+    (query,) = re.findall(r"^    D (SELECT .+;)$", opening, flags=re.M)
+    shown = subprocess.run([shell, "-readonly", "-csv", str(refreshed.published_path), "-c", query],
+                           capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    con = duckdb.connect(str(refreshed.published_path), read_only=True)
+    try:
+        expected = con.execute(query).fetchall()
+    finally:
+        con.close()
+    lines = shown.stdout.strip().splitlines()
+    assert lines[0] == "indicator_id,geo,year,value,source_id"
+    assert len(lines) - 1 == len(expected) > 0
+
+
+def test_the_engine_names_the_pages_cite_exist():
+    pages = {p.name: p.read_text(encoding="utf-8") for p in sorted(DOCS.glob("*.md"))}
+    pages["README.md"] = (REPO / "README.md").read_text(encoding="utf-8")
+    cited = {(page, name) for page, text in pages.items()
+             for name in re.findall(r"`(octracker(?:\.[a-z_]+)+)", text) if not name.endswith(".duckdb")}
+    assert len(cited) >= 5
+    for page, name in sorted(cited):
+        parts = name.split(".")
+        for depth in range(len(parts), 0, -1):
+            try:
+                found = importlib.import_module(".".join(parts[:depth]))
+                break
+            except ModuleNotFoundError:
+                continue
+        for attribute in parts[depth:]:
+            assert hasattr(found, attribute), f"{page} cites `{name}`, which the engine does not have"
+            found = getattr(found, attribute)
