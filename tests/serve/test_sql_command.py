@@ -22,19 +22,19 @@ from octracker.store import query
         ("SELECT * FROM read_text('{readme}')", "file system operations are disabled"),
         ("SELECT * FROM glob('/*')", "file system operations are disabled"),
         ("SELECT * FROM '{warehouse}'", "file system operations are disabled"),
-        ("COPY (SELECT * FROM series) TO '{outside}'", "file system operations are disabled"),
-        ("EXPORT DATABASE '{outside_dir}'", "file system operations are disabled"),
-        ("ATTACH '{outside_db}' AS other", "file system operations are disabled"),
-        ("ATTACH ':memory:' AS scratch", "read-only"),
-        ("INSTALL httpfs", "file system operations are disabled"),
-        ("LOAD httpfs", "Loading external extensions is disabled"),
-        ("SET enable_external_access = true", "the configuration has been locked"),
-        ("RESET enable_external_access", "the configuration has been locked"),
-        ("SET lock_configuration = false", "the configuration has been locked"),
-        ("SET memory_limit = '100GB'", "the configuration has been locked"),
-        ("SET allow_community_extensions = true", "the configuration has been locked"),
-        ("CREATE TABLE mine AS SELECT 1", "read-only"),
-        ("DELETE FROM observation_history", "read-only"),
+        ("COPY (SELECT * FROM series) TO '{outside}'", "runs queries only"),
+        ("EXPORT DATABASE '{outside_dir}'", "runs queries only"),
+        ("ATTACH '{outside_db}' AS other", "runs queries only"),
+        ("ATTACH ':memory:' AS scratch", "runs queries only"),
+        ("INSTALL httpfs", "runs queries only"),
+        ("LOAD httpfs", "runs queries only"),
+        ("SET enable_external_access = true", "runs queries only"),
+        ("RESET enable_external_access", "runs queries only"),
+        ("SET lock_configuration = false", "runs queries only"),
+        ("SET memory_limit = '100GB'", "runs queries only"),
+        ("SET allow_community_extensions = true", "runs queries only"),
+        ("CREATE TABLE mine AS SELECT 1", "runs queries only"),
+        ("DELETE FROM observation_history", "runs queries only"),
     ],
 )
 def test_locked_connection_refuses_file_network_extension_and_write_access(refreshed, tmp_path, sql, complaint):
@@ -171,3 +171,20 @@ def test_logging_to_a_file_writes_nothing_outside_the_warehouse(refreshed, tmp_p
         result = run_cli(refreshed, "sql", sql)
         assert result.exit_code in (0, 2) and "Traceback" not in result.output
     assert not logs.exists()
+
+
+@pytest.mark.parametrize(
+    "sql, complaint",
+    [
+        ("COPY (SELECT 1) TO '{outside}'", "file system operations are disabled"),
+        ("SET enable_external_access = true", "the configuration has been locked"),
+        ("SET memory_limit = '100GB'", "the configuration has been locked"),
+        ("LOAD httpfs", "Loading external extensions is disabled"),
+        ("CREATE TABLE mine AS SELECT 1", "read-only"),
+    ],
+)
+def test_beneath_the_statement_check_the_connection_itself_stays_locked(refreshed, tmp_path, sql, complaint):
+    outside = tmp_path / "outside.csv"
+    with query.locked_reader(refreshed.read_target) as con, pytest.raises(query.duckdb.Error, match=complaint):
+        con.execute(sql.format(outside=outside))
+    assert not outside.exists()

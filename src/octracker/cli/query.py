@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
 
 from octracker.cli.output import FORMATS, print_rows
-from octracker.store.query import relation_exists, run_query
+from octracker.store.query import relation_exists, run_query, timeout_from_env
 
 
 @click.command("sql")
@@ -24,15 +25,19 @@ from octracker.store.query import relation_exists, run_query
 def sql_command(app, query: str, fmt: str) -> None:
     """Run one read-only QUERY against the published warehouse (`-` reads it from stdin).
 
-    The connection is read-only and locked: it cannot read or write files outside the warehouse,
-    ATTACH databases, install or load extensions, or change these settings, and a query may use
-    at most 2GB of memory. A query DuckDB rejects prints `Error: ...` and exits 2.
+    Only queries run (SELECT, FROM, WITH, VALUES, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN): COPY, EXPORT,
+    ATTACH, SET, CALL and every writing statement are refused, and the connection is read-only and
+    locked: it cannot read files outside the warehouse, install or load extensions, or change these
+    settings. A query may use at most 2GB of memory (and 1GB more while planning), 64 KiB of text,
+    and OCTRACKER_SQL_TIMEOUT seconds (default 30). A refused or stopped query prints `Error: ...`
+    and exits 2.
 
     Example: octracker sql "SELECT * FROM series WHERE geo = 'BE' LIMIT 5"
     """
     if query == "-":
         query = sys.stdin.read()
-    columns, rows = run_query(app.settings.read_target, query)
+    timeout_s = timeout_from_env(os.environ)
+    columns, rows = run_query(app.settings.read_target, query, timeout_s=timeout_s)
     print_rows(app.out, columns, rows, fmt)
 
 

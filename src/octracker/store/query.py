@@ -3,17 +3,36 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import math
+import re
+import resource
+import threading
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import duckdb
 
-from octracker.errors import InputRefused, OctrackerError
+from octracker.errors import InputRefused, OctrackerError, UsageError
 from octracker.store.lake import LakeTarget, connect_lake, describe_attach_error, lake_data_directory
 
 #: Memory one query may use; a query that needs more fails with a message instead of taking the machine.
 MEMORY_LIMIT = "2GB"
+#: Address space a query may add to the process beyond MEMORY_LIMIT: DuckDB's parser, binder and planner
+#: allocate outside its buffer manager (a 10,000-branch UNION ALL alone took 1.9 GB), so the process as a whole
+#: is capped too and an allocation past the cap fails as "Out of Memory" instead of taking the machine.
+PLANNER_HEADROOM_BYTES = 1 << 30
+#: Longest query text taken. Planning happens before a query can be interrupted and grows faster than the text
+#: (4,000 UNION ALL branches, 107 KB, plan in about 8 s), so the text is bounded to keep planning short.
+MAX_QUERY_CHARS = 64 * 1024
+#: Default time limit of one query, in seconds (environment variable OCTRACKER_SQL_TIMEOUT).
+DEFAULT_TIMEOUT_S = 30.0
+TIMEOUT_ENV = "OCTRACKER_SQL_TIMEOUT"
+#: Statement types that only read. Everything else (COPY, EXPORT, ATTACH, SET, CALL, PRAGMA, LOAD, INSERT, ...)
+#: is refused before it runs: the database file itself is a path DuckDB lets a read-only connection write to
+#: (COPY ... TO the published copy overwrote it), so file settings alone cannot keep the shell from writing.
+READ_STATEMENTS = frozenset({duckdb.StatementType.SELECT})
+_EXPLAIN = re.compile(r"\s*EXPLAIN(?:\s+ANALY[SZ]E)?\s+(?P<query>.*)", re.IGNORECASE | re.DOTALL)
 
 #: No file access outside the warehouse, no extension loading, bounded memory and spill; settings frozen after.
 LOCKED_CONFIG = {
@@ -80,7 +99,24 @@ def describe_duckdb_error(exc: duckdb.Error) -> str:
 
 
 def check_one_statement(con: duckdb.DuckDBPyConnection, sql: str) -> None:
-    """Refuse an empty text or several statements: one query in, one result out."""
+    """Refuse an over-long text, an empty one, several statements, or a statement that is not a query."""
+    if len(sql) > MAX_QUERY_CHARS:
+        raise InputRefused(
+            f"the query is {len(sql):,} characters long; octracker sql takes at most {MAX_QUERY_CHARS:,} "
+            "(a query that long takes DuckDB too long to plan); shorten it, e.g. with a CTE or a join on VALUES"
+        )
+    statement = _one_statement(con, sql)
+    if statement.type == duckdb.StatementType.EXPLAIN:
+        # EXPLAIN ANALYZE runs what it explains: the explained statement must be a query too.
+        explained = _EXPLAIN.fullmatch(sql)
+        if explained is None:
+            _refuse_statement("an EXPLAIN this shell cannot check")
+        statement = _one_statement(con, explained["query"])
+    if statement.type not in READ_STATEMENTS:
+        _refuse_statement(f"a {statement.type.name} statement")
+
+
+def _one_statement(con: duckdb.DuckDBPyConnection, sql: str):
     try:
         statements = con.extract_statements(sql)
     except duckdb.Error as exc:
@@ -88,19 +124,110 @@ def check_one_statement(con: duckdb.DuckDBPyConnection, sql: str) -> None:
     if len(statements) != 1:
         found = "no statement" if not statements else f"{len(statements)} statements"
         raise InputRefused(f"give exactly one SQL statement, found {found}")
+    return statements[0]
 
 
-def run_query(path: Path | LakeTarget, sql: str, params: list[Any] | None = None) -> tuple[list[str], list[tuple]]:
-    """Run one statement and return (columns, rows); DuckDB's complaint becomes a refused input."""
+def _refuse_statement(what: str) -> NoReturn:
+    raise InputRefused(
+        f"octracker sql runs queries only (SELECT, FROM, WITH, VALUES, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN) and "
+        f"this is {what}; it writes, attaches or changes settings, which the shell never does. Export results "
+        "with --format csv or json and a shell redirect"
+    )
+
+
+def timeout_from_env(environ: Mapping[str, str]) -> float:
+    """The query time limit in seconds from OCTRACKER_SQL_TIMEOUT (default DEFAULT_TIMEOUT_S)."""
+    raw = environ.get(TIMEOUT_ENV, "").strip()
+    if not raw:
+        return DEFAULT_TIMEOUT_S
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = float("nan")
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise UsageError(f"{TIMEOUT_ENV}={raw!r} is not a positive number of seconds; set it to e.g. 30")
+    return seconds
+
+
+@contextlib.contextmanager
+def bounded_address_space(extra_bytes: int) -> Iterator[None]:
+    """Cap the process's address space at its current size plus `extra_bytes`, restoring the cap after."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    with open("/proc/self/statm", encoding="ascii") as statm:
+        current = int(statm.read().split()[0]) * resource.getpagesize()
+    cap = current + extra_bytes
+    if hard != resource.RLIM_INFINITY:
+        cap = min(cap, hard)
+    if soft != resource.RLIM_INFINITY and soft <= cap:
+        yield  # already bounded tighter by the caller's environment
+        return
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
+class QueryTimedOut(InputRefused):
+    """A query ran past its time limit and was stopped."""
+
+
+def run_query(
+    path: Path | LakeTarget,
+    sql: str,
+    params: list[Any] | None = None,
+    *,
+    timeout_s: float | None = None,
+) -> tuple[list[str], list[tuple]]:
+    """Run one query and return (columns, rows); DuckDB's complaint becomes a refused input.
+
+    With `timeout_s`, a query still running after that many seconds is interrupted and refused.
+    """
     with locked_reader(path) as con:
         check_one_statement(con, sql)
+        timed_out = threading.Event()
+
+        def stop() -> None:
+            timed_out.set()
+            con.interrupt()
+
+        timer = threading.Timer(timeout_s, stop) if timeout_s is not None else None
         try:
-            cursor = con.execute(sql, params or [])
-            if cursor.description is None:
-                return [], []
-            return [d[0] for d in cursor.description], cursor.fetchall()
+            with bounded_address_space(_bytes(MEMORY_LIMIT) + PLANNER_HEADROOM_BYTES):
+                if timer is not None:
+                    timer.daemon = True
+                    timer.start()
+                cursor = con.execute(sql, params or [])
+                if cursor.description is None:
+                    return [], []
+                return [d[0] for d in cursor.description], cursor.fetchall()
+        except MemoryError:
+            raise InputRefused(
+                f"the result does not fit in the memory a query may use ({MEMORY_LIMIT} and planning room); "
+                "narrow the query with WHERE, fewer columns or LIMIT"
+            ) from None
         except duckdb.Error as exc:
+            if timed_out.is_set():
+                raise QueryTimedOut(describe_timeout(timeout_s)) from None
             raise InputRefused(describe_duckdb_error(exc)) from None
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+
+def describe_timeout(timeout_s: float | None) -> str:
+    return (
+        f"the query was stopped after its time limit of {timeout_s:g} s; narrow it with WHERE, fewer columns or "
+        f"LIMIT, or allow more time with {TIMEOUT_ENV}=SECONDS"
+    )
+
+
+def _bytes(size: str) -> int:
+    """Bytes in a DuckDB size such as "2GB" (powers of 1024, as DuckDB reads them)."""
+    match = re.fullmatch(r"([0-9]+)\s*([KMGT]?)B", size.strip().upper())
+    if match is None:
+        raise ValueError(f"unreadable memory size {size!r}")
+    return int(match[1]) * 1024 ** " KMGT".index(match[2] or " ")
 
 
 def existing_relations(con: duckdb.DuckDBPyConnection) -> set[str]:
