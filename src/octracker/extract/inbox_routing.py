@@ -8,10 +8,8 @@ from pathlib import Path
 from octracker.content.catalog import Catalog
 from octracker.content.documents import text_fault
 from octracker.extract.oci_profile import parse_oci_profile
+from octracker.extract.table_files import is_binary_table
 from octracker.extract.tables import detect_table_kind
-
-ZIP_MAGIC = b"PK\x03\x04"
-PARQUET_MAGIC = b"PAR1"
 
 
 @dataclass(frozen=True)
@@ -42,7 +40,7 @@ def detect_kind(path: Path, content: bytes, catalog: Catalog) -> str | None:
     Parquet and XLSX by their magic bytes and header, CSV by its header line, an index profile by its score
     blocks. An article is never guessed: any prose would pass for one.
     """
-    binary = content.startswith((PARQUET_MAGIC, ZIP_MAGIC))
+    binary = is_binary_table(content)
     # The header is read leniently, so a table saved in another encoding still reaches its reader, which
     # names the byte at fault instead of calling the file unrecognised.
     table = detect_table_kind(path, catalog)

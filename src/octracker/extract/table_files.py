@@ -12,6 +12,7 @@ import polars as pl
 from octracker.extracts import Problem
 
 MiB = 1024 * 1024
+#: The first bytes of a Parquet file, and of a ZIP archive (an XLSX workbook is one): the only place they are written.
 PARQUET_MAGIC = b"PAR1"
 ZIP_MAGIC = b"PK\x03\x04"
 #: A real XLSX compresses 5-20x; far beyond this the archive is built to expand (a zip bomb).
@@ -39,6 +40,11 @@ OBSERVATION_SCHEMA = {
     "_line_no": pl.Int64,
     "_raw": pl.String,
 }
+
+
+def is_binary_table(content: bytes) -> bool:
+    """Whether the bytes start as a Parquet file or a ZIP archive (XLSX), which are never read as text."""
+    return content.startswith((PARQUET_MAGIC, ZIP_MAGIC))
 
 
 def sniff_format(path: Path) -> str:

@@ -39,7 +39,8 @@ from octracker.content.documents import (
 from octracker.content.specs import PipelineSpec
 from octracker.errors import InputRefused
 from octracker.extract.extractors import EXTRACTORS
-from octracker.extract.inbox_routing import INBOX_KINDS, PARQUET_MAGIC, ZIP_MAGIC, InboxKind, detect_kind
+from octracker.extract.inbox_routing import INBOX_KINDS, InboxKind, detect_kind
+from octracker.extract.table_files import is_binary_table
 from octracker.extracts import Problem
 from octracker.load.loading import PipelineResult, extract_and_load, record_failure, refuse_document
 from octracker.load.review import record_candidates
@@ -374,7 +375,7 @@ def seen_before(con: duckdb.DuckDBPyConnection, sha256: str, meta_sha256: str) -
 
 
 def unrecognised_message(path: Path, content: bytes = b"") -> str:
-    fault = None if content.startswith((PARQUET_MAGIC, ZIP_MAGIC)) else text_fault(content)
+    fault = None if is_binary_table(content) else text_fault(content)
     if fault is not None:
         # Naming a kind would not help: no reader takes these bytes.
         return f"{path.name}: not a file octracker reads: {fault[1]} (it reads UTF-8 text, CSV, Parquet and XLSX)"

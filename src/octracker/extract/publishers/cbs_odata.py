@@ -37,6 +37,7 @@ import polars as pl
 from octracker.extract.publishers.codes import cbs_geo, dataset_from_name, native_id
 from octracker.extract.publishers.periods import parse_publisher_period
 from octracker.extract.publishers.table import PUBLISHER_SCHEMA, PublisherTable, empty_publisher_rows
+from octracker.extract.table_files import ZIP_MAGIC
 from octracker.extracts import Problem
 
 PROVIDER = "cbs"
@@ -70,7 +71,7 @@ def bundle_answers(answers: Mapping[str, list[bytes]]) -> bytes:
 
 def looks_like(content: bytes) -> bool:
     """True for a zip whose members include a CBS data endpoint (used to detect a file given without a kind)."""
-    if not content.startswith(b"PK"):
+    if not content.startswith(ZIP_MAGIC):
         return False
     try:
         with zipfile.ZipFile(io.BytesIO(content)) as archive:
