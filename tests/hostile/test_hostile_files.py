@@ -131,7 +131,7 @@ BAD_FILES = [
         "NUL byte at line",
         'kind = "article"\ntitle = "Not an article"\n',
     ),
-    BadFile("bad-sidecar.csv", GOOD_CSV, "refused", "not a valid TOML sidecar", 'kind = "observations_long\n'),
+    BadFile("bad-sidecar.csv", GOOD_CSV, "refused", "not valid TOML at line 1", 'kind = "observations_long\n'),
 ]
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 from octracker.errors import SpecError
+from octracker.tomlfiles import load_toml
 
 log = logging.getLogger("octracker.content.alert_rules")
 
@@ -50,10 +50,7 @@ def load_alert_rules(path: Path) -> list[AlertRule]:
     if not path.exists():
         log.warning("%s: no alert rules file; no trend alerts will be raised", path)
         return []
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise SpecError(f"{path}: not valid TOML ({exc}); fix the file and run again") from None
+    raw = load_toml(path)
     rows: list[AlertRule] = []
     for n, entry in enumerate(raw.get("rule", []), start=1):
         rows += rule_tiers(entry, where=f"{path}: rule #{n} ({entry.get('rule', 'no name')})")

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from octracker.errors import SpecError
+from octracker.tomlfiles import load_toml
 
 DIRECTIONS = ("up_is_bad", "down_is_bad", "neutral")
 FREQUENCIES = ("annual", "biennial", "irregular", "monthly", "quarterly")
@@ -76,12 +76,7 @@ def name_key(name: str) -> str:
 
 def load_catalog(path: Path) -> Catalog:
     """Read and check the catalog file; a bad entry is refused with its position and field."""
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SpecError(f"{path}: indicator catalog not found; is --project pointing at the project folder?") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise SpecError(f"{path}: not valid TOML ({exc}); fix the file and run again") from None
+    raw = load_toml(path, missing="indicator catalog not found; is --project pointing at the project folder?")
     indicators = []
     seen: set[str] = set()
     for n, entry in enumerate(raw.get("indicator", []), start=1):

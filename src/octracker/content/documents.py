@@ -9,13 +9,13 @@ import os
 import re
 import shutil
 import tempfile
-import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from octracker.errors import InputRefused, SpecError
+from octracker.tomlfiles import load_toml
 
 SIDECAR_SUFFIX = ".meta.toml"
 #: The largest document read: a larger file is refused by its size, before a byte of it is read.
@@ -147,10 +147,7 @@ def read_sidecar_mapping(path: Path) -> dict[str, Any]:
     side = sidecar_path(path)
     if not side.exists():
         return {}
-    try:
-        return tomllib.loads(side.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise SpecError(f"{side}: not a valid TOML sidecar ({exc}); fix or remove it") from None
+    return load_toml(side, fix="fix the sidecar or remove it")
 
 
 def read_sidecar(path: Path) -> SourceMeta:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from octracker.errors import SpecError
+from octracker.tomlfiles import load_toml
 
 
 @dataclass(frozen=True)
@@ -56,12 +56,7 @@ def _name_pattern(name: str) -> str:
 
 def load_places(path: Path) -> Gazetteer:
     """Read and check the gazetteer file; a bad entry is refused with its position and field."""
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SpecError(f"{path}: place gazetteer not found; is --project pointing at the project folder?") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise SpecError(f"{path}: not valid TOML ({exc}); fix the file and run again") from None
+    raw = load_toml(path, missing="place gazetteer not found; is --project pointing at the project folder?")
     kinds = raw.get("kinds", {})
     names: list[tuple[str, str, int]] = []
     seen: dict[str, str] = {}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from octracker.content.curation import Curation, read_curations
 from octracker.content.documents import SourceMeta, meta_from_mapping, read_sidecar_mapping
 from octracker.content.feed_specs import read_feed_table
 from octracker.errors import SpecError, UsageError
+from octracker.tomlfiles import load_toml
 
 SPEC_FIELDS = {
     "name",
@@ -59,10 +59,7 @@ class PipelineSpec:
 
 def load_spec(path: Path) -> PipelineSpec:
     """Read one spec file and check it; errors name the file and the field."""
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise SpecError(f"{path}: not valid TOML ({exc})") from None
+    raw = load_toml(path)
     unknown = set(raw) - SPEC_FIELDS
     if unknown:
         raise SpecError(
