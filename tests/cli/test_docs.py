@@ -205,8 +205,12 @@ def test_the_duckdb_shell_of_the_cli_extra_reads_the_published_copy(refreshed):
         pytest.skip("the DuckDB shell is not installed: `make test` installs it (the cli extra)")
     opening = part("analysts.md", "## Opening the warehouse")
     (query,) = re.findall(r"^    D (SELECT .+;)$", opening, flags=re.M)
-    shown = subprocess.run([shell, "-readonly", "-csv", str(refreshed.published_path), "-c", query],
-                           capture_output=True, text=True, timeout=60)
+    shown = subprocess.run(
+        [shell, "-readonly", "-csv", str(refreshed.published_path), "-c", query],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert shown.returncode == 0, shown.stderr
     con = duckdb.connect(str(refreshed.published_path), read_only=True)
     try:
@@ -221,8 +225,12 @@ def test_the_duckdb_shell_of_the_cli_extra_reads_the_published_copy(refreshed):
 def test_the_engine_names_the_pages_cite_exist():
     pages = {p.name: p.read_text(encoding="utf-8") for p in sorted(DOCS.glob("*.md"))}
     pages["README.md"] = (REPO / "README.md").read_text(encoding="utf-8")
-    cited = {(page, name) for page, text in pages.items()
-             for name in re.findall(r"`(octracker(?:\.[a-z_]+)+)", text) if not name.endswith(".duckdb")}
+    cited = {
+        (page, name)
+        for page, text in pages.items()
+        for name in re.findall(r"`(octracker(?:\.[a-z_]+)+)", text)
+        if not name.endswith(".duckdb")
+    }
     assert len(cited) >= 5
     for page, name in sorted(cited):
         parts = name.split(".")

@@ -51,7 +51,7 @@ def test_the_readme_links_lead_to_pages_that_exist():
 def test_the_layout_table_is_the_engines_tree():
     from test_layers import LAYERS  # the rule the import test enforces
 
-    layout = README[README.index("## Layout\n"): README.index("## Documentation\n")]
+    layout = README[README.index("## Layout\n") : README.index("## Documentation\n")]
     packages = re.findall(r"^\| `src/octracker/(\w+)/` \|", layout, flags=re.M)
     engine = REPO / "src" / "octracker"
     present = sorted(p.parent.name for p in engine.glob("*/__init__.py"))

@@ -25,8 +25,8 @@ from octracker.extract.wide_index import (
     NUMBER,
     Cell,
     Column,
-    score_columns,
     find_header,
+    score_columns,
 )
 from octracker.extracts import Problem
 
