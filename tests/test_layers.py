@@ -29,9 +29,10 @@ SHARED = 0
 
 
 def room(module: str) -> str:
-    """`octracker.store.history` -> `store`; a shared module (`octracker.errors`) or the package itself -> ``."""
+    """`octracker.store.history` -> `store`; a shared module (`octracker.errors`, or a name imported from one,
+    `octracker.errors.SpecError`) or the package itself -> ``: the shared modules are one room, the ground floor."""
     parts = module.split(".")
-    return parts[1] if len(parts) > 2 or (len(parts) == 2 and parts[1] in LAYERS) else ""
+    return parts[1] if len(parts) > 1 and parts[1] in LAYERS else ""
 
 
 def rank(room_name: str) -> int:
