@@ -26,10 +26,9 @@ import httpx
 
 from octracker.alerts.outbox import PlannedEvents, Webhook, plan_alert_events, webhook_key
 from octracker.alerts.webhooks import DeliveryResult, RetryPolicy, deliver_message, redact_url
-from octracker.content.catalog import load_catalog
 from octracker.errors import UsageError, WarehouseBusy
 from octracker.store.settings import Settings
-from octracker.store.warehouse import open_writer, prepare_warehouse, publish
+from octracker.store.warehouse import open_writer, writer_session
 
 log = logging.getLogger("octracker.alerts.deliveries")
 
@@ -134,9 +133,7 @@ def send_alerts(
     by_key = {w.key: w for w in webhooks}
     with sender_lock(settings), redacted_http_logs():
         # Load inputs.
-        catalog = load_catalog(settings.schemas_dir / "indicators.toml")
-        with open_writer(settings) as con:
-            prepare_warehouse(con, settings, catalog)
+        with writer_session(settings, publish_after=False) as (con, _):
             report.planned = plan_alert_events(con, webhooks, clock_now())
             claims = claim_deliveries(con, list(by_key), clock_now())
         # Process data.
@@ -174,10 +171,9 @@ def send_alerts(
                     f"after {result.attempts} attempt(s): {result.error}; it stays pending for the next send"
                 )
         # Save outputs.
-        with open_writer(settings) as con:
+        with writer_session(settings) as (con, _):
             release_claims(con)
             report.pending, report.unconfigured = count_pending(con, list(by_key))
-            publish(con, settings)
     return report
 
 

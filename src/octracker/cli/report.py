@@ -8,9 +8,9 @@ from pathlib import Path
 import click
 
 from octracker.cli.progress import progress_bar
-from octracker.content.catalog import load_catalog
 from octracker.errors import UsageError
 from octracker.store.query import locked_reader
+from octracker.store.warehouse import project_catalog
 
 # altair and vl-convert take a second or more to import: loaded by these two commands only, so every
 # other command (and --help) starts fast.
@@ -60,7 +60,7 @@ def report_command(app, out_dir: Path | None, as_json: bool) -> None:
 
 def resolve_indicator(app, name: str):
     """The catalog indicator for an id or any of its names; a usage error naming close matches otherwise."""
-    catalog = load_catalog(app.settings.schemas_dir / "indicators.toml")
+    catalog = project_catalog(app.settings)
     found = catalog[name] if name in catalog else catalog.by_name(name)
     if found is None:
         close = [i.id for i in catalog.indicators if name.lower() in i.id or name.lower() in i.name.lower()]

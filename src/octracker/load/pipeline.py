@@ -8,7 +8,7 @@ from pathlib import Path
 
 import duckdb
 
-from octracker.content.catalog import Catalog, load_catalog
+from octracker.content.catalog import Catalog
 from octracker.content.documents import read_document, remove_partial_raw, store_raw
 from octracker.content.fingerprints import (
     input_fingerprint,
@@ -32,7 +32,7 @@ from octracker.load.loading import (  # noqa: F401 - re-exported: the run primit
 from octracker.store.history import LoadCounts, current_row_hashes
 from octracker.store.runs import finish_run, mark_interrupted_runs, start_run
 from octracker.store.settings import Settings
-from octracker.store.warehouse import open_writer, prepare_warehouse, publish
+from octracker.store.warehouse import writer_session
 from octracker.store.writers import pipeline_lease, write_transaction
 
 
@@ -116,16 +116,13 @@ def record_unchanged(
 @contextlib.contextmanager
 def open_refresh(settings: Settings) -> Iterator[tuple[duckdb.DuckDBPyConnection, Catalog]]:
     """The writer connection of one refresh: schema and views current before, the read-only copy published after."""
-    catalog = load_catalog(settings.schemas_dir / "indicators.toml")
-    with open_writer(settings) as con:
-        prepare_warehouse(con, settings, catalog)
+    with writer_session(settings) as (con, catalog):
         mark_interrupted_runs(con)
         if settings.lake is None or settings.lake.catalog_kind != "postgres":
             # The only writer: what a raw-store write in progress left belongs to a process that died. (Writers
             # of a lake with a PostgreSQL catalog run side by side, so their files are left alone.)
             remove_partial_raw(settings.raw_dir)
         yield con, catalog
-        publish(con, settings)
 
 
 def refresh_plan(settings: Settings, names: tuple[str, ...] | list[str]) -> tuple[list[PipelineSpec], bool]:

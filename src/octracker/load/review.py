@@ -17,7 +17,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from octracker.content.catalog import Catalog, load_catalog
+from octracker.content.catalog import Catalog
 from octracker.content.documents import Document, text_fault
 from octracker.errors import InputRefused, UsageError
 from octracker.extract.articles import propose_candidates
@@ -27,7 +27,7 @@ from octracker.store.history import LoadCounts, close_current, upsert_observatio
 from octracker.store.query import relation_exists, run_query
 from octracker.store.runs import finish_run, start_run, upsert_source
 from octracker.store.settings import Settings
-from octracker.store.warehouse import open_writer, prepare_warehouse, publish, utc_now
+from octracker.store.warehouse import project_catalog, utc_now, writer_session
 from octracker.store.writers import write_transaction
 
 #: The pipeline name runs, sources and observation versions written by review carry.
@@ -84,7 +84,7 @@ def record_candidates(con: duckdb.DuckDBPyConnection, document: Document, settin
     Returns how many candidates are new.
     """
     # Load inputs.
-    catalog = load_catalog(settings.schemas_dir / "indicators.toml")
+    catalog = project_catalog(settings)
     fault = text_fault(document.content)
     if fault is not None:
         raise InputRefused(f"{document.path.name}: {fault[1]}")
@@ -178,9 +178,7 @@ def accept_candidate(settings: Settings, candidate_id: str, decision: Decision =
 
     A rejected candidate may be accepted after all; an accepted one cannot be accepted twice.
     """
-    catalog = load_catalog(settings.schemas_dir / "indicators.toml")
-    with open_writer(settings) as con:
-        prepare_warehouse(con, settings, catalog)
+    with writer_session(settings) as (con, catalog):
         candidate = stored_candidate(con, candidate_id, "accepted")
         frame = observation_from_candidate(candidate, decision, catalog)
         problems = validate_observations(frame, catalog, settings.schemas_dir)
@@ -204,7 +202,6 @@ def accept_candidate(settings: Settings, candidate_id: str, decision: Decision =
             )
 
         record_decision(con, candidate_id, "accepted", decision.reason, load)
-        publish(con, settings)
     return frame.row(0, named=True)
 
 
@@ -214,9 +211,7 @@ def reject_candidate(settings: Settings, candidate_id: str, reason: str | None =
     Rejecting a candidate accepted before takes its observation out of `observations` (the version is
     closed, never deleted); rejecting a pending one loads nothing.
     """
-    catalog = load_catalog(settings.schemas_dir / "indicators.toml")
-    with open_writer(settings) as con:
-        prepare_warehouse(con, settings, catalog)
+    with writer_session(settings) as (con, catalog):
         candidate = stored_candidate(con, candidate_id, "rejected")
 
         def retract(now: dt.datetime, run_id: str) -> LoadCounts:
@@ -228,7 +223,6 @@ def reject_candidate(settings: Settings, candidate_id: str, reason: str | None =
             return LoadCounts(retracted=closed)
 
         counts = record_decision(con, candidate_id, "rejected", reason, retract)
-        publish(con, settings)
     return counts.retracted
 
 

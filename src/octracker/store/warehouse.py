@@ -17,7 +17,7 @@ import duckdb
 import polars as pl
 
 from octracker.content.alert_rules import AlertRule, load_alert_rules
-from octracker.content.catalog import Catalog
+from octracker.content.catalog import Catalog, load_catalog
 from octracker.errors import OctrackerError, SpecError, WarehouseBusy
 from octracker.store.lake import LakeTarget, connect_lake, describe_attach_error, is_lock_error
 from octracker.store.settings import Settings
@@ -94,6 +94,28 @@ def open_writer(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
         yield con
     finally:
         con.close()
+
+
+def project_catalog(settings: Settings) -> Catalog:
+    """The project's indicator catalog (`schemas/indicators.toml`)."""
+    return load_catalog(settings.schemas_dir / "indicators.toml")
+
+
+@contextlib.contextmanager
+def writer_session(
+    settings: Settings, *, publish_after: bool = True
+) -> Iterator[tuple[duckdb.DuckDBPyConnection, Catalog]]:
+    """A write to the warehouse: the catalog read, the writer opened, schema, catalog, alert rules and views made
+    current, then (when the work succeeded and `publish_after`) the read-only copy published.
+
+    Work that raises publishes nothing.
+    """
+    catalog = project_catalog(settings)
+    with open_writer(settings) as con:
+        prepare_warehouse(con, settings, catalog)
+        yield con, catalog
+        if publish_after:
+            publish(con, settings)
 
 
 def open_reader(target: Path | LakeTarget) -> duckdb.DuckDBPyConnection:
