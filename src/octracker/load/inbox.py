@@ -44,6 +44,7 @@ from octracker.extract.table_files import is_binary_table
 from octracker.extracts import Problem
 from octracker.load.loading import PipelineResult, extract_and_load, record_failure, refuse_document
 from octracker.load.review import record_candidates
+from octracker.store.rows import scalar
 from octracker.store.runs import finish_run, start_run, upsert_source
 from octracker.store.settings import Settings
 from octracker.store.warehouse import utc_now
@@ -366,10 +367,11 @@ def _record_article(run: _InboxRun, spec: PipelineSpec, document: Document) -> P
 def seen_before(con: duckdb.DuckDBPyConnection, sha256: str, meta_sha256: str) -> bool:
     """Whether these bytes under this metadata were loaded before (a refused file may be tried again)."""
     return (
-        con.execute(
+        scalar(
+            con,
             "SELECT COUNT(*) FROM inbox_files WHERE sha256 = ? AND meta_sha256 = ? AND status = 'loaded'",
             [sha256, meta_sha256],
-        ).fetchone()[0]
+        )
         > 0
     )
 

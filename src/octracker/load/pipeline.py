@@ -30,6 +30,7 @@ from octracker.load.loading import (  # noqa: F401 - re-exported: the run primit
     refuse_document,
 )
 from octracker.store.history import LoadCounts, current_row_hashes
+from octracker.store.rows import scalar
 from octracker.store.runs import finish_run, mark_interrupted_runs, start_run
 from octracker.store.settings import Settings
 from octracker.store.warehouse import writer_session
@@ -100,9 +101,11 @@ def record_unchanged(
     con: duckdb.DuckDBPyConnection, spec: PipelineSpec, run_id: str, fingerprint: str, rules: str
 ) -> PipelineResult:
     """Nothing the load depends on changed since the last one: its rows are all still current, as they were."""
-    held = con.execute(
-        "SELECT COUNT(*) FROM observation_history WHERE valid_to IS NULL AND source_id = ?", [spec.source.source_id]
-    ).fetchone()[0]
+    held = scalar(
+        con,
+        "SELECT COUNT(*) FROM observation_history WHERE valid_to IS NULL AND source_id = ?",
+        [spec.source.source_id],
+    )
     counts = LoadCounts(unchanged=held)
 
     def write() -> None:

@@ -24,6 +24,7 @@ from octracker.serve.charts import POINT_COLUMNS, POINT_JOINS, Point, build_char
 from octracker.serve.report_html import render_report
 from octracker.store.lake import last_commit_time
 from octracker.store.query import existing_relations, locked_reader
+from octracker.store.rows import scalar
 from octracker.store.settings import Settings
 
 #: Views the report cannot do without; refresh builds them.
@@ -227,8 +228,8 @@ def collect_report(
                 else dt.datetime.fromtimestamp(published.stat().st_mtime, dt.UTC)
             ),
             places=load_place_names(settings.schemas_dir),
-            n_values=con.execute("SELECT COUNT(*) FROM observations").fetchone()[0],
-            n_sources=con.execute("SELECT COUNT(DISTINCT source_id) FROM observations").fetchone()[0],
+            n_values=scalar(con, "SELECT COUNT(*) FROM observations"),
+            n_sources=scalar(con, "SELECT COUNT(DISTINCT source_id) FROM observations"),
             alerts=read_alerts(con, relations),
         )
         data.conflicts = read_conflicts(con, periods, names)

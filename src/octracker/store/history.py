@@ -12,6 +12,7 @@ import polars as pl
 import pyarrow as pa
 
 from octracker.content.curation import split_superseded
+from octracker.store.rows import one_row, scalar
 
 #: Columns that make one observation (the natural key).
 KEY_COLUMNS = ("indicator_id", "geo", "period_start", "period_end", "source_id")
@@ -183,7 +184,7 @@ def _load_stated(
     scope = ", ".join("?" for _ in source_ids) or "NULL"
     current = f"SELECT * FROM observation_history WHERE valid_to IS NULL AND source_id IN ({scope})"
     # The sources' first load reads the incoming rows once, in a plain insert: string views are safe there.
-    first_load = not con.execute(f"SELECT EXISTS ({current})", source_ids).fetchone()[0]
+    first_load = not scalar(con, f"SELECT EXISTS ({current})", source_ids)
     con.register(
         "_incoming",
         in_row_groups(frame.select(*CANONICAL_COLUMNS, row_hash.alias("row_hash")), string_views=first_load),
@@ -245,11 +246,12 @@ def _restates_all(con: duckdb.DuckDBPyConnection, current: str, source_ids: list
     count means the same hashes; an equal sum as well guards against another writer having changed these
     versions since then.
     """
-    held, restated = con.execute(
+    held, restated = one_row(
+        con,
         f"SELECT (SELECT [COUNT(row_hash), SUM(row_hash::HUGEINT)] FROM ({current})), "
         "(SELECT [COUNT(row_hash), SUM(row_hash::HUGEINT)] FROM _restated)",
         source_ids,
-    ).fetchone()
+    )
     return held == restated
 
 
@@ -293,11 +295,12 @@ def _apply_changes(
     counts = dict(con.execute("SELECT change, COUNT(*) FROM _changes GROUP BY change").fetchall())
     new, revised, retracted = (counts.get(k, 0) for k in ("new", "revised", "retracted"))
     if new and stated_elsewhere is not None:
-        repeated = con.execute(
+        repeated = scalar(
+            con,
             f"SELECT COUNT(*) FROM _changes AS c JOIN ({stated_elsewhere}) AS h ON {_key_match('c', 'h')} "
             "WHERE c.change = 'new'",
             source_ids,
-        ).fetchone()[0]
+        )
         if repeated:
             raise RestatedKeyConflict(f"{repeated} changed rows have the key of a row stated unchanged")
     if revised or retracted:
@@ -396,7 +399,7 @@ def close_current(con: duckdb.DuckDBPyConnection, condition: str, params: list, 
     Keeps `multi_source_periods` in step; the caller owns the transaction. Returns how many were closed.
     """
     current = f"h.valid_to IS NULL AND ({condition})"
-    closed = con.execute(f"SELECT COUNT(*) FROM observation_history AS h WHERE {current}", params).fetchone()[0]
+    closed = scalar(con, f"SELECT COUNT(*) FROM observation_history AS h WHERE {current}", params)
     if closed:
         con.execute(f"UPDATE observation_history AS h SET valid_to = ? WHERE {current}", [now, *params])
         periods_lost(
@@ -434,7 +437,7 @@ def periods_gained(
         [*(source_ids if one_source else []), *params],
     )
     with _scratch(con, "_nearby"):
-        if not con.execute("SELECT COUNT(*) FROM _nearby").fetchone()[0]:
+        if not scalar(con, "SELECT COUNT(*) FROM _nearby"):
             return
         # One source written: a period another source states is shared. Several (they may share periods among
         # themselves): a period of `rows` is shared when two current rows state it.
@@ -463,7 +466,7 @@ def periods_lost(con: duckdb.DuckDBPyConnection, rows: str, params: list | None 
         params or [],
     )
     with _scratch(con, "_recount"):
-        if not con.execute("SELECT COUNT(*) FROM _recount").fetchone()[0]:
+        if not scalar(con, "SELECT COUNT(*) FROM _recount"):
             return
         con.execute(f"DELETE FROM multi_source_periods AS m USING _recount AS r WHERE {_period_match('m', 'r')}")
         con.execute(

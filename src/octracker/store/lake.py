@@ -19,6 +19,7 @@ from pathlib import Path
 import duckdb
 
 from octracker.errors import OctrackerError, UsageError
+from octracker.store.rows import scalar
 
 LAKE_PREFIX = "ducklake:"
 #: The name the lake is attached under in octracker's own connections (analysts may choose another).
@@ -281,12 +282,10 @@ def describe_attach_error(target: LakeTarget, exc: duckdb.Error) -> str:
 def last_commit_time(con: duckdb.DuckDBPyConnection) -> dt.datetime:
     """When the attached lake last committed (UTC): what a published copy's file time says for a file."""
     # Converted to naive UTC in SQL: a TIMESTAMPTZ value would need pytz in Python.
-    when = con.execute(
-        "SELECT timezone('UTC', MAX(snapshot_time)) FROM ducklake_snapshots(?)", [LAKE_ALIAS]
-    ).fetchone()[0]
+    when = scalar(con, "SELECT timezone('UTC', MAX(snapshot_time)) FROM ducklake_snapshots(?)", [LAKE_ALIAS])
     return when.replace(tzinfo=dt.UTC)
 
 
 def lake_data_directory(con: duckdb.DuckDBPyConnection) -> str:
     """The data path recorded in the attached lake's catalog (where its Parquet files are)."""
-    return con.execute("SELECT data_path FROM ducklake_settings(?)", [LAKE_ALIAS]).fetchone()[0]
+    return scalar(con, "SELECT data_path FROM ducklake_settings(?)", [LAKE_ALIAS])

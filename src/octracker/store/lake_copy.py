@@ -12,6 +12,7 @@ import duckdb
 
 from octracker.errors import OctrackerError, UsageError, WarehouseBusy
 from octracker.store.lake import LakeTarget, is_lock_error, sql_literal
+from octracker.store.rows import one_row
 from octracker.store.settings import DEFAULT_WAREHOUSE, Settings
 from octracker.store.warehouse import apply_migrations, apply_views, open_writer
 from octracker.store.writers import write_transaction
@@ -36,7 +37,7 @@ class TableCopy:
 
 def table_fingerprint(con: duckdb.DuckDBPyConnection, qualified: str) -> tuple[int, int]:
     """Row count and an order-free checksum of every value (duplicates count, unlike XOR)."""
-    return con.execute(f"SELECT COUNT(*), COALESCE(SUM(hash(t)::HUGEINT), 0) FROM {qualified} AS t").fetchone()
+    return one_row(con, f"SELECT COUNT(*), COALESCE(SUM(hash(t)::HUGEINT), 0) FROM {qualified} AS t")
 
 
 def attach_source(con: duckdb.DuckDBPyConnection, path: Path, timeout_s: float) -> None:

@@ -10,6 +10,7 @@ import duckdb
 from octracker.content.documents import Document
 from octracker.extracts import Problem
 from octracker.store.history import LoadCounts
+from octracker.store.rows import scalar
 from octracker.store.warehouse import utc_now
 from octracker.store.writers import try_pipeline_lease, write_transaction
 
@@ -39,7 +40,7 @@ def mark_interrupted_runs(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def _mark_interrupted(con: duckdb.DuckDBPyConnection, pipeline: str) -> int:
-    count = con.execute("SELECT COUNT(*) FROM runs WHERE status = 'running' AND pipeline = ?", [pipeline]).fetchone()[0]
+    count = scalar(con, "SELECT COUNT(*) FROM runs WHERE status = 'running' AND pipeline = ?", [pipeline])
     if count:
         con.execute(
             "UPDATE runs SET status = 'interrupted', finished_at = ?, "

@@ -20,6 +20,7 @@ from octracker.content.alert_rules import AlertRule, load_alert_rules
 from octracker.content.catalog import Catalog, load_catalog
 from octracker.errors import OctrackerError, SpecError, WarehouseBusy
 from octracker.store.lake import LakeTarget, connect_lake, describe_attach_error, is_lock_error
+from octracker.store.rows import one_row, scalar
 from octracker.store.settings import Settings
 from octracker.store.writers import open_shared_lake_writer, write_transaction
 
@@ -146,9 +147,7 @@ def list_migrations(migrations_dir: Path) -> list[tuple[int, str, Path]]:
 
 def takes_file_only_sql(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether the connection's database is a DuckDB file in FILE_STORAGE_VERSION's format or newer."""
-    kind, tags = con.execute(
-        "SELECT type, tags FROM duckdb_databases() WHERE database_name = current_database()"
-    ).fetchone()
+    kind, tags = one_row(con, "SELECT type, tags FROM duckdb_databases() WHERE database_name = current_database()")
     found = re.match(r"v(\d+)\.(\d+)\.(\d+)", (tags or {}).get("storage_version", ""))
     wanted = tuple(int(n) for n in FILE_STORAGE_VERSION[1:].split("."))
     return kind == "duckdb" and found is not None and tuple(int(n) for n in found.groups()) >= wanted
@@ -179,7 +178,7 @@ def apply_migrations(con: duckdb.DuckDBPyConnection, migrations_dir: Path) -> li
 
         def apply() -> bool:
             # Checked again inside the transaction: another writer of a lake may have applied it meanwhile.
-            if con.execute("SELECT COUNT(*) FROM schema_migrations WHERE version = ?", [version]).fetchone()[0]:
+            if scalar(con, "SELECT COUNT(*) FROM schema_migrations WHERE version = ?", [version]):
                 return False
             con.execute(migration_sql(path, file_only))
             con.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", [version, name, utc_now()])
