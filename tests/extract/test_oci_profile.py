@@ -16,13 +16,13 @@ from polars.testing import assert_frame_equal
 
 from octracker.content.catalog import Catalog, load_catalog
 from octracker.extract.oci_profile import (
-    COLUMNS,
     extract_oci_profile,
     format_score_line,
     parse_oci_profile,
     parse_score_line,
     render_oci_profile,
 )
+from octracker.extracts import EXTRACT_SCHEMA
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCUMENT = ROOT / "pipelines" / "documents" / "003_3261f147cc4f0198.txt"
@@ -60,7 +60,7 @@ def value(frame: pl.DataFrame, geo: str, indicator_id: str, year: int) -> float:
 
 
 def test_frame_matches_the_golden_file(frame: pl.DataFrame) -> None:
-    schema = {k: v for k, v in COLUMNS.items() if k != "_raw"}
+    schema = {k: v for k, v in EXTRACT_SCHEMA.items() if k != "_raw"}
     golden = pl.read_csv(GOLDEN, schema=schema)
     assert_frame_equal(frame.drop("_raw"), golden)
 
@@ -241,7 +241,7 @@ def test_a_document_without_scores_is_refused(catalog: Catalog) -> None:
         text, source_id="001", edition=2021, previous_edition=None, countries=["BE"], catalog=catalog
     )
     assert [p.check for p in extract.problems] == ["no_score_blocks"]
-    assert extract.frame.columns == list(COLUMNS)
+    assert extract.frame.columns == list(EXTRACT_SCHEMA)
 
 
 # n/a changes ------------------------------------------------------------------------------------------------

@@ -181,28 +181,32 @@ def plan_alert_events(
     return write_transaction(con, plan, what="alert events")
 
 
-EVENT_SCHEMA = {
-    "event_id": pl.String,
-    "fingerprint": pl.String,
-    "version": pl.Int32,
-    "event_type": pl.String,
-    "payload": pl.String,
-    "created_at": pl.Datetime("us"),
-}
-OUTBOX_SCHEMA = {
-    "fingerprint": pl.String,
-    "rule": pl.String,
-    "indicator_id": pl.String,
-    "geo": pl.String,
-    "year": pl.Int32,
-    "status": pl.String,
-    "version": pl.Int32,
-    "content_hash": pl.String,
-    "last_event_id": pl.String,
-    "alert_json": pl.String,
-    "opened_at": pl.Datetime("us"),
-    "updated_at": pl.Datetime("us"),
-}
+EVENT_SCHEMA = pl.Schema(
+    {
+        "event_id": pl.String(),
+        "fingerprint": pl.String(),
+        "version": pl.Int32(),
+        "event_type": pl.String(),
+        "payload": pl.String(),
+        "created_at": pl.Datetime("us"),
+    }
+)
+OUTBOX_SCHEMA = pl.Schema(
+    {
+        "fingerprint": pl.String(),
+        "rule": pl.String(),
+        "indicator_id": pl.String(),
+        "geo": pl.String(),
+        "year": pl.Int32(),
+        "status": pl.String(),
+        "version": pl.Int32(),
+        "content_hash": pl.String(),
+        "last_event_id": pl.String(),
+        "alert_json": pl.String(),
+        "opened_at": pl.Datetime("us"),
+        "updated_at": pl.Datetime("us"),
+    }
+)
 
 
 @dataclass

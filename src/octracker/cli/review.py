@@ -39,7 +39,7 @@ def review_group(ctx: click.Context, status: str, fmt: str) -> None:
         # A person reads the number as written and the sentence; programs get every column.
         hidden = {"number"} | ({"status"} if status != "all" else set())
         keep = [i for i, c in enumerate(columns) if c not in hidden]
-        columns, rows = [columns[i] for i in keep], [[row[i] for i in keep] for row in rows]
+        columns, rows = [columns[i] for i in keep], [tuple(row[i] for i in keep) for row in rows]
     print_rows(app.out, columns, rows, fmt, title=f"Candidates ({status})")
 
 

@@ -99,7 +99,9 @@ def read_feed_table(table: dict[str, Any], where: str) -> FeedConfig:
     fmt = table.get("format", "csv")
     if fmt not in FEED_FORMATS:
         raise SpecError(f"{where}: [feed] format {fmt!r} is not one of {', '.join(FEED_FORMATS)}")
-    options = {k: table[k] for k in ("max_bytes", "timeout_s", "max_attempts", "auth_env") if k in table}
+    options: dict[str, Any] = {
+        k: table[k] for k in ("max_bytes", "timeout_s", "max_attempts", "auth_env") if k in table
+    }
     for name in ("accept", "allow_http_hosts"):
         if name in table:
             if not isinstance(table[name], list) or not all(isinstance(v, str) for v in table[name]):

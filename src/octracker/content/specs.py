@@ -56,6 +56,20 @@ class PipelineSpec:
     #: Figures this source states that belong to another geography or indicator (`[[curation]]`).
     curations: tuple[Curation, ...] = ()
 
+    @property
+    def source_id(self) -> str:
+        """The source this pipeline loads: a document spec must name one (checked when it is read)."""
+        if not self.source.source_id:
+            raise SpecError(f"{self.path}: no source_id: set it in [source] or in the document's sidecar")
+        return self.source.source_id
+
+    @property
+    def document_path(self) -> Path:
+        """The document a document spec reads."""
+        if self.document is None:
+            raise SpecError(f'{self.path}: no document to read; set `document = "file"` or a [feed] table')
+        return self.document
+
 
 def load_spec(path: Path) -> PipelineSpec:
     """Read one spec file and check it; errors name the file and the field."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 import polars as pl
 
@@ -20,6 +21,14 @@ from octracker.extract.tables import extract_long_table, extract_wide_index
 from octracker.extracts import Extract, Problem, empty_observations
 
 ExtractorFn = Callable[[Document, PipelineSpec, Catalog], Extract]
+
+
+class SkippingExtractorFn(Protocol):
+    """An extractor that also takes `known_rows=`, the hashes of table rows to skip."""
+
+    def __call__(
+        self, document: Document, spec: PipelineSpec, catalog: Catalog, *, known_rows: pl.Series | None = None
+    ) -> Extract: ...
 
 
 NO_EDITION = Problem(
@@ -62,7 +71,7 @@ def extract_index_profile(document: Document, spec: PipelineSpec, catalog: Catal
     countries = spec.params.get("countries") or spec.source.countries
     return extract_oci_profile(
         text,
-        source_id=spec.source.source_id,
+        source_id=spec.source_id,
         edition=edition,
         previous_edition=previous,
         countries=list(countries) if countries else None,
@@ -78,7 +87,7 @@ def extract_article_figures(document: Document, spec: PipelineSpec, catalog: Cat
     return extract_declared_figures(
         text,
         figures=spec.params.get("figures", []),
-        source_id=spec.source.source_id,
+        source_id=spec.source_id,
         catalog=catalog,
         document_name=document.path.name,
     )
@@ -95,7 +104,7 @@ def extract_long_observations(
 ) -> Extract:
     """A long table (CSV or Parquet): one row per indicator, geo and period; rows in `known_rows` are skipped."""
     return extract_long_table(
-        table_path(document, spec), source_id=spec.source.source_id, catalog=catalog, known_rows=known_rows
+        table_path(document, spec), source_id=spec.source_id, catalog=catalog, known_rows=known_rows
     )
 
 
@@ -104,13 +113,11 @@ def extract_wide_index_table(document: Document, spec: PipelineSpec, catalog: Ca
     edition = spec.params.get("edition", spec.source.edition)
     if edition is None:
         return refused(NO_EDITION)
-    return extract_wide_index(
-        table_path(document, spec), source_id=spec.source.source_id, edition=edition, catalog=catalog
-    )
+    return extract_wide_index(table_path(document, spec), source_id=spec.source_id, edition=edition, catalog=catalog)
 
 
 #: Extractors that take `known_rows=`: the hashes of rows to skip, as `octracker.extract.long_table` explains.
-READS_KNOWN_ROWS = frozenset({"observations_long"})
+READS_KNOWN_ROWS: dict[str, SkippingExtractorFn] = {"observations_long": extract_long_observations}
 
 EXTRACTORS: dict[str, ExtractorFn] = {
     "observations_long": extract_long_observations,

@@ -15,7 +15,6 @@ import pyarrow.parquet as pq
 from octracker.content.catalog import Catalog, name_key
 from octracker.countries import is_known_geo
 from octracker.extract.table_files import (
-    OBSERVATION_SCHEMA,
     MiB,
     check_size,
     check_text,
@@ -24,7 +23,7 @@ from octracker.extract.table_files import (
     sniff_format,
 )
 from octracker.extract.validation import catalog_holds, catalog_limits, key_proven_unique
-from octracker.extracts import Extract, Problem
+from octracker.extracts import EXTRACT_SCHEMA, Extract, Problem
 
 FATAL_HEADER_CHECKS = ("missing_column", "duplicate_column")
 REQUIRED_COLUMNS = ("indicator", "geo", "period", "value", "unit")
@@ -55,7 +54,7 @@ DISTINCT_FEW = frozenset({"indicator", "geo", "period", "unit", "qualifier", "as
 
 #: The canonical columns, `_line_no` and `_raw`, the row's own `source_url` when the table gives one, and
 #: the hash of the row's cells.
-OUTPUT_SCHEMA = {**OBSERVATION_SCHEMA, "_source_url": pl.String, "_row_hash": pl.Int64}
+OUTPUT_SCHEMA = {**EXTRACT_SCHEMA, "_source_url": pl.String(), "_row_hash": pl.Int64()}
 
 
 def extract_long_table(
@@ -501,7 +500,7 @@ def _row_checks(parsed: pl.DataFrame, catalog: Catalog) -> list[tuple[str, pl.Ex
     shaped = pl.col("_ragged").is_null()
     start, end, as_of, value = pl.col("_start"), pl.col("_end"), pl.col("_as_of"), pl.col("_value")
     known = pl.col("_cat_unit").is_not_null()
-    checks = [
+    checks: list[tuple[str, pl.Expr, pl.Expr]] = [
         (
             "ragged_row",
             ~shaped,
@@ -521,7 +520,8 @@ def _row_checks(parsed: pl.DataFrame, catalog: Catalog) -> list[tuple[str, pl.Ex
         (
             "unknown_indicator",
             shaped & ~known,
-            _unknown_indicator_message(parsed, catalog) if "_cat_unit" in parsed.columns else None,
+            # Without `_cat_unit` the check is left out below, so its message is never built.
+            _unknown_indicator_message(parsed, catalog) if "_cat_unit" in parsed.columns else pl.lit(None, pl.String),
         ),
         (
             "bad_geo",

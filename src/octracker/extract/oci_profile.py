@@ -18,7 +18,7 @@ import polars as pl
 
 from octracker.content.catalog import Catalog, Indicator
 from octracker.countries import country_mentions, main_country
-from octracker.extracts import Extract, Problem
+from octracker.extracts import EXTRACT_SCHEMA, Extract, Problem
 
 PREFIX = "oci."
 CENT = Decimal("0.01")
@@ -35,25 +35,6 @@ SCORE_LINE = re.compile(
 )
 #: Short runs of digits and punctuation: a line meant as a score line even when it does not parse.
 SCORE_LIKE = re.compile(rf"^[0-9][0-9.,\s+{_MINUS}]*(?:n/?a)?$", re.IGNORECASE)
-
-COLUMNS: dict[str, pl.DataType] = {
-    "indicator_id": pl.Utf8,
-    "geo": pl.Utf8,
-    "period_start": pl.Date,
-    "period_end": pl.Date,
-    "year": pl.Int32,
-    "value": pl.Float64,
-    "unit": pl.Utf8,
-    "qualifier": pl.Utf8,
-    "is_partial": pl.Boolean,
-    "as_of": pl.Date,
-    "source_id": pl.Utf8,
-    "method": pl.Utf8,
-    "evidence": pl.Utf8,
-    "note": pl.Utf8,
-    "_line_no": pl.Int64,
-    "_raw": pl.Utf8,
-}
 
 
 @dataclass(frozen=True)
@@ -126,7 +107,7 @@ def extract_oci_profile(
             rows += profile_rows(
                 block, geo=geo, source_id=source_id, previous_edition=previous_edition, catalog=catalog
             )
-    return Extract(pl.DataFrame(rows, schema=COLUMNS) if rows else pl.DataFrame(schema=COLUMNS), problems)
+    return Extract(pl.DataFrame(rows, schema=EXTRACT_SCHEMA) if rows else pl.DataFrame(schema=EXTRACT_SCHEMA), problems)
 
 
 def parse_oci_profile(text: str, *, edition: int, catalog: Catalog) -> tuple[list[ProfileBlock], list[Problem]]:
@@ -151,7 +132,7 @@ def parse_oci_profile(text: str, *, edition: int, catalog: Catalog) -> tuple[lis
             continue
         indicator = _printed_indicator(line, catalog)
         restarts = current is not None and indicator is not None and indicator.id == current.first_id
-        if in_prose or restarts:
+        if in_prose or restarts or current is None:
             current = _Draft(line_no=n)
             drafts.append(current)
             in_prose = in_website_text = False
@@ -342,7 +323,7 @@ def _aggregate_problems(
     a = scores[agg.id]
     raw = f"{a.name}\n{a.score_text}"
     problems = []
-    mean = sum(scores[i].score for i in ids) / len(ids)
+    mean = sum((scores[i].score for i in ids), Decimal(0)) / len(ids)
     if abs(a.score - mean) > TOLERANCE:
         problems.append(
             Problem(
@@ -352,9 +333,9 @@ def _aggregate_problems(
                 a.line_no,
             )
         )
-    changes = [scores[i].change for i in ids]
-    if a.change is not None and all(c is not None for c in changes):
-        mean_change = sum(changes) / len(changes)
+    changes = [c for c in (scores[i].change for i in ids) if c is not None]
+    if a.change is not None and len(changes) == len(ids):
+        mean_change = sum(changes, Decimal(0)) / len(changes)
         if abs(a.change - mean_change) > TOLERANCE:
             problems.append(
                 Problem(
@@ -488,7 +469,7 @@ def profile_rows(
 
 def mean_half_up(inputs: list[tuple[str, Decimal]], year: int, note: str = "") -> tuple[Decimal, str]:
     """The mean of the inputs rounded half-up to two decimals, and evidence naming every input."""
-    total = sum(v for _, v in inputs)
+    total = sum((v for _, v in inputs), Decimal(0))
     mean = total / len(inputs)
     rounded = mean.quantize(CENT, rounding=ROUND_HALF_UP)
     listed = ", ".join(f"{i} {v}" for i, v in inputs)

@@ -7,8 +7,6 @@ import csv
 import zipfile
 from pathlib import Path
 
-import polars as pl
-
 from octracker.extracts import Problem
 
 MiB = 1024 * 1024
@@ -20,26 +18,6 @@ MAX_ZIP_RATIO = 100
 #: Below this many uncompressed bytes a high ratio is harmless (tiny, repetitive sheets).
 ZIP_RATIO_FLOOR = 8 * MiB
 _CHUNK = 4 * MiB
-
-#: What a table reader returns: the canonical observation columns, then `_line_no` and `_raw` for quarantine.
-OBSERVATION_SCHEMA = {
-    "indicator_id": pl.String,
-    "geo": pl.String,
-    "period_start": pl.Date,
-    "period_end": pl.Date,
-    "year": pl.Int32,
-    "value": pl.Float64,
-    "unit": pl.String,
-    "qualifier": pl.String,
-    "is_partial": pl.Boolean,
-    "as_of": pl.Date,
-    "source_id": pl.String,
-    "method": pl.String,
-    "evidence": pl.String,
-    "note": pl.String,
-    "_line_no": pl.Int64,
-    "_raw": pl.String,
-}
 
 
 def is_binary_table(content: bytes) -> bool:

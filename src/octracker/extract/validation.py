@@ -31,6 +31,8 @@ def load_schema_module(schemas_dir: Path) -> ModuleType:
     if not path.exists():
         raise SpecError(f"{path}: the canonical observation model is missing")
     spec = importlib.util.spec_from_file_location("octracker_contract_observation", path)
+    if spec is None or spec.loader is None:
+        raise SpecError(f"{path}: cannot be loaded as a Python module; it should be the observation model file")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)

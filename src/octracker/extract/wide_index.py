@@ -17,7 +17,6 @@ import polars as pl
 from octracker.content.catalog import Catalog, Indicator, name_key
 from octracker.countries import country_code
 from octracker.extract.table_files import (
-    OBSERVATION_SCHEMA,
     MiB,
     check_size,
     check_text,
@@ -26,7 +25,7 @@ from octracker.extract.table_files import (
     file_problem,
     sniff_format,
 )
-from octracker.extracts import Extract, Problem
+from octracker.extracts import EXTRACT_SCHEMA, Extract, Problem
 
 #: Header spellings (after name_key) of the column that names the country.
 COUNTRY_COLUMNS = ("country", "country_name", "country_or_territory", "country_territory", "countries", "pays", "land")
@@ -117,12 +116,12 @@ def extract_wide_index(
         row_records, row_problems = _read_row(row_no, cells, header, columns, seen, path.name)
         records += row_records
         problems += row_problems
-    frame = pl.DataFrame(records, schema={k: OBSERVATION_SCHEMA[k] for k in _ROW_FIELDS}, orient="row")
+    frame = pl.DataFrame(records, schema={k: EXTRACT_SCHEMA[k] for k in _ROW_FIELDS}, orient="row")
     return Extract(frame=_canonical(frame, source_id, edition), problems=problems)
 
 
 def _refused(*problems: Problem) -> Extract:
-    return Extract(frame=pl.DataFrame(schema=OBSERVATION_SCHEMA), problems=list(problems))
+    return Extract(frame=pl.DataFrame(schema=EXTRACT_SCHEMA), problems=list(problems))
 
 
 # --- reading ---------------------------------------------------------------------------------------------
@@ -133,7 +132,7 @@ def _csv_rows(path: Path, max_bytes: int) -> list[tuple[int, list[Cell]]] | Prob
     refused = check_size(path, max_bytes) or check_text(path)
     if refused:
         return refused
-    rows = []
+    rows: list[tuple[int, list[Cell]]] = []
     with open(path, encoding="utf-8-sig", newline="") as fh:
         separator = csv_separator(fh.readline())
         fh.seek(0)
@@ -368,4 +367,4 @@ def _canonical(frame: pl.DataFrame, source_id: str, edition: int) -> pl.DataFram
         source_id=pl.lit(source_id),
         method=pl.lit("parsed"),
         note=pl.lit(None, pl.String),
-    ).select(list(OBSERVATION_SCHEMA))
+    ).select(list(EXTRACT_SCHEMA))

@@ -255,7 +255,7 @@ def _ingest(run: _InboxRun, catalog: Catalog, overrides: IngestOverrides) -> Pip
     if refused is not None:
         return run.refuse([Problem(*refused, payload="")])
     content = run.path.read_bytes()
-    run.sha256 = sha256_hex(content)
+    run.sha256 = sha256 = sha256_hex(content)
     sidecar = read_sidecar_mapping(run.path)
     meta = meta_from_mapping(sidecar, str(sidecar_path(run.path))).merged(
         {
@@ -265,12 +265,12 @@ def _ingest(run: _InboxRun, catalog: Catalog, overrides: IngestOverrides) -> Pip
             "published_precision": "day" if overrides.published else None,
         }
     )
-    document = Document(path=run.path, content=content, sha256=run.sha256, meta=meta)
+    document = Document(path=run.path, content=content, sha256=sha256, meta=meta)
     readable = store_raw(run.settings.raw_dir, document)
     run.kind = meta.kind or detect_kind(readable, content, catalog)
     run.meta_sha256 = meta_fingerprint(meta, run.kind)
-    if seen_before(run.con, run.sha256, run.meta_sha256):
-        return _unchanged(run)
+    if seen_before(run.con, sha256, run.meta_sha256):
+        return _unchanged(run, sha256)
 
     # Process data.
     if run.kind is None:
@@ -312,7 +312,7 @@ def _ingest(run: _InboxRun, catalog: Catalog, overrides: IngestOverrides) -> Pip
         )
 
     # Save outputs.
-    archived, quarantined = archive_path(run.settings.inbox_dir, run.path, run.sha256), quarantine_path(run.path)
+    archived, quarantined = archive_path(run.settings.inbox_dir, run.path, sha256), quarantine_path(run.path)
     with named_copy(readable, run.path.name) as named:
         result = extract_and_load(
             run.con,
@@ -330,8 +330,8 @@ def _ingest(run: _InboxRun, catalog: Catalog, overrides: IngestOverrides) -> Pip
     return dataclasses.replace(result, subject=run.path.name)
 
 
-def _unchanged(run: _InboxRun) -> PipelineResult:
-    kept = archive_path(run.settings.inbox_dir, run.path, run.sha256)
+def _unchanged(run: _InboxRun, sha256: str) -> PipelineResult:
+    kept = archive_path(run.settings.inbox_dir, run.path, sha256)
 
     def write() -> None:
         run.record(run.con, "unchanged", kept, "the same content and metadata were loaded before")
@@ -344,13 +344,13 @@ def _unchanged(run: _InboxRun) -> PipelineResult:
 
 def _record_article(run: _InboxRun, spec: PipelineSpec, document: Document) -> PipelineResult:
     """Articles become candidates for review (`octracker review`)."""
-    kept = archive_path(run.settings.inbox_dir, run.path, run.sha256)
+    kept = archive_path(run.settings.inbox_dir, run.path, document.sha256)
 
     def write() -> None:
         upsert_source(
             run.con,
             document,
-            source_id=run.source_id,
+            source_id=spec.source_id,
             kind="article",
             pipeline=INBOX_PIPELINE,
             precedence=spec.precedence,

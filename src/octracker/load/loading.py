@@ -66,8 +66,9 @@ def extract_document(
         raise InputRefused(
             f"{spec.path}: unknown extractor {spec.extractor!r}; known: {', '.join(sorted(EXTRACTORS))}"
         ) from None
-    if known_rows is not None and spec.extractor in READS_KNOWN_ROWS and not spec.curations:
-        return extractor(document, spec, catalog, known_rows=known_rows)
+    skipping = READS_KNOWN_ROWS.get(spec.extractor)
+    if known_rows is not None and skipping is not None and not spec.curations:
+        return skipping(document, spec, catalog, known_rows=known_rows)
     return apply_curations(extractor(document, spec, catalog), spec.curations, document.path.name)
 
 
@@ -118,7 +119,7 @@ def load_document(
 
     `also` writes the caller's bookkeeping (feed state, inbox record) in the same transaction.
     """
-    source_id = spec.source.source_id
+    source_id = spec.source_id
     log.debug("%s: loading %d rows from %s in one transaction", spec.name, extract.frame.height, document.path.name)
 
     def write() -> LoadCounts:

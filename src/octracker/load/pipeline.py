@@ -70,7 +70,7 @@ def run_leased_pipeline(
     document = None
     try:
         # Load inputs.
-        document = read_document(spec.document, spec.source)
+        document = read_document(spec.document_path, spec.source)
         store_raw(settings.raw_dir, document)
         rules = rules_fingerprint(spec, document, settings.schemas_dir)
         fingerprint = input_fingerprint(rules, document)
@@ -78,7 +78,7 @@ def run_leased_pipeline(
         if fingerprint == last_input:
             return record_unchanged(con, spec, run_id, fingerprint, rules)
         # Under the rules of the last load, a table row it read gives the same observation: not read again.
-        known = current_row_hashes(con, spec.source.source_id) if rules == last_rules else None
+        known = current_row_hashes(con, spec.source_id) if rules == last_rules else None
         # Process data, save outputs.
         return extract_and_load(
             con,
@@ -104,7 +104,7 @@ def record_unchanged(
     held = scalar(
         con,
         "SELECT COUNT(*) FROM observation_history WHERE valid_to IS NULL AND source_id = ?",
-        [spec.source.source_id],
+        [spec.source_id],
     )
     counts = LoadCounts(unchanged=held)
 

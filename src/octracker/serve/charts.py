@@ -171,7 +171,8 @@ def build_chart(
 
 def legend_rows(markings: list[str]) -> list[dict[str, Any]]:
     """The legend entries for the markings used, placed left to right by the length of their labels."""
-    rows, x = [], 8
+    rows: list[dict[str, Any]] = []
+    x: float = 8
     for m in (m for m in MARKINGS if m in markings):
         rows.append({"marking": m, "x": x, "filled": 1 if MARKINGS[m][1] else 0})
         x += 26 + 6.5 * len(m)
@@ -201,7 +202,7 @@ def chart_template(title: str | None, zero: bool, first_year: int, last_year: in
         sort=place_sort,
         legend=alt.Legend(orient="top", direction="horizontal", symbolType="circle", labelLimit=320),
     )
-    hidden = {"scale": place_scale, "sort": place_sort, "legend": None}
+    hidden: dict[str, Any] = {"scale": place_scale, "sort": place_sort, "legend": None}
     shape = alt.Shape(
         "marking:N", scale=alt.Scale(domain=list(MARKINGS), range=[s for s, _ in MARKINGS.values()]), legend=None
     )
@@ -236,7 +237,7 @@ def chart_template(title: str | None, zero: bool, first_year: int, last_year: in
     return chart.to_dict(validate=False)
 
 
-def marking_legend() -> alt.LayerChart:
+def marking_legend() -> alt.LayerChart | alt.FacetChart:
     """A legend row for the markings in the chart (dataset `markings`), drawn as marks so that hollow and
     filled look as they do in the plot."""
     base = alt.Chart()

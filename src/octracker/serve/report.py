@@ -22,7 +22,7 @@ from octracker.content.geographies import load_place_names
 from octracker.errors import OctrackerError
 from octracker.serve.charts import POINT_COLUMNS, POINT_JOINS, Point, build_chart, read_points, render_svg
 from octracker.serve.report_html import render_report
-from octracker.store.lake import last_commit_time
+from octracker.store.lake import published_time
 from octracker.store.query import existing_relations, locked_reader
 from octracker.store.rows import scalar
 from octracker.store.settings import Settings
@@ -222,11 +222,7 @@ def collect_report(
         periods = read_multi_source_periods(con)
         data = ReportData(
             generated_at=now or dt.datetime.now(dt.UTC),
-            published_at=(
-                last_commit_time(con)
-                if settings.lake is not None
-                else dt.datetime.fromtimestamp(published.stat().st_mtime, dt.UTC)
-            ),
+            published_at=published_time(con, published),
             places=load_place_names(settings.schemas_dir),
             n_values=scalar(con, "SELECT COUNT(*) FROM observations"),
             n_sources=scalar(con, "SELECT COUNT(DISTINCT source_id) FROM observations"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 import duckdb
 
@@ -18,7 +18,7 @@ from octracker.content.specs import PipelineSpec, load_specs
 from octracker.errors import OctrackerError
 from octracker.load.inbox import INBOX_PIPELINE
 from octracker.load.review import REVIEW_PIPELINE
-from octracker.store.lake import last_commit_time
+from octracker.store.lake import LakeTarget, published_time
 from octracker.store.query import existing_relations, locked_reader
 from octracker.store.settings import Settings
 
@@ -132,6 +132,10 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+@overload
+def utc_aware(value: dt.datetime) -> dt.datetime: ...
+@overload
+def utc_aware(value: None) -> None: ...
 def utc_aware(value: dt.datetime | None) -> dt.datetime | None:
     """Warehouse timestamps are naive UTC; make them say so."""
     return value.replace(tzinfo=dt.UTC) if value is not None and value.tzinfo is None else value
@@ -232,13 +236,9 @@ def collect_status(settings: Settings, now: dt.datetime | None = None) -> Status
     where = settings.lake.describe() if settings.lake is not None else str(settings.warehouse)
     report = StatusReport(checked_at=now, warehouse=where, published_at=None)
     pipelines = {spec.name: schedule_status(spec, now) for spec in load_specs(settings.pipelines_dir)}
-    if settings.lake is not None or published.exists():
+    if isinstance(published, LakeTarget) or published.exists():
         with locked_reader(published) as con:
-            report.published_at = (
-                last_commit_time(con)
-                if settings.lake is not None
-                else dt.datetime.fromtimestamp(published.stat().st_mtime, dt.UTC)
-            )
+            report.published_at = published_time(con, published)
             relations = existing_relations(con)
             read_last_runs(con, pipelines)
             report.sources = read_sources(con)

@@ -15,6 +15,7 @@ import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeGuard
 
 import duckdb
 
@@ -32,7 +33,10 @@ EXTENSION_WHEELS = {
     "httpfs": "duckdb_extension_httpfs",
 }
 #: Nothing is fetched from the network at run time: extensions come only from the wheels.
-OFFLINE_CONFIG = {
+#: A DuckDB connection's settings, as `duckdb.connect(config=...)` takes them.
+DuckConfig = dict[str, str | bool | int | float | list[str]]
+
+OFFLINE_CONFIG: DuckConfig = {
     "autoinstall_known_extensions": False,
     "autoload_known_extensions": False,
     "allow_community_extensions": False,
@@ -105,7 +109,7 @@ def sql_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def is_lake_target(value: str | None) -> bool:
+def is_lake_target(value: str | None) -> TypeGuard[str]:
     return bool(value) and str(value).startswith(LAKE_PREFIX)
 
 
@@ -236,7 +240,7 @@ def connect_lake(
     target: LakeTarget,
     *,
     read_only: bool,
-    config: Mapping[str, object] | None = None,
+    config: DuckConfig | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with the lake attached as `lake` and in use; unqualified names resolve in it."""
     con = duckdb.connect(config={**OFFLINE_CONFIG, **(config or {})})
@@ -277,6 +281,13 @@ def is_lock_error(exc: duckdb.Error) -> bool:
 
 def describe_attach_error(target: LakeTarget, exc: duckdb.Error) -> str:
     return f"{target.describe()}: cannot open the lake: {redact(str(exc).strip())}"
+
+
+def published_time(con: duckdb.DuckDBPyConnection, target: Path | LakeTarget) -> dt.datetime:
+    """When what a reader opened was published (UTC): the lake's last commit, or the published file's time."""
+    if isinstance(target, LakeTarget):
+        return last_commit_time(con)
+    return dt.datetime.fromtimestamp(target.stat().st_mtime, dt.UTC)
 
 
 def last_commit_time(con: duckdb.DuckDBPyConnection) -> dt.datetime:

@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 import duckdb
 
 from octracker.errors import InputRefused, OctrackerError, UsageError
-from octracker.store.lake import LakeTarget, connect_lake, describe_attach_error, lake_data_directory
+from octracker.store.lake import DuckConfig, LakeTarget, connect_lake, describe_attach_error, lake_data_directory
 
 #: Memory one query may use; a query that needs more fails with a message instead of taking the machine.
 MEMORY_LIMIT = "2GB"
@@ -35,7 +35,7 @@ READ_STATEMENTS = frozenset({duckdb.StatementType.SELECT})
 _EXPLAIN = re.compile(r"\s*EXPLAIN(?:\s+ANALY[SZ]E)?\s+(?P<query>.*)", re.IGNORECASE | re.DOTALL)
 
 #: No file access outside the warehouse, no extension loading, bounded memory and spill; settings frozen after.
-LOCKED_CONFIG = {
+LOCKED_CONFIG: DuckConfig = {
     "enable_external_access": False,
     "autoinstall_known_extensions": False,
     "autoload_known_extensions": False,

@@ -19,7 +19,7 @@ import polars as pl
 from octracker.content.alert_rules import AlertRule, load_alert_rules
 from octracker.content.catalog import Catalog, load_catalog
 from octracker.errors import OctrackerError, SpecError, WarehouseBusy
-from octracker.store.lake import LakeTarget, connect_lake, describe_attach_error, is_lock_error
+from octracker.store.lake import DuckConfig, LakeTarget, connect_lake, describe_attach_error, is_lock_error
 from octracker.store.rows import one_row, scalar
 from octracker.store.settings import Settings
 from octracker.store.writers import open_shared_lake_writer, write_transaction
@@ -79,7 +79,7 @@ def open_writer(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
     try:
         if lake is None:
             settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
-            config = {"storage_compatibility_version": FILE_STORAGE_VERSION}
+            config: DuckConfig = {"storage_compatibility_version": FILE_STORAGE_VERSION}
             con = connect_waiting(
                 lambda: duckdb.connect(str(settings.warehouse), config=config),
                 str(settings.warehouse),

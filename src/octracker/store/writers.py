@@ -27,7 +27,7 @@ import random
 import socket
 import time
 from collections.abc import Callable, Iterator
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import duckdb
 
@@ -60,7 +60,7 @@ class Coordinator:
         self.owner = f"octracker {socket.gethostname()} pid {os.getpid()}"
         self.lock_timeout_s = lock_timeout_s
         self.namespace = target.metadata_schema or "default"
-        extra = {"password": target.password} if target.password is not None else {}
+        extra: dict[str, Any] = {"password": target.password} if target.password is not None else {}
         try:
             # Keepalives let the server notice a vanished host and drop its locks within about a minute.
             self.session = psycopg.connect(
@@ -83,7 +83,8 @@ class Coordinator:
         return int.from_bytes(digest, "big", signed=True)
 
     def try_lock(self, name: str) -> bool:
-        return bool(self.session.execute("SELECT pg_try_advisory_lock(%s)", [self.key(name)]).fetchone()[0])
+        row = self.session.execute("SELECT pg_try_advisory_lock(%s)", [self.key(name)]).fetchone()
+        return row is not None and bool(row[0])
 
     def lock(self, name: str, timeout_s: float) -> bool:
         """Wait for the lock (in the server's queue, so first come first served); False after the timeout."""

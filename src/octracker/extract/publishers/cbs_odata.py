@@ -75,9 +75,7 @@ def looks_like(content: bytes) -> bool:
         return False
     try:
         with zipfile.ZipFile(io.BytesIO(content)) as archive:
-            names = {
-                _PAGE.match(n.split("/")[-1])["endpoint"] for n in archive.namelist() if _PAGE.match(n.split("/")[-1])
-            }
+            names = {m["endpoint"] for n in archive.namelist() if (m := _PAGE.match(n.split("/")[-1]))}
     except zipfile.BadZipFile:
         return False
     return bool(names & {*V3_DATA, "Observations"})
@@ -226,11 +224,13 @@ def _read_v3(answers: dict[str, list[dict[str, Any]]], name: str) -> PublisherTa
         dim_keys = [k for k in keys if k != "ID" and not _TOPIC_KEY.fullmatch(k)]
         topics = [{"Key": k} for k in keys if _TOPIC_KEY.fullmatch(k)]
         units = {}
-    if data and time_key is None:
-        raise _Refused(
-            f"{data_endpoint}: no time dimension (DataProperties names no TimeDimension and there "
-            "is no Perioden column)"
-        )
+    if time_key is None:
+        if data:
+            raise _Refused(
+                f"{data_endpoint}: no time dimension (DataProperties names no TimeDimension and there "
+                "is no Perioden column)"
+            )
+        time_key = ""  # no rows: no period is read
     flags = _period_flags(_rows_of(answers, time_key)) if time_key and time_key in answers else {}
     kept = [k for k in dim_keys if k not in (time_key, geo_key)]
     rows: list[dict[str, Any]] = []
@@ -297,8 +297,10 @@ def _read_v4(answers: dict[str, list[dict[str, Any]]], name: str) -> PublisherTa
         time_key = "Perioden" if "Perioden" in dim_keys else None
         geo_key = None
     geo_key = geo_key or next((k for k in dim_keys if k.startswith("Regio")), None)
-    if observations and time_key is None:
-        raise _Refused("Observations: no time dimension (Dimensions names no TimeDimension, no Perioden column)")
+    if time_key is None:
+        if observations:
+            raise _Refused("Observations: no time dimension (Dimensions names no TimeDimension, no Perioden column)")
+        time_key = ""  # no rows: no period is read
     units = {str(m["Identifier"]): m.get("Unit") for m in _rows_of(answers, "MeasureCodes")}
     flags = _period_flags(_rows_of(answers, f"{time_key}Codes")) if time_key else {}
     kept = [k for k in dim_keys if k not in (time_key, geo_key)]

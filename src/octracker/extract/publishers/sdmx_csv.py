@@ -100,7 +100,7 @@ def read(content: bytes, *, name: str) -> PublisherTable:
             lines[0],
         )
     unit_at = next((i for i in dims if header[i].lower() in UNIT_COLUMNS), None)
-    at = {
+    at: dict[str, int] = {
         column: upper.index(column)
         for column in ("DATAFLOW", "STRUCTURE_ID", "ACTION", "LAST UPDATE", "OBS_VALUE", "OBS_FLAG", "CONF_STATUS")
         if column in upper

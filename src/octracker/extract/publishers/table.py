@@ -16,20 +16,22 @@ from octracker.extracts import Problem
 #: publisher's observation flags as published (`p`, `bp`, ...), null when none. `unit` is the publisher's
 #: unit code or label. `_line_no` locates the cell in the file (row number, or the flat index of a JSON-stat
 #: cell) and `_raw` is the published text of that row or cell: together they are the evidence.
-PUBLISHER_SCHEMA: dict[str, pl.DataType] = {
-    "native_id": pl.String(),
-    "geo": pl.String(),
-    "period": pl.String(),
-    "period_start": pl.Date(),
-    "period_end": pl.Date(),
-    "year": pl.Int32(),
-    "value": pl.Float64(),
-    "unit": pl.String(),
-    "qualifier": pl.String(),
-    "flags": pl.String(),
-    "_line_no": pl.Int64(),
-    "_raw": pl.String(),
-}
+PUBLISHER_SCHEMA = pl.Schema(
+    {
+        "native_id": pl.String(),
+        "geo": pl.String(),
+        "period": pl.String(),
+        "period_start": pl.Date(),
+        "period_end": pl.Date(),
+        "year": pl.Int32(),
+        "value": pl.Float64(),
+        "unit": pl.String(),
+        "qualifier": pl.String(),
+        "flags": pl.String(),
+        "_line_no": pl.Int64(),
+        "_raw": pl.String(),
+    }
+)
 
 
 def empty_publisher_rows() -> pl.DataFrame:
