@@ -345,6 +345,7 @@ def _check_hop(url: httpx.URL, spec: FeedSpec, *, origin: httpx.URL | None) -> N
         return
     if url.scheme == "http" and host and host in spec.allow_http_hosts:
         return
+    error: type[InputRefused]
     if origin is None:
         prefix, error = f"feed {redact(url)}: ", SpecError
     else:
