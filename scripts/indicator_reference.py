@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tomllib
 from pathlib import Path
+
+from octracker.errors import SpecError
+from octracker.tomlfiles import load_toml
 
 ROOT = Path(__file__).resolve().parents[1]
 CATALOG = ROOT / "schemas" / "indicators.toml"
@@ -111,8 +113,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="exit 1 when the page does not match the catalog")
     args = parser.parse_args(argv)
-    with CATALOG.open("rb") as fh:
-        page = render(tomllib.load(fh))
+    try:
+        page = render(load_toml(CATALOG))
+    except SpecError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     if args.check:
         if not PAGE.exists() or PAGE.read_text(encoding="utf-8") != page:
             print(
