@@ -43,7 +43,9 @@ ALERT_VIEWS = (
     "41_alert_clock.sql",
     "50_edition_changes.sql",
     "55_alert_findings.sql",
-    "60_trend_alerts.sql",
+    "60_all_trend_alerts.sql",
+    "62_trend_alerts.sql",
+    "63_muted_alerts.sql",
 )
 
 

@@ -23,11 +23,13 @@ def test_shipped_rules_cover_every_check_with_tiers():
         "record",
         "source_conflict",
         "stale_series",
+        "outlier",
+        "revision",
     }
     index_move = sorted((r.threshold, r.severity) for r in rules if r.rule == "index_move")
     assert index_move == [(0.5, "warning"), (1.0, "critical")]
     stale = {r.frequency: r.threshold for r in rules if r.rule == "stale_series"}
-    assert stale == {"annual": 18, "biennial": 30}
+    assert stale == {"monthly": 2, "quarterly": 5, "annual": 18, "biennial": 30}
 
 
 @pytest.mark.parametrize(

@@ -12,10 +12,10 @@ from conftest import query, run_cli
 from octracker.load.pipeline import refresh
 from octracker.store.warehouse import open_writer
 
-RELATIONS = ("series", "observations", "yoy_changes", "trend_alerts")
+RELATIONS = ("series", "observations", "yoy_changes", "trend_alerts", "changes")
 
 
-def test_parquet_export_writes_the_four_views_with_their_types_and_rows(refreshed, tmp_path):
+def test_parquet_export_writes_the_views_with_their_types_and_rows(refreshed, tmp_path):
     out = tmp_path / "out"
     result = run_cli(refreshed, "export", "--format", "parquet", "--out", str(out))
     assert result.exit_code == 0, result.output
@@ -36,7 +36,7 @@ def test_views_a_warehouse_does_not_have_are_skipped_and_named(without_alert_vie
     out = tmp_path / "out"
     result = run_cli(without_alert_views, "export", "--format", "parquet", "--out", str(out))
     assert result.exit_code == 0
-    assert sorted(p.name for p in out.iterdir()) == ["observations.parquet", "series.parquet"]
+    assert sorted(p.name for p in out.iterdir()) == ["changes.parquet", "observations.parquet", "series.parquet"]
     assert "Skipped (not in this warehouse): yoy_changes, trend_alerts" in result.output
     summary = json.loads(run_cli(without_alert_views, "export", "--format", "csv", "--out", str(out), "--json").output)
     assert summary["skipped"] == ["yoy_changes", "trend_alerts"]

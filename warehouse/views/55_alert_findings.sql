@@ -11,7 +11,17 @@
 --   source_conflict each row of source_conflicts; measure = spread as a percent of the larger value
 --   stale_series    the latest value of each series; measure = months (of 30.4375 days) from covered_to
 --                   (period end, or as_of for a year to date) to alert_clock.today
--- Inputs: yoy_changes_scoped (scope 'latest'), edition_changes, series, source_conflicts, observations, alert_clock.
+--   outlier         the latest value of each series against the earlier points of the same period length:
+--                   measure = the modified z-score 0.6745 * (value - median) / MAD (median absolute deviation);
+--                   none when MAD is 0; history = how many earlier points. prev_value is the median.
+--   revision        a current value that its source's latest update revised: measure = 100 * (new - old) / |old|
+--                   (percent; NULL when old is 0); prev_value is the old value; as_of and detail carry the
+--                   publication dates of the old and the new value (the source's published_on when each was
+--                   loaded; the load date when the source states none).
+-- Breaks in series (publisher flag `b`): no point before a break is compared with one from it on (record,
+-- outlier), and a value that starts a new series is never an outlier or a record.
+-- Inputs: yoy_changes_scoped (scope 'latest'), edition_changes, series, source_conflicts, observations, alert_clock,
+--         observation_history, source_versions.
 -- Only the latest change of a series is a finding: older changes stay in yoy_changes / edition_changes,
 -- and an alert describes the current state, so it resolves when a newer value arrives.
 CREATE OR REPLACE VIEW alert_findings AS
@@ -57,12 +67,59 @@ latest_value AS MATERIALIZED (
         PARTITION BY s.indicator_id, s.geo ORDER BY s.is_partial, s.as_of DESC NULLS LAST, s.period_end DESC
     ) = 1
 ),
+series_breaks AS MATERIALIZED (
+    -- Where each series starts anew (its latest break). The warehouse keeps no publisher flags yet; once
+    -- observations carry the `flags` column, `WHERE false` becomes `WHERE contains(flags, 'b')`.
+    SELECT indicator_id, geo, MAX(period_start) AS break_start
+    FROM current_series
+    WHERE false
+    GROUP BY indicator_id, geo
+),
 earlier_points AS MATERIALIZED (
     SELECT l.indicator_id, l.geo, s.year, s.value
     FROM latest_value AS l
     JOIN current_series AS s
       ON s.indicator_id = l.indicator_id AND s.geo = l.geo AND s.year < l.year
+    LEFT JOIN series_breaks AS b
+      ON b.indicator_id = l.indicator_id AND b.geo = l.geo
     WHERE NOT s.is_partial AND s.qualifier IN ('exact', 'approx')
+      -- Only points of the latest value's own series: from the last break on, and none when the latest starts it.
+      AND (b.break_start IS NULL OR (s.period_start >= b.break_start AND l.period_start > b.break_start))
+),
+spread AS (
+    -- The earlier points like the latest one (periods of the same length, give or take three days: months
+    -- with months, years with years, a year to date with the same months of earlier years), since the last break.
+    SELECT l.indicator_id, l.geo, COUNT(*) AS n, median(s.value) AS median_value, mad(s.value) AS mad_value
+    FROM latest_value AS l
+    JOIN current_series AS s
+      ON s.indicator_id = l.indicator_id AND s.geo = l.geo AND s.period_end < l.period_start
+     AND ABS(date_diff('day', s.period_start, s.period_end) - date_diff('day', l.period_start, l.period_end)) <= 3
+    LEFT JOIN series_breaks AS b
+      ON b.indicator_id = l.indicator_id AND b.geo = l.geo
+    WHERE s.qualifier IN ('exact', 'approx')
+      AND (b.break_start IS NULL OR (s.period_start >= b.break_start AND l.period_start > b.break_start))
+    GROUP BY l.indicator_id, l.geo
+),
+revisions AS MATERIALIZED (
+    -- Current values loaded by their source's latest update, and the version that update replaced.
+    SELECT v.indicator_id, v.geo, v.year, v.period_start, v.period_end, v.value, v.qualifier, v.is_partial,
+           v.source_id, v.valid_from AS revised_at, p.value AS old_value, p.valid_from AS old_loaded_at
+    FROM observation_history AS v
+    JOIN (SELECT source_id, MAX(valid_from) AS updated_at FROM observation_history WHERE valid_to IS NULL
+          GROUP BY source_id) AS u
+      ON u.source_id = v.source_id AND u.updated_at = v.valid_from
+    JOIN observation_history AS p
+      ON p.valid_to = v.valid_from AND p.source_id = v.source_id AND p.indicator_id = v.indicator_id
+     AND p.geo = v.geo AND p.period_start IS NOT DISTINCT FROM v.period_start
+     AND p.period_end IS NOT DISTINCT FROM v.period_end
+    WHERE v.valid_to IS NULL AND p.valid_to > p.valid_from AND p.value <> v.value
+),
+dated_revisions AS (
+    -- Each value's publication date: the source's published_on as recorded when the value was loaded.
+    SELECT r.*, o.published_on AS old_published_on, n.published_on AS new_published_on
+    FROM revisions AS r
+    ASOF LEFT JOIN source_versions AS o ON o.source_id = r.source_id AND r.old_loaded_at >= o.retrieved_at
+    ASOF LEFT JOIN source_versions AS n ON n.source_id = r.source_id AND r.revised_at >= n.retrieved_at
 ),
 earlier AS (
     SELECT indicator_id, geo, COUNT(*) AS n, MAX(value) AS high, MIN(value) AS low
@@ -162,4 +219,27 @@ SELECT
     1 AS history, LEAST(l.period_end, COALESCE(l.as_of, l.period_end)) AS covered_to,
     [l.source_id] AS source_ids, NULL AS detail
 FROM latest_value AS l
-CROSS JOIN alert_clock AS k;
+CROSS JOIN alert_clock AS k
+UNION ALL BY NAME
+SELECT
+    'outlier' AS check_name, l.indicator_id, l.geo, l.year, l.period_start, l.period_end,
+    l.value, l.qualifier, l.is_partial, l.as_of, NULL AS basis, NULL AS annualized_value,
+    NULL AS prev_year, d.median_value AS prev_value, l.value - d.median_value AS change,
+    CASE WHEN d.median_value <> 0 THEN 100 * (l.value - d.median_value) / ABS(d.median_value) END AS pct_change,
+    0.6745 * (l.value - d.median_value) / d.mad_value AS measure, d.n AS history, NULL AS covered_to,
+    [l.source_id] AS source_ids, printf('%.1f', 0.6745 * (l.value - d.median_value) / d.mad_value) AS detail
+FROM latest_value AS l
+JOIN spread AS d USING (indicator_id, geo)
+WHERE l.qualifier IN ('exact', 'approx') AND d.mad_value > 0
+UNION ALL BY NAME
+SELECT
+    'revision' AS check_name, r.indicator_id, r.geo, r.year, r.period_start, r.period_end,
+    r.value, r.qualifier, r.is_partial, NULL AS as_of, NULL AS basis, NULL AS annualized_value,
+    NULL AS prev_year, r.old_value AS prev_value, r.value - r.old_value AS change,
+    CASE WHEN r.old_value <> 0 THEN 100 * (r.value - r.old_value) / ABS(r.old_value) END AS pct_change,
+    CASE WHEN r.old_value <> 0 THEN 100 * (r.value - r.old_value) / ABS(r.old_value) END AS measure,
+    1 AS history, NULL AS covered_to, [r.source_id] AS source_ids,
+    COALESCE('published ' || strftime(r.old_published_on, '%Y-%m-%d'), 'loaded ' || strftime(r.old_loaded_at, '%Y-%m-%d'))
+    || '|' || COALESCE('published ' || strftime(r.new_published_on, '%Y-%m-%d'),
+                       'loaded ' || strftime(r.revised_at, '%Y-%m-%d')) AS detail
+FROM dated_revisions AS r;

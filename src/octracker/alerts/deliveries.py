@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from octracker.alerts.alertmanager import ALERTMANAGER_RETRY, AlertmanagerReport, sync_alertmanager
 from octracker.alerts.outbox import PlannedEvents, Webhook, plan_alert_events, webhook_key
 from octracker.alerts.webhooks import DeliveryResult, RetryPolicy, deliver_message, redact_url
 from octracker.errors import UsageError, WarehouseBusy
@@ -83,10 +84,13 @@ class SendReport:
     pending: int = 0  # for a configured webhook, still to go (retry later, or waiting for Retry-After)
     unconfigured: int = 0  # pending for a webhook no longer in OCTRACKER_WEBHOOK_URL
     problems: list[str] = field(default_factory=list)
+    #: What Alertmanager was told, when OCTRACKER_ALERTMANAGER_URL is set.
+    alertmanager: AlertmanagerReport | None = None
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.rejected or self.pending else 0
+        failed_alertmanager = self.alertmanager is not None and self.alertmanager.error is not None
+        return 1 if self.rejected or self.pending or failed_alertmanager else 0
 
 
 def configured_webhooks(urls: list[str]) -> list[Webhook]:
@@ -120,10 +124,15 @@ def send_alerts(
     policy: RetryPolicy = RetryPolicy(),
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.time,
+    alertmanager_url: str | None = None,
+    report_url: str | None = None,
+    alertmanager_policy: RetryPolicy = ALERTMANAGER_RETRY,
 ) -> SendReport:
     """Plan events for new, changed and resolved alerts and deliver what is owed to each configured webhook.
 
-    `sleep` and `clock` (seconds since the epoch) let a test run hours of retries in simulated time.
+    With `alertmanager_url`, Alertmanager is brought up to date too (see `octracker.alerts.alertmanager`), its
+    alerts linking to `report_url`. `sleep` and `clock` (seconds since the epoch) let a test run hours of
+    retries in simulated time.
     """
     report = SendReport()
 
@@ -170,6 +179,19 @@ def send_alerts(
                     f"webhook {webhook.key} ({webhook.label}) did not take {claim.event_type} {claim.event_id} "
                     f"after {result.attempts} attempt(s): {result.error}; it stays pending for the next send"
                 )
+        if alertmanager_url is not None:
+            report.alertmanager = sync_alertmanager(
+                settings,
+                alertmanager_url,
+                client=client,
+                now=clock_now,
+                generator_url=report_url,
+                policy=alertmanager_policy,
+                sleep=sleep,
+                clock=clock,
+            )
+            if report.alertmanager.error:
+                report.problems.append(report.alertmanager.error)
         # Save outputs.
         with writer_session(settings) as (con, _):
             release_claims(con)
@@ -239,6 +261,8 @@ def release_claims(con) -> None:
 
 def count_pending(con, webhook_keys: list[str]) -> tuple[int, int]:
     """(pending for the configured webhooks, pending for webhooks no longer configured)."""
+    if not webhook_keys:
+        return 0, con.execute("SELECT COUNT(*) FROM alert_deliveries WHERE status = 'pending'").fetchone()[0]
     marks = ", ".join("?" * len(webhook_keys))
     return con.execute(
         f"SELECT COUNT(*) FILTER (WHERE webhook IN ({marks})), COUNT(*) FILTER (WHERE webhook NOT IN ({marks})) "

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import duckdb
 import polars as pl
 
+from octracker.alerts.silences import muted_fingerprints
 from octracker.store.writers import write_transaction
 
 OPENED, CHANGED, RESOLVED = "alert.opened", "alert.changed", "alert.resolved"
@@ -151,6 +152,8 @@ def plan_alert_events(
 
     def plan() -> PlannedEvents:
         current = read_open_alerts(con)
+        # A muted alert is not resolved: its receivers hear nothing until the silence ends.
+        muted = muted_fingerprints(con)
         planned = PlannedEvents()
         outbox = {
             r[0]: {"status": r[1], "version": r[2], "content_hash": r[3], "alert_json": r[4]}
@@ -169,7 +172,7 @@ def plan_alert_events(
                 events.add(CHANGED, content, digest, known)
                 planned.changed += 1
         for fingerprint, known in outbox.items():
-            if known["status"] == "open" and fingerprint not in current:
+            if known["status"] == "open" and fingerprint not in current and fingerprint not in muted:
                 last = json.loads(known["alert_json"])
                 last["message"] = f"Resolved: the data no longer raise this alert. It said: {last['message']}"
                 events.add(RESOLVED, last, known["content_hash"], known)

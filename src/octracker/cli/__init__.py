@@ -78,9 +78,22 @@ def main(ctx: click.Context, warehouse: str | None, project: str | None, debug: 
 
 
 def _register() -> None:
-    from octracker.cli import alerts, export, ingest, lake, query, refresh, report, review, schedule, status
+    from octracker.cli import (
+        alerts,
+        changes,
+        export,
+        ingest,
+        lake,
+        metrics,
+        query,
+        refresh,
+        report,
+        review,
+        schedule,
+        status,
+    )
 
-    for module in (refresh, ingest, schedule, query, status, export, report, alerts, review, lake):
+    for module in (refresh, ingest, schedule, query, status, export, report, alerts, review, lake, changes, metrics):
         for command in module.COMMANDS:
             main.add_command(command)
 

@@ -1,4 +1,5 @@
-"""`octracker alerts` (list open trend alerts) and `octracker alerts send` (deliver them to webhooks)."""
+"""`octracker alerts` (list open trend alerts), `alerts send` (deliver them to webhooks and Alertmanager), and
+`alerts mute` / `unmute` (silence one for a while)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,16 @@ import sys
 import click
 import httpx
 
+from octracker.alerts.alertmanager import URL_ENV as ALERTMANAGER_URL_ENV
+from octracker.alerts.alertmanager import alertmanager_url_from_env, report_url_from_env
 from octracker.alerts.deliveries import configured_webhooks, send_alerts
-from octracker.alerts.webhooks import SECRET_ENV, webhook_secret_from_env, webhook_urls_from_env
+from octracker.alerts.silences import current_user, mute_alert, parse_duration, unmute_alert
+from octracker.alerts.webhooks import SECRET_ENV, URL_ENV, webhook_secret_from_env, webhook_urls_from_env
 from octracker.cli.output import print_rows
-from octracker.errors import OctrackerError
+from octracker.content.catalog import load_catalog
+from octracker.errors import OctrackerError, UsageError
 from octracker.store.query import relation_exists, run_query
+from octracker.store.warehouse import open_writer, prepare_warehouse, publish, utc_now
 
 ORDER = "ORDER BY severity_rank DESC, rule, indicator_id, geo, year"
 TABLE_SQL = (
@@ -21,6 +27,19 @@ TABLE_SQL = (
 JSON_SQL = (
     "SELECT fingerprint, rule, check_name, severity, indicator_id, indicator_name, geo, year, period, value, unit, "
     f"prev_year, prev_value, change, pct_change, basis, annualized_value, source_ids, message FROM trend_alerts {ORDER}"
+)
+#: `--all`: the open alerts and the muted ones, each muted one with its silence (until, by whom, why).
+_MUTED = "strftime(muted_until, '%Y-%m-%d %H:%M') || ' UTC by ' || muted_by || ': ' || muted_reason"
+ALL_TABLE_SQL = (
+    "SELECT left(fingerprint, 12) AS fingerprint, severity, rule, indicator_id, geo, year, value, prev_value, change, "
+    "message, muted FROM (SELECT *, NULL AS muted FROM trend_alerts UNION ALL BY NAME "
+    f"SELECT * EXCLUDE (silence_id, muted_reason, muted_by, muted_at, muted_until), {_MUTED} AS muted "
+    f"FROM muted_alerts) {ORDER}"
+)
+ALL_JSON_SQL = (
+    "SELECT fingerprint, rule, check_name, severity, indicator_id, indicator_name, geo, year, period, value, unit, "
+    "prev_year, prev_value, change, pct_change, basis, annualized_value, source_ids, message, muted_until, "
+    f"muted_by, muted_reason FROM (SELECT * FROM trend_alerts UNION ALL BY NAME SELECT * FROM muted_alerts) {ORDER}"
 )
 
 
@@ -33,11 +52,13 @@ JSON_SQL = (
     show_default=True,
     help="Output format of the list.",
 )
+@click.option("--all", "show_all", is_flag=True, help="Also list the muted alerts, each with its silence.")
 @click.pass_context
-def alerts_command(ctx: click.Context, fmt: str) -> None:
+def alerts_command(ctx: click.Context, fmt: str, show_all: bool) -> None:
     """List open trend alerts from the published warehouse, most severe first.
 
-    `octracker alerts send` delivers new, changed and resolved alerts to the webhooks.
+    `octracker alerts send` delivers new, changed and resolved alerts to the webhooks and Alertmanager;
+    `octracker alerts mute` silences one for a while.
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -45,12 +66,17 @@ def alerts_command(ctx: click.Context, fmt: str) -> None:
     path = app.settings.read_target
     if not relation_exists(path, "trend_alerts"):
         raise OctrackerError(f"{path}: this warehouse has no trend_alerts view yet; run `octracker refresh` first")
-    columns, rows = run_query(path, JSON_SQL if fmt == "json" else TABLE_SQL)
+    if show_all and not relation_exists(path, "muted_alerts"):
+        raise OctrackerError(f"{path}: this warehouse has no muted_alerts view yet; run `octracker refresh` first")
+    if show_all:
+        columns, rows = run_query(path, ALL_JSON_SQL if fmt == "json" else ALL_TABLE_SQL)
+    else:
+        columns, rows = run_query(path, JSON_SQL if fmt == "json" else TABLE_SQL)
     if fmt == "table" and not rows:
         if not app.quiet:
             app.out.print("No open trend alerts.")
         return
-    print_rows(app.out, columns, rows, fmt, title="Open trend alerts")
+    print_rows(app.out, columns, rows, fmt, title="Open and muted trend alerts" if show_all else "Open trend alerts")
 
 
 @alerts_command.command("send")
@@ -61,10 +87,19 @@ def send_command(app) -> None:
     Each event goes once to each webhook, signed with OCTRACKER_WEBHOOK_SECRET (Standard Webhooks). A
     delivery that fails for now stays pending for the next send (exit 1); a receiver's permanent refusal
     (a 4xx other than 408/425/429) is reported (exit 1) and not retried. Nothing new: nothing is sent.
+    With OCTRACKER_ALERTMANAGER_URL, Alertmanager gets the open alerts too (posted again before they would
+    expire there) and the resolved or muted ones ended; a failed post exits 1 and is made again next time.
     """
-    webhooks = configured_webhooks(webhook_urls_from_env(os.environ))
+    urls = webhook_urls_from_env(os.environ)
+    alertmanager_url = alertmanager_url_from_env(os.environ)
+    if not urls and alertmanager_url is None:
+        raise UsageError(
+            f"no alert receiver configured: set {URL_ENV} to one or more webhook URLs (separated by spaces), "
+            f"or {ALERTMANAGER_URL_ENV} to an Alertmanager (e.g. http://127.0.0.1:9093)"
+        )
+    webhooks = configured_webhooks(urls) if urls else []
     secret = webhook_secret_from_env(os.environ)
-    if secret is None:
+    if secret is None and webhooks:
         app.err.print(
             f"Warning: {SECRET_ENV} is not set: alerts go out unsigned and receivers cannot verify them.",
             style="yellow",
@@ -72,7 +107,14 @@ def send_command(app) -> None:
             highlight=False,
         )
     with httpx.Client() as client:
-        report = send_alerts(app.settings, webhooks, secret, client=client)
+        report = send_alerts(
+            app.settings,
+            webhooks,
+            secret,
+            client=client,
+            alertmanager_url=alertmanager_url,
+            report_url=report_url_from_env(os.environ),
+        )
     if not app.quiet:
         planned = report.planned
         if planned.total == 0 and report.delivered == 0 and not report.problems and not report.pending:
@@ -86,6 +128,13 @@ def send_command(app) -> None:
             )
         if report.unconfigured:
             app.out.print(f"{report.unconfigured} deliveries wait for webhooks no longer in OCTRACKER_WEBHOOK_URL.")
+        posted = report.alertmanager
+        if posted is not None and posted.delivered:
+            am = posted.planned
+            app.out.print(
+                f"Alertmanager: {am.firing} firing ({am.opened} new, {am.changed} changed, {am.refreshed} refreshed), "
+                f"{am.ended} ended."
+            )
     for problem in report.problems:
         app.err.print(f"Error: {problem}", style="red", markup=False, highlight=False)
     if report.pending and not report.problems:
@@ -97,6 +146,58 @@ def send_command(app) -> None:
             highlight=False,
         )
     sys.exit(report.exit_code)
+
+
+@alerts_command.command("mute")
+@click.argument("fingerprint")
+@click.option(
+    "--for",
+    "duration",
+    required=True,
+    metavar="DURATION",
+    help="How long: 30d, 12h, 90m, 2w or combined (1d12h); at most 366 days.",
+)
+@click.option("--reason", required=True, help="Why it is muted; kept with the silence and shown by `alerts --all`.")
+@click.pass_obj
+def mute_command(app, fingerprint: str, duration: str, reason: str) -> None:
+    """Silence the alert FINGERPRINT (or its first 8+ hex digits) for a while.
+
+    While muted it is neither listed as open nor delivered to webhooks or Alertmanager; it comes back, as it
+    is then, when the silence ends. Fingerprints: `octracker alerts --all --format json`.
+    """
+    length = parse_duration(duration)
+    silence = _write_silence(
+        app,
+        lambda con: mute_alert(con, fingerprint, duration=length, reason=reason, who=current_user(), now=utc_now()),
+    )
+    if not app.quiet:
+        app.out.print(
+            f"Muted {silence.fingerprint} until {silence.ends_at:%Y-%m-%d %H:%M} UTC "
+            f"({silence.created_by}: {silence.reason}).",
+            markup=False,
+            highlight=False,
+        )
+
+
+@alerts_command.command("unmute")
+@click.argument("fingerprint")
+@click.pass_obj
+def unmute_command(app, fingerprint: str) -> None:
+    """Lift the silence of the alert FINGERPRINT now: it is open (and delivered) again if it still holds."""
+    full = _write_silence(app, lambda con: unmute_alert(con, fingerprint, who=current_user(), now=utc_now()))
+    if not app.quiet:
+        app.out.print(f"Unmuted {full}.", markup=False, highlight=False)
+
+
+def _write_silence(app, write):
+    """Run one silence change on the writer (brought up to date first), then publish it for readers."""
+    settings = app.settings
+    catalog = load_catalog(settings.schemas_dir / "indicators.toml")
+    with open_writer(settings) as con:
+        prepare_warehouse(con, settings, catalog)
+        result = write(con)
+        publish(con, settings)
+    return result
 
 
 COMMANDS = [alerts_command]

@@ -27,7 +27,7 @@ from rich.table import Table
 @click.option("--json", "as_json", is_flag=True, help="Print what was written and skipped as JSON.")
 @click.pass_obj
 def export_command(app, fmt: str, out_dir: Path, as_json: bool) -> None:
-    """Write series, observations, yoy_changes and trend_alerts to OUT/<name>.<format>.
+    """Write series, observations, yoy_changes, trend_alerts and changes to OUT/<name>.<format>.
 
     Reads the published copy. Views this warehouse does not have yet are skipped and named. In CSV,
     text that a spreadsheet would run as a formula (starting with = + - @) is prefixed with ' and lists

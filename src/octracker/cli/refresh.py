@@ -71,6 +71,28 @@ def refresh_command(app, pipelines: tuple[str, ...], as_json: bool) -> None:
     print_results(app, results, as_json)
 
 
+def changes_line(target, run_ids: list[str]) -> str:
+    """How many values these runs changed (as the `changes` view counts them) and the command that lists them."""
+    if not run_ids or not relation_exists(target, "changes"):
+        return "Changed values: see the table above."
+    marks = ", ".join("?" * len(run_ids))
+    _, rows = run_query(
+        target,
+        f"SELECT change, COUNT(*), MIN(changed_at) FROM changes WHERE run_id IN ({marks}) GROUP BY change",
+        run_ids,
+    )
+    counts = {change: n for change, n, _ in rows}
+    first = min((at for _, _, at in rows), default=None)
+    if len(run_ids) == 1:
+        where = f"`octracker changes --run {run_ids[0]}`"
+    else:
+        where = f"`octracker changes --since {first:%Y-%m-%dT%H:%M:%S}`" if first else "`octracker changes`"
+    return (
+        f"Changed values: {counts.get('new', 0)} new, {counts.get('revised', 0)} revised, "
+        f"{counts.get('retracted', 0)} retracted; {where} lists them."
+    )
+
+
 def print_results(app, results: list[PipelineResult], as_json: bool) -> None:
     """The per-run summary, errors on stderr, then exit with the status the results call for."""
     if as_json:
@@ -80,6 +102,8 @@ def print_results(app, results: list[PipelineResult], as_json: bool) -> None:
         written = sum(r.counts.new + r.counts.revised + r.counts.retracted for r in results)
         if written == 0 and all(r.status in ("success", "unchanged") for r in results):
             app.out.print("Nothing new: the warehouse already holds every value these sources state.")
+        elif written:
+            app.out.print(changes_line(app.settings.read_target, [r.run_id for r in results if r.run_id]))
         if relation_exists(app.settings.read_target, "trend_alerts"):
             _, [(count,)] = run_query(app.settings.read_target, "SELECT COUNT(*) FROM trend_alerts")
             app.out.print(

@@ -11,7 +11,7 @@ from octracker.tomlfiles import load_toml
 
 log = logging.getLogger("octracker.content.alert_rules")
 
-CHECKS = ("yoy_change", "edition_change", "record", "source_conflict", "stale_series")
+CHECKS = ("yoy_change", "edition_change", "record", "source_conflict", "stale_series", "outlier", "revision")
 MOVEMENTS = ("bad", "up", "down", "either")
 SEVERITIES = ("info", "warning", "critical")
 RULE_FIELDS = {

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import duckdb
 import httpx
@@ -32,6 +32,8 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 
+from octracker.alerts.alertmanager import URL_ENV as ALERTMANAGER_URL_ENV
+from octracker.alerts.alertmanager import alertmanager_url_from_env, report_url_from_env
 from octracker.alerts.deliveries import configured_webhooks, send_alerts
 from octracker.alerts.webhooks import SECRET_ENV, URL_ENV, webhook_secret_from_env, webhook_urls_from_env
 from octracker.content.schedules import crontab_trigger, previous_fire_time
@@ -84,6 +86,22 @@ def is_overdue(trigger: BaseTrigger, last_success: dt.datetime | None, now: dt.d
     return due is not None and (last_success is None or last_success < due)
 
 
+def scheduler_is_running(settings: Settings) -> bool:
+    """Whether a scheduler holds this warehouse's lock now (another process, or this one)."""
+    path = settings.warehouse.with_name(settings.warehouse.name + LOCK_SUFFIX)
+    try:
+        fh = open(path, encoding="utf-8")
+    except FileNotFoundError:
+        return False
+    with fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        return False
+
+
 @contextlib.contextmanager
 def hold_scheduler_lock(settings: Settings) -> Iterator[Path]:
     """An OS advisory lock beside the warehouse for the scheduler's lifetime; a second scheduler is refused."""
@@ -111,18 +129,27 @@ def hold_scheduler_lock(settings: Settings) -> Iterator[Path]:
 
 
 def find_alert_sender(environ: Mapping[str, str] = os.environ) -> tuple[Callable[[Settings], object] | None, str]:
-    """Alert delivery as `octracker alerts send` does it, bound to the environment's webhooks; or None and why not."""
+    """Alert delivery as `octracker alerts send` does it, bound to the environment's webhooks and Alertmanager;
+    or None and why not."""
     urls = webhook_urls_from_env(environ)
-    if not urls:
-        return None, f"no webhook configured ({URL_ENV} is empty); scheduling no alert job"
+    alertmanager_url = alertmanager_url_from_env(environ)
+    if not urls and alertmanager_url is None:
+        return None, (
+            f"no webhook configured ({URL_ENV} is empty) and no Alertmanager ({ALERTMANAGER_URL_ENV}); "
+            "scheduling no alert job"
+        )
     secret = webhook_secret_from_env(environ)
-    if secret is None:
+    if secret is None and urls:
         log.warning("%s is not set: alerts go out unsigned and receivers cannot verify them", SECRET_ENV)
-    webhooks = configured_webhooks(urls)
+    webhooks = configured_webhooks(urls) if urls else []
+    # Passed only when set, so a sender without the Alertmanager options still fits.
+    to_alertmanager: dict[str, Any] = (
+        {"alertmanager_url": alertmanager_url, "report_url": report_url_from_env(environ)} if alertmanager_url else {}
+    )
 
     def deliver(settings: Settings) -> object:
         with httpx.Client() as client:
-            report = send_alerts(settings, webhooks, secret, client=client)
+            report = send_alerts(settings, webhooks, secret, client=client, **to_alertmanager)
         log.info(
             "alerts send: %s delivered, %s pending, %s rejected", report.delivered, report.pending, report.rejected
         )

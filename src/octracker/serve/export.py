@@ -17,7 +17,7 @@ from octracker.errors import UsageError
 from octracker.store.query import existing_relations, locked_reader
 
 #: What an export holds, in this order; views a warehouse does not have yet are skipped and reported.
-EXPORTED_RELATIONS = ("series", "observations", "yoy_changes", "trend_alerts")
+EXPORTED_RELATIONS = ("series", "observations", "yoy_changes", "trend_alerts", "changes")
 EXPORT_FORMATS = ("parquet", "csv")
 BATCH_ROWS = 50_000
 

@@ -138,4 +138,10 @@ def upsert_source(
         "sha256, pipeline, precedence, file_name, retrieved_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [*row, utc_now()],
     )
+    # `sources` keeps the latest record only; a revision alert cites the publication date each value came with.
+    con.execute(
+        "INSERT INTO source_versions (source_id, published_on, published_precision, sha256, retrieved_at) "
+        "SELECT source_id, published_on, published_precision, sha256, retrieved_at FROM sources WHERE source_id = ?",
+        [source_id],
+    )
     return True

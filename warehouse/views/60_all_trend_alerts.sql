@@ -1,4 +1,5 @@
--- trend_alerts: the open alerts: findings that meet a rule of the alert_rules table (data, not code).
+-- all_trend_alerts: every alert the rules raise: findings that meet a rule of the alert_rules table (data, not
+-- code). trend_alerts leaves out the muted ones.
 -- Grain: one row per (rule, indicator_id, geo, period); fingerprint identifies it across runs.
 -- Inputs: alert_findings, alert_rules, indicators.
 -- A rule row applies to a finding of its check_name, filtered by the indicator's frequency and pillar
@@ -10,7 +11,7 @@
 -- source conflict, or an unknown year, 'start/end' of the period): stable across runs, so a changed value or
 -- severity is the same alert, changed.
 -- message: what moved, from what to what, where it came from, and the rule's next step.
-CREATE OR REPLACE VIEW trend_alerts AS
+CREATE OR REPLACE VIEW all_trend_alerts AS
 WITH matched AS (
     SELECT
         f.*,
@@ -62,7 +63,8 @@ worded AS (
         t.*,
         t.indicator_name || ' (' || t.geo || ')' AS subject,
         CASE WHEN t.period_start = make_date(t.year, 1, 1) AND t.period_end = make_date(t.year, 12, 31)
-             THEN CAST(t.year AS VARCHAR) ELSE t.period END AS period_text,
+             THEN CAST(t.year AS VARCHAR)
+             ELSE strftime(t.period_start, '%Y-%m-%d') || '/' || strftime(t.period_end, '%Y-%m-%d') END AS period_text,
         CASE WHEN t.unit = 'count' THEN '' ELSE ' ' || t.unit END AS unit_text,
         CASE WHEN t.qualifier = 'approx' THEN 'about ' WHEN t.qualifier = 'lower_bound' THEN 'at least '
              WHEN t.qualifier = 'upper_bound' THEN 'at most ' ELSE '' END AS value_prefix,
@@ -120,6 +122,15 @@ SELECT
             || ' series should have had a newer value by '
             || strftime(CAST(covered_to + to_months(CAST(ROUND(threshold) AS INTEGER)) AS DATE), '%Y-%m-%d')
             || '.' || ending
+        WHEN 'outlier' THEN
+            subject || ': ' || value_prefix || value_text || unit_text || ' in ' || period_text
+            || ' lies far from the series'' usual spread: the median of its ' || history || ' earlier values is '
+            || prev_text || unit_text || ' (modified z-score ' || detail || ').' || ending
+        WHEN 'revision' THEN
+            subject || ', ' || period_text || ': ' || source_ids[1] || ' revised its value from ' || prev_text
+            || unit_text || ' (' || split_part(detail, '|', 1) || ') to ' || value_prefix || value_text || unit_text
+            || ' (' || split_part(detail, '|', 2) || ')'
+            || COALESCE(', ' || printf('%+.1f', pct_change) || ' %', '') || '.' || ending
     END AS message,
     severity_rank,
     check_name,

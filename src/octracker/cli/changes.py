@@ -1,0 +1,103 @@
+"""`octracker changes`: what refreshes changed, one row per new, revised or retracted value (view `changes`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import click
+
+from octracker.alerts.silences import parse_duration
+from octracker.cli.output import FORMATS, print_rows
+from octracker.errors import OctrackerError, UsageError
+from octracker.store.query import relation_exists, run_query
+
+COLUMNS = (
+    "run_id, changed_at, change, indicator_id, geo, period_start, period_end, year, old_value, new_value, source_id"
+)
+ORDER = "ORDER BY changed_at, indicator_id, geo, period_start NULLS FIRST, source_id, change"
+#: Without --since or --run: the changes of the last week.
+DEFAULT_SINCE = dt.timedelta(days=7)
+#: Rows an aligned table shows; CSV and JSON give them all.
+TABLE_ROWS = 1000
+
+
+def parse_since(text: str, now: dt.datetime) -> dt.datetime:
+    """An ISO date or timestamp (UTC unless it names its zone), or a duration back from now (`7d`, `12h`)."""
+    try:
+        moment = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        try:
+            return now - parse_duration(text)
+        except UsageError:
+            raise UsageError(
+                f"--since {text!r}: give a date or timestamp (2026-11-01, 2026-11-01T08:00, "
+                "2026-11-01T08:00+01:00) or a duration back from now (7d, 12h)"
+            ) from None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
+    return moment
+
+
+@click.command("changes")
+@click.option(
+    "--since",
+    "since",
+    metavar="TIMESTAMP",
+    default=None,
+    help="Changes from this moment on (UTC date or timestamp, or a duration back: 7d, 12h) [default: 7d].",
+)
+@click.option("--run", "run_id", metavar="RUN_ID", default=None, help="The changes of one run (see `status`).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="table",
+    show_default=True,
+    help="Output format: an aligned table for people, CSV or JSON for programs.",
+)
+@click.pass_obj
+def changes_command(app, since: str | None, run_id: str | None, fmt: str) -> None:
+    """List what refreshes changed: every value a run added (new), revised (old -> new) or retracted.
+
+    One row per change, oldest first, with the run, the moment and the source. Without --since or --run,
+    the changes of the last seven days.
+    """
+    if since is not None and run_id is not None:
+        raise UsageError("give --since or --run, not both")
+    target = app.settings.read_target
+    if not relation_exists(target, "changes"):
+        raise OctrackerError(f"{target}: this warehouse has no changes view yet; run `octracker refresh` first")
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    params: list[object]
+    if run_id is not None:
+        _, [(known,)] = run_query(target, "SELECT COUNT(*) FROM runs WHERE run_id = ?", [run_id])
+        if not known:
+            raise UsageError(
+                f'--run {run_id!r}: no such run; `octracker sql "SELECT run_id, pipeline, started_at '
+                'FROM runs ORDER BY started_at DESC"` lists them'
+            )
+        where, params, what = "run_id = ?", [run_id], f"run {run_id}"
+    else:
+        start = parse_since(since, now) if since is not None else now - DEFAULT_SINCE
+        where, params, what = "changed_at >= ?", [start], f"since {start:%Y-%m-%d %H:%M:%S} UTC"
+    columns, rows = run_query(target, f"SELECT {COLUMNS} FROM changes WHERE {where} {ORDER}", params)
+    if fmt != "table":
+        print_rows(app.out, columns, rows, fmt)
+        return
+    if not rows:
+        if not app.quiet:
+            app.out.print(f"No changes {what}.")
+        return
+    counts = {kind: sum(1 for r in rows if r[2] == kind) for kind in ("new", "revised", "retracted")}
+    print_rows(
+        app.out,
+        columns,
+        rows[:TABLE_ROWS],
+        fmt,
+        title=f"Changes {what}: {counts['new']} new, {counts['revised']} revised, {counts['retracted']} retracted",
+    )
+    if len(rows) > TABLE_ROWS:
+        app.out.print(f"… {len(rows) - TABLE_ROWS} more; `--format csv` or `--format json` gives them all.")
+
+
+COMMANDS = [changes_command]
