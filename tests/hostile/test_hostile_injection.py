@@ -167,7 +167,11 @@ REVIEWED = {
         "', '.join(OUTBOX_SCHEMA)",
     },
     "serve/charts.py": {"POINT_COLUMNS", "POINT_JOINS", "geo_filter"},  # geo_filter: one `?` per place
-    "cli/alerts.py": {"ORDER"},
+    "cli/alerts.py": {"ORDER", "_MUTED"},  # _MUTED: a fixed expression over muted_alerts' columns
+    "cli/changes.py": {"COLUMNS", "ORDER", "where"},  # where: one of two fixed clauses with a `?`
+    "cli/refresh.py": {"marks"},
+    "alerts/alertmanager.py": {"marks"},
+    "serve/metrics.py": {"view"},  # trend_alerts or muted_alerts, when the warehouse has it
     "cli/status.py": {"more"},  # a count in a message that quotes a query
     "alerts/deliveries.py": {"marks", "due"},
     "serve/export.py": {"relation"},  # from EXPORTED_RELATIONS, and only one that exists

@@ -73,8 +73,8 @@ def changes_command(app, since: str | None, run_id: str | None, fmt: str) -> Non
         _, [(known,)] = run_query(target, "SELECT COUNT(*) FROM runs WHERE run_id = ?", [run_id])
         if not known:
             raise UsageError(
-                f'--run {run_id!r}: no such run; `octracker sql "SELECT run_id, pipeline, started_at '
-                'FROM runs ORDER BY started_at DESC"` lists them'
+                f"--run {run_id!r}: no such run; `octracker changes --since 30d --format csv` shows the runs "
+                "that changed values"
             )
         where, params, what = "run_id = ?", [run_id], f"run {run_id}"
     else:
