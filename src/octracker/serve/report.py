@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,6 +32,11 @@ from octracker.store.settings import Settings
 REQUIRED_VIEWS = ("series", "source_conflicts", "latest_values")
 #: Alert columns the report reads, those the warehouse's trend_alerts has (the contract names the first ones).
 ALERT_COLUMNS = ("severity", "rule", "indicator_id", "indicator_name", "geo", "period", "year", "message")
+
+#: Changed values the report lists one by one; beyond this it gives the counts and the command.
+CHANGES_LISTED = 100
+#: The previous report's time, as render_report writes it into the page.
+GENERATED_META = re.compile(r'<meta name="octracker-generated-at" content="([0-9T:.+-]+)">')
 
 ProgressFn = Callable[[int, int, str], None]
 
@@ -69,6 +75,12 @@ class ReportData:
     alerts: list[dict[str, Any]] | None
     conflicts: list[Conflict] = field(default_factory=list)
     sections: list[IndicatorSection] = field(default_factory=list)
+    #: When the report last written to the same folder was generated (None: no earlier report there).
+    changes_since: dt.datetime | None = None
+    #: Values changed since then (the first CHANGES_LISTED, newest first), and how many of each kind in all;
+    #: None when there is no earlier report or the warehouse has no changes view.
+    changes: list[dict[str, Any]] | None = None
+    change_counts: dict[str, int] = field(default_factory=dict)
 
 
 def records(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
@@ -168,6 +180,35 @@ def read_alerts(con: duckdb.DuckDBPyConnection, relations: set[str]) -> list[dic
     return records(con.execute(f"SELECT {', '.join(columns)} FROM trend_alerts{order}"))
 
 
+def previous_generated_at(page: Path) -> dt.datetime | None:
+    """When the report at `page` was generated, as it says in its head; None without one (or an older page)."""
+    try:
+        with page.open(encoding="utf-8") as fh:
+            head = fh.read(4096)
+    except FileNotFoundError:
+        return None
+    found = GENERATED_META.search(head)
+    return dt.datetime.fromisoformat(found.group(1)) if found else None
+
+
+def read_changes(con: duckdb.DuckDBPyConnection, since: dt.datetime) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """The values changed since `since` (newest first, with indicator names) and the counts per kind of change."""
+    moment = since.astimezone(dt.UTC).replace(tzinfo=None)
+    counts = dict(
+        con.execute("SELECT change, COUNT(*) FROM changes WHERE changed_at > ? GROUP BY change", [moment]).fetchall()
+    )
+    rows = records(
+        con.execute(
+            "SELECT c.change, c.changed_at, c.indicator_id, i.name AS indicator_name, i.unit, c.geo, c.year, "
+            "c.period_start, c.period_end, c.old_value, c.new_value, c.source_id "
+            "FROM changes AS c LEFT JOIN indicators AS i USING (indicator_id) WHERE c.changed_at > ? "
+            "ORDER BY c.changed_at DESC, c.indicator_id, c.geo, c.period_start, c.source_id LIMIT ?",
+            [moment, CHANGES_LISTED],
+        )
+    )
+    return rows, counts
+
+
 def build_section(
     con: duckdb.DuckDBPyConnection,
     indicator: Indicator,
@@ -204,7 +245,10 @@ def build_section(
 
 
 def collect_report(
-    settings: Settings, on_progress: ProgressFn | None = None, now: dt.datetime | None = None
+    settings: Settings,
+    on_progress: ProgressFn | None = None,
+    now: dt.datetime | None = None,
+    changes_since: dt.datetime | None = None,
 ) -> ReportData:
     """Read everything the report shows from the published copy (or the lake), rendering one chart per indicator."""
     published = settings.read_target
@@ -229,6 +273,9 @@ def collect_report(
             alerts=read_alerts(con, relations),
         )
         data.conflicts = read_conflicts(con, periods, names)
+        if changes_since is not None and "changes" in relations:
+            data.changes_since = changes_since
+            data.changes, data.change_counts = read_changes(con, changes_since)
         # Every charted place in one order, so that a place has the same colour in every chart.
         geo_order = [
             r[0]
@@ -245,9 +292,9 @@ def collect_report(
 
 def write_report(settings: Settings, out_dir: Path, on_progress: ProgressFn | None = None) -> tuple[Path, ReportData]:
     """Write `out_dir/index.html` whole (a reader never sees half a file) and return its path."""
-    data = collect_report(settings, on_progress)
-    out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / "index.html"
+    data = collect_report(settings, on_progress, changes_since=previous_generated_at(target))
+    out_dir.mkdir(parents=True, exist_ok=True)
     tmp = out_dir / f".index.html.{os.getpid()}.tmp"
     try:
         tmp.write_text(render_report(data), encoding="utf-8")

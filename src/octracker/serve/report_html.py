@@ -153,6 +153,40 @@ def alerts_html(data: ReportData) -> str:
     )
 
 
+def changes_html(data: ReportData) -> str:
+    """The values new, revised or retracted since the report last written to the same folder."""
+    if data.changes_since is None or data.changes is None:
+        return "<p class=note>No earlier report in this folder to compare with.</p>"
+    total = sum(data.change_counts.values())
+    if not total:
+        return "<p>No value changed.</p>"
+    counts = ", ".join(f"{data.change_counts.get(k, 0)} {k}" for k in ("new", "revised", "retracted"))
+    rows = []
+    for c in data.changes:
+        unit = c.get("unit") or ""
+        old = "" if c["old_value"] is None else format_number(c["old_value"], unit)
+        new = "" if c["new_value"] is None else format_number(c["new_value"], unit)
+        period = format_period(c.get("year"), c["period_start"], c["period_end"], False, None)
+        name = c.get("indicator_name") or c["indicator_id"]
+        place = geo_label(c["geo"], data.places)
+        rows.append(
+            f'<tr><td><span class="tag">{esc(c["change"])}</span></td>'
+            f'<td><a href="#{anchor(c["indicator_id"])}">{esc(name)}</a><br><span class=note>{esc(place)}, '
+            f"{esc(period)}</span></td><td>{esc(old)}</td><td>{esc(new)}</td><td>{esc(c['source_id'])}</td></tr>"
+        )
+    more = (
+        f"<p class=note>The {len(data.changes)} latest are listed; <code>octracker changes --since "
+        f"{data.changes_since:%Y-%m-%dT%H:%M:%S}</code> lists all {total}.</p>"
+        if total > len(data.changes)
+        else ""
+    )
+    return (
+        f"<p>{esc(counts)} since {data.changes_since:%Y-%m-%d %H:%M} UTC.</p><table class=alerts><tr><th>change</th>"
+        f"<th>indicator, place and period</th><th>was</th><th>now</th><th>source</th></tr>{''.join(rows)}</table>"
+        + more
+    )
+
+
 def conflict_html(conflict: Conflict, places: dict[str, str], with_indicator: bool) -> str:
     period = format_period(conflict.year, conflict.period_start, conflict.period_end, False, None)
     what = f'<a href="#{anchor(conflict.indicator_id)}">{esc(conflict.indicator_name)}</a>, ' if with_indicator else ""
@@ -261,6 +295,7 @@ def render_report(data: ReportData) -> str:
 <meta name="referrer" content="no-referrer">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="generator" content="octracker {esc(__version__)}">
+<meta name="octracker-generated-at" content="{data.generated_at.isoformat()}">
 <title>octracker report</title>
 <style>{STYLE}</style>
 </head>
@@ -274,6 +309,8 @@ def render_report(data: ReportData) -> str:
 <h2>Overview</h2>
 <h3>Open alerts</h3>
 {alerts_html(data)}
+<h3>Changed since the last report</h3>
+{changes_html(data)}
 <h3>Sources that disagree</h3>
 {conflicts_html(data)}
 <h3>How to read the charts</h3>
