@@ -21,6 +21,7 @@ SHIPPED = {
     "0007_row_hashes.sql": "21c84c8003825771aa938f94edb9a2a4eec1affd08c5cc65ca5286ec2abd7c9d",
     "0008_multi_source_periods.sql": "9b548257fb058a2b1d675848cfab097c40415cce417e59c8b4bfbd98e91f59de",
     "0010_geo_groups.sql": "40310772c9482c43b124085df16cb67b683bba4b66c0c7b34dce8e85b1869644",
+    "0011_alert_silences.sql": "b1abaf786de3336fcbf2157e323c91c10fee1b22f5ebf5c0cecf1de7caec2355",
 }
 
 
