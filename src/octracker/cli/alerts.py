@@ -15,10 +15,9 @@ from octracker.alerts.deliveries import configured_webhooks, send_alerts
 from octracker.alerts.silences import current_user, mute_alert, parse_duration, unmute_alert
 from octracker.alerts.webhooks import SECRET_ENV, URL_ENV, webhook_secret_from_env, webhook_urls_from_env
 from octracker.cli.output import print_rows
-from octracker.content.catalog import load_catalog
 from octracker.errors import OctrackerError, UsageError
 from octracker.store.query import relation_exists, run_query
-from octracker.store.warehouse import open_writer, prepare_warehouse, publish, utc_now
+from octracker.store.warehouse import utc_now, writer_session
 
 ORDER = "ORDER BY severity_rank DESC, rule, indicator_id, geo, year"
 TABLE_SQL = (
@@ -191,13 +190,8 @@ def unmute_command(app, fingerprint: str) -> None:
 
 def _write_silence(app, write):
     """Run one silence change on the writer (brought up to date first), then publish it for readers."""
-    settings = app.settings
-    catalog = load_catalog(settings.schemas_dir / "indicators.toml")
-    with open_writer(settings) as con:
-        prepare_warehouse(con, settings, catalog)
-        result = write(con)
-        publish(con, settings)
-    return result
+    with writer_session(app.settings) as (con, _):
+        return write(con)
 
 
 COMMANDS = [alerts_command]
