@@ -11,8 +11,9 @@ from conftest import REPO
 from octracker.errors import OctrackerError
 from octracker.extract.validation import load_schema_module
 from octracker.load.pipeline import refresh
+from octracker.store.rows import scalar
 from octracker.store.settings import build_settings
-from octracker.store.warehouse import apply_migrations, apply_views, open_writer
+from octracker.store.warehouse import apply_migrations, apply_views, open_reader, open_writer, writer_session
 
 pytestmark = pytest.mark.usefixtures("backend")
 
@@ -139,3 +140,24 @@ def test_a_new_warehouse_file_is_written_in_duckdb_13s_format_and_an_old_one_kee
     con.close()
     kept = text_compressions(old.warehouse)
     assert kept and kept.isdisjoint({"DICT_FSST", "ZSTD"}) and "FSST" in kept, kept
+
+
+def indicators_readers_see(settings) -> int:
+    reader = open_reader(settings.read_target)
+    try:
+        return scalar(reader, "SELECT COUNT(*) FROM indicators")
+    finally:
+        reader.close()
+
+
+def test_a_writer_session_makes_the_catalog_current_and_publishes_only_work_that_succeeded(settings, catalog):
+    with writer_session(settings) as (con, session_catalog):
+        assert session_catalog.indicators == catalog.indicators
+    assert indicators_readers_see(settings) == len(catalog.indicators)
+    if settings.lake is not None:
+        return  # a lake has no published copy: each commit is what its readers see
+    with pytest.raises(RuntimeError, match="half-way"):
+        with writer_session(settings) as (con, _):
+            con.execute("DELETE FROM indicators")
+            raise RuntimeError("stopped half-way")
+    assert indicators_readers_see(settings) == len(catalog.indicators)
