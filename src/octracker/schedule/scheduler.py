@@ -61,7 +61,29 @@ RECORD_JOB = "record_missed_runs"
 
 
 def read_last_successes(settings: Settings) -> dict[str, dt.datetime]:
-    """When each pipeline last succeeded (UTC), from the published copy (or the lake): never waits on a writer."""
+    """When each pipeline last succeeded (UTC), from the published copy (or the lake): never waits on a writer.
+
+    A published copy that cannot be read (damaged, cut short) is published again from the warehouse first:
+    it is only a copy, and the scheduler must start.
+    """
+    try:
+        return _last_successes(settings)
+    except duckdb.Error as exc:
+        if settings.lake is not None:
+            raise
+        reason = str(exc).strip().splitlines()[0]
+        log.warning(
+            "%s: the published copy cannot be read (%s); publishing it again from the warehouse",
+            settings.published_path,
+            reason,
+        )
+    with open_refresh(settings):
+        pass  # publishes on the way out
+    log.warning("%s: published again from the warehouse; analysts read it as before", settings.published_path)
+    return _last_successes(settings)
+
+
+def _last_successes(settings: Settings) -> dict[str, dt.datetime]:
     target = settings.read_target
     if isinstance(target, Path) and not target.exists():
         return {}
