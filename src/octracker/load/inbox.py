@@ -36,7 +36,7 @@ from octracker.content.documents import (
     store_raw,
     text_fault,
 )
-from octracker.content.specs import PipelineSpec
+from octracker.content.specs import PipelineSpec, load_specs
 from octracker.errors import InputRefused
 from octracker.extract.extractors import EXTRACTORS
 from octracker.extract.inbox_routing import INBOX_KINDS, InboxKind, detect_kind
@@ -90,7 +90,42 @@ def location_problem(path: Path, inbox_dir: Path) -> str | None:
             return f"{path.name} is a symbolic link to {os.readlink(path)}, outside the inbox; copy the file in instead"
     if not path.is_file():
         return f"{path.name} is not a regular file"
+    return sidecar_problem(path)
+
+
+def sidecar_problem(path: Path) -> str | None:
+    """Why a file's sidecar must not be read (a link, or not a regular file), or None (also when it has none)."""
+    side = sidecar_path(path)
+    if side.is_symlink():
+        # Even a link inside the inbox is refused: a sidecar is small and written for its file, never shared.
+        return (
+            f"{side.name} (the sidecar of {path.name}) is a symbolic link to {os.readlink(side)}; "
+            "put a copy of the sidecar beside the file instead"
+        )
+    if side.exists() and not side.is_file():
+        return f"{side.name} (the sidecar of {path.name}) is not a regular file; replace it with a TOML file"
     return None
+
+
+def claimed_source_problem(con: duckdb.DuckDBPyConnection, settings: Settings, source_id: str) -> str | None:
+    """Why an inbox file may not load under `source_id`: it is another pipeline's source (or None)."""
+    row = con.execute("SELECT pipeline FROM sources WHERE source_id = ?", [source_id]).fetchone()
+    owner = row[0] if row is not None and row[0] != INBOX_PIPELINE else None
+    if owner is None:
+        owner = next((s.name for s in _pipeline_specs(settings) if s.source.source_id == source_id), None)
+    if owner is None:
+        return None
+    return (
+        f"source_id {source_id!r} belongs to pipeline {owner!r}; an inbox file cannot load into another "
+        "pipeline's source. Remove source_id from the sidecar (the inbox derives one) or choose an id of its own"
+    )
+
+
+def _pipeline_specs(settings: Settings) -> list[PipelineSpec]:
+    """The configured pipelines, or none when their folder is missing (an inbox-only project)."""
+    if not settings.pipelines_dir.is_dir():
+        return []
+    return load_specs(settings.pipelines_dir)
 
 
 def derive_source_id(kind: InboxKind, meta: SourceMeta, path: Path) -> str:
@@ -291,6 +326,9 @@ def _ingest(run: _InboxRun, catalog: Catalog, overrides: IngestOverrides) -> Pip
             document,
         )
     run.source_id = derive_source_id(kind, meta, run.path)
+    claimed = claimed_source_problem(run.con, run.settings, run.source_id)
+    if claimed is not None:
+        return run.refuse([Problem("source_of_another_pipeline", claimed, "")], document)
     meta = dataclasses.replace(meta, source_id=run.source_id, kind=kind.name)
     document = dataclasses.replace(document, meta=meta)
     precedence = meta.precedence if meta.precedence is not None else kind.precedence

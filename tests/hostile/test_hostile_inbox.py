@@ -1,0 +1,87 @@
+"""The inbox cannot be used against the pipelines, and no file in it can block the runs after it.
+
+What must hold: a file that claims another pipeline's source, or whose sidecar leads elsewhere, is refused whole
+(exit 2, named, quarantined) and changes no value, no source and no alert; odd names and links are loaded or
+quarantined once and the next refresh of the inbox finds nothing left to do.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from hostile_fixtures import baseline, cli, loaded, run_octracker  # noqa: F401
+from warehouse_state import assert_unchanged, snapshot
+
+from published import read_rows
+
+CLAIMING_CSV = b"indicator,geo,period,value\noci.criminality,NL,2025,9.9\n"
+
+
+def quarantined(settings, name: str) -> list[Path]:
+    folder = settings.inbox_dir / "quarantine"
+    return sorted(p for p in folder.iterdir() if p.name.endswith(f"-{name}")) if folder.is_dir() else []
+
+
+def drop(settings, name: str, content: bytes, sidecar: str | None = None) -> Path:
+    settings.inbox_dir.mkdir(exist_ok=True)
+    path = settings.inbox_dir / name
+    path.write_bytes(content)
+    if sidecar is not None:
+        path.with_name(name + ".meta.toml").write_text(sidecar, encoding="utf-8")
+    return path
+
+
+def criminality(settings, geo: str) -> list[tuple]:
+    return read_rows(
+        settings.published_path,
+        "SELECT value FROM observations WHERE indicator_id = 'oci.criminality' AND geo = ? AND year = 2025",
+        [geo],
+    )
+
+
+def test_a_sidecar_claiming_another_pipelines_source_id_is_refused(loaded):
+    source_before = read_rows(loaded.published_path, "SELECT * FROM sources WHERE source_id = 'gitoc-oci-2025-nl-be'")
+    value_before = criminality(loaded, "NL")
+    alerts_before = read_rows(loaded.published_path, "SELECT COUNT(*) FROM trend_alerts")
+    drop(loaded, "takeover.csv", CLAIMING_CSV, 'kind = "observations_long"\nsource_id = "gitoc-oci-2025-nl-be"\n')
+    before = snapshot(loaded.warehouse)
+    result = cli(loaded, "refresh", "inbox")
+    assert result.exit_code == 2, result.output
+    assert "takeover.csv" in result.stderr and "belongs to pipeline 'oci_2025_profiles'" in result.stderr
+    assert_unchanged(loaded.warehouse, before)
+    assert criminality(loaded, "NL") == value_before
+    assert read_rows(loaded.published_path, "SELECT * FROM sources WHERE source_id = 'gitoc-oci-2025-nl-be'") == (
+        source_before
+    )
+    assert read_rows(loaded.published_path, "SELECT COUNT(*) FROM trend_alerts") == alerts_before
+    assert len(quarantined(loaded, "takeover.csv")) == 1
+    # The real pipeline is not fooled into skipping: it still sees its own source as it was.
+    again = cli(loaded, "refresh", "oci_2025_profiles")
+    assert again.exit_code == 0, again.output
+
+
+def test_a_sidecar_that_links_out_of_the_inbox_is_not_followed(loaded, tmp_path):
+    outside = tmp_path / "outside.meta.toml"
+    outside.write_text('kind = "observations_long"\ntitle = "A title from outside the inbox"\n', encoding="utf-8")
+    path = drop(loaded, "innocent.csv", CLAIMING_CSV.replace(b"9.9", b"5.5"))
+    path.with_name("innocent.csv.meta.toml").symlink_to(outside)
+    before = snapshot(loaded.warehouse)
+    result = cli(loaded, "refresh", "inbox")
+    assert result.exit_code == 2, result.output
+    assert "innocent.csv.meta.toml" in result.stderr and "symbolic link" in result.stderr
+    assert_unchanged(loaded.warehouse, before)
+    titles = read_rows(loaded.published_path, "SELECT COUNT(*) FROM sources WHERE title LIKE '%outside the inbox%'")
+    assert titles == [(0,)]
+    [kept] = quarantined(loaded, "innocent.csv")
+    side = kept.with_name(kept.name + ".meta.toml")
+    assert side.is_symlink() and os.readlink(side) == str(outside)  # the link itself, moved, never read
+
+
+def test_a_sidecar_that_is_a_fifo_is_refused_without_blocking(loaded):
+    path = drop(loaded, "piped.csv", CLAIMING_CSV.replace(b"oci.criminality,NL", b"oci.criminality,XX"))
+    os.mkfifo(path.with_name("piped.csv.meta.toml"))
+    done = run_octracker(loaded, "refresh", "inbox", timeout=60)  # reading the FIFO would wait for ever
+    assert done.returncode == 2, done.stderr
+    assert "piped.csv.meta.toml" in done.stderr and "not a regular file" in done.stderr
+    assert cli(loaded, "refresh", "inbox").exit_code == 0
