@@ -36,3 +36,9 @@ class PipelineFailed(OctrackerError):
     """A pipeline failed for a reason other than bad input; other pipelines still committed."""
 
     exit_code = 1
+
+
+class PublishFailed(OctrackerError):
+    """The data committed, but the read-only copy analysts read could not be written (a full disk)."""
+
+    exit_code = 1

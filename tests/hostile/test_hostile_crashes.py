@@ -157,3 +157,39 @@ def test_a_copy_left_by_a_publisher_that_died_is_never_read_and_is_removed_by_th
     assert not leftover.exists() and leftovers(loaded) == []
     assert published.stat().st_ino != old_copy
     assert snapshot(published).counts["observation_history"] == previous.counts["observation_history"] + GOOD_ROWS
+
+
+# Out of space while publishing ----------------------------------------------------------------------------------------
+
+
+def test_out_of_space_while_publishing_leaves_no_partial_copy_prints_the_results_and_says_what_to_do(
+    loaded, monkeypatch
+):
+    import errno
+    import shutil
+
+    from published import read_rows
+
+    published = loaded.published_path
+    copy_before = published.read_bytes()
+    real_copyfile = shutil.copyfile
+
+    def disk_fills_up(source, destination, **kwargs):
+        # Half the copy is written, then the disk is full: what a real ENOSPC leaves behind.
+        with open(source, "rb") as src, open(destination, "wb") as dst:
+            dst.write(src.read(len(copy_before) // 2))
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(shutil, "copyfile", disk_fills_up)
+    result = cli(loaded, "refresh", "oci_2021_belgium")
+    assert result.exit_code == 1, result.output
+    assert "oci_2021_belgium" in result.stdout  # the results table was printed
+    assert "No space left on device" in result.stderr and "the data is committed" in result.stderr
+    assert "Free space in" in result.stderr and "run `octracker refresh` again" in result.stderr
+    assert "unexpected" not in result.stderr
+    assert sorted(p.name for p in published.parent.iterdir()) == [published.name]  # no .tmp left
+    assert published.read_bytes() == copy_before
+    monkeypatch.setattr(shutil, "copyfile", real_copyfile)
+    again = cli(loaded, "refresh", "oci_2021_belgium")
+    assert again.exit_code == 0, again.output
+    assert read_rows(published, "SELECT COUNT(*) FROM runs") > [(0,)]

@@ -17,7 +17,7 @@ from octracker.content.fingerprints import (
     rules_fingerprint,
 )
 from octracker.content.specs import PipelineSpec, load_specs, select_specs
-from octracker.errors import InputRefused, WarehouseBusy
+from octracker.errors import InputRefused, PublishFailed, WarehouseBusy
 from octracker.extracts import Problem
 from octracker.load.feed_runs import run_feed_pipeline
 from octracker.load.inbox import INBOX_PIPELINE, IngestOverrides, ingest_inbox, stage_into_inbox
@@ -155,16 +155,26 @@ def refresh(
         if on_result:
             on_result(result)
 
-    with open_refresh(settings) as (con, catalog):
-        for spec in specs:
-            report(run_pipeline(con, spec, settings, catalog, trigger=trigger))
-        if with_inbox:
-            try:
-                with pipeline_lease(con, INBOX_PIPELINE, settings.lock_timeout_s):
-                    ingest_inbox(con, settings, catalog, trigger=trigger, on_result=report)
-            except WarehouseBusy as exc:
-                report(PipelineResult(INBOX_PIPELINE, "", "failed", error=str(exc)))
+    with published_or_reported(report):
+        with open_refresh(settings) as (con, catalog):
+            for spec in specs:
+                report(run_pipeline(con, spec, settings, catalog, trigger=trigger))
+            if with_inbox:
+                try:
+                    with pipeline_lease(con, INBOX_PIPELINE, settings.lock_timeout_s):
+                        ingest_inbox(con, settings, catalog, trigger=trigger, on_result=report)
+                except WarehouseBusy as exc:
+                    report(PipelineResult(INBOX_PIPELINE, "", "failed", error=str(exc)))
     return results
+
+
+@contextlib.contextmanager
+def published_or_reported(report: Callable[[PipelineResult], None]) -> Iterator[None]:
+    """A publish that fails after the runs committed becomes one more failed result, after theirs."""
+    try:
+        yield
+    except PublishFailed as exc:
+        report(PipelineResult("publish", "", "failed", error=str(exc)))
 
 
 def ingest_files(
@@ -181,9 +191,12 @@ def ingest_files(
     With `stage`, the files are first copied into the inbox (`octracker ingest PATH`), once this process is
     the writer: a copy that appeared earlier could be taken by a scheduled inbox run while this one waits.
     """
-    with open_refresh(settings) as (con, catalog), pipeline_lease(con, INBOX_PIPELINE, settings.lock_timeout_s):
-        if stage:
-            paths = [stage_into_inbox(p, settings.inbox_dir) for p in paths]
-        return ingest_inbox(
-            con, settings, catalog, trigger=trigger, paths=paths, overrides=overrides, on_result=on_result
-        )
+    results: list[PipelineResult] = []
+    with published_or_reported(results.append):
+        with open_refresh(settings) as (con, catalog), pipeline_lease(con, INBOX_PIPELINE, settings.lock_timeout_s):
+            if stage:
+                paths = [stage_into_inbox(p, settings.inbox_dir) for p in paths]
+            results += ingest_inbox(
+                con, settings, catalog, trigger=trigger, paths=paths, overrides=overrides, on_result=on_result
+            )
+    return results

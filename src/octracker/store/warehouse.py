@@ -18,7 +18,7 @@ import polars as pl
 
 from octracker.content.alert_rules import AlertRule, load_alert_rules
 from octracker.content.catalog import Catalog, load_catalog
-from octracker.errors import OctrackerError, SpecError, WarehouseBusy
+from octracker.errors import OctrackerError, PublishFailed, SpecError, WarehouseBusy
 from octracker.store.lake import DuckConfig, LakeTarget, connect_lake, describe_attach_error, is_lock_error
 from octracker.store.rows import one_row, scalar
 from octracker.store.settings import Settings
@@ -268,11 +268,19 @@ def publish(con: duckdb.DuckDBPyConnection, settings: Settings) -> Path | None:
     for leftover in target.parent.glob(f".{target.name}.*.tmp"):
         leftover.unlink(missing_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    shutil.copyfile(settings.warehouse, tmp)
-    with open(tmp, "rb+") as fh:
-        os.fsync(fh.fileno())
-    # os.replace swaps the name only: an analyst with the old copy open keeps reading it untouched.
-    os.replace(tmp, target)
+    try:
+        shutil.copyfile(settings.warehouse, tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        # os.replace swaps the name only: an analyst with the old copy open keeps reading it untouched.
+        os.replace(tmp, target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)  # never leave half a copy behind
+        raise PublishFailed(
+            f"{target}: the data is committed in {settings.warehouse}, but the copy analysts read could not be "
+            f"written ({exc.strerror or exc}); they still read the previous copy. Free space in {target.parent}, "
+            "then run `octracker refresh` again: nothing is loaded twice and the copy is published"
+        ) from None
     return target
 
 
