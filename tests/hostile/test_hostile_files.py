@@ -58,6 +58,21 @@ class BadFile:
 
 
 BAD_FILES = [
+    BadFile(
+        "underflow.csv",
+        GOOD_CSV.replace(b"2024,92,count", b"2024,1E-400,count"),
+        "bad_number",
+        "value '1E-400' is not a plain decimal number",
+    ),
+    BadFile(
+        "half.csv", GOOD_CSV.replace(b"2024,92,count", b"2024,0.5,count"), "not_whole", "value '0.5' is not a whole"
+    ),
+    BadFile(
+        "future.csv",
+        GOOD_CSV.replace(b"approx,2025-09-10", b"approx,9999-12-31"),
+        "bad_as_of",
+        "as_of '9999-12-31' is not a YYYY-MM-DD date on or after the period start and not after today",
+    ),
     BadFile("empty.csv", b"", "empty_file", "the file is empty (0 bytes)"),
     BadFile("noise.bin", bytes(range(256)) * 16, "unrecognised_file", "NUL byte at line 1 (byte 0)"),
     BadFile("nul.csv", table_case("long_nul.csv"), "binary_file", "NUL byte at line 3"),

@@ -6,6 +6,7 @@ Every check is a vectorised filter: a file of ten million rows is read without a
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import re
 from pathlib import Path
 
@@ -477,9 +478,17 @@ def _value_expr(dtype: pl.DataType) -> pl.Expr:
     """Float64 value, null unless the cell is a plain finite number (no 'inf', '1,000' or '12%')."""
     if dtype.is_numeric():
         value = pl.col("value").cast(pl.Float64)
-    else:
-        value = pl.col("value").cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False)
-    return pl.when(value.is_finite()).then(value)
+        return pl.when(value.is_finite()).then(value)
+    text = pl.col("value").cast(pl.String).str.strip_chars()
+    value = text.cast(pl.Float64, strict=False)
+    # "1E-400" parses as 0: a number too small for a float is not the zero it would silently become.
+    underflow = (value == 0) & text.str.replace(r"[eE].*$", "").str.contains(r"[1-9]")
+    return pl.when(value.is_finite() & ~underflow).then(value)
+
+
+def _tomorrow() -> dt.date:
+    """The latest date a statement can be as of: today in UTC, with a day for the time zones ahead of it."""
+    return dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)
 
 
 def _date_expr(column: str, dtype: pl.DataType) -> pl.Expr:
@@ -545,8 +554,11 @@ def _row_checks(parsed: pl.DataFrame, catalog: Catalog) -> list[tuple[str, pl.Ex
         ),
         (
             "bad_as_of",
-            shaped & ((pl.col("as_of").is_not_null() & as_of.is_null()) | (as_of < start)),
-            pl.format("as_of {} is not a YYYY-MM-DD date on or after the period start", _quoted(pl.col("as_of"))),
+            shaped & ((pl.col("as_of").is_not_null() & as_of.is_null()) | (as_of < start) | (as_of > _tomorrow())),
+            pl.format(
+                "as_of {} is not a YYYY-MM-DD date on or after the period start and not after today",
+                _quoted(pl.col("as_of")),
+            ),
         ),
         (
             "bad_number",
@@ -567,6 +579,11 @@ def _row_checks(parsed: pl.DataFrame, catalog: Catalog) -> list[tuple[str, pl.Ex
                 _quoted(pl.col("_cat_unit")),
                 pl.col("indicator"),
             ),
+        ),
+        (
+            "not_whole",
+            shaped & (pl.col("unit") == "count") & (value != value.round(0)).fill_null(False),
+            pl.format("value {} is not a whole number; a count counts whole things", _quoted(pl.col("value"))),
         ),
         (
             "out_of_range",
