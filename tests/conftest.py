@@ -21,6 +21,7 @@ from click.testing import CliRunner
 from lakes import cli_options, drop_lake_schema, lake_environment, lake_unavailable
 from octracker.cli import main
 from octracker.content.catalog import load_catalog
+from octracker.httpclient import new_client
 from octracker.store.settings import Settings, build_settings
 from octracker.store.warehouse import open_reader
 
@@ -106,7 +107,7 @@ def catalog():
 def client() -> Iterator[httpx.Client]:
     """An HTTP client for the loopback servers of a test (feeds, webhook receivers)."""
     # trust_env=False: a proxy variable in the environment must not send loopback traffic elsewhere.
-    with httpx.Client(trust_env=False) as c:
+    with new_client(trust_env=False) as c:
         yield c
 
 

@@ -171,7 +171,27 @@ def test_redirect_is_not_followed_and_rejected(client, receiver, fake):
     receiver.play(Reply(302, headers={"Location": receiver.url("/elsewhere")}))
     result = deliver(client, receiver.url(), fake)
     assert (result.outcome, result.last_status) == ("rejected", 302)
-    assert "redirects are not followed" in result.error
+    assert "only 307/308 to the same host and port are followed" in result.error
+    assert [r.path for r in receiver.requests] == ["/hook"]
+
+
+@pytest.mark.parametrize("status", [307, 308])
+def test_a_temporary_or_permanent_redirect_to_the_same_origin_is_followed_with_the_signed_body(
+    client, receiver, fake, status
+):
+    receiver.play(Reply(status, headers={"Location": "/moved"}), Reply(204))
+    result = deliver(client, receiver.url(), fake)
+    assert (result.outcome, result.last_status) == ("delivered", 204)
+    first, second = receiver.requests
+    assert (first.path, second.path) == ("/hook", "/moved")
+    assert second.body == first.body and second.headers["webhook-id"] == first.headers["webhook-id"]
+
+
+def test_a_redirect_to_another_origin_is_not_followed(client, receiver, fake):
+    elsewhere = f"http://localhost:{receiver.port}/elsewhere"
+    receiver.play(Reply(307, headers={"Location": elsewhere}))
+    result = deliver(client, receiver.url(), fake)
+    assert (result.outcome, result.last_status) == ("rejected", 307)
     assert [r.path for r in receiver.requests] == ["/hook"]
 
 
@@ -197,7 +217,7 @@ def test_slow_receiver_times_out_then_retry_later(client, receiver, fake):
     result = deliver(client, receiver.url(), fake, max_attempts=2, timeout_s=0.2)
     assert time.monotonic() - started < 1.0
     assert (result.outcome, result.attempts, result.last_status) == ("retry_later", 2, None)
-    assert "timed out after 0.2s" in result.error
+    assert "no complete answer within the overall limit of 0.2s" in result.error
     # The receiver did get both; the shared id is what lets it drop the duplicate.
     assert {r.headers["webhook-id"] for r in receiver.requests} == {"msg_2024_abc"}
     assert len(receiver.requests) == 2

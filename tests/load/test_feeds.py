@@ -14,13 +14,12 @@ import pytest
 from feed_server import FeedServer, Reply
 from octracker.content.feed_specs import FeedSpec
 from octracker.errors import InputRefused, PipelineFailed
-from octracker.httpclient import redact
+from octracker.httpclient import parse_retry_after, public_url, redact
 from octracker.load.feeds import (
     RETRY_AFTER_MAX_S,
     FeedFailed,
     FeedState,
     FeedTooLarge,
-    _parse_retry_after,
     fetch_feed,
 )
 
@@ -144,9 +143,9 @@ def test_retry_after_is_capped(server, client, sleeps):
 def test_retry_after_http_date():
     now = datetime(2025, 10, 1, 8, 0, 0, tzinfo=UTC)
     in_30s = (now + timedelta(seconds=30)).strftime("%a, %d %b %Y %H:%M:%S GMT")
-    assert _parse_retry_after(in_30s, now=now) == 30.0
-    assert _parse_retry_after("Wed, 01 Oct 2025 07:00:00 GMT", now=now) == 0.0
-    assert _parse_retry_after("soon", now=now) is None
+    assert parse_retry_after(in_30s, now.timestamp()) == 30.0
+    assert parse_retry_after("Wed, 01 Oct 2025 07:00:00 GMT", now.timestamp()) == 0.0
+    assert parse_retry_after("soon", now.timestamp()) is None
 
 
 def test_always_500_fails_after_max_attempts(server, client, sleeps):
@@ -241,8 +240,8 @@ def test_wrong_content_type_refused_naming_type_and_redacted_url(server, client)
         fetch(client, spec)
     message = str(caught.value)
     assert "'text/html'" in message
-    assert f"http://127.0.0.1:{server.port}/feed.csv" in message
-    assert SECRET not in message and "api_key" not in message
+    assert f"http://127.0.0.1:{server.port}/…" in message
+    assert SECRET not in message and "api_key" not in message and "feed.csv" not in message
 
 
 def test_missing_content_type_refused(server, client):
@@ -284,7 +283,7 @@ def test_authorization_header_in_spec_refused():
 def test_redirect_to_http_host_not_allowed_refused(server, client):
     # localhost rather than a remote name: were the check broken, the hop would still stay on loopback.
     server.script(Reply(302, {"Location": f"http://localhost:{server.port}/feed.csv?token={SECRET}"}))
-    refusal = r"redirected to http://localhost:\d+/feed\.csv: plain http is not allowed for host 'localhost'"
+    refusal = r"redirected to http://localhost:\d+/…: plain http is not allowed for host 'localhost'"
     with pytest.raises(InputRefused, match=refusal) as caught:
         fetch(client, local_spec(server))
     assert SECRET not in str(caught.value)
@@ -356,8 +355,9 @@ def test_missing_credentials_fail_before_any_request(server, client):
         (httpx.URL("http://127.0.0.1:8000/f?x=1"), "http://127.0.0.1:8000/f"),
     ],
 )
-def test_redact_drops_userinfo_query_and_fragment(url, expected):
-    assert redact(url) == expected
+def test_public_url_drops_userinfo_query_and_fragment(url, expected):
+    assert public_url(url) == expected
+    assert redact(url) == expected.split("/", 3)[0] + "//" + expected.split("/", 3)[2] + "/…"
 
 
 def test_spec_validation():

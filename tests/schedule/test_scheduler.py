@@ -269,7 +269,7 @@ def test_alert_delivery_calls_the_alerts_send_function_with_the_environments_web
     monkeypatch.setattr(
         scheduler_module,
         "send_alerts",
-        lambda settings, webhooks, secret, *, client: (
+        lambda settings, webhooks, secret, *, client, **stop_hooks: (
             calls.append((settings.warehouse, webhooks, secret, type(client).__name__)) or SendReport(delivered=1)
         ),
     )

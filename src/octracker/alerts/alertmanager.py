@@ -308,7 +308,7 @@ def post_alerts(
     bodies: list[dict],
     *,
     policy: RetryPolicy,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], bool | None] = time.sleep,
     clock: Callable[[], float] = time.time,
 ) -> str | None:
     """POST the bodies to Alertmanager in one request, retrying transient failures; None when it took them.
@@ -348,7 +348,7 @@ def sync_alertmanager(
     generator_url: str | None = None,
     lifetime: dt.timedelta = DEFAULT_LIFETIME,
     policy: RetryPolicy = RetryPolicy(),
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], bool | None] = time.sleep,
     clock: Callable[[], float] = time.time,
 ) -> AlertmanagerReport:
     """Plan under the writer lock, post without it, then record what Alertmanager took (nothing, if it failed).

@@ -17,7 +17,6 @@ import contextlib
 import datetime as dt
 import fcntl
 import logging
-import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -32,34 +31,6 @@ from octracker.store.settings import Settings
 from octracker.store.warehouse import open_writer, writer_session
 
 log = logging.getLogger("octracker.alerts.deliveries")
-
-#: httpx logs every request's full URL (at INFO); webhook URLs often carry a token in the path or query.
-HTTP_LOGGERS = ("httpx", "httpcore.http11", "httpcore.connection")
-_URL_TAIL = re.compile(r"(https?://[^/\s\"'?#]+)[^\s\"']*")
-
-
-class RedactUrls(logging.Filter):
-    """Cut every URL in a log record down to scheme, host and port."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        scrubbed = _URL_TAIL.sub(lambda m: m.group(1) + ("/…" if len(m.group(0)) > len(m.group(1)) else ""), message)
-        if scrubbed != message:
-            record.msg, record.args = scrubbed, ()
-        return True
-
-
-@contextlib.contextmanager
-def redacted_http_logs() -> Iterator[None]:
-    """While webhooks are being sent, the HTTP libraries' log records carry no URL path or query."""
-    redact = RedactUrls()
-    for name in HTTP_LOGGERS:
-        logging.getLogger(name).addFilter(redact)
-    try:
-        yield
-    finally:
-        for name in HTTP_LOGGERS:
-            logging.getLogger(name).removeFilter(redact)
 
 
 @dataclass(frozen=True)
@@ -122,17 +93,19 @@ def send_alerts(
     *,
     client: httpx.Client,
     policy: RetryPolicy = RetryPolicy(),
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], bool | None] = time.sleep,
     clock: Callable[[], float] = time.time,
     alertmanager_url: str | None = None,
     report_url: str | None = None,
     alertmanager_policy: RetryPolicy = ALERTMANAGER_RETRY,
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> SendReport:
     """Plan events for new, changed and resolved alerts and deliver what is owed to each configured webhook.
 
     With `alertmanager_url`, Alertmanager is brought up to date too (see `octracker.alerts.alertmanager`), its
     alerts linking to `report_url`. `sleep` and `clock` (seconds since the epoch) let a test run hours of
-    retries in simulated time.
+    retries in simulated time. Once `should_stop()` is true (or `sleep` returns True) no further message is
+    posted: the rest stay pending.
     """
     report = SendReport()
 
@@ -140,7 +113,7 @@ def send_alerts(
         return dt.datetime.fromtimestamp(clock(), dt.UTC).replace(tzinfo=None)
 
     by_key = {w.key: w for w in webhooks}
-    with sender_lock(settings), redacted_http_logs():
+    with sender_lock(settings):
         # Load inputs.
         with writer_session(settings, publish_after=False) as (con, _):
             report.planned = plan_alert_events(con, webhooks, clock_now())
@@ -151,6 +124,8 @@ def send_alerts(
             webhook = by_key[claim.webhook]
             if claim.webhook in failed_webhooks:
                 continue  # keeps its order: it goes after the one that failed, at the next send
+            if should_stop():
+                break  # released below, untouched: the next send takes them
             started = clock_now()
             result = deliver_message(
                 client,

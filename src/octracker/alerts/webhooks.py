@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import email.utils
 import hashlib
 import hmac
 import logging
-import random
 import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC
 from typing import Literal, NamedTuple
 from urllib.parse import urlsplit
 
@@ -21,6 +18,9 @@ import httpx
 
 from octracker import __version__
 from octracker.errors import UsageError
+from octracker.httpclient import backoff_delay as _backoff_delay
+from octracker.httpclient import deadline, is_retry_status, parse_retry_after, random_jitter
+from octracker.httpclient import redact as redact_url
 
 log = logging.getLogger("octracker.alerts.webhooks")
 
@@ -32,8 +32,8 @@ USER_AGENT = f"octracker/{__version__}"
 # Enough to drain a normal acknowledgement so the connection can be reused; a receiver that sends
 # more gets its connection closed instead of our memory.
 MAX_RESPONSE_BYTES = 64 * 1024
-RETRYABLE_STATUSES = frozenset({408, 425, 429})
-_DELTA_SECONDS = re.compile(r"[0-9]+")
+#: Redirects followed, each to the URL's own origin (scheme, host, port) and keeping the method and body.
+MAX_REDIRECTS = 3
 # Python refuses to parse ints past ~4300 digits; a hostile header must not turn into an exception.
 _TIMESTAMP = re.compile(r"[0-9]{1,18}")
 # The id travels as a header value, so whitespace and control characters would corrupt the request.
@@ -144,24 +144,6 @@ def verify_signature(
 # --- URLs -----------------------------------------------------------------------------------
 
 
-def redact_url(url: str) -> str:
-    """Scheme, host and port only (`https://hooks.example.org/…`): paths, queries and userinfo often hold tokens."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = parts.port
-    except ValueError:
-        return "<unparseable url>"
-    if not parts.scheme or not host:
-        # Without a scheme and host there is no safe part to show; the whole string may be a token.
-        return "<unparseable url>"
-    if ":" in host:
-        host = f"[{host}]"
-    shown = f"{parts.scheme.lower()}://{host}" + (f":{port}" if port is not None else "")
-    hidden = parts.username is not None or parts.path not in ("", "/") or parts.query or parts.fragment
-    return shown + "/…" if hidden else shown
-
-
 def check_webhook_url(url: str, *, where: str = "webhook URL") -> str:
     """The URL unchanged if it is an absolute http(s) URL with a host; otherwise a redacted error."""
     try:
@@ -200,33 +182,9 @@ def webhook_secret_from_env(environ: Mapping[str, str]) -> str | None:
 # --- Delivery -------------------------------------------------------------------------------
 
 
-def random_jitter(delay: float) -> float:
-    """Up to 10% extra on a backoff delay, so many senders failing together do not retry in step."""
-    return random.uniform(0, 0.1 * delay)
-
-
 def backoff_delay(policy: RetryPolicy, attempt: int, *, jitter: Callable[[float], float] = random_jitter) -> float:
     """Seconds to wait after failed attempt `attempt` (1-based): base * 2^(attempt-1), capped, plus jitter."""
-    # min() before the power would overflow for large attempt numbers.
-    exponent = min(attempt - 1, 64)
-    capped = min(policy.max_delay_s, policy.base_delay_s * 2.0**exponent)
-    return capped + jitter(capped)
-
-
-def parse_retry_after(value: str, now: float) -> float | None:
-    """Seconds a `Retry-After` header asks for (delta-seconds or HTTP-date); None when unreadable."""
-    value = value.strip()
-    if _DELTA_SECONDS.fullmatch(value):
-        # Past 18 digits it is longer than any cap anyway, and int() could refuse a huge one.
-        return float(int(value)) if len(value) <= 18 else float("inf")
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    if when.tzinfo is None:
-        # HTTP-dates are always GMT; a zone-less parse means the sender wrote "-0000".
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, when.timestamp() - now)
+    return _backoff_delay(attempt, base_s=policy.base_delay_s, max_s=policy.max_delay_s, jitter=jitter)
 
 
 def build_headers(msg_id: str, body: bytes, secret: str | None, timestamp: int) -> dict[str, str]:
@@ -250,11 +208,16 @@ def deliver_message(
     body: bytes,
     secret: str | None,
     policy: RetryPolicy,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], bool | None] = time.sleep,
     clock: Callable[[], float] = time.time,
     jitter: Callable[[float], float] = random_jitter,
 ) -> DeliveryResult:
-    """POST one message, retrying transient failures; never raises for anything the receiver does."""
+    """POST one message, retrying transient failures; never raises for anything the receiver does.
+
+    Each attempt ends within `policy.timeout_s` in all, however slowly the receiver answers. A `sleep` that
+    returns True (as `threading.Event.wait` does once the event is set) stops the retries: the message is left
+    for a later call, as when its attempts are used up.
+    """
     check_webhook_url(url)
     if not _MSG_ID.fullmatch(msg_id):
         raise WebhookConfigError(
@@ -281,7 +244,9 @@ def deliver_message(
             log.warning("%s: %s, attempts used up; next try after %.1fs", progress, tried.error, delay)
             return DeliveryResult("retry_later", attempt, tried.status, tried.error, clock() + delay)
         log.warning("%s: %s, retrying in %.1fs", progress, tried.error, delay)
-        sleep(delay)
+        if sleep(delay):
+            log.warning("%s: stopping; the message stays pending for the next send", progress)
+            return DeliveryResult("retry_later", attempt, tried.status, tried.error, clock())
     raise AssertionError("unreachable: the loop returns on its last attempt")
 
 
@@ -303,12 +268,38 @@ def _post_once(
     timeout_s: float,
     clock: Callable[[], float],
 ) -> _Attempt:
-    """One POST; network failures become redacted errors instead of exceptions."""
+    """One POST (and its same-origin redirects) within `timeout_s` in all; failures become redacted errors."""
+    limit = None
     try:
-        # Redirects are not followed: a signed payload must not be forwarded to a host nobody configured.
+        with deadline(timeout_s) as limit:
+            return _post_following(client, url, where, headers, body, timeout_s, clock)
+    except httpx.TimeoutException as exc:
+        if limit is not None and limit.passed():
+            return _Attempt(None, f"no complete answer within the overall limit of {timeout_s:g}s", transient=True)
+        return _Attempt(None, f"timed out after {timeout_s:g}s ({type(exc).__name__})", transient=True)
+    except (httpx.UnsupportedProtocol, httpx.LocalProtocolError) as exc:
+        # The request itself could not be built or sent; sending it again would fail the same way.
+        return _Attempt(None, f"request refused by httpx ({type(exc).__name__}: {_scrub(str(exc), url, where)})", False)
+    except httpx.TransportError as exc:
+        return _Attempt(None, f"connection failed ({type(exc).__name__}: {_scrub(str(exc), url, where)})", True)
+
+
+def _post_following(
+    client: httpx.Client,
+    url: str,
+    where: str,
+    headers: dict[str, str],
+    body: bytes,
+    timeout_s: float,
+    clock: Callable[[], float],
+) -> _Attempt:
+    target = httpx.URL(url)
+    for _ in range(MAX_REDIRECTS + 1):
+        # Redirects are followed by hand, and only to the same origin: a signed payload must not be forwarded
+        # to a host nobody configured.
         with client.stream(
             "POST",
-            url,
+            target,
             content=body,
             headers=headers,
             timeout=httpx.Timeout(timeout_s),
@@ -316,21 +307,29 @@ def _post_once(
         ) as response:
             status = response.status_code
             retry_after_header = response.headers.get("retry-after")
+            location = response.headers.get("location")
             _drain_bounded(response, timeout_s)
-    except httpx.TimeoutException as exc:
-        return _Attempt(None, f"timed out after {timeout_s:g}s ({type(exc).__name__})", transient=True)
-    except (httpx.UnsupportedProtocol, httpx.LocalProtocolError) as exc:
-        # The request itself could not be built or sent; sending it again would fail the same way.
-        return _Attempt(None, f"request refused by httpx ({type(exc).__name__}: {_scrub(str(exc), url, where)})", False)
-    except httpx.TransportError as exc:
-        return _Attempt(None, f"connection failed ({type(exc).__name__}: {_scrub(str(exc), url, where)})", True)
-    transient = status in RETRYABLE_STATUSES or 500 <= status < 600
+        if status not in (307, 308) or not location:
+            break
+        try:
+            following = target.join(location)
+        except httpx.InvalidURL:
+            break
+        if _origin(following) != _origin(target):
+            break
+        log.info("webhook %s: %d to the same origin, following", where, status)
+        target = following
+    transient = is_retry_status(status)
     retry_after = None
     if retry_after_header is not None and transient:
         retry_after = parse_retry_after(retry_after_header, clock())
     # The reason phrase is the receiver's free text; it may echo the request path back at us.
     reason = _scrub(response.reason_phrase[:80], url, where)
     return _Attempt(status, _describe_status(status, reason), transient, retry_after)
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    return (url.scheme, url.host.lower(), url.port or {"http": 80, "https": 443}.get(url.scheme))
 
 
 def _drain_bounded(response: httpx.Response, timeout_s: float) -> None:
@@ -352,7 +351,7 @@ def _drain_bounded(response: httpx.Response, timeout_s: float) -> None:
 def _describe_status(status: int, reason: str) -> str:
     text = f"status {status}" + (f" {reason}" if reason else "")
     if 300 <= status < 400:
-        return text + f"; redirects are not followed, point {URL_ENV} at the final URL"
+        return text + f"; only 307/308 to the same host and port are followed, point {URL_ENV} at the final URL"
     return text
 
 

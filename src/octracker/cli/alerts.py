@@ -7,7 +7,6 @@ import os
 import sys
 
 import click
-import httpx
 
 from octracker.alerts.alertmanager import URL_ENV as ALERTMANAGER_URL_ENV
 from octracker.alerts.alertmanager import alertmanager_url_from_env, report_url_from_env
@@ -16,6 +15,7 @@ from octracker.alerts.silences import current_user, mute_alert, parse_duration, 
 from octracker.alerts.webhooks import SECRET_ENV, URL_ENV, webhook_secret_from_env, webhook_urls_from_env
 from octracker.cli.output import print_rows
 from octracker.errors import OctrackerError, UsageError
+from octracker.httpclient import new_client
 from octracker.store.query import relation_exists, run_query
 from octracker.store.warehouse import utc_now, writer_session
 
@@ -105,7 +105,7 @@ def send_command(app) -> None:
             markup=False,
             highlight=False,
         )
-    with httpx.Client() as client:
+    with new_client() as client:
         report = send_alerts(
             app.settings,
             webhooks,

@@ -24,7 +24,7 @@ from octracker.content.feed_specs import FeedConfig, read_feed_table
 from octracker.content.specs import PipelineSpec
 from octracker.errors import InputRefused
 from octracker.extracts import Problem
-from octracker.httpclient import redact
+from octracker.httpclient import new_client, public_url
 from octracker.load.feeds import FeedRefused, FeedState, FetchResult, fetch_feed
 from octracker.load.loading import PipelineResult, extract_and_load, record_failure, refuse_document
 from octracker.store.runs import finish_run, start_run
@@ -36,7 +36,7 @@ from octracker.store.writers import write_transaction
 def read_feed_state(con: duckdb.DuckDBPyConnection, pipeline: str, url: str) -> FeedState | None:
     """The validators and hash of the last content loaded from this pipeline's url (None: never, or another url)."""
     row = con.execute(
-        "SELECT etag, last_modified, sha256 FROM feed_state WHERE pipeline = ? AND url = ?", [pipeline, redact(url)]
+        "SELECT etag, last_modified, sha256 FROM feed_state WHERE pipeline = ? AND url = ?", [pipeline, public_url(url)]
     ).fetchone()
     return FeedState(etag=row[0], last_modified=row[1], sha256=row[2]) if row else None
 
@@ -46,7 +46,7 @@ def save_feed_state(con: duckdb.DuckDBPyConnection, pipeline: str, url: str, res
     now = utc_now()
     changed = result.status == "new"
     previous = con.execute(
-        "SELECT changed_at FROM feed_state WHERE pipeline = ? AND url = ?", [pipeline, redact(url)]
+        "SELECT changed_at FROM feed_state WHERE pipeline = ? AND url = ?", [pipeline, public_url(url)]
     ).fetchone()
     con.execute("DELETE FROM feed_state WHERE pipeline = ?", [pipeline])
     con.execute(
@@ -54,7 +54,7 @@ def save_feed_state(con: duckdb.DuckDBPyConnection, pipeline: str, url: str, res
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [
             pipeline,
-            redact(url),
+            public_url(url),
             result.etag,
             result.last_modified,
             result.sha256,
@@ -92,7 +92,7 @@ def feed_document(
     name = url_name if url_name.endswith(config.suffix) else f"{spec.name}{config.suffix}"
     meta = spec.source
     if meta.url is None:
-        meta = dataclasses.replace(meta, url=redact(config.fetch.url))
+        meta = dataclasses.replace(meta, url=public_url(config.fetch.url))
     content = result.content or b""
     document = Document(path=Path(name), content=content, sha256=result.sha256 or sha256_hex(content), meta=meta)
     stored = store_raw(settings.raw_dir, document)
@@ -125,7 +125,7 @@ def run_feed_pipeline(
         config = read_feed_table(spec.feed or {}, str(spec.path))
         state = read_feed_state(con, spec.name, config.fetch.url)
         # A client passed in belongs to the caller (tests, a batch of feeds); one made here is closed here.
-        with contextlib.nullcontext(client) if client else httpx.Client() as http:
+        with contextlib.nullcontext(client) if client else new_client() as http:
             result = fetch_feed(http, config.fetch, state)
         if result.status != "new":
 

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import base64
-import email.utils
 import hashlib
 import logging
 import os
 import time
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Literal
 
 import httpx
@@ -19,7 +17,15 @@ import httpx
 from octracker import __version__
 from octracker.content.feed_specs import FeedSpec
 from octracker.errors import InputRefused, PipelineFailed, SpecError
-from octracker.httpclient import redact
+from octracker.httpclient import (
+    backoff_delay,
+    deadline,
+    is_retry_status,
+    parse_retry_after,
+    public_url,
+    redact,
+    redact_text,
+)
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +36,6 @@ BACKOFF_MAX_S = 60.0
 RETRY_AFTER_MAX_S = 120.0
 
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-# 408 and 429 say "not now" rather than "never"; every 5xx may be transient.
-_RETRY_STATUSES = frozenset({408, 429})
 # Only failures a second try can cure; a malformed request (LocalProtocolError) would fail again.
 _RETRY_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
 
@@ -76,7 +80,7 @@ class FeedState:
 class FetchResult:
     """The outcome of one fetch; `content` is set only when `status` is "new".
 
-    `final_url` is redacted (no userinfo, no query) so it can be stored and logged as it is.
+    `final_url` has no userinfo and no query (`public_url`), so it can be stored with the data.
     """
 
     status: Literal["not_modified", "unchanged", "new"]
@@ -130,6 +134,7 @@ def fetch_feed(
             last = exc
         if attempt < spec.max_attempts:
             delay = last.retry_after if last.retry_after is not None else _backoff(attempt)
+            delay = min(delay, RETRY_AFTER_MAX_S)
             log.warning(
                 "feed %s: attempt %d of %d failed (%s); retrying in %.1f s",
                 redact(url),
@@ -157,7 +162,28 @@ def _fetch_once(
     state: FeedState | None,
     attempt: int,
 ) -> FetchResult:
-    """One attempt: follow up to MAX_REDIRECTS checked hops, then settle the final response."""
+    """One attempt within `timeout_s` in all (headers, redirects and body): a trickling server is cut off."""
+    limit = None
+    try:
+        with deadline(spec.timeout_s) as limit:
+            return _follow(client, spec, url, headers, state, attempt)
+    except _Retryable as exc:
+        if limit is not None and limit.passed():
+            raise _Retryable(
+                f"no complete answer within the overall limit of {spec.timeout_s:g} s (timeout_s)"
+            ) from exc
+        raise
+
+
+def _follow(
+    client: httpx.Client,
+    spec: FeedSpec,
+    url: httpx.URL,
+    headers: dict[str, str],
+    state: FeedState | None,
+    attempt: int,
+) -> FetchResult:
+    """Follow up to MAX_REDIRECTS checked hops, then settle the final response."""
     hop_headers = dict(headers)
     timeout = httpx.Timeout(spec.timeout_s)
     for _ in range(MAX_REDIRECTS + 1):
@@ -173,7 +199,7 @@ def _fetch_once(
             finally:
                 response.close()
         except _RETRY_ERRORS as exc:
-            raise _Retryable(f"{type(exc).__name__}: {exc}") from exc
+            raise _Retryable(f"{type(exc).__name__}: {redact_text(str(exc))}") from exc
         if _origin(target) != _origin(url):
             # Never hand the feed's credentials to another host (or to the same host over http).
             hop_headers.pop("Authorization", None)
@@ -218,13 +244,14 @@ def _settle(
             sha256=state.sha256,
             http_status=status,
             attempts=attempt,
-            final_url=where,
+            final_url=public_url(url),
         )
-    if status in _RETRY_STATUSES or status >= 500:
+    if is_retry_status(status):
+        retry_after = response.headers.get("retry-after")
         raise _Retryable(
             _describe_status(status),
             status=status,
-            retry_after=_parse_retry_after(response.headers.get("retry-after")),
+            retry_after=parse_retry_after(retry_after, time.time()) if retry_after is not None else None,
         )
     if status != 200:
         raise FeedFailed(
@@ -254,7 +281,7 @@ def _settle(
         sha256=sha256,
         http_status=status,
         attempts=attempt,
-        final_url=where,
+        final_url=public_url(url),
     )
 
 
@@ -275,15 +302,24 @@ def _read_body(response: httpx.Response, spec: FeedSpec, where: str, attempt: in
     if declared is not None and declared > limit:
         raise too_large(f"the response (Content-Length: {declared})", 0)
     decoder = _BoundedDecoder.for_response(response, where, attempt)
-    body = bytearray()
-    for raw in response.iter_raw():
-        chunk = decoder.decode(raw, room=limit - len(body))
-        if len(body) + len(chunk) > limit:
-            raise too_large("the response", len(body) + len(chunk))
-        body += chunk
+    try:
+        chunks = list(_bounded_chunks(response, decoder, limit, too_large))
+    except _RETRY_ERRORS as exc:
+        raise _Retryable(f"the body broke off ({type(exc).__name__})", status=response.status_code) from exc
     if not decoder.finished:
         raise _Retryable("a gzip body that ended early", status=response.status_code)
-    return bytes(body)
+    return b"".join(chunks)
+
+
+def _bounded_chunks(response: httpx.Response, decoder: _BoundedDecoder, limit: int, too_large) -> Iterator[bytes]:
+    """The decoded body chunk by chunk, refusing as soon as it would pass `limit` bytes."""
+    size = 0
+    for raw in response.iter_raw():
+        chunk = decoder.decode(raw, room=limit - size)
+        if size + len(chunk) > limit:
+            raise too_large("the response", size + len(chunk))
+        size += len(chunk)
+        yield chunk
 
 
 class _BoundedDecoder:
@@ -442,25 +478,7 @@ def _content_length(response: httpx.Response) -> int | None:
 
 def _backoff(attempt: int) -> float:
     """Seconds to wait after failed attempt number `attempt` (1 s, 2 s, 4 s, … capped)."""
-    return min(BACKOFF_FIRST_S * 2 ** (attempt - 1), BACKOFF_MAX_S)
-
-
-def _parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Retry-After in seconds (delta or HTTP date), capped; None when absent or unreadable."""
-    if value is None:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        seconds = float(value)
-    else:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - (now or datetime.now(UTC))).total_seconds()
-    return min(max(seconds, 0.0), RETRY_AFTER_MAX_S)
+    return backoff_delay(attempt, base_s=BACKOFF_FIRST_S, max_s=BACKOFF_MAX_S)
 
 
 def _describe_status(status: int) -> str:

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import IO, Any
 
 import duckdb
-import httpx
 from apscheduler.events import (
     EVENT_JOB_ERROR,
     EVENT_JOB_MAX_INSTANCES,
@@ -39,6 +38,7 @@ from octracker.alerts.webhooks import SECRET_ENV, URL_ENV, webhook_secret_from_e
 from octracker.content.schedules import crontab_trigger, previous_fire_time
 from octracker.content.specs import PipelineSpec, load_specs
 from octracker.errors import OctrackerError, WarehouseBusy
+from octracker.httpclient import new_client
 from octracker.load.inbox import INBOX_PIPELINE, list_inbox_files
 from octracker.load.pipeline import open_refresh, refresh
 from octracker.store.runs import new_run_id
@@ -150,7 +150,9 @@ def hold_scheduler_lock(settings: Settings) -> Iterator[Path]:
         fh.close()
 
 
-def find_alert_sender(environ: Mapping[str, str] = os.environ) -> tuple[Callable[[Settings], object] | None, str]:
+def find_alert_sender(
+    environ: Mapping[str, str] = os.environ,
+) -> tuple[Callable[[Settings, threading.Event], object] | None, str]:
     """Alert delivery as `octracker alerts send` does it, bound to the environment's webhooks and Alertmanager;
     or None and why not."""
     urls = webhook_urls_from_env(environ)
@@ -169,9 +171,19 @@ def find_alert_sender(environ: Mapping[str, str] = os.environ) -> tuple[Callable
         {"alertmanager_url": alertmanager_url, "report_url": report_url_from_env(environ)} if alertmanager_url else {}
     )
 
-    def deliver(settings: Settings) -> object:
-        with httpx.Client() as client:
-            report = send_alerts(settings, webhooks, secret, client=client, **to_alertmanager)
+    def deliver(settings: Settings, stopping: threading.Event | None = None) -> object:
+        # A stop (SIGTERM) ends the retry waits and posts no further message; each POST ends within its timeout.
+        stop = stopping or threading.Event()
+        with new_client() as client:
+            report = send_alerts(
+                settings,
+                webhooks,
+                secret,
+                client=client,
+                sleep=stop.wait,
+                should_stop=stop.is_set,
+                **to_alertmanager,
+            )
         log.info(
             "alerts send: %s delivered, %s pending, %s rejected", report.delivered, report.pending, report.rejected
         )
@@ -234,10 +246,10 @@ class ScheduledJobs:
         if list_inbox_files(self.settings.inbox_dir):
             self.run_pipelines([INBOX_PIPELINE])
 
-    def send_alerts(self, sender: Callable[[Settings], object]) -> None:
+    def send_alerts(self, sender: Callable[[Settings, threading.Event], object]) -> None:
         if self.stopping.is_set():
             return
-        sender(self.job_settings)
+        sender(self.job_settings, self.stopping)
 
     def note_event(self, event: JobExecutionEvent | JobSubmissionEvent) -> bool:
         """Listener for missed and failed jobs: log now, keep them to write to `runs` soon after.

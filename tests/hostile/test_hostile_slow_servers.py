@@ -1,0 +1,148 @@
+"""Servers that answer one byte or one header at a time: every request ends within its overall limit.
+
+What must hold: a feed or a webhook receiver that trickles its headers or body keeps no request alive past the
+limit (timeout_s of the feed, RetryPolicy.timeout_s of a webhook), the failure is reported as retryable with
+the limit named, and a scheduler delivering to such a receiver still stops within seconds of SIGTERM.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from hostile_fixtures import baseline, loaded  # noqa: F401
+
+from octracker.alerts.webhooks import RetryPolicy, deliver_message
+from octracker.content.feed_specs import FeedSpec
+from octracker.httpclient import new_client
+from octracker.load.feeds import FeedFailed, fetch_feed
+from octracker.schedule.scheduler import ScheduledJobs, find_alert_sender
+
+TOKEN = "tok-9f8e7d6c5b4a"
+
+
+class TricklingServer:
+    """A loopback HTTP server that sends its answer a piece at a time, `every` seconds apart, for ever."""
+
+    def __init__(self, head: bytes, pieces: Iterator[bytes], every: float) -> None:
+        self.head, self.pieces, self.every = head, pieces, every
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.stop = threading.Event()
+        self.connections = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def url(self, path: str = "/") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def _serve(self) -> None:
+        self.sock.settimeout(0.2)
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            self.connections += 1
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(1)
+            with contextlib.suppress(OSError):
+                conn.recv(65536)
+                conn.sendall(self.head)
+                for piece in self.pieces():
+                    if self.stop.wait(self.every):
+                        return
+                    conn.sendall(piece)
+
+    def close(self) -> None:
+        self.stop.set()
+        self.sock.close()
+
+
+def endless(piece: bytes):
+    return lambda: iter(lambda: piece, None)
+
+
+@pytest.fixture
+def header_trickler():
+    server = TricklingServer(b"HTTP/1.1 200 OK\r\n", endless(b"X-Slow: 1\r\n"), every=0.3)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def body_trickler():
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/csv\r\nContent-Length: 100000\r\n\r\nindicator,geo\r\n"
+    server = TricklingServer(head, endless(b"x"), every=0.3)
+    yield server
+    server.close()
+
+
+def test_a_webhook_receiver_trickling_headers_is_cut_off_at_the_overall_limit(header_trickler):
+    policy = RetryPolicy(max_attempts=1, timeout_s=2.0)
+    started = time.monotonic()
+    with new_client(trust_env=False) as client:
+        result = deliver_message(
+            client, header_trickler.url(f"/hook/{TOKEN}"), msg_id="msg_1", body=b"{}", secret=None, policy=policy
+        )
+    elapsed = time.monotonic() - started
+    assert result.outcome == "retry_later"
+    assert "overall limit of 2s" in result.error and TOKEN not in result.error
+    assert elapsed < 5, elapsed
+
+
+@pytest.mark.parametrize("fixture", ["header_trickler", "body_trickler"])
+def test_a_feed_trickling_headers_or_body_fails_at_its_overall_limit(request, fixture):
+    server = request.getfixturevalue(fixture)
+    spec = FeedSpec(
+        url=server.url(f"/feed.csv?token={TOKEN}"),
+        allow_http_hosts=["127.0.0.1"],
+        timeout_s=2.0,
+        max_attempts=2,
+        accept=["text/csv"],
+    )
+    started = time.monotonic()
+    with new_client(trust_env=False) as client, pytest.raises(FeedFailed) as caught:
+        fetch_feed(client, spec, None, sleep=lambda s: None)
+    elapsed = time.monotonic() - started
+    assert "overall limit of 2 s" in str(caught.value) and TOKEN not in str(caught.value)
+    assert caught.value.attempts == 2 and server.connections == 2
+    assert elapsed < 8, elapsed
+
+
+def test_the_scheduler_stops_within_seconds_while_delivering_to_a_trickling_receiver(
+    loaded, header_trickler, monkeypatch
+):
+    monkeypatch.setenv("OCTRACKER_WEBHOOK_URL", header_trickler.url(f"/hook/{TOKEN}"))
+    monkeypatch.delenv("OCTRACKER_WEBHOOK_SECRET", raising=False)
+    sender, why_not = find_alert_sender()
+    assert sender is not None, why_not
+    jobs = ScheduledJobs(loaded)
+    job = threading.Thread(target=jobs.send_alerts, args=[sender])
+    job.start()
+    deadline = time.monotonic() + 60
+    while header_trickler.connections == 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert header_trickler.connections >= 1, "the alert job never reached the receiver"
+    stop_at = time.monotonic()
+    jobs.stopping.set()  # what SIGTERM does
+    job.join(timeout=60)
+    assert not job.is_alive()
+    # One attempt's overall limit (10 s) at most, not six attempts and their backoff for every event.
+    assert time.monotonic() - stop_at < 13
+
+
+def test_debug_logs_of_a_webhook_carry_no_user_password_path_or_query(header_trickler, caplog):
+    caplog.set_level(logging.DEBUG)
+    url = f"http://bot:{TOKEN}@127.0.0.1:{header_trickler.port}/hook/{TOKEN}?key={TOKEN}"
+    with new_client(trust_env=False) as client:
+        deliver_message(client, url, msg_id="msg_1", body=b"{}", secret=None, policy=RetryPolicy(1, timeout_s=1.0))
+    assert caplog.records, "nothing was logged"
+    assert TOKEN not in caplog.text and "bot" not in caplog.text
