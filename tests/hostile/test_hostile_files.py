@@ -201,7 +201,7 @@ def test_the_inbox_refuses_a_bad_file_whole_names_it_and_keeps_it(loaded, bad):
 def test_a_bad_file_among_good_ones_is_refused_alone(loaded, tmp_path):
     good = tmp_path / "shootings.csv"
     good.write_bytes(GOOD_CSV)
-    bad = drop(tmp_path, BAD_FILES[7])  # ragged
+    bad = drop(tmp_path, next(b for b in BAD_FILES if b.name == "ragged.csv"))
     before = snapshot(loaded.warehouse)
     result = cli(loaded, "ingest", "--json", str(good), str(bad))
     assert result.exit_code == 2
