@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from hostile_fixtures import baseline, cli, loaded, run_octracker  # noqa: F401
 from warehouse_state import assert_unchanged, snapshot
 
@@ -85,3 +86,60 @@ def test_a_sidecar_that_is_a_fifo_is_refused_without_blocking(loaded):
     assert done.returncode == 2, done.stderr
     assert "piped.csv.meta.toml" in done.stderr and "not a regular file" in done.stderr
     assert cli(loaded, "refresh", "inbox").exit_code == 0
+
+
+def names_waiting(settings) -> list[str]:
+    return sorted(p.name for p in settings.inbox_dir.iterdir() if p.name not in ("archive", "quarantine"))
+
+
+GOOD_TABLE = b"indicator,geo,period,value,unit\nshootings,BE-BRU,2024,93,count\n"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Statbel shootings [2024].csv",
+        "shootings *?[!].csv",
+        "s" * 240 + ".csv",  # 244 bytes
+        "s" * 246 + ".csv",  # 250 bytes
+        "é" * 125 + ".csv",  # 254 bytes
+        "s" * 251 + ".csv",  # 255 bytes, the longest name a file can have
+    ],
+    ids=["brackets", "glob_characters", "244_bytes", "250_bytes", "254_bytes_utf8", "255_bytes"],
+)
+def test_an_odd_name_is_loaded_once_and_never_blocks_the_next_run(loaded, name):
+    drop(
+        loaded,
+        name,
+        GOOD_TABLE,
+        'kind = "observations_long"\ntitle = "Odd name"\n' if len(name.encode()) < 240 else None,
+    )
+    first = cli(loaded, "refresh", "inbox")
+    assert first.exit_code == 0, first.output
+    assert names_waiting(loaded) == []
+    archived = [p for p in (loaded.inbox_dir / "archive").rglob("*") if p.is_file() and p.suffix == ".csv"]
+    assert len(archived) == 1 and archived[0].read_bytes() == GOOD_TABLE
+    assert len(archived[0].name.encode()) <= 244
+    again = cli(loaded, "refresh", "inbox")
+    assert again.exit_code == 0 and names_waiting(loaded) == []
+
+
+@pytest.mark.parametrize("link", ["loop", "pair", "dangling"])
+def test_a_link_that_leads_nowhere_is_quarantined_once_and_never_blocks_the_next_run(loaded, link):
+    loaded.inbox_dir.mkdir()
+    path = loaded.inbox_dir / "loop.csv"
+    if link == "loop":
+        path.symlink_to("loop.csv")
+    elif link == "pair":
+        path.symlink_to("other.csv")
+        (loaded.inbox_dir / ".hidden-other.csv").symlink_to("loop.csv")
+        (loaded.inbox_dir / "other.csv").symlink_to(".hidden-other.csv")
+    else:
+        path.symlink_to("gone.csv")
+    first = cli(loaded, "refresh", "inbox")
+    assert first.exit_code == 2, first.output
+    assert "loop.csv" in first.stderr and "Traceback" not in first.output
+    assert [n for n in names_waiting(loaded) if not n.startswith(".")] == []
+    assert quarantined(loaded, "loop.csv")
+    again = cli(loaded, "refresh", "inbox")
+    assert again.exit_code == 0, again.output

@@ -142,10 +142,15 @@ def sidecar_path(path: Path) -> Path:
     return path.with_name(path.name + SIDECAR_SUFFIX)
 
 
+def may_have_sidecar(path: Path) -> bool:
+    """False when the sidecar's name would pass the 255 bytes a file name may have: no such file can exist."""
+    return len(path.name.encode()) + len(SIDECAR_SUFFIX) <= 255
+
+
 def read_sidecar_mapping(path: Path) -> dict[str, Any]:
     """The raw fields of the sidecar beside a document ({} when it has none)."""
     side = sidecar_path(path)
-    if not side.exists():
+    if not may_have_sidecar(path) or not side.exists():
         return {}
     return load_toml(side, fix="fix the sidecar or remove it")
 

@@ -139,6 +139,7 @@ def _csv_cells(path: Path) -> tuple[pl.DataFrame | None, list[Problem]]:
     try:
         lines = pl.read_csv(
             path,
+            glob=False,  # a name like "shootings [2024].csv" is a file name, not a pattern
             has_header=False,
             separator="\x00",
             quote_char=None,
@@ -266,7 +267,7 @@ def _parquet_cells(path: Path, max_bytes: int) -> tuple[pl.DataFrame | None, lis
                     path,
                 )
             ]
-        frame = pl.read_parquet(path)
+        frame = pl.read_parquet(path, glob=False)
     except Exception as exc:  # pyarrow and polars raise many types for a damaged file
         return None, [file_problem("unreadable_file", f"not a readable Parquet file: {exc}", path)]
     header = [name_key(c) for c in frame.columns]

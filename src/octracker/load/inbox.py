@@ -26,6 +26,7 @@ from octracker.content.documents import (
     SIDECAR_SUFFIX,
     Document,
     SourceMeta,
+    may_have_sidecar,
     meta_from_mapping,
     named_copy,
     read_sidecar_mapping,
@@ -85,7 +86,12 @@ def location_problem(path: Path, inbox_dir: Path) -> str | None:
     if path.parent.resolve() != inbox or ".." in path.parts:
         return f"{path} is not a file directly in the inbox {inbox}; names with '..' are refused"
     if path.is_symlink():
-        target = path.resolve()
+        try:
+            target = path.resolve(strict=True)
+        except (OSError, RuntimeError):  # a loop, or a link to nothing
+            return (
+                f"{path.name} is a symbolic link to {os.readlink(path)}, which leads nowhere; copy the file in instead"
+            )
         if target.parent != inbox:
             return f"{path.name} is a symbolic link to {os.readlink(path)}, outside the inbox; copy the file in instead"
     if not path.is_file():
@@ -95,6 +101,8 @@ def location_problem(path: Path, inbox_dir: Path) -> str | None:
 
 def sidecar_problem(path: Path) -> str | None:
     """Why a file's sidecar must not be read (a link, or not a regular file), or None (also when it has none)."""
+    if not may_have_sidecar(path):
+        return None
     side = sidecar_path(path)
     if side.is_symlink():
         # Even a link inside the inbox is refused: a sidecar is small and written for its file, never shared.
@@ -434,24 +442,44 @@ def preview(content: bytes, kept: Path) -> str:
     return text + (f"\n… ({len(content)} bytes in all, kept at {kept})" if len(content) > PAYLOAD_PREVIEW else "")
 
 
+#: Longest name a kept file gets, in bytes: room for `.reason.txt` or `.meta.toml` after it within the
+#: 255 bytes a file name may have.
+MAX_KEPT_NAME_BYTES = 255 - len(".reason.txt")
+
+
+def kept_name(prefix: str, name: str) -> str:
+    """`prefix` + `name`, the name's middle cut (its end and suffix kept) to fit MAX_KEPT_NAME_BYTES."""
+    whole = prefix + name
+    if len(whole.encode()) <= MAX_KEPT_NAME_BYTES:
+        return whole
+    room = MAX_KEPT_NAME_BYTES - len(prefix.encode()) - len("…".encode())
+    encoded = name.encode()
+    head = encoded[: room // 2].decode(errors="ignore")
+    tail = encoded[len(encoded) - (room - room // 2) :].decode(errors="ignore")
+    return f"{prefix}{head}…{tail}"
+
+
 def archive_path(inbox_dir: Path, path: Path, sha256: str) -> str:
     """Where a handled file is kept, relative to the inbox: archive/<sha256>/<name>, never over another file."""
     folder = Path(ARCHIVE) / sha256
-    target = folder / path.name
+    target = folder / kept_name("", path.name)
     if (inbox_dir / target).exists() or (inbox_dir / target).is_symlink():
-        target = folder / f"{utc_now():%Y%m%dT%H%M%S%f}-{path.name}"
+        target = folder / kept_name(f"{utc_now():%Y%m%dT%H%M%S%f}-", path.name)
     return str(target)
 
 
 def quarantine_path(path: Path) -> str:
     """Where a refused file is kept, relative to the inbox: quarantine/<UTC time>-<name>."""
-    return str(Path(QUARANTINE) / f"{utc_now():%Y%m%dT%H%M%S%f}-{path.name}")
+    return str(Path(QUARANTINE) / kept_name(f"{utc_now():%Y%m%dT%H%M%S%f}-", path.name))
 
 
 def move_with_sidecar(path: Path, target: Path) -> None:
     """Rename the file and its sidecar (if any) to `target` (same file system: atomic, never a copy-and-delete)."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    for source, destination in ((path, target), (sidecar_path(path), sidecar_path(target))):
+    moves = [(path, target)]
+    if may_have_sidecar(path):
+        moves.append((sidecar_path(path), sidecar_path(target)))
+    for source, destination in moves:
         if source.exists() or source.is_symlink():
             os.rename(source, destination)
 
