@@ -7,6 +7,7 @@ quarantined once and the next refresh of the inbox finds nothing left to do.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -143,3 +144,28 @@ def test_a_link_that_leads_nowhere_is_quarantined_once_and_never_blocks_the_next
     assert quarantined(loaded, "loop.csv")
     again = cli(loaded, "refresh", "inbox")
     assert again.exit_code == 0, again.output
+
+
+def test_an_archive_move_that_fails_after_the_load_leaves_the_load_recorded_and_the_next_run_moves_it(loaded):
+    drop(loaded, "late.csv", GOOD_TABLE, 'kind = "observations_long"\ntitle = "Late archive"\n')
+    blocker = loaded.inbox_dir / "archive" / hashlib.sha256(GOOD_TABLE).hexdigest()
+    blocker.parent.mkdir()
+    blocker.write_text("a file where the file's archive folder should be\n", encoding="utf-8")
+    first = cli(loaded, "refresh", "inbox")
+    assert first.exit_code == 0, first.output
+    assert "loaded and recorded, but not moved to inbox/archive" in first.stderr
+    run = read_rows(
+        loaded.published_path,
+        "SELECT status, rows_new FROM runs WHERE pipeline = 'inbox' ORDER BY started_at DESC LIMIT 1",
+    )
+    assert run == [("success", 1)]
+    assert read_rows(loaded.published_path, "SELECT kept_at FROM inbox_files WHERE file_name = 'late.csv'") == [(None,)]
+    # Still blocked: the next run finds the file loaded before and says so again, without failing.
+    second = cli(loaded, "refresh", "inbox")
+    assert second.exit_code == 0, second.output
+    assert "unchanged" in second.stdout and "not moved" in second.stderr
+    blocker.unlink()
+    third = cli(loaded, "refresh", "inbox")
+    assert third.exit_code == 0 and "not moved" not in third.stderr
+    assert names_waiting(loaded) == []
+    assert read_rows(loaded.published_path, "SELECT COUNT(*) FROM runs WHERE status = 'failed'") == [(0,)]

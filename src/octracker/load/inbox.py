@@ -252,6 +252,26 @@ class _InboxRun:
         )
         return self.refused(result, kept)
 
+    def archived(self, result: PipelineResult, kept: str) -> PipelineResult:
+        """After a committed load: the file to the archive. A move that fails changes nothing of the load; the
+        file stays in the inbox and the next run, finding it loaded before, moves it then."""
+        try:
+            move_with_sidecar(self.path, self.settings.inbox_dir / kept)
+        except OSError as exc:
+            note = (
+                f"loaded and recorded, but not moved to inbox/{kept} ({exc.strerror or exc}); it stays in the "
+                "inbox and the next run moves it: check that inbox/archive is a folder octracker can write to"
+            )
+
+            def forget_kept_at() -> None:
+                self.con.execute(
+                    "UPDATE inbox_files SET kept_at = NULL, reason = ? WHERE run_id = ?", [note, self.run_id]
+                )
+
+            write_transaction(self.con, forget_kept_at, what=f"inbox file {self.path.name}")
+            return dataclasses.replace(result, subject=self.path.name, error=note)
+        return dataclasses.replace(result, subject=self.path.name)
+
     def refused(self, result: PipelineResult, kept: str) -> PipelineResult:
         """After a committed refusal: the file and the reason beside it in the quarantine folder."""
         move_with_sidecar(self.path, self.settings.inbox_dir / kept)
@@ -372,8 +392,7 @@ def _ingest(run: _InboxRun, catalog: Catalog, overrides: IngestOverrides) -> Pip
         )
     if result.status == "refused":
         return run.refused(result, quarantined)
-    move_with_sidecar(run.path, run.settings.inbox_dir / archived)
-    return dataclasses.replace(result, subject=run.path.name)
+    return run.archived(result, archived)
 
 
 def _unchanged(run: _InboxRun, sha256: str) -> PipelineResult:
@@ -384,8 +403,7 @@ def _unchanged(run: _InboxRun, sha256: str) -> PipelineResult:
         finish_run(run.con, run.run_id, status="success")
 
     write_transaction(run.con, write, what=f"inbox file {run.path.name}")
-    move_with_sidecar(run.path, run.settings.inbox_dir / kept)
-    return PipelineResult(INBOX_PIPELINE, run.run_id, "unchanged", subject=run.path.name)
+    return run.archived(PipelineResult(INBOX_PIPELINE, run.run_id, "unchanged"), kept)
 
 
 def _record_article(run: _InboxRun, spec: PipelineSpec, document: Document) -> PipelineResult:
@@ -406,8 +424,7 @@ def _record_article(run: _InboxRun, spec: PipelineSpec, document: Document) -> P
         run.record(run.con, "loaded", kept)
 
     write_transaction(run.con, write, what=f"inbox file {run.path.name}")
-    move_with_sidecar(run.path, run.settings.inbox_dir / kept)
-    return PipelineResult(INBOX_PIPELINE, run.run_id, "success", subject=run.path.name)
+    return run.archived(PipelineResult(INBOX_PIPELINE, run.run_id, "success"), kept)
 
 
 def seen_before(con: duckdb.DuckDBPyConnection, sha256: str, meta_sha256: str) -> bool:
