@@ -107,3 +107,15 @@ def write_long_parquet(path, rows: int) -> int:
     )
     frame.write_parquet(path)
     return frame.height
+
+
+@functools.cache
+def formula_workbook_bytes() -> bytes:
+    """A wide index workbook whose second value is a formula a script wrote and no spreadsheet computed."""
+    workbook = openpyxl.Workbook()
+    workbook.active.append(["Country", "Cocaine trade"])
+    workbook.active.append(["Belgium", 8.0])
+    workbook.active.append(["Netherlands", "=4+4"])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()

@@ -27,7 +27,14 @@ from hostile_fixtures import (  # noqa: F401 - fixtures
     loaded_scratch,
     octracker_command,
 )
-from hostile_inputs import GOOD_CSV, GOOD_ROWS, parquet_bytes, workbook_bytes, zip_bomb
+from hostile_inputs import (
+    GOOD_CSV,
+    GOOD_ROWS,
+    formula_workbook_bytes,
+    parquet_bytes,
+    workbook_bytes,
+    zip_bomb,
+)
 from warehouse_state import assert_unchanged, snapshot
 
 from octracker.content.documents import MAX_DOCUMENT_BYTES
@@ -72,6 +79,13 @@ BAD_FILES = [
         GOOD_CSV.replace(b"approx,2025-09-10", b"approx,9999-12-31"),
         "bad_as_of",
         "as_of '9999-12-31' is not a YYYY-MM-DD date on or after the period start and not after today",
+    ),
+    BadFile(
+        "computed-by-nobody.xlsx",
+        formula_workbook_bytes,
+        "formula_without_value",
+        "cell B3 holds a formula whose value was never computed",
+        'kind = "oci_wide"\nedition = 2025\n',
     ),
     BadFile("empty.csv", b"", "empty_file", "the file is empty (0 bytes)"),
     BadFile("noise.bin", bytes(range(256)) * 16, "unrecognised_file", "NUL byte at line 1 (byte 0)"),

@@ -16,6 +16,7 @@ import polars as pl
 
 from octracker.content.catalog import Catalog, Indicator, name_key
 from octracker.countries import country_code
+from octracker.extract.publishers.workbooks import uncomputed_cell_problem
 from octracker.extract.table_files import (
     MiB,
     check_size,
@@ -148,7 +149,7 @@ def _csv_rows(path: Path, max_bytes: int) -> list[tuple[int, list[Cell]]] | Prob
 
 def _xlsx_rows(path: Path, max_unzipped: int) -> list[tuple[int, list[Cell]]] | Problem:
     """Rows of the first sheet that has a Country header (else the first sheet), as (row number, cells)."""
-    refused = check_zip(path, max_unzipped)
+    refused = check_zip(path, max_unzipped) or uncomputed_cell_problem(path)
     if refused:
         return refused
     try:

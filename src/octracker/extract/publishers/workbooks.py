@@ -13,6 +13,7 @@ import io
 import re
 import zipfile
 from dataclasses import dataclass
+from pathlib import Path
 from xml.etree import ElementTree
 
 import fastexcel
@@ -102,6 +103,16 @@ def _cell_problem(zf: zipfile.ZipFile, name: str) -> Problem | None:
                     name,
                 )
     return None
+
+
+def uncomputed_cell_problem(path: Path) -> Problem | None:
+    """For readers that open a workbook with another library (openpyxl): the first formula without a computed
+    value or error cell, which that library too would read as an empty cell, refuses the whole file."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return _cell_problem(zf, path.name)
+    except (zipfile.BadZipFile, OSError, KeyError, ElementTree.ParseError) as exc:
+        return Problem("unreadable_file", f"{path.name}: not a readable XLSX workbook ({exc})", path.name)
 
 
 def _sheet_parts(zf: zipfile.ZipFile) -> dict[str, str]:
