@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -169,3 +170,32 @@ def test_an_archive_move_that_fails_after_the_load_leaves_the_load_recorded_and_
     assert third.exit_code == 0 and "not moved" not in third.stderr
     assert names_waiting(loaded) == []
     assert read_rows(loaded.published_path, "SELECT COUNT(*) FROM runs WHERE status = 'failed'") == [(0,)]
+
+
+def shootings_2024(settings) -> list[tuple]:
+    return read_rows(
+        settings.published_path,
+        "SELECT value FROM observations WHERE indicator_id = 'shootings' AND geo = 'BEANR' AND year = 2024",
+    )
+
+
+@pytest.mark.parametrize("dated", [False, True], ids=["by_arrival", "by_published_date"])
+def test_the_newest_publication_wins_whatever_order_the_files_are_read_in(loaded, tmp_path, dated):
+    sidecar = 'kind = "observations_long"\npublisher = "Statbel"\n'
+    old_sidecar = sidecar + ('published = "2025-01-31"\n' if dated else "")
+    new_sidecar = sidecar + ('published = "2025-06-30"\n' if dated else "")
+    table = GOOD_TABLE.replace(b"BE-BRU", b"BEANR")  # a place no bundled source states
+    january = drop(loaded, "jan.csv", table.replace(b",93,", b",89,"), old_sidecar)
+    os.utime(january, (time.time() - 3600, time.time() - 3600))  # waiting for an hour
+    final = tmp_path / "final.csv"
+    final.write_bytes(table.replace(b",93,", b",92,"))
+    final.with_name("final.csv.meta.toml").write_text(new_sidecar, encoding="utf-8")
+    assert cli(loaded, "ingest", str(final)).exit_code == 0
+    assert shootings_2024(loaded) == [(92.0,)]
+    result = cli(loaded, "refresh", "inbox")
+    assert result.exit_code == 0, result.output
+    assert "jan.csv" in result.stderr and "not loaded" in result.stderr
+    assert shootings_2024(loaded) == [(92.0,)]
+    assert names_waiting(loaded) == []
+    assert cli(loaded, "refresh", "inbox").exit_code == 0
+    assert shootings_2024(loaded) == [(92.0,)]

@@ -357,6 +357,9 @@ def _ingest(run: _InboxRun, catalog: Catalog, overrides: IngestOverrides) -> Pip
     claimed = claimed_source_problem(run.con, run.settings, run.source_id)
     if claimed is not None:
         return run.refuse([Problem("source_of_another_pipeline", claimed, "")], document)
+    newer = newer_publication(run.con, run.source_id, meta, run.path)
+    if newer is not None:
+        return _superseded(run, newer)
     meta = dataclasses.replace(meta, source_id=run.source_id, kind=kind.name)
     document = dataclasses.replace(document, meta=meta)
     precedence = meta.precedence if meta.precedence is not None else kind.precedence
@@ -404,6 +407,46 @@ def _unchanged(run: _InboxRun, sha256: str) -> PipelineResult:
 
     write_transaction(run.con, write, what=f"inbox file {run.path.name}")
     return run.archived(PipelineResult(INBOX_PIPELINE, run.run_id, "unchanged"), kept)
+
+
+def newer_publication(con: duckdb.DuckDBPyConnection, source_id: str, meta: SourceMeta, path: Path) -> str | None:
+    """Why this file must not replace what its source holds: a newer publication is loaded already (or None).
+
+    Newer by the sidecars' `published` dates when both give one; else by time: a file that was already waiting
+    in the inbox when the source's current version was loaded (`ingest` of a later file) is the older one.
+    """
+    row = con.execute("SELECT published_on, retrieved_at FROM sources WHERE source_id = ?", [source_id]).fetchone()
+    if row is None:
+        return None
+    held_on, loaded_at = row
+    if meta.published_on is not None and held_on is not None:
+        if meta.published_on >= held_on:
+            return None
+        return (
+            f"published {meta.published_on}, before the {held_on} publication of source {source_id!r} loaded "
+            "already; kept in the archive, not loaded. Give it a later `published` date if it corrects that one"
+        )
+    if meta.published_on is not None or held_on is not None:
+        return None
+    waiting_since = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC).replace(tzinfo=None)
+    if waiting_since >= loaded_at:
+        return None
+    return (
+        f"waiting since {waiting_since:%Y-%m-%d %H:%M:%S} UTC, before source {source_id!r} was loaded from a later "
+        "file; kept in the archive, not loaded. Give both a `published` date in their sidecars to order them"
+    )
+
+
+def _superseded(run: _InboxRun, reason: str) -> PipelineResult:
+    kept = archive_path(run.settings.inbox_dir, run.path, run.sha256 or "")
+
+    def write() -> None:
+        run.record(run.con, "superseded", kept, reason)
+        finish_run(run.con, run.run_id, status="success")
+
+    write_transaction(run.con, write, what=f"inbox file {run.path.name}")
+    result = run.archived(PipelineResult(INBOX_PIPELINE, run.run_id, "unchanged"), kept)
+    return result if result.error else dataclasses.replace(result, error=f"{run.path.name}: {reason}")
 
 
 def _record_article(run: _InboxRun, spec: PipelineSpec, document: Document) -> PipelineResult:
