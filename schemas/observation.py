@@ -23,11 +23,15 @@ NATURAL_KEY = ["indicator_id", "geo", "period_start", "period_end", "source_id"]
 class Observation(pa.DataFrameModel):
     """One value of one indicator, for one place and period, as one source states it."""
 
-    indicator_id: str = pa.Field(str_matches=r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)?$")
+    # Curated ids (`homicide_rate_per_100k`, `oci.criminality`) and publishers' native ids, which keep the
+    # publisher's codes: `estat.crim_off_cat.a.iccs0601.p_hthab`, `estat.ds-059358.a.20143430.expval`.
+    indicator_id: str = pa.Field(str_matches=r"^[a-z][a-z0-9_]*(\.[a-z0-9_][a-z0-9_\-]*)*$")
     # ISO 3166-1 alpha-2, ISO 3166-2, UN/LOCODE (5 characters), a group of ports that reports as one
-    # (their UN/LOCODEs joined by "+", e.g. BEANR+BEZEE for the port of Antwerp-Bruges) or EU.
+    # (their UN/LOCODEs joined by "+", e.g. BEANR+BEZEE for the port of Antwerp-Bruges), EU, a Eurostat
+    # aggregate as published (EU27_2020, EA20) or a CBS region (NL-GM0363, NL-PV23).
     geo: str = pa.Field(
-        str_matches=r"^([A-Z]{2}|[A-Z]{2}-[A-Z0-9]{1,3}|[A-Z]{2}[A-Z2-9]{3}(\+[A-Z]{2}[A-Z2-9]{3})*|EU)$"
+        str_matches=r"^([A-Z]{2}|[A-Z]{2}-[A-Z0-9]{1,10}|[A-Z]{2}[A-Z2-9]{3}(\+[A-Z]{2}[A-Z2-9]{3})*"
+                    r"|EU|(EU|EA)[0-9]{2}(_[0-9]{4})?)$"
     )
     # Null when the source does not say which period (the value is kept, never compared).
     period_start: Optional[dt.date] = pa.Field(nullable=True)
@@ -42,6 +46,9 @@ class Observation(pa.DataFrameModel):
     method: str = pa.Field(isin=METHODS)
     evidence: str = pa.Field(str_length={"min_value": 1})
     note: Optional[str] = pa.Field(nullable=True)
+    # The publisher's observation flags as published (p provisional, e estimated, b break in series,
+    # c confidential, combinations such as bp); null when none, and for sources that have none.
+    flags: Optional[str] = pa.Field(nullable=True, str_matches=r"^[a-z]+$")
 
     class Config:
         strict = "filter"

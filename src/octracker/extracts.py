@@ -22,6 +22,7 @@ OBSERVATION_SCHEMA: dict[str, pl.DataType] = {
     "method": pl.String(),
     "evidence": pl.String(),
     "note": pl.String(),
+    "flags": pl.String(),
 }
 #: The canonical columns, then the two that point quarantine entries at the source line.
 EXTRACT_SCHEMA: dict[str, pl.DataType] = {**OBSERVATION_SCHEMA, "_line_no": pl.Int64(), "_raw": pl.String()}
@@ -59,6 +60,9 @@ class Extract:
     problems: list[Problem] = field(default_factory=list)
     #: Hashes (`_row_hash`) of rows not read again because the warehouse holds them current, unchanged.
     restated: pl.Series | None = None
+    #: Rows set aside on purpose, each with its reason: they do not refuse the document, and go to quarantine
+    #: beside the rows that are loaded.
+    left_out: list[Problem] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:

@@ -4,6 +4,6 @@
 CREATE OR REPLACE VIEW observations AS
 SELECT
     indicator_id, geo, period_start, period_end, year, value, unit, qualifier, is_partial, as_of,
-    source_id, method, evidence, note
+    source_id, method, evidence, note, flags
 FROM observation_history
 WHERE valid_to IS NULL;

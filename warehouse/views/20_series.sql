@@ -34,13 +34,13 @@ WITH ranked AS (
 )
 SELECT
     indicator_id, geo, year, period_start, period_end, value, unit, qualifier, is_partial, as_of,
-    source_id, method, evidence, CAST(1 AS BIGINT) AS n_sources
+    source_id, method, evidence, flags, CAST(1 AS BIGINT) AS n_sources
 FROM observations
 ANTI JOIN multi_source_periods USING (indicator_id, geo, period_start, period_end)
 WHERE period_start IS NOT NULL
 UNION ALL
 SELECT
     indicator_id, geo, year, period_start, period_end, value, unit, qualifier, is_partial, as_of,
-    source_id, method, evidence, n_sources
+    source_id, method, evidence, flags, n_sources
 FROM ranked
 WHERE pick = 1;

@@ -12,6 +12,8 @@
 --     when as_of is unknown but the period ends before 31 December, the period end is the as-of date.
 --   * Only points are compared (qualifier exact or approx): "over 60" is not a number to subtract.
 --   * The previous year must be a full year.
+--   * A break in series (the publisher's flag `b` on a year's value: its method or definition changed from
+--     that year on) makes that year not comparable with the year before (not_comparable 'break_in_series').
 --   change = compared value - prev_value, in the indicator's unit, where the compared value is
 --   annualized_value (equal to value for a full year); pct_change = 100 * change / prev_value, in percent
 --   (NULL when prev_value is 0). not_comparable says why a row has no change.
@@ -85,6 +87,7 @@ paired AS (
         CASE WHEN LAG(b.year) OVER w = b.year - 1 THEN LAG(b.qualifier) OVER w END AS prev_qualifier,
         CASE WHEN LAG(b.year) OVER w = b.year - 1 THEN LAG(b.is_partial) OVER w END AS prev_is_partial,
         CASE WHEN LAG(b.year) OVER w = b.year - 1 THEN LAG(b.source_id) OVER w END AS prev_source_id,
+        CASE WHEN LAG(b.year) OVER w = b.year - 1 THEN LAG(b.flags) OVER w END AS prev_flags,
         COALESCE(LAG(b.year) OVER w = b.year - 1, false) AS has_prev,
         -- Scope 'latest' holds the last years of a series only: it carries the series' first year with it.
         COALESCE(b.first_year, MIN(b.year) OVER (PARTITION BY b.latest, b.indicator_id, b.geo)) < b.year
@@ -99,6 +102,7 @@ judged AS (
             WHEN NOT p.has_prev AND NOT p.has_earlier THEN 'first_year'
             WHEN NOT p.has_prev THEN 'previous_year_missing'
             WHEN p.basis IS NULL THEN 'partial_without_as_of'
+            WHEN p.flags LIKE '%b%' THEN 'break_in_series'
             WHEN p.qualifier NOT IN ('exact', 'approx') THEN 'bound'
             WHEN p.prev_is_partial THEN 'previous_year_partial'
             WHEN p.prev_qualifier NOT IN ('exact', 'approx') THEN 'previous_bound'
@@ -127,7 +131,9 @@ SELECT
     source_id,
     prev_source_id,
     period_start,
-    period_end
+    period_end,
+    flags,
+    prev_flags
 FROM judged
 WHERE kept_from IS NULL OR year >= kept_from;
 

@@ -24,6 +24,8 @@
 --         observation_history, source_versions.
 -- Only the latest change of a series is a finding: older changes stay in yoy_changes / edition_changes,
 -- and an alert describes the current state, so it resolves when a newer value arrives.
+-- `provisional` says which of the values a finding cites the publisher marks provisional (flag `p`), e.g.
+-- '2024 value is'; NULL when none. (A change across a break is not comparable in yoy_changes.)
 CREATE OR REPLACE VIEW alert_findings AS
 -- The changes and the conflicts are read by several checks: each is computed once per query (MATERIALIZED), not
 -- once per reference. The series is not: it is a scan of the current rows (see series), and DuckDB reads only
@@ -68,11 +70,10 @@ latest_value AS MATERIALIZED (
     ) = 1
 ),
 series_breaks AS MATERIALIZED (
-    -- Where each series starts anew (its latest break). The warehouse keeps no publisher flags yet; once
-    -- observations carry the `flags` column, `WHERE false` becomes `WHERE contains(flags, 'b')`.
+    -- Where each series starts anew (its latest break: the publisher's flag `b`).
     SELECT indicator_id, geo, MAX(period_start) AS break_start
     FROM current_series
-    WHERE false
+    WHERE contains(flags, 'b')
     GROUP BY indicator_id, geo
 ),
 earlier_points AS MATERIALIZED (
@@ -162,7 +163,10 @@ SELECT
     pct_change AS measure, 1 AS history, CAST(NULL AS DATE) AS covered_to,
     CASE WHEN prev_source_id IS NULL OR prev_source_id = source_id THEN [source_id]
          ELSE [source_id, prev_source_id] END AS source_ids,
-    CAST(NULL AS VARCHAR) AS detail
+    CAST(NULL AS VARCHAR) AS detail,
+    CASE WHEN flags LIKE '%p%' AND prev_flags LIKE '%p%' THEN prev_year || ' and ' || year || ' values are'
+         WHEN flags LIKE '%p%' THEN year || ' value is'
+         WHEN prev_flags LIKE '%p%' THEN prev_year || ' value is' END AS provisional
 FROM latest_yoy
 WHERE comparable
 UNION ALL BY NAME
@@ -184,7 +188,8 @@ SELECT
     CASE WHEN prev.value <> 0 THEN 100 * (r.value - prev.value) / prev.value END AS pct_change,
     r.sign AS measure, r.history, NULL AS covered_to,
     [r.source_id] AS source_ids,
-    CASE r.sign WHEN 1 THEN 'high' WHEN -1 THEN 'low' END AS detail
+    CASE r.sign WHEN 1 THEN 'high' WHEN -1 THEN 'low' END AS detail,
+    CASE WHEN r.flags LIKE '%p%' THEN r.year || ' value is' END AS provisional
 FROM records AS r
 -- The record being broken: the latest year holding the earlier high (or low).
 LEFT JOIN (
@@ -202,7 +207,8 @@ SELECT
     NULL AS prev_year, NULL AS prev_value, c.spread AS change, NULL AS pct_change,
     100 * c.spread / GREATEST(ABS(list_max(c."values")), ABS(list_min(c."values"))) AS measure,
     c.n_sources AS history, NULL AS covered_to,
-    c.source_ids, v.detail
+    c.source_ids, v.detail,
+    CASE WHEN s.flags LIKE '%p%' THEN COALESCE(CAST(c.year AS VARCHAR), 'period') || ' value is' END AS provisional
 FROM conflicts AS c
 JOIN conflict_values AS v USING (indicator_id, geo, period_start, period_end)
 -- The series' value of the conflicting periods only (joined with every series value, it built a hash table of
@@ -217,7 +223,8 @@ SELECT
     NULL AS prev_year, NULL AS prev_value, NULL AS change, NULL AS pct_change,
     date_diff('day', LEAST(l.period_end, COALESCE(l.as_of, l.period_end)), k.today) / 30.4375 AS measure,
     1 AS history, LEAST(l.period_end, COALESCE(l.as_of, l.period_end)) AS covered_to,
-    [l.source_id] AS source_ids, NULL AS detail
+    [l.source_id] AS source_ids, NULL AS detail,
+    CASE WHEN l.flags LIKE '%p%' THEN l.year || ' value is' END AS provisional
 FROM latest_value AS l
 CROSS JOIN alert_clock AS k
 UNION ALL BY NAME

@@ -10,7 +10,8 @@
 -- fingerprint = first 32 hex digits of sha256('rule|indicator_id|geo|period'), period being the year (for a
 -- source conflict, or an unknown year, 'start/end' of the period): stable across runs, so a changed value or
 -- severity is the same alert, changed.
--- message: what moved, from what to what, where it came from, and the rule's next step.
+-- message: what moved, from what to what, where it came from, and the rule's next step; a value the publisher
+-- marks provisional is said to be so. `provisional` is true when the alert cites such a value.
 CREATE OR REPLACE VIEW all_trend_alerts AS
 WITH matched AS (
     SELECT
@@ -76,7 +77,8 @@ worded AS (
              ELSE printf('%.2f', ABS(t.change)) END AS change_text,
         CASE WHEN t.annualized_value = ROUND(t.annualized_value) THEN printf('%d', CAST(t.annualized_value AS BIGINT))
              ELSE printf('%.1f', t.annualized_value) END AS pace_text,
-        ' Sources: ' || array_to_string(t.source_ids, ', ') || '. Next: ' || t.action AS ending
+        COALESCE(' The ' || t.provisional || ' provisional (publisher flag p).', '')
+        || ' Sources: ' || array_to_string(t.source_ids, ', ') || '. Next: ' || t.action AS ending
     FROM tiered AS t
 )
 SELECT
@@ -143,5 +145,6 @@ SELECT
     annualized_value,
     threshold,
     source_ids,
-    description
+    description,
+    provisional IS NOT NULL AS provisional
 FROM worded;

@@ -1,4 +1,5 @@
-"""The indicator catalog (`schemas/indicators.toml`): ids, names, units, ranges, direction, aliases."""
+"""The indicator catalog (`schemas/indicators.toml`): ids, names, units, ranges, direction, aliases, the
+publishers' native series each curated indicator is read from, and the units with their spellings."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 from octracker.errors import SpecError
 from octracker.tomlfiles import load_toml
+from octracker.units import CatalogUnit, UnitBook
 
 DIRECTIONS = ("up_is_bad", "down_is_bad", "neutral")
 FREQUENCIES = ("annual", "biennial", "irregular", "monthly", "quarterly")
@@ -29,6 +31,9 @@ class Indicator:
     aggregate_of: str | None = None
     computed: bool = False
     aliases: tuple[str, ...] = ()
+    #: Publishers' native series (`estat.crim_off_cat.a.iccs0601.p_hthab`) whose values are this indicator's,
+    #: converted to its unit; both ids answer in `series`.
+    native: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,7 @@ class Catalog:
 
     indicators: tuple[Indicator, ...]
     path: Path | None = None
+    units: UnitBook = field(default_factory=UnitBook)
     _by_id: dict[str, Indicator] = field(default_factory=dict, compare=False, repr=False)
     _by_name: dict[str, Indicator] = field(default_factory=dict, compare=False, repr=False)
 
@@ -97,7 +103,35 @@ def load_catalog(path: Path) -> Catalog:
             raise SpecError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
         entry = dict(entry)
         entry["aliases"] = tuple(entry.get("aliases", ()))
+        entry["native"] = tuple(str(n).lower() for n in entry.get("native", ()))
         indicators.append(Indicator(**entry))
     if not indicators:
         raise SpecError(f"{path}: no [[indicator]] entries")
-    return Catalog(tuple(indicators), path)
+    mapped: dict[str, str] = {}
+    for indicator in indicators:
+        for native in indicator.native:
+            if native in mapped or native in seen:
+                raise SpecError(
+                    f"{path}: native series {native!r} of {indicator.id} is also "
+                    f"{mapped.get(native, 'a catalog id')}; a native series maps to one indicator"
+                )
+            mapped[native] = indicator.id
+    return Catalog(tuple(indicators), path, units=_read_units(raw.get("unit", []), path))
+
+
+def _read_units(entries: list[dict], path: Path) -> UnitBook:
+    """The catalog's `[[unit]]` tables: name, pint expression, aliases."""
+    units = []
+    for n, entry in enumerate(entries, start=1):
+        where = f"{path}: unit #{n} ({entry.get('name', 'no name')})"
+        unknown = set(entry) - {"name", "pint", "aliases"}
+        if unknown or "name" not in entry:
+            raise SpecError(
+                f"{where}: a [[unit]] has name, pint and aliases only"
+                + (f"; unknown {', '.join(sorted(unknown))}" if unknown else "")
+            )
+        units.append(CatalogUnit(entry["name"], entry.get("pint", entry["name"]), tuple(entry.get("aliases", ()))))
+    try:
+        return UnitBook(tuple(units))
+    except ValueError as exc:
+        raise SpecError(f"{path}: {exc}") from None

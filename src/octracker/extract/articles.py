@@ -27,8 +27,9 @@ FIGURE_KEYS = ("indicator", "geo", "period", "sentence", "value", "qualifier", "
 REQUIRED_KEYS = FIGURE_KEYS[:5]
 QUALIFIERS = ("exact", "approx", "lower_bound", "upper_bound")
 
-#: The canonical observation columns, then the two that point quarantine at the source.
-FRAME_SCHEMA = EXTRACT_SCHEMA
+#: The canonical observation columns, then the two that point quarantine at the source. An article has no
+#: publisher's observation flags.
+FRAME_SCHEMA = {k: v for k, v in EXTRACT_SCHEMA.items() if k != "flags"}
 
 
 class _Refused(Exception):

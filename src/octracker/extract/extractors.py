@@ -17,6 +17,8 @@ from octracker.content.documents import Document, text_fault
 from octracker.content.specs import PipelineSpec
 from octracker.extract.articles import extract_declared_figures
 from octracker.extract.oci_profile import extract_oci_profile
+from octracker.extract.publishers.canonical import publisher_extract
+from octracker.extract.publishers.kinds import PUBLISHER_KINDS, source_id_of
 from octracker.extract.tables import extract_long_table, extract_wide_index
 from octracker.extracts import Extract, Problem, empty_observations
 
@@ -116,6 +118,20 @@ def extract_wide_index_table(document: Document, spec: PipelineSpec, catalog: Ca
     return extract_wide_index(table_path(document, spec), source_id=spec.source_id, edition=edition, catalog=catalog)
 
 
+def publisher_extractor(kind: str) -> ExtractorFn:
+    """The extractor of a statistics publisher's format: its reader, then native and curated rows."""
+
+    def extract_publisher_table(document: Document, spec: PipelineSpec, catalog: Catalog) -> Extract:
+        table = PUBLISHER_KINDS[kind].read(document.content, name=document.path.name, catalog=catalog)
+        return publisher_extract(
+            table,
+            source_id=spec.source.source_id or source_id_of(table),
+            catalog=catalog,
+        )
+
+    return extract_publisher_table
+
+
 #: Extractors that take `known_rows=`: the hashes of rows to skip, as `octracker.extract.long_table` explains.
 READS_KNOWN_ROWS: dict[str, SkippingExtractorFn] = {"observations_long": extract_long_observations}
 
@@ -125,4 +141,6 @@ EXTRACTORS: dict[str, ExtractorFn] = {
     "article_figures": extract_article_figures,
     "narrative": extract_narrative,
     "oci_profile": extract_index_profile,
+    # A statistics publisher's format reads without a spec: `extractor = "jsonstat"`, `--kind jsonstat`.
+    **{kind: publisher_extractor(kind) for kind in PUBLISHER_KINDS},
 }

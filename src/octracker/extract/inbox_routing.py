@@ -8,6 +8,7 @@ from pathlib import Path
 from octracker.content.catalog import Catalog
 from octracker.content.documents import text_fault
 from octracker.extract.oci_profile import parse_oci_profile
+from octracker.extract.publishers.kinds import PUBLISHER_KINDS, detect_publisher_kind
 from octracker.extract.table_files import is_binary_table
 from octracker.extract.tables import detect_table_kind
 
@@ -31,15 +32,22 @@ INBOX_KINDS: dict[str, InboxKind] = {
     "oci_wide": InboxKind("oci_wide", "oci_wide", 60, ("title",), per_edition=True),
     "oci_profile": InboxKind("oci_profile", "oci_profile", 60, ("title",), per_edition=True),
     "article": InboxKind("article", None, 30, ("title",)),
+    # Statistics publishers' formats: the source is the publisher's dataset (`estat-une_rt_m`), read from the file.
+    **{k.name: InboxKind(k.name, k.name, k.precedence, ()) for k in PUBLISHER_KINDS.values()},
 }
 
 
 def detect_kind(path: Path, content: bytes, catalog: Catalog) -> str | None:
     """The kind of a file without a sidecar kind, from its bytes; None when unrecognised.
 
-    Parquet and XLSX by their magic bytes and header, CSV by its header line, an index profile by its score
-    blocks. An article is never guessed: any prose would pass for one.
+    A statistics publisher's format first (JSON-stat, SDMX-CSV, a CBS bundle, a UNODC export, the index
+    workbook: each reader says whether the bytes are its own, and only one may), then Parquet and XLSX by
+    their magic bytes and header, CSV by its header line, an index profile by its score blocks. An article is
+    never guessed: any prose would pass for one.
     """
+    publisher = detect_publisher_kind(content)
+    if publisher is not None:
+        return publisher
     binary = is_binary_table(content)
     # The header is read leniently, so a table saved in another encoding still reaches its reader, which
     # names the byte at fault instead of calling the file unrecognised.

@@ -16,6 +16,7 @@ import polars as pl
 
 from octracker.content.catalog import Catalog
 from octracker.errors import SpecError
+from octracker.extract.publishers.codes import NATIVE_PROVIDERS
 from octracker.extracts import Problem
 
 #: Reported per check at most; the count of the rest is still reported.
@@ -140,8 +141,11 @@ def catalog_holds(frame: pl.DataFrame | pl.LazyFrame, limits: pl.DataFrame) -> b
 
 
 def check_catalog(frame: pl.DataFrame, catalog: Catalog, *, quick_from: int = QUICK_CHECK_ROWS) -> list[Problem]:
-    """Indicators must be in the catalog, in its unit and within its range."""
+    """Indicators must be in the catalog, in its unit and within its range; a publisher's native series
+    (`estat.…`, `cbs.…`, `unodc.…` not in the catalog) keeps the publisher's unit and is not checked here."""
     limits = catalog_limits(catalog)
+    native = pl.col("indicator_id").str.contains(f"^({'|'.join(NATIVE_PROVIDERS)})\\.[^.]+\\.")
+    frame = frame.filter(~(native & ~pl.col("indicator_id").is_in(limits["indicator_id"].to_list())))
     if frame.height >= quick_from and catalog_holds(frame, limits):
         return []
     joined = frame.with_row_index("_index").join(limits, on="indicator_id", how="left")

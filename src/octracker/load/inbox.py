@@ -41,6 +41,7 @@ from octracker.content.specs import PipelineSpec, load_specs
 from octracker.errors import InputRefused
 from octracker.extract.extractors import EXTRACTORS
 from octracker.extract.inbox_routing import INBOX_KINDS, InboxKind, detect_kind
+from octracker.extract.publishers.kinds import PUBLISHER_KINDS, source_id_of
 from octracker.extract.table_files import is_binary_table
 from octracker.extracts import Problem
 from octracker.load.loading import PipelineResult, extract_and_load, record_failure, refuse_document
@@ -353,6 +354,8 @@ def _ingest(run: _InboxRun, catalog: Catalog, overrides: IngestOverrides) -> Pip
             ],
             document,
         )
+    if kind.name in PUBLISHER_KINDS:
+        meta = publisher_meta(kind.name, meta, content, run.path.name, catalog)
     run.source_id = derive_source_id(kind, meta, run.path)
     claimed = claimed_source_problem(run.con, run.settings, run.source_id)
     if claimed is not None:
@@ -396,6 +399,19 @@ def _ingest(run: _InboxRun, catalog: Catalog, overrides: IngestOverrides) -> Pip
     if result.status == "refused":
         return run.refused(result, quarantined)
     return run.archived(result, archived)
+
+
+def publisher_meta(kind: str, meta: SourceMeta, content: bytes, name: str, catalog: Catalog) -> SourceMeta:
+    """A publisher's file names its own source: the dataset (`estat-une_rt_m`, the same for every vintage of
+    it), its title and, as the publication date, when the publisher last updated it; the sidecar's win."""
+    table = PUBLISHER_KINDS[kind].read(content, name=name, catalog=catalog)
+    if not meta.source_id:
+        meta = dataclasses.replace(meta, source_id=source_id_of(table))
+    if not meta.title and table.title:
+        meta = dataclasses.replace(meta, title=table.title)
+    if meta.published_on is None and table.updated is not None:
+        meta = dataclasses.replace(meta, published_on=table.updated.date(), published_precision="day")
+    return meta
 
 
 def _unchanged(run: _InboxRun, sha256: str) -> PipelineResult:

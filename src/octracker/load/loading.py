@@ -36,7 +36,9 @@ class PipelineResult:
 
     pipeline: str
     run_id: str
-    status: str  # success / unchanged (nothing new to read: feed not modified, file seen before) / refused / failed
+    #: success / unchanged (nothing new to read: feed not modified, file seen before) / unreachable (a feed gave
+    #: no answer: last data kept, or its bundled snapshot loaded) / refused / failed
+    status: str
     counts: LoadCounts = field(default_factory=LoadCounts)
     quarantined: int = 0
     error: str | None = None
@@ -45,7 +47,8 @@ class PipelineResult:
 
     @property
     def exit_code(self) -> int:
-        return {"success": 0, "unchanged": 0, "refused": 2}.get(self.status, 1)
+        # A feed that could not be reached kept its last data: not a failure (`refresh --strict` makes it one).
+        return {"success": 0, "unchanged": 0, "unreachable": 0, "refused": 2}.get(self.status, 1)
 
     @property
     def label(self) -> str:
@@ -141,14 +144,24 @@ def load_document(
             now=utc_now(),
             restated=extract.restated,
         )
-        finish_run(con, run_id, status="success", counts=counts)
+        # Rows the reader set aside with a reason (an area with no geography) go to quarantine, beside the load.
+        if extract.left_out:
+            quarantine_problems(
+                con,
+                extract.left_out,
+                run_id=run_id,
+                pipeline=spec.name,
+                source_id=source_id,
+                file_name=document.path.name,
+            )
+        finish_run(con, run_id, status="success", counts=counts, quarantined=len(extract.left_out))
         if also is not None:
             also(con)
         return counts
 
     # On a lake, a commit another writer's refuses is redone whole on a fresh snapshot (octracker.store.writers).
     counts = write_transaction(con, write, what=f"pipeline {spec.name}")
-    return PipelineResult(spec.name, run_id, "success", counts=counts)
+    return PipelineResult(spec.name, run_id, "success", counts=counts, quarantined=len(extract.left_out))
 
 
 def extract_and_load(

@@ -21,6 +21,7 @@ import duckdb
 from octracker.content.catalog import Indicator
 from octracker.content.geographies import load_place_names
 from octracker.errors import OctrackerError
+from octracker.extract.publishers.codes import is_native_id
 from octracker.serve.charts import POINT_COLUMNS, POINT_JOINS, Point, build_chart, read_points, render_svg
 from octracker.serve.report_html import render_report
 from octracker.store.lake import published_time
@@ -110,12 +111,14 @@ def read_indicators(con: duckdb.DuckDBPyConnection) -> list[Indicator]:
         )
         for r in rows
     ]
-    # Values of an indicator no longer in the catalog still belong in the report, under their id.
+    # Values of an indicator no longer in the catalog still belong in the report, under their id. A publisher's
+    # native series (thousands of them in one Eurostat or CBS table) is charted once the catalog maps it to an
+    # indicator, under that indicator.
     known = {i.id for i in found}
     for indicator_id, unit in con.execute(
         "SELECT indicator_id, any_value(unit) FROM observations GROUP BY indicator_id ORDER BY indicator_id"
     ).fetchall():
-        if indicator_id not in known:
+        if indicator_id not in known and not is_native_id(indicator_id):
             found.append(
                 Indicator(
                     id=indicator_id,

@@ -17,7 +17,7 @@ from octracker.store.rows import one_row, scalar
 #: Columns that make one observation (the natural key).
 KEY_COLUMNS = ("indicator_id", "geo", "period_start", "period_end", "source_id")
 #: Columns whose change makes a new version of an observation.
-VALUE_COLUMNS = ("year", "value", "unit", "qualifier", "is_partial", "as_of", "method", "evidence", "note")
+VALUE_COLUMNS = ("year", "value", "unit", "qualifier", "is_partial", "as_of", "method", "evidence", "note", "flags")
 CANONICAL_COLUMNS = (
     *KEY_COLUMNS[:4],
     "year",
@@ -30,6 +30,7 @@ CANONICAL_COLUMNS = (
     "method",
     "evidence",
     "note",
+    "flags",
 )
 #: What is loaded: the canonical columns and the hash of the table row that stated them (null for others).
 LOADED_COLUMNS = (*CANONICAL_COLUMNS, "row_hash")
@@ -154,6 +155,8 @@ def upsert_observations(
     `octracker.extract.long_table`): the current versions they stated stay as they are, counted as
     unchanged. A row of `frame` with the key of such a version raises RestatedKeyConflict.
     """
+    if "flags" not in frame.columns:  # only publishers' tables carry observation flags
+        frame = frame.with_columns(flags=pl.lit(None, pl.String))
     stated, superseded = split_superseded(frame)
     counts = _load_stated(
         con,

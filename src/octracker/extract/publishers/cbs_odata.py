@@ -174,7 +174,7 @@ def _table_id(answers: dict[str, list[dict[str, Any]]], info: dict[str, Any], na
     return dataset_from_name(name)
 
 
-def _modified(text: Any) -> dt.datetime | None:
+def parse_modified(text: Any) -> dt.datetime | None:
     if not isinstance(text, str) or not text:
         return None
     try:
@@ -265,7 +265,7 @@ def _read_v3(answers: dict[str, list[dict[str, Any]]], name: str) -> PublisherTa
                 }
             )
     frame = pl.DataFrame(rows, schema=PUBLISHER_SCHEMA) if rows else empty_publisher_rows()
-    return PublisherTable(PROVIDER, table, frame, title=info.get("Title"), updated=_modified(info.get("Modified")))
+    return PublisherTable(PROVIDER, table, frame, title=info.get("Title"), updated=parse_modified(info.get("Modified")))
 
 
 def _v3_value(cell: Any, where: str) -> tuple[float | None, str | None]:
@@ -341,5 +341,5 @@ def _read_v4(answers: dict[str, list[dict[str, Any]]], name: str) -> PublisherTa
         table,
         frame,
         title=info.get("Title"),
-        updated=_modified(info.get("ObservationsModified") or info.get("Modified")),
+        updated=parse_modified(info.get("ObservationsModified") or info.get("Modified")),
     )

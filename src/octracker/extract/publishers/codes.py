@@ -5,6 +5,10 @@ from __future__ import annotations
 import re
 import unicodedata
 
+#: Providers whose native ids load without a catalog entry (CONTRACT.md, Identifiers): their unit is the
+#: publisher's, and the catalog may map them to curated indicators.
+NATIVE_PROVIDERS = ("estat", "cbs", "unodc")
+
 #: Eurostat writes two countries with codes other than ISO 3166-1 (CONTRACT.md, Identifiers).
 EUROSTAT_GEOS: dict[str, str] = {"EL": "GR", "UK": "GB"}
 
@@ -37,6 +41,12 @@ def native_id(provider: str, dataset: str, codes: list[str]) -> str:
     """`<provider>.<dataset>.<code>...` in lower case, codes stripped of the padding CBS writes."""
     parts = [provider, dataset, *codes]
     return ".".join(part.strip().lower() for part in parts)
+
+
+def is_native_id(indicator_id: str) -> bool:
+    """Whether an id is a publisher's native series: `<provider>.<dataset>.<code>...` of a known provider."""
+    parts = indicator_id.split(".")
+    return len(parts) >= 3 and parts[0] in NATIVE_PROVIDERS
 
 
 def eurostat_geo(code: str) -> str:

@@ -31,9 +31,14 @@ TIME_DIMENSIONS = ("time", "time_period")
 
 
 def looks_like(content: bytes) -> bool:
-    """True when the body is a JSON-stat dataset (used to detect the kind of a file given without one)."""
+    """True when the body is a JSON-stat dataset or an error Eurostat's API answers with instead (used to detect
+    the kind of a file given without one, so that an error body is refused with Eurostat's own message)."""
     head = content[:4096].lstrip()
-    return head.startswith(b"{") and b'"dimension"' in content and b'"class"' in head and b'"dataset"' in head
+    if head.startswith(b"{") and b'"class"' in head and b'"dataset"' in head and b'"dimension"' in content:
+        return True
+    if head.startswith(b"<") and b"Fault" in head and b"<faultstring>" in head:
+        return True
+    return head.startswith(b"{") and b'"error"' in head and b'"label"' in head and b'"status"' in head
 
 
 def read(content: bytes, *, name: str) -> PublisherTable:

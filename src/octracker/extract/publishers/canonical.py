@@ -1,0 +1,104 @@
+"""A publisher's table as canonical observations: native series, and the curated indicators the catalog maps.
+
+Every published value is loaded under its native id (`estat.crim_off_cat.a.iccs0601.p_hthab`) in the
+publisher's unit. When the catalog maps that native id to a curated indicator (`native = [...]` in
+`schemas/indicators.toml`), the value is loaded a second time under the curated id, converted to the
+catalog's unit (`kg` → `tonnes`); a unit that cannot be converted refuses the file. Cells published without
+a value (confidential `c`, not available) are not loaded: a missing number is not a number.
+The evidence of a row is a reference to the published cell by its codes (`estat-une_rt_m:
+estat.une_rt_m.m.sa.total.pc_act.t, DE, 2025-12 = 3.9`, with its flags): the file itself is kept in the raw
+store under the sha256 its source row names. It names no row number, file name or update time, which change
+with every vintage: a new vintage revises only the cells whose value or flags changed.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from octracker.content.catalog import Catalog
+from octracker.extract.publishers.table import PublisherTable
+from octracker.extracts import EXTRACT_SCHEMA, Extract, Problem, empty_observations
+from octracker.units import UnitMismatch
+
+#: The unit recorded for a native series whose publisher names none (Comext's value columns).
+UNSPECIFIED_UNIT = "unspecified"
+
+
+def publisher_extract(table: PublisherTable, *, source_id: str, catalog: Catalog) -> Extract:
+    """The table's values as canonical rows (native and curated); the table's problems refuse it whole."""
+    if table.problems:
+        return Extract(empty_observations(), list(table.problems), left_out=list(table.left_out))
+    valued = table.frame.filter(pl.col("value").is_not_null())
+    native = valued.select(
+        indicator_id=pl.col("native_id"),
+        geo="geo",
+        period_start="period_start",
+        period_end="period_end",
+        year="year",
+        value="value",
+        unit=pl.col("unit").fill_null(UNSPECIFIED_UNIT),
+        qualifier="qualifier",
+        is_partial=pl.lit(False),
+        as_of=pl.lit(None, pl.Date),
+        source_id=pl.lit(source_id),
+        method=pl.lit("parsed"),
+        evidence=pl.format(
+            "{}: {}, {}, {} = {}{}",
+            pl.lit(source_id),
+            "native_id",
+            "geo",
+            "period",
+            pl.col("value").cast(pl.String),
+            pl.when(pl.col("flags").is_not_null()).then(pl.format(" (flags {})", "flags")).otherwise(pl.lit("")),
+        ),
+        note=pl.lit(None, pl.String),
+        flags="flags",
+        _line_no="_line_no",
+        _raw="_raw",
+    )
+    curated, problems = _curated(native, catalog)
+    if problems:
+        return Extract(empty_observations(), problems, left_out=list(table.left_out))
+    frame = pl.concat([native.filter(~pl.col("indicator_id").is_in(list(_catalog_ids(catalog)))), curated])
+    return Extract(frame.cast(pl.Schema(EXTRACT_SCHEMA)).select(list(EXTRACT_SCHEMA)), left_out=list(table.left_out))
+
+
+def _catalog_ids(catalog: Catalog) -> set[str]:
+    return {i.id for i in catalog.indicators}
+
+
+def _curated(native: pl.DataFrame, catalog: Catalog) -> tuple[pl.DataFrame, list[Problem]]:
+    """Rows of native series the catalog maps (or that are catalog ids already), in the catalog's units."""
+    mapping = {n: i for i in catalog.indicators for n in (i.id, *i.native)}
+    series = native.filter(pl.col("indicator_id").is_in(list(mapping))).select("indicator_id", "unit").unique()
+    factors: list[tuple[str, str, str, str, float]] = []
+    problems: list[Problem] = []
+    for native_id, unit in series.sort("indicator_id", "unit").iter_rows():
+        indicator = mapping[native_id]
+        try:
+            factor = catalog.units.factor(unit, indicator.unit)
+        except UnitMismatch as exc:
+            problems.append(
+                Problem(
+                    "unit_mismatch",
+                    f"{native_id} maps to {indicator.id}, measured in "
+                    f"{indicator.unit!r}: {exc}; fix the mapping in schemas/indicators.toml",
+                    f"{native_id} [{unit}]",
+                )
+            )
+            continue
+        factors.append((native_id, unit, indicator.id, indicator.unit, factor))
+    if problems or not factors:
+        return native.clear(), problems
+    table = pl.DataFrame(factors, schema=["indicator_id", "unit", "_curated", "_curated_unit", "_factor"], orient="row")
+    curated = native.join(table, on=["indicator_id", "unit"], how="inner").with_columns(
+        note=pl.when(pl.col("indicator_id") == pl.col("_curated"))
+        .then(pl.lit(None, pl.String))
+        .when(pl.col("_factor") == 1.0)
+        .then(pl.format("published as {}", "indicator_id"))
+        .otherwise(pl.format("published as {} in {}, converted to {}", "indicator_id", "unit", "_curated_unit")),
+        value=pl.col("value") * pl.col("_factor"),
+        indicator_id=pl.col("_curated"),
+        unit=pl.col("_curated_unit"),
+    )
+    return curated.drop("_curated", "_curated_unit", "_factor"), []

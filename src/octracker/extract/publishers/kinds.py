@@ -1,0 +1,94 @@
+"""The statistics publishers' formats octracker reads, by kind name: the one list every route reads from.
+
+`octracker ingest FILE --kind KIND`, the inbox (sidecar `kind` or detection), pipeline specs
+(`extractor = "KIND"`) and feeds all find a publisher's reader here. A new format is one module with
+`read(content, *, name)` (and `looks_like(content)` to be detected without a kind) and one line below.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import re
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import ModuleType
+
+from octracker.content.catalog import Catalog
+from octracker.extract.publishers.table import PublisherTable
+
+
+@dataclass(frozen=True)
+class PublisherKind:
+    """One publisher format: its reader module, the default source precedence and how it names its source."""
+
+    name: str
+    #: The reader's module in octracker.extract.publishers, imported when first used (the index workbook's
+    #: reader shares the wide-table reader with the extractors, which list these kinds).
+    module_name: str
+    #: Statistics offices' tables beat the index, the index beats the press.
+    precedence: int = 80
+    #: The reader needs the indicator catalog (the index workbook matches its columns to it).
+    reads_catalog: bool = False
+    #: Recognises the format when the module has no `looks_like` of its own.
+    detect: Callable[[bytes], bool] | None = None
+
+    @property
+    def module(self) -> ModuleType:
+        return importlib.import_module(f"octracker.extract.publishers.{self.module_name}")
+
+    def read(self, content: bytes, *, name: str, catalog: Catalog) -> PublisherTable:
+        if self.reads_catalog:
+            return self.module.read(content, name=name, catalog=catalog)
+        return self.module.read(content, name=name)
+
+    @property
+    def looks_like(self) -> Callable[[bytes], bool] | None:
+        return getattr(self.module, "looks_like", None) or self.detect
+
+
+def _workbook_parts(content: bytes, *parts: str) -> str:
+    """The text of some parts of an XLSX workbook (sheet names, shared strings), empty for anything else."""
+    if not content.startswith(b"PK"):
+        return ""
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            names = set(archive.namelist())
+            return "".join(archive.read(p)[:2_000_000].decode("utf-8", "replace") for p in parts if p in names)
+    except (zipfile.BadZipFile, OSError):
+        return ""
+
+
+def _is_index_workbook(content: bytes) -> bool:
+    """A workbook with a `<year>_dataset` sheet: the GI-TOC index, one sheet per edition."""
+    return bool(re.search(r'<sheet [^>]*name="\d{4}_dataset"', _workbook_parts(content, "xl/workbook.xml")))
+
+
+def _is_unodc_export(content: bytes) -> bool:
+    """A workbook whose strings hold the UNODC portal's header (`Iso3_code` ... `Unit of measurement`)."""
+    strings = _workbook_parts(content, "xl/sharedStrings.xml")
+    return all(word in strings for word in (">UNODC<", ">Iso3_code<", ">Unit of measurement<"))
+
+
+PUBLISHER_KINDS: dict[str, PublisherKind] = {
+    kind.name: kind
+    for kind in (
+        PublisherKind("jsonstat", "jsonstat"),
+        PublisherKind("sdmx_csv", "sdmx_csv"),
+        PublisherKind("cbs_odata", "cbs_odata"),
+        PublisherKind("unodc_xlsx", "unodc_xlsx", detect=_is_unodc_export),
+        PublisherKind("oci_workbook", "oci_workbook", precedence=60, reads_catalog=True, detect=_is_index_workbook),
+    )
+}
+
+
+def detect_publisher_kind(content: bytes) -> str | None:
+    """The one publisher kind whose reader recognises these bytes; None when none or more than one does."""
+    found = [kind.name for kind in PUBLISHER_KINDS.values() if kind.looks_like and kind.looks_like(content)]
+    return found[0] if len(found) == 1 else None
+
+
+def source_id_of(table: PublisherTable) -> str:
+    """The source a publisher's table is: `<provider>-<dataset>`, the same for every vintage of it."""
+    return f"{table.provider}-{table.dataset}"
