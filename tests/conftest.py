@@ -25,6 +25,12 @@ from octracker.httpclient import new_client
 from octracker.store.settings import Settings, build_settings
 from octracker.store.warehouse import open_reader
 
+#: No test reaches past 127.0.0.1: a feed of the real project (Eurostat, CBS) is reported unreachable and its
+#: bundled snapshot loaded, in this process (settings built with any environment) and in the commands it starts.
+os.environ["OCTRACKER_OFFLINE"] = "1"
+_offline = pytest.MonkeyPatch()
+_offline.setattr("octracker.store.settings.is_offline", lambda environ: True)
+
 REPO = Path(__file__).resolve().parents[1]
 DOCUMENTS = REPO / "pipelines" / "documents"
 BACKENDS = ("file", "lake")

@@ -18,7 +18,7 @@ def summary_table(results: list[PipelineResult]) -> Table:
     table = Table(title="Refresh", header_style="bold")
     for column in ("pipeline", "status", "new", "revised", "unchanged", "retracted", "quarantined"):
         table.add_column(column, justify="right" if column not in ("pipeline", "status") else "left")
-    styles = {"success": "green", "unchanged": "dim", "refused": "red", "failed": "red"}
+    styles = {"success": "green", "unchanged": "dim", "unreachable": "yellow", "refused": "red", "failed": "red"}
     for r in results:
         table.add_row(
             r.label,
@@ -50,13 +50,16 @@ def result_record(r: PipelineResult) -> dict:
 @click.command("refresh")
 @click.argument("pipelines", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="Print the per-pipeline summary as JSON.")
+@click.option("--strict", is_flag=True, help="Exit 1 when a live feed could not be reached (default: a warning).")
 @click.pass_obj
-def refresh_command(app, pipelines: tuple[str, ...], as_json: bool) -> None:
+def refresh_command(app, pipelines: tuple[str, ...], as_json: bool, strict: bool) -> None:
     """Run PIPELINES now (all when none named): extract, validate, load, views, publish.
 
     Files waiting in the inbox are ingested after the pipelines (`refresh inbox` ingests only them).
     Prints new / revised / unchanged / retracted / quarantined rows per pipeline. A refused document
-    loads nothing and exits 2; a failed pipeline exits 1; the others still commit.
+    loads nothing and exits 2; a failed pipeline exits 1; the others still commit. A live feed that cannot be
+    reached is reported `unreachable` with a warning, its last data kept (or its bundled snapshot loaded), and
+    exits 0 unless --strict.
     """
     specs, with_inbox = refresh_plan(app.settings, pipelines)
     total = len(specs) + (len(list_inbox_files(app.settings.inbox_dir)) if with_inbox else 0)
@@ -68,7 +71,7 @@ def refresh_command(app, pipelines: tuple[str, ...], as_json: bool) -> None:
             update(len(done), max(total, len(done)), f"{result.pipeline}: {result.status}")
 
         results = refresh(app.settings, pipelines, trigger="manual", on_result=advance)
-    print_results(app, results, as_json)
+    print_results(app, results, as_json, strict=strict)
 
 
 def changes_line(target, run_ids: list[str]) -> str:
@@ -93,7 +96,7 @@ def changes_line(target, run_ids: list[str]) -> str:
     )
 
 
-def print_results(app, results: list[PipelineResult], as_json: bool) -> None:
+def print_results(app, results: list[PipelineResult], as_json: bool, *, strict: bool = False) -> None:
     """The per-run summary, errors on stderr, then exit with the status the results call for."""
     if as_json:
         click.echo(json.dumps([result_record(r) for r in results], indent=2))
@@ -111,9 +114,13 @@ def print_results(app, results: list[PipelineResult], as_json: bool) -> None:
                 "`octracker alerts send` delivers what is new)"
             )
     for r in results:
-        if r.error:
+        if r.status == "unreachable":
+            app.err.print(f"Warning: {r.label}", style="yellow", markup=False, highlight=False)
+        elif r.error:
             app.err.print(f"Error: {r.error}", style="red", markup=False, highlight=False)
     code = max((r.exit_code for r in results), default=0)
+    if strict and any(r.status == "unreachable" for r in results):
+        code = max(code, 1)
     # Bad input (2) outranks a failure (1): the operator must fix a file either way.
     sys.exit(2 if any(r.exit_code == 2 for r in results) else code)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -70,8 +71,26 @@ FEED_FORMATS: dict[str, tuple[str, tuple[str, ...]]] = {
         ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "application/octet-stream"),
     ),
     "text": (".txt", ("text/plain",)),
+    # Statistics publishers' own formats, read by the reader of the same kind (`extractor = "jsonstat"`).
+    "jsonstat": (".json", ("application/json", "text/json")),
+    "sdmx_csv": (".csv", ("text/csv", "application/vnd.sdmx.data+csv", "text/plain", "application/octet-stream")),
+    # One CBS table is several OData answers: the feed fetches them and bundles them (a zip, see cbs_odata).
+    "cbs_odata": (".zip", ("application/json",)),
 }
-FEED_FIELDS = {"url", "format", "accept", "max_bytes", "allow_http_hosts", "auth_env", "timeout_s", "max_attempts"}
+#: Formats whose answers say when the publisher last updated them (`updated`, `LAST UPDATE`, `Modified`): an
+#: answer with the vintage already loaded is unchanged, whatever its bytes.
+PUBLISHER_FORMATS = frozenset({"jsonstat", "sdmx_csv", "cbs_odata"})
+FEED_FIELDS = {
+    "url",
+    "format",
+    "accept",
+    "max_bytes",
+    "allow_http_hosts",
+    "auth_env",
+    "timeout_s",
+    "max_attempts",
+    "snapshot",
+}
 
 
 @dataclass(frozen=True)
@@ -80,6 +99,9 @@ class FeedConfig:
 
     fetch: FeedSpec
     format: str
+    #: A recorded answer shipped with the project (its provenance in its sidecar), loaded when the feed cannot
+    #: be reached and nothing was loaded from it yet: the main job works offline.
+    snapshot: Path | None = None
 
     @property
     def suffix(self) -> str:
@@ -108,6 +130,13 @@ def read_feed_table(table: dict[str, Any], where: str) -> FeedConfig:
                 raise SpecError(f"{where}: [feed] {name} must be a list of strings")
             options[name] = tuple(table[name])
     options.setdefault("accept", FEED_FORMATS[fmt][1])
+    snapshot = None
+    if "snapshot" in table:
+        if not isinstance(table["snapshot"], str):
+            raise SpecError(f'{where}: [feed] snapshot must be a path, e.g. snapshot = "snapshots/table.csv"')
+        snapshot = (Path(where).parent / table["snapshot"]).resolve()
+        if not snapshot.is_file():
+            raise SpecError(f"{where}: [feed] snapshot {table['snapshot']!r} not found (looked at {snapshot})")
     try:
         fetch = FeedSpec(url=table["url"], **options)
     except SpecError as exc:
@@ -117,10 +146,10 @@ def read_feed_table(table: dict[str, Any], where: str) -> FeedConfig:
     parts = urlsplit(fetch.url)
     host = (parts.hostname or "").lower()
     if parts.scheme == "http" and host and host in fetch.allow_http_hosts:
-        return FeedConfig(fetch=fetch, format=fmt)
+        return FeedConfig(fetch=fetch, format=fmt, snapshot=snapshot)
     if parts.scheme != "https" or not host:
         raise SpecError(
             f"{where}: [feed] url must be https://… (plain http only for a host listed in "
             f'allow_http_hosts, e.g. allow_http_hosts = ["{host or "127.0.0.1"}"])'
         )
-    return FeedConfig(fetch=fetch, format=fmt)
+    return FeedConfig(fetch=fetch, format=fmt, snapshot=snapshot)

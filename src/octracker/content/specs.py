@@ -84,10 +84,14 @@ def load_spec(path: Path) -> PipelineSpec:
         raise SpecError(f"{path}: pipeline name {name!r} must be snake_case (a-z, 0-9, _)")
     if name in RESERVED_NAMES:
         raise SpecError(f"{path}: pipeline name {name!r} is reserved for the engine's own pipeline; rename the spec")
+    snapshot = None
     if "feed" in raw:
         if "document" in raw:
-            raise SpecError(f"{path}: a spec reads either a document or a [feed], not both")
-        read_feed_table(raw["feed"] if isinstance(raw["feed"], dict) else {}, str(path))
+            raise SpecError(
+                f"{path}: a spec reads either a document or a [feed], not both (a recorded answer for working "
+                "offline is the feed's `snapshot`)"
+            )
+        snapshot = read_feed_table(raw["feed"] if isinstance(raw["feed"], dict) else {}, str(path)).snapshot
     if "extractor" not in raw:
         raise SpecError(f'{path}: missing `extractor` (e.g. extractor = "oci_profile")')
     precedence = raw.get("precedence", DEFAULT_PRECEDENCE)
@@ -100,6 +104,9 @@ def load_spec(path: Path) -> PipelineSpec:
         if not document.exists():
             raise SpecError(f"{path}: document {raw['document']!r} not found (looked at {document})")
         sidecar = read_sidecar_mapping(document)
+    elif snapshot is not None:
+        # The snapshot's sidecar names the source (the live feed states the same series).
+        sidecar = read_sidecar_mapping(snapshot)
     # The spec's [source] table overrides the sidecar field by field.
     meta = meta_from_mapping({**sidecar, **raw.get("source", {})}, f"{path} (with the document's sidecar)")
     if document is not None and not meta.source_id:

@@ -3,12 +3,19 @@
 An unchanged feed costs one request (a conditional GET answered 304, or the same content hash) and loads
 nothing. The state (validators, content hash) is saved only with a successful load, so a refused body is
 fetched again on the next run rather than hidden behind a 304.
+
+A statistics publisher's answer also says its vintage (Eurostat `updated`, SDMX `LAST UPDATE`, CBS
+`TableInfos.Modified`): an answer of the vintage already loaded is unchanged even when its bytes differ, and
+a CBS table whose `TableInfos` says so costs that one small request. A feed that cannot be reached (no HTTP
+answer at all, or `OCTRACKER_OFFLINE`) is reported `unreachable` and its last data kept; when nothing was
+ever loaded from it, its bundled snapshot is loaded instead, so the main job works offline.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime as dt
 import io
 import json
 from pathlib import Path, PurePosixPath
@@ -19,14 +26,15 @@ import httpx
 import polars as pl
 
 from octracker.content.catalog import Catalog
-from octracker.content.documents import Document, named_copy, sha256_hex, store_raw
-from octracker.content.feed_specs import FeedConfig, read_feed_table
+from octracker.content.documents import Document, named_copy, read_document, sha256_hex, store_raw
+from octracker.content.feed_specs import PUBLISHER_FORMATS, FeedConfig, read_feed_table
 from octracker.content.specs import PipelineSpec
 from octracker.errors import InputRefused
 from octracker.extracts import Problem
 from octracker.httpclient import new_client, public_url
-from octracker.load.feeds import FeedRefused, FeedState, FetchResult, fetch_feed
+from octracker.load.feeds import FeedFailed, FeedRefused, FeedState, FetchResult, fetch_feed
 from octracker.load.loading import PipelineResult, extract_and_load, record_failure, refuse_document
+from octracker.load.publisher_feeds import fetch_cbs_table, publisher_vintage
 from octracker.store.runs import finish_run, start_run
 from octracker.store.settings import Settings
 from octracker.store.warehouse import utc_now
@@ -41,7 +49,17 @@ def read_feed_state(con: duckdb.DuckDBPyConnection, pipeline: str, url: str) -> 
     return FeedState(etag=row[0], last_modified=row[1], sha256=row[2]) if row else None
 
 
-def save_feed_state(con: duckdb.DuckDBPyConnection, pipeline: str, url: str, result: FetchResult) -> None:
+def read_feed_vintage(con: duckdb.DuckDBPyConnection, pipeline: str, url: str) -> dt.datetime | None:
+    """The publisher's vintage of what this pipeline last loaded from its url (None: never, or not said)."""
+    row = con.execute(
+        "SELECT vintage FROM feed_state WHERE pipeline = ? AND url = ?", [pipeline, public_url(url)]
+    ).fetchone()
+    return row[0] if row else None
+
+
+def save_feed_state(
+    con: duckdb.DuckDBPyConnection, pipeline: str, url: str, result: FetchResult, vintage: dt.datetime | None = None
+) -> None:
     """Replace the pipeline's state with this fetch's (the caller owns the transaction)."""
     now = utc_now()
     changed = result.status == "new"
@@ -50,8 +68,8 @@ def save_feed_state(con: duckdb.DuckDBPyConnection, pipeline: str, url: str, res
     ).fetchone()
     con.execute("DELETE FROM feed_state WHERE pipeline = ?", [pipeline])
     con.execute(
-        "INSERT INTO feed_state (pipeline, url, etag, last_modified, sha256, http_status, checked_at, changed_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO feed_state (pipeline, url, etag, last_modified, sha256, http_status, checked_at, changed_at, "
+        "vintage) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             pipeline,
             public_url(url),
@@ -61,6 +79,7 @@ def save_feed_state(con: duckdb.DuckDBPyConnection, pipeline: str, url: str, res
             result.http_status,
             now,
             now if changed or previous is None else previous[0],
+            vintage,
         ],
     )
 
@@ -114,7 +133,7 @@ def run_feed_pipeline(
     trigger: str = "manual",
     client: httpx.Client | None = None,
 ) -> PipelineResult:
-    """Fetch the spec's feed; load it when its content is new, else record an unchanged run."""
+    """Fetch the spec's feed; load it when its content is new, else record an unchanged (or unreachable) run."""
     run_id = start_run(con, spec.name, trigger)
     spec = (
         spec
@@ -123,19 +142,47 @@ def run_feed_pipeline(
     )
     try:
         config = read_feed_table(spec.feed or {}, str(spec.path))
+        if settings.offline and not on_this_machine(config.fetch.url):
+            return record_unreachable(con, spec, settings, catalog, run_id, config, "offline (OCTRACKER_OFFLINE)")
         state = read_feed_state(con, spec.name, config.fetch.url)
-        # A client passed in belongs to the caller (tests, a batch of feeds); one made here is closed here.
-        with contextlib.nullcontext(client) if client else new_client() as http:
-            result = fetch_feed(http, config.fetch, state)
+        vintage = read_feed_vintage(con, spec.name, config.fetch.url)
+        try:
+            # A client passed in belongs to the caller (tests, a batch of feeds); one made here is closed here.
+            with contextlib.nullcontext(client) if client else new_client() as http:
+                if config.format == "cbs_odata":
+                    result, fetched = fetch_cbs_table(http, config, state, vintage)
+                else:
+                    result, fetched = fetch_feed(http, config.fetch, state), None
+        except FeedFailed as exc:
+            if exc.status is not None:  # the server answered, with errors: a failure, not an absence
+                raise
+            return record_unreachable(con, spec, settings, catalog, run_id, config, str(exc))
+        why = {"not_modified": "not modified (304)", "unchanged": "same content as last loaded"}.get(result.status)
+        if result.status == "new" and config.format in PUBLISHER_FORMATS and config.format != "cbs_odata":
+            fetched = publisher_vintage(config.format, result.content or b"", f"{spec.name}{config.suffix}", catalog)
+            if fetched is not None and fetched == vintage:
+                result, why = (
+                    dataclasses.replace(result, status="unchanged"),
+                    f"same vintage as last loaded ({fetched})",
+                )
+        if config.format == "cbs_odata" and result.status == "unchanged" and fetched == vintage:
+            why = f"table not modified since {fetched} (TableInfos)"
         if result.status != "new":
 
             def write() -> None:
-                save_feed_state(con, spec.name, config.fetch.url, result)
+                save_feed_state(con, spec.name, config.fetch.url, result, fetched or vintage)
                 finish_run(con, run_id, status="success")
 
             write_transaction(con, write, what=f"pipeline {spec.name}")
-            why = "not modified (304)" if result.status == "not_modified" else "same content as last loaded"
             return PipelineResult(spec.name, run_id, "unchanged", subject=f"feed {why}")
+        if fetched is not None:
+            # The live answer's vintage is its publication date (the snapshot's sidecar dated the snapshot).
+            spec = dataclasses.replace(
+                spec,
+                source=dataclasses.replace(
+                    spec.source, published_on=fetched.date(), published_precision="day", url=public_url(config.fetch.url)
+                ),
+            )
         document, readable = feed_document(spec, config, result, settings)
         with named_copy(readable, document.path.with_suffix(readable.suffix).name) as named:
             return extract_and_load(
@@ -145,7 +192,7 @@ def run_feed_pipeline(
                 catalog,
                 run_id,
                 document,
-                also=lambda c: save_feed_state(c, spec.name, config.fetch.url, result),
+                also=lambda c: save_feed_state(c, spec.name, config.fetch.url, result, fetched),
             )
     except FeedRefused as exc:
         return refuse_document(con, spec, run_id, None, [Problem("feed_refused", str(exc), exc.url)])
@@ -153,3 +200,42 @@ def run_feed_pipeline(
         return refuse_document(con, spec, run_id, None, [Problem("refused", str(exc), "")])
     except Exception as exc:  # noqa: BLE001 - recorded as a failed run; the other pipelines go on
         return record_failure(con, spec, run_id, exc)
+
+
+def on_this_machine(url: str) -> bool:
+    """A feed served on this machine (127.0.0.1, ::1, localhost) is fetched even offline."""
+    return (urlsplit(url).hostname or "").lower() in ("127.0.0.1", "::1", "localhost")
+
+
+def record_unreachable(
+    con: duckdb.DuckDBPyConnection,
+    spec: PipelineSpec,
+    settings: Settings,
+    catalog: Catalog,
+    run_id: str,
+    config: FeedConfig,
+    reason: str,
+) -> PipelineResult:
+    """The feed gave no answer: its last data stays; if there is none yet, the bundled snapshot is loaded."""
+    source_id = spec.source.source_id
+    loaded = con.execute("SELECT COUNT(*) FROM sources WHERE source_id = ?", [source_id]).fetchone()[0] > 0
+    if config.snapshot is None or loaded:
+        kept = "last data kept" if loaded else "nothing loaded yet, and the spec has no snapshot"
+        write_transaction(
+            con, lambda: finish_run(con, run_id, status="unreachable", error=reason), what=f"pipeline {spec.name}"
+        )
+        return PipelineResult(spec.name, run_id, "unreachable", subject=f"unreachable: {reason}; {kept}")
+    document = read_document(config.snapshot, spec.source)
+    store_raw(settings.raw_dir, document)
+    result = extract_and_load(
+        con, dataclasses.replace(spec, document=config.snapshot), settings, catalog, run_id, document
+    )
+    if result.status != "success":
+        return result
+    write_transaction(
+        con,
+        lambda: finish_run(con, run_id, status="unreachable", counts=result.counts, error=reason),
+        what=f"pipeline {spec.name}",
+    )
+    subject = f"unreachable: {reason}; loaded the bundled snapshot {config.snapshot.name}"
+    return dataclasses.replace(result, status="unreachable", subject=subject)

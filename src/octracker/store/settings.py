@@ -24,6 +24,9 @@ class Settings:
     lock_timeout_s: float = 60.0
     #: A DuckLake warehouse instead of the DuckDB file; run-time files (inbox, raw store) stay beside `warehouse`.
     lake: LakeTarget | None = None
+    #: `OCTRACKER_OFFLINE=1`: no feed beyond this machine is fetched; each is reported unreachable, its last
+    #: data kept (or its bundled snapshot loaded).
+    offline: bool = False
 
     @property
     def pipelines_dir(self) -> Path:
@@ -80,9 +83,25 @@ def build_settings(
     if is_lake_target(warehouse_value):
         lake = parse_lake_target(warehouse_value, environ, Path.cwd())
         anchor = lake.catalog_path or project_path / DEFAULT_WAREHOUSE
-        return Settings(project=project_path, warehouse=anchor, lake=lake, lock_timeout_s=lock_timeout(environ))
+        return Settings(
+            project=project_path,
+            warehouse=anchor,
+            lake=lake,
+            lock_timeout_s=lock_timeout(environ),
+            offline=is_offline(environ),
+        )
     warehouse_path = Path(warehouse_value).resolve() if warehouse_value else project_path / DEFAULT_WAREHOUSE
-    return Settings(project=project_path, warehouse=warehouse_path, lock_timeout_s=lock_timeout(environ))
+    return Settings(
+        project=project_path,
+        warehouse=warehouse_path,
+        lock_timeout_s=lock_timeout(environ),
+        offline=is_offline(environ),
+    )
+
+
+def is_offline(environ: Mapping[str, str]) -> bool:
+    """`OCTRACKER_OFFLINE` set to 1/true/yes: fetch no live feed."""
+    return environ.get("OCTRACKER_OFFLINE", "").strip().lower() in ("1", "true", "yes")
 
 
 def lock_timeout(environ: Mapping[str, str]) -> float:
