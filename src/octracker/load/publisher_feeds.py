@@ -69,11 +69,11 @@ def fetch_cbs_table(
         answers["TypedDataSet"] = _pages(http, config, base + _json("TypedDataSet", v4), "TypedDataSet")
     bundle = cbs_odata.bundle_answers(answers)
     digest = sha256_hex(bundle)
-    status = "unchanged" if state is not None and state.sha256 == digest else "new"
+    same = state is not None and state.sha256 == digest
     result = dataclasses.replace(
         info_result,
-        status=status,
-        content=bundle if status == "new" else None,
+        status="unchanged" if same else "new",
+        content=None if same else bundle,
         sha256=digest,
         content_type="application/zip",
     )
