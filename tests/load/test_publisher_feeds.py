@@ -171,12 +171,11 @@ def test_an_unreachable_feed_loads_its_snapshot_once_then_keeps_its_data(scratch
     done, [first] = refresh(scratch_project, "estat_sdg_04_20")
     assert done.exit_code == 0 and first["status"] == "unreachable" and first["new"] == 1608
     assert "loaded the bundled snapshot" in first["subject"]
-    assert "Warning: estat_sdg_04_20: unreachable" in done.stderr
     done, [second] = refresh(scratch_project, "estat_sdg_04_20")
     assert second["status"] == "unreachable" and "last data kept" in second["subject"] and done.exit_code == 0
     assert query(scratch_project, "SELECT COUNT(*) FROM observations WHERE source_id = 'estat-sdg_04_20'") == [(1608,)]
-    strict, _ = refresh(scratch_project, "estat_sdg_04_20", "--strict")
-    assert strict.exit_code == 1
+    strict = run_cli(scratch_project, "refresh", "estat_sdg_04_20", "--strict")
+    assert strict.exit_code == 1 and "Warning: estat_sdg_04_20: unreachable" in strict.stderr
     assert (
         query(scratch_project, "SELECT status FROM runs WHERE pipeline = 'estat_sdg_04_20' ORDER BY started_at")
         == [("unreachable",)] * 3
@@ -234,3 +233,18 @@ def test_cbs_pages_are_followed_to_the_end(publisher, tmp_path):
     assert pages == [first, second]
     table = cbs_odata.read(cbs_odata.bundle_answers({"UntypedDataSet": pages}), name="83599ned.zip")
     assert table.ok and table.frame.height == 15504
+
+
+def test_a_unodc_export_feed_is_dated_by_its_release(scratch_project, publisher):
+    export = (CBS.parent / "unodc" / "data_cts_violent_and_sexual_crime.xlsx").read_bytes()
+    xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    publisher.routes["/unodc/cts.xlsx"] = Route(export, content_type=xlsx)
+    write_spec(scratch_project, "unodc_cts", "unodc_xlsx", publisher.url("/unodc/cts.xlsx"))
+    done, [first] = refresh(scratch_project, "unodc_cts")
+    assert done.exit_code == 0, done.output
+    assert first["status"] == "success" and first["new"] > 0
+    assert query(scratch_project, "SELECT published_on::VARCHAR FROM sources WHERE source_id = 'unodc_cts'") == [
+        ("2024-05-16",)
+    ]
+    _, [second] = refresh(scratch_project, "unodc_cts")
+    assert second["status"] == "unchanged" and "same content" in second["subject"]

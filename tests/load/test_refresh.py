@@ -37,11 +37,16 @@ def test_refresh_loads_index_observations_for_be_and_nl_and_prints_a_summary(set
 def test_every_bundled_document_is_a_source_with_its_hash(settings):
     run_cli(settings, "refresh")
     rows = query(settings, "SELECT file_name, sha256 FROM sources ORDER BY file_name")
-    assert len(rows) == 5
+    documents = REPO / "pipelines" / "documents"
+    assert len([f for f, _ in rows if (documents / f).exists()]) == 5
     for file_name, sha in rows:
         import hashlib
 
-        assert hashlib.sha256((REPO / "pipelines" / "documents" / file_name).read_bytes()).hexdigest() == sha
+        # A statistics publisher's feed loaded its bundled snapshot (the tests run offline).
+        path = (
+            documents / file_name if (documents / file_name).exists() else REPO / "pipelines" / "snapshots" / file_name
+        )
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == sha
     ((published, precision),) = query(
         settings,
         "SELECT published_on, published_precision FROM sources WHERE source_id = 'vocal-2025-belgium-narco-paradox'",
@@ -103,7 +108,7 @@ def test_a_malformed_profile_is_refused_whole_while_other_pipelines_load(scratch
     assert any("80.000.50" in payload for _, _, payload in quarantined)
     statuses = dict(query(settings, "SELECT pipeline, status FROM runs"))
     assert statuses["oci_2025_profiles"] == "failed" and statuses["article_us_visit"] == "success"
-    assert len(query(settings, "SELECT * FROM sources")) == 4
+    assert len(query(settings, "SELECT * FROM sources WHERE file_name NOT LIKE '%.zip' AND kind <> 'sdmx_csv'")) == 4
 
 
 def test_unknown_pipeline_is_a_usage_error(settings):

@@ -115,7 +115,8 @@ def print_results(app, results: list[PipelineResult], as_json: bool, *, strict: 
             )
     for r in results:
         if r.status == "unreachable":
-            app.err.print(f"Warning: {r.label}", style="yellow", markup=False, highlight=False)
+            if not as_json:  # the JSON record says it (status and subject)
+                app.err.print(f"Warning: {r.label}", style="yellow", markup=False, highlight=False)
         elif r.error:
             app.err.print(f"Error: {r.error}", style="red", markup=False, highlight=False)
     code = max((r.exit_code for r in results), default=0)

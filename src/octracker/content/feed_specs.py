@@ -76,10 +76,15 @@ FEED_FORMATS: dict[str, tuple[str, tuple[str, ...]]] = {
     "sdmx_csv": (".csv", ("text/csv", "application/vnd.sdmx.data+csv", "text/plain", "application/octet-stream")),
     # One CBS table is several OData answers: the feed fetches them and bundles them (a zip, see cbs_odata).
     "cbs_odata": (".zip", ("application/json",)),
+    # A UNODC data portal export: its release date (row 2) is its vintage.
+    "unodc_xlsx": (
+        ".xlsx",
+        ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "application/octet-stream"),
+    ),
 }
-#: Formats whose answers say when the publisher last updated them (`updated`, `LAST UPDATE`, `Modified`): an
-#: answer with the vintage already loaded is unchanged, whatever its bytes.
-PUBLISHER_FORMATS = frozenset({"jsonstat", "sdmx_csv", "cbs_odata"})
+#: Formats whose answers say when the publisher last updated them (`updated`, `LAST UPDATE`, `Modified`, the
+#: UNODC release date): an answer with the vintage already loaded is unchanged, whatever its bytes.
+PUBLISHER_FORMATS = frozenset({"jsonstat", "sdmx_csv", "cbs_odata", "unodc_xlsx"})
 FEED_FIELDS = {
     "url",
     "format",
