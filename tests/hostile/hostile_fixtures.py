@@ -25,7 +25,8 @@ def baseline(tmp_path_factory) -> Path:
     """The data folder (warehouse, published copy, raw store) of one refresh of every bundled pipeline."""
     folder = tmp_path_factory.mktemp("baseline") / "warehouse"
     results = refresh(build_settings(project=REPO, warehouse=folder / "octracker.duckdb", environ={}))
-    assert all(r.status == "success" for r in results), [r.error for r in results if r.error]
+    # The statistics publishers' feeds are offline in tests: each loads its bundled snapshot, reported unreachable.
+    assert all(r.status in ("success", "unreachable") for r in results), [r.error for r in results if r.error]
     return folder
 
 

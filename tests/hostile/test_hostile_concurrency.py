@@ -137,7 +137,9 @@ def test_two_refreshes_at_once_both_complete_and_the_documents_load_once(setting
         (GOOD_ROWS,)
     ]
     statuses = read_rows(settings.published_path, "SELECT status, COUNT(*) FROM runs GROUP BY ALL")
-    assert dict(statuses) == {"success": len(reports[0]) + len(reports[1])}
+    # The statistics publishers' feeds are offline in tests: their runs are recorded unreachable.
+    unreachable = sum(r["status"] == "unreachable" for report in reports for r in report)
+    assert dict(statuses) == {"success": len(reports[0]) + len(reports[1]) - unreachable, "unreachable": unreachable}
 
 
 # Analysts reading while refreshes publish ----------------------------------------------------------------------------
@@ -233,7 +235,7 @@ def test_a_scheduler_firing_every_second_and_manual_refresh_and_ingest_commands_
         (f"given-{n}.csv", "loaded", 1) for n in range(3)
     ]
     statuses = dict(read_rows(loaded.warehouse, "SELECT status, COUNT(*) FROM runs GROUP BY ALL"))
-    assert set(statuses) == {"success"}, statuses
+    assert set(statuses) - {"unreachable"} == {"success"}, statuses  # feeds are offline in tests
     assert read_rows(loaded.warehouse, "SELECT COUNT(*) FROM runs WHERE trigger = 'schedule'")[0][0] > 0
     assert read_rows(loaded.warehouse, "SELECT COUNT(*) FROM observation_history WHERE pipeline = 'inbox'") == [
         (5 * GOOD_ROWS,)

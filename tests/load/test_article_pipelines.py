@@ -101,7 +101,8 @@ def test_evidence_is_the_exact_sentence_of_the_document_and_method_is_parsed(ref
     files = dict(query(refreshed, "SELECT source_id, file_name FROM sources"))
     rows = query(
         refreshed,
-        f"SELECT source_id, evidence, method, value FROM observations WHERE indicator_id NOT LIKE 'oci.%' AND {ARTICLES}",
+        "SELECT source_id, evidence, method, value FROM observations "
+        f"WHERE indicator_id NOT LIKE 'oci.%' AND {ARTICLES}",
     )
     for source_id, evidence, method, value in rows:
         text = (DOCUMENTS / files[source_id]).read_text(encoding="utf-8")

@@ -95,7 +95,10 @@ def test_the_charts_are_painted(tmp_path, figures_report, uncurated):
     places = [
         g
         for (g,) in query(
-            uncurated, "SELECT DISTINCT geo FROM observations WHERE period_start IS NOT NULL ORDER BY geo"
+            uncurated,
+            # The charted series' places (a publisher's native series is charted once the catalog maps it).
+            "SELECT DISTINCT geo FROM observations WHERE period_start IS NOT NULL "
+            "AND regexp_matches(indicator_id, '^(estat|cbs|unodc)[.]') = false ORDER BY geo",
         )
     ]
     be, nl = (rgb(PALETTE[places.index(g)]) for g in ("BE", "NL"))

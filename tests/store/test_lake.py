@@ -168,7 +168,7 @@ def test_same_pipeline_in_two_processes_refuses_clearly_after_waiting(lake_setti
     assert f"pid {os.getpid()} is refreshing it (waited 1 s)" in refused.error
     assert "it was not run this time" in refused.error
     assert time.monotonic() - started >= 1.0
-    assert all(r.status == "success" for name, r in results.items() if name != "oci_2025_profiles")
+    assert all(r.status in ("success", "unreachable") for name, r in results.items() if name != "oci_2025_profiles")
     con = open_reader(settings.lake)
     try:
         assert con.execute("SELECT COUNT(*) FROM runs WHERE pipeline = 'oci_2025_profiles'").fetchone()[0] == 0

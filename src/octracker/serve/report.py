@@ -280,10 +280,14 @@ def collect_report(
             data.changes_since = changes_since
             data.changes, data.change_counts = read_changes(con, changes_since)
         # Every charted place in one order, so that a place has the same colour in every chart.
+        # Only the charted indicators' places: a publisher's native series (every country of Europe) is not charted.
+        charted = [i.id for i in indicators]
         geo_order = [
             r[0]
             for r in con.execute(
-                "SELECT DISTINCT geo FROM observations WHERE period_start IS NOT NULL ORDER BY geo"
+                "SELECT DISTINCT geo FROM observations WHERE period_start IS NOT NULL "
+                "AND list_contains(?, indicator_id) ORDER BY geo",
+                [charted],
             ).fetchall()
         ]
         for n, indicator in enumerate(indicators, start=1):
