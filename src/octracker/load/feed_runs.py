@@ -35,6 +35,7 @@ from octracker.httpclient import new_client, public_url
 from octracker.load.feeds import FeedFailed, FeedRefused, FeedState, FetchResult, fetch_feed
 from octracker.load.loading import PipelineResult, extract_and_load, record_failure, refuse_document
 from octracker.load.publisher_feeds import fetch_cbs_table, publisher_vintage
+from octracker.store.rows import scalar
 from octracker.store.runs import finish_run, start_run
 from octracker.store.settings import Settings
 from octracker.store.warehouse import utc_now
@@ -218,7 +219,7 @@ def record_unreachable(
 ) -> PipelineResult:
     """The feed gave no answer: its last data stays; if there is none yet, the bundled snapshot is loaded."""
     source_id = spec.source.source_id
-    loaded = con.execute("SELECT COUNT(*) FROM sources WHERE source_id = ?", [source_id]).fetchone()[0] > 0
+    loaded = scalar(con, "SELECT COUNT(*) FROM sources WHERE source_id = ?", [source_id]) > 0
     if config.snapshot is None or loaded:
         kept = "last data kept" if loaded else "nothing loaded yet, and the spec has no snapshot"
         write_transaction(
