@@ -697,6 +697,7 @@ def _canonical(good: pl.DataFrame, source_id: str, evidence_prefix: str) -> pl.D
                 pl.col("_raw"),
             ),
             note=pl.col("note"),
+            flags=pl.lit(None, pl.String),
             _line_no=pl.col("_line_no"),
             _raw=pl.col("_raw"),
             _source_url=pl.col("source_url"),

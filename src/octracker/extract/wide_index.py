@@ -368,4 +368,5 @@ def _canonical(frame: pl.DataFrame, source_id: str, edition: int) -> pl.DataFram
         source_id=pl.lit(source_id),
         method=pl.lit("parsed"),
         note=pl.lit(None, pl.String),
+        flags=pl.lit(None, pl.String),
     ).select(list(EXTRACT_SCHEMA))
