@@ -22,6 +22,7 @@ SHIPPED = {
     "0008_multi_source_periods.sql": "9b548257fb058a2b1d675848cfab097c40415cce417e59c8b4bfbd98e91f59de",
     "0010_geo_groups.sql": "40310772c9482c43b124085df16cb67b683bba4b66c0c7b34dce8e85b1869644",
     "0011_alert_silences.sql": "b1abaf786de3336fcbf2157e323c91c10fee1b22f5ebf5c0cecf1de7caec2355",
+    "0012_alert_places.sql": "cc4ba871183ccd734036f3645af86d7ead4145e704e45907dd8abe6b2ff275ea",
 }
 
 
@@ -59,9 +60,10 @@ def test_an_edited_migration_is_named_with_the_way_out(tmp_path):
         (tmp_path / name).write_bytes((MIGRATIONS / name).read_bytes())
     edited = tmp_path / "0002_alerts.sql"
     edited.write_text(edited.read_text(encoding="utf-8") + "\n-- one more column\n", encoding="utf-8")
-    (tmp_path / "0011_more.sql").write_text("SELECT 1;\n", encoding="utf-8")
+    more = f"{int(max(SHIPPED)[:4]) + 1:04d}_more.sql"  # after the last shipped one
+    (tmp_path / more).write_text("SELECT 1;\n", encoding="utf-8")
     problems = lock_problems(tmp_path, SHIPPED)
     assert len(problems) == 2
     assert problems[0].startswith("0002_alerts.sql was shipped and has been edited")
-    assert "new numbered file (after 0011_more.sql)" in problems[0]
-    assert problems[1].startswith("0011_more.sql is new") and sha256(tmp_path / "0011_more.sql") in problems[1]
+    assert f"new numbered file (after {more})" in problems[0]
+    assert problems[1].startswith(f"{more} is new") and sha256(tmp_path / more) in problems[1]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,3 +99,16 @@ def rule_tiers(entry: dict, *, where: str) -> list[AlertRule]:
             )
         )
     return tiers
+
+
+_PLACE = re.compile(r"^[A-Z]{2}[A-Z0-9_+-]*$")
+
+
+def load_alert_places(path: Path) -> tuple[str, ...]:
+    """The places alerts are raised for (`places` in the rules file): geo ids or their starts; () means every place."""
+    if not path.exists():
+        return ()
+    places = load_toml(path).get("places", [])
+    if not isinstance(places, list) or not all(isinstance(p, str) and _PLACE.match(p) for p in places):
+        raise SpecError(f"{path}: places must be a list of geo ids such as \"BE\", \"NL\" or \"EU\", not {places!r}")
+    return tuple(dict.fromkeys(places))

@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from octracker.content.alert_rules import AlertRule, load_alert_rules
+from octracker.content.alert_rules import AlertRule, load_alert_places, load_alert_rules
 from octracker.content.catalog import Catalog, load_catalog
 from octracker.errors import OctrackerError, PublishFailed, SpecError, WarehouseBusy
 from octracker.store.lake import DuckConfig, LakeTarget, connect_lake, describe_attach_error, is_lock_error
@@ -245,11 +245,25 @@ def sync_indicators(con: duckdb.DuckDBPyConnection, catalog: Catalog) -> None:
     write_transaction(con, replace, what="indicators")
 
 
+def sync_alert_places(con: duckdb.DuckDBPyConnection, places: tuple[str, ...]) -> None:
+    """Make the `alert_places` table equal the rules file's `places` (unchanged: no write)."""
+
+    def replace() -> None:
+        if sorted(r[0] for r in con.execute("SELECT place FROM alert_places").fetchall()) == sorted(places):
+            return
+        con.execute("DELETE FROM alert_places")
+        if places:
+            con.executemany("INSERT INTO alert_places VALUES (?)", [[p] for p in places])
+
+    write_transaction(con, replace, what="alert places")
+
+
 def prepare_warehouse(con: duckdb.DuckDBPyConnection, settings: Settings, catalog: Catalog) -> None:
     """Bring a writer connection up to date: migrations, catalog, alert rules, views."""
     apply_migrations(con, settings.migrations_dir)
     sync_indicators(con, catalog)
     sync_alert_rules(con, load_alert_rules(settings.schemas_dir / "alert_rules.toml"))
+    sync_alert_places(con, load_alert_places(settings.schemas_dir / "alert_rules.toml"))
     apply_views(con, settings.views_dir)
 
 
