@@ -80,7 +80,7 @@ def test_golden_file_agrees_with_the_document_read_line_by_line() -> None:
             printed, derived = golden[(geo, indicator_id, 2025)], golden[(geo, indicator_id, 2023)]
             assert Decimal(printed["value"]) == score, (geo, name)
             assert Decimal(derived["value"]) == score - change, (geo, name)
-            assert printed["evidence"] == f"{name} / {score_line}"
+            assert printed["evidence"] == f"{name} / {score_line} (line {first_line + 3 * k + 1})"
             assert (printed["method"], derived["method"]) == ("parsed", "derived")
             assert printed["_line_no"] == derived["_line_no"] == str(first_line + 1 + 3 * k)
             checked += 2
@@ -145,7 +145,7 @@ def test_evidence_quotes_the_lines(frame: pl.DataFrame) -> None:
     cocaine = frame.filter((pl.col("geo") == "NL") & (pl.col("indicator_id") == "oci.cocaine_trade"))
     by_method = dict(zip(cocaine["method"], cocaine["evidence"]))
     assert by_method == {
-        "parsed": "Cocaine trade / 8.000.50",
+        "parsed": "Cocaine trade / 8.000.50 (line 35)",
         "derived": 'derived: 2025 score 8.00 minus change +0.50 (line 35 "8.000.50")',
     }
     assert cocaine["_raw"].to_list() == ["Cocaine trade\n8.000.50"] * 2
@@ -154,8 +154,12 @@ def test_evidence_quotes_the_lines(frame: pl.DataFrame) -> None:
     )
     assert criminality["evidence"][0] == (
         "computed: mean of 2 inputs for 2023, each input derived as its 2025 score minus change "
-        "(sum 8.87 / 2 = 4.4350, half-up 4.44): oci.criminal_markets 5.17, oci.criminal_actors 3.70"
+        "(sum 8.8667 / 2 = 4.4333, half-up 4.43): oci.criminal_markets 5.1667 (mean of its components), "
+        "oci.criminal_actors 3.70"
     )
+    # As the index computes it: from the unrounded means of the 15 markets and 5 actors, rounded once (the
+    # mean of the printed 5.17 and 3.70 would be 4.435, i.e. 4.44).
+    assert criminality["value"][0] == 4.43
 
 
 def test_without_a_previous_edition_only_the_edition_is_written(text: str, catalog: Catalog) -> None:

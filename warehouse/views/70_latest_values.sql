@@ -1,9 +1,11 @@
 -- latest_values: the most recent value per indicator and place, with the source it came from.
 -- Grain: one row per (indicator_id, geo) that has a series value.
 -- Inputs: series, sources, indicators.
--- The latest period is the one that ends last; a partial period (year to date) that ends later than the
--- last full year is the latest, marked by is_partial and as_of. On the same end date a full period wins.
--- The latest end per series is found with a MAX and a join; only the few rows ending then are ranked (a window
+-- The latest value is one of the periods ending in the calendar year of the series' last period end, picked as
+-- yoy_changes and the alerts pick a year's value: a full period first, then the latest known as-of date (a
+-- year to date "as of 10 September" beats one whose as-of date is unknown, even though the unknown one is
+-- stored as ending on 31 December), then the latest end. A partial value is marked by is_partial and as_of.
+-- The latest end per series is found with a MAX and a join; only the few rows of that year are ranked (a window
 -- ordering every row of every series cost ten times as much on ten million rows).
 CREATE OR REPLACE VIEW latest_values AS
 WITH latest_end AS (
@@ -12,8 +14,12 @@ WITH latest_end AS (
 ranked AS (
     SELECT s.*
     FROM series AS s
-    JOIN latest_end USING (indicator_id, geo, period_end)
-    QUALIFY ROW_NUMBER() OVER (PARTITION BY s.indicator_id, s.geo ORDER BY s.is_partial, s.period_start DESC) = 1
+    JOIN latest_end AS l
+      ON s.indicator_id = l.indicator_id AND s.geo = l.geo AND year(s.period_end) = year(l.period_end)
+    QUALIFY ROW_NUMBER() OVER (
+        PARTITION BY s.indicator_id, s.geo
+        ORDER BY s.is_partial, s.as_of DESC NULLS LAST, s.period_end DESC, s.period_start DESC
+    ) = 1
 )
 SELECT
     r.indicator_id, i.name AS indicator_name, r.geo, r.year, r.period_start, r.period_end, r.value, r.unit,

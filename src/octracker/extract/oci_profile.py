@@ -52,7 +52,7 @@ class ProfileScore:
 
     @property
     def evidence(self) -> str:
-        return f"{self.name} / {self.score_text or format_score_line(self.score, self.change)}"
+        return f"{self.name} / {self.score_text or format_score_line(self.score, self.change)} (line {self.line_no})"
 
 
 @dataclass(frozen=True)
@@ -460,22 +460,34 @@ def profile_rows(
         ):
             if year is None or not inputs or any(i not in values for i in inputs):
                 continue
-            value, evidence = mean_half_up([(i, values[i]) for i in inputs], year, note)
+            value, evidence = mean_half_up([exact_input(catalog, i, values) for i in inputs], year, note)
             rows.append(
                 _row(pillar.id, geo, year, value, pillar.unit, source_id, "computed", evidence, block.line_no, evidence)
             )
     return rows
 
 
+def exact_input(catalog: Catalog, indicator_id: str, values: dict[str, Decimal]) -> tuple[str, Decimal]:
+    """An input of a computed pillar as the index takes it: an aggregate as the unrounded mean of its
+    components (criminal markets 2023 = 77.50 / 15 = 5.1667, not its printed 5.17), else its score."""
+    indicator = catalog[indicator_id]
+    parts = [c.id for c in catalog.components(indicator)] if indicator.aggregate_of else []
+    if parts and all(p in values for p in parts):
+        return indicator_id, sum(values[p] for p in parts) / len(parts)
+    return indicator_id, values[indicator_id]
+
+
 def mean_half_up(inputs: list[tuple[str, Decimal]], year: int, note: str = "") -> tuple[Decimal, str]:
-    """The mean of the inputs rounded half-up to two decimals, and evidence naming every input."""
+    """The mean of the inputs rounded half-up to two decimals (only once, at the end), and evidence naming
+    every input; an input that is itself an unrounded mean is shown to four decimals."""
     total = sum((v for _, v in inputs), Decimal(0))
     mean = total / len(inputs)
     rounded = mean.quantize(CENT, rounding=ROUND_HALF_UP)
-    listed = ", ".join(f"{i} {v}" for i, v in inputs)
+    listed = ", ".join(f"{i} {v if v == v.quantize(CENT) else f'{v:.4f} (mean of its components)'}" for i, v in inputs)
     evidence = (
         f"computed: mean of {len(inputs)} inputs for {year}{note} "
-        f"(sum {total} / {len(inputs)} = {mean:.4f}, half-up {rounded}): {listed}"
+        f"(sum {total if total == total.quantize(CENT) else f'{total:.4f}'} / {len(inputs)} = {mean:.4f}, "
+        f"half-up {rounded}): {listed}"
     )
     return rounded, evidence
 
