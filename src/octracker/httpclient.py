@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import functools
 import logging
 import random
 import re
@@ -21,11 +22,11 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import httpcore
-import httpx
+if TYPE_CHECKING:  # httpx and httpcore load only where a request is made, not for a URL's redaction
+    import httpx
 
 #: 408, 425 and 429 say "not now" rather than "never"; every 5xx may be transient.
 RETRY_STATUSES = frozenset({408, 425, 429})
@@ -77,61 +78,70 @@ def _bounded(timeout: float | None, error: type[Exception]) -> float | None:
     return left if timeout is None else min(timeout, left)
 
 
-class _DeadlineStream(httpcore.NetworkStream):
-    """A connection whose every read and write waits no longer than the current deadline allows."""
+@functools.cache
+def _deadline_backend_class() -> type:
+    """The network backend whose every stream is bounded by the current deadline (built on first use)."""
+    import httpcore
 
-    def __init__(self, stream: httpcore.NetworkStream) -> None:
-        self._stream = stream
+    class _DeadlineStream(httpcore.NetworkStream):
+        """A connection whose every read and write waits no longer than the current deadline allows."""
 
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._stream.read(max_bytes, _bounded(timeout, httpcore.ReadTimeout))
+        def __init__(self, stream: httpcore.NetworkStream) -> None:
+            self._stream = stream
 
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._stream.write(buffer, _bounded(timeout, httpcore.WriteTimeout))
+        def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+            return self._stream.read(max_bytes, _bounded(timeout, httpcore.ReadTimeout))
 
-    def close(self) -> None:
-        self._stream.close()
+        def write(self, buffer: bytes, timeout: float | None = None) -> None:
+            self._stream.write(buffer, _bounded(timeout, httpcore.WriteTimeout))
 
-    def start_tls(self, ssl_context, server_hostname: str | None = None, timeout: float | None = None):
-        bounded = _bounded(timeout, httpcore.ConnectTimeout)
-        return _DeadlineStream(self._stream.start_tls(ssl_context, server_hostname, bounded))
+        def close(self) -> None:
+            self._stream.close()
 
-    def get_extra_info(self, info: str) -> Any:
-        return self._stream.get_extra_info(info)
+        def start_tls(self, ssl_context, server_hostname: str | None = None, timeout: float | None = None):
+            bounded = _bounded(timeout, httpcore.ConnectTimeout)
+            return _DeadlineStream(self._stream.start_tls(ssl_context, server_hostname, bounded))
+
+        def get_extra_info(self, info: str) -> Any:
+            return self._stream.get_extra_info(info)
 
 
-class _DeadlineBackend(httpcore.NetworkBackend):
-    """The default network backend, with every stream it opens bounded by the current deadline."""
+    class _DeadlineBackend(httpcore.NetworkBackend):
+        """The default network backend, with every stream it opens bounded by the current deadline."""
 
-    def __init__(self, inner: httpcore.NetworkBackend) -> None:
-        self._inner = inner
+        def __init__(self, inner: httpcore.NetworkBackend) -> None:
+            self._inner = inner
 
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.NetworkStream:
-        bounded = _bounded(timeout, httpcore.ConnectTimeout)
-        return _DeadlineStream(self._inner.connect_tcp(host, port, bounded, local_address, socket_options))
+        def connect_tcp(
+            self,
+            host: str,
+            port: int,
+            timeout: float | None = None,
+            local_address: str | None = None,
+            socket_options: Iterable[Any] | None = None,
+        ) -> httpcore.NetworkStream:
+            bounded = _bounded(timeout, httpcore.ConnectTimeout)
+            return _DeadlineStream(self._inner.connect_tcp(host, port, bounded, local_address, socket_options))
 
-    def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
-    ) -> httpcore.NetworkStream:
-        bounded = _bounded(timeout, httpcore.ConnectTimeout)
-        return _DeadlineStream(self._inner.connect_unix_socket(path, bounded, socket_options))
+        def connect_unix_socket(
+            self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+        ) -> httpcore.NetworkStream:
+            bounded = _bounded(timeout, httpcore.ConnectTimeout)
+            return _DeadlineStream(self._inner.connect_unix_socket(path, bounded, socket_options))
 
-    def sleep(self, seconds: float) -> None:
-        self._inner.sleep(seconds)
+        def sleep(self, seconds: float) -> None:
+            self._inner.sleep(seconds)
+
+    return _DeadlineBackend
 
 
 def new_client(**options: Any) -> httpx.Client:
     """An httpx client whose requests obey `deadline`; options as for httpx.Client (trust_env, headers, ...)."""
+    import httpx
+
     transport = httpx.HTTPTransport(trust_env=options.get("trust_env", True))
     pool = transport._pool  # noqa: SLF001 - httpx builds the pool without a way to pass a network backend
-    pool._network_backend = _DeadlineBackend(pool._network_backend)  # noqa: SLF001
+    pool._network_backend = _deadline_backend_class()(pool._network_backend)  # noqa: SLF001
     return httpx.Client(transport=transport, **options)
 
 

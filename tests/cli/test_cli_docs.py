@@ -6,7 +6,9 @@ import click
 from click.testing import CliRunner
 
 from conftest import REPO
-from octracker.cli import main
+from octracker.cli import COMMAND_MODULES, main, register_all_commands
+
+register_all_commands()
 
 
 def walk_commands(group: click.Group, prefix: tuple[str, ...] = ()):
@@ -40,3 +42,17 @@ def test_the_main_help_lists_every_command():
     assert result.exit_code == 0
     for name in main.commands:
         assert f"  {name} " in result.output
+
+
+def test_every_command_module_is_listed_so_its_commands_load_when_asked_for():
+    import importlib
+    import pkgutil
+
+    import octracker.cli
+
+    for info in pkgutil.iter_modules(octracker.cli.__path__):
+        module = importlib.import_module(f"octracker.cli.{info.name}")
+        for command in getattr(module, "COMMANDS", []):
+            assert COMMAND_MODULES.get(command.name) == info.name, (
+                f"command {command.name!r} of octracker/cli/{info.name}.py is missing from COMMAND_MODULES"
+            )

@@ -44,7 +44,7 @@ def candidates(settings) -> list[dict]:
 
 HOSTILE_DECISIONS = [
     ("accept", "x' OR '1'='1", [], "no candidate"),
-    ("accept", "{id}", ["--indicator", "shootings'; DROP TABLE runs; --"], "is not in the catalog"),
+    ("accept", "{id}", ["--indicator", "shootings'; DROP TABLE runs; --"], "unknown indicator"),
     ("accept", "{id}", ["--indicator", "shootings", "--geo", "BE-BRU' OR geo <> '"], "cannot be accepted"),
     ("reject", "' OR 1=1 --", [], "no candidate"),
 ]

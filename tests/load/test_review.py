@@ -167,7 +167,7 @@ def test_accept_needs_an_indicator_when_the_reader_found_none(settings):
     [
         (["--geo", "Brussels"], "geo: str_matches"),
         (["--indicator", "cocaine_seized_tonnes"], "is a number in 'count', but cocaine_seized_tonnes is measured in"),
-        (["--indicator", "no_such"], "indicator 'no_such' is not in the catalog"),
+        (["--indicator", "no_such"], "unknown indicator 'no_such'; the catalog"),
         (["--year", "2024"], "counts part of 2025 (as of 2025-06-02), not of 2024"),
     ],
 )

@@ -186,7 +186,7 @@ def test_chart_by_name_for_one_place_as_png(refreshed, tmp_path):
     [
         (
             ["cocaine", "--out", "x.svg"],
-            "unknown indicator 'cocaine'; did you mean oci.cocaine_trade, cocaine_seized_tonnes?",
+            "unknown indicator 'cocaine'; did you mean 'oci.cocaine_trade' or 'cocaine_seized_tonnes'?",
         ),
         (["oci.cocaine_trade", "--out", "x.pdf"], "x.pdf: --out must end in .svg or .png"),
         (

@@ -12,6 +12,9 @@ from conftest import query, run_cli
 from octracker.errors import SpecError
 from octracker.load.pipeline import refresh
 from octracker.serve.status import collect_status, next_run
+from octracker.store.runs import finish_run, start_run
+from octracker.store.warehouse import open_writer, publish
+from octracker.store.writers import write_transaction
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -82,7 +85,7 @@ def test_status_json_is_for_monitoring_jobs(refreshed):
     assert {**same, "checked_at": None} == {**status, "checked_at": None}
 
 
-def test_a_failed_pipeline_shows_its_error_and_quarantine_reasons_and_exits_1(scratch_project):
+def test_a_refused_document_shows_as_refused_with_its_reasons_and_does_not_fail_status(scratch_project):
     settings = scratch_project
     doc = settings.pipelines_dir / PROFILE
     lines = doc.read_text(encoding="utf-8").split("\n")
@@ -90,9 +93,9 @@ def test_a_failed_pipeline_shows_its_error_and_quarantine_reasons_and_exits_1(sc
     doc.write_text("\n".join(lines), encoding="utf-8")
     refresh(settings)
     result = run_cli(settings, "status")
-    assert result.exit_code == 1
+    assert result.exit_code == 0, result.output
     row = next(line for line in result.output.splitlines() if "oci_2025_profiles" in line and "│" in line)
-    assert "failed" in row
+    assert "refused" in row and "failed" not in row
     assert "oci_2025_profiles: " in result.output and "line 35" in result.output  # the run's error
     assert "Quarantine (newest first)" in result.output and "80.000.50" not in row
     status = json.loads(run_cli(settings, "status", "--json").output)
@@ -100,9 +103,27 @@ def test_a_failed_pipeline_shows_its_error_and_quarantine_reasons_and_exits_1(sc
     assert q["pipeline"] == "oci_2025_profiles" and q["rows"] >= 1 and q["newest_reasons"]
     assert q["newest_reasons"][0] == "oci.cocaine_trade score 80.00 outside 1-10"
     assert "oci.cocaine_trade score 80.00 outside 1-10" in result.output
-    assert status["failed_pipelines"] == ["oci_2025_profiles"]
+    assert status["failed_pipelines"] == [] and status["refused_pipelines"] == ["oci_2025_profiles"]
     quiet = run_cli(settings, "-q", "status")
-    assert quiet.exit_code == 1 and quiet.output == ""
+    assert quiet.exit_code == 0 and quiet.output == ""
+
+
+def test_a_failed_run_shows_as_failed_and_makes_status_exit_1(scratch_project):
+    settings = scratch_project
+    refresh(settings)
+    with open_writer(settings) as con:
+        run_id = start_run(con, "oci_2025_profiles", "test")
+        write_transaction(
+            con, lambda: finish_run(con, run_id, status="failed", error="extractor crashed"), what="test run"
+        )
+        publish(con, settings)
+    result = run_cli(settings, "status")
+    assert result.exit_code == 1
+    row = next(line for line in result.output.splitlines() if "oci_2025_profiles" in line and "│" in line)
+    assert "failed" in row and "refused" not in row
+    assert "oci_2025_profiles: extractor crashed" in result.output
+    status = json.loads(run_cli(settings, "status", "--json").output)
+    assert status["failed_pipelines"] == ["oci_2025_profiles"] and status["refused_pipelines"] == []
 
 
 def test_stale_series_are_those_past_their_frequencys_cadence(refreshed):

@@ -2,31 +2,95 @@
 
 from __future__ import annotations
 
+import functools
+import importlib
 import logging
+import os
 import sys
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
 
 from octracker import __version__
-from octracker.errors import OctrackerError
+from octracker.errors import OctrackerError, UsageError
 from octracker.store.settings import Settings, build_settings
+
+if TYPE_CHECKING:  # rich loads when something is printed for a person, not for JSON
+    from rich.console import Console
 
 
 class AppContext:
     """What every command gets: settings built once here, consoles, and the output switches."""
 
     def __init__(self, settings: Settings, *, debug: bool, quiet: bool) -> None:
-        self.settings = settings
+        self._settings = settings
         self.debug = debug
         self.quiet = quiet
-        # Piped output keeps whole rows instead of folding them to 80 columns.
-        self.out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
-        self.err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 200)
+
+    @functools.cached_property
+    def out(self) -> Console:
+        from rich.console import Console
+
+        return Console(width=console_width(sys.stdout))
+
+    @functools.cached_property
+    def err(self) -> Console:
+        from rich.console import Console
+
+        return Console(stderr=True, soft_wrap=True, width=console_width(sys.stderr))
+
+    @property
+    def settings(self) -> Settings:
+        """The settings, once a command needs them: outside a project (and with no warehouse) that is an error."""
+        settings = self._settings
+        if settings.lake is None and not settings.pipelines_dir.is_dir() and not settings.warehouse.exists():
+            raise UsageError(
+                f"{settings.project} is not an octracker project (it has no pipelines/ folder and no warehouse); "
+                "run from the project folder, or point at it with --project DIR (or OCTRACKER_PROJECT=DIR)"
+            )
+        return settings
+
+
+def console_width(stream) -> int | None:
+    """The terminal's width (rich reads it, or COLUMNS when set); piped output keeps whole rows up to 200."""
+    if stream.isatty() or os.environ.get("COLUMNS", "").isdigit():
+        return None
+    return 200
+
+
+#: The module under octracker.cli that defines each command. A command's module (and what it imports: polars,
+#: httpx, openpyxl, …) is imported only when that command runs, so a read-only command starts fast.
+COMMAND_MODULES = {
+    "refresh": "refresh",
+    "ingest": "ingest",
+    "schedule": "schedule",
+    "sql": "query",
+    "summary": "query",
+    "status": "status",
+    "export": "export",
+    "report": "report",
+    "chart": "report",
+    "alerts": "alerts",
+    "review": "review",
+    "migrate-to": "lake",
+    "changes": "changes",
+    "metrics": "metrics",
+}
 
 
 class OctrackerGroup(click.Group):
-    """Turns every OctrackerError into `Error: …` and its exit status; tracebacks only with --debug."""
+    """Turns every OctrackerError into `Error: …` and its exit status; tracebacks only with --debug.
+
+    Commands are registered from their modules when first asked for (see COMMAND_MODULES).
+    """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(self.commands) | set(COMMAND_MODULES))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMAND_MODULES:
+            register_commands(COMMAND_MODULES[cmd_name])
+        return self.commands.get(cmd_name)
 
     def invoke(self, ctx: click.Context):
         try:
@@ -77,25 +141,14 @@ def main(ctx: click.Context, warehouse: str | None, project: str | None, debug: 
     ctx.obj = AppContext(build_settings(project, warehouse), debug=debug, quiet=quiet)
 
 
-def _register() -> None:
-    from octracker.cli import (
-        alerts,
-        changes,
-        export,
-        ingest,
-        lake,
-        metrics,
-        query,
-        refresh,
-        report,
-        review,
-        schedule,
-        status,
-    )
-
-    for module in (refresh, ingest, schedule, query, status, export, report, alerts, review, lake, changes, metrics):
-        for command in module.COMMANDS:
-            main.add_command(command)
+def register_commands(module_name: str) -> None:
+    """Import one command module and add the commands it defines."""
+    module = importlib.import_module(f"octracker.cli.{module_name}")
+    for command in module.COMMANDS:
+        main.add_command(command)
 
 
-_register()
+def register_all_commands() -> None:
+    """Every command at once (for the full help and for tools that walk the commands)."""
+    for module_name in sorted(set(COMMAND_MODULES.values())):
+        register_commands(module_name)

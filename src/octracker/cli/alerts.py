@@ -8,12 +8,7 @@ import sys
 
 import click
 
-from octracker.alerts.alertmanager import URL_ENV as ALERTMANAGER_URL_ENV
-from octracker.alerts.alertmanager import alertmanager_url_from_env, report_url_from_env
-from octracker.alerts.deliveries import configured_webhooks, send_alerts
-from octracker.alerts.silences import current_user, mute_alert, parse_duration, unmute_alert
-from octracker.alerts.webhooks import SECRET_ENV, URL_ENV, webhook_secret_from_env, webhook_urls_from_env
-from octracker.cli.output import print_rows
+from octracker.cli.output import echo_rows, print_rows
 from octracker.errors import OctrackerError, UsageError
 from octracker.httpclient import new_client
 from octracker.store.query import relation_exists, run_query
@@ -21,7 +16,8 @@ from octracker.store.warehouse import utc_now, writer_session
 
 ORDER = "ORDER BY severity_rank DESC, rule, indicator_id, geo, year"
 TABLE_SQL = (
-    f"SELECT severity, rule, indicator_id, geo, year, value, prev_value, change, message FROM trend_alerts {ORDER}"
+    "SELECT severity, geo, indicator_id, rule, check_name, year, prev_year, value, prev_value, change, pct_change, "
+    f"unit, message FROM trend_alerts {ORDER}"
 )
 JSON_SQL = (
     "SELECT fingerprint, rule, check_name, severity, indicator_id, indicator_name, geo, year, period, value, unit, "
@@ -52,9 +48,13 @@ ALL_JSON_SQL = (
     help="Output format of the list.",
 )
 @click.option("--all", "show_all", is_flag=True, help="Also list the muted alerts, each with its silence.")
+@click.option("--long", "long_", is_flag=True, help="The full message of each alert (at most three lines each).")
 @click.pass_context
-def alerts_command(ctx: click.Context, fmt: str, show_all: bool) -> None:
+def alerts_command(ctx: click.Context, fmt: str, show_all: bool, long_: bool) -> None:
     """List open trend alerts from the published warehouse, most severe first.
+
+    One line per alert: severity, place, indicator and what moved; `--long` gives each alert's full
+    message, and the next step once per rule. `--format json` gives every column.
 
     `octracker alerts send` delivers new, changed and resolved alerts to the webhooks and Alertmanager;
     `octracker alerts mute` silences one for a while.
@@ -71,11 +71,30 @@ def alerts_command(ctx: click.Context, fmt: str, show_all: bool) -> None:
         columns, rows = run_query(path, ALL_JSON_SQL if fmt == "json" else ALL_TABLE_SQL)
     else:
         columns, rows = run_query(path, JSON_SQL if fmt == "json" else TABLE_SQL)
-    if fmt == "table" and not rows:
-        if not app.quiet:
-            app.out.print("No open trend alerts.")
+    if fmt == "json":
+        echo_rows(columns, rows, fmt)
         return
-    print_rows(app.out, columns, rows, fmt, title="Open and muted trend alerts" if show_all else "Open trend alerts")
+    if app.quiet:
+        return
+    if not rows:
+        app.out.print("No open trend alerts.")
+        return
+    if show_all:
+        print_rows(app.out, columns, rows, fmt, title="Open and muted trend alerts")
+        return
+    print_alerts(app.out, [dict(zip(columns, row)) for row in rows], long=long_)
+
+
+def print_alerts(console, alerts: list[dict], *, long: bool) -> None:
+    """The open alerts for a person: one line each, or the full message in at most three lines each."""
+    from octracker.cli.alert_lines import alert_lines, long_alert_lines
+
+    lines = long_alert_lines(alerts, console.width) if long else alert_lines(alerts, console.width)
+    lines.insert(0, f"Open trend alerts: {len(alerts)}")
+    if not long:
+        lines += ["Full messages: octracker alerts --long", "Every column: octracker alerts --format json"]
+    for line in lines:
+        console.print(line, markup=False, highlight=False, crop=True, soft_wrap=True)
 
 
 @alerts_command.command("send")
@@ -89,6 +108,14 @@ def send_command(app) -> None:
     With OCTRACKER_ALERTMANAGER_URL, Alertmanager gets the open alerts too (posted again before they would
     expire there) and the resolved or muted ones ended; a failed post exits 1 and is made again next time.
     """
+    # Delivery needs httpx and the outbox (polars): loaded here, so listing alerts starts fast.
+    import httpx
+
+    from octracker.alerts.alertmanager import URL_ENV as ALERTMANAGER_URL_ENV
+    from octracker.alerts.alertmanager import alertmanager_url_from_env, report_url_from_env
+    from octracker.alerts.deliveries import configured_webhooks, send_alerts
+    from octracker.alerts.webhooks import SECRET_ENV, URL_ENV, webhook_secret_from_env, webhook_urls_from_env
+
     urls = webhook_urls_from_env(os.environ)
     alertmanager_url = alertmanager_url_from_env(os.environ)
     if not urls and alertmanager_url is None:
@@ -164,6 +191,8 @@ def mute_command(app, fingerprint: str, duration: str, reason: str) -> None:
     While muted it is neither listed as open nor delivered to webhooks or Alertmanager; it comes back, as it
     is then, when the silence ends. Fingerprints: `octracker alerts --all --format json`.
     """
+    from octracker.alerts.silences import current_user, mute_alert, parse_duration
+
     length = parse_duration(duration)
     silence = _write_silence(
         app,
@@ -183,6 +212,8 @@ def mute_command(app, fingerprint: str, duration: str, reason: str) -> None:
 @click.pass_obj
 def unmute_command(app, fingerprint: str) -> None:
     """Lift the silence of the alert FINGERPRINT now: it is open (and delivered) again if it still holds."""
+    from octracker.alerts.silences import current_user, unmute_alert
+
     full = _write_silence(app, lambda con: unmute_alert(con, fingerprint, who=current_user(), now=utc_now()))
     if not app.quiet:
         app.out.print(f"Unmuted {full}.", markup=False, highlight=False)

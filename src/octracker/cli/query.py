@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 
 import click
 
-from octracker.cli.output import FORMATS, print_rows
+from octracker.cli.output import FORMATS, echo_rows, print_rows, showing_line
 from octracker.store.query import relation_exists, run_query, timeout_from_env
 
 
@@ -38,49 +39,89 @@ def sql_command(app, query: str, fmt: str) -> None:
         query = sys.stdin.read()
     timeout_s = timeout_from_env(os.environ)
     columns, rows = run_query(app.settings.read_target, query, timeout_s=timeout_s)
-    print_rows(app.out, columns, rows, fmt)
+    if fmt == "table":
+        print_rows(app.out, columns, rows, fmt)
+    else:
+        echo_rows(columns, rows, fmt)
+    if not rows:
+        hint_near_misses(app, query)
 
 
-SUMMARY_QUERIES = [
-    (
-        "Series",
-        "series",
-        "SELECT split_part(indicator_id, '.', 1) AS family, geo, COUNT(DISTINCT indicator_id) AS indicators, "
-        "COUNT(*) AS values, MIN(year) AS first_year, MAX(year) AS last_year FROM series "
-        "GROUP BY ALL ORDER BY family, geo",
-    ),
+QUOTED = re.compile(r"'((?:[^']|'')*)'")
+
+
+def hint_near_misses(app, query: str) -> None:
+    """No rows and a quoted name close to an indicator id: say which id was probably meant (on stderr)."""
+    literals = [m.replace("''", "'") for m in QUOTED.findall(query)]
+    if not literals:
+        return
+    catalog_path = app.settings.schemas_dir / "indicators.toml"
+    if not catalog_path.is_file():
+        return
+    from octracker.content.catalog import load_catalog
+
+    catalog = load_catalog(catalog_path)
+    for literal in literals:
+        if literal in catalog or not re.fullmatch(r"[a-z0-9_.]{3,80}", literal):
+            continue
+        close = [c for c in catalog.suggest(literal) if c != literal]
+        if close:
+            app.err.print(f"No rows; {catalog.unknown(literal)}", style="yellow", markup=False, highlight=False)
+
+
+#: Summary sections: title, relation, columns, filter and order, rows shown, and how to see them all.
+SUMMARY_SECTIONS = [
+    ("Series", "series", None, None, None, None),
     (
         "Largest year-over-year changes",
         "yoy_changes",
-        "SELECT indicator_id, geo, year, value, basis, annualized_value, prev_value, change, pct_change "
-        "FROM yoy_changes "
-        "WHERE comparable ORDER BY abs(pct_change) DESC NULLS LAST LIMIT 10",
+        "indicator_id, geo, year, prev_value, value, change, pct_change, basis",
+        "WHERE comparable ORDER BY abs(pct_change) DESC NULLS LAST",
+        10,
+        'octracker sql "SELECT * FROM yoy_changes ORDER BY abs(pct_change) DESC"',
     ),
     (
         "Largest moves between index editions",
         "edition_changes",
-        "SELECT indicator_id, geo, year, prev_year, value, prev_value, change, change_per_year FROM edition_changes "
-        "WHERE change IS NOT NULL ORDER BY abs(change) DESC, indicator_id, geo LIMIT 10",
+        "indicator_id, geo, year, prev_year, prev_value, value, change",
+        "WHERE change IS NOT NULL ORDER BY abs(change) DESC, indicator_id, geo",
+        10,
+        'octracker sql "SELECT * FROM edition_changes ORDER BY abs(change) DESC"',
     ),
     (
         "Open trend alerts",
         "trend_alerts",
-        "SELECT severity, rule, indicator_id, geo, year, message FROM trend_alerts "
-        "ORDER BY severity_rank DESC, rule, indicator_id, geo LIMIT 20",
+        "severity, geo, indicator_id, year, rule",
+        "ORDER BY severity_rank DESC, rule, indicator_id, geo",
+        10,
+        "octracker alerts",
     ),
 ]
+SERIES_SQL = (
+    "SELECT split_part(indicator_id, '.', 1) AS family, geo, COUNT(DISTINCT indicator_id) AS indicators, "
+    "COUNT(*) AS values, MIN(year) AS first_year, MAX(year) AS last_year FROM series "
+    "GROUP BY ALL ORDER BY family, geo"
+)
 
 
 @click.command("summary")
 @click.pass_obj
 def summary_command(app) -> None:
-    """Print a summary of series, year-over-year changes and open alerts."""
+    """Print a summary of series, the largest changes and the open alerts; each cut list says how to see it all."""
     path = app.settings.read_target
-    for title, relation, sql in SUMMARY_QUERIES:
+    for title, relation, columns, rest, limit, see_all in SUMMARY_SECTIONS:
         if not relation_exists(path, relation):
             continue
-        columns, rows = run_query(path, sql)
-        print_rows(app.out, columns, rows, "table", title=f"{title} ({relation})")
+        if columns is None:
+            names, rows = run_query(path, SERIES_SQL)
+            print_rows(app.out, names, rows, "table", title=f"{title} ({relation})", readable=True)
+            continue
+        names, rows = run_query(path, f"SELECT {columns} FROM {relation} {rest} LIMIT {limit}")
+        _, [(total,)] = run_query(path, f"SELECT COUNT(*) FROM {relation} {rest.split('ORDER BY')[0]}")
+        print_rows(app.out, names, rows, "table", title=f"{title} ({relation})", readable=True)
+        line = showing_line(len(rows), total, "rows", see_all)
+        if line:
+            app.out.print(line, markup=False, highlight=False)
 
 
 COMMANDS = [sql_command, summary_command]

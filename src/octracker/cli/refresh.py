@@ -44,6 +44,7 @@ def result_record(r: PipelineResult) -> dict:
         "quarantined": r.quarantined,
         "error": r.error,
         "subject": r.subject,
+        "candidates": r.candidates,
     }
 
 
@@ -103,7 +104,15 @@ def print_results(app, results: list[PipelineResult], as_json: bool, *, strict: 
     elif not app.quiet:
         app.out.print(summary_table(results))
         written = sum(r.counts.new + r.counts.revised + r.counts.retracted for r in results)
-        if written == 0 and all(r.status in ("success", "unchanged") for r in results):
+        proposed = sum(r.candidates for r in results)
+        if proposed:
+            app.out.print(
+                f"{proposed} candidate{'s' if proposed != 1 else ''} await{'' if proposed != 1 else 's'} review: "
+                "`octracker review`",
+                markup=False,
+                highlight=False,
+            )
+        elif written == 0 and all(r.status in ("success", "unchanged") for r in results):
             app.out.print("Nothing new: the warehouse already holds every value these sources state.")
         elif written:
             app.out.print(changes_line(app.settings.read_target, [r.run_id for r in results if r.run_id]))

@@ -63,13 +63,7 @@ def resolve_indicator(app, name: str):
     catalog = project_catalog(app.settings)
     found = catalog[name] if name in catalog else catalog.by_name(name)
     if found is None:
-        close = [i.id for i in catalog.indicators if name.lower() in i.id or name.lower() in i.name.lower()]
-        hint = (
-            f"; did you mean {', '.join(close[:5])}?"
-            if close
-            else '; `octracker sql "SELECT indicator_id FROM indicators"` lists them'
-        )
-        raise UsageError(f"unknown indicator {name!r}{hint}")
+        raise UsageError(catalog.unknown(name))
     return found
 
 

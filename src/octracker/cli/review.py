@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from octracker.cli.output import FORMATS, print_rows
+from octracker.cli.alert_lines import cut
+from octracker.cli.output import FORMATS, echo_rows
 from octracker.load.review import STATUSES, Decision, accept_candidate, list_candidates, reject_candidate
 
 
@@ -35,12 +36,49 @@ def review_group(ctx: click.Context, status: str, fmt: str) -> None:
             "review when they are ingested (`octracker ingest ARTICLE`)."
         )
         return
-    if fmt == "table":
-        # A person reads the number as written and the sentence; programs get every column.
-        hidden = {"number"} | ({"status"} if status != "all" else set())
-        keep = [i for i, c in enumerate(columns) if c not in hidden]
-        columns, rows = [columns[i] for i in keep], [tuple(row[i] for i in keep) for row in rows]
-    print_rows(app.out, columns, rows, fmt, title=f"Candidates ({status})")
+    if fmt != "table":
+        echo_rows(columns, rows, fmt)
+        return
+    if app.quiet:
+        return
+    # A person reads the number as written and its sentence, two lines each; programs get every column.
+    candidates = [dict(zip(columns, row)) for row in rows]
+    app.out.print(f"Candidates ({status}): {len(candidates)}", markup=False, highlight=False)
+    for line in candidate_lines(candidates, app.out.width, with_status=status == "all"):
+        app.out.print(line, markup=False, highlight=False, crop=True, soft_wrap=True)
+    for hint in (
+        "Accept: octracker review accept ID [--indicator ID] [--geo GEO] [--year YEAR]",
+        "Reject: octracker review reject ID",
+    ):
+        app.out.print(hint, markup=False, highlight=False)
+
+
+def candidate_lines(candidates: list[dict], width: int, *, with_status: bool) -> list[str]:
+    """Per article a heading, then per candidate two lines within `width`: what was read, then its sentence."""
+    lines: list[str] = []
+    source = None
+    for c in candidates:
+        if c["source_id"] != source:
+            source = c["source_id"]
+            lines.append(cut(f"{source}:", width))
+        partial = f", so far to {c['as_of'] or '?'}" if c["is_partial"] else ""
+        reading = " ".join(
+            str(part)
+            for part in (
+                c["candidate_id"],
+                c["status"] if with_status else None,
+                c["indicator_id"] or "(indicator?)",
+                c["geo"] or "(geo?)",
+                c["year"] or "(year?)",
+                "=",
+                c["raw"],
+                c["unit"] or "",
+            )
+            if part not in (None, "")
+        )
+        lines.append(cut(f"  {reading} (line {c['line_no']}, {c['qualifier']}{partial})", width))
+        lines.append(cut(f"    “{c['sentence']}”", width))
+    return lines
 
 
 @review_group.command("accept")

@@ -3,6 +3,7 @@ publishers' native series each curated indicator is read from, and the units wit
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,6 +74,30 @@ class Catalog:
 
     def with_prefix(self, prefix: str) -> list[Indicator]:
         return [i for i in self.indicators if i.id.startswith(prefix)]
+
+    def suggest(self, name: str, limit: int = 3) -> list[str]:
+        """Catalog ids a mistyped id or name probably means ('oci.cocain_trade' -> 'oci.cocaine_trade')."""
+        found = self.by_name(name) or self._by_id.get(f"oci.{name_key(name)}")
+        if found is not None:
+            return [found.id]
+        spellings: dict[str, str] = {}
+        for i in self.indicators:
+            for spelling in (i.id, i.id.split(".", 1)[-1], name_key(i.name), *map(name_key, i.aliases)):
+                spellings.setdefault(spelling, i.id)
+        key = name.strip().lower() if name.strip().lower() in spellings else name_key(name)
+        close = difflib.get_close_matches(key, list(spellings), n=limit * 3, cutoff=0.75)
+        close += difflib.get_close_matches(name_key(name), list(spellings), n=limit * 3, cutoff=0.75)
+        if not close and len(name_key(name)) >= 4:
+            # A part of an id ('cocaine'): the ids that contain it.
+            close = [c for c in spellings if name_key(name) in c]
+        return list(dict.fromkeys(spellings[c] for c in close))[:limit]
+
+    def unknown(self, name: str) -> str:
+        """'unknown indicator …' with the ids it probably means, or where the ids are listed."""
+        close = self.suggest(name)
+        if close:
+            return f"unknown indicator {name!r}; did you mean {' or '.join(repr(c) for c in close)}?"
+        return f"unknown indicator {name!r}; the catalog ({self.path or 'schemas/indicators.toml'}) lists every id"
 
 
 def name_key(name: str) -> str:

@@ -19,13 +19,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import polars as pl
+from typing import TYPE_CHECKING, Any
 
 from octracker.errors import SpecError
-from octracker.extracts import Extract, Problem
 from octracker.periods import parse_period
+
+if TYPE_CHECKING:  # polars loads only where curations are applied, so reading specs stays light
+    import polars as pl
+
+    from octracker.extracts import Extract
 
 CURATION_KEYS = ("indicator", "geo", "period", "to_geo", "to_indicator", "reason")
 #: Marks the rows as the source states them that a curation replaced (kept in history, never current).
@@ -53,6 +55,8 @@ class Curation:
         return f"{self.to_indicator or self.indicator} at {self.to_geo or self.geo}"
 
     def matches(self) -> pl.Expr:
+        import polars as pl
+
         """The rows this curation applies to: the figure's indicator, geo and period as read."""
         start, end, year = parse_period(self.period)
         condition = (pl.col("indicator_id") == self.indicator) & (pl.col("geo") == self.geo)
@@ -113,6 +117,10 @@ def apply_curations(extract: Extract, curations: Sequence[Curation], document_na
     A curation that matches no figure (or several) is a problem: the document or its declarations changed,
     so the mapping must be checked by a person rather than silently dropped.
     """
+    import polars as pl
+
+    from octracker.extracts import Extract, Problem
+
     if not curations or not extract.ok:
         return extract
     frame = extract.frame.with_columns(pl.lit(False).alias(SUPERSEDED))
@@ -153,6 +161,8 @@ def apply_curations(extract: Extract, curations: Sequence[Curation], document_na
 
 def split_superseded(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(rows to hold as current, rows as stated that a curation superseded)."""
+    import polars as pl
+
     if SUPERSEDED not in frame.columns:
         return frame, frame.clear()
     return frame.filter(~pl.col(SUPERSEDED)), frame.filter(pl.col(SUPERSEDED))

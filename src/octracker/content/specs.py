@@ -13,6 +13,10 @@ from octracker.content.feed_specs import read_feed_table
 from octracker.errors import SpecError, UsageError
 from octracker.tomlfiles import load_toml
 
+#: Pipelines with no spec of their own: files dropped in the inbox, and a person's review decisions.
+INBOX_PIPELINE = "inbox"
+REVIEW_PIPELINE = "review"
+
 SPEC_FIELDS = {
     "name",
     "description",

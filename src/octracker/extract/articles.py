@@ -127,8 +127,7 @@ class _FigureReader:
         if self.figure["indicator"] not in catalog:
             raise self.refuse(
                 "unknown_indicator",
-                f"indicator {self.figure['indicator']!r} is not in the catalog; "
-                "add it to schemas/indicators.toml or fix the spelling",
+                f"{catalog.unknown(self.figure['indicator'])} (fix the spelling or add it to schemas/indicators.toml)",
             )
         return catalog[self.figure["indicator"]]
 

@@ -619,9 +619,11 @@ def _unknown_indicator_message(parsed: pl.DataFrame, catalog: Catalog) -> pl.Exp
     unknown = parsed.filter(pl.col("_cat_unit").is_null())["indicator"].drop_nulls().unique().to_list()
     messages = {}
     for name in filter(None, unknown):
-        guess = catalog.by_name(name)
-        hint = f"; did you mean {guess.id!r}?" if guess else "; add it to schemas/indicators.toml first"
-        messages[name] = f"unknown indicator {name!r}{hint}"
+        messages[name] = (
+            catalog.unknown(name)
+            if catalog.suggest(name)
+            else (f"unknown indicator {name!r}; add it to schemas/indicators.toml first")
+        )
     return pl.col("indicator").replace_strict(messages, default="indicator is empty", return_dtype=pl.String)
 
 

@@ -473,7 +473,7 @@ def exact_input(catalog: Catalog, indicator_id: str, values: dict[str, Decimal])
     indicator = catalog[indicator_id]
     parts = [c.id for c in catalog.components(indicator)] if indicator.aggregate_of else []
     if parts and all(p in values for p in parts):
-        return indicator_id, sum(values[p] for p in parts) / len(parts)
+        return indicator_id, sum((values[p] for p in parts), Decimal(0)) / len(parts)
     return indicator_id, values[indicator_id]
 
 

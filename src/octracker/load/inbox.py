@@ -37,7 +37,7 @@ from octracker.content.documents import (
     store_raw,
     text_fault,
 )
-from octracker.content.specs import PipelineSpec, load_specs
+from octracker.content.specs import INBOX_PIPELINE, PipelineSpec, load_specs
 from octracker.errors import InputRefused
 from octracker.extract.extractors import EXTRACTORS
 from octracker.extract.inbox_routing import INBOX_KINDS, InboxKind, detect_kind
@@ -52,7 +52,6 @@ from octracker.store.settings import Settings
 from octracker.store.warehouse import utc_now
 from octracker.store.writers import write_transaction
 
-INBOX_PIPELINE = "inbox"
 ARCHIVE = "archive"
 QUARANTINE = "quarantine"
 #: Bytes of a refused text file kept in the quarantine row itself (the whole file stays on disk).
@@ -469,7 +468,7 @@ def _record_article(run: _InboxRun, spec: PipelineSpec, document: Document) -> P
     """Articles become candidates for review (`octracker review`)."""
     kept = archive_path(run.settings.inbox_dir, run.path, document.sha256)
 
-    def write() -> None:
+    def write() -> int:
         upsert_source(
             run.con,
             document,
@@ -478,12 +477,15 @@ def _record_article(run: _InboxRun, spec: PipelineSpec, document: Document) -> P
             pipeline=INBOX_PIPELINE,
             precedence=spec.precedence,
         )
-        record_candidates(run.con, document, run.settings, run.run_id)
+        proposed = record_candidates(run.con, document, run.settings, run.run_id)
         finish_run(run.con, run.run_id, status="success")
         run.record(run.con, "loaded", kept)
+        return proposed
 
-    write_transaction(run.con, write, what=f"inbox file {run.path.name}")
-    return run.archived(PipelineResult(INBOX_PIPELINE, run.run_id, "success"), kept)
+    proposed = write_transaction(run.con, write, what=f"inbox file {run.path.name}")
+    return dataclasses.replace(
+        run.archived(PipelineResult(INBOX_PIPELINE, run.run_id, "success"), kept), candidates=proposed
+    )
 
 
 def seen_before(con: duckdb.DuckDBPyConnection, sha256: str, meta_sha256: str) -> bool:

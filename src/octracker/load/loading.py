@@ -44,6 +44,8 @@ class PipelineResult:
     error: str | None = None
     #: The file a run was about, for pipelines that handle many (the inbox).
     subject: str | None = None
+    #: Figures an article proposed for review (`octracker review`), new in this run.
+    candidates: int = 0
 
     @property
     def exit_code(self) -> int:

@@ -19,6 +19,7 @@ import polars as pl
 
 from octracker.content.catalog import Catalog
 from octracker.content.documents import Document, text_fault
+from octracker.content.specs import REVIEW_PIPELINE
 from octracker.errors import InputRefused, UsageError
 from octracker.extract.articles import propose_candidates
 from octracker.extract.validation import validate_observations
@@ -31,7 +32,6 @@ from octracker.store.warehouse import project_catalog, utc_now, writer_session
 from octracker.store.writers import write_transaction
 
 #: The pipeline name runs, sources and observation versions written by review carry.
-REVIEW_PIPELINE = "review"
 #: Precedence of an article registered here: the press, as the bundled article specs (`pipelines/article_*`).
 ARTICLE_PRECEDENCE = 30
 STATUSES = ("pending", "accepted", "rejected")
@@ -294,7 +294,7 @@ def observation_from_candidate(candidate: dict[str, Any], decision: Decision, ca
             f"{' '.join(missing)} to say what the number is"
         )
     if indicator_id not in catalog:
-        raise UsageError(f"indicator {indicator_id!r} is not in the catalog (schemas/indicators.toml)")
+        raise UsageError(catalog.unknown(indicator_id))
     unit = catalog[indicator_id].unit
     if candidate["unit"] is not None and candidate["unit"] != unit:
         raise UsageError(

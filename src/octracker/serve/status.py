@@ -14,10 +14,8 @@ from typing import Any, overload
 import duckdb
 
 from octracker.content.schedules import crontab_trigger
-from octracker.content.specs import PipelineSpec, load_specs
+from octracker.content.specs import INBOX_PIPELINE, REVIEW_PIPELINE, PipelineSpec, load_specs
 from octracker.errors import OctrackerError
-from octracker.load.inbox import INBOX_PIPELINE
-from octracker.load.review import REVIEW_PIPELINE
 from octracker.store.lake import LakeTarget, published_time
 from octracker.store.query import existing_relations, locked_reader
 from octracker.store.settings import Settings
@@ -31,6 +29,9 @@ IMPLICIT_PIPELINES = {
 }
 #: Results of a last run that need an operator (`missed`: the scheduler could not start it in time).
 FAILED_RESULTS = ("failed", "interrupted", "missed")
+#: A run that refused its input whole (recorded as failed with the input's rows quarantined), as `refresh` says
+#: it: bad input to fix, not a broken pipeline, so it does not make `status` exit 1.
+REFUSED = "refused"
 
 
 @dataclass
@@ -111,6 +112,10 @@ class StatusReport:
         return [p.pipeline for p in self.pipelines if p.result in FAILED_RESULTS]
 
     @property
+    def refused_pipelines(self) -> list[str]:
+        return [p.pipeline for p in self.pipelines if p.result == REFUSED]
+
+    @property
     def exit_code(self) -> int:
         """1 when a pipeline's last run failed, was interrupted or missed: a monitoring job needs no parsing."""
         return 1 if self.failed_pipelines else 0
@@ -118,6 +123,7 @@ class StatusReport:
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["failed_pipelines"] = self.failed_pipelines
+        data["refused_pipelines"] = self.refused_pipelines
         data["quarantined_rows"] = sum(q.rows for q in self.quarantine)
         return _jsonable(data)
 
@@ -172,7 +178,8 @@ def read_last_runs(con: duckdb.DuckDBPyConnection, pipelines: dict[str, Pipeline
         status = pipelines.setdefault(
             name, PipelineStatus(name, enabled=False, has_spec=False, runs_with=IMPLICIT_PIPELINES.get(name))
         )
-        status.result, status.last_run_at, status.error = result, utc_aware(at), error
+        refused = result == "failed" and (quarantined or 0) > 0
+        status.result, status.last_run_at, status.error = REFUSED if refused else result, utc_aware(at), error
         status.rows_new, status.rows_revised, status.rows_unchanged = new, revised, unchanged
         status.rows_retracted, status.rows_quarantined = retracted, quarantined
     for name, count in con.execute(

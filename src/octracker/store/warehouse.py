@@ -57,12 +57,40 @@ def connect_waiting(
             if not is_lock_error(exc):
                 raise
             if time.monotonic() >= deadline:
-                raise WarehouseBusy(
-                    f"{where}: another octracker process is writing to the warehouse "
-                    f"(waited {timeout_s:.0f} s); try again when it has finished"
-                ) from None
+                raise WarehouseBusy(f"{where}: {lock_holder(str(exc))} (waited {timeout_s:.0f} s)") from None
             time.sleep(delay)
             delay = min(delay * 2, 1.0)
+
+
+def is_octracker_command(args: list[str]) -> bool:
+    """Whether a command line runs octracker: its console script (alone or under Python), or `-m octracker`."""
+    if any(Path(a).name == "octracker" for a in args[:2]):
+        return True
+    return any(a == "-m" and b.split(".")[0] == "octracker" for a, b in zip(args, args[1:]))
+
+
+LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
+
+
+def lock_holder(message: str) -> str:
+    """Who holds the warehouse file, from DuckDB's lock error: octracker itself, or another program by name."""
+    found = LOCK_HOLDER.search(message)
+    if found is None:
+        return "another process holds the warehouse file open; try again when it has finished"
+    pid = found["pid"]
+    try:
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    except OSError:
+        args = [found["program"]]
+    command = " ".join(args).strip()
+    if is_octracker_command([a for a in args if a]):
+        return f"another octracker process (PID {pid}) is writing to the warehouse; try again when it has finished"
+    shown = command if len(command) <= 80 else command[:79] + "…"
+    return (
+        f"the warehouse file is locked by another program, PID {pid} ({shown}); octracker cannot write while it "
+        "holds the file open: close it there (a DuckDB shell or notebook should read the published copy instead), "
+        "then try again"
+    )
 
 
 @contextlib.contextmanager

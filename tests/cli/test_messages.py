@@ -1,0 +1,44 @@
+"""Messages that tell the truth: where the project is, and which indicator id a near miss meant."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import run_cli
+from octracker.cli import main
+
+
+@pytest.mark.parametrize("command", [["status"], ["alerts"], ["refresh"], ["sql", "SELECT 1"], ["report"]])
+def test_outside_a_project_says_so_and_how_to_point_at_one(tmp_path, command):
+    result = CliRunner().invoke(main, ["--project", str(tmp_path), *command], env={"OCTRACKER_WAREHOUSE": ""})
+    assert result.exit_code == 2
+    assert f"Error: {tmp_path} is not an octracker project" in result.output
+    assert "--project DIR" in result.output
+    assert "refresh` first" not in result.output  # not the message of a project that has not run yet
+
+
+def test_help_works_outside_a_project(tmp_path):
+    result = CliRunner().invoke(main, ["--project", str(tmp_path), "alerts", "--help"])
+    assert result.exit_code == 0 and "--long" in result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["chart", "oci.cocain_trade", "--out", "x.svg"],
+        ["chart", "cocaine trad", "--out", "x.svg"],
+    ],
+)
+def test_a_near_miss_indicator_suggests_the_right_id(refreshed, args):
+    result = run_cli(refreshed, *args)
+    assert result.exit_code == 2
+    assert "did you mean 'oci.cocaine_trade'" in result.output
+
+
+def test_sql_with_no_rows_for_a_misspelt_indicator_names_the_right_one(refreshed):
+    result = run_cli(refreshed, "sql", "SELECT * FROM series WHERE indicator_id = 'oci.criminal_market'")
+    assert result.exit_code == 0
+    assert "No rows; unknown indicator 'oci.criminal_market'; did you mean 'oci.criminal_markets'?" in result.output
+    found = run_cli(refreshed, "sql", "SELECT * FROM series WHERE indicator_id = 'oci.criminal_markets'")
+    assert "did you mean" not in found.output

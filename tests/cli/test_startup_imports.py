@@ -1,0 +1,63 @@
+"""Read-only commands start fast: they import what they need, not the engine's readers and writers.
+
+Start-up time itself is measured by `python -m benchmarks.startup` (ratios to Python opening the warehouse
+with DuckDB); these tests hold the cause, which does not depend on how busy the machine is.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from benchmarks.startup import COMMANDS, main
+from conftest import REPO
+
+#: Libraries a read-only command has no use for: table readers and writers, HTTP, and (for JSON) the
+#: terminal renderer. Each costs 0.1-0.6 s to import.
+HEAVY = ("polars", "pyarrow", "openpyxl", "httpx", "pandera", "pint", "apscheduler.schedulers", "fastexcel")
+
+
+def imported_modules(settings, *args: str) -> set[str]:
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "octracker", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "OCTRACKER_PROJECT": str(REPO), "OCTRACKER_WAREHOUSE": str(settings.warehouse)},
+    )
+    assert done.returncode in (0, 1), done.stderr[-2000:]
+    return {line.rsplit("|", 1)[1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
+
+
+@pytest.mark.parametrize("args", [["alerts", "--format", "json"], ["status", "--json"], ["sql", "SELECT 1"]])
+def test_read_only_commands_do_not_import_readers_writers_or_http(refreshed, args):
+    modules = imported_modules(refreshed, *args)
+    assert "duckdb" in modules  # the one library they need
+    loaded = sorted(
+        m
+        for m in modules
+        if m.split(".")[0] in {h.split(".")[0] for h in HEAVY} and any(m == h or m.startswith(h + ".") for h in HEAVY)
+    )
+    assert loaded == []
+
+
+@pytest.mark.parametrize(
+    "args", [["alerts", "--format", "json"], ["status", "--json"], ["sql", "SELECT 1", "--format", "csv"]]
+)
+def test_output_for_programs_does_not_load_the_terminal_renderer(refreshed, args):
+    assert not any(m == "rich" or m.startswith("rich.") for m in imported_modules(refreshed, *args))
+
+
+def test_the_startup_benchmark_reports_each_command_against_the_bare_baseline(tmp_path, monkeypatch):
+    import benchmarks.startup as startup
+
+    monkeypatch.setattr(startup, "RESULTS_FILE", tmp_path / "startup_results.json")
+    code = main(["--repeats", "1"])
+    report = json.loads((tmp_path / "startup_results.json").read_text(encoding="utf-8"))
+    assert set(report["results"]) == {"baseline", *COMMANDS}
+    assert report["results"]["baseline"]["ratio"] == 1.0
+    assert all(r["median_s"] > 0 for r in report["results"].values())
+    assert code == (0 if report["met"] else 1)

@@ -1,0 +1,125 @@
+"""What people read in a terminal fits it: at 80, 100 and 120 columns no line is wider, one alert per line,
+every cut list says how much it shows and how to see the rest, numbers rounded to what they mean."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import REPO, run_cli
+from lakes import cli_options
+from octracker.cli import main
+
+WIDTHS = (80, 100, 120)
+BRUSSELS = REPO / "tests" / "cases" / "articles" / "brussels_shootings.txt"
+SEVERITIES = ("critical", "warning", "info")
+
+
+def at_width(settings, width: int, *args: str):
+    options, env = cli_options(settings)
+    result = CliRunner().invoke(main, [*options, *args], env={**env, "COLUMNS": str(width)})
+    assert result.exit_code == 0, result.output
+    return result.output.splitlines()
+
+
+def wider_than(lines: list[str], width: int) -> list[str]:
+    return [line for line in lines if len(line) > width]
+
+
+@pytest.fixture(scope="module")
+def with_candidates(tmp_path_factory):
+    """The refreshed project plus one article ingested, so the review queue has candidates."""
+    from octracker.load.pipeline import refresh
+    from octracker.store.settings import build_settings
+
+    settings = build_settings(
+        project=REPO, warehouse=tmp_path_factory.mktemp("widths") / "octracker.duckdb", environ={}
+    )
+    refresh(settings)
+    ingest = run_cli(settings, "ingest", str(BRUSSELS), "--kind", "article")
+    assert ingest.exit_code == 0, ingest.output
+    return settings, ingest.output
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize(
+    "command",
+    [("alerts",), ("alerts", "--long"), ("summary",), ("status",), ("review",), ("review", "--status", "all")],
+)
+def test_no_line_is_wider_than_the_terminal(with_candidates, width, command):
+    lines = at_width(with_candidates[0], width, *command)
+    assert len(lines) > 3
+    assert wider_than(lines, width) == []
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_alerts_take_one_line_each_with_severity_place_and_indicator(refreshed, width):
+    alerts = json.loads(run_cli(refreshed, "alerts", "--format", "json").output)
+    lines = at_width(refreshed, width, "alerts")
+    rows = [line for line in lines if line.split(" ", 1)[0] in SEVERITIES]
+    assert len(rows) == len(alerts) > 20
+    for alert, row in zip(alerts, rows):
+        severity, geo, indicator = row.split()[:3]
+        assert (severity, geo) == (alert["severity"], alert["geo"])
+        assert alert["indicator_id"].startswith(indicator.rstrip("…"))
+    # What moved, in index points with the printed two decimals, or as a percentage rounded to 0.1.
+    assert any("5.00 → 6.00 (+1.00) 2023→2025" in row for row in rows)
+    assert any("116 → 44 tonnes (-62.1 %) 2023→2024" in row for row in rows)
+    assert "octracker alerts --long" in lines[-2]
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_alerts_long_gives_each_full_statement_in_at_most_three_lines(refreshed, width):
+    alerts = json.loads(run_cli(refreshed, "alerts", "--format", "json").output)
+    lines = at_width(refreshed, width, "alerts", "--long")
+    body = lines[1 : lines.index("")]
+    starts = [i for i, line in enumerate(body) if line.split(" ", 1)[0] in SEVERITIES]
+    assert len(starts) == len(alerts)
+    sizes = [b - a for a, b in zip(starts, [*starts[1:], len(body)])]
+    assert max(sizes) <= 3
+    text = " ".join(line.strip() for line in body)
+    assert "index score rose 1.00 points, from 5.00 in the 2023 edition to 6.00 in the 2025 edition" in text
+    # The next step is the rule's, said once per rule after the list rather than under every alert.
+    steps = lines[lines.index("Next steps:") + 1 :]
+    assert sum(line.startswith("index_move: ") for line in steps) == 1
+
+
+def test_summary_says_how_much_of_each_cut_list_it_shows_and_rounds_percentages(refreshed):
+    lines = at_width(refreshed, 100, "summary")
+    text = "\n".join(lines)
+    counted = run_cli(
+        refreshed, "sql", "SELECT COUNT(*) AS n FROM edition_changes WHERE change IS NOT NULL", "--format", "json"
+    )
+    moves = json.loads(counted.output)[0]["n"]
+    shown = lines.index(f"showing 10 of {moves} rows; all of them:")
+    assert lines[shown + 1] == '  octracker sql "SELECT * FROM edition_changes ORDER BY abs(change) DESC"'
+    alerts = len(json.loads(run_cli(refreshed, "alerts", "--format", "json").output))
+    shown = lines.index(f"showing 10 of {alerts} rows; all of them:")
+    assert lines[shown + 1] == "  octracker alerts"
+    # 90 t to 110 t is +22.2 %, not 22.2222; index scores keep their two decimals.
+    assert re.search(r"\b22\.2\b", text) and "22.22" not in text
+    assert re.search(r"\b6\.50\b", text)
+
+
+def test_status_says_how_many_stale_series_it_shows(refreshed, monkeypatch):
+    from octracker.cli import status_screen
+
+    monkeypatch.setattr(status_screen, "STALE_SHOWN", 2)
+    lines = at_width(refreshed, 80, "status")
+    stale = json.loads(run_cli(refreshed, "status", "--json").output)["stale_series"]
+    shown = lines.index(f"showing 2 of {len(stale)} stale series; all of them:")
+    assert lines[shown + 1] == "  octracker status --json"
+
+
+def test_an_ingested_article_says_how_many_candidates_await_review(with_candidates):
+    settings, output = with_candidates
+    pending = json.loads(run_cli(settings, "review", "--format", "json").output)
+    assert f"{len(pending)} candidates await review: `octracker review`" in output
+    assert "Nothing new" not in output
+    lines = at_width(settings, 80, "review")
+    # Two lines per candidate (what was read, then its sentence), under its article's heading.
+    assert lines[0] == f"Candidates (pending): {len(pending)}"
+    assert sum(1 for line in lines if line.startswith("    “")) == len(pending)
