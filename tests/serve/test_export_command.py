@@ -10,18 +10,24 @@ import pyarrow.parquet as pq
 from analyst_fixtures import NARCO, figure, load_rows, year
 from conftest import query, run_cli
 from octracker.load.pipeline import refresh
+from octracker.serve.export import EXPORTED_RELATIONS
 from octracker.store.warehouse import open_writer
 
-RELATIONS = ("series", "observations", "yoy_changes", "trend_alerts", "changes")
+
+def present_relations(settings) -> list[str]:
+    """The exported relations this warehouse has (changes and index_ranks come with their views)."""
+    names = {r[0] for r in query(settings, "SELECT table_name FROM information_schema.tables")}
+    return [r for r in EXPORTED_RELATIONS if r in names]
 
 
 def test_parquet_export_writes_the_views_with_their_types_and_rows(refreshed, tmp_path):
     out = tmp_path / "out"
     result = run_cli(refreshed, "export", "--format", "parquet", "--out", str(out))
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in out.iterdir()) == sorted(f"{r}.parquet" for r in RELATIONS)
-    assert "Skipped" not in result.output
-    for relation in RELATIONS:
+    relations = present_relations(refreshed)
+    assert {"edition_changes", "changes", "index_ranks", "indicators", "sources"} <= set(relations)
+    assert sorted(p.name for p in out.iterdir()) == sorted([*(f"{r}.parquet" for r in relations), "datapackage.json"])
+    for relation in relations:
         table = pq.read_table(out / f"{relation}.parquet")
         assert [tuple(r.values()) for r in table.to_pylist()] == query(
             refreshed, f"SELECT * FROM {relation} ORDER BY ALL"
@@ -36,10 +42,14 @@ def test_views_a_warehouse_does_not_have_are_skipped_and_named(without_alert_vie
     out = tmp_path / "out"
     result = run_cli(without_alert_views, "export", "--format", "parquet", "--out", str(out))
     assert result.exit_code == 0
-    assert sorted(p.name for p in out.iterdir()) == ["changes.parquet", "observations.parquet", "series.parquet"]
-    assert "Skipped (not in this warehouse): yoy_changes, trend_alerts" in result.output
+    missing = [r for r in EXPORTED_RELATIONS if r not in present_relations(without_alert_views)]
+    assert {"yoy_changes", "edition_changes", "trend_alerts"} <= set(missing)
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [*(f"{r}.parquet" for r in present_relations(without_alert_views)), "datapackage.json"]
+    )
+    assert f"Skipped (not in this warehouse): {', '.join(missing)}" in result.output
     summary = json.loads(run_cli(without_alert_views, "export", "--format", "csv", "--out", str(out), "--json").output)
-    assert summary["skipped"] == ["yoy_changes", "trend_alerts"]
+    assert summary["skipped"] == missing
 
 
 def test_csv_export_has_a_header_and_one_line_per_row(refreshed, tmp_path):

@@ -27,9 +27,11 @@ from rich.table import Table
 @click.option("--json", "as_json", is_flag=True, help="Print what was written and skipped as JSON.")
 @click.pass_obj
 def export_command(app, fmt: str, out_dir: Path, as_json: bool) -> None:
-    """Write series, observations, yoy_changes, trend_alerts and changes to OUT/<name>.<format>.
+    """Write the analyst tables and views to OUT/<name>.<format>, and OUT/datapackage.json describing them.
 
-    Reads the published copy. Views this warehouse does not have yet are skipped and named. In CSV,
+    series, observations, yoy_changes, edition_changes, trend_alerts, changes and index_ranks, with the
+    indicators (names, units) and sources they cite; datapackage.json is a Frictionless Data Package
+    (each file's fields and types, size and sha256, the units and the sources). Reads the published copy. Views this warehouse does not have yet are skipped and named. In CSV,
     text that a spreadsheet would run as a formula (starting with = + - @) is prefixed with ' and lists
     are written as JSON; every file is written whole or not at all.
     """
@@ -48,6 +50,7 @@ def export_command(app, fmt: str, out_dir: Path, as_json: bool) -> None:
     for f in result.written:
         table.add_row(f.relation, str(f.rows), str(f.path))
     app.out.print(table, markup=False, highlight=False)
+    app.out.print(f"Described in {result.package}", markup=False, highlight=False)
     if result.skipped:
         app.out.print(f"Skipped (not in this warehouse): {', '.join(result.skipped)}", markup=False, highlight=False)
 

@@ -6,6 +6,7 @@ DuckDB itself never gets file access. CSV cells that a spreadsheet would run as 
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,10 +15,23 @@ import pyarrow.parquet as pq
 
 from octracker.csv_rows import write_csv_rows
 from octracker.errors import UsageError
+from octracker.serve.datapackage import describe_package
 from octracker.store.query import existing_relations, locked_reader
 
-#: What an export holds, in this order; views a warehouse does not have yet are skipped and reported.
-EXPORTED_RELATIONS = ("series", "observations", "yoy_changes", "trend_alerts", "changes")
+#: What an export holds, in this order; views a warehouse does not have yet are skipped and reported. The
+#: catalog (`indicators`: names and units) and `sources` travel with the values they describe.
+EXPORTED_RELATIONS = (
+    "series",
+    "observations",
+    "yoy_changes",
+    "edition_changes",
+    "trend_alerts",
+    "changes",
+    "index_ranks",
+    "indicators",
+    "sources",
+)
+PACKAGE_FILE = "datapackage.json"
 EXPORT_FORMATS = ("parquet", "csv")
 BATCH_ROWS = 50_000
 
@@ -34,11 +48,14 @@ class ExportResult:
     written: list[ExportedFile] = field(default_factory=list)
     #: Relations not in this warehouse (e.g. alerts not built yet).
     skipped: list[str] = field(default_factory=list)
+    #: The Data Package descriptor of the written files.
+    package: Path | None = None
 
     def to_dict(self) -> dict:
         return {
             "written": [{"relation": f.relation, "path": str(f.path), "rows": f.rows} for f in self.written],
             "skipped": self.skipped,
+            "package": None if self.package is None else str(self.package),
         }
 
 
@@ -90,4 +107,18 @@ def export_relations(
             finally:
                 tmp.unlink(missing_ok=True)
             result.written.append(ExportedFile(relation, target, rows))
+        files = [(f.relation, f.path, f.rows) for f in result.written]
+        package = describe_package(con, files, fmt, present)
+    result.package = write_whole(out_dir / PACKAGE_FILE, json.dumps(package, indent=2, ensure_ascii=False) + "\n")
     return result
+
+
+def write_whole(target: Path, text: str) -> Path:
+    """Write a text file whole or not at all (a reader never sees half of it)."""
+    tmp = target.parent / f".{target.name}.{os.getpid()}.tmp"
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
