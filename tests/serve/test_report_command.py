@@ -9,7 +9,7 @@ import re
 import pytest
 from PIL import Image
 
-from analyst_fixtures import NARCO, S_JUDGE_2025, S_SEIZED_2023, S_VISIT, figure, load_rows, year
+from analyst_fixtures import NARCO, S_SEIZED_2023, S_VISIT, figure, load_rows, year
 from conftest import query, run_cli
 from octracker.load.pipeline import refresh
 
@@ -40,12 +40,13 @@ def test_the_report_is_one_self_contained_file_that_loads_nothing(report_html):
 def test_overview_lists_open_alerts_most_severe_first(report_html, uncurated):
     overview = report_html[report_html.index('id="overview"') : report_html.index("<h3>Sources that disagree</h3>")]
     ((n,),) = query(uncurated, "SELECT COUNT(*) FROM trend_alerts")
-    assert f"<p>{n} open alert(s), most severe first.</p>" in overview
+    assert f"<p>{n} open alert(s), most severe first; click one for its full message.</p>" in overview
     severities = re.findall(r'<span class="tag alert">(\w+)</span>', overview)
     assert len(severities) == n
     assert severities == sorted(severities, key=["critical", "warning", "info"].index)
-    # Each alert links to its indicator's section and carries its own message.
-    assert '<a href="#ind-cocaine_seized_tonnes">Cocaine seized</a><br><span class=note>BEANR, 2024</span>' in overview
+    # Each alert: its place, a link to its indicator's section, what moved, and its own message folded out.
+    assert '<td>BEANR Port of Antwerp</td><td><a href="#ind-cocaine_seized_tonnes">Cocaine seized</a></td>' in overview
+    assert "<summary>121 → 44 tonnes (-63.6 %) 2023→2024</summary>" in overview
     assert "Cocaine seized (BEANR): 44 tonnes in 2024 against 121 tonnes in 2023" in overview
 
 
@@ -66,16 +67,18 @@ def test_every_indicator_with_values_has_a_chart_and_its_latest_value_with_evide
     cocaine = section(report_html, "oci.cocaine_trade")
     assert "<svg" in cocaine
     assert "<td>NL The Netherlands</td><td>2025</td><td class=num>8.00 score</td>" in cocaine
-    assert "<blockquote>Cocaine trade / 8.000.50</blockquote>" in cocaine
+    assert "<blockquote>Cocaine trade / 8.000.50 (line 35)</blockquote>" in cocaine
     assert "Global Organized Crime Index 2025: country profiles of the Netherlands and Belgium" in cocaine
 
 
 def test_partial_bounded_and_approximate_values_are_marked_in_chart_and_table(report_html):
     shootings = section(report_html, "shootings")
-    # The latest value is the 2025 figure "so far": a lower bound with no as-of date in its source.
-    assert "<td>2025 so far (the source gives no date)</td><td class=num>≥ 60 count</td>" in shootings
-    assert '<span class="tag warn">lower bound</span><span class="tag warn">partial period</span>' in shootings
-    assert f"<blockquote>{html.escape(S_JUDGE_2025)}</blockquote>" in shootings
+    # The latest value is the 2025 figure "so far" with a known as-of date (as yoy_changes and the alerts
+    # take it), not the lower bound whose source gives no date; both are charted.
+    assert "<td>2025 so far (to 10 September 2025)</td><td class=num>≈ 60 count</td>" in shootings
+    assert '<span class="tag warn">approximate</span><span class="tag warn">partial period</span>' in shootings
+    assert f"<blockquote>{html.escape(S_VISIT)}</blockquote>" in shootings
+    assert "60, -5.9 % on 2024 at its pace so far" in shootings
     chart = shootings[shootings.index("<svg") : shootings.index("</svg>")]
     assert ">so far (to 10 Sep)</text>" in chart and ">so far</text>" in chart
     assert ">at least (lower bound)</text>" in chart and ">partial period (so far)</text>" in chart

@@ -34,7 +34,13 @@ MARKINGS = {
     "at least (lower bound)": ("triangle-up", False),
     "at most (upper bound)": ("triangle-down", False),
     "partial period (so far)": ("square", False),
+    "derived or computed (not printed)": ("diamond", False),
 }
+#: Methods of values the source does not print: a previous edition's score derived from a printed change, an
+#: aggregate computed as a mean. Drawn as hollow diamonds, so a printed score stands out from them.
+UNPRINTED_METHODS = ("derived", "computed")
+#: Index scores run from 1 to 10: every index chart has that axis, so two charts compare at a glance.
+SCORE_DOMAIN = (1, 10)
 CHART_WIDTH = 560
 CHART_HEIGHT = 220
 CHART_FORMATS = (".svg", ".png")
@@ -57,12 +63,13 @@ class Point:
     source_title: str | None
     evidence: str
     picked: bool
+    method: str = "parsed"
 
 
 #: The columns of a Point, read from `observations AS o`, `sources AS src` and `series AS s`.
 POINT_COLUMNS = (
     "o.geo, o.year, o.period_start, o.period_end, o.value, o.unit, o.qualifier, o.is_partial, o.as_of, "
-    "o.source_id, src.title, o.evidence, s.source_id IS NOT NULL AS picked"
+    "o.source_id, src.title, o.evidence, s.source_id IS NOT NULL AS picked, o.method"
 )
 #: Joins that give a Point its source's title and whether the series uses it.
 POINT_JOINS = """
@@ -95,6 +102,8 @@ def marking(point: Point) -> str:
         return "at most (upper bound)"
     if point.is_partial:
         return "partial period (so far)"
+    if point.method in UNPRINTED_METHODS:
+        return "derived or computed (not printed)"
     return "approximate" if point.qualifier == "approx" else "exact"
 
 
@@ -130,7 +139,8 @@ def plotted_rows(points: list[Point], places: dict[str, str] | None = None) -> l
                     "label_below": i % 2 == 0,
                     # What a screen reader says for the point (its aria-label).
                     "description": f"{geo_label(point.geo, places)}, {year}: {point.value:g} {point.unit}, "
-                    f"{kind}{', so far' if point.is_partial else ''}, "
+                    f"{kind}{', so far' if point.is_partial else ''}"
+                    f"{'' if point.method == 'parsed' else ', ' + point.method}, "
                     f"from {point.source_title or point.source_id}"
                     f"{'' if point.picked else ' (not the value the series uses)'}",
                 }
@@ -163,6 +173,7 @@ def build_chart(
             zero=indicator.min == 0,
             first_year=years[0],
             last_year=years[-1],
+            fixed=SCORE_DOMAIN if indicator.unit == "score" else None,
         )
     )
     spec["datasets"] = {"points": rows, "markings": legend_rows([r["marking"] for r in rows])}
@@ -180,11 +191,14 @@ def legend_rows(markings: list[str]) -> list[dict[str, Any]]:
 
 
 @functools.lru_cache(maxsize=64)
-def chart_template(title: str | None, zero: bool, first_year: int, last_year: int) -> dict[str, Any]:
+def chart_template(
+    title: str | None, zero: bool, first_year: int, last_year: int, fixed: tuple[float, float] | None = None
+) -> dict[str, Any]:
     """The chart's structure, data-free (datasets `points` and `markings` are added per chart).
 
     Built once per title, y-scale and span of years: altair takes ~0.1 s to assemble a spec, longer than
-    rendering it. Colours come from the rows (`colour`), so a place keeps its colour in every chart.
+    rendering it. Colours come from the rows (`colour`), so a place keeps its colour in every chart. `fixed`
+    pins the y axis (index scores: 1 to 10).
     """
     x = alt.X(
         "x:Q",
@@ -192,7 +206,8 @@ def chart_template(title: str | None, zero: bool, first_year: int, last_year: in
         scale=alt.Scale(domain=[first_year - 0.6, last_year + 0.6], nice=False),
         axis=alt.Axis(format="d", values=list(range(first_year, last_year + 1)), grid=False),
     )
-    y = alt.Y("value:Q", title=None, scale=alt.Scale(zero=zero, nice=True))
+    y_scale = alt.Scale(domain=list(fixed), nice=False, zero=False) if fixed else alt.Scale(zero=zero, nice=True)
+    y = alt.Y("value:Q", title=None, scale=y_scale)
     place_scale = alt.Scale(range=alt.FieldRange(field="colour"))
     place_sort = alt.EncodingSortField(field="place_order", op="min")
     colour = alt.Color(

@@ -32,7 +32,31 @@ from octracker.store.settings import Settings
 #: Views the report cannot do without; refresh builds them.
 REQUIRED_VIEWS = ("series", "source_conflicts", "latest_values")
 #: Alert columns the report reads, those the warehouse's trend_alerts has (the contract names the first ones).
-ALERT_COLUMNS = ("severity", "rule", "indicator_id", "indicator_name", "geo", "period", "year", "message")
+ALERT_COLUMNS = (
+    "severity",
+    "rule",
+    "indicator_id",
+    "indicator_name",
+    "geo",
+    "period",
+    "year",
+    "message",
+    "check_name",
+    "unit",
+    "value",
+    "prev_year",
+    "prev_value",
+    "change",
+    "pct_change",
+)
+
+#: The headline panel: the index's two pillars for the places the report is about.
+HEADLINE_GEOS = ("BE", "NL")
+HEADLINE_INDICATORS = ("oci.criminality", "oci.resilience")
+#: Biggest movers listed on the front page (index editions, then year-over-year changes).
+MOVERS_SHOWN = 8
+#: Publisher families whose series keep the publisher's native codes (official statistics).
+OFFICIAL_FAMILIES = ("estat", "cbs", "unodc")
 
 #: Changed values the report lists one by one; beyond this it gives the counts and the command.
 CHANGES_LISTED = 100
@@ -63,6 +87,9 @@ class IndicatorSection:
     conflicts: list[Conflict]
     #: Values whose period the source does not state: kept, never charted.
     undated: list[dict[str, Any]]
+    #: Per latest value's geo: the change it reads as ("score 6.50, +0.50 since 2023") and the flags it has.
+    readings: dict[str, str] = field(default_factory=dict)
+    flags: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -82,6 +109,12 @@ class ReportData:
     #: None when there is no earlier report or the warehouse has no changes view.
     changes: list[dict[str, Any]] | None = None
     change_counts: dict[str, int] = field(default_factory=dict)
+    #: The headline panel: per (geo, indicator) its latest edition, change and ranks (when the whole index is in).
+    headline: list[dict[str, Any]] = field(default_factory=list)
+    #: Largest moves between index editions and largest comparable year-over-year changes.
+    movers: list[dict[str, Any]] = field(default_factory=list)
+    #: How many moves there are in all (the front page lists MOVERS_SHOWN).
+    movers_total: int = 0
 
 
 def records(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
@@ -212,14 +245,121 @@ def read_changes(con: duckdb.DuckDBPyConnection, since: dt.datetime) -> tuple[li
     return rows, counts
 
 
+def read_headline(con: duckdb.DuckDBPyConnection, relations: set[str]) -> list[dict[str, Any]]:
+    """BE and NL criminality and resilience: latest edition, change since the one before, EU and world rank.
+
+    The ranks come from `index_ranks`, which has rows only when the whole index (every country) is loaded.
+    """
+    if "edition_changes" in relations:
+        change = (
+            "e.prev_year, e.prev_value, e.change FROM latest_values AS l LEFT JOIN edition_changes AS e "
+            "ON e.indicator_id = l.indicator_id AND e.geo = l.geo AND e.year = l.year"
+        )
+    else:
+        change = (
+            "NULL::INTEGER AS prev_year, NULL::DOUBLE AS prev_value, NULL::DOUBLE AS change FROM latest_values AS l"
+        )
+    if "index_ranks" in relations:
+        ranks = (
+            ", r.rank, r.n_geos, r.eu_rank, r.eu_median",
+            " LEFT JOIN index_ranks AS r ON r.indicator_id = l.indicator_id AND r.geo = l.geo AND r.year = l.year",
+        )
+    else:
+        ranks = (", NULL AS rank, NULL AS n_geos, NULL AS eu_rank, NULL AS eu_median", "")
+    marks = ", ".join("?" for _ in HEADLINE_GEOS), ", ".join("?" for _ in HEADLINE_INDICATORS)
+    return records(
+        con.execute(
+            f"SELECT l.indicator_id, l.indicator_name, l.geo, l.year, l.value, l.method, {change.split(' FROM ')[0]}"
+            f"{ranks[0]} FROM {change.split(' FROM ', 1)[1]}{ranks[1]} "
+            f"WHERE l.geo IN ({marks[0]}) AND l.indicator_id IN ({marks[1]}) ORDER BY l.geo, l.indicator_id",
+            [*HEADLINE_GEOS, *HEADLINE_INDICATORS],
+        )
+    )
+
+
+def read_movers(con: duckdb.DuckDBPyConnection, relations: set[str]) -> tuple[list[dict[str, Any]], int]:
+    """The largest moves: index editions by points, annual series by percent (comparable years only)."""
+    parts, counts = [], []
+    if "edition_changes" in relations:
+        parts.append(
+            "SELECT indicator_id, geo, prev_year, year, prev_value, value, change, NULL AS pct_change, "
+            "'edition' AS kind, NULL AS basis, abs(change) / 9 * 100 AS weight FROM edition_changes "
+            "WHERE change IS NOT NULL AND change <> 0"
+        )
+        counts.append("SELECT COUNT(*) FROM edition_changes WHERE change IS NOT NULL AND change <> 0")
+    if "yoy_changes" in relations:
+        parts.append(
+            "SELECT indicator_id, geo, prev_year, year, prev_value, COALESCE(annualized_value, value), change, "
+            "pct_change, 'year' AS kind, basis, abs(pct_change) AS weight FROM yoy_changes WHERE comparable "
+            "AND pct_change IS NOT NULL"
+        )
+        counts.append("SELECT COUNT(*) FROM yoy_changes WHERE comparable AND pct_change IS NOT NULL")
+    if not parts:
+        return [], 0
+    # Index points over the 1-10 range and annual percentages, on one scale of "how far it moved".
+    rows = records(
+        con.execute(
+            f"SELECT m.*, i.name AS indicator_name, i.unit FROM ({' UNION ALL '.join(parts)}) AS m "
+            f"LEFT JOIN indicators AS i USING (indicator_id) ORDER BY m.weight DESC, m.indicator_id, m.geo "
+            f"LIMIT {MOVERS_SHOWN}"
+        )
+    )
+    total = sum(con.execute(c).fetchone()[0] for c in counts)
+    return rows, total
+
+
+def change_lookup(con: duckdb.DuckDBPyConnection, relations: set[str]) -> dict[tuple[str, str, int], dict[str, Any]]:
+    """Each (indicator, geo, year)'s change: between index editions, or on the year before."""
+    found: dict[tuple[str, str, int], dict[str, Any]] = {}
+    if "edition_changes" in relations:
+        for row in records(
+            con.execute(
+                "SELECT indicator_id, geo, year, prev_year, change FROM edition_changes WHERE change IS NOT NULL"
+            )
+        ):
+            found[(row["indicator_id"], row["geo"], row["year"])] = row
+    if "yoy_changes" in relations:
+        for row in records(
+            con.execute(
+                "SELECT indicator_id, geo, year, prev_year, change, pct_change, basis FROM yoy_changes WHERE comparable"
+            )
+        ):
+            found.setdefault((row["indicator_id"], row["geo"], row["year"]), row)
+    return found
+
+
+def reading(row: dict[str, Any], change: dict[str, Any] | None) -> str:
+    """A latest value in words: 'score 6.50, +0.50 since 2023', '44 tonnes, -62.1 % on 2023'."""
+    unit, value = row["unit"], row["value"]
+    text = f"score {value:.2f}" if unit == "score" else f"{value:g} {'' if unit == 'count' else unit}".rstrip()
+    if change is None:
+        return text
+    if unit == "score" or change.get("pct_change") is None:
+        step = f"{change['change']:+.2f}" if unit == "score" else f"{change['change']:+g}"
+        return f"{text}, {step} since {change['prev_year']}"
+    pace = " at its pace so far" if change.get("basis") == "annualized" else ""
+    return f"{text}, {change['pct_change']:+.1f} % on {change['prev_year']}{pace}"
+
+
+#: Publisher flags as words (Eurostat letters; CBS `Voorlopig` arrives as p).
+FLAG_WORDS = {"p": "provisional", "e": "estimated", "b": "break in series", "c": "confidential", "u": "low reliability"}
+
+
+def flag_words(flags: str | None) -> str:
+    return ", ".join(FLAG_WORDS.get(f, f) for f in (flags or "") if f.strip())
+
+
 def build_section(
     con: duckdb.DuckDBPyConnection,
     indicator: Indicator,
     data: ReportData,
     geo_order: list[str],
     periods: dict[tuple, list[Point]],
+    changes: dict[tuple[str, str, int], dict[str, Any]] | None = None,
+    with_flags: bool = False,
 ) -> IndicatorSection:
     """One indicator: its chart, the latest value per place with evidence, its conflicts and undated values."""
+    changes = changes or {}
     points = read_points(con, indicator.id)
     chart_svg = (
         render_svg(build_chart(indicator, points, title=False, geo_order=geo_order, places=data.places))
@@ -244,7 +384,18 @@ def build_section(
         )
     )
     conflicts = [c for c in data.conflicts if c.indicator_id == indicator.id]
-    return IndicatorSection(indicator, chart_svg, latest, {g: v for g, v in also.items() if v}, conflicts, undated)
+    section = IndicatorSection(indicator, chart_svg, latest, {g: v for g, v in also.items() if v}, conflicts, undated)
+    for row in latest:
+        section.readings[row["geo"]] = reading(row, changes.get((indicator.id, row["geo"], row["year"])))
+        if with_flags:
+            (flags,) = con.execute(
+                "SELECT flags FROM observations WHERE indicator_id = ? AND geo = ? AND period_start = ? "
+                "AND period_end = ? AND source_id = ?",
+                [indicator.id, row["geo"], row["period_start"], row["period_end"], row["source_id"]],
+            ).fetchone() or (None,)
+            if flag_words(flags):
+                section.flags[row["geo"]] = flag_words(flags)
+    return section
 
 
 def collect_report(
@@ -279,6 +430,12 @@ def collect_report(
         if changes_since is not None and "changes" in relations:
             data.changes_since = changes_since
             data.changes, data.change_counts = read_changes(con, changes_since)
+        data.headline = read_headline(con, relations)
+        data.movers, data.movers_total = read_movers(con, relations)
+        changes = change_lookup(con, relations)
+        with_flags = "flags" in {
+            r[0] for r in con.execute("SELECT column_name FROM (DESCRIBE observations)").fetchall()
+        }
         # Every charted place in one order, so that a place has the same colour in every chart.
         # Only the charted indicators' places: a publisher's native series (every country of Europe) is not charted.
         charted = [i.id for i in indicators]
@@ -291,7 +448,7 @@ def collect_report(
             ).fetchall()
         ]
         for n, indicator in enumerate(indicators, start=1):
-            data.sections.append(build_section(con, indicator, data, geo_order, periods))
+            data.sections.append(build_section(con, indicator, data, geo_order, periods, changes, with_flags))
             if on_progress:
                 on_progress(n, len(indicators), indicator.id)
     return data

@@ -39,6 +39,9 @@ color:#9b1c1c}
 flex:1 1 14rem}.side .value{font-size:1.1rem;font-weight:600}
 table.alerts td:first-child{width:6rem}table.alerts td:nth-child(2){width:14rem}
 nav ul{columns:2;padding-left:1.1rem;margin:.3rem 0}
+.reading{font-weight:600;margin:.1rem 0}.tag.flag{background:#fff4c2;color:#6b5200}
+.pair{display:grid;grid-template-columns:1fr 1fr;gap:0 1.5rem}.pair h3{font-size:1rem}
+@media (max-width:60rem){.pair{grid-template-columns:1fr}nav ul{columns:1}table.latest td:nth-child(2){width:6rem}}
 @media print{nav{display:none}h3{break-after:avoid}figure.chart{break-inside:avoid}}
 """
 
@@ -130,29 +133,6 @@ def stated_boxes(stated: list[Point], places: dict[str, str] | None = None) -> s
     return f'<div class="side">{"".join(boxes)}</div>'
 
 
-def alerts_html(data: ReportData) -> str:
-    """One line per open alert: its severity, what it is about (linked to the indicator), and its message."""
-    if data.alerts is None:
-        return "<p class=note>Trend alerts are not computed in this warehouse (it has no trend_alerts view).</p>"
-    if not data.alerts:
-        return "<p>No open alerts.</p>"
-    rows = []
-    for alert in data.alerts:
-        indicator_id = alert.get("indicator_id")
-        name = alert.get("indicator_name") or indicator_id or ""
-        what = f'<a href="#{anchor(indicator_id)}">{esc(name)}</a>' if indicator_id else esc(name)
-        where = ", ".join(esc(str(v)) for v in (alert.get("geo"), alert.get("period") or alert.get("year")) if v)
-        severity = esc(alert.get("severity") or "")
-        rows.append(
-            f'<tr><td><span class="tag alert">{severity}</span></td><td>{what}<br>'
-            f"<span class=note>{where}</span></td><td>{esc(alert.get('message') or alert.get('rule'))}</td></tr>"
-        )
-    return (
-        f"<p>{len(data.alerts)} open alert(s), most severe first.</p><table class=alerts><tr><th>severity</th>"
-        f"<th>indicator and place</th><th>message</th></tr>{''.join(rows)}</table>"
-    )
-
-
 def changes_html(data: ReportData) -> str:
     """The values new, revised or retracted since the report last written to the same folder."""
     if data.changes_since is None or data.changes is None:
@@ -211,11 +191,14 @@ def latest_html(section: IndicatorSection, places: dict[str, str]) -> str:
         period = format_period(r["year"], r["period_start"], r["period_end"], r["is_partial"], r["as_of"])
         others = section.also_stated.get(r["geo"])
         also = f"<p class=note>Also stated for this period:</p>{stated_boxes(others, places)}" if others else ""
+        flags = section.flags.get(r["geo"])
+        flag_tags = "".join(f'<span class="tag flag">{esc(f)}</span>' for f in flags.split(", ")) if flags else ""
+        words = section.readings.get(r["geo"], "")
         rows.append(
             f"<tr><td>{esc(geo_label(r['geo'], places))}</td><td>{esc(period)}</td>"
             f"<td class=num>{esc(format_value(r['value'], r['unit'], r['qualifier']))}</td>"
-            f"<td>{value_tags(r['qualifier'], r['is_partial'], r['method'])}"
-            f"<blockquote>{esc(r['evidence'])}</blockquote>"
+            f"<td><p class=reading>{esc(words)}{value_tags(r['qualifier'], r['is_partial'], r['method'])}"
+            f"{flag_tags}</p><blockquote>{esc(r['evidence'])}</blockquote>"
             f"{source_cite(r['source_title'], r['source_id'], r['source_publisher'], published, r['source_url'])}"
             f"{also}</td></tr>"
         )
@@ -271,7 +254,34 @@ def families(data: ReportData) -> list[tuple[str, list[IndicatorSection]]]:
     ]
 
 
+#: Families of series read from statistics publishers (native ids), shown beside the press figures.
+OFFICIAL_FAMILIES = ("estat", "cbs", "unodc")
+PRESS_TITLE = "Figures from articles and statistics"
+
+
+def body_html(data: ReportData, groups: list[tuple[str, list[IndicatorSection]]]) -> str:
+    """The index first; official statistics and press figures side by side (two columns on a wide screen)."""
+    official = [s for s in data.sections if family_of(s.indicator.id) in OFFICIAL_FAMILIES]
+    press = [s for s in data.sections if family_of(s.indicator.id) == ""]
+    shown_together = {id(s) for s in official + press} if official and press else set()
+    parts = []
+    for title, sections in groups:
+        rest = [s for s in sections if id(s) not in shown_together]
+        if rest:
+            parts.append(f"<h2>{esc(title)}</h2>" + "".join(section_html(s, data.places) for s in rest))
+    if shown_together:
+        parts.append(
+            "<h2>Official statistics beside the press figures</h2><div class=pair>"
+            f"<div><h3>Official statistics (Eurostat, CBS, UNODC)</h3>"
+            f"{''.join(section_html(s, data.places) for s in official)}</div>"
+            f"<div><h3>{PRESS_TITLE}</h3>{''.join(section_html(s, data.places) for s in press)}</div></div>"
+        )
+    return "".join(parts)
+
+
 def render_report(data: ReportData) -> str:
+    from octracker.serve.report_front import FRONT_STYLE, compact_alerts_html, headline_html, movers_html
+
     groups = families(data)
     nav = "".join(
         f"<li><strong>{esc(title)}</strong><ul>"
@@ -279,9 +289,7 @@ def render_report(data: ReportData) -> str:
         + "</ul></li>"
         for title, sections in groups
     )
-    body = "".join(
-        f"<h2>{esc(title)}</h2>" + "".join(section_html(s, data.places) for s in sections) for title, sections in groups
-    )
+    body = body_html(data, groups)
     n_alerts = "no alerts view" if data.alerts is None else f"{len(data.alerts)} open alert(s)"
     summary = (
         f"{len(data.sections)} indicators, {data.n_values} values from {data.n_sources} sources; "
@@ -297,7 +305,7 @@ def render_report(data: ReportData) -> str:
 <meta name="generator" content="octracker {esc(__version__)}">
 <meta name="octracker-generated-at" content="{data.generated_at.isoformat()}">
 <title>octracker report</title>
-<style>{STYLE}</style>
+<style>{STYLE}{FRONT_STYLE}</style>
 </head>
 <body>
 <header>
@@ -306,19 +314,24 @@ def render_report(data: ReportData) -> str:
 {data.published_at:%Y-%m-%d %H:%M} UTC. {esc(summary)}</p>
 </header>
 <section id="overview">
-<h2>Overview</h2>
+<h2>Belgium and the Netherlands in the Global Organized Crime Index</h2>
+{headline_html(data)}
+<h3>Biggest movers</h3>
+{movers_html(data)}
 <h3>Open alerts</h3>
-{alerts_html(data)}
+{compact_alerts_html(data)}
 <h3>Changed since the last report</h3>
 {changes_html(data)}
 <h3>Sources that disagree</h3>
 {conflicts_html(data)}
 <h3>How to read the charts</h3>
-<p>Each place has one colour. A filled dot is an exact value for a whole period; a hollow shape is a value the
-source states only approximately (circle), as a lower bound (▲) or upper bound (▼), or for part of a period
-(square; labelled "so far"). The line joins the whole-period values the series uses that are stated as points,
-never a bound or a partial period; when several sources state a period, their dots stand side by side and the
-table below the chart names each source.</p>
+<p>Each place has one colour. A filled dot is an exact value for a whole period, as the source prints it; a
+hollow diamond is a value the source does not print (a previous edition's score derived from the printed
+change, or an aggregate computed as the mean of its components). Other hollow shapes are values the source
+states only approximately (circle), as a lower bound (▲) or upper bound (▼), or for part of a period (square;
+labelled "so far"). Index charts share one axis, from 1 to 10. The line joins the whole-period values the
+series uses that are stated as points, never a bound or a partial period; when several sources state a period,
+their dots stand side by side and the table below the chart names each source.</p>
 <nav><h3>Indicators</h3><ul>{nav}</ul></nav>
 </section>
 {body}

@@ -1,0 +1,182 @@
+"""The report as the analyst's front page: BE and NL at a glance, the biggest movers, the alerts one line each,
+each value's evidence in words, index charts on one 1-10 axis, and a page that fits a laptop screen.
+
+The browser checks run Debian's headless Chromium on the written file (as tests/serve/test_report_browser.py
+does) and keep their screenshots in the test's folder.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from conftest import copy_project, query, run_cli
+from octracker.content.catalog import load_catalog
+from octracker.load.pipeline import refresh
+from octracker.serve.charts import build_chart, read_points
+from octracker.store.query import locked_reader
+
+BROWSER = next((shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
+needs_browser = pytest.mark.skipif(BROWSER is None, reason="Chromium is not installed (apt-get install chromium)")
+#: A whole-world index table, cut to five countries: enough for world and EU ranks.
+WIDE_TABLE = (
+    "Country,Criminality,Resilience\n"
+    "Belgium,4.82,7.17\nNetherlands,5.17,7.42\nFrance,5.50,6.80\nGermany,5.00,7.00\nUnited States,5.67,6.54\n"
+)
+RED, GREEN = (0x9B, 0x1C, 0x1C), (0x1C, 0x6B, 0x3A)
+
+
+def text_of(page: str) -> str:
+    """The page's text as a reader sees it: tags dropped, entities decoded, spaces collapsed."""
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", page)))
+
+
+@pytest.fixture(scope="module")
+def ranked(tmp_path_factory):
+    """The project refreshed, plus a whole-world index table of 2025 ingested, and its report."""
+    settings = copy_project(tmp_path_factory.mktemp("ranked"))
+    refresh(settings)
+    table = settings.project / "index2025.csv"
+    table.write_text(WIDE_TABLE, encoding="utf-8")
+    assert run_cli(settings, "ingest", str(table), "--kind", "oci_wide", "--edition", "2025").exit_code == 0
+    result = run_cli(settings, "report")
+    assert result.exit_code == 0, result.output
+    page = settings.data_dir / "report" / "index.html"
+    return settings, page, page.read_text(encoding="utf-8")
+
+
+def test_the_headline_panel_gives_each_pillar_its_edition_change_and_ranks(ranked):
+    settings, _, page = ranked
+    front = text_of(page.split('<section class="indicator"')[0])
+    # BE criminality 2025 = 4.82 (mean of its components); 2023 = 4.43 as the index computes it.
+    assert "BE Belgium · Criminality 4.82 / 10, 2025 edition" in front
+    assert "▲ +0.39 since 2023 (4.43)" in front
+    assert "NL The Netherlands · Resilience 7.42 / 10, 2025 edition" in front and "▼ -0.04 since 2023 (7.46)" in front
+    (rank,) = query(
+        settings, "SELECT rank, n_geos, eu_rank FROM index_ranks WHERE geo = 'BE' AND indicator_id = 'oci.criminality'"
+    )
+    assert f"world rank {rank[0]} of {rank[1]}; EU rank {rank[2]}" in front
+    # A rise in criminality is bad (red), a rise in resilience good (green).
+    cards = re.findall(r'<div class="card">.*?</div>\s*(?:<p[^>]*>.*?</p>)*', page)
+    assert any("Criminality" in c and 'class="up"' in c for c in cards)
+    assert any("Resilience" in c and "▲" in c and 'class="down"' in c for c in cards)
+
+
+def test_without_the_whole_index_the_panel_says_how_to_see_ranks(figures_report):
+    path, _ = figures_report
+    front = text_of(path.read_text(encoding="utf-8").split('<section class="indicator"')[0])
+    assert "world and EU ranks: load the whole index (the workbook) to see them" in front
+
+
+def test_the_front_page_lists_the_biggest_movers_and_every_alert_in_one_line(ranked):
+    settings, _, page = ranked
+    front = page.split('<section class="indicator"')[0]
+    text = text_of(front)
+    assert "Biggest movers" in text
+    assert "Cocaine seized BEANR Port of Antwerp 2023 → 2024 116 → 44 tonnes -62.1 %" in text
+    assert re.search(r"showing 8 of \d+ changes; all of them:", text)
+    alerts = query(settings, "SELECT COUNT(*) FROM trend_alerts")[0][0]
+    rows = re.findall(r'<tr><td><span class="tag alert">', front)
+    assert len(rows) == alerts
+    # What moved in a few words; the full message folds out (no script: <details>).
+    assert "5.00 → 6.00 (+1.00) 2023→2025" in text
+    assert front.count("<details>") == alerts
+
+
+def test_each_latest_value_reads_in_words_beside_its_printed_line(ranked):
+    _, _, page = ranked
+    section = page.split('id="ind-oci-arms_trafficking"')[1].split("</section>")[0]
+    text = text_of(section)
+    assert "score 6.50, +0.50 since 2023" in text
+    assert "Arms trafficking / 6.500.50 (line 143)" in text
+
+
+def test_index_charts_share_one_1_to_10_axis_and_draw_unprinted_values_apart(ranked):
+    settings, _, _ = ranked
+    catalog = load_catalog(settings.schemas_dir / "indicators.toml")
+    with locked_reader(settings.read_target) as con:
+        markets = build_chart(catalog["oci.criminal_markets"], read_points(con, "oci.criminal_markets"))
+        seized = build_chart(catalog["cocaine_seized_tonnes"], read_points(con, "cocaine_seized_tonnes"))
+
+    def y_scales(spec) -> list[dict]:
+        found = []
+
+        def walk(node):
+            if isinstance(node, dict):
+                if node.get("field") == "value" and "scale" in node:
+                    found.append(node["scale"])
+                for v in node.values():
+                    walk(v)
+            elif isinstance(node, list):
+                for v in node:
+                    walk(v)
+
+        walk(spec)
+        return found
+
+    assert all(s.get("domain") == [1, 10] for s in y_scales(markets)) and y_scales(markets)
+    assert not any("domain" in s for s in y_scales(seized))
+    kinds = {(r["geo"], round(r["x"]), r["marking"]) for r in markets["datasets"]["points"]}
+    # 2025 is printed; 2023 is derived from the printed change: a hollow diamond, not a filled dot.
+    assert ("BE", 2025, "exact") in kinds and ("BE", 2023, "derived or computed (not printed)") in kinds
+
+
+def run_browser(page: Path, profile: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [
+            BROWSER,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-sync",
+            "--hide-scrollbars",
+            f"--user-data-dir={profile}",
+            *args,
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+
+
+@needs_browser
+@pytest.mark.parametrize("width, height", [(1366, 768), (1280, 800), (1024, 768)])
+def test_the_headline_is_on_the_first_screen_of_a_laptop(ranked, tmp_path, width, height):
+    _, page, _ = ranked
+    shot = tmp_path / f"front-{width}x{height}.png"
+    result = run_browser(page, tmp_path / "profile", f"--window-size={width},{height}", f"--screenshot={shot}")
+    assert result.returncode == 0 and shot.exists(), result.stderr[-2000:]
+    with Image.open(shot) as image:
+        colours = {c for _, c in image.convert("RGB").getcolors(maxcolors=1 << 24)}
+    # The cards' red and green arrows and changes are painted above the fold.
+    assert RED in colours and GREEN in colours
+
+
+@needs_browser
+@pytest.mark.parametrize("width", [1366, 1024, 800])
+def test_nothing_is_wider_than_a_laptop_window(ranked, tmp_path, width):
+    # A measuring copy: the report itself runs no script (its policy forbids it), this copy reports the
+    # page's width into the DOM that Chromium prints.
+    _, page, source = ranked
+    probe = tmp_path / "probe.html"
+    probe.write_text(
+        re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", source).replace(
+            "</body>",
+            "<script>document.body.setAttribute('data-overflow', "
+            "document.documentElement.scrollWidth - window.innerWidth)</script></body>",
+        ),
+        encoding="utf-8",
+    )
+    result = run_browser(probe, tmp_path / "profile", f"--window-size={width},900", "--dump-dom")
+    assert result.returncode == 0, result.stderr[-2000:]
+    overflow = int(re.search(r'data-overflow="(-?\d+)"', result.stdout).group(1))
+    assert overflow <= 0
