@@ -31,9 +31,10 @@ def export_command(app, fmt: str, out_dir: Path, as_json: bool) -> None:
 
     series, observations, yoy_changes, edition_changes, trend_alerts, changes and index_ranks, with the
     indicators (names, units) and sources they cite; datapackage.json is a Frictionless Data Package
-    (each file's fields and types, size and sha256, the units and the sources). Reads the published copy. Views this warehouse does not have yet are skipped and named. In CSV,
-    text that a spreadsheet would run as a formula (starting with = + - @) is prefixed with ' and lists
-    are written as JSON; every file is written whole or not at all.
+    (each file's fields and types, size and sha256, the units and the sources). Reads the published copy.
+    Views this warehouse does not have yet are skipped and named. In CSV, text that a spreadsheet would run
+    as a formula (starting with = + - @) is prefixed with ' and lists are written as JSON; every file is
+    written whole or not at all.
     """
     from octracker.serve.export import export_relations  # pyarrow loads only when exporting
 

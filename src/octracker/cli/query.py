@@ -70,8 +70,7 @@ def hint_near_misses(app, query: str) -> None:
 
 
 #: Summary sections: title, relation, columns, filter and order, rows shown, and how to see them all.
-SUMMARY_SECTIONS = [
-    ("Series", "series", None, None, None, None),
+SUMMARY_SECTIONS: list[tuple[str, str, str, str, int, str]] = [
     (
         "Largest year-over-year changes",
         "yoy_changes",
@@ -109,12 +108,11 @@ SERIES_SQL = (
 def summary_command(app) -> None:
     """Print a summary of series, the largest changes and the open alerts; each cut list says how to see it all."""
     path = app.settings.read_target
+    if relation_exists(path, "series"):
+        names, rows = run_query(path, SERIES_SQL)
+        print_rows(app.out, names, rows, "table", title="Series (series)", readable=True)
     for title, relation, columns, rest, limit, see_all in SUMMARY_SECTIONS:
         if not relation_exists(path, relation):
-            continue
-        if columns is None:
-            names, rows = run_query(path, SERIES_SQL)
-            print_rows(app.out, names, rows, "table", title=f"{title} ({relation})", readable=True)
             continue
         names, rows = run_query(path, f"SELECT {columns} FROM {relation} {rest} LIMIT {limit}")
         _, [(total,)] = run_query(path, f"SELECT COUNT(*) FROM {relation} {rest.split('ORDER BY')[0]}")

@@ -304,7 +304,7 @@ def read_movers(con: duckdb.DuckDBPyConnection, relations: set[str]) -> tuple[li
             f"LIMIT {MOVERS_SHOWN}"
         )
     )
-    total = sum(con.execute(c).fetchone()[0] for c in counts)
+    total = sum(scalar(con, c) for c in counts)
     return rows, total
 
 
