@@ -175,6 +175,10 @@ REVIEWED = {
     "cli/status.py": {"more"},  # a count in a message that quotes a query
     "alerts/deliveries.py": {"marks", "due"},
     "serve/export.py": {"relation"},  # from EXPORTED_RELATIONS, and only one that exists
+    "serve/datapackage.py": {"relation"},  # an exported relation, described after it was written
+    # SUMMARY_SECTIONS' fixed columns, relations and clauses; the row limit is bound.
+    "cli/query.py": {"columns", "relation", "where", "order"},
+    "serve/report_front.py": {"data.movers_total", "len(data.movers)"},  # counts in a note quoting a query
     "store/history.py": {
         "_same_values('i', 'h')",
         "_key_match('i', 'h')",
@@ -218,7 +222,22 @@ REVIEWED = {
     "store/lake_copy.py": {"SOURCE_ALIAS", "name", "qualified", "sql_literal(str(path))"},
     # Error messages, not SQL: limits, the statement type DuckDB parsed, the query's length and time limit.
     "store/query.py": {"MEMORY_LIMIT", "first_line", "MAX_QUERY_CHARS", "TIMEOUT_ENV", "len(sql)", "timeout_s", "what"},
-    "serve/report.py": {"', '.join(columns)", "', '.join(keys)", "POINT_COLUMNS", "POINT_JOINS", "order"},
+    # ... and the front page's fixed column lists and joins (NULLs when a view is missing), its placeholders,
+    # and the movers' fixed parts
+    "serve/report.py": {
+        "', '.join(columns)",
+        "', '.join(keys)",
+        "POINT_COLUMNS",
+        "POINT_JOINS",
+        "order",
+        "change_columns",
+        "change_join",
+        "rank_columns",
+        "rank_join",
+        "geo_marks",
+        "indicator_marks",
+        "' UNION ALL '.join(parts)",
+    },
     "load/review.py": {"', '.join(LISTED_COLUMNS)", "', '.join(CANDIDATE_COLUMNS)", "where", "placeholders"},
     "serve/status.py": {"order"},  # one of two fixed ORDER BY clauses
 }

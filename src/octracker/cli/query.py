@@ -69,13 +69,14 @@ def hint_near_misses(app, query: str) -> None:
             app.err.print(f"No rows; {catalog.unknown(literal)}", style="yellow", markup=False, highlight=False)
 
 
-#: Summary sections: title, relation, columns, filter and order, rows shown, and how to see them all.
-SUMMARY_SECTIONS: list[tuple[str, str, str, str, int, str]] = [
+#: Summary sections: title, relation, columns, filter, order, rows shown, and how to see them all.
+SUMMARY_SECTIONS: list[tuple[str, str, str, str, str, int, str]] = [
     (
         "Largest year-over-year changes",
         "yoy_changes",
         "indicator_id, geo, year, prev_value, value, change, pct_change, basis",
-        "WHERE comparable ORDER BY abs(pct_change) DESC NULLS LAST",
+        "WHERE comparable",
+        "ORDER BY abs(pct_change) DESC NULLS LAST",
         10,
         'octracker sql "SELECT * FROM yoy_changes ORDER BY abs(pct_change) DESC"',
     ),
@@ -83,7 +84,8 @@ SUMMARY_SECTIONS: list[tuple[str, str, str, str, int, str]] = [
         "Largest moves between index editions",
         "edition_changes",
         "indicator_id, geo, year, prev_year, prev_value, value, change",
-        "WHERE change IS NOT NULL ORDER BY abs(change) DESC, indicator_id, geo",
+        "WHERE change IS NOT NULL",
+        "ORDER BY abs(change) DESC, indicator_id, geo",
         10,
         'octracker sql "SELECT * FROM edition_changes ORDER BY abs(change) DESC"',
     ),
@@ -91,6 +93,7 @@ SUMMARY_SECTIONS: list[tuple[str, str, str, str, int, str]] = [
         "Open trend alerts",
         "trend_alerts",
         "severity, geo, indicator_id, year, rule",
+        "",
         "ORDER BY severity_rank DESC, rule, indicator_id, geo",
         10,
         "octracker alerts",
@@ -111,11 +114,11 @@ def summary_command(app) -> None:
     if relation_exists(path, "series"):
         names, rows = run_query(path, SERIES_SQL)
         print_rows(app.out, names, rows, "table", title="Series (series)", readable=True)
-    for title, relation, columns, rest, limit, see_all in SUMMARY_SECTIONS:
+    for title, relation, columns, where, order, limit, see_all in SUMMARY_SECTIONS:
         if not relation_exists(path, relation):
             continue
-        names, rows = run_query(path, f"SELECT {columns} FROM {relation} {rest} LIMIT {limit}")
-        _, [(total,)] = run_query(path, f"SELECT COUNT(*) FROM {relation} {rest.split('ORDER BY')[0]}")
+        names, rows = run_query(path, f"SELECT {columns} FROM {relation} {where} {order} LIMIT ?", [limit])
+        _, [(total,)] = run_query(path, f"SELECT COUNT(*) FROM {relation} {where}")
         print_rows(app.out, names, rows, "table", title=f"{title} ({relation})", readable=True)
         line = showing_line(len(rows), total, "rows", see_all)
         if line:

@@ -245,33 +245,30 @@ def read_changes(con: duckdb.DuckDBPyConnection, since: dt.datetime) -> tuple[li
     return rows, counts
 
 
+#: The headline's change and rank columns, with the joins that give them (or NULLs when a view is missing).
+CHANGE_COLUMNS = ", e.prev_year, e.prev_value, e.change"
+CHANGE_JOIN = " LEFT JOIN edition_changes AS e ON e.indicator_id = l.indicator_id AND e.geo = l.geo AND e.year = l.year"
+NO_CHANGE_COLUMNS = ", NULL::INTEGER AS prev_year, NULL::DOUBLE AS prev_value, NULL::DOUBLE AS change"
+RANK_COLUMNS = ", r.rank, r.n_geos, r.eu_rank, r.eu_median"
+RANK_JOIN = " LEFT JOIN index_ranks AS r ON r.indicator_id = l.indicator_id AND r.geo = l.geo AND r.year = l.year"
+NO_RANK_COLUMNS = ", NULL AS rank, NULL AS n_geos, NULL AS eu_rank, NULL AS eu_median"
+
+
 def read_headline(con: duckdb.DuckDBPyConnection, relations: set[str]) -> list[dict[str, Any]]:
     """BE and NL criminality and resilience: latest edition, change since the one before, EU and world rank.
 
     The ranks come from `index_ranks`, which has rows only when the whole index (every country) is loaded.
     """
-    if "edition_changes" in relations:
-        change = (
-            "e.prev_year, e.prev_value, e.change FROM latest_values AS l LEFT JOIN edition_changes AS e "
-            "ON e.indicator_id = l.indicator_id AND e.geo = l.geo AND e.year = l.year"
-        )
-    else:
-        change = (
-            "NULL::INTEGER AS prev_year, NULL::DOUBLE AS prev_value, NULL::DOUBLE AS change FROM latest_values AS l"
-        )
-    if "index_ranks" in relations:
-        ranks = (
-            ", r.rank, r.n_geos, r.eu_rank, r.eu_median",
-            " LEFT JOIN index_ranks AS r ON r.indicator_id = l.indicator_id AND r.geo = l.geo AND r.year = l.year",
-        )
-    else:
-        ranks = (", NULL AS rank, NULL AS n_geos, NULL AS eu_rank, NULL AS eu_median", "")
-    marks = ", ".join("?" for _ in HEADLINE_GEOS), ", ".join("?" for _ in HEADLINE_INDICATORS)
+    with_changes, with_ranks = "edition_changes" in relations, "index_ranks" in relations
+    change_columns, change_join = (CHANGE_COLUMNS, CHANGE_JOIN) if with_changes else (NO_CHANGE_COLUMNS, "")
+    rank_columns, rank_join = (RANK_COLUMNS, RANK_JOIN) if with_ranks else (NO_RANK_COLUMNS, "")
+    geo_marks = ", ".join("?" for _ in HEADLINE_GEOS)
+    indicator_marks = ", ".join("?" for _ in HEADLINE_INDICATORS)
     return records(
         con.execute(
-            f"SELECT l.indicator_id, l.indicator_name, l.geo, l.year, l.value, l.method, {change.split(' FROM ')[0]}"
-            f"{ranks[0]} FROM {change.split(' FROM ', 1)[1]}{ranks[1]} "
-            f"WHERE l.geo IN ({marks[0]}) AND l.indicator_id IN ({marks[1]}) ORDER BY l.geo, l.indicator_id",
+            f"SELECT l.indicator_id, l.indicator_name, l.geo, l.year, l.value, l.method{change_columns}{rank_columns} "
+            f"FROM latest_values AS l{change_join}{rank_join} "
+            f"WHERE l.geo IN ({geo_marks}) AND l.indicator_id IN ({indicator_marks}) ORDER BY l.geo, l.indicator_id",
             [*HEADLINE_GEOS, *HEADLINE_INDICATORS],
         )
     )
@@ -300,8 +297,8 @@ def read_movers(con: duckdb.DuckDBPyConnection, relations: set[str]) -> tuple[li
     rows = records(
         con.execute(
             f"SELECT m.*, i.name AS indicator_name, i.unit FROM ({' UNION ALL '.join(parts)}) AS m "
-            f"LEFT JOIN indicators AS i USING (indicator_id) ORDER BY m.weight DESC, m.indicator_id, m.geo "
-            f"LIMIT {MOVERS_SHOWN}"
+            "LEFT JOIN indicators AS i USING (indicator_id) ORDER BY m.weight DESC, m.indicator_id, m.geo LIMIT ?",
+            [MOVERS_SHOWN],
         )
     )
     total = sum(scalar(con, c) for c in counts)
