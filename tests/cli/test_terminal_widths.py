@@ -47,7 +47,15 @@ def with_candidates(tmp_path_factory):
 @pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize(
     "command",
-    [("alerts",), ("alerts", "--long"), ("summary",), ("status",), ("review",), ("review", "--status", "all")],
+    [
+        ("alerts",),
+        ("alerts", "--long"),
+        ("summary",),
+        ("status",),
+        ("review",),
+        ("review", "--status", "all"),
+        ("changes", "--since", "2000-01-01"),
+    ],
 )
 def test_no_line_is_wider_than_the_terminal(with_candidates, width, command):
     lines = at_width(with_candidates[0], width, *command)

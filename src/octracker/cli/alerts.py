@@ -12,7 +12,6 @@ from octracker.cli.output import echo_rows, print_rows
 from octracker.errors import OctrackerError, UsageError
 from octracker.httpclient import new_client
 from octracker.store.query import relation_exists, run_query
-from octracker.store.warehouse import utc_now, writer_session
 
 ORDER = "ORDER BY severity_rank DESC, rule, indicator_id, geo, year"
 TABLE_SQL = (
@@ -192,6 +191,7 @@ def mute_command(app, fingerprint: str, duration: str, reason: str) -> None:
     is then, when the silence ends. Fingerprints: `octracker alerts --all --format json`.
     """
     from octracker.alerts.silences import current_user, mute_alert, parse_duration
+    from octracker.store.warehouse import utc_now
 
     length = parse_duration(duration)
     silence = _write_silence(
@@ -213,6 +213,7 @@ def mute_command(app, fingerprint: str, duration: str, reason: str) -> None:
 def unmute_command(app, fingerprint: str) -> None:
     """Lift the silence of the alert FINGERPRINT now: it is open (and delivered) again if it still holds."""
     from octracker.alerts.silences import current_user, unmute_alert
+    from octracker.store.warehouse import utc_now
 
     full = _write_silence(app, lambda con: unmute_alert(con, fingerprint, who=current_user(), now=utc_now()))
     if not app.quiet:
@@ -221,6 +222,8 @@ def unmute_command(app, fingerprint: str) -> None:
 
 def _write_silence(app, write):
     """Run one silence change on the writer (brought up to date first), then publish it for readers."""
+    from octracker.store.warehouse import writer_session  # the writer's modules load only to write
+
     with writer_session(app.settings) as (con, _):
         return write(con)
 

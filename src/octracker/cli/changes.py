@@ -7,7 +7,7 @@ import datetime as dt
 import click
 
 from octracker.alerts.silences import parse_duration
-from octracker.cli.output import FORMATS, print_rows
+from octracker.cli.output import FORMATS, print_rows, showing_line
 from octracker.errors import OctrackerError, UsageError
 from octracker.store.query import relation_exists, run_query
 
@@ -19,6 +19,8 @@ ORDER = "ORDER BY changed_at, indicator_id, geo, period_start NULLS FIRST, sourc
 DEFAULT_SINCE = dt.timedelta(days=7)
 #: Rows an aligned table shows; CSV and JSON give them all.
 TABLE_ROWS = 1000
+#: What a person reads of each change (the run and moment are in the title; CSV and JSON have every column).
+PEOPLE_COLUMNS = ("change", "indicator_id", "geo", "year", "old_value", "new_value", "source_id")
 
 
 def parse_since(text: str, now: dt.datetime) -> dt.datetime:
@@ -89,15 +91,18 @@ def changes_command(app, since: str | None, run_id: str | None, fmt: str) -> Non
             app.out.print(f"No changes {what}.")
         return
     counts = {kind: sum(1 for r in rows if r[2] == kind) for kind in ("new", "revised", "retracted")}
+    keep = [columns.index(c) for c in PEOPLE_COLUMNS]
     print_rows(
         app.out,
-        columns,
-        rows[:TABLE_ROWS],
+        list(PEOPLE_COLUMNS),
+        [[row[i] for i in keep] for row in rows[:TABLE_ROWS]],
         fmt,
         title=f"Changes {what}: {counts['new']} new, {counts['revised']} revised, {counts['retracted']} retracted",
+        readable=True,
     )
-    if len(rows) > TABLE_ROWS:
-        app.out.print(f"… {len(rows) - TABLE_ROWS} more; `--format csv` or `--format json` gives them all.")
+    more = showing_line(min(len(rows), TABLE_ROWS), len(rows), "changes", "add --format csv (or json)")
+    if more:
+        app.out.print(more, markup=False, highlight=False)
 
 
 COMMANDS = [changes_command]
