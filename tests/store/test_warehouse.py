@@ -17,7 +17,7 @@ from octracker.store.warehouse import apply_migrations, apply_views, open_reader
 
 pytestmark = pytest.mark.usefixtures("backend")
 
-BOOKKEEPING = ["pipeline", "run_id", "valid_from", "valid_to", "row_hash"]
+BOOKKEEPING = ["pipeline", "run_id", "valid_from", "valid_to", "row_hash", "evidence_row"]
 PANDERA_TO_DUCKDB = {"String": "VARCHAR", "Date": "DATE", "Int32": "INTEGER", "Float64": "DOUBLE", "Boolean": "BOOLEAN"}
 
 

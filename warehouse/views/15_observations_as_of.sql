@@ -5,7 +5,9 @@
 CREATE OR REPLACE MACRO observations_as_of(t) AS TABLE
 SELECT
     indicator_id, geo, period_start, period_end, year, value, unit, qualifier, is_partial, as_of,
-    source_id, method, evidence, note, flags, valid_from, valid_to
+    source_id, method,
+    CASE WHEN evidence_row IS NULL THEN evidence ELSE evidence || ' ' || evidence_row END AS evidence,
+    note, flags, valid_from, valid_to
 FROM observation_history
 WHERE valid_from <= CAST(t AS TIMESTAMP)
   AND (valid_to IS NULL OR valid_to > CAST(t AS TIMESTAMP));

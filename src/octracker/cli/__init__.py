@@ -75,6 +75,7 @@ COMMAND_MODULES = {
     "migrate-to": "lake",
     "changes": "changes",
     "metrics": "metrics",
+    "evidence": "evidence",
 }
 
 

@@ -106,7 +106,11 @@ def extract_long_observations(
 ) -> Extract:
     """A long table (CSV or Parquet): one row per indicator, geo and period; rows in `known_rows` are skipped."""
     return extract_long_table(
-        table_path(document, spec), source_id=spec.source_id, catalog=catalog, known_rows=known_rows
+        table_path(document, spec),
+        source_id=spec.source_id,
+        catalog=catalog,
+        known_rows=known_rows,
+        document_sha256=document.sha256,
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
@@ -53,9 +54,12 @@ CATALOG_COLUMNS = ("_cat_unit", "_min", "_max", "_range")
 #: Columns whose distinct values are few (indicators, places, periods, units): judged once per value.
 DISTINCT_FEW = frozenset({"indicator", "geo", "period", "unit", "qualifier", "as_of"})
 
-#: The canonical columns, `_line_no` and `_raw`, the row's own `source_url` when the table gives one, and
-#: the hash of the row's cells.
-OUTPUT_SCHEMA = {**EXTRACT_SCHEMA, "_source_url": pl.String(), "_row_hash": pl.Int64()}
+#: The canonical columns, `_line_no` and `_raw`, the row's own `source_url` when the table gives one, the
+#: hash of the row's cells, and the row's number when `evidence` cites it by reference (null otherwise).
+OUTPUT_SCHEMA = {**EXTRACT_SCHEMA, "_source_url": pl.String(), "_row_hash": pl.Int64(), "_evidence_row": pl.Int64()}
+#: From this many rows on, a table's rows are cited by reference (the document and the row number), not copied
+#: into every row's evidence: on ten million rows the copies cost seconds and gigabytes, the reference nothing.
+REFERENCE_FROM_ROWS = 100_000
 
 
 def extract_long_table(
@@ -65,8 +69,14 @@ def extract_long_table(
     catalog: Catalog,
     max_bytes: int = 512 * MiB,
     known_rows: pl.Series | None = None,
+    document_sha256: str | None = None,
+    reference_from: int | None = None,
 ) -> Extract:
     """Read a long observation table (CSV or Parquet, told apart by magic bytes) into canonical rows.
+
+    A row's evidence is the row itself (`<file> row N: <cells>`, `line N` for a CSV), or, for a table of at least
+    `reference_from` rows (REFERENCE_FROM_ROWS unless given) whose bytes the raw store keeps under `document_sha256`, a reference to it: evidence
+    `<file> (sha256 <hex>) row` and the number in `_evidence_row` (see `table_row_text`).
 
     Every row carries `_row_hash`, a hash of its cells. `known_rows` are the hashes of rows the warehouse
     holds current for this source, read under the same rules: such a row would give the same observation
@@ -83,11 +93,15 @@ def extract_long_table(
     cells, problems = _parquet_cells(path, max_bytes) if kind == "parquet" else _csv_cells(path)
     if cells is None:
         return _refused(*problems)
+    threshold = REFERENCE_FROM_ROWS if reference_from is None else reference_from
+    by_reference = document_sha256 is not None and cells.height >= threshold
     cells, restated = _without_known_rows(cells, known_rows)
     if cells.height == 0:
         return Extract(frame=pl.DataFrame(schema=OUTPUT_SCHEMA), problems=problems, restated=restated)
-    if kind == "parquet":  # the row's text, only for the rows that are read
-        cells = _with_optional_columns(cells.lazy().with_columns(_raw=_row_text(cells)).collect())
+    if kind == "parquet" and not by_reference:  # the row's text, only for the rows that are read
+        cells = cells.lazy().with_columns(_raw=_row_text(cells)).collect()
+    if kind == "parquet":
+        cells = _with_optional_columns(cells)
 
     # Process data.
     where = "row" if kind == "parquet" else "line"
@@ -99,10 +113,66 @@ def extract_long_table(
         .select(mask.fill_null(False).alias(f"_check{i}") for i, (_, mask, _) in enumerate(checks))
         .collect()
     )
-    problems += _row_problems(parsed, flags, checks, where)
+    problems += _with_payloads(_row_problems(parsed, flags, checks, where), path)
     bad = flags.select(pl.any_horizontal(pl.all())).to_series()
     good = parsed.filter(~bad) if bad.any() else parsed
-    return Extract(frame=_canonical(good, source_id, f"{path.name} {where} "), problems=problems, restated=restated)
+    cite = f"{path.name} (sha256 {document_sha256}) {where}" if by_reference else f"{path.name} {where} "
+    return Extract(
+        frame=_canonical(good, source_id, cite, by_reference=by_reference), problems=problems, restated=restated
+    )
+
+
+def _with_payloads(problems: list[Problem], path: Path) -> list[Problem]:
+    """Problems of rows read without their text (a table cited by reference) get it from the file."""
+    missing = [p.line_no for p in problems if p.payload is None and p.line_no is not None]
+    if not missing:
+        return problems
+    texts = dict(zip(missing, table_row_texts(path, missing)))
+    return [
+        replace(p, payload=texts[p.line_no]) if p.payload is None and p.line_no is not None else p for p in problems
+    ]
+
+
+def table_row_text(path: Path, row: int) -> str:
+    """Row `row` of a long table as its evidence quoted it: a Parquet row's cells, comma-separated, in file order
+    (1-based row number), or the CSV record that starts on line `row`. Raises LookupError when there is none."""
+    return table_row_texts(path, [row])[0]
+
+
+def table_row_texts(path: Path, rows: list[int]) -> list[str]:
+    """`table_row_text` of several rows, reading the file once."""
+    if sniff_format(path) == "parquet":
+        frame = pl.read_parquet(path)
+        frame = frame.rename({c: name_key(c) for c in frame.columns}).select(
+            c for c in frame.columns if _known(name_key(c))
+        )
+        if any(not 1 <= r <= frame.height for r in rows):
+            raise LookupError(f"{path.name} has {frame.height:,} rows; no row {', '.join(map(str, rows))}")
+        return frame[[r - 1 for r in rows]].select(_row_text(frame)).to_series().to_list()
+    return _csv_records(path, rows)
+
+
+def _csv_records(path: Path, rows: list[int]) -> list[str]:
+    """The CSV records starting on these lines, read line by line up to the last one asked for."""
+    wanted = set(rows)
+    found: dict[int, str] = {}
+    record: list[str] = []
+    quotes = 0
+    with open(path, encoding="utf-8", newline="") as fh:
+        for line_no, line in enumerate(fh, start=1):
+            text = line.rstrip("\r\n")
+            if record or quotes % 2 == 0 and line_no in wanted:
+                record.append(text)
+            quotes += text.count('"')
+            if record and quotes % 2 == 0:
+                found[line_no - len(record) + 1] = "\n".join(record)
+                record = []
+                if len(found) == len(wanted):
+                    break
+    missing = [r for r in rows if r not in found]
+    if missing:
+        raise LookupError(f"{path.name}: no record starts on line {', '.join(map(str, missing))}")
+    return [found[r] for r in rows]
 
 
 def _without_known_rows(cells: pl.DataFrame, known: pl.Series | None) -> tuple[pl.DataFrame, pl.Series | None]:
@@ -637,7 +707,8 @@ def _row_problems(parsed: pl.DataFrame, flags: pl.DataFrame, checks: list, where
             continue
         counts[name] = counts.get(name, 0) + failing
         first_failing = column.arg_true().head(MAX_REPORTED)
-        frames.append(parsed[first_failing].select("_line_no", "_raw", check=pl.lit(name), message=message))
+        raw = pl.col("_raw") if "_raw" in parsed.columns else pl.lit(None, pl.String).alias("_raw")
+        frames.append(parsed[first_failing].select("_line_no", raw, check=pl.lit(name), message=message))
     if not frames:
         return []
     # A CSV problem's line_no is the file line; a Parquet one's is the row number, which the message says.
@@ -667,10 +738,11 @@ def _row_problems(parsed: pl.DataFrame, flags: pl.DataFrame, checks: list, where
     return problems
 
 
-def _canonical(good: pl.DataFrame, source_id: str, evidence_prefix: str) -> pl.DataFrame:
+def _canonical(good: pl.DataFrame, source_id: str, cite: str, *, by_reference: bool) -> pl.DataFrame:
     """Canonical columns; a period short of its year, or known only as of a date before its end, is partial.
 
-    A partial period without an as_of date stood as of its last day.
+    A partial period without an as_of date stood as of its last day. Evidence is `cite` followed by the row's
+    number and text or, `by_reference`, `cite` alone with the number in `_evidence_row`.
     """
     start, end, as_of = pl.col("_start"), pl.col("_end"), pl.col("_as_of")
     full_year = (start.dt.ordinal_day() == 1) & (end.dt.month() == 12) & (end.dt.day() == 31)
@@ -692,18 +764,16 @@ def _canonical(good: pl.DataFrame, source_id: str, evidence_prefix: str) -> pl.D
             as_of=pl.when(partial & as_of.is_null()).then(end).otherwise(as_of),
             source_id=pl.lit(source_id, pl.String),
             method=pl.lit("parsed", pl.String),
-            evidence=pl.concat_str(
-                pl.lit(evidence_prefix),
-                pl.col("_line_no").cast(pl.String),
-                pl.lit(": "),
-                pl.col("_raw"),
-            ),
+            evidence=pl.lit(cite, pl.String)
+            if by_reference
+            else pl.concat_str(pl.lit(cite), pl.col("_line_no").cast(pl.String), pl.lit(": "), pl.col("_raw")),
             note=pl.col("note"),
             flags=pl.lit(None, pl.String),
             _line_no=pl.col("_line_no"),
-            _raw=pl.col("_raw"),
+            _raw=pl.col("_raw") if "_raw" in good.columns else pl.lit(None, pl.String),
             _source_url=pl.col("source_url"),
             _row_hash=pl.col("_row_hash"),
+            _evidence_row=pl.col("_line_no") if by_reference else pl.lit(None, pl.Int64),
         )
         .select(list(OUTPUT_SCHEMA))
         .collect()

@@ -32,8 +32,9 @@ CANONICAL_COLUMNS = (
     "note",
     "flags",
 )
-#: What is loaded: the canonical columns and the hash of the table row that stated them (null for others).
-LOADED_COLUMNS = (*CANONICAL_COLUMNS, "row_hash")
+#: What is loaded: the canonical columns, the hash of the table row that stated them and, when `evidence`
+#: cites that row by reference, its number (both null for other versions).
+LOADED_COLUMNS = (*CANONICAL_COLUMNS, "row_hash", "evidence_row")
 #: A period of a series: the natural key without the source.
 PERIOD_COLUMNS = KEY_COLUMNS[:4]
 
@@ -114,7 +115,26 @@ def _key_match(left: str, right: str, right_prefix: str = "") -> str:
 
 
 def _same_values(left: str, right: str) -> str:
-    return " AND ".join(f"{left}.{c} IS NOT DISTINCT FROM {right}.{c}" for c in VALUE_COLUMNS)
+    """The versions say the same. Two references to table rows are the same evidence: the row an older edition
+    kept in the raw store still states the value, so a value read again from another edition stays as it is."""
+    same = [
+        f"(({left}.evidence_row IS NOT NULL AND {right}.evidence_row IS NOT NULL) "
+        f"OR {left}.evidence IS NOT DISTINCT FROM {right}.evidence)"
+        if c == "evidence"
+        else f"{left}.{c} IS NOT DISTINCT FROM {right}.{c}"
+        for c in VALUE_COLUMNS
+    ]
+    return " AND ".join(same)
+
+
+def loaded_columns(frame: pl.DataFrame) -> pl.DataFrame:
+    """The frame's canonical columns with `row_hash` and `evidence_row` (from `_row_hash` and `_evidence_row`,
+    null when the reader gave none)."""
+    extra = (
+        (pl.col(f"_{c}") if f"_{c}" in frame.columns else pl.lit(None, pl.Int64)).alias(c)
+        for c in ("row_hash", "evidence_row")
+    )
+    return frame.select(*CANONICAL_COLUMNS, *extra)
 
 
 def current_row_hashes(con: duckdb.DuckDBPyConnection, source_id: str) -> pl.Series:
@@ -183,14 +203,13 @@ def _load_stated(
     now: dt.datetime,
     restated: pl.Series | None = None,
 ) -> LoadCounts:
-    row_hash = pl.col("_row_hash") if "_row_hash" in frame.columns else pl.lit(None, pl.Int64)
     scope = ", ".join("?" for _ in source_ids) or "NULL"
     current = f"SELECT * FROM observation_history WHERE valid_to IS NULL AND source_id IN ({scope})"
     # The sources' first load reads the incoming rows once, in a plain insert: string views are safe there.
     first_load = not scalar(con, f"SELECT EXISTS ({current})", source_ids)
     con.register(
         "_incoming",
-        in_row_groups(frame.select(*CANONICAL_COLUMNS, row_hash.alias("row_hash")), string_views=first_load),
+        in_row_groups(loaded_columns(frame), string_views=first_load),
     )
 
     registered = ["_incoming"]
@@ -372,10 +391,10 @@ def record_superseded(
     """
     if frame.is_empty():
         return 0
-    claims = frame.select(CANONICAL_COLUMNS)  # noqa: F841 - read by DuckDB's replacement scan
+    claims = loaded_columns(frame)  # noqa: F841 - read by DuckDB's replacement scan
     con.execute("CREATE OR REPLACE TEMP TABLE _claims AS SELECT * FROM claims")
     closed = close_current(con, f"EXISTS (SELECT 1 FROM _claims AS c WHERE {_key_match('c', 'h')})", [], now)
-    columns = ", ".join(CANONICAL_COLUMNS)
+    columns = ", ".join(LOADED_COLUMNS)
     partition = ", ".join(KEY_COLUMNS)
     con.execute(
         f"""

@@ -1,0 +1,47 @@
+"""`octracker evidence`: the source line or sentence behind a value, read from the raw store."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command("evidence")
+@click.option("--indicator", help="Indicator id, as in the catalog.")
+@click.option("--geo", help="Place code (ISO 3166-1 alpha-2, ISO 3166-2, UN/LOCODE or EU).")
+@click.option("--period", help="YYYY (every period within that year) or YYYY-MM-DD/YYYY-MM-DD.")
+@click.option("--source", help="Source id.")
+@click.option(
+    "--row", type=click.IntRange(min=1), help="Row (or, for a CSV, line) of the source's table; needs --source."
+)
+@click.pass_obj
+def evidence_command(app, indicator, geo, period, source, row) -> None:
+    """Print the line or sentence each current value was read from.
+
+    A value read from a row of a large table cites the row by reference (the file, its sha256 and the row
+    number); the row is then read from the exact bytes kept in the raw store. Reads the published copy.
+
+    Example: octracker evidence --indicator homicide_rate --geo BE --period 2024
+    """
+    from octracker.serve.evidence import MAX_VALUES, find_evidence
+    from octracker.store.query import locked_reader
+
+    with locked_reader(app.settings.read_target) as con:
+        found, total = find_evidence(
+            con, app.settings.raw_dir, indicator=indicator, geo=geo, period=period, source=source, row=row
+        )
+    if not found:
+        click.echo("No current value matches.", err=True)
+        raise SystemExit(1)
+    for e in found:
+        click.echo(f"{e.indicator_id}  {e.geo}  {e.period}  {e.value:g}  (source {e.source_id})")
+        if e.line != e.evidence:
+            click.echo(f"  cited: {e.evidence}")
+        click.echo(f"  {e.line}")
+    if total > len(found):
+        click.echo(
+            f"{total - len(found):,} more values match (the first {MAX_VALUES} are shown); narrow the question.",
+            err=True,
+        )
+
+
+COMMANDS = [evidence_command]

@@ -1,0 +1,140 @@
+"""The source line behind a value: its evidence as stored or, for a table row cited by reference, that row as the
+raw store keeps it (the document's exact bytes under their sha256)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from octracker.errors import OctrackerError, UsageError
+from octracker.extract.long_table import table_row_texts
+from octracker.periods import parse_period
+
+#: The evidence of a version that cites a table row by reference (see `octracker.extract.long_table`).
+REFERENCE = re.compile(r"^(?P<file>.+) \(sha256 (?P<sha256>[0-9a-f]{64})\) (?P<unit>row|line)$")
+#: Values printed at most; a broader question is narrowed with more options.
+MAX_VALUES = 50
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One current value and the text it was read from."""
+
+    indicator_id: str
+    geo: str
+    period: str
+    source_id: str
+    value: float
+    #: As the views show it: the sentence or line itself, or `<file> (sha256 <hex>) row <n>`.
+    evidence: str
+    #: The line itself: read from the raw store for a reference, else the evidence.
+    line: str
+
+
+def find_evidence(
+    con: duckdb.DuckDBPyConnection,
+    raw_dir: Path,
+    *,
+    indicator: str | None = None,
+    geo: str | None = None,
+    period: str | None = None,
+    source: str | None = None,
+    row: int | None = None,
+) -> tuple[list[Evidence], int]:
+    """The current values that match (at most MAX_VALUES, in key order) with their lines, and how many match."""
+    where, params = _conditions(indicator=indicator, geo=geo, period=period, source=source, row=row)
+    matches = f"FROM observation_history WHERE valid_to IS NULL AND {' AND '.join(where)}"
+    total = con.execute(f"SELECT COUNT(*) {matches}", params).fetchone()[0]
+    rows = con.execute(
+        "SELECT indicator_id, geo, period_start, period_end, source_id, value, evidence, evidence_row "
+        f"{matches} ORDER BY indicator_id, geo, period_start, source_id LIMIT {MAX_VALUES}",
+        params,
+    ).fetchall()
+    lines = _referenced_lines(raw_dir, [(r[6], r[7]) for r in rows if r[7] is not None])
+    found = [
+        Evidence(
+            indicator_id=ind,
+            geo=g,
+            period=_period_text(start, end),
+            source_id=src,
+            value=value,
+            evidence=text if number is None else f"{text} {number}",
+            line=text if number is None else lines[(text, number)],
+        )
+        for ind, g, start, end, src, value, text, number in rows
+    ]
+    return found, total
+
+
+def _conditions(**given: object) -> tuple[list[str], list[object]]:
+    if given["row"] is not None and given["source"] is None:
+        raise UsageError("--row needs --source: a row number is only meaningful within one source's table")
+    if all(v is None for v in given.values()):
+        raise UsageError("say which value: --indicator, --geo, --period, or --source with --row")
+    where: list[str] = []
+    params: list[object] = []
+    for column, key in (
+        ("indicator_id", "indicator"),
+        ("geo", "geo"),
+        ("source_id", "source"),
+        ("evidence_row", "row"),
+    ):
+        if given[key] is not None:
+            where.append(f"{column} = ?")
+            params.append(given[key])
+    if given["period"] is not None:
+        try:
+            start, end, year = parse_period(given["period"])
+        except ValueError as exc:
+            raise UsageError(f"--period: {exc}") from None
+        if start is None:
+            where.append("period_start IS NULL")
+        elif re.fullmatch(r"\s*\d{4}\s*", str(given["period"])):
+            where.append("year = ?")  # a year names every period within it (months, quarters, the year)
+            params.append(year)
+        else:
+            where += ["period_start = ?", "period_end = ?"]
+            params += [start, end]
+    return where, params
+
+
+def _referenced_lines(raw_dir: Path, references: list[tuple[str, int]]) -> dict[tuple[str, int], str]:
+    """The rows that references cite, read from the raw store once per document."""
+    by_document: dict[str, list[int]] = {}
+    for text, number in references:
+        by_document.setdefault(text, []).append(number)
+    lines: dict[tuple[str, int], str] = {}
+    for text, numbers in by_document.items():
+        cited = REFERENCE.match(text)
+        if cited is None:
+            raise OctrackerError(f"evidence {text!r} with a row number is not a reference to a kept document")
+        path = raw_document(raw_dir, cited["sha256"])
+        try:
+            texts = table_row_texts(path, numbers)
+        except LookupError as exc:
+            raise OctrackerError(f"{cited['file']} as kept in {path}: {exc}") from None
+        lines.update(((text, n), t) for n, t in zip(numbers, texts))
+    return lines
+
+
+def raw_document(raw_dir: Path, sha256: str) -> Path:
+    """The raw store's copy of the document with this sha256."""
+    kept = [p for p in (raw_dir / sha256[:2]).glob(f"{sha256}*") if p.is_file()]
+    if not kept:
+        raise OctrackerError(
+            f"the raw store {raw_dir} holds no document with sha256 {sha256}; the cited row cannot be printed "
+            "(was the warehouse moved without its data folder?)"
+        )
+    return kept[0]
+
+
+def _period_text(start: dt.date | None, end: dt.date | None) -> str:
+    if start is None or end is None:
+        return "unknown"
+    if start.month == 1 and start.day == 1 and end.month == 12 and end.day == 31 and start.year == end.year:
+        return str(start.year)
+    return f"{start.isoformat()}/{end.isoformat()}"
