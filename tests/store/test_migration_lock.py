@@ -23,6 +23,7 @@ SHIPPED = {
     "0010_geo_groups.sql": "40310772c9482c43b124085df16cb67b683bba4b66c0c7b34dce8e85b1869644",
     "0011_alert_silences.sql": "b1abaf786de3336fcbf2157e323c91c10fee1b22f5ebf5c0cecf1de7caec2355",
     "0012_alert_places.sql": "cc4ba871183ccd734036f3645af86d7ead4145e704e45907dd8abe6b2ff275ea",
+    "0012_evidence_rows.sql": "762dd843e93d14c1b222c14195f2f1989b7f125d25b3faf774f65254dacdc192",
 }
 
 
