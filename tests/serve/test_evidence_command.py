@@ -139,3 +139,12 @@ def test_evidence_says_what_is_missing(settings, by_reference):
     out = run_cli(settings, "evidence", "--source", the_source(settings), "--row", "2")
     assert out.exit_code == 1
     assert f"holds no document with sha256 {sha}" in out.output
+
+
+def test_the_report_quotes_the_cited_row(settings, tmp_path, by_reference):
+    sha = drop(settings, "shootings.csv", FIRST.read_bytes())
+    refresh(settings, ["inbox"])
+    out = run_cli(settings, "report", "--out", str(tmp_path / "report"))
+    assert out.exit_code == 0, out.output
+    page = (tmp_path / "report" / "index.html").read_text()
+    assert f"shootings,BE-BRU,2024,92,count,exact,,,final (shootings.csv (sha256 {sha}) line 3)" in page

@@ -16,6 +16,8 @@ from octracker.periods import parse_period
 
 #: The evidence of a version that cites a table row by reference (see `octracker.extract.long_table`).
 REFERENCE = re.compile(r"^(?P<file>.+) \(sha256 (?P<sha256>[0-9a-f]{64})\) (?P<unit>row|line)$")
+#: A reference as the views print it: the document, its sha256 and the row (or line) number.
+CITED_ROW = re.compile(r"^(?P<cite>.+ \(sha256 [0-9a-f]{64}\) (?:row|line)) (?P<number>\d+)$")
 #: Values printed at most; a broader question is narrowed with more options.
 MAX_VALUES = 50
 
@@ -119,6 +121,26 @@ def _referenced_lines(raw_dir: Path, references: list[tuple[str, int]]) -> dict[
             raise OctrackerError(f"{cited['file']} as kept in {path}: {exc}") from None
         lines.update(((text, n), t) for n, t in zip(numbers, texts))
     return lines
+
+
+def with_cited_rows(raw_dir: Path, texts: list[str]) -> dict[str, str]:
+    """Each evidence text that cites a table row by reference, mapped to that row followed by the reference.
+
+    For the report: a document the raw store no longer holds leaves its references as they are (they still
+    name the file, its sha256 and the row), rather than failing the whole report.
+    """
+    references = [(m["cite"], int(m["number"])) for m in map(CITED_ROW.match, dict.fromkeys(texts)) if m]
+    by_document: dict[str, list[tuple[str, int]]] = {}
+    for cite, number in references:
+        by_document.setdefault(REFERENCE.match(cite)["sha256"], []).append((cite, number))
+    shown: dict[str, str] = {}
+    for cited in by_document.values():
+        try:
+            lines = _referenced_lines(raw_dir, cited)
+        except OctrackerError:
+            continue
+        shown.update((f"{c} {n}", f"{lines[(c, n)]} ({c} {n})") for c, n in cited)
+    return shown
 
 
 def raw_document(raw_dir: Path, sha256: str) -> Path:

@@ -23,6 +23,7 @@ from octracker.content.geographies import load_place_names
 from octracker.errors import OctrackerError
 from octracker.extract.publishers.codes import is_native_id
 from octracker.serve.charts import POINT_COLUMNS, POINT_JOINS, Point, build_chart, read_points, render_svg
+from octracker.serve.evidence import with_cited_rows
 from octracker.serve.report_html import render_report
 from octracker.store.lake import published_time
 from octracker.store.query import existing_relations, locked_reader
@@ -352,6 +353,7 @@ def build_section(
     data: ReportData,
     geo_order: list[str],
     periods: dict[tuple, list[Point]],
+    raw_dir: Path,
     changes: dict[tuple[str, str, int], dict[str, Any]] | None = None,
     with_flags: bool = False,
 ) -> IndicatorSection:
@@ -364,6 +366,10 @@ def build_section(
         else ""
     )
     latest = records(con.execute("SELECT * FROM latest_values WHERE indicator_id = ? ORDER BY geo", [indicator.id]))
+    # A row of a large table is cited by reference: the report quotes the row itself, read from the raw store.
+    cited = with_cited_rows(raw_dir, [r["evidence"] for r in latest if r["evidence"]])
+    for row in latest:
+        row["evidence"] = cited.get(row["evidence"], row["evidence"])
     also = {
         row["geo"]: [
             s
@@ -445,7 +451,9 @@ def collect_report(
             ).fetchall()
         ]
         for n, indicator in enumerate(indicators, start=1):
-            data.sections.append(build_section(con, indicator, data, geo_order, periods, changes, with_flags))
+            data.sections.append(
+                build_section(con, indicator, data, geo_order, periods, settings.raw_dir, changes, with_flags)
+            )
             if on_progress:
                 on_progress(n, len(indicators), indicator.id)
     return data
