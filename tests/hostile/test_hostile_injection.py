@@ -174,6 +174,8 @@ REVIEWED = {
     "serve/metrics.py": {"view"},  # trend_alerts or muted_alerts, when the warehouse has it
     "cli/status.py": {"more"},  # a count in a message that quotes a query
     "alerts/deliveries.py": {"marks", "due"},
+    # Fixed column names each compared with a `?`, and the module's own limit.
+    "serve/evidence.py": {"' AND '.join(where)", "MAX_VALUES", "matches"},
     "serve/export.py": {"relation"},  # from EXPORTED_RELATIONS, and only one that exists
     "serve/datapackage.py": {"relation"},  # an exported relation, described after it was written
     # SUMMARY_SECTIONS' fixed columns, relations and clauses; the row limit is bound.

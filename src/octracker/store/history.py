@@ -204,7 +204,8 @@ def _load_stated(
     restated: pl.Series | None = None,
 ) -> LoadCounts:
     scope = ", ".join("?" for _ in source_ids) or "NULL"
-    current = f"SELECT * FROM observation_history WHERE valid_to IS NULL AND source_id IN ({scope})"
+    # `_rowid` finds a replaced version again without a second join on its key (see `_apply_changes`).
+    current = f"SELECT *, rowid AS _rowid FROM observation_history WHERE valid_to IS NULL AND source_id IN ({scope})"
     # The sources' first load reads the incoming rows once, in a plain insert: string views are safe there.
     first_load = not scalar(con, f"SELECT EXISTS ({current})", source_ids)
     con.register(
@@ -296,7 +297,7 @@ def _apply_changes(
     """
     # A full snapshot also finds current rows no longer stated (the outer side of the join): retractions.
     join = "FULL OUTER JOIN" if full_snapshot else "LEFT JOIN"
-    current_keys = ", ".join(f"h.{c} AS _h_{c}" for c in KEY_COLUMNS)
+    current_keys = ", ".join(f"h.{c} AS _h_{c}" for c in (*KEY_COLUMNS, "_rowid"))
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _changes AS
@@ -327,19 +328,18 @@ def _apply_changes(
             raise RestatedKeyConflict(f"{repeated} changed rows have the key of a row stated unchanged")
     if revised or retracted:
         con.execute(
-            f"""
-            UPDATE observation_history AS h SET valid_to = ?
-            FROM (SELECT * FROM _changes WHERE change IN ('revised', 'retracted')) AS c
-            WHERE h.valid_to IS NULL AND {_key_match("h", "c", "_h_")}
+            """
+            UPDATE observation_history SET valid_to = ?
+            WHERE rowid IN (SELECT _h__rowid FROM _changes WHERE change IN ('revised', 'retracted'))
             """,
             [now],
         )
     if counts.get("rehashed"):
         con.execute(
-            f"""
+            """
             UPDATE observation_history AS h SET row_hash = c.row_hash
-            FROM (SELECT * FROM _changes WHERE change = 'rehashed') AS c
-            WHERE h.valid_to IS NULL AND {_key_match("h", "c", "_h_")}
+            FROM (SELECT _h__rowid, row_hash FROM _changes WHERE change = 'rehashed') AS c
+            WHERE h.rowid = c._h__rowid
             """
         )
     if new or revised:
