@@ -74,9 +74,10 @@ def extract_long_table(
 ) -> Extract:
     """Read a long observation table (CSV or Parquet, told apart by magic bytes) into canonical rows.
 
-    A row's evidence is the row itself (`<file> row N: <cells>`, `line N` for a CSV), or, for a table of at least
-    `reference_from` rows (REFERENCE_FROM_ROWS unless given) whose bytes the raw store keeps under `document_sha256`, a reference to it: evidence
-    `<file> (sha256 <hex>) row` and the number in `_evidence_row` (see `table_row_text`).
+    A row's evidence is the row itself (`<file> row N: <cells>`, `line N` for a CSV), or, for a table of at
+    least `reference_from` rows (REFERENCE_FROM_ROWS unless given) whose bytes the raw store keeps under
+    `document_sha256`, a reference to it: evidence `<file> (sha256 <hex>) row` and the number in
+    `_evidence_row` (see `table_row_text`).
 
     Every row carries `_row_hash`, a hash of its cells. `known_rows` are the hashes of rows the warehouse
     holds current for this source, read under the same rules: such a row would give the same observation
