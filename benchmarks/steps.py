@@ -82,11 +82,13 @@ def octracker_refresh(args: dict[str, Any]) -> dict[str, Any]:
     import duckdb
 
     from octracker.load import loading, pipeline
+    from octracker.store import warehouse
     from octracker.store.settings import build_settings
 
     phases: dict[str, float] = {}
     for module, names in (
-        (pipeline, ("prepare_warehouse", "read_document", "store_raw", "publish")),
+        (warehouse, ("prepare_warehouse", "publish")),
+        (pipeline, ("read_document", "store_raw")),
         (loading, ("extract_document", "validate_observations", "upsert_observations")),
     ):
         for name in names:
