@@ -22,8 +22,10 @@ SHIPPED = {
     "0008_multi_source_periods.sql": "9b548257fb058a2b1d675848cfab097c40415cce417e59c8b4bfbd98e91f59de",
     "0010_geo_groups.sql": "40310772c9482c43b124085df16cb67b683bba4b66c0c7b34dce8e85b1869644",
     "0011_alert_silences.sql": "b1abaf786de3336fcbf2157e323c91c10fee1b22f5ebf5c0cecf1de7caec2355",
-    "0012_alert_places.sql": "cc4ba871183ccd734036f3645af86d7ead4145e704e45907dd8abe6b2ff275ea",
-    "0012_evidence_rows.sql": "762dd843e93d14c1b222c14195f2f1989b7f125d25b3faf774f65254dacdc192",
+    "0012_observation_flags.sql": "3345fc6d7d9aa99a71965e513b4fac4a227e01ba127db480aa0fbc0d1973231d",
+    "0013_feed_vintage.sql": "5550085fd11f956004980f4e6325f26319327c5d6f7c1faba4f9a637d3838122",
+    "0014_alert_places.sql": "cc4ba871183ccd734036f3645af86d7ead4145e704e45907dd8abe6b2ff275ea",
+    "0015_evidence_rows.sql": "762dd843e93d14c1b222c14195f2f1989b7f125d25b3faf774f65254dacdc192",
 }
 
 
