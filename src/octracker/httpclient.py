@@ -105,7 +105,6 @@ def _deadline_backend_class() -> type:
         def get_extra_info(self, info: str) -> Any:
             return self._stream.get_extra_info(info)
 
-
     class _DeadlineBackend(httpcore.NetworkBackend):
         """The default network backend, with every stream it opens bounded by the current deadline."""
 

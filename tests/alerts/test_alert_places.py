@@ -14,8 +14,10 @@ from octracker.errors import SpecError
 pytestmark = pytest.mark.usefixtures("backend")
 
 #: An index table of three countries for two editions: cocaine trade up a full point everywhere.
-EDITIONS = {2023: "Country,Cocaine trade\nBelgium,7.00\nNetherlands,6.50\nGermany,5.00\n",
-            2025: "Country,Cocaine trade\nBelgium,8.00\nNetherlands,7.50\nGermany,6.00\n"}
+EDITIONS = {
+    2023: "Country,Cocaine trade\nBelgium,7.00\nNetherlands,6.50\nGermany,5.00\n",
+    2025: "Country,Cocaine trade\nBelgium,8.00\nNetherlands,7.50\nGermany,6.00\n",
+}
 
 
 def ingest_editions(settings, tmp_path) -> None:

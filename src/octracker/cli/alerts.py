@@ -107,9 +107,7 @@ def send_command(app) -> None:
     With OCTRACKER_ALERTMANAGER_URL, Alertmanager gets the open alerts too (posted again before they would
     expire there) and the resolved or muted ones ended; a failed post exits 1 and is made again next time.
     """
-    # Delivery needs httpx and the outbox (polars): loaded here, so listing alerts starts fast.
-    import httpx
-
+    # Delivery needs the outbox (polars) and httpx (on the first client): loaded here, so listing alerts starts fast.
     from octracker.alerts.alertmanager import URL_ENV as ALERTMANAGER_URL_ENV
     from octracker.alerts.alertmanager import alertmanager_url_from_env, report_url_from_env
     from octracker.alerts.deliveries import configured_webhooks, send_alerts

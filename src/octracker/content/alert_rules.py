@@ -110,5 +110,5 @@ def load_alert_places(path: Path) -> tuple[str, ...]:
         return ()
     places = load_toml(path).get("places", [])
     if not isinstance(places, list) or not all(isinstance(p, str) and _PLACE.match(p) for p in places):
-        raise SpecError(f"{path}: places must be a list of geo ids such as \"BE\", \"NL\" or \"EU\", not {places!r}")
+        raise SpecError(f'{path}: places must be a list of geo ids such as "BE", "NL" or "EU", not {places!r}')
     return tuple(dict.fromkeys(places))

@@ -125,7 +125,7 @@ def extract_long_table(
 
 def _with_payloads(problems: list[Problem], path: Path) -> list[Problem]:
     """Problems of rows read without their text (a table cited by reference) get it from the file."""
-    missing = [p.line_no for p in problems if p.payload is None and p.line_no is not None]
+    missing = [line for line in (p.line_no for p in problems if p.payload is None) if line is not None]
     if not missing:
         return problems
     texts = dict(zip(missing, table_row_texts(path, missing)))

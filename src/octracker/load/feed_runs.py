@@ -181,7 +181,10 @@ def run_feed_pipeline(
             spec = dataclasses.replace(
                 spec,
                 source=dataclasses.replace(
-                    spec.source, published_on=fetched.date(), published_precision="day", url=public_url(config.fetch.url)
+                    spec.source,
+                    published_on=fetched.date(),
+                    published_precision="day",
+                    url=public_url(config.fetch.url),
                 ),
             )
         document, readable = feed_document(spec, config, result, settings)

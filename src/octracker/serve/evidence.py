@@ -13,6 +13,7 @@ import duckdb
 from octracker.errors import OctrackerError, UsageError
 from octracker.extract.long_table import table_row_texts
 from octracker.periods import parse_period
+from octracker.store.rows import scalar
 
 #: The evidence of a version that cites a table row by reference (see `octracker.extract.long_table`).
 REFERENCE = re.compile(r"^(?P<file>.+) \(sha256 (?P<sha256>[0-9a-f]{64})\) (?P<unit>row|line)$")
@@ -50,7 +51,7 @@ def find_evidence(
     """The current values that match (at most MAX_VALUES, in key order) with their lines, and how many match."""
     where, params = _conditions(indicator=indicator, geo=geo, period=period, source=source, row=row)
     matches = f"FROM observation_history WHERE valid_to IS NULL AND {' AND '.join(where)}"
-    total = con.execute(f"SELECT COUNT(*) {matches}", params).fetchone()[0]
+    total = scalar(con, f"SELECT COUNT(*) {matches}", params)
     rows = con.execute(
         "SELECT indicator_id, geo, period_start, period_end, source_id, value, evidence, evidence_row "
         f"{matches} ORDER BY indicator_id, geo, period_start, source_id LIMIT {MAX_VALUES}",
@@ -132,7 +133,9 @@ def with_cited_rows(raw_dir: Path, texts: list[str]) -> dict[str, str]:
     references = [(m["cite"], int(m["number"])) for m in map(CITED_ROW.match, dict.fromkeys(texts)) if m]
     by_document: dict[str, list[tuple[str, int]]] = {}
     for cite, number in references:
-        by_document.setdefault(REFERENCE.match(cite)["sha256"], []).append((cite, number))
+        reference = REFERENCE.match(cite)
+        assert reference is not None  # CITED_ROW's `cite` group is a REFERENCE
+        by_document.setdefault(reference["sha256"], []).append((cite, number))
     shown: dict[str, str] = {}
     for cited in by_document.values():
         try:
