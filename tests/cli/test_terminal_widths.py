@@ -107,8 +107,17 @@ def test_summary_says_how_much_of_each_cut_list_it_shows_and_rounds_percentages(
     alerts = len(json.loads(run_cli(refreshed, "alerts", "--format", "json").output))
     shown = lines.index(f"showing 10 of {alerts} rows; all of them:")
     assert lines[shown + 1] == "  octracker alerts"
-    # 90 t to 110 t is +22.2 %, not 22.2222; index scores keep their two decimals.
-    assert re.search(r"\b22\.2\b", text) and "22.22" not in text
+    # A change in percent is shown to one decimal (-62.1, not -62.0689...); scores keep two; nothing has more.
+    largest = run_cli(
+        refreshed,
+        "sql",
+        "SELECT pct_change FROM yoy_changes ORDER BY abs(pct_change) DESC LIMIT 10",
+        "--format",
+        "json",
+    )
+    for row in json.loads(largest.output):
+        assert re.search(rf"(?<![\d.]){row['pct_change']:.1f}(?![\d.])", text), row
+    assert not re.search(r"\d\.\d{3,}", text)
     assert re.search(r"\b6\.50\b", text)
 
 

@@ -45,7 +45,7 @@ def wait_until_running(child: subprocess.Popen, timeout: float = 90) -> str:
 @pytest.mark.parametrize("damage", ["garbage", "cut_in_half", "empty"])
 def test_a_damaged_published_copy_does_not_stop_the_scheduler_from_starting(loaded, damage):
     published = loaded.published_path
-    runs_before = read_rows(published, "SELECT COUNT(*) FROM runs")
+    runs_before = set(read_rows(published, "SELECT run_id FROM runs"))
     content = published.read_bytes()
     published.write_bytes(
         {"garbage": b"not a database\n" * 1000, "cut_in_half": content[: len(content) // 2], "empty": b""}[damage]
@@ -59,4 +59,5 @@ def test_a_damaged_published_copy_does_not_stop_the_scheduler_from_starting(load
         child.kill()
     assert child.returncode == 0
     assert "the published copy cannot be read" in started and "published again from the warehouse" in started
-    assert read_rows(published, "SELECT COUNT(*) FROM runs") == runs_before
+    # Every run recorded before is in the copy again (the scheduler may have started a due job since).
+    assert runs_before <= set(read_rows(published, "SELECT run_id FROM runs"))

@@ -115,13 +115,23 @@ def sidecar_problem(path: Path) -> str | None:
     return None
 
 
-def claimed_source_problem(con: duckdb.DuckDBPyConnection, settings: Settings, source_id: str) -> str | None:
-    """Why an inbox file may not load under `source_id`: it is another pipeline's source (or None)."""
+def claimed_source_problem(
+    con: duckdb.DuckDBPyConnection, settings: Settings, source_id: str, publisher_kind: str | None = None
+) -> str | None:
+    """Why an inbox file may not load under `source_id`: it is another pipeline's source (or None).
+
+    `publisher_kind` is given when the id is the publisher's own dataset code read from the file (no sidecar
+    named it): such a file is a vintage of the same dataset and may revise the source of a pipeline that
+    follows that dataset with the same reader; any other pipeline's source stays out of reach.
+    """
     row = con.execute("SELECT pipeline FROM sources WHERE source_id = ?", [source_id]).fetchone()
+    specs = _pipeline_specs(settings)
     owner = row[0] if row is not None and row[0] != INBOX_PIPELINE else None
     if owner is None:
-        owner = next((s.name for s in _pipeline_specs(settings) if s.source.source_id == source_id), None)
+        owner = next((s.name for s in specs if s.source.source_id == source_id), None)
     if owner is None:
+        return None
+    if publisher_kind is not None and any(s.name == owner and s.extractor == publisher_kind for s in specs):
         return None
     return (
         f"source_id {source_id!r} belongs to pipeline {owner!r}; an inbox file cannot load into another "
@@ -353,10 +363,11 @@ def _ingest(run: _InboxRun, catalog: Catalog, overrides: IngestOverrides) -> Pip
             ],
             document,
         )
+    publisher_kind = kind.name if kind.name in PUBLISHER_KINDS and not meta.source_id else None
     if kind.name in PUBLISHER_KINDS:
         meta = publisher_meta(kind.name, meta, content, run.path.name, catalog)
     run.source_id = derive_source_id(kind, meta, run.path)
-    claimed = claimed_source_problem(run.con, run.settings, run.source_id)
+    claimed = claimed_source_problem(run.con, run.settings, run.source_id, publisher_kind)
     if claimed is not None:
         return run.refuse([Problem("source_of_another_pipeline", claimed, "")], document)
     newer = newer_publication(run.con, run.source_id, meta, run.path)

@@ -41,9 +41,10 @@ from octracker.errors import OctrackerError, WarehouseBusy
 from octracker.httpclient import new_client
 from octracker.load.inbox import INBOX_PIPELINE, list_inbox_files
 from octracker.load.pipeline import open_refresh, refresh
+from octracker.store.query import open_locked_reader
 from octracker.store.runs import new_run_id
 from octracker.store.settings import Settings
-from octracker.store.warehouse import open_reader, utc_now
+from octracker.store.warehouse import utc_now
 
 log = logging.getLogger("octracker.schedule.scheduler")
 
@@ -87,8 +88,10 @@ def _last_successes(settings: Settings) -> dict[str, dt.datetime]:
     target = settings.read_target
     if isinstance(target, Path) and not target.exists():
         return {}
+    # Opened as the metrics server opens it: DuckDB refuses a second connection to a file in one process
+    # with another configuration.
     try:
-        con = open_reader(target)
+        con = open_locked_reader(target)
     except OctrackerError:
         return {}  # a lake not created yet
     try:
