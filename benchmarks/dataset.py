@@ -102,7 +102,7 @@ def long_table(size: Size, *, seed: int = 8) -> pl.DataFrame:
     labels = month_periods(size.periods) if size.frequency == "monthly" else year_periods(size.periods)
     periods = pl.DataFrame({"period": labels}).with_row_index("_period")
     frame = series.join(periods, how="cross").sort("indicator", "geo", "_period")
-    # A level per series and +-5 % noise per period: values in a plausible count range, two decimals.
+    # A level per series and +-5 % noise per period: whole counts in a plausible range (a count counts whole things).
     row = pl.int_range(pl.len(), dtype=pl.UInt64)
     series_no = row // size.periods
     level = 100 + uniform(series_no, seed) * 99_900
@@ -110,14 +110,15 @@ def long_table(size: Size, *, seed: int = 8) -> pl.DataFrame:
     last = pl.col("_period") == size.periods - 1
     jump = pl.when(last & (uniform(series_no, seed + 2) < JUMP_SHARE)).then(JUMP).otherwise(1.0)
     value = level * noise * (jump if size.frequency == "annual" else 1.0)
-    return frame.with_columns(value.round(2).alias("value"), pl.lit("count").alias("unit")).drop("_period")
+    return frame.with_columns(value.round(0).alias("value"), pl.lit("count").alias("unit")).drop("_period")
 
 
 def revise(frame: pl.DataFrame, *, share: float = REVISED_SHARE, seed: int = 9) -> pl.DataFrame:
-    """The same table with `share` of the values changed (+1 %), spread over all series."""
+    """The same table with `share` of the values changed (+1 %, rounded: every count is at least 95, so it moves by
+    at least one), spread over all series."""
     changed = uniform(pl.int_range(pl.len(), dtype=pl.UInt64), seed) < share
     return frame.with_columns(
-        pl.when(changed).then((pl.col("value") * 1.01).round(2)).otherwise(pl.col("value")).alias("value")
+        pl.when(changed).then((pl.col("value") * 1.01).round(0)).otherwise(pl.col("value")).alias("value")
     )
 
 
@@ -177,18 +178,20 @@ def catalog_toml(count: int = CATALOG_INDICATORS) -> str:
     return "# Benchmark-only catalog: synthetic indicators, never part of the real project.\n\n" + "\n".join(blocks)
 
 
-def write_project(root: Path) -> Path:
-    """A project folder with the real contract, alert rules, migrations and views, and a synthetic catalog.
+def write_project(root: Path, *, synthetic_catalog: bool = True) -> Path:
+    """A project folder with the real contract, alert rules, migrations and views, and a synthetic catalog
+    (or the real one), without pipelines.
 
-    Everything but the catalog is copied fresh each time, so the benchmark always measures the engine's
-    current SQL and rules.
+    Everything but the synthetic catalog is copied fresh each time, so the benchmark always measures the
+    engine's current SQL and rules.
     """
     if root.exists():
         shutil.rmtree(root)
     (root / "pipelines").mkdir(parents=True)
     for folder in ("schemas", "warehouse/migrations", "warehouse/views"):
         shutil.copytree(REPO / folder, root / folder)
-    (root / "schemas" / "indicators.toml").write_text(catalog_toml(), encoding="utf-8")
+    if synthetic_catalog:
+        (root / "schemas" / "indicators.toml").write_text(catalog_toml(), encoding="utf-8")
     return root
 
 
@@ -203,6 +206,24 @@ class Feed:
 
 MONTHLY = Feed("bench_monthly", "bench-statistics-office-monthly", "monthly_statistics.parquet")
 YEARLY = Feed("bench_annual", "bench-statistics-office-annual", "annual_statistics.parquet")
+#: The monthly table given to `octracker ingest` (a source of its own: a spec pipeline's source is not the inbox's).
+INBOX = Feed("inbox", "bench-statistics-office-inbox", "monthly_statistics.parquet")
+
+
+def stage_table(folder: Path, table: Path, feed: Feed = INBOX) -> Path:
+    """Put `table` in `folder` under the feed's file name, with its sidecar, for `octracker ingest`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    document = folder / feed.document
+    shutil.copyfile(table, document)
+    document.with_name(feed.document + ".meta.toml").write_text(sidecar_toml(feed), encoding="utf-8")
+    return document
+
+
+def sidecar_toml(feed: Feed) -> str:
+    return (
+        f'source_id = "{feed.source_id}"\nkind = "observations_long"\ntitle = "Synthetic statistics"\n'
+        f'publisher = "Benchmark statistics office"\npublished = "2026-01-15"\n'
+    )
 
 
 def write_spec(project: Path, table: Path, feed: Feed = MONTHLY, *, full_snapshot: bool = True) -> Path:
@@ -212,14 +233,7 @@ def write_spec(project: Path, table: Path, feed: Feed = MONTHLY, *, full_snapsho
     the evidence of a row names the file and row, so a new name would make every row a revision.
     """
     documents = project / "pipelines" / "documents"
-    documents.mkdir(parents=True, exist_ok=True)
-    document = documents / feed.document
-    shutil.copyfile(table, document)
-    document.with_name(feed.document + ".meta.toml").write_text(
-        f'source_id = "{feed.source_id}"\nkind = "observations_long"\ntitle = "Synthetic statistics"\n'
-        f'publisher = "Benchmark statistics office"\npublished = "2026-01-15"\n',
-        encoding="utf-8",
-    )
+    stage_table(documents, table, feed)
     spec = project / "pipelines" / f"{feed.pipeline}.toml"
     spec.write_text(
         f'description = "Synthetic long table for benchmarks"\nextractor = "observations_long"\n'
