@@ -166,6 +166,17 @@ def close_lake_readers():
         _LAKE_READERS.popitem()[1].close()
 
 
+def narrow_shootings(settings: Settings, most: int) -> None:
+    """Edit the project copy's catalog so that `shootings` allows at most `most` (a change of the rules)."""
+    catalog = settings.schemas_dir / "indicators.toml"
+    text = catalog.read_text(encoding="utf-8")
+    entry = 'id = "shootings"\nname = "Shootings"\nunit = "count"\ndirection = "up_is_bad"\n'
+    entry += 'frequency = "annual"\nmin = 0\n'
+    narrowed = text.replace(entry + "max = 100000", entry + f"max = {most}")
+    assert narrowed != text, "the catalog entry of shootings changed: update this helper"
+    catalog.write_text(narrowed, encoding="utf-8")
+
+
 def query(settings: Settings, sql: str, params: list | None = None) -> list[tuple]:
     """Rows of one query as analysts read them: the published copy of a file, or the lake itself."""
     if settings.lake is not None:

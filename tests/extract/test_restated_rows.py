@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from conftest import query
+from conftest import narrow_shootings, query
 from octracker.load.pipeline import refresh
 from octracker.store.warehouse import open_writer
 
@@ -110,16 +110,7 @@ def test_when_the_rules_change_every_row_is_read_again(scratch_project):
 
     # The catalog now allows at most 60 shootings; only 2010's value changes in the new edition, but the
     # unchanged rows of 2021-2024 (61-64) break the new rule and must be found.
-    catalog = settings.schemas_dir / "indicators.toml"
-    text = catalog.read_text(encoding="utf-8")
-    narrowed = text.replace(
-        'id = "shootings"\nname = "Shootings"\nunit = "count"\ndirection = "up_is_bad"\n'
-        'frequency = "annual"\nmin = 0\nmax = 100000',
-        'id = "shootings"\nname = "Shootings"\nunit = "count"\ndirection = "up_is_bad"\n'
-        'frequency = "annual"\nmin = 0\nmax = 60',
-    )
-    assert narrowed != text
-    catalog.write_text(narrowed, encoding="utf-8")
+    narrow_shootings(settings, 60)
     publish_table(settings, [row(2010, 49)] + EDITION_1[1:])
     [result] = refresh(settings, [PIPELINE])
     assert result.status == "refused"

@@ -11,6 +11,7 @@ import openpyxl
 import polars as pl
 import pytest
 
+from conftest import narrow_shootings
 from feed_server import FeedServer, Reply
 from octracker.load.inbox import IngestOverrides
 from octracker.load.pipeline import ingest_files, refresh
@@ -180,6 +181,49 @@ def test_a_later_table_revises_a_year_to_date_value_and_as_of_answers_what_was_k
     assert known_now == [(92.0,)]
     before_anything = published(settings, "SELECT COUNT(*) FROM observations_as_of(TIMESTAMP '2000-01-01')")
     assert before_anything == [(0,)]
+
+
+def staged(tmp_path: Path, name: str, text: str) -> Path:
+    """A table given to `octracker ingest`, with its sidecar, from a folder outside the inbox."""
+    outside = tmp_path / "outside"
+    outside.mkdir(exist_ok=True)
+    (outside / f"{name}.meta.toml").write_text(POLICE)
+    path = outside / name
+    path.write_text(text)
+    return path
+
+
+def test_a_new_edition_given_to_ingest_reads_only_the_rows_that_changed(settings, tmp_path):
+    first = (CASES / "shootings_2024_final.csv").read_text()
+    [loaded] = ingest_files(settings, [staged(tmp_path, "police.csv", first)], stage=True)
+    assert (loaded.status, loaded.counts.new) == ("success", 3)
+    header, y2023, y2024, deaths = first.splitlines(keepends=True)
+    # The next edition under the same name: 2024 corrected, and every row in another place.
+    second = header + deaths + y2024.replace(",92,", ",95,") + y2023
+    [result] = ingest_files(settings, [staged(tmp_path, "police.csv", second)], stage=True)
+    assert (result.status, result.counts.new, result.counts.revised, result.counts.unchanged) == ("success", 0, 1, 2)
+    evidence = dict(
+        published(
+            settings,
+            "SELECT indicator_id || ' ' || year, evidence FROM observations WHERE geo = 'BE-BRU' AND year >= 2023",
+        )
+    )
+    # The unchanged rows were not read again: they still cite where the first edition stated them.
+    assert evidence["shootings 2023"].startswith("police.csv line 2: ")
+    assert evidence["shooting_deaths 2024"].startswith("police.csv line 4: ")
+    assert evidence["shootings 2024"] == "police.csv line 3: shootings,BE-BRU,2024,95,count,exact,,,final"
+
+
+def test_a_new_edition_given_to_ingest_under_new_rules_is_read_in_full(scratch_project, tmp_path):
+    settings = scratch_project
+    first = (CASES / "shootings_2024_final.csv").read_text()
+    ingest_files(settings, [staged(tmp_path, "police.csv", first)], stage=True)
+    # The catalog now allows at most 80 shootings: the unchanged 2024 row (92) breaks it and must be found.
+    narrow_shootings(settings, 80)
+    second = first.replace("shooting_deaths,BE-BRU,2024,9,", "shooting_deaths,BE-BRU,2024,10,")
+    [result] = ingest_files(settings, [staged(tmp_path, "police.csv", second)], stage=True)
+    assert result.status == "refused"
+    assert read_rows(settings.published_path, "SELECT check_name, line_no FROM quarantine") == [("out_of_range", 3)]
 
 
 def test_as_of_works_through_octracker_sql(settings):

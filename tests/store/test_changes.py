@@ -14,7 +14,7 @@ from published import read_rows
 
 CASES = Path(__file__).resolve().parents[1] / "cases" / "inbox"
 FIRST = (CASES / "shootings_2024_final.csv").read_bytes()
-# The same source a week later: 2024 revised from 92 to 95 and 2022 added (2023 restated on another line).
+# The same source a week later: 2024 revised from 92 to 95 and 2022 added (2023 stated again on another line).
 SECOND = b"""indicator,geo,period,value,unit,qualifier,as_of,source_url,note
 shootings,BE-BRU,2022,48,count,exact,,,
 shootings,BE-BRU,2023,61,count,exact,,,
@@ -46,9 +46,9 @@ def test_a_first_load_is_all_new_and_a_later_one_lists_only_what_moved(settings)
     ]
     drop(settings, SECOND)
     [second] = refresh(settings, ["inbox"])
-    # The history has new versions of every restated row (their evidence cites new line numbers) ...
-    assert (second.counts.new, second.counts.revised) == (1, 3)
-    # ... but only one value changed.
+    # Rows stated again unchanged keep their versions (read under the same rules, they are not read again) ...
+    assert (second.counts.new, second.counts.revised, second.counts.unchanged) == (1, 1, 2)
+    # ... and the change log lists what moved.
     assert changes(settings, f"run_id = '{second.run_id}'") == [
         (second.run_id, "new", "shootings", "BE-BRU", 2022, None, 48.0, "shootings"),
         (second.run_id, "revised", "shootings", "BE-BRU", 2024, 92.0, 95.0, "shootings"),

@@ -37,14 +37,33 @@ def rules_fingerprint(spec: PipelineSpec, document: Document, schemas_dir: Path)
 
     Under the same rules, the same table row always gives the same observation (see `octracker.store.history`).
     """
-    digest = hashlib.sha256(engine_fingerprint().encode())
     side = sidecar_path(document.path)
-    schemas = sorted(p for p in schemas_dir.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
-    files = [spec.path, *([side] if side.exists() else []), *schemas]
-    for path in files:
+    return _digest(engine_fingerprint(), [spec.path, *([side] if side.exists() else []), *_schema_files(schemas_dir)])
+
+
+def _schema_files(schemas_dir: Path) -> list[Path]:
+    return sorted(p for p in schemas_dir.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+
+
+def _digest(head: str, paths: list[Path]) -> str:
+    """sha256 of `head`, then each file's name and bytes."""
+    digest = hashlib.sha256(head.encode())
+    for path in paths:
         digest.update(str(path.name).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+def inbox_rules_fingerprint(spec: PipelineSpec, file_name: str, schemas_dir: Path) -> str:
+    """One hash of how the inbox reads a table: engine, reader and its parameters, the file's name, the source
+    and `schemas/`; not the bytes.
+
+    The inbox's counterpart of `rules_fingerprint` (an inbox file has no spec file), for the readers that skip
+    rows known unchanged (`READS_KNOWN_ROWS`): what they make of a row depends on these alone, not on the rest
+    of the sidecar (a new edition's publication date reads its rows the same way).
+    """
+    reading = repr((spec.extractor, sorted(spec.params.items()), file_name, spec.source_id))
+    return _digest(engine_fingerprint() + reading, _schema_files(schemas_dir))
 
 
 def input_fingerprint(rules: str, document: Document) -> str:

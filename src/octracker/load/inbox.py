@@ -37,6 +37,7 @@ from octracker.content.documents import (
     store_raw,
     text_fault,
 )
+from octracker.content.fingerprints import inbox_rules_fingerprint, input_fingerprint, record_fingerprint
 from octracker.content.specs import INBOX_PIPELINE, PipelineSpec, load_specs
 from octracker.errors import InputRefused
 from octracker.extract.extractors import EXTRACTORS
@@ -46,6 +47,7 @@ from octracker.extract.table_files import is_binary_table
 from octracker.extracts import Problem
 from octracker.load.loading import PipelineResult, extract_and_load, record_failure, refuse_document
 from octracker.load.review import record_candidates
+from octracker.store.history import current_row_hashes
 from octracker.store.rows import scalar
 from octracker.store.runs import finish_run, start_run, upsert_source
 from octracker.store.settings import Settings
@@ -395,6 +397,14 @@ def _ingest(run: _InboxRun, catalog: Catalog, overrides: IngestOverrides) -> Pip
 
     # Save outputs.
     archived, quarantined = archive_path(run.settings.inbox_dir, run.path, sha256), quarantine_path(run.path)
+    # Under the rules of the source's last load, a table row it read gives the same observation: not read again.
+    rules = inbox_rules_fingerprint(spec, run.path.name, run.settings.schemas_dir)
+    known = current_row_hashes(run.con, run.source_id) if rules == last_rules(run.con, run.source_id) else None
+
+    def loaded(con: duckdb.DuckDBPyConnection) -> None:
+        run.record(con, "loaded", archived)
+        record_fingerprint(con, run.run_id, input_fingerprint(rules, document), rules)
+
     with named_copy(readable, run.path.name) as named:
         result = extract_and_load(
             run.con,
@@ -403,8 +413,9 @@ def _ingest(run: _InboxRun, catalog: Catalog, overrides: IngestOverrides) -> Pip
             catalog,
             run.run_id,
             document,
-            also=lambda c: run.record(c, "loaded", archived),
+            also=loaded,
             also_refused=lambda c, message: run.record(c, "refused", quarantined, message),
+            known_rows=known,
         )
     if result.status == "refused":
         return run.refused(result, quarantined)
@@ -497,6 +508,16 @@ def _record_article(run: _InboxRun, spec: PipelineSpec, document: Document) -> P
     return dataclasses.replace(
         run.archived(PipelineResult(INBOX_PIPELINE, run.run_id, "success"), kept), candidates=proposed
     )
+
+
+def last_rules(con: duckdb.DuckDBPyConnection, source_id: str) -> str | None:
+    """The rules fingerprint of the source's latest file loaded through the inbox (None when it had none)."""
+    row = con.execute(
+        "SELECT r.rules_sha256 FROM inbox_files AS f JOIN runs AS r USING (run_id) "
+        "WHERE f.source_id = ? AND f.status = 'loaded' ORDER BY r.started_at DESC LIMIT 1",
+        [source_id],
+    ).fetchone()
+    return row[0] if row else None
 
 
 def seen_before(con: duckdb.DuckDBPyConnection, sha256: str, meta_sha256: str) -> bool:
