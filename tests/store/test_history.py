@@ -169,7 +169,7 @@ def test_a_frame_in_many_chunks_is_stored_in_full_row_groups(con):
 
 
 def test_text_is_stored_exactly_on_a_first_load_and_on_a_later_one(con):
-    # A first load hands DuckDB polars' string views, a later one large strings (see history.in_row_groups):
+    # A first load streams polars' string views to DuckDB, a later one large strings (see history.in_row_groups):
     # either way the text read back is the text given, long or short, accented, empty or missing.
     texts = rows(
         unit=["count", "count", "per 100,000 people"],

@@ -61,7 +61,7 @@ class LoadCounts:
     retracted: int = 0
 
 
-def in_row_groups(frame: pl.DataFrame, *, string_views: bool = False) -> pa.Table:
+def in_row_groups(frame: pl.DataFrame) -> pa.Table:
     """The frame as Arrow chunks of whole DuckDB row groups, for DuckDB to read in place and in parallel.
 
     DuckDB scans an Arrow table one chunk per thread: a single chunk of ten million rows is read by one
@@ -69,18 +69,29 @@ def in_row_groups(frame: pl.DataFrame, *, string_views: bool = False) -> pa.Tabl
     leave part-filled row groups, which the first checkpoint after any update rewrites (10M rows: ~10 s).
     Chunks of one row group each give both: parallel reads and full row groups.
 
-    Polars keeps text as string views. Handed over as they are (`string_views`), they are not copied; as
-    Arrow's large strings, every text is (the benchmark's first load of 10M rows: 2-4 s longer). But DuckDB
-    pushes a join's filters into an Arrow scan, and pyarrow cannot filter a table that holds a string view
-    ("no kernel matching input types (string_view, bool)"): use them only for a table that DuckDB reads
-    whole, never in a join.
+    Text goes as Arrow's large strings: DuckDB pushes a join's filters into an Arrow scan, and pyarrow cannot
+    filter a table that holds polars' string views ("no kernel matching input types (string_view, bool)").
     """
-    whole = frame.rechunk()
-    if string_views:
-        table = whole.to_arrow(compat_level=pl.CompatLevel.newest())
-    else:
-        table = whole.to_arrow()
+    table = frame.rechunk().to_arrow()
     return pa.Table.from_batches(table.to_batches(max_chunksize=CHUNK_ROWS), schema=table.schema)
+
+
+def streamed_in_row_groups(frame: pl.DataFrame) -> pa.RecordBatchReader:
+    """The frame as a stream of Arrow batches of one DuckDB row group each, made as DuckDB reads them.
+
+    For a table DuckDB reads once, whole (a first load): unlike `in_row_groups`, no copy of the whole frame is
+    made beside it, only one row group at a time (10M rows: about 0.4 GiB less at the peak). Text goes as polars'
+    string views, not copied (as large strings, every text is: 2-4 s more for 10M rows); a plain scan reads them,
+    a join's filters could not (see `in_row_groups`).
+    """
+    compat = pl.CompatLevel.newest()
+    schema = frame.slice(0, 0).to_arrow(compat_level=compat).schema
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for offset in range(0, frame.height, CHUNK_ROWS):
+            yield from frame.slice(offset, CHUNK_ROWS).rechunk().to_arrow(compat_level=compat).to_batches()
+
+    return pa.RecordBatchReader.from_batches(schema, batches())
 
 
 @contextlib.contextmanager
@@ -206,12 +217,10 @@ def _load_stated(
     scope = ", ".join("?" for _ in source_ids) or "NULL"
     # `_rowid` finds a replaced version again without a second join on its key (see `_apply_changes`).
     current = f"SELECT *, rowid AS _rowid FROM observation_history WHERE valid_to IS NULL AND source_id IN ({scope})"
-    # The sources' first load reads the incoming rows once, in a plain insert: string views are safe there.
+    # The sources' first load reads the incoming rows once, in a plain insert: a stream of string views will do.
     first_load = not scalar(con, f"SELECT EXISTS ({current})", source_ids)
-    con.register(
-        "_incoming",
-        in_row_groups(loaded_columns(frame), string_views=first_load),
-    )
+    loaded = loaded_columns(frame)
+    con.register("_incoming", streamed_in_row_groups(loaded) if first_load else in_row_groups(loaded))
 
     registered = ["_incoming"]
 
