@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -27,6 +28,7 @@ EUROSTAT_AGGREGATE_LABELS: dict[str, str] = {
 CONFIDENTIAL_STATUSES = frozenset({"C", "D", "N"})
 
 
+@functools.lru_cache(maxsize=4096)  # a table repeats a few labels over many rows
 def label_code(label: str) -> str:
     """A stable lower-case code for a label: accents dropped, every run of other characters one `_`.
 
@@ -61,6 +63,7 @@ def cbs_geo(code: str) -> str:
     return "NL" if code == "NL01" else f"NL-{code}"
 
 
+@functools.lru_cache(maxsize=256)
 def observation_flags(*published: str | None) -> str | None:
     """The publisher's flags as one lower-case string (`p`, `bp`, `c`), None when there are none.
 

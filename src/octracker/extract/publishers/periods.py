@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import functools
 import re
 from typing import NamedTuple
 
@@ -29,6 +30,7 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
 ]
 
 
+@functools.lru_cache(maxsize=4096)  # a table repeats its few periods over many rows
 def parse_publisher_period(text: str) -> PublisherPeriod:
     """The period a publisher's time code names; ValueError for a code that is none of the known forms."""
     code = text.strip().upper()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import io
 import re
 from typing import Any
@@ -194,6 +195,7 @@ def _column_id(cell: str) -> str:
     return cell if cell.upper() in STRUCTURE_COLUMNS else cell.split(":")[0].strip()
 
 
+@functools.lru_cache(maxsize=64)
 def _structure(text: str) -> tuple[str, str]:
     found = _STRUCTURE_ID.match(text.strip())
     if not found:
@@ -213,6 +215,7 @@ def _code_part(cell: str) -> str:
     return cell.split(":")[0].strip() if _has_code(cell) else cell
 
 
+@functools.lru_cache(maxsize=4096)  # cells repeat their few codes over every row
 def _dimension_code(cell: str, column: str) -> str:
     cell = cell.strip()
     if not cell:
@@ -221,6 +224,7 @@ def _dimension_code(cell: str, column: str) -> str:
     return code.lower() if _CODE.fullmatch(code) else label_code(code)
 
 
+@functools.lru_cache(maxsize=4096)
 def _geo(cell: str) -> str:
     cell = cell.strip()
     code = _code_part(cell)
@@ -245,6 +249,7 @@ def _value(text: str) -> float | None:
         raise ValueError(f"OBS_VALUE {text!r} is not a number") from None
 
 
+@functools.lru_cache(maxsize=256)
 def _flag(cell: str) -> str | None:
     cell = cell.strip()
     if not cell:
@@ -257,6 +262,7 @@ def _flag(cell: str) -> str | None:
     raise ValueError(f"OBS_FLAG {cell!r} is not a flag code nor a flag label octracker knows; download with codes")
 
 
+@functools.lru_cache(maxsize=64)  # one time of update, written on every row
 def _last_update(text: str) -> dt.datetime | None:
     text = text.strip()
     if not text:
