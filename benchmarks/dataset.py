@@ -10,6 +10,7 @@ Every file is deterministic for a given polars version: the same size gives the 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -163,6 +164,67 @@ def write_tables(size: Size, data_dir: Path = DATA_DIR) -> TableFiles:
         delta = pl.read_parquet(files.delta)
         step = max(delta.height // SMALL_CHANGE_ROWS, 1)
         delta.gather_every(step).head(SMALL_CHANGE_ROWS).write_parquet(files.small_change, compression="zstd")
+    return files
+
+
+#: A publisher's dataset of 1M observations (50 offence codes x 200 countries x 100 years), as Eurostat writes it.
+PUBLISHER_SHAPE = {"indic": [f"ICCS{n:04d}" for n in range(50)], "years": [str(y) for y in range(1926, 2026)]}
+
+
+def publisher_files(data_dir: Path = DATA_DIR) -> dict[str, Path]:
+    """The same 1M observations as SDMX-CSV and as JSON-stat 2.0 (written once; deterministic)."""
+    folder = data_dir / "tables"
+    files = {"sdmx_csv": folder / "estat_bench_crim.csv", "jsonstat": folder / "estat_bench_crim.json"}
+    if all(p.exists() for p in files.values()):
+        return files
+    folder.mkdir(parents=True, exist_ok=True)
+    geos = geo_codes(200)
+    cube = (
+        pl.DataFrame({"indic": PUBLISHER_SHAPE["indic"]})
+        .join(pl.DataFrame({"geo": geos}), how="cross")
+        .join(pl.DataFrame({"TIME_PERIOD": PUBLISHER_SHAPE["years"]}), how="cross")
+    )
+    values = (uniform(pl.int_range(pl.len(), dtype=pl.UInt64), 3) * 10_000).round(0)
+    cube = cube.with_columns(OBS_VALUE=values)
+    cube.select(
+        DATAFLOW=pl.lit("ESTAT:BENCH_CRIM(1.0)"),
+        **{"LAST UPDATE": pl.lit("12/06/25 23:00:00")},
+        freq=pl.lit("A"),
+        indic=pl.col("indic"),
+        unit=pl.lit("NR"),
+        geo=pl.col("geo"),
+        TIME_PERIOD=pl.col("TIME_PERIOD"),
+        OBS_VALUE=pl.col("OBS_VALUE"),
+        OBS_FLAG=pl.lit(None, pl.String),
+    ).write_csv(files["sdmx_csv"])
+    # JSON-stat: the cube's values in row-major order of its dimensions (freq, indic, unit, geo, time).
+    ids = ["freq", "indic", "unit", "geo", "time"]
+    codes = {
+        "freq": ["A"],
+        "indic": PUBLISHER_SHAPE["indic"],
+        "unit": ["NR"],
+        "geo": geos,
+        "time": PUBLISHER_SHAPE["years"],
+    }
+    body = {
+        "version": "2.0",
+        "class": "dataset",
+        "label": "Benchmark offences (synthetic)",
+        "source": "ESTAT",
+        "updated": "2025-06-12T23:00:00+0200",
+        "id": ids,
+        "size": [len(codes[i]) for i in ids],
+        "dimension": {
+            i: {
+                "label": i,
+                "category": {"index": {c: n for n, c in enumerate(codes[i])}, "label": {c: c for c in codes[i]}},
+            }
+            for i in ids
+        },
+        "value": {str(n): v for n, v in enumerate(cube.get_column("OBS_VALUE").to_list())},
+        "extension": {"id": "BENCH_CRIM", "agencyId": "ESTAT"},
+    }
+    files["jsonstat"].write_text(json.dumps(body), encoding="utf-8")
     return files
 
 
