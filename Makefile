@@ -53,7 +53,7 @@ docs: $(DOCS_STAMP)
 	$(BIN)/python scripts/indicator_reference.py
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
-# Benchmarks (not part of `make test`): 2.5-6 minutes on 2 cores (the first run also generates the tables);
+# Benchmarks (not part of `make test`): 5-35 minutes on 2 cores, the busier the longer (the first run also generates the tables);
 # BENCH_ARGS=--quick for a smoke run.
 bench: $(TEST_STAMP)
 	$(BIN)/pip install --quiet -e '.[bench]'
