@@ -153,9 +153,12 @@ def test_a_later_table_revises_a_year_to_date_value_and_as_of_answers_what_was_k
     time.sleep(0.01)
     drop(settings, "final.csv", (CASES / "shootings_2024_final.csv").read_bytes(), POLICE)
     [second] = refresh(settings, ["inbox"])
-    # 89 (year to date) became 92 (final) and the deaths are no longer partial; 2023 is restated with new
-    # evidence (the final table's line), which is a new version too.
-    assert (second.counts.new, second.counts.revised) == (0, 3)
+    # 89 (year to date) became 92 (final) and the deaths are no longer partial: two revisions. 2023 is restated
+    # as it was: unchanged, though its new version cites the final table's line.
+    assert (second.counts.new, second.counts.revised, second.counts.unchanged) == (0, 2, 1)
+    assert published(
+        settings, "SELECT evidence LIKE 'final.csv%' FROM observations WHERE indicator_id = 'shootings' AND year = 2023"
+    ) == [(True,)]
     # Year-over-year changes follow the current value.
     assert published(settings, yoy) == [(92.0, 61.0, 31.0, "full_year")]
 

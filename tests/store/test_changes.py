@@ -48,6 +48,11 @@ def test_a_first_load_is_all_new_and_a_later_one_lists_only_what_moved(settings)
     [second] = refresh(settings, ["inbox"])
     # Rows stated again unchanged keep their versions (read under the same rules, they are not read again) ...
     assert (second.counts.new, second.counts.revised, second.counts.unchanged) == (1, 1, 2)
+    assert read_rows(
+        settings.published_path,
+        "SELECT rows_new, rows_revised, rows_unchanged FROM runs WHERE run_id = ?",
+        [second.run_id],
+    ) == [(1, 1, 2)]
     # ... and the change log lists what moved.
     assert changes(settings, f"run_id = '{second.run_id}'") == [
         (second.run_id, "new", "shootings", "BE-BRU", 2022, None, 48.0, "shootings"),

@@ -18,6 +18,9 @@ from octracker.store.rows import one_row, scalar
 KEY_COLUMNS = ("indicator_id", "geo", "period_start", "period_end", "source_id")
 #: Columns whose change makes a new version of an observation.
 VALUE_COLUMNS = ("year", "value", "unit", "qualifier", "is_partial", "as_of", "method", "evidence", "note", "flags")
+#: What a version states, as against where and how it was read (evidence, method, note): a change of one of these
+#: is a revision; a change of the others alone is the same statement cited anew, counted unchanged.
+STATEMENT_COLUMNS = ("year", "value", "unit", "qualifier", "is_partial", "as_of", "flags")
 CANONICAL_COLUMNS = (
     *KEY_COLUMNS[:4],
     "year",
@@ -53,7 +56,11 @@ class RestatedKeyConflict(Exception):
 
 @dataclass(frozen=True)
 class LoadCounts:
-    """How the incoming rows compared with what the warehouse already knew."""
+    """How the incoming rows compared with what the warehouse already knew.
+
+    `revised` rows state something else (see `STATEMENT_COLUMNS`); `unchanged` ones state the same, also when
+    only its evidence, method or note moved (the history then holds a new version citing where it is now).
+    """
 
     new: int = 0
     revised: int = 0
@@ -136,6 +143,10 @@ def _same_values(left: str, right: str) -> str:
         for c in VALUE_COLUMNS
     ]
     return " AND ".join(same)
+
+
+def _same_statement(left: str, right: str) -> str:
+    return " AND ".join(f"{left}.{c} IS NOT DISTINCT FROM {right}.{c}" for c in STATEMENT_COLUMNS)
 
 
 def loaded_columns(frame: pl.DataFrame) -> pl.DataFrame:
@@ -312,7 +323,8 @@ def _apply_changes(
         CREATE OR REPLACE TEMP TABLE _changes AS
         SELECT CASE WHEN i.indicator_id IS NULL THEN 'retracted'
                     WHEN h.indicator_id IS NULL THEN 'new'
-                    WHEN NOT ({_same_values("i", "h")}) THEN 'revised'
+                    WHEN NOT ({_same_statement("i", "h")}) THEN 'revised'
+                    WHEN NOT ({_same_values("i", "h")}) THEN 'restated'
                     ELSE 'rehashed' END AS change,
                i.*, {current_keys}
         FROM _incoming AS i
@@ -325,7 +337,9 @@ def _apply_changes(
         source_ids,
     )
     counts = dict(con.execute("SELECT change, COUNT(*) FROM _changes GROUP BY change").fetchall())
-    new, revised, retracted = (counts.get(k, 0) for k in ("new", "revised", "retracted"))
+    # A value stated again as it was, only with other evidence, method or note, is a new version of it but no
+    # revision: it counts as unchanged (a table whose rows moved down one line revises nothing).
+    new, revised, restated, retracted = (counts.get(k, 0) for k in ("new", "revised", "restated", "retracted"))
     if new and stated_elsewhere is not None:
         repeated = scalar(
             con,
@@ -335,11 +349,11 @@ def _apply_changes(
         )
         if repeated:
             raise RestatedKeyConflict(f"{repeated} changed rows have the key of a row stated unchanged")
-    if revised or retracted:
+    if revised or restated or retracted:
         con.execute(
             """
             UPDATE observation_history SET valid_to = ?
-            WHERE rowid IN (SELECT _h__rowid FROM _changes WHERE change IN ('revised', 'retracted'))
+            WHERE rowid IN (SELECT _h__rowid FROM _changes WHERE change IN ('revised', 'restated', 'retracted'))
             """,
             [now],
         )
@@ -351,15 +365,15 @@ def _apply_changes(
             WHERE h.rowid = c._h__rowid
             """
         )
-    if new or revised:
+    if new or revised or restated:
         _insert_versions(
             con,
-            "(SELECT * FROM _changes WHERE change IN ('new', 'revised'))",
+            "(SELECT * FROM _changes WHERE change IN ('new', 'revised', 'restated'))",
             pipeline=pipeline,
             run_id=run_id,
             now=now,
         )
-    # A revised value keeps its period and source: only new and retracted rows change who states a period.
+    # A revised or restated value keeps its period and source: only new and retracted rows change who states a period.
     if retracted:
         periods_lost(
             con,
