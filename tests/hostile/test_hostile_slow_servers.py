@@ -8,6 +8,7 @@ the limit named, and a scheduler delivering to such a receiver still stops withi
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import logging
 import socket
 import threading
@@ -21,7 +22,9 @@ from octracker.alerts.webhooks import RetryPolicy, deliver_message
 from octracker.content.feed_specs import FeedSpec
 from octracker.httpclient import new_client
 from octracker.load.feeds import FeedFailed, fetch_feed
-from octracker.schedule.scheduler import ScheduledJobs, find_alert_sender
+from octracker.load.inbox import INBOX_PIPELINE
+from octracker.schedule.scheduler import ALERTS_JOB, ScheduledJobs, build_scheduler, find_alert_sender
+from published import read_rows
 
 TOKEN = "tok-9f8e7d6c5b4a"
 
@@ -146,3 +149,36 @@ def test_debug_logs_of_a_webhook_carry_no_user_password_path_or_query(header_tri
         deliver_message(client, url, msg_id="msg_1", body=b"{}", secret=None, policy=RetryPolicy(1, timeout_s=1.0))
     assert caplog.records, "nothing was logged"
     assert TOKEN not in caplog.text and "bot" not in caplog.text
+
+
+def test_a_trickling_receiver_holds_back_no_inbox_run_of_the_scheduler(loaded, header_trickler, monkeypatch):
+    monkeypatch.setenv("OCTRACKER_WEBHOOK_URL", header_trickler.url(f"/hook/{TOKEN}"))
+    monkeypatch.delenv("OCTRACKER_WEBHOOK_SECRET", raising=False)
+    jobs = ScheduledJobs(loaded)
+    never = "0 0 1 1 *"  # each job fires only when the test says
+    scheduler = build_scheduler(
+        jobs, [], now=dt.datetime.now(dt.UTC), last_successes={}, inbox_cron=never, alerts_cron=never
+    )
+    scheduler.start()
+    try:
+        scheduler.get_job(ALERTS_JOB).modify(next_run_time=dt.datetime.now(dt.UTC))
+        deadline = time.monotonic() + 60
+        while header_trickler.connections == 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert header_trickler.connections >= 1, "the alert job never reached the receiver"
+        # The receiver now holds the delivery (six attempts of up to 10 s each, and the waits between them).
+        loaded.inbox_dir.mkdir(exist_ok=True)
+        (loaded.inbox_dir / "port.csv").write_bytes(b"indicator,geo,period,value,unit\nshootings,BEANR,2024,7,count\n")
+        dropped = time.monotonic()
+        scheduler.get_job(INBOX_PIPELINE).modify(next_run_time=dt.datetime.now(dt.UTC))
+        loaded_value = "SELECT value FROM observations WHERE indicator_id = 'shootings' AND geo = 'BEANR'"
+        while read_rows(loaded.published_path, loaded_value) != [(7.0,)] and time.monotonic() - dropped < 60:
+            time.sleep(0.2)
+        waited = time.monotonic() - dropped
+        assert read_rows(loaded.published_path, loaded_value) == [(7.0,)]
+        assert waited < 15, f"the inbox run waited {waited:.0f} s behind the delivery"
+    finally:
+        stop_at = time.monotonic()
+        jobs.stopping.set()
+        scheduler.shutdown(wait=True)
+    assert time.monotonic() - stop_at < 13

@@ -1,8 +1,10 @@
 """The scheduler: one process, UTC, a job per pipeline from its spec's cron, plus the inbox and alert delivery.
 
 Every pipeline job calls `octracker.load.pipeline.refresh` (the code path of `octracker refresh`) and opens the
-warehouse only while it runs, so a manual refresh can run between jobs. Jobs run one at a time (one worker
-thread): DuckDB allows one writer per file. A lock file beside the warehouse keeps a second scheduler out.
+warehouse only while it runs, so a manual refresh can run between jobs. Pipeline jobs run one at a time (one
+worker thread): DuckDB allows one writer per file. Alert delivery runs on a worker of its own, so a slow
+receiver delays no pipeline; it writes only between requests, taking the writer in turn with the pipeline jobs.
+A lock file beside the warehouse keeps a second scheduler out.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ JOB_LOCK_TIMEOUT_S = 300.0
 DEFAULT_INBOX_CRON = "*/5 * * * *"
 DEFAULT_ALERTS_CRON = "*/10 * * * *"
 ALERTS_JOB = "alerts_send"
+ALERTS_EXECUTOR = "alerts"
 RECORD_JOB = "record_missed_runs"
 
 
@@ -334,7 +337,10 @@ def build_scheduler(
     """
     scheduler = BackgroundScheduler(
         timezone=UTC,
-        executors={"default": ThreadPoolExecutor(max_workers=1)},
+        # Alert delivery has a worker of its own: a slow receiver (each POST may take its whole time limit, and
+        # its retries wait between) never holds back a pipeline or the inbox. It writes to the warehouse only
+        # between requests, one writer at a time with the pipeline jobs (see store.warehouse.this_process_writer).
+        executors={"default": ThreadPoolExecutor(max_workers=1), ALERTS_EXECUTOR: ThreadPoolExecutor(max_workers=1)},
         job_defaults={**JOB_DEFAULTS, "misfire_grace_time": jobs.misfire_grace_s},
     )
     for spec in specs:
@@ -371,6 +377,7 @@ def build_scheduler(
             args=[sender],
             id=ALERTS_JOB,
             name=f"alerts send [{alerts_cron}]",
+            executor=ALERTS_EXECUTOR,
         )
 
     def on_event(event) -> None:

@@ -7,6 +7,7 @@ import datetime as dt
 import os
 import re
 import shutil
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -93,6 +94,32 @@ def lock_holder(message: str) -> str:
     )
 
 
+#: One writer at a time within this process, per warehouse. DuckDB's file lock keeps other processes out, but
+#: a second connection in the same process joins the same database: two threads (the scheduler's pipeline
+#: jobs and its alert delivery) would write side by side, and one could publish while the other is half-way.
+_PROCESS_WRITERS: dict[str, threading.RLock] = {}
+_PROCESS_WRITERS_GUARD = threading.Lock()
+
+
+@contextlib.contextmanager
+def this_process_writer(where: str, timeout_s: float) -> Iterator[None]:
+    """Hold `where`'s in-process writer lock, waiting up to `timeout_s` for another thread of this process.
+
+    Re-entrant: a thread that holds it may open the writer again (as DuckDB lets one process do).
+    """
+    with _PROCESS_WRITERS_GUARD:
+        lock = _PROCESS_WRITERS.setdefault(where, threading.RLock())
+    if not lock.acquire(timeout=max(timeout_s, 0.0)):
+        raise WarehouseBusy(
+            f"{where}: another job of this process is writing to the warehouse (waited {timeout_s:.0f} s); "
+            "it runs again at its next fire time"
+        )
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 @contextlib.contextmanager
 def open_writer(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open the warehouse for writing, waiting up to `lock_timeout_s` for another writer to finish.
@@ -104,6 +131,14 @@ def open_writer(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
         with open_shared_lake_writer(lake, settings.lock_timeout_s) as con:
             yield con
         return
+    where = str(settings.warehouse.resolve()) if lake is None else lake.describe()
+    with this_process_writer(where, settings.lock_timeout_s), _open_one_writer(settings) as con:
+        yield con
+
+
+@contextlib.contextmanager
+def _open_one_writer(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
+    lake = settings.lake
     try:
         if lake is None:
             settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
