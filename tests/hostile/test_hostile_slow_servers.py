@@ -11,12 +11,21 @@ import contextlib
 import datetime as dt
 import logging
 import socket
+import subprocess
+import textwrap
 import threading
 import time
 from collections.abc import Iterator
 
 import pytest
-from hostile_fixtures import baseline, loaded  # noqa: F401
+from hostile_fixtures import (  # noqa: F401
+    baseline,
+    child_env,
+    loaded,
+    loaded_scratch,
+    octracker_command,
+    run_octracker,
+)
 
 from octracker.alerts.webhooks import RetryPolicy, deliver_message
 from octracker.content.feed_specs import FeedSpec
@@ -27,6 +36,8 @@ from octracker.schedule.scheduler import ALERTS_JOB, ScheduledJobs, build_schedu
 from published import read_rows
 
 TOKEN = "tok-9f8e7d6c5b4a"
+#: A table for a place no bundled source states.
+PORT_TABLE = b"indicator,geo,period,value,unit\nshootings,BEANR,2024,7,count\n"
 
 
 class TricklingServer:
@@ -168,7 +179,7 @@ def test_a_trickling_receiver_holds_back_no_inbox_run_of_the_scheduler(loaded, h
         assert header_trickler.connections >= 1, "the alert job never reached the receiver"
         # The receiver now holds the delivery (six attempts of up to 10 s each, and the waits between them).
         loaded.inbox_dir.mkdir(exist_ok=True)
-        (loaded.inbox_dir / "port.csv").write_bytes(b"indicator,geo,period,value,unit\nshootings,BEANR,2024,7,count\n")
+        (loaded.inbox_dir / "port.csv").write_bytes(PORT_TABLE)
         dropped = time.monotonic()
         scheduler.get_job(INBOX_PIPELINE).modify(next_run_time=dt.datetime.now(dt.UTC))
         loaded_value = "SELECT value FROM observations WHERE indicator_id = 'shootings' AND geo = 'BEANR'"
@@ -182,3 +193,78 @@ def test_a_trickling_receiver_holds_back_no_inbox_run_of_the_scheduler(loaded, h
         jobs.stopping.set()
         scheduler.shutdown(wait=True)
     assert time.monotonic() - stop_at < 13
+
+
+def add_slow_feed(settings, server: TricklingServer, *, timeout_s: int, max_attempts: int) -> None:
+    (settings.pipelines_dir / "slow_feed.toml").write_text(
+        textwrap.dedent(f"""\
+        extractor = "observations_long"
+        [source]
+        source_id = "slow-feed"
+        publisher = "Slow Statistics"
+        [feed]
+        url = "{server.url(f"/feed.csv?token={TOKEN}")}"
+        format = "csv"
+        allow_http_hosts = ["127.0.0.1"]
+        timeout_s = {timeout_s}
+        max_attempts = {max_attempts}
+        """),
+        encoding="utf-8",
+    )
+
+
+def test_a_trickling_feed_holds_no_writer_while_it_is_fetched(loaded_scratch, body_trickler):
+    settings = loaded_scratch
+    add_slow_feed(settings, body_trickler, timeout_s=10, max_attempts=1)
+    feed = subprocess.Popen(
+        octracker_command(settings, "refresh", "slow_feed"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=child_env(),
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while body_trickler.connections == 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert body_trickler.connections == 1, "the feed was never fetched"
+        fetching = time.monotonic()
+        # While the feed trickles in, another writer gets the warehouse at once (it waits 1 s at most).
+        settings.inbox_dir.mkdir(exist_ok=True)
+        (settings.inbox_dir / "port.csv").write_bytes(PORT_TABLE)
+        other = run_octracker(settings, "refresh", "inbox", OCTRACKER_LOCK_TIMEOUT="1")
+        assert time.monotonic() - fetching < 10, "the feed's fetch ended before the other writer was tried"
+        assert other.returncode == 0, other.stderr
+        out, err = feed.communicate(timeout=60)
+    finally:
+        feed.kill()
+    assert feed.returncode == 0, err  # unreachable: its last data kept, exit 0 without --strict
+    assert "overall limit of 10 s" in err and TOKEN not in err
+    assert read_rows(
+        settings.published_path, "SELECT value FROM observations WHERE indicator_id = 'shootings' AND geo = 'BEANR'"
+    ) == [(7.0,)]
+    assert read_rows(settings.published_path, "SELECT status FROM runs WHERE pipeline = 'slow_feed'") == [
+        ("unreachable",)
+    ]
+
+
+def test_the_scheduler_stops_within_one_attempt_while_a_feed_trickles(loaded_scratch, body_trickler):
+    settings = loaded_scratch
+    # Four attempts of 3 s and the waits between them (1, 2, 4 s): about 19 s if nothing stopped it.
+    add_slow_feed(settings, body_trickler, timeout_s=3, max_attempts=4)
+    runs = "SELECT COUNT(*) FROM runs WHERE pipeline = 'slow_feed'"
+    jobs = ScheduledJobs(settings)
+    job = threading.Thread(target=jobs.run_pipelines, args=[["slow_feed"]])
+    job.start()
+    deadline = time.monotonic() + 60
+    while body_trickler.connections == 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert body_trickler.connections == 1, "the feed was never fetched"
+    stop_at = time.monotonic()
+    jobs.stopping.set()  # what SIGTERM does
+    job.join(timeout=60)
+    assert not job.is_alive()
+    assert time.monotonic() - stop_at < 5
+    assert body_trickler.connections == 1  # no attempt after the stop
+    # Nothing was run or recorded for it: the next start finds it overdue and runs it.
+    assert read_rows(settings.published_path, runs) == [(0,)]

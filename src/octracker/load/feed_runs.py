@@ -18,6 +18,10 @@ import dataclasses
 import datetime as dt
 import io
 import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
@@ -29,7 +33,7 @@ from octracker.content.catalog import Catalog
 from octracker.content.documents import Document, named_copy, read_document, sha256_hex, store_raw
 from octracker.content.feed_specs import PUBLISHER_FORMATS, FeedConfig, read_feed_table
 from octracker.content.specs import PipelineSpec
-from octracker.errors import InputRefused
+from octracker.errors import InputRefused, OctrackerError
 from octracker.extracts import Problem
 from octracker.httpclient import new_client, public_url
 from octracker.load.feeds import FeedFailed, FeedRefused, FeedState, FetchResult, fetch_feed
@@ -38,7 +42,7 @@ from octracker.load.publisher_feeds import fetch_cbs_table, publisher_vintage
 from octracker.store.rows import scalar
 from octracker.store.runs import finish_run, start_run
 from octracker.store.settings import Settings
-from octracker.store.warehouse import utc_now
+from octracker.store.warehouse import open_reader, utc_now
 from octracker.store.writers import write_transaction
 
 
@@ -125,6 +129,93 @@ def feed_document(
     return document, store_raw(settings.raw_dir, derived)
 
 
+@dataclass(frozen=True)
+class Prefetched:
+    """A feed's answer fetched before the writer was taken, and the state it was asked against.
+
+    A fetch may take minutes (a slow or trickling server, retries, a CBS table's pages): made before the refresh
+    opens the warehouse, it holds no writer. The answer is used if the warehouse, once open, holds the same
+    state; otherwise (the published copy it was read from was behind) the feed is fetched again.
+    """
+
+    state: FeedState | None
+    vintage: dt.datetime | None
+    answer: tuple[FetchResult, dt.datetime | None] | None = None
+    error: Exception | None = None
+
+    def take(self) -> tuple[FetchResult, dt.datetime | None]:
+        if self.error is not None:
+            raise self.error
+        assert self.answer is not None
+        return self.answer
+
+
+def fetch_answer(
+    http: httpx.Client,
+    config: FeedConfig,
+    state: FeedState | None,
+    vintage: dt.datetime | None,
+    *,
+    sleep: Callable[[float], bool | None] = time.sleep,
+) -> tuple[FetchResult, dt.datetime | None]:
+    """The feed's answer and, for a CBS table, its vintage (see `fetch_cbs_table`)."""
+    if config.format == "cbs_odata":
+        return fetch_cbs_table(http, config, state, vintage)
+    return fetch_feed(http, config.fetch, state, sleep=sleep), None
+
+
+def published_feed_states(settings: Settings) -> dict[tuple[str, str], tuple[FeedState, dt.datetime | None]] | None:
+    """Every pipeline's feed state and vintage as the published copy (or the lake) has them; None if unreadable."""
+    target = settings.read_target
+    if isinstance(target, Path) and not target.exists():
+        return {}
+    try:
+        con = open_reader(target)
+    except (OctrackerError, duckdb.Error):
+        return None
+    try:
+        rows = con.execute("SELECT pipeline, url, etag, last_modified, sha256, vintage FROM feed_state").fetchall()
+    except duckdb.Error:
+        return None
+    finally:
+        con.close()
+    return {(p, url): (FeedState(etag=e, last_modified=m, sha256=h), v) for p, url, e, m, h, v in rows}
+
+
+def prefetch_feeds(
+    settings: Settings, specs: list[PipelineSpec], stopping: threading.Event | None = None
+) -> dict[str, Prefetched]:
+    """Fetch the feeds of `specs` before the refresh takes the writer, each against its published state.
+
+    A feed whose spec cannot be read, that is offline, or whose state cannot be read is left to the run, which
+    fetches it under the writer as before. Once `stopping` is set no further feed is fetched and retry waits end.
+    """
+    feeds = [s for s in specs if s.feed is not None]
+    states = published_feed_states(settings) if feeds else None
+    if states is None:
+        return {}
+    sleep = stopping.wait if stopping is not None else time.sleep
+    fetched: dict[str, Prefetched] = {}
+    with new_client() as http:
+        for spec in feeds:
+            if stopping is not None and stopping.is_set():
+                break
+            try:
+                config = read_feed_table(spec.feed or {}, str(spec.path))
+            except Exception:  # noqa: BLE001 - the run reads the spec again and records what is wrong with it
+                continue
+            if settings.offline and not on_this_machine(config.fetch.url):
+                continue
+            state, vintage = states.get((spec.name, public_url(config.fetch.url)), (None, None))
+            try:
+                answer = fetch_answer(http, config, state, vintage, sleep=sleep)
+            except Exception as exc:  # noqa: BLE001 - raised again in the run, which records it as its outcome
+                fetched[spec.name] = Prefetched(state, vintage, error=exc)
+            else:
+                fetched[spec.name] = Prefetched(state, vintage, answer=answer)
+    return fetched
+
+
 def run_feed_pipeline(
     con: duckdb.DuckDBPyConnection,
     spec: PipelineSpec,
@@ -133,8 +224,10 @@ def run_feed_pipeline(
     *,
     trigger: str = "manual",
     client: httpx.Client | None = None,
+    prefetched: Prefetched | None = None,
 ) -> PipelineResult:
-    """Fetch the spec's feed; load it when its content is new, else record an unchanged (or unreachable) run."""
+    """Fetch the spec's feed (or take its `prefetched` answer); load it when its content is new, else record an
+    unchanged (or unreachable) run."""
     run_id = start_run(con, spec.name, trigger)
     spec = (
         spec
@@ -148,12 +241,12 @@ def run_feed_pipeline(
         state = read_feed_state(con, spec.name, config.fetch.url)
         vintage = read_feed_vintage(con, spec.name, config.fetch.url)
         try:
-            # A client passed in belongs to the caller (tests, a batch of feeds); one made here is closed here.
-            with contextlib.nullcontext(client) if client else new_client() as http:
-                if config.format == "cbs_odata":
-                    result, fetched = fetch_cbs_table(http, config, state, vintage)
-                else:
-                    result, fetched = fetch_feed(http, config.fetch, state), None
+            if prefetched is not None and (prefetched.state, prefetched.vintage) == (state, vintage):
+                result, fetched = prefetched.take()
+            else:
+                # A client passed in belongs to the caller (tests, a batch of feeds); one made here is closed here.
+                with contextlib.nullcontext(client) if client else new_client() as http:
+                    result, fetched = fetch_answer(http, config, state, vintage)
         except FeedFailed as exc:
             if exc.status is not None:  # the server answered, with errors: a failure, not an absence
                 raise

@@ -114,9 +114,12 @@ def fetch_feed(
     state: FeedState | None,
     *,
     environ: Mapping[str, str] = os.environ,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], bool | None] = time.sleep,
 ) -> FetchResult:
-    """Fetch `spec.url` once (with retries), returning "not_modified", "unchanged" or "new" content."""
+    """Fetch `spec.url` once (with retries), returning "not_modified", "unchanged" or "new" content.
+
+    A `sleep` that returns True (a stop event's `wait`) ends the retries: octracker is stopping.
+    """
     url = _parse_url(spec.url)
     _check_hop(url, spec, origin=None)
     if url.userinfo:
@@ -143,7 +146,14 @@ def fetch_feed(
                 last.reason,
                 delay,
             )
-            sleep(delay)
+            if sleep(delay):
+                raise FeedFailed(
+                    f"feed {redact(url)}: stopped after attempt {attempt} of {spec.max_attempts} ({last.reason}): "
+                    "octracker is stopping; the next refresh will try again",
+                    url=redact(url),
+                    status=last.status,
+                    attempts=attempt,
+                )
     assert last is not None
     raise FeedFailed(
         f"feed {redact(url)}: gave up after {spec.max_attempts} attempts; the last one ended with "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from octracker.content.fingerprints import (
 from octracker.content.specs import PipelineSpec, load_specs, select_specs
 from octracker.errors import InputRefused, PublishFailed, WarehouseBusy
 from octracker.extracts import Problem
-from octracker.load.feed_runs import run_feed_pipeline
+from octracker.load.feed_runs import Prefetched, prefetch_feeds, run_feed_pipeline
 from octracker.load.inbox import INBOX_PIPELINE, IngestOverrides, ingest_inbox, stage_into_inbox
 from octracker.load.loading import (  # noqa: F401 - re-exported: the run primitives other modules call by these names
     PipelineResult,
@@ -44,6 +45,7 @@ def run_pipeline(
     catalog: Catalog,
     *,
     trigger: str = "manual",
+    prefetched: Prefetched | None = None,
 ) -> PipelineResult:
     """Run one pipeline; its failure is recorded and returned, never raised past the other pipelines.
 
@@ -51,7 +53,7 @@ def run_pipeline(
     """
     try:
         with pipeline_lease(con, spec.name, settings.lock_timeout_s):
-            return run_leased_pipeline(con, spec, settings, catalog, trigger=trigger)
+            return run_leased_pipeline(con, spec, settings, catalog, trigger=trigger, prefetched=prefetched)
     except WarehouseBusy as exc:
         return PipelineResult(spec.name, "", "failed", error=str(exc))
 
@@ -63,9 +65,10 @@ def run_leased_pipeline(
     catalog: Catalog,
     *,
     trigger: str,
+    prefetched: Prefetched | None = None,
 ) -> PipelineResult:
     if spec.feed is not None:
-        return run_feed_pipeline(con, spec, settings, catalog, trigger=trigger)
+        return run_feed_pipeline(con, spec, settings, catalog, trigger=trigger, prefetched=prefetched)
     run_id = start_run(con, spec.name, trigger)
     document = None
     try:
@@ -142,13 +145,19 @@ def refresh(
     *,
     trigger: str = "manual",
     on_result: Callable[[PipelineResult], None] | None = None,
+    stopping: threading.Event | None = None,
 ) -> list[PipelineResult]:
     """Run the named pipelines (all when none, then the inbox), re-apply the views and publish the read-only copy.
 
-    `inbox` names the implicit pipeline that ingests the files waiting in the inbox.
+    `inbox` names the implicit pipeline that ingests the files waiting in the inbox. Feeds are fetched first,
+    before the warehouse is opened, so that a slow server holds no writer (see `prefetch_feeds`). Once
+    `stopping` is set (the scheduler's SIGTERM), no further feed is fetched and a refresh not yet begun is not.
     """
     specs, with_inbox = refresh_plan(settings, names)
     results: list[PipelineResult] = []
+    prefetched = prefetch_feeds(settings, specs, stopping)
+    if stopping is not None and stopping.is_set():
+        return results
 
     def report(result: PipelineResult) -> None:
         results.append(result)
@@ -158,7 +167,8 @@ def refresh(
     with published_or_reported(report):
         with open_refresh(settings) as (con, catalog):
             for spec in specs:
-                report(run_pipeline(con, spec, settings, catalog, trigger=trigger))
+                fetched = prefetched.get(spec.name)
+                report(run_pipeline(con, spec, settings, catalog, trigger=trigger, prefetched=fetched))
             if with_inbox:
                 try:
                     with pipeline_lease(con, INBOX_PIPELINE, settings.lock_timeout_s):

@@ -231,7 +231,10 @@ class ScheduledJobs:
             log.info("not starting %s: the scheduler is stopping", ", ".join(names))
             return
         log.info("refresh %s (scheduled)", ", ".join(names))
-        for result in refresh(self.job_settings, names, trigger="schedule"):
+        results = refresh(self.job_settings, names, trigger="schedule", stopping=self.stopping)
+        if not results and self.stopping.is_set():
+            log.info("%s: not run, the scheduler stopped while fetching its feeds", ", ".join(names))
+        for result in results:
             if result.error:
                 log.error("%s %s: %s", result.label, result.status, result.error)
             else:
