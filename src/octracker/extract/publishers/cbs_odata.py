@@ -36,7 +36,13 @@ import polars as pl
 
 from octracker.extract.publishers.codes import cbs_geo, dataset_from_name, native_id
 from octracker.extract.publishers.periods import parse_publisher_period
-from octracker.extract.publishers.table import PUBLISHER_SCHEMA, PublisherTable, empty_publisher_rows
+from octracker.extract.publishers.table import (
+    PUBLISHER_SCHEMA,
+    ImpossibleNumber,
+    PublisherTable,
+    empty_publisher_rows,
+    published_float,
+)
 from octracker.extract.table_files import ZIP_MAGIC
 from octracker.extracts import Problem
 
@@ -117,9 +123,11 @@ def _answers(content: bytes) -> dict[str, list[dict[str, Any]]]:
             if member.endswith("/") or not found:
                 continue
             try:
-                body = json.loads(archive.read(member).decode("utf-8-sig"))
+                body = json.loads(archive.read(member).decode("utf-8-sig"), parse_float=published_float)
             except (json.JSONDecodeError, UnicodeDecodeError) as exc:
                 raise _Refused(f"member {member} is not JSON ({exc})") from None
+            except ImpossibleNumber as exc:
+                raise _Refused(f"member {member}: a value, {exc}") from None
             if isinstance(body, dict) and "error" in body:
                 raise _Refused(f"member {member} is an error answer from CBS: {json.dumps(body['error'])[:500]}")
             pages.setdefault(found["endpoint"], {})[int(found["page"] or 1)] = body
@@ -278,7 +286,9 @@ def _v3_value(cell: Any, where: str) -> tuple[float | None, str | None]:
     if text.lower() == "x":
         return None, "c"
     try:
-        return float(text), None
+        return published_float(text), None
+    except ImpossibleNumber as exc:
+        raise _Refused(f"{where}: value {exc}") from None
     except ValueError:
         raise _Refused(f"{where}: value {cell!r} is neither a number nor a CBS symbol (. or x)") from None
 

@@ -21,7 +21,13 @@ import polars as pl
 
 from octracker.extract.publishers.codes import dataset_from_name, eurostat_geo, native_id, observation_flags
 from octracker.extract.publishers.periods import parse_publisher_period
-from octracker.extract.publishers.table import PUBLISHER_SCHEMA, PublisherTable, empty_publisher_rows
+from octracker.extract.publishers.table import (
+    PUBLISHER_SCHEMA,
+    ImpossibleNumber,
+    PublisherTable,
+    empty_publisher_rows,
+    published_float,
+)
 from octracker.extracts import Problem
 
 PROVIDER = "estat"
@@ -66,7 +72,7 @@ def _body(content: bytes) -> tuple[dict[str, Any], Problem | None]:
             "publisher_error", f"Eurostat answered with an error ({fault[1]}): {fault[2]}{_advice(fault[2])}", payload
         )
     try:
-        body = json.loads(text)
+        body = json.loads(text, parse_float=published_float)
     except json.JSONDecodeError as exc:
         return {}, Problem(
             "jsonstat",
@@ -74,6 +80,8 @@ def _body(content: bytes) -> tuple[dict[str, Any], Problem | None]:
             "from Eurostat's dissemination API is expected",
             payload,
         )
+    except ImpossibleNumber as exc:
+        return {}, Problem("bad_number", f"a value in the body, {exc}", payload)
     if not isinstance(body, dict):
         return {}, Problem("jsonstat", "a JSON-stat dataset is an object, this body is not", payload)
     if "error" in body:
@@ -127,7 +135,10 @@ def _read_dataset(body: dict[str, Any], name: str) -> PublisherTable:
             period = parse_publisher_period(cell[time_at])
         except ValueError as exc:
             raise _Refused(f"cell {index}: {exc}") from None
-        number, value_flag = _number(value)
+        try:
+            number, value_flag = _number(value)
+        except ImpossibleNumber as exc:
+            raise _Refused(f"cell {index}: value {exc}") from None
         rows.append(
             {
                 "native_id": series_id,
@@ -227,7 +238,9 @@ def _number(value: Any) -> tuple[float | None, str | None]:
     if text.startswith(":"):
         return None, text
     try:
-        return float(text), None
+        return published_float(text), None
+    except ImpossibleNumber:
+        raise
     except ValueError:
         return None, None  # text such as a unit name ("KG") published in a value cell: no number
 

@@ -35,7 +35,13 @@ from octracker.extract.publishers.codes import (
     observation_flags,
 )
 from octracker.extract.publishers.periods import parse_publisher_period
-from octracker.extract.publishers.table import PUBLISHER_SCHEMA, PublisherTable, empty_publisher_rows
+from octracker.extract.publishers.table import (
+    PUBLISHER_SCHEMA,
+    ImpossibleNumber,
+    PublisherTable,
+    empty_publisher_rows,
+    published_float,
+)
 from octracker.extracts import Problem
 
 STRUCTURE_COLUMNS = frozenset({"DATAFLOW", "STRUCTURE", "STRUCTURE_ID", "STRUCTURE_NAME", "ACTION", "LAST UPDATE"})
@@ -244,7 +250,9 @@ def _value(text: str) -> float | None:
     if text in ("", ":", "NaN", "nan"):
         return None
     try:
-        return float(text)
+        return published_float(text)
+    except ImpossibleNumber as exc:
+        raise ValueError(f"OBS_VALUE {exc}") from None
     except ValueError:
         raise ValueError(f"OBS_VALUE {text!r} is not a number") from None
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
+import re
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -32,6 +34,27 @@ PUBLISHER_SCHEMA = pl.Schema(
         "_raw": pl.String(),
     }
 )
+
+
+_NONZERO_MANTISSA = re.compile(r"^[^eE]*[1-9]")
+
+
+class ImpossibleNumber(ValueError):
+    """A number written correctly that a float cannot hold (it would read as 0 or as infinity)."""
+
+
+def published_float(text: str) -> float:
+    """A published number as a float, refusing one a float cannot hold rather than reading it as another.
+
+    `1E-400` would read as 0 and `1E400` as infinity: a number that is not zero must not become zero, nor any
+    number infinite. Also the `parse_float` of `json.loads`, so a JSON number is checked as it is read.
+    """
+    value = float(text)
+    if math.isinf(value) and not text.strip().lstrip("+-").lower().startswith("inf"):
+        raise ImpossibleNumber(f"{text!r} is too large for a number octracker can hold")
+    if value == 0 and _NONZERO_MANTISSA.match(text.strip()):
+        raise ImpossibleNumber(f"{text!r} is too small for a number octracker can hold: it would read as 0")
+    return value
 
 
 def empty_publisher_rows() -> pl.DataFrame:
