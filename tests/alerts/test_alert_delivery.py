@@ -307,3 +307,20 @@ def test_the_documented_payload_and_signature_check_match_what_is_sent(settings,
     request = receiver.requests[0]
     assert namespace["verify"](SECRET, request.headers, request.body)
     assert not namespace["verify"]("whsec_" + "b3RoZXIta2V5", request.headers, request.body)
+
+
+def test_a_rotated_token_is_a_new_webhook_whose_repeats_a_receiver_drops_by_fingerprint(settings, client, receiver):
+    # What the reliability page says a changed webhook URL does: every open alert again, under new webhook-ids,
+    # each with the fingerprint it had; what the old URL still owed waits for a webhook no longer configured.
+    receiver.play(Reply(200), *[Reply(503)] * FAST.max_attempts, *[Reply(200)] * ALERTS)
+    first = send(settings, client, receiver.url("/hook/old-token"))
+    assert (first.delivered, first.pending) == (1, ALERTS - 1)
+    rotated = send(settings, client, receiver.url("/hook/new-token"))
+    assert (rotated.delivered, rotated.pending, rotated.unconfigured) == (ALERTS, 0, ALERTS - 1)
+    old = [json.loads(r.body) for r in receiver.requests if r.path == "/hook/old-token"]
+    new = [json.loads(r.body) for r in receiver.requests if r.path == "/hook/new-token"]
+    old_ids = {r.headers["webhook-id"] for r in receiver.requests if r.path == "/hook/old-token"}
+    new_ids = {r.headers["webhook-id"] for r in receiver.requests if r.path == "/hook/new-token"}
+    assert not old_ids & new_ids
+    assert {b["fingerprint"] for b in old} < {b["fingerprint"] for b in new}
+    assert len({b["fingerprint"] for b in new}) == ALERTS
