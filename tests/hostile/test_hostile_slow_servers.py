@@ -153,6 +153,29 @@ def test_the_scheduler_stops_within_seconds_while_delivering_to_a_trickling_rece
     assert time.monotonic() - stop_at < 13
 
 
+def test_a_scheduler_stopped_while_delivering_posts_nothing_to_alertmanager_after(loaded, header_trickler, monkeypatch):
+    alertmanager = TricklingServer(b"HTTP/1.1 200 OK\r\n", endless(b"X-Slow: 1\r\n"), every=0.3)
+    try:
+        monkeypatch.setenv("OCTRACKER_WEBHOOK_URL", header_trickler.url(f"/hook/{TOKEN}"))
+        monkeypatch.setenv("OCTRACKER_ALERTMANAGER_URL", alertmanager.url())
+        monkeypatch.delenv("OCTRACKER_WEBHOOK_SECRET", raising=False)
+        sender, why_not = find_alert_sender()
+        assert sender is not None, why_not
+        jobs = ScheduledJobs(loaded)
+        job = threading.Thread(target=jobs.send_alerts, args=[sender])
+        job.start()
+        deadline = time.monotonic() + 60
+        while header_trickler.connections == 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert header_trickler.connections >= 1, "the alert job never reached the receiver"
+        jobs.stopping.set()  # what SIGTERM does
+        job.join(timeout=60)
+        assert not job.is_alive()
+        assert alertmanager.connections == 0
+    finally:
+        alertmanager.close()
+
+
 def test_debug_logs_of_a_webhook_carry_no_user_password_path_or_query(header_trickler, caplog):
     caplog.set_level(logging.DEBUG)
     url = f"http://bot:{TOKEN}@127.0.0.1:{header_trickler.port}/hook/{TOKEN}?key={TOKEN}"

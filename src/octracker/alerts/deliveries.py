@@ -154,7 +154,7 @@ def send_alerts(
                     f"webhook {webhook.key} ({webhook.label}) did not take {claim.event_type} {claim.event_id} "
                     f"after {result.attempts} attempt(s): {result.error}; it stays pending for the next send"
                 )
-        if alertmanager_url is not None:
+        if alertmanager_url is not None and not should_stop():
             report.alertmanager = sync_alertmanager(
                 settings,
                 alertmanager_url,
