@@ -183,6 +183,7 @@ REVIEWED = {
     "serve/report_front.py": {"data.movers_total", "len(data.movers)"},  # counts in a note quoting a query
     "store/history.py": {
         "_same_values('i', 'h')",
+        "_same_statement('i', 'h')",
         "_key_match('i', 'h')",
         "_key_match('c', 'h')",
         "_same_values('c', 'h')",
