@@ -39,10 +39,11 @@ from octracker.httpclient import new_client, public_url
 from octracker.load.feeds import FeedFailed, FeedRefused, FeedState, FetchResult, fetch_feed
 from octracker.load.loading import PipelineResult, extract_and_load, record_failure, refuse_document
 from octracker.load.publisher_feeds import fetch_cbs_table, publisher_vintage
+from octracker.store.query import open_locked_reader
 from octracker.store.rows import scalar
 from octracker.store.runs import finish_run, start_run
 from octracker.store.settings import Settings
-from octracker.store.warehouse import open_reader, utc_now
+from octracker.store.warehouse import utc_now
 from octracker.store.writers import write_transaction
 
 
@@ -169,8 +170,10 @@ def published_feed_states(settings: Settings) -> dict[tuple[str, str], tuple[Fee
     target = settings.read_target
     if isinstance(target, Path) and not target.exists():
         return {}
+    # Opened as the scheduler's other readers open it: DuckDB refuses a second connection to a file in one
+    # process with another configuration.
     try:
-        con = open_reader(target)
+        con = open_locked_reader(target)
     except (OctrackerError, duckdb.Error):
         return None
     try:
