@@ -8,6 +8,9 @@
 -- change = value - prev_value in score points, rounded to 9 decimals so that 6.5 - 6.0 is exactly 0.5
 -- (the index prints two decimals; float noise must not decide a threshold).
 -- Partial values are not editions and are left out.
+-- A break in series (the publisher's flag `b` on an edition's value: its method or definition changed from that
+-- edition on) makes that edition not comparable with the one before: change and change_per_year are NULL,
+-- comparable = false, and no alert reads a move across it. flags and prev_flags are the two values' flags.
 CREATE OR REPLACE VIEW edition_changes AS
 WITH editions AS (
     SELECT s.*
@@ -23,7 +26,9 @@ paired AS (
         e.*,
         LAG(e.year) OVER w AS prev_year,
         LAG(e.value) OVER w AS prev_value,
-        LAG(e.source_id) OVER w AS prev_source_id
+        LAG(e.source_id) OVER w AS prev_source_id,
+        LAG(e.flags) OVER w AS prev_flags,
+        COALESCE(contains(e.flags, 'b'), false) AS breaks
     FROM editions AS e
     WINDOW w AS (PARTITION BY e.indicator_id, e.geo ORDER BY e.year)
 )
@@ -34,13 +39,16 @@ SELECT
     prev_year,
     value,
     prev_value,
-    ROUND(value - prev_value, 9) AS change,
-    ROUND((value - prev_value) / (year - prev_year), 9) AS change_per_year,
+    CASE WHEN NOT breaks THEN ROUND(value - prev_value, 9) END AS change,
+    CASE WHEN NOT breaks THEN ROUND((value - prev_value) / (year - prev_year), 9) END AS change_per_year,
     year - prev_year AS years_between,
     unit,
     method,
     source_id,
     prev_source_id,
     period_start,
-    period_end
+    period_end,
+    prev_year IS NOT NULL AND NOT breaks AS comparable,
+    flags,
+    prev_flags
 FROM paired;

@@ -25,7 +25,8 @@
 -- Only the latest change of a series is a finding: older changes stay in yoy_changes / edition_changes,
 -- and an alert describes the current state, so it resolves when a newer value arrives.
 -- `provisional` says which of the values a finding cites the publisher marks provisional (flag `p`), e.g.
--- '2024 value is'; NULL when none. (A change across a break is not comparable in yoy_changes.)
+-- '2024 value is'; NULL when none. (A change across a break is not comparable in yoy_changes and edition_changes,
+-- so neither check has a finding across it.)
 CREATE OR REPLACE VIEW alert_findings AS
 -- The changes and the conflicts are read by several checks: each is computed once per query (MATERIALIZED), not
 -- once per reference. The series is not: it is a scan of the current rows (see series), and DuckDB reads only
@@ -51,7 +52,8 @@ latest_yoy AS (
       USING (indicator_id, geo, year)
 ),
 editions AS MATERIALIZED (
-    SELECT * FROM edition_changes WHERE change IS NOT NULL
+    -- Every edition with one before it: the latest of a series is its finding only when comparable (no break).
+    SELECT * FROM edition_changes WHERE prev_year IS NOT NULL
 ),
 latest_edition AS (
     SELECT e.*
@@ -104,7 +106,7 @@ spread AS (
 revisions AS MATERIALIZED (
     -- Current values loaded by their source's latest update, and the version that update replaced.
     SELECT v.indicator_id, v.geo, v.year, v.period_start, v.period_end, v.value, v.qualifier, v.is_partial,
-           v.source_id, v.valid_from AS revised_at, p.value AS old_value, p.valid_from AS old_loaded_at
+           v.flags, v.source_id, v.valid_from AS revised_at, p.value AS old_value, p.valid_from AS old_loaded_at
     FROM observation_history AS v
     JOIN (SELECT source_id, MAX(valid_from) AS updated_at FROM observation_history WHERE valid_to IS NULL
           GROUP BY source_id) AS u
@@ -178,8 +180,12 @@ SELECT
     change AS measure, 1 AS history, NULL AS covered_to,
     CASE WHEN prev_source_id IS NULL OR prev_source_id = source_id THEN [source_id]
          ELSE [source_id, prev_source_id] END AS source_ids,
-    printf('%+.2f', change_per_year) AS detail
+    printf('%+.2f', change_per_year) AS detail,
+    CASE WHEN flags LIKE '%p%' AND prev_flags LIKE '%p%' THEN prev_year || ' and ' || year || ' values are'
+         WHEN flags LIKE '%p%' THEN year || ' value is'
+         WHEN prev_flags LIKE '%p%' THEN prev_year || ' value is' END AS provisional
 FROM latest_edition
+WHERE comparable
 UNION ALL BY NAME
 SELECT
     'record' AS check_name, r.indicator_id, r.geo, r.year, r.period_start, r.period_end,
@@ -234,7 +240,8 @@ SELECT
     NULL AS prev_year, d.median_value AS prev_value, l.value - d.median_value AS change,
     CASE WHEN d.median_value <> 0 THEN 100 * (l.value - d.median_value) / ABS(d.median_value) END AS pct_change,
     0.6745 * (l.value - d.median_value) / d.mad_value AS measure, d.n AS history, NULL AS covered_to,
-    [l.source_id] AS source_ids, printf('%.1f', 0.6745 * (l.value - d.median_value) / d.mad_value) AS detail
+    [l.source_id] AS source_ids, printf('%.1f', 0.6745 * (l.value - d.median_value) / d.mad_value) AS detail,
+    CASE WHEN l.flags LIKE '%p%' THEN COALESCE(CAST(l.year AS VARCHAR), 'period') || ' value is' END AS provisional
 FROM latest_value AS l
 JOIN spread AS d USING (indicator_id, geo)
 WHERE l.qualifier IN ('exact', 'approx') AND d.mad_value > 0
@@ -248,5 +255,7 @@ SELECT
     1 AS history, NULL AS covered_to, [r.source_id] AS source_ids,
     COALESCE('published ' || strftime(r.old_published_on, '%Y-%m-%d'), 'loaded ' || strftime(r.old_loaded_at, '%Y-%m-%d'))
     || '|' || COALESCE('published ' || strftime(r.new_published_on, '%Y-%m-%d'),
-                       'loaded ' || strftime(r.revised_at, '%Y-%m-%d')) AS detail
+                       'loaded ' || strftime(r.revised_at, '%Y-%m-%d')) AS detail,
+    CASE WHEN r.flags LIKE '%p%' THEN 'revised ' || COALESCE(CAST(r.year AS VARCHAR), 'period') || ' value is'
+         END AS provisional
 FROM dated_revisions AS r;
