@@ -41,6 +41,7 @@ ALERT_COLUMNS = (
     "annualized_value",
     "message",
     "source_ids",
+    "provisional",
 )
 
 
@@ -107,12 +108,16 @@ def alert_content(row: dict, sources: dict[str, dict]) -> dict:
             "annualized_value": _number(row["annualized_value"]),
         },
         "message": row["message"],
+        # True when the alert cites a value the publisher marks provisional (flag p); the message says which.
+        "provisional": bool(row["provisional"]),
         "sources": [sources.get(s, {"source_id": s}) for s in row["source_ids"] or []],
     }
 
 
 def content_hash(content: dict) -> str:
-    return sha256_hex(json.dumps(content, sort_keys=True, ensure_ascii=False, default=str))
+    # An alert citing no provisional value hashes as it did before alerts said so: none is re-announced for it.
+    hashed = {k: v for k, v in content.items() if not (k == "provisional" and v is False)}
+    return sha256_hex(json.dumps(hashed, sort_keys=True, ensure_ascii=False, default=str))
 
 
 def event_payload(event_type: str, event_id: str, version: int, content: dict, occurred_at: dt.datetime) -> str:

@@ -20,7 +20,8 @@ TABLE_SQL = (
 )
 JSON_SQL = (
     "SELECT fingerprint, rule, check_name, severity, indicator_id, indicator_name, geo, year, period, value, unit, "
-    f"prev_year, prev_value, change, pct_change, basis, annualized_value, source_ids, message FROM trend_alerts {ORDER}"
+    "prev_year, prev_value, change, pct_change, basis, annualized_value, source_ids, provisional, message "
+    f"FROM trend_alerts {ORDER}"
 )
 #: `--all`: the open alerts and the muted ones, each muted one with its silence (until, by whom, why).
 _MUTED = "strftime(muted_until, '%Y-%m-%d %H:%M') || ' UTC by ' || muted_by || ': ' || muted_reason"
@@ -32,8 +33,9 @@ ALL_TABLE_SQL = (
 )
 ALL_JSON_SQL = (
     "SELECT fingerprint, rule, check_name, severity, indicator_id, indicator_name, geo, year, period, value, unit, "
-    "prev_year, prev_value, change, pct_change, basis, annualized_value, source_ids, message, muted_until, "
-    f"muted_by, muted_reason FROM (SELECT * FROM trend_alerts UNION ALL BY NAME SELECT * FROM muted_alerts) {ORDER}"
+    "prev_year, prev_value, change, pct_change, basis, annualized_value, source_ids, provisional, message, "
+    "muted_until, muted_by, muted_reason "
+    f"FROM (SELECT * FROM trend_alerts UNION ALL BY NAME SELECT * FROM muted_alerts) {ORDER}"
 )
 
 
