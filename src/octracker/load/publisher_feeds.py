@@ -28,11 +28,12 @@ MAX_PAGES = 10_000
 
 
 def publisher_vintage(fmt: str, content: bytes, name: str, catalog: Catalog) -> dt.datetime | None:
-    """When the publisher last updated the table in this answer (None when the answer does not say)."""
-    table = PUBLISHER_KINDS[fmt].read(content, name=name, catalog=catalog)
-    if table.updated is None:
+    """When the publisher last updated the table in this answer (None when the answer does not say), read
+    without reading the table where the format allows: an answer of a vintage already loaded is never parsed."""
+    updated = PUBLISHER_KINDS[fmt].vintage(content, name=name, catalog=catalog)
+    if updated is None:
         return None
-    return table.updated.astimezone(dt.UTC).replace(tzinfo=None)
+    return updated.astimezone(dt.UTC).replace(tzinfo=None)
 
 
 def fetch_cbs_table(

@@ -260,6 +260,16 @@ def _json_value(value: Any) -> str:
     return json.dumps(value)
 
 
+def vintage(content: bytes, *, name: str) -> dt.datetime | None:
+    """The answer's `updated` time without reading its cells: what `read(...).updated` says for a dataset answer
+    (a feed checks it before deciding to read the answer). None when it cannot be told here."""
+    try:
+        body = json.loads(content)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return _updated(body.get("updated")) if isinstance(body, dict) and "value" in body else None
+
+
 def _updated(text: Any) -> dt.datetime | None:
     if not isinstance(text, str):
         return None

@@ -2,11 +2,13 @@
 
 `octracker ingest FILE --kind KIND`, the inbox (sidecar `kind` or detection), pipeline specs
 (`extractor = "KIND"`) and feeds all find a publisher's reader here. A new format is one module with
-`read(content, *, name)` (and `looks_like(content)` to be detected without a kind) and one line below.
+`read(content, *, name)` (and `looks_like(content)` to be detected without a kind, `vintage(content, *, name)` to
+tell its publisher's update time cheaply) and one line below.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib
 import io
 import re
@@ -57,6 +59,14 @@ class PublisherKind:
         )
         _last_read[:] = [(self.name, name, content, catalog, table)]
         return table
+
+    def vintage(self, content: bytes, *, name: str, catalog: Catalog) -> dt.datetime | None:
+        """When the publisher last updated this answer: the module's `vintage` (a cheap look at the part of the
+        answer that says it) when it has one, else what reading the whole answer says."""
+        peek = getattr(self.module, "vintage", None)
+        if peek is not None:
+            return peek(content, name=name)
+        return self.read(content, name=name, catalog=catalog).updated
 
     @property
     def looks_like(self) -> Callable[[bytes], bool] | None:

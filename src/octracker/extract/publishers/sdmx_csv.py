@@ -270,6 +270,27 @@ def _flag(cell: str) -> str | None:
     raise ValueError(f"OBS_FLAG {cell!r} is not a flag code nor a flag label octracker knows; download with codes")
 
 
+def vintage(content: bytes, *, name: str) -> dt.datetime | None:
+    """The latest `LAST UPDATE` of the download, reading that one column: what `read(...).updated` says, without
+    reading the rows (a feed checks it before deciding to read the file). None when it cannot be told here."""
+    records = csv.reader(io.StringIO(content.decode("utf-8-sig", "replace")))
+    header = [_column_id(cell).upper() for cell in next(records, [])]
+    if "LAST UPDATE" not in header:
+        return None
+    at, width = header.index("LAST UPDATE"), len(header)
+    actions = header.index("ACTION") if "ACTION" in header else None
+    stamps = {
+        r[at]
+        for r in records
+        if len(r) == width and (actions is None or r[actions].strip().upper()[:1] != "D") and r[at].strip()
+    }
+    try:
+        parsed = [_last_update(text) for text in stamps]
+    except ValueError:
+        return None
+    return max((p for p in parsed if p is not None), default=None)
+
+
 @functools.lru_cache(maxsize=64)  # one time of update, written on every row
 def _last_update(text: str) -> dt.datetime | None:
     text = text.strip()

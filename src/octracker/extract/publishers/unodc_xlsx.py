@@ -152,6 +152,18 @@ def read(content: bytes, *, name: str) -> PublisherTable:
     )
 
 
+def vintage(content: bytes, *, name: str) -> dt.datetime | None:
+    """The export's release date, read from its first rows only: what `read(...).updated` says, at a fraction of
+    the cost (a feed checks it before deciding to read the whole export). None when it cannot be told here."""
+    workbook = open_workbook(content, name)
+    if isinstance(workbook, Problem):
+        return None
+    head = _head(workbook.reader.load_sheet(0, header_row=None, dtypes="string", n_rows=HEADER_SEARCH_ROWS).to_polars())
+    header_at = next((i for i, row in enumerate(head) if "Iso3_code" in row), None)
+    updated = _release_date(head[:header_at], name) if header_at is not None else None
+    return updated if isinstance(updated, dt.datetime) else None
+
+
 def _refused(name: str, problem: Problem) -> PublisherTable:
     return PublisherTable(
         provider=PROVIDER, dataset=label_code(name.rsplit(".", 1)[0]), frame=empty_publisher_rows(), problems=[problem]
