@@ -81,6 +81,12 @@ FEED_FORMATS: dict[str, tuple[str, tuple[str, ...]]] = {
         ".xlsx",
         ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "application/octet-stream"),
     ),
+    # The GI-TOC index workbook, downloaded: it states no update time, so its ETag / Last-Modified and its
+    # content hash say whether it changed.
+    "oci_workbook": (
+        ".xlsx",
+        ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "application/octet-stream"),
+    ),
 }
 #: Formats whose answers say when the publisher last updated them (`updated`, `LAST UPDATE`, `Modified`, the
 #: UNODC release date): an answer with the vintage already loaded is unchanged, whatever its bytes.
