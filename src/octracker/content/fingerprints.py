@@ -41,6 +41,12 @@ def rules_fingerprint(spec: PipelineSpec, document: Document, schemas_dir: Path)
     return _digest(engine_fingerprint(), [spec.path, *([side] if side.exists() else []), *_schema_files(schemas_dir)])
 
 
+def feed_rules_fingerprint(spec: PipelineSpec, schemas_dir: Path) -> str:
+    """One hash of how a feed pipeline reads its answers: engine, spec and `schemas/` (a catalog that maps a
+    native series anew changes it). An answer loaded under other rules is read again, not fetched again."""
+    return _digest(engine_fingerprint(), [spec.path, *_schema_files(schemas_dir)])
+
+
 def _schema_files(schemas_dir: Path) -> list[Path]:
     return sorted(p for p in schemas_dir.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
 
@@ -81,5 +87,16 @@ def last_loaded_fingerprint(con: duckdb.DuckDBPyConnection, pipeline: str) -> tu
     return (row[0], row[1]) if row else (None, None)
 
 
-def record_fingerprint(con: duckdb.DuckDBPyConnection, run_id: str, fingerprint: str, rules: str) -> None:
+def last_rules(con: duckdb.DuckDBPyConnection, pipeline: str) -> str | None:
+    """The rules fingerprint of the pipeline's latest run that recorded one (a load, or a check that found the
+    answer unchanged); None when none did."""
+    row = con.execute(
+        "SELECT rules_sha256 FROM runs WHERE pipeline = ? AND rules_sha256 IS NOT NULL "
+        "ORDER BY started_at DESC LIMIT 1",
+        [pipeline],
+    ).fetchone()
+    return row[0] if row else None
+
+
+def record_fingerprint(con: duckdb.DuckDBPyConnection, run_id: str, fingerprint: str | None, rules: str) -> None:
     con.execute("UPDATE runs SET input_sha256 = ?, rules_sha256 = ? WHERE run_id = ?", [fingerprint, rules, run_id])

@@ -32,6 +32,7 @@ import polars as pl
 from octracker.content.catalog import Catalog
 from octracker.content.documents import Document, named_copy, read_document, sha256_hex, store_raw
 from octracker.content.feed_specs import PUBLISHER_FORMATS, FeedConfig, read_feed_table
+from octracker.content.fingerprints import feed_rules_fingerprint, last_rules, record_fingerprint
 from octracker.content.specs import PipelineSpec
 from octracker.errors import InputRefused, OctrackerError
 from octracker.extracts import Problem
@@ -68,10 +69,11 @@ def save_feed_state(
 ) -> None:
     """Replace the pipeline's state with this fetch's (the caller owns the transaction)."""
     now = utc_now()
-    changed = result.status == "new"
     previous = con.execute(
-        "SELECT changed_at FROM feed_state WHERE pipeline = ? AND url = ?", [pipeline, public_url(url)]
+        "SELECT changed_at, sha256 FROM feed_state WHERE pipeline = ? AND url = ?", [pipeline, public_url(url)]
     ).fetchone()
+    # An answer read again from the raw store (new rules) is not a change of the feed's content.
+    changed = result.status == "new" and (previous is None or previous[1] != result.sha256)
     con.execute("DELETE FROM feed_state WHERE pipeline = ?", [pipeline])
     con.execute(
         "INSERT INTO feed_state (pipeline, url, etag, last_modified, sha256, http_status, checked_at, changed_at, "
@@ -239,8 +241,10 @@ def run_feed_pipeline(
     )
     try:
         config = read_feed_table(spec.feed or {}, str(spec.path))
+        rules = feed_rules_fingerprint(spec, settings.schemas_dir)
         if settings.offline and not on_this_machine(config.fetch.url):
-            return record_unreachable(con, spec, settings, catalog, run_id, config, "offline (OCTRACKER_OFFLINE)")
+            reason = "offline (OCTRACKER_OFFLINE)"
+            return record_unreachable(con, spec, settings, catalog, run_id, config, reason, rules)
         state = read_feed_state(con, spec.name, config.fetch.url)
         vintage = read_feed_vintage(con, spec.name, config.fetch.url)
         try:
@@ -253,7 +257,7 @@ def run_feed_pipeline(
         except FeedFailed as exc:
             if exc.status is not None:  # the server answered, with errors: a failure, not an absence
                 raise
-            return record_unreachable(con, spec, settings, catalog, run_id, config, str(exc))
+            return record_unreachable(con, spec, settings, catalog, run_id, config, str(exc), rules)
         why = {"not_modified": "not modified (304)", "unchanged": "same content as last loaded"}.get(result.status)
         if result.status == "new" and config.format in PUBLISHER_FORMATS and config.format != "cbs_odata":
             fetched = publisher_vintage(config.format, result.content or b"", f"{spec.name}{config.suffix}", catalog)
@@ -264,42 +268,73 @@ def run_feed_pipeline(
                 )
         if config.format == "cbs_odata" and result.status == "unchanged" and fetched == vintage:
             why = f"table not modified since {fetched} (TableInfos)"
-        if result.status != "new":
+        stored = stored_answer(con, spec, settings, config, state) if result.status != "new" else None
+        if stored is not None and last_rules(con, spec.name) != rules:
+            # The answer loaded last, read again: the catalog (a native series mapped anew), the spec or the
+            # engine changed since, and the publisher has nothing newer to fetch.
+            result, fetched = dataclasses.replace(result, status="new", content=stored), fetched or vintage
+        elif result.status != "new":
 
             def write() -> None:
                 save_feed_state(con, spec.name, config.fetch.url, result, fetched or vintage)
                 finish_run(con, run_id, status="success")
+                record_fingerprint(con, run_id, result.sha256, rules)
 
             write_transaction(con, write, what=f"pipeline {spec.name}")
             return PipelineResult(spec.name, run_id, "unchanged", subject=f"feed {why}")
-        if fetched is not None:
-            # The live answer's vintage is its publication date (the snapshot's sidecar dated the snapshot).
-            spec = dataclasses.replace(
-                spec,
-                source=dataclasses.replace(
-                    spec.source,
-                    published_on=fetched.date(),
-                    published_precision="day",
-                    url=public_url(config.fetch.url),
-                ),
-            )
-        document, readable = feed_document(spec, config, result, settings)
-        with named_copy(readable, document.path.with_suffix(readable.suffix).name) as named:
-            return extract_and_load(
-                con,
-                dataclasses.replace(spec, document=named),
-                settings,
-                catalog,
-                run_id,
-                document,
-                also=lambda c: save_feed_state(c, spec.name, config.fetch.url, result, fetched),
-            )
+        return load_answer(con, spec, settings, catalog, run_id, config, result, fetched, rules)
     except FeedRefused as exc:
         return refuse_document(con, spec, run_id, None, [Problem("feed_refused", str(exc), exc.url)])
     except InputRefused as exc:
         return refuse_document(con, spec, run_id, None, [Problem("refused", str(exc), "")])
     except Exception as exc:  # noqa: BLE001 - recorded as a failed run; the other pipelines go on
         return record_failure(con, spec, run_id, exc)
+
+
+def stored_answer(
+    con: duckdb.DuckDBPyConnection, spec: PipelineSpec, settings: Settings, config: FeedConfig, state: FeedState | None
+) -> bytes | None:
+    """The answer the feed's data was last loaded from, as kept in the raw store (None: another source was loaded
+    last, such as the bundled snapshot, or the copy is gone)."""
+    if state is None or state.sha256 is None:
+        return None
+    loaded = con.execute("SELECT sha256 FROM sources WHERE source_id = ?", [spec.source.source_id]).fetchone()
+    kept = settings.raw_dir / state.sha256[:2] / f"{state.sha256}{config.suffix}"
+    if loaded is None or loaded[0] != state.sha256 or not kept.is_file():
+        return None
+    return kept.read_bytes()
+
+
+def load_answer(
+    con: duckdb.DuckDBPyConnection,
+    spec: PipelineSpec,
+    settings: Settings,
+    catalog: Catalog,
+    run_id: str,
+    config: FeedConfig,
+    result: FetchResult,
+    fetched: dt.datetime | None,
+    rules: str,
+) -> PipelineResult:
+    """Load an answer (new, or read again under new rules) with the feed's state, in one transaction."""
+    if fetched is not None:
+        # The live answer's vintage is its publication date (the snapshot's sidecar dated the snapshot).
+        spec = dataclasses.replace(
+            spec,
+            source=dataclasses.replace(
+                spec.source, published_on=fetched.date(), published_precision="day", url=public_url(config.fetch.url)
+            ),
+        )
+    document, readable = feed_document(spec, config, result, settings)
+
+    def bookkeeping(c: duckdb.DuckDBPyConnection) -> None:
+        save_feed_state(c, spec.name, config.fetch.url, result, fetched)
+        record_fingerprint(c, run_id, result.sha256, rules)
+
+    with named_copy(readable, document.path.with_suffix(readable.suffix).name) as named:
+        return extract_and_load(
+            con, dataclasses.replace(spec, document=named), settings, catalog, run_id, document, also=bookkeeping
+        )
 
 
 def on_this_machine(url: str) -> bool:
@@ -315,27 +350,56 @@ def record_unreachable(
     run_id: str,
     config: FeedConfig,
     reason: str,
+    rules: str,
 ) -> PipelineResult:
-    """The feed gave no answer: its last data stays; if there is none yet, the bundled snapshot is loaded."""
+    """The feed gave no answer: its last data stays; if there is none yet, the bundled snapshot is loaded.
+
+    When the rules changed since the last load (a native series mapped anew in the catalog), what was loaded last
+    (the last answer, kept in the raw store, or the snapshot) is read again under them.
+    """
     source_id = spec.source.source_id
-    loaded = scalar(con, "SELECT COUNT(*) FROM sources WHERE source_id = ?", [source_id]) > 0
-    if config.snapshot is None or loaded:
+    loaded = con.execute("SELECT sha256 FROM sources WHERE source_id = ?", [source_id]).fetchone()
+    snapshot = read_document(config.snapshot, spec.source) if config.snapshot is not None else None
+    stale_rules = loaded is not None and last_rules(con, spec.name) != rules
+    if stale_rules:
+        state = read_feed_state(con, spec.name, config.fetch.url)
+        stored = stored_answer(con, spec, settings, config, state)
+        if stored is not None and state is not None:
+            # No answer came: the state keeps the last HTTP status the feed gave.
+            status = scalar(con, "SELECT COALESCE(MAX(http_status), 0) FROM feed_state WHERE pipeline = ?", [spec.name])
+            answer = FetchResult("new", stored, None, state.etag, state.last_modified, state.sha256, status, 0, "")
+            vintage = read_feed_vintage(con, spec.name, config.fetch.url)
+            result = load_answer(con, spec, settings, catalog, run_id, config, answer, vintage, rules)
+            return _unreachable(con, spec, run_id, result, f"{reason}; read its last answer again under new rules")
+    if snapshot is None or (loaded is not None and not (stale_rules and loaded[0] == snapshot.sha256)):
         kept = "last data kept" if loaded else "nothing loaded yet, and the spec has no snapshot"
         write_transaction(
             con, lambda: finish_run(con, run_id, status="unreachable", error=reason), what=f"pipeline {spec.name}"
         )
         return PipelineResult(spec.name, run_id, "unreachable", subject=f"unreachable: {reason}; {kept}")
-    document = read_document(config.snapshot, spec.source)
-    store_raw(settings.raw_dir, document)
+    store_raw(settings.raw_dir, snapshot)
     result = extract_and_load(
-        con, dataclasses.replace(spec, document=config.snapshot), settings, catalog, run_id, document
+        con,
+        dataclasses.replace(spec, document=config.snapshot),
+        settings,
+        catalog,
+        run_id,
+        snapshot,
+        also=lambda c: record_fingerprint(c, run_id, snapshot.sha256, rules),
     )
+    return _unreachable(con, spec, run_id, result, f"{reason}; loaded the bundled snapshot {snapshot.path.name}")
+
+
+def _unreachable(
+    con: duckdb.DuckDBPyConnection, spec: PipelineSpec, run_id: str, result: PipelineResult, what: str
+) -> PipelineResult:
+    """A load done while the feed gave no answer: the run is `unreachable` (with what was loaded) once it succeeded."""
     if result.status != "success":
         return result
+    reason = what.split("; ", 1)[0]
     write_transaction(
         con,
         lambda: finish_run(con, run_id, status="unreachable", counts=result.counts, error=reason),
         what=f"pipeline {spec.name}",
     )
-    subject = f"unreachable: {reason}; loaded the bundled snapshot {config.snapshot.name}"
-    return dataclasses.replace(result, status="unreachable", subject=subject)
+    return dataclasses.replace(result, status="unreachable", subject=f"unreachable: {what}")
