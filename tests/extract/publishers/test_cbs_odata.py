@@ -6,6 +6,9 @@ import datetime as dt
 import json
 
 import polars as pl
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
 
 from octracker.extract.publishers import cbs_odata
 from publisher_cases import (
@@ -106,3 +109,51 @@ def test_an_untyped_value_that_is_no_number_nor_symbol_is_refused():
     answers["UntypedDataSet"][1] = answers["UntypedDataSet"][1].replace(b'"     1.0","ID":10000', b'"  ??","ID":10000')
     table = cbs_odata.read(cbs_odata.bundle_answers(answers), name="t.zip")
     assert not table.ok and "row ID 10000" in table.problems[0].message
+
+
+UNTYPED_PAGE = json.loads((CBS / CBS_83599NED["UntypedDataSet"][1]).read_bytes())
+
+
+def untyped_bundle(rows: list[dict]) -> bytes:
+    return cbs_odata.bundle_answers({"UntypedDataSet": [json.dumps({**UNTYPED_PAGE, "value": rows}).encode()]})
+
+
+def stripped(row: dict) -> dict:
+    return {k: v.strip() if isinstance(v, str) else v for k, v in row.items()}
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_untyped_rows_read_the_same_whatever_their_padding_and_order(data):
+    """CBS pads keys and right-aligns values as it likes; rows come in any order: the values read do not change."""
+    picked = data.draw(
+        st.lists(st.sampled_from(UNTYPED_PAGE["value"]), min_size=1, max_size=25, unique_by=lambda r: r["ID"])
+    )
+    padded = []
+    for row in data.draw(st.permutations(picked)):
+        pad = data.draw(st.lists(st.integers(0, 10), min_size=len(row), max_size=len(row)))
+        padded.append(
+            {
+                key: (" " * n + value.strip() if key.startswith("Openstaande") else value.strip() + " " * n)
+                if isinstance(value, str)
+                else value
+                for (key, value), n in zip(row.items(), pad, strict=True)
+            }
+        )
+    plain = cbs_odata.read(untyped_bundle([stripped(r) for r in picked]), name="83599ned.zip")
+    table = cbs_odata.read(untyped_bundle(padded), name="83599ned.zip")
+    assert plain.ok and table.ok
+    assert_frame_equal(table.frame.drop("_raw").sort("_line_no"), plain.frame.drop("_raw").sort("_line_no"))
+    values = {r["ID"]: r["OpenstaandeVacatures_1"].strip() for r in picked}
+    assert {n: (str(v) if v is not None else "") for n, v in zip(table.frame["_line_no"], table.frame["value"])} == {
+        n: (str(float(v)) if v else "") for n, v in values.items()
+    }
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.text(alphabet="0123456789", min_size=1, max_size=6), st.integers(0, 9), st.integers(0, 8))
+def test_any_right_aligned_number_reads_as_that_number(digits: str, decimals: int, pad: int):
+    text = f"{int(digits)}.{decimals}"
+    row = {**UNTYPED_PAGE["value"][0], "OpenstaandeVacatures_1": " " * pad + text}
+    table = cbs_odata.read(untyped_bundle([row]), name="83599ned.zip")
+    assert table.ok and table.frame["value"].to_list() == [float(text)]

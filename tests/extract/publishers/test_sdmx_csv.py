@@ -7,7 +7,7 @@ import datetime as dt
 import io
 
 import polars as pl
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from octracker.extract.publishers import sdmx_csv
@@ -110,3 +110,24 @@ def test_label_codes_are_stable(label: str):
     code = label_code(label)
     assert label_code(code) == code
     assert code == code.lower() and "." not in code and " " not in code
+
+
+PUBLISHED = published_rows()
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.data())
+def test_the_vintage_is_the_latest_last_update_of_the_rows_read(data):
+    """Any rows of the download, each with its own LAST UPDATE: the cheap look a feed takes at the vintage and the
+    whole read agree, and both are the latest time of the rows (a deleted row's time does not count)."""
+    rows = data.draw(st.lists(st.sampled_from(PUBLISHED), min_size=1, max_size=15))
+    # Eurostat's evening releases (23:xx, never in a daylight-saving gap of Luxembourg's clock).
+    days = st.dates(min_value=dt.date(2000, 1, 1), max_value=dt.date(2030, 12, 31))
+    moments = st.builds(lambda d, m: dt.datetime.combine(d, dt.time(23, m)), days, st.integers(0, 59))
+    stamped = [{**r, "LAST UPDATE": data.draw(moments).strftime("%d/%m/%y %H:%M:%S")} for r in rows]
+    content = rewritten(stamped, list(PUBLISHED[0]))
+    table = sdmx_csv.read(content, name="sdg_04_20.csv")
+    assert table.ok
+    assert sdmx_csv.vintage(content, name="sdg_04_20.csv") == table.updated
+    latest = max(dt.datetime.strptime(r["LAST UPDATE"], "%d/%m/%y %H:%M:%S") for r in stamped)
+    assert table.updated is not None and table.updated.astimezone(sdmx_csv.LUXEMBOURG).replace(tzinfo=None) == latest
