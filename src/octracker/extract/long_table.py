@@ -26,6 +26,7 @@ from octracker.extract.table_files import (
 )
 from octracker.extract.validation import catalog_holds, catalog_limits, key_proven_unique
 from octracker.extracts import EXTRACT_SCHEMA, Extract, Problem
+from octracker.units import UnitMismatch
 
 FATAL_HEADER_CHECKS = ("missing_column", "duplicate_column")
 REQUIRED_COLUMNS = ("indicator", "geo", "period", "value", "unit")
@@ -440,10 +441,11 @@ def _parse_cells(cells: pl.DataFrame, catalog: Catalog) -> pl.DataFrame:
     # Looked up per row by the period's position among the distinct ones (a join copies every column).
     at = stripped.get_column("period").cast(pl.Enum(periods["period"])).to_physical()
     parsed = stripped.lazy().with_columns(periods["_start"].gather(at), periods["_end"].gather(at)).collect()
-    well_formed = (
-        parsed.lazy().filter(pl.col("_ragged").is_null()).select(indicator_id="indicator", unit="unit", value="_value")
-    )
-    if not catalog_holds(well_formed, catalog_limits(catalog)):
+    limits = catalog_limits(catalog)
+    if not catalog_holds(_well_formed(parsed), limits):
+        # A unit another spelling of the catalog's, or convertible to it, is restated first (the slow path only).
+        parsed = _in_catalog_units(parsed, catalog)
+    if not catalog_holds(_well_formed(parsed), limits):
         # Some row breaks the catalog: each row gets its indicator's unit and range, for the row checks.
         limits = pl.DataFrame(
             [(i.id, i.unit, float(i.min), float(i.max), f"{i.min:g} to {i.max:g}") for i in catalog.indicators],
@@ -465,6 +467,65 @@ def _parse_cells(cells: pl.DataFrame, catalog: Catalog) -> pl.DataFrame:
             .collect()
         )
     return _with_first_line(parsed)
+
+
+def _well_formed(parsed: pl.DataFrame) -> pl.LazyFrame:
+    return (
+        parsed.lazy().filter(pl.col("_ragged").is_null()).select(indicator_id="indicator", unit="unit", value="_value")
+    )
+
+
+def _in_catalog_units(parsed: pl.DataFrame, catalog: Catalog) -> pl.DataFrame:
+    """Rows whose unit is another spelling of their indicator's catalog unit (`incidents` for `count`) or converts
+    to it (`kg` to `tonnes`, by pint through the catalog's unit book), restated in the catalog's unit.
+
+    The value is converted; `note` says what the row stated. The row's text, its evidence, keeps the file's own
+    unit. A unit that cannot be converted is left as it is, for the unit check to refuse with its reason.
+    """
+    units = {i.id: i.unit for i in catalog.indicators}
+    pairs = _well_formed(parsed).select("indicator_id", "unit").unique().drop_nulls().collect()
+    conversions = []
+    for indicator, unit in pairs.sort("indicator_id", "unit").iter_rows():
+        target = units.get(indicator)
+        if target is None or unit == target:
+            continue
+        try:
+            factor = catalog.units.factor(unit, target)
+        except UnitMismatch:
+            continue
+        # 1000 kg to the tonne: divide by the whole number rather than multiply by its float inverse, so that
+        # 61800 kg is 61.8 t, not 61.800000000000004.
+        inverse = 1 / factor
+        multiply, divide = (1.0, float(round(inverse))) if abs(inverse - round(inverse)) < 1e-9 else (factor, 1.0)
+        conversions.append((indicator, unit, target, multiply, divide))
+    if not conversions:
+        return parsed
+    table = pl.DataFrame(
+        conversions,
+        schema={"indicator": pl.String, "unit": pl.String, "_to": pl.String, "_mul": pl.Float64, "_div": pl.Float64},
+        orient="row",
+    )
+    converted = pl.col("_to").is_not_null() & pl.col("_ragged").is_null()
+    stated = (
+        pl.when((pl.col("_mul") == 1) & (pl.col("_div") == 1))
+        .then(pl.format("unit stated as {}", "unit"))
+        .otherwise(pl.format("stated as {} {}, converted to {}", pl.col("value").cast(pl.String), "unit", "_to"))
+    )
+    return (
+        parsed.lazy()
+        .join(table.lazy(), on=["indicator", "unit"], how="left", maintain_order="left")
+        .with_columns(
+            _value=pl.when(converted).then(pl.col("_value") * pl.col("_mul") / pl.col("_div")).otherwise("_value"),
+            note=pl.when(~converted)
+            .then("note")
+            .when(pl.col("note").is_null())
+            .then(stated)
+            .otherwise(pl.format("{}; {}", "note", stated)),
+            unit=pl.when(converted).then("_to").otherwise("unit"),
+        )
+        .drop("_to", "_mul", "_div")
+        .collect()
+    )
 
 
 def _period_dates(cells: pl.DataFrame) -> pl.DataFrame:
@@ -646,7 +707,7 @@ def _row_checks(parsed: pl.DataFrame, catalog: Catalog) -> list[tuple[str, pl.Ex
             "unit_mismatch",
             shaped & known & (pl.col("unit") != pl.col("_cat_unit")).fill_null(True),
             pl.format(
-                "unit {} is not the catalog unit {} of {}",
+                "unit {} is not the catalog unit {} of {} and does not convert to it",
                 _quoted(pl.col("unit")),
                 _quoted(pl.col("_cat_unit")),
                 pl.col("indicator"),
