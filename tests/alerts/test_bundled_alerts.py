@@ -102,7 +102,7 @@ def test_refresh_says_how_many_alerts_are_open(tmp_path, alerts):
 def test_summary_shows_changes_and_alerts(warehouse):
     result = run(warehouse, "summary")
     assert result.exit_code == 0, result.output
-    assert "Largest moves between index editions (edition_changes)" in result.output
+    assert "Largest moves between index editions in BE, EU, NL (edition_changes)" in result.output
     assert "Open trend alerts (trend_alerts)" in result.output
 
 
@@ -142,3 +142,32 @@ def test_send_without_a_webhook_is_bad_usage(warehouse):
     result = run(warehouse, "alerts", "send")
     assert result.exit_code == 2
     assert "OCTRACKER_WEBHOOK_URL" in result.output
+
+
+def test_summary_gives_one_line_per_family_and_the_changes_in_the_places_followed(warehouse):
+    output = run(warehouse, "summary").output
+    counted = json.loads(
+        run(
+            warehouse,
+            "sql",
+            "SELECT split_part(indicator_id, '.', 1) AS family, COUNT(DISTINCT geo) AS geos, "
+            "BOOL_OR(geo = 'BE') AND BOOL_OR(geo = 'NL') AS be_and_nl FROM series GROUP BY ALL",
+            "--format",
+            "json",
+        ).output
+    )
+    lines = output.splitlines()
+    series = lines[: next(n for n, x in enumerate(lines) if x.startswith("Largest year-over-year changes"))]
+    for family in counted:
+        [line] = [x for x in series if x.strip("│ ").split(" ")[0] == family["family"]]
+        if family["geos"] > 4:
+            expected = f"{family['geos']}, incl. BE, NL" if family["be_and_nl"] else None
+            assert expected is None or expected in line, line
+    # The whole-world tables (the index workbook, UNODC) hold far more places than the summary lists.
+    assert any(f["geos"] > 100 for f in counted) and len(lines) < 80
+    yoy = lines[lines.index(next(x for x in lines if x.startswith("showing 10 of"))) + 1]
+    assert "starts_with(geo, 'BE') OR starts_with(geo, 'EU') OR starts_with(geo, 'NL')" in yoy
+    shown = json.loads(
+        run(warehouse, "sql", yoy.strip().removeprefix('octracker sql "').removesuffix('"'), "--format", "json").output
+    )
+    assert shown and all(r["geo"][:2] in ("BE", "EU", "NL") for r in shown)

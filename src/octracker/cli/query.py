@@ -9,6 +9,7 @@ import sys
 import click
 
 from octracker.cli.output import FORMATS, echo_rows, print_rows, showing_line
+from octracker.serve.report import HEADLINE_GEOS
 from octracker.store.query import relation_exists, run_query, timeout_from_env
 
 
@@ -69,25 +70,30 @@ def hint_near_misses(app, query: str) -> None:
             app.err.print(f"No rows; {catalog.unknown(literal)}", style="yellow", markup=False, highlight=False)
 
 
-#: Summary sections: title, relation, columns, filter, order, rows shown, and how to see them all.
-SUMMARY_SECTIONS: list[tuple[str, str, str, str, str, int, str]] = [
+#: Summary sections: title, relation, columns, filter, order, rows shown, how to see them all, and whether the
+#: list keeps to the places alerts follow (`places` in schemas/alert_rules.toml): tables of every country are
+#: loaded for ranks and comparison, and their largest moves elsewhere would crowd out Belgium's and the
+#: Netherlands'. `{places}` in the filter and the command stands for that condition.
+SUMMARY_SECTIONS: list[tuple[str, str, str, str, str, int, str, bool]] = [
     (
         "Largest year-over-year changes",
         "yoy_changes",
         "indicator_id, geo, year, prev_value, value, change, pct_change, basis",
-        "WHERE comparable",
+        "WHERE comparable{places}",
         "ORDER BY abs(pct_change) DESC NULLS LAST",
         10,
-        'octracker sql "SELECT * FROM yoy_changes ORDER BY abs(pct_change) DESC"',
+        'octracker sql "SELECT * FROM yoy_changes{where} ORDER BY abs(pct_change) DESC"',
+        True,
     ),
     (
         "Largest moves between index editions",
         "edition_changes",
         "indicator_id, geo, year, prev_year, prev_value, value, change",
-        "WHERE change IS NOT NULL",
+        "WHERE change IS NOT NULL{places}",
         "ORDER BY abs(change) DESC, indicator_id, geo",
         10,
-        'octracker sql "SELECT * FROM edition_changes ORDER BY abs(change) DESC"',
+        'octracker sql "SELECT * FROM edition_changes{where} ORDER BY abs(change) DESC"',
+        True,
     ),
     (
         "Open trend alerts",
@@ -97,13 +103,25 @@ SUMMARY_SECTIONS: list[tuple[str, str, str, str, str, int, str]] = [
         "ORDER BY severity_rank DESC, rule, indicator_id, geo",
         10,
         "octracker alerts",
+        False,
     ),
 ]
+#: The series table: one row per family (a publisher's native series, the index, each curated indicator).
 SERIES_SQL = (
-    "SELECT split_part(indicator_id, '.', 1) AS family, geo, COUNT(DISTINCT indicator_id) AS indicators, "
-    "COUNT(*) AS values, MIN(year) AS first_year, MAX(year) AS last_year FROM series "
-    "GROUP BY ALL ORDER BY family, geo"
+    "SELECT split_part(indicator_id, '.', 1) AS family, COUNT(DISTINCT indicator_id) AS indicators, "
+    "LIST(DISTINCT geo ORDER BY geo) AS geos, COUNT(*) AS values, MIN(year) AS first_year, "
+    "MAX(year) AS last_year FROM series GROUP BY ALL ORDER BY family"
 )
+#: A family in this many geographies or fewer lists them; one in more gives their number.
+GEOS_LISTED = 4
+
+
+def geos_cell(geos: list[str]) -> str:
+    """The geographies of one family: all of them when few, else their number and the headline ones among them."""
+    if len(geos) <= GEOS_LISTED:
+        return ", ".join(geos)
+    headline = [g for g in HEADLINE_GEOS if g in geos]
+    return f"{len(geos)}, incl. {', '.join(headline)}" if headline else str(len(geos))
 
 
 @click.command("summary")
@@ -113,16 +131,33 @@ def summary_command(app) -> None:
     path = app.settings.read_target
     if relation_exists(path, "series"):
         names, rows = run_query(path, SERIES_SQL)
+        rows = [(family, indicators, geos_cell(geos), *rest) for family, indicators, geos, *rest in rows]
         print_rows(app.out, names, rows, "table", title="Series (series)", readable=True)
-    for title, relation, columns, where, order, limit, see_all in SUMMARY_SECTIONS:
+    places = followed_places(path)
+    condition = " OR ".join(f"starts_with(geo, '{p}')" for p in places)
+    for title, relation, columns, where, order, limit, see_all, by_place in SUMMARY_SECTIONS:
         if not relation_exists(path, relation):
             continue
+        if by_place and places:
+            title = f"{title} in {', '.join(places)}"
+            where = where.format(places=f" AND ({condition})")
+            see_all = see_all.format(where=f" WHERE {condition}")
+        else:
+            where, see_all = where.format(places=""), see_all.format(where="")
         names, rows = run_query(path, f"SELECT {columns} FROM {relation} {where} {order} LIMIT ?", [limit])
         _, [(total,)] = run_query(path, f"SELECT COUNT(*) FROM {relation} {where}")
         print_rows(app.out, names, rows, "table", title=f"{title} ({relation})", readable=True)
         line = showing_line(len(rows), total, "rows", see_all)
         if line:
             app.out.print(line, markup=False, highlight=False)
+
+
+def followed_places(path) -> list[str]:
+    """The places alerts are raised for (geo ids or their starts, checked when the rules file is read)."""
+    if not relation_exists(path, "alert_places"):
+        return []
+    _, rows = run_query(path, "SELECT place FROM alert_places ORDER BY place")
+    return [place for (place,) in rows]
 
 
 COMMANDS = [sql_command, summary_command]
