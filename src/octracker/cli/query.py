@@ -9,7 +9,6 @@ import sys
 import click
 
 from octracker.cli.output import FORMATS, echo_rows, print_rows, showing_line
-from octracker.serve.report import HEADLINE_GEOS
 from octracker.store.query import relation_exists, run_query, timeout_from_env
 
 
@@ -114,6 +113,8 @@ SERIES_SQL = (
 )
 #: A family in this many geographies or fewer lists them; one in more gives their number.
 GEOS_LISTED = 4
+#: The countries octracker follows first (the report's headline countries): named when a family holds them.
+HEADLINE_GEOS = ("BE", "NL")
 
 
 def geos_cell(geos: list[str]) -> str:
