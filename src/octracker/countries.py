@@ -119,6 +119,11 @@ COUNTRY_ALIASES: dict[str, str] = {
     "yemen_rep": "YE",
     "venezuela_rb": "VE",
     "micronesia_fed_sts": "FM",
+    # Short names pycountry only finds by a fuzzy search (0.3 s each): the index workbook writes them so.
+    "micronesia": "FM",
+    "russia": "RU",
+    "brunei": "BN",
+    "cote_d_ivoire": "CI",
     "vatican_city": "VA",
     "sao_tome_and_principe": "ST",
 }

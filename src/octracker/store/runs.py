@@ -6,6 +6,7 @@ import datetime as dt
 import secrets
 
 import duckdb
+import pyarrow as pa
 
 from octracker.content.documents import Document
 from octracker.extracts import Problem
@@ -92,12 +93,27 @@ def quarantine_problems(
     source_id: str | None,
     file_name: str | None,
 ) -> None:
-    now = utc_now()
-    con.executemany(
-        "INSERT INTO quarantine (run_id, pipeline, source_id, reason, payload, file_name, line_no, check_name, "
-        "quarantined_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [[run_id, pipeline, source_id, p.message, p.payload, file_name, p.line_no, p.check, now] for p in problems],
+    if not problems:
+        return
+    # One insert from an Arrow table: a row-by-row executemany costs milliseconds a row (the UNODC export sets
+    # 450 rows aside, which took 1.5 s that way).
+    rows = pa.table(
+        {
+            "reason": pa.array([p.message for p in problems], pa.string()),
+            "payload": pa.array([p.payload for p in problems], pa.string()),
+            "line_no": pa.array([p.line_no for p in problems], pa.int64()),
+            "check_name": pa.array([p.check for p in problems], pa.string()),
+        }
     )
+    con.register("_quarantined", rows)
+    try:
+        con.execute(
+            "INSERT INTO quarantine (run_id, pipeline, source_id, reason, payload, file_name, line_no, check_name, "
+            "quarantined_at) SELECT ?, ?, ?, reason, payload, ?, line_no, check_name, ? FROM _quarantined",
+            [run_id, pipeline, source_id, file_name, utc_now()],
+        )
+    finally:
+        con.unregister("_quarantined")
 
 
 def upsert_source(
