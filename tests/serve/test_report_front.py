@@ -80,7 +80,7 @@ def test_the_front_page_lists_the_biggest_movers_and_every_alert_in_one_line(ran
     text = text_of(front)
     assert "Biggest movers" in text
     assert "Cocaine seized BEANR Port of Antwerp 2023 → 2024 116 → 44 tonnes -62.1 %" in text
-    assert re.search(r"showing 8 of \d+ changes; all of them:", text)
+    assert re.search(r"showing 8 of \d+ changes in the places followed; every change of every place:", text)
     alerts = query(settings, "SELECT COUNT(*) FROM trend_alerts")[0][0]
     rows = re.findall(r'<tr><td><span class="tag alert">', front)
     assert len(rows) == alerts

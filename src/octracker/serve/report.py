@@ -59,6 +59,19 @@ MOVERS_SHOWN = 8
 #: Publisher families whose series keep the publisher's native codes (official statistics).
 OFFICIAL_FAMILIES = ("estat", "cbs", "unodc")
 
+
+def followed_condition(relations: set[str]) -> str:
+    """SQL: the row's `geo` is a place the report is about, those alerts follow (`places` in
+    schemas/alert_rules.toml; BE covers BE-BRU and BEANR; none listed: every place). Whole-world tables (the index
+    workbook, UNODC) are loaded for ranks and comparison; their other countries are not charted one by one."""
+    if "alert_places" not in relations:
+        return "TRUE"
+    return (
+        "(NOT EXISTS (SELECT 1 FROM alert_places) "
+        "OR EXISTS (SELECT 1 FROM alert_places AS ap WHERE starts_with(geo, ap.place)))"
+    )
+
+
 #: Changed values the report lists one by one; beyond this it gives the counts and the command.
 CHANGES_LISTED = 100
 #: The previous report's time, as render_report writes it into the page.
@@ -276,29 +289,38 @@ def read_headline(con: duckdb.DuckDBPyConnection, relations: set[str]) -> list[d
 
 
 def read_movers(con: duckdb.DuckDBPyConnection, relations: set[str]) -> tuple[list[dict[str, Any]], int]:
-    """The largest moves: index editions by points, annual series by percent (comparable years only)."""
+    """The largest moves of the catalog's indicators in the places followed: index editions by points, annual
+    series by percent (comparable years only). A publisher's native series (`cbs.…`, `unodc.…`) moves here once
+    the catalog maps it to an indicator, as it raises alerts only then."""
     parts, counts = [], []
+    followed = followed_condition(relations)
     if "edition_changes" in relations:
         parts.append(
             "SELECT indicator_id, geo, prev_year, year, prev_value, value, change, NULL AS pct_change, "
             "'edition' AS kind, NULL AS basis, abs(change) / 9 * 100 AS weight FROM edition_changes "
-            "WHERE change IS NOT NULL AND change <> 0"
+            f"WHERE change IS NOT NULL AND change <> 0 AND {followed}"
         )
-        counts.append("SELECT COUNT(*) FROM edition_changes WHERE change IS NOT NULL AND change <> 0")
+        counts.append(
+            "SELECT COUNT(*) FROM edition_changes SEMI JOIN indicators USING (indicator_id) "
+            f"WHERE change IS NOT NULL AND change <> 0 AND {followed}"
+        )
     if "yoy_changes" in relations:
         parts.append(
             "SELECT indicator_id, geo, prev_year, year, prev_value, COALESCE(annualized_value, value), change, "
             "pct_change, 'year' AS kind, basis, abs(pct_change) AS weight FROM yoy_changes WHERE comparable "
-            "AND pct_change IS NOT NULL"
+            f"AND pct_change IS NOT NULL AND {followed}"
         )
-        counts.append("SELECT COUNT(*) FROM yoy_changes WHERE comparable AND pct_change IS NOT NULL")
+        counts.append(
+            "SELECT COUNT(*) FROM yoy_changes SEMI JOIN indicators USING (indicator_id) "
+            f"WHERE comparable AND pct_change IS NOT NULL AND {followed}"
+        )
     if not parts:
         return [], 0
     # Index points over the 1-10 range and annual percentages, on one scale of "how far it moved".
     rows = records(
         con.execute(
             f"SELECT m.*, i.name AS indicator_name, i.unit FROM ({' UNION ALL '.join(parts)}) AS m "
-            "LEFT JOIN indicators AS i USING (indicator_id) ORDER BY m.weight DESC, m.indicator_id, m.geo LIMIT ?",
+            "JOIN indicators AS i USING (indicator_id) ORDER BY m.weight DESC, m.indicator_id, m.geo LIMIT ?",
             [MOVERS_SHOWN],
         )
     )
@@ -357,15 +379,23 @@ def build_section(
     changes: dict[tuple[str, str, int], dict[str, Any]] | None = None,
     with_flags: bool = False,
 ) -> IndicatorSection:
-    """One indicator: its chart, the latest value per place with evidence, its conflicts and undated values."""
+    """One indicator: its chart, the latest value per place with evidence, its conflicts and undated values,
+    for the places in `geo_order` (the places followed)."""
     changes = changes or {}
-    points = read_points(con, indicator.id)
+    charted = set(geo_order)
+    points = [p for p in read_points(con, indicator.id) if p.geo in charted]
     chart_svg = (
         render_svg(build_chart(indicator, points, title=False, geo_order=geo_order, places=data.places))
         if points
         else ""
     )
-    latest = records(con.execute("SELECT * FROM latest_values WHERE indicator_id = ? ORDER BY geo", [indicator.id]))
+    latest = [
+        row
+        for row in records(
+            con.execute("SELECT * FROM latest_values WHERE indicator_id = ? ORDER BY geo", [indicator.id])
+        )
+        if row["geo"] in charted
+    ]
     # A row of a large table is cited by reference: the report quotes the row itself, read from the raw store.
     cited = with_cited_rows(raw_dir, [r["evidence"] for r in latest if r["evidence"]])
     for row in latest:
@@ -441,12 +471,13 @@ def collect_report(
         }
         # Every charted place in one order, so that a place has the same colour in every chart.
         # Only the charted indicators' places: a publisher's native series (every country of Europe) is not charted.
+        # And only the places followed: the other countries of a whole-world table are not charted.
         charted = [i.id for i in indicators]
         geo_order = [
             r[0]
             for r in con.execute(
                 "SELECT DISTINCT geo FROM observations WHERE period_start IS NOT NULL "
-                "AND list_contains(?, indicator_id) ORDER BY geo",
+                f"AND list_contains(?, indicator_id) AND {followed_condition(relations)} ORDER BY geo",
                 [charted],
             ).fetchall()
         ]

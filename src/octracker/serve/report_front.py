@@ -83,7 +83,8 @@ def movers_html(data: ReportData) -> str:
             f"<td class=num>{esc(mover_change(m))}</td></tr>"
         )
     more = (
-        f"<p class=note>showing {len(data.movers)} of {data.movers_total} changes; all of them: "
+        f"<p class=note>showing {len(data.movers)} of {data.movers_total} changes in the places followed; every "
+        "change of every place: "
         '<code>octracker sql "SELECT * FROM edition_changes"</code> and <code>… FROM yoy_changes</code></p>'
         if data.movers_total > len(data.movers)
         else ""
