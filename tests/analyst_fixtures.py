@@ -134,5 +134,6 @@ def without_alert_views(scratch_project) -> Settings:
 
 @pytest.fixture
 def articles_only(scratch_project) -> Settings:
-    (scratch_project.pipelines_dir / "oci_2025_profiles.toml").unlink()
+    for index in ("oci_2025_profiles.toml", "oci_workbook.toml"):
+        (scratch_project.pipelines_dir / index).unlink()
     return scratch_project

@@ -193,10 +193,10 @@ def test_chart_by_name_for_one_place_as_png(refreshed, tmp_path):
         ),
         (["oci.cocaine_trade", "--out", "x.pdf"], "x.pdf: --out must end in .svg or .png"),
         (
-            ["oci.cocaine_trade", "--geo", "FR", "--out", "x.svg"],
-            "no values of oci.cocaine_trade for FR with a stated period in the published warehouse; "
+            ["cocaine_seized_tonnes", "--geo", "FR", "--out", "x.svg"],
+            "no values of cocaine_seized_tonnes for FR with a stated period in the published warehouse; "
             "places with values: "
-            "BE, NL",
+            "BEANR, BEANR+BEZEE",
         ),
     ],
 )

@@ -59,7 +59,9 @@ def test_the_headline_panel_gives_each_pillar_its_edition_change_and_ranks(ranke
     assert "▲ +0.39 since 2023 (4.43)" in front
     assert "NL The Netherlands · Resilience 7.42 / 10, 2025 edition" in front and "▼ -0.04 since 2023 (7.46)" in front
     (rank,) = query(
-        settings, "SELECT rank, n_geos, eu_rank FROM index_ranks WHERE geo = 'BE' AND indicator_id = 'oci.criminality'"
+        settings,
+        "SELECT rank, n_geos, eu_rank FROM index_ranks WHERE geo = 'BE' AND indicator_id = 'oci.criminality' "
+        "AND year = 2025",
     )
     assert f"world rank {rank[0]} of {rank[1]}; EU rank {rank[2]}" in front
     # A rise in criminality is bad (red), a rise in resilience good (green).

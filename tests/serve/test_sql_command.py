@@ -68,7 +68,7 @@ def test_table_output_aligns_numbers_right_and_prints_document_text_literally(re
         refreshed,
         "sql",
         "SELECT geo, value, '[bold]not markup[/bold]' AS note FROM series "
-        "WHERE indicator_id = 'oci.cocaine_trade' ORDER BY geo, year",
+        "WHERE indicator_id = 'oci.cocaine_trade' AND geo IN ('BE', 'NL') AND year >= 2023 ORDER BY geo, year",
     )
     assert result.exit_code == 0
     lines = [line for line in result.output.splitlines() if "│" in line]
@@ -99,7 +99,7 @@ def test_json_output_is_one_object_per_row_with_iso_dates(refreshed):
         refreshed,
         "sql",
         "SELECT indicator_id, geo, period_start, value FROM series "
-        "WHERE indicator_id = 'oci.cocaine_trade' ORDER BY geo, year",
+        "WHERE indicator_id = 'oci.cocaine_trade' AND geo IN ('BE', 'NL') AND year >= 2023 ORDER BY geo, year",
         "--format",
         "json",
     )
@@ -116,7 +116,7 @@ def test_query_can_come_from_stdin(refreshed):
         "-",
         "--format",
         "csv",
-        input="SELECT COUNT(*) AS n FROM observations WHERE indicator_id LIKE 'oci.%'\n",
+        input="SELECT COUNT(*) AS n FROM observations WHERE source_id = 'gitoc-oci-2025-nl-be'\n",
     )
     assert result.exit_code == 0 and result.output == "n\n144\n"
 

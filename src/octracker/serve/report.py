@@ -26,7 +26,7 @@ from octracker.serve.charts import POINT_COLUMNS, POINT_JOINS, Point, build_char
 from octracker.serve.evidence import with_cited_rows
 from octracker.serve.report_html import render_report
 from octracker.store.lake import published_time
-from octracker.store.query import existing_relations, locked_reader
+from octracker.store.query import existing_relations, followed_places_condition, locked_reader
 from octracker.store.rows import scalar
 from octracker.store.settings import Settings
 
@@ -58,18 +58,6 @@ HEADLINE_INDICATORS = ("oci.criminality", "oci.resilience")
 MOVERS_SHOWN = 8
 #: Publisher families whose series keep the publisher's native codes (official statistics).
 OFFICIAL_FAMILIES = ("estat", "cbs", "unodc")
-
-
-def followed_condition(relations: set[str]) -> str:
-    """SQL: the row's `geo` is a place the report is about, those alerts follow (`places` in
-    schemas/alert_rules.toml; BE covers BE-BRU and BEANR; none listed: every place). Whole-world tables (the index
-    workbook, UNODC) are loaded for ranks and comparison; their other countries are not charted one by one."""
-    if "alert_places" not in relations:
-        return "TRUE"
-    return (
-        "(NOT EXISTS (SELECT 1 FROM alert_places) "
-        "OR EXISTS (SELECT 1 FROM alert_places AS ap WHERE starts_with(geo, ap.place)))"
-    )
 
 
 #: Changed values the report lists one by one; beyond this it gives the counts and the command.
@@ -293,7 +281,7 @@ def read_movers(con: duckdb.DuckDBPyConnection, relations: set[str]) -> tuple[li
     series by percent (comparable years only). A publisher's native series (`cbs.…`, `unodc.…`) moves here once
     the catalog maps it to an indicator, as it raises alerts only then."""
     parts, counts = [], []
-    followed = followed_condition(relations)
+    followed = followed_places_condition(relations)
     if "edition_changes" in relations:
         parts.append(
             "SELECT indicator_id, geo, prev_year, year, prev_value, value, change, NULL AS pct_change, "
@@ -477,7 +465,7 @@ def collect_report(
             r[0]
             for r in con.execute(
                 "SELECT DISTINCT geo FROM observations WHERE period_start IS NOT NULL "
-                f"AND list_contains(?, indicator_id) AND {followed_condition(relations)} ORDER BY geo",
+                f"AND list_contains(?, indicator_id) AND {followed_places_condition(relations)} ORDER BY geo",
                 [charted],
             ).fetchall()
         ]

@@ -17,7 +17,7 @@ from octracker.content.schedules import crontab_trigger
 from octracker.content.specs import INBOX_PIPELINE, REVIEW_PIPELINE, PipelineSpec, load_specs
 from octracker.errors import OctrackerError
 from octracker.store.lake import LakeTarget, published_time
-from octracker.store.query import existing_relations, locked_reader
+from octracker.store.query import existing_relations, followed_places_condition, locked_reader
 from octracker.store.settings import Settings
 
 #: Newest quarantine reasons shown per pipeline.
@@ -209,10 +209,15 @@ def read_quarantine(con: duckdb.DuckDBPyConnection) -> list[QuarantineStatus]:
     return result
 
 
-def read_stale_series(con: duckdb.DuckDBPyConnection, today: dt.date) -> list[StaleSeries]:
+def read_stale_series(
+    con: duckdb.DuckDBPyConnection, today: dt.date, relations: set[str] | None = None
+) -> list[StaleSeries]:
+    """Series past their cadence in the places alerts follow: the other countries of a whole-world table (the
+    index workbook's 2023 edition is the latest for most of them) are not the operator's to chase."""
+    followed = followed_places_condition(relations or set())
     rows = con.execute(
         "SELECT indicator_id, geo, frequency, latest_period_end, stale_after FROM series_freshness "
-        "WHERE stale_after < ? ORDER BY stale_after, indicator_id, geo",
+        f"WHERE stale_after < ? AND {followed} ORDER BY stale_after, indicator_id, geo",
         [today],
     ).fetchall()
     return [StaleSeries(i, g, f, end, after, (today - after).days) for i, g, f, end, after in rows]
@@ -251,7 +256,7 @@ def collect_status(settings: Settings, now: dt.datetime | None = None) -> Status
             report.sources = read_sources(con)
             report.quarantine = read_quarantine(con)
             if "series_freshness" in relations:
-                report.stale_series = read_stale_series(con, now.date())
+                report.stale_series = read_stale_series(con, now.date(), relations)
             if "trend_alerts" in relations:
                 report.open_alerts_by_severity = read_open_alerts(con)
                 report.open_alerts = sum(report.open_alerts_by_severity.values())

@@ -242,3 +242,16 @@ def relation_exists(path: Path | LakeTarget, name: str) -> bool:
     """Whether a table or view of this name exists in the published copy."""
     with locked_reader(path) as con:
         return name in existing_relations(con)
+
+
+def followed_places_condition(relations: set[str], column: str = "geo") -> str:
+    """SQL: the row's `column` is a place alerts follow (`alert_places`, from `places` in
+    schemas/alert_rules.toml; BE covers BE-BRU and BEANR; none listed: every place), as trend alerts judge it.
+    Whole-world tables (the index workbook, UNODC) are loaded for ranks and comparison; what an operator or an
+    analyst reads first keeps to these places."""
+    if "alert_places" not in relations:
+        return "TRUE"
+    return (
+        "(NOT EXISTS (SELECT 1 FROM alert_places) "
+        f"OR EXISTS (SELECT 1 FROM alert_places AS ap WHERE starts_with({column}, ap.place)))"
+    )
