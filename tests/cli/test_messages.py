@@ -28,6 +28,7 @@ def test_help_works_outside_a_project(tmp_path):
     [
         ["chart", "oci.cocain_trade", "--out", "x.svg"],
         ["chart", "cocaine trad", "--out", "x.svg"],
+        ["evidence", "--indicator", "oci.cocain_trade", "--geo", "BE"],
     ],
 )
 def test_a_near_miss_indicator_suggests_the_right_id(refreshed, args):
@@ -42,3 +43,15 @@ def test_sql_with_no_rows_for_a_misspelt_indicator_names_the_right_one(refreshed
     assert "No rows; unknown indicator 'oci.criminal_market'; did you mean 'oci.criminal_markets'?" in result.output
     found = run_cli(refreshed, "sql", "SELECT * FROM series WHERE indicator_id = 'oci.criminal_markets'")
     assert "did you mean" not in found.output
+
+
+def test_evidence_for_a_near_miss_names_the_id_and_a_place_with_no_value_is_no_match(refreshed):
+    result = run_cli(refreshed, "evidence", "--indicator", "homicide_rate", "--geo", "BE")
+    assert result.exit_code == 2
+    assert "unknown indicator 'homicide_rate'; did you mean 'homicide_rate_per_100k'?" in result.output
+    found = run_cli(refreshed, "evidence", "--indicator", "homicide_rate_per_100k", "--geo", "BE", "--period", "2023")
+    assert found.exit_code == 0 and "homicide_rate_per_100k  BE  2023  1.38" in found.output
+    # A known id with no value for the place asked is an empty answer, not a misspelling.
+    nothing = run_cli(refreshed, "evidence", "--indicator", "homicide_rate_per_100k", "--geo", "XX")
+    assert nothing.exit_code == 1 and "No current value matches." in nothing.output
+    assert "did you mean" not in nothing.output

@@ -20,7 +20,7 @@ def evidence_command(app, indicator, geo, period, source, row) -> None:
     A value read from a row of a large table cites the row by reference (the file, its sha256 and the row
     number); the row is then read from the exact bytes kept in the raw store. Reads the published copy.
 
-    Example: octracker evidence --indicator homicide_rate --geo BE --period 2024
+    Example: octracker evidence --indicator homicide_rate_per_100k --geo BE --period 2023
     """
     from octracker.serve.evidence import MAX_VALUES, find_evidence
     from octracker.store.query import locked_reader
@@ -29,6 +29,8 @@ def evidence_command(app, indicator, geo, period, source, row) -> None:
         found, total = find_evidence(
             con, app.settings.raw_dir, indicator=indicator, geo=geo, period=period, source=source, row=row
         )
+        if not found and indicator:
+            refuse_unknown_indicator(app, con, indicator)
     if not found:
         click.echo("No current value matches.", err=True)
         raise SystemExit(1)
@@ -42,6 +44,18 @@ def evidence_command(app, indicator, geo, period, source, row) -> None:
             f"{total - len(found):,} more values match (the first {MAX_VALUES} are shown); narrow the question.",
             err=True,
         )
+
+
+def refuse_unknown_indicator(app, con, indicator: str) -> None:
+    """An id neither in the catalog nor among the values (a publisher's native id): the ids it probably means."""
+    from octracker.errors import UsageError
+    from octracker.store.warehouse import project_catalog
+
+    catalog = project_catalog(app.settings)
+    if indicator in catalog:
+        return
+    if con.execute("SELECT 1 FROM observations WHERE indicator_id = ? LIMIT 1", [indicator]).fetchone() is None:
+        raise UsageError(catalog.unknown(indicator))
 
 
 COMMANDS = [evidence_command]
