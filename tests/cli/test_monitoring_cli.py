@@ -111,6 +111,41 @@ def test_a_muted_alert_is_neither_listed_nor_delivered_and_comes_back_when_the_s
     ]
 
 
+@pytest.mark.parametrize("width", (80, 120))
+def test_alerts_all_shows_the_id_to_mute_with_and_each_silence_under_its_alert(settings, width):
+    from click.testing import CliRunner
+
+    from lakes import cli_options
+    from octracker.cli import main
+
+    def screen(*args: str) -> list[str]:
+        options, env = cli_options(settings)
+        result = CliRunner().invoke(main, [*options, "alerts", *args], env={**env, "COLUMNS": str(width)})
+        assert result.exit_code == 0, result.output
+        assert all(len(line) <= width for line in result.output.splitlines()), result.output
+        return result.output.splitlines()
+
+    before = listed(settings)
+    lines = screen("--all")
+    assert lines[0] == f"Open trend alerts: {len(before)}; muted: 0"
+    ids = [line.split()[0] for line in lines[2:] if re.fullmatch(r"[0-9a-f]{8}", line.split()[0])]
+    assert len(ids) == len(before) and {i for i in ids} == {f[:8] for f in before}
+    # The id a person reads off the screen is the one `alerts mute` takes.
+    muted = run_cli(settings, "alerts", "mute", ids[3], "--for", "2w", "--reason", "the index revised this score")
+    assert muted.exit_code == 0, muted.output
+    lines = screen("--all")
+    assert lines[0] == f"Open trend alerts: {len(before) - 1}; muted: 1"
+    row = next(i for i, line in enumerate(lines) if line.startswith(ids[3]))
+    assert re.match(r" {10}muted until \d{4}-\d\d-\d\d \d\d:\d\d UTC by \S+: the index revised", lines[row + 1])
+    assert "octracker alerts unmute ID" in "\n".join(lines[-3:])
+    # The default list leaves it out and says where the ids and the muted ones are.
+    default = screen()
+    assert default[0] == f"Open trend alerts: {len(before) - 1}"
+    assert "Ids to mute one, and the muted ones: octracker alerts --all" in default
+    assert run_cli(settings, "alerts", "unmute", ids[3]).exit_code == 0
+    assert screen("--all")[0] == f"Open trend alerts: {len(before)}; muted: 0"
+
+
 def test_unknown_or_unmuted_fingerprints_and_bad_durations_are_refused(settings):
     fingerprint = sorted(listed(settings))[0]
     for args, complaint in [

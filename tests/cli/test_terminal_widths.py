@@ -50,6 +50,7 @@ def with_candidates(tmp_path_factory):
     [
         ("alerts",),
         ("alerts", "--long"),
+        ("alerts", "--all"),
         ("summary",),
         ("status",),
         ("review",),
@@ -76,7 +77,7 @@ def test_alerts_take_one_line_each_with_severity_place_and_indicator(refreshed, 
     # What moved, in index points with the printed two decimals, or as a percentage rounded to 0.1.
     assert any("5.00 → 6.00 (+1.00) 2023→2025" in row for row in rows)
     assert any("116 → 44 tonnes (-62.1 %) 2023→2024" in row for row in rows)
-    assert "octracker alerts --long" in lines[-2]
+    assert "Full messages: octracker alerts --long" in lines[-3:]
 
 
 @pytest.mark.parametrize("width", WIDTHS)

@@ -15,21 +15,38 @@ def cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
 
 
-def alert_lines(alerts: list[dict], width: int) -> list[str]:
+#: Hex digits of a fingerprint shown as an alert's id (`alerts mute` takes 8 or more).
+ID_DIGITS = 8
+
+
+def alert_lines(alerts: list[dict], width: int, *, with_ids: bool = False) -> list[str]:
     """A header and one line per alert within `width`: severity, place, indicator, what moved.
 
-    The indicator column takes at most a quarter of the line; a cut id or message ends in '…'.
+    The indicator column takes at most a quarter of the line; a cut id or message ends in '…'. `with_ids`
+    puts each alert's id (its fingerprint's first ID_DIGITS digits) first, and under a muted alert a second
+    line with its silence: until when, by whom and why.
     """
-    rows = [(a["severity"], a["geo"], a["indicator_id"], short_message(a)) for a in alerts]
-    header = ("severity", "geo", "indicator", "what")
-    sizes = [max(len(r[i]) for r in [header, *rows]) for i in range(3)]
-    sizes[1] = min(sizes[1], 12)
-    sizes[2] = min(sizes[2], max(12, width // 4))
-    lines = []
-    for row in [header, *rows]:
-        fixed = "  ".join(cut(cell, size).ljust(size) for cell, size in zip(row, sizes))
-        lines.append(cut(f"{fixed}  {row[3]}", width).rstrip())
+    header: tuple[str, ...] = ("severity", "geo", "indicator", "what")
+    rows: list[tuple[str, ...]] = [(a["severity"], a["geo"], a["indicator_id"], short_message(a)) for a in alerts]
+    if with_ids:
+        header = ("id", *header)
+        rows = [(a["fingerprint"][:ID_DIGITS], *row) for a, row in zip(alerts, rows)]
+    first = len(header) - 4  # where severity is
+    sizes = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header) - 1)]
+    sizes[first + 1] = min(sizes[first + 1], 12)
+    sizes[first + 2] = min(sizes[first + 2], max(12, width // 4))
+    lines = [row_line(header, sizes, width)]
+    for alert, row in zip(alerts, rows):
+        lines.append(row_line(row, sizes, width))
+        if with_ids and alert.get("muted_until") is not None:
+            silence = f"muted until {alert['muted_until']:%Y-%m-%d %H:%M} UTC by {alert['muted_by']}: "
+            lines.append(cut(" " * (sizes[0] + 2) + silence + alert["muted_reason"], width))
     return lines
+
+
+def row_line(row: tuple[str, ...], sizes: list[int], width: int) -> str:
+    fixed = "  ".join(cut(cell, size).ljust(size) for cell, size in zip(row, sizes))
+    return cut(f"{fixed}  {row[-1]}", width).rstrip()
 
 
 def long_alert_lines(alerts: list[dict], width: int) -> list[str]:
@@ -38,6 +55,8 @@ def long_alert_lines(alerts: list[dict], width: int) -> list[str]:
     steps: dict[str, str] = {}
     for a in alerts:
         head = f"{a['severity']} {a['geo']} {a['indicator_id']} ({a['rule']}): "
+        if a.get("muted_until") is not None:
+            head += f"[muted until {a['muted_until']:%Y-%m-%d %H:%M} UTC by {a['muted_by']}: {a['muted_reason']}] "
         wrapped = textwrap.wrap(head + statement(a["message"]), width=width, subsequent_indent="  ")
         if len(wrapped) > LONG_LINES:
             wrapped = wrapped[:LONG_LINES]

@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from octracker.cli.output import echo_rows, print_rows
+from octracker.cli.output import echo_rows
 from octracker.errors import OctrackerError, UsageError
 from octracker.httpclient import new_client
 from octracker.store.query import relation_exists, run_query
@@ -24,12 +24,10 @@ JSON_SQL = (
     f"FROM trend_alerts {ORDER}"
 )
 #: `--all`: the open alerts and the muted ones, each muted one with its silence (until, by whom, why).
-_MUTED = "strftime(muted_until, '%Y-%m-%d %H:%M') || ' UTC by ' || muted_by || ': ' || muted_reason"
 ALL_TABLE_SQL = (
-    "SELECT left(fingerprint, 12) AS fingerprint, severity, rule, indicator_id, geo, year, value, prev_value, change, "
-    "message, muted FROM (SELECT *, NULL AS muted FROM trend_alerts UNION ALL BY NAME "
-    f"SELECT * EXCLUDE (silence_id, muted_reason, muted_by, muted_at, muted_until), {_MUTED} AS muted "
-    f"FROM muted_alerts) {ORDER}"
+    "SELECT fingerprint, severity, geo, indicator_id, rule, check_name, year, prev_year, value, prev_value, change, "
+    "pct_change, unit, message, muted_until, muted_by, muted_reason "
+    f"FROM (SELECT * FROM trend_alerts UNION ALL BY NAME SELECT * FROM muted_alerts) {ORDER}"
 )
 ALL_JSON_SQL = (
     "SELECT fingerprint, rule, check_name, severity, indicator_id, indicator_name, geo, year, period, value, unit, "
@@ -80,20 +78,34 @@ def alerts_command(ctx: click.Context, fmt: str, show_all: bool, long_: bool) ->
     if not rows:
         app.out.print("No open trend alerts.")
         return
-    if show_all:
-        print_rows(app.out, columns, rows, fmt, title="Open and muted trend alerts")
-        return
-    print_alerts(app.out, [dict(zip(columns, row)) for row in rows], long=long_)
+    print_alerts(app.out, [dict(zip(columns, row)) for row in rows], long=long_, show_all=show_all)
 
 
-def print_alerts(console, alerts: list[dict], *, long: bool) -> None:
-    """The open alerts for a person: one line each, or the full message in at most three lines each."""
+def print_alerts(console, alerts: list[dict], *, long: bool, show_all: bool = False) -> None:
+    """The open alerts for a person: one line each, or the full message in at most three lines each.
+
+    With `show_all`, each alert's id leads its line and a muted one has its silence on the line under it.
+    """
     from octracker.cli.alert_lines import alert_lines, long_alert_lines
 
-    lines = long_alert_lines(alerts, console.width) if long else alert_lines(alerts, console.width)
-    lines.insert(0, f"Open trend alerts: {len(alerts)}")
-    if not long:
-        lines += ["Full messages: octracker alerts --long", "Every column: octracker alerts --format json"]
+    if long:
+        lines = long_alert_lines(alerts, console.width)
+    else:
+        lines = alert_lines(alerts, console.width, with_ids=show_all)
+    muted = sum(a.get("muted_until") is not None for a in alerts)
+    lines.insert(0, f"Open trend alerts: {len(alerts) - muted}" + (f"; muted: {muted}" if show_all else ""))
+    if show_all and not long:
+        lines += [
+            "Mute one: octracker alerts mute ID --for 7d --reason TEXT",
+            "Lift a silence: octracker alerts unmute ID",
+            "Every column: octracker alerts --all --format json",
+        ]
+    elif not long:
+        lines += [
+            "Full messages: octracker alerts --long",
+            "Ids to mute one, and the muted ones: octracker alerts --all",
+            "Every column: octracker alerts --format json",
+        ]
     for line in lines:
         console.print(line, markup=False, highlight=False, crop=True, soft_wrap=True)
 
