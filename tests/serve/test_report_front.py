@@ -37,18 +37,73 @@ def text_of(page: str) -> str:
     return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", page)))
 
 
-@pytest.fixture(scope="module")
-def ranked(tmp_path_factory):
-    """The project refreshed, plus a whole-world index table of 2025 ingested, and its report."""
-    settings = copy_project(tmp_path_factory.mktemp("ranked"))
+#: Police-recorded drug offences per 100,000 as Eurostat's SDMX-CSV states them (codes, one provisional value),
+#: downloaded by hand: official statistics for the column beside the press figures.
+OFFICIAL_TABLE = (
+    "DATAFLOW,LAST UPDATE,freq,iccs,unit,geo,TIME_PERIOD,OBS_VALUE,OBS_FLAG\n"
+    "ESTAT:CRIM_OFF_CAT(1.0),10/04/25 23:00:00,A,ICCS0601,P_HTHAB,BE,2020,421.5,\n"
+    "ESTAT:CRIM_OFF_CAT(1.0),10/04/25 23:00:00,A,ICCS0601,P_HTHAB,BE,2021,433.08,\n"
+    "ESTAT:CRIM_OFF_CAT(1.0),10/04/25 23:00:00,A,ICCS0601,P_HTHAB,BE,2022,401.2,p\n"
+    "ESTAT:CRIM_OFF_CAT(1.0),10/04/25 23:00:00,A,ICCS0601,P_HTHAB,NL,2021,160.1,\n"
+    "ESTAT:CRIM_OFF_CAT(1.0),10/04/25 23:00:00,A,ICCS0601,P_HTHAB,NL,2022,150.7,\n"
+)
+
+
+def report_with(folder: Path, name: str, text: str, *ingest: str, sidecar: str | None = None):
+    """The project refreshed, plus one table written as `name` and ingested, and the report it then gets."""
+    settings = copy_project(folder)
     refresh(settings)
-    table = settings.project / "index2025.csv"
-    table.write_text(WIDE_TABLE, encoding="utf-8")
-    assert run_cli(settings, "ingest", str(table), "--kind", "oci_wide", "--edition", "2025").exit_code == 0
+    table = settings.project / name
+    table.write_text(text, encoding="utf-8")
+    if sidecar is not None:
+        (settings.project / f"{name}.meta.toml").write_text(sidecar, encoding="utf-8")
+    ingested = run_cli(settings, "ingest", str(table), *ingest)
+    assert ingested.exit_code == 0, ingested.output
     result = run_cli(settings, "report")
     assert result.exit_code == 0, result.output
     page = settings.data_dir / "report" / "index.html"
     return settings, page, page.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def ranked(tmp_path_factory):
+    """The project with a whole-world index table of 2025, and its report."""
+    return report_with(
+        tmp_path_factory.mktemp("ranked"), "index2025.csv", WIDE_TABLE, "--kind", "oci_wide", "--edition", "2025"
+    )
+
+
+@pytest.fixture(scope="module")
+def with_official(tmp_path_factory):
+    """The project with Eurostat's drug offences downloaded and ingested, and its report."""
+    # A source of its own: estat-crim_off_cat belongs to the feed's pipeline.
+    sidecar = (
+        'source_id = "estat-crim_off_cat-download"\ntitle = "Police-recorded offences (Eurostat crim_off_cat)"\n'
+        'publisher = "Eurostat"\n'
+    )
+    return report_with(
+        tmp_path_factory.mktemp("official"), "crim_off_cat.csv", OFFICIAL_TABLE, "--kind", "sdmx_csv", sidecar=sidecar
+    )
+
+
+def test_official_statistics_stand_in_a_column_beside_the_press_figures(with_official):
+    _, _, page = with_official
+    assert page.count("<h2>Official statistics beside the press figures</h2>") == 1
+    pair = page.split("<h2>Official statistics beside the press figures</h2>")[1]
+    official, press = pair.split("<h3>Figures from articles</h3>")
+    # Drug offences are read from Eurostat's table only; cocaine seizures and shootings from articles.
+    assert 'id="ind-drug_offences_per_100k"' in official and 'id="ind-cocaine_seized_tonnes"' not in official
+    assert 'id="ind-cocaine_seized_tonnes"' in press and 'id="ind-shootings"' in press
+    assert 'id="ind-drug_offences_per_100k"' not in press
+    text = text_of(official)
+    assert "401.2 per 100,000 people, -7.4 % on 2021" in text and "provisional" in text
+    # The index stays in its own part, before the pair.
+    assert 'id="ind-oci-criminality"' in page.split("<h2>Official statistics beside")[0]
+
+
+def test_without_official_statistics_the_press_figures_stand_alone(ranked):
+    _, _, page = ranked
+    assert "Official statistics beside the press figures" not in page
 
 
 def test_the_headline_panel_gives_each_pillar_its_edition_change_and_ranks(ranked):
@@ -165,10 +220,11 @@ def test_the_headline_is_on_the_first_screen_of_a_laptop(ranked, tmp_path, width
 
 @needs_browser
 @pytest.mark.parametrize("width", [1366, 1024, 800])
-def test_nothing_is_wider_than_a_laptop_window(ranked, tmp_path, width):
+@pytest.mark.parametrize("report", ["ranked", "with_official"])
+def test_nothing_is_wider_than_a_laptop_window(report, request, tmp_path, width):
     # A measuring copy: the report itself runs no script (its policy forbids it), this copy reports the
     # page's width into the DOM that Chromium prints.
-    _, page, source = ranked
+    _, page, source = request.getfixturevalue(report)
     probe = tmp_path / "probe.html"
     probe.write_text(
         re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", source).replace(

@@ -22,6 +22,7 @@ from octracker.content.catalog import Indicator
 from octracker.content.geographies import load_place_names
 from octracker.errors import OctrackerError
 from octracker.extract.publishers.codes import is_native_id
+from octracker.extract.publishers.kinds import PUBLISHER_KINDS
 from octracker.serve.charts import POINT_COLUMNS, POINT_JOINS, Point, build_chart, read_points, render_svg
 from octracker.serve.evidence import with_cited_rows
 from octracker.serve.report_html import render_report
@@ -56,8 +57,9 @@ HEADLINE_GEOS = ("BE", "NL")
 HEADLINE_INDICATORS = ("oci.criminality", "oci.resilience")
 #: Biggest movers listed on the front page (index editions, then year-over-year changes).
 MOVERS_SHOWN = 8
-#: Publisher families whose series keep the publisher's native codes (official statistics).
-OFFICIAL_FAMILIES = ("estat", "cbs", "unodc")
+#: Source kinds of statistics offices' tables (Eurostat, CBS, UNODC): an indicator whose values all come from
+#: them is official statistics, shown beside the figures from articles. The index workbook is not one.
+OFFICIAL_KINDS = sorted(k.name for k in PUBLISHER_KINDS.values() if k.precedence >= 80)
 
 
 #: Changed values the report lists one by one; beyond this it gives the counts and the command.
@@ -92,6 +94,8 @@ class IndicatorSection:
     #: Per latest value's geo: the change it reads as ("score 6.50, +0.50 since 2023") and the flags it has.
     readings: dict[str, str] = field(default_factory=dict)
     flags: dict[str, str] = field(default_factory=dict)
+    #: Every value comes from a statistics office's table (OFFICIAL_KINDS), none from an article or the index.
+    official: bool = False
 
 
 @dataclass
@@ -406,6 +410,14 @@ def build_section(
     )
     conflicts = [c for c in data.conflicts if c.indicator_id == indicator.id]
     section = IndicatorSection(indicator, chart_svg, latest, {g: v for g, v in also.items() if v}, conflicts, undated)
+    section.official = bool(
+        scalar(
+            con,
+            "SELECT coalesce(bool_and(list_contains(?, s.kind)), false) FROM observations AS o "
+            "JOIN sources AS s USING (source_id) WHERE o.indicator_id = ?",
+            [OFFICIAL_KINDS, indicator.id],
+        )
+    )
     for row in latest:
         section.readings[row["geo"]] = reading(row, changes.get((indicator.id, row["geo"], row["year"])))
         if with_flags:

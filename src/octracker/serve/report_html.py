@@ -40,7 +40,8 @@ flex:1 1 14rem}.side .value{font-size:1.1rem;font-weight:600}
 table.alerts td:first-child{width:6rem}table.alerts td:nth-child(2){width:14rem}
 nav ul{columns:2;padding-left:1.1rem;margin:.3rem 0}
 .reading{font-weight:600;margin:.1rem 0}.tag.flag{background:#fff4c2;color:#6b5200}
-.pair{display:grid;grid-template-columns:1fr 1fr;gap:0 1.5rem}.pair h3{font-size:1rem}
+.pair{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:0 1.5rem}.pair h3{font-size:1rem}
+.pair td{overflow-wrap:anywhere}
 @media (max-width:60rem){.pair{grid-template-columns:1fr}nav ul{columns:1}table.latest td:nth-child(2){width:6rem}}
 @media print{nav{display:none}h3{break-after:avoid}figure.chart{break-inside:avoid}}
 """
@@ -254,15 +255,17 @@ def families(data: ReportData) -> list[tuple[str, list[IndicatorSection]]]:
     ]
 
 
-#: Families of series read from statistics publishers (native ids), shown beside the press figures.
-OFFICIAL_FAMILIES = ("estat", "cbs", "unodc")
-PRESS_TITLE = "Figures from articles and statistics"
+PRESS_TITLE = "Figures from articles"
 
 
 def body_html(data: ReportData, groups: list[tuple[str, list[IndicatorSection]]]) -> str:
-    """The index first; official statistics and press figures side by side (two columns on a wide screen)."""
-    official = [s for s in data.sections if family_of(s.indicator.id) in OFFICIAL_FAMILIES]
-    press = [s for s in data.sections if family_of(s.indicator.id) == ""]
+    """The index first; official statistics and press figures side by side (two columns on a wide screen).
+
+    Official: an indicator whose values all come from statistics offices' tables (Eurostat, CBS, UNODC);
+    the press column holds the other figures outside the index (from articles, or from both).
+    """
+    official = [s for s in data.sections if s.official]
+    press = [s for s in data.sections if family_of(s.indicator.id) == "" and not s.official]
     shown_together = {id(s) for s in official + press} if official and press else set()
     parts = []
     for title, sections in groups:
@@ -272,7 +275,7 @@ def body_html(data: ReportData, groups: list[tuple[str, list[IndicatorSection]]]
     if shown_together:
         parts.append(
             "<h2>Official statistics beside the press figures</h2><div class=pair>"
-            f"<div><h3>Official statistics (Eurostat, CBS, UNODC)</h3>"
+            "<div><h3>Official statistics (Eurostat, CBS, UNODC)</h3>"
             f"{''.join(section_html(s, data.places) for s in official)}</div>"
             f"<div><h3>{PRESS_TITLE}</h3>{''.join(section_html(s, data.places) for s in press)}</div></div>"
         )
