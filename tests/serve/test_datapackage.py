@@ -102,3 +102,23 @@ def test_units_and_sources_are_those_of_the_warehouse(exported, refreshed):
     series = next(r for r in package["resources"] if r["name"] == "series")
     value = next(f for f in series["schema"]["fields"] if f["name"] == "value")
     assert value["type"] == "number" and "unit" in value["description"]
+
+
+def test_the_frictionless_validator_finds_every_file_valid_and_an_edited_one_not(exported, tmp_path):
+    from frictionless import Package, validate
+
+    out, package = exported
+    report = validate(str(out / "datapackage.json"))
+    assert report.valid, report.flatten(["title", "rowNumber", "fieldName", "note"])
+    assert sorted(task.name for task in report.tasks) == sorted(r["name"] for r in package["resources"])
+    # The same check on a copy whose sources file was edited after the export: its size and sha256 no longer match.
+    copy = tmp_path / "edited"
+    copy.mkdir()
+    for name in ("datapackage.json", "sources.csv"):
+        (copy / name).write_bytes((out / name).read_bytes())
+    header = (copy / "sources.csv").read_text(encoding="utf-8").splitlines()[0]
+    with open(copy / "sources.csv", "a", encoding="utf-8") as fh:
+        fh.write(",".join("x" for _ in header.split(",")) + "\n")
+    edited = Package(str(copy / "datapackage.json")).get_resource("sources").validate()
+    assert not edited.valid
+    assert {"hash-count", "byte-count"} <= {error_type for (error_type,) in edited.flatten(["type"])}
