@@ -13,7 +13,7 @@ from typing import Any, overload
 
 import duckdb
 
-from octracker.content.schedules import crontab_trigger
+from octracker.content.schedules import next_fire_time
 from octracker.content.specs import INBOX_PIPELINE, REVIEW_PIPELINE, PipelineSpec, load_specs
 from octracker.errors import OctrackerError
 from octracker.store.lake import LakeTarget, published_time
@@ -153,7 +153,7 @@ def next_run(schedule: str | None, now: dt.datetime, where: str = "schedule") ->
         return None
     if now.tzinfo is None:
         now = now.replace(tzinfo=dt.UTC)
-    return crontab_trigger(schedule, where).get_next_fire_time(None, now)
+    return next_fire_time(schedule, now, where)
 
 
 def schedule_status(spec: PipelineSpec, now: dt.datetime) -> PipelineStatus:
