@@ -55,3 +55,13 @@ def test_evidence_for_a_near_miss_names_the_id_and_a_place_with_no_value_is_no_m
     nothing = run_cli(refreshed, "evidence", "--indicator", "homicide_rate_per_100k", "--geo", "XX")
     assert nothing.exit_code == 1 and "No current value matches." in nothing.output
     assert "did you mean" not in nothing.output
+
+
+def test_alerts_on_a_warehouse_without_the_alert_views_says_to_refresh(without_alert_views):
+    from octracker.load.pipeline import refresh
+
+    refresh(without_alert_views)
+    for args in (["alerts"], ["alerts", "--all"], ["alerts", "--format", "json"]):
+        result = run_cli(without_alert_views, *args)
+        assert result.exit_code == 1, (args, result.output)
+        assert "has no trend_alerts view yet; run `octracker refresh` first" in result.output, args

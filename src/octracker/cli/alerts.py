@@ -9,9 +9,9 @@ import sys
 import click
 
 from octracker.cli.output import echo_rows
-from octracker.errors import OctrackerError, UsageError
+from octracker.errors import UsageError
 from octracker.httpclient import new_client
-from octracker.store.query import relation_exists, run_query
+from octracker.store.query import run_query
 
 ORDER = "ORDER BY severity_rank DESC, rule, indicator_id, geo, year"
 TABLE_SQL = (
@@ -61,15 +61,12 @@ def alerts_command(ctx: click.Context, fmt: str, show_all: bool, long_: bool) ->
     if ctx.invoked_subcommand is not None:
         return
     app = ctx.obj
-    path = app.settings.read_target
-    if not relation_exists(path, "trend_alerts"):
-        raise OctrackerError(f"{path}: this warehouse has no trend_alerts view yet; run `octracker refresh` first")
-    if show_all and not relation_exists(path, "muted_alerts"):
-        raise OctrackerError(f"{path}: this warehouse has no muted_alerts view yet; run `octracker refresh` first")
     if show_all:
-        columns, rows = run_query(path, ALL_JSON_SQL if fmt == "json" else ALL_TABLE_SQL)
+        sql = ALL_JSON_SQL if fmt == "json" else ALL_TABLE_SQL
     else:
-        columns, rows = run_query(path, JSON_SQL if fmt == "json" else TABLE_SQL)
+        sql = JSON_SQL if fmt == "json" else TABLE_SQL
+    needs = ["trend_alerts", "muted_alerts"] if show_all else ["trend_alerts"]
+    columns, rows = run_query(app.settings.read_target, sql, needs=needs)
     if fmt == "json":
         echo_rows(columns, rows, fmt)
         return

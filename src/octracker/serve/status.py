@@ -233,12 +233,18 @@ def read_sources(con: duckdb.DuckDBPyConnection) -> list[SourceStatus]:
 
 
 def read_open_alerts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    """Open alerts per severity, most severe first when the view ranks severities (`severity_rank`)."""
-    columns = {r[0] for r in con.execute("SELECT column_name FROM (DESCRIBE trend_alerts)").fetchall()}
-    order = "MAX(severity_rank) DESC" if "severity_rank" in columns else "severity"
-    return dict(
-        con.execute(f"SELECT severity, COUNT(*) FROM trend_alerts GROUP BY severity ORDER BY {order}").fetchall()
-    )
+    """Open alerts per severity, most severe first when the view ranks severities (`severity_rank`).
+
+    The view is asked once (binding it costs as much as a small query): a warehouse refreshed before the view
+    ranked severities refuses the column, and is then asked again in the order of the names.
+    """
+    try:
+        rows = con.execute(
+            "SELECT severity, COUNT(*) FROM trend_alerts GROUP BY severity ORDER BY MAX(severity_rank) DESC"
+        ).fetchall()
+    except duckdb.BinderException:
+        rows = con.execute("SELECT severity, COUNT(*) FROM trend_alerts GROUP BY severity ORDER BY severity").fetchall()
+    return dict(rows)
 
 
 def collect_status(settings: Settings, now: dt.datetime | None = None) -> StatusReport:

@@ -7,7 +7,7 @@ import math
 import re
 import resource
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -178,12 +178,21 @@ def run_query(
     params: list[Any] | None = None,
     *,
     timeout_s: float | None = None,
+    needs: Sequence[str] = (),
 ) -> tuple[list[str], list[tuple]]:
     """Run one query and return (columns, rows); DuckDB's complaint becomes a refused input.
 
-    With `timeout_s`, a query still running after that many seconds is interrupted and refused.
+    With `timeout_s`, a query still running after that many seconds is interrupted and refused. `needs` names
+    views the query reads that a warehouse refreshed by an older octracker may not have: checked on the same
+    connection (one open of the file, not two), each missing one an error that says to refresh.
     """
     with locked_reader(path) as con:
+        if needs:
+            missing = [name for name in needs if name not in existing_relations(con)]
+            if missing:
+                raise OctrackerError(
+                    f"{path}: this warehouse has no {missing[0]} view yet; run `octracker refresh` first"
+                )
         check_one_statement(con, sql)
         timed_out = threading.Event()
 
