@@ -82,6 +82,34 @@ def test_labels_identify_the_alert_and_the_annotations_cite_values_and_sources()
     assert "generatorURL" not in alertmanager_alert(content(), starts_at=now, ends_at=now)
 
 
+def test_a_score_reads_as_the_index_prints_it_and_a_date_as_far_as_the_source_states_it():
+    now = dt.datetime(2026, 12, 3, 1, 0, 0)
+    sources = {
+        "gitoc_2025": {"source_id": "gitoc_2025", "title": "Index 2025", "publisher": "GI-TOC", "url": None}
+        | {"published_on": "2025-01-01", "published_precision": "year"},
+        "undated": {"source_id": "undated", "title": "Blog", "publisher": None, "url": None}
+        | {"published_on": None, "published_precision": "unknown"},
+    }
+    row = ROW | {
+        "rule": "index_move",
+        "check_name": "edition_change",
+        "indicator_id": "oci.foreign_actors",
+        "indicator_name": "Foreign actors",
+        "unit": "score",
+        "geo": "BE",
+        "year": 2025,
+        "period": "2025",
+        "value": 6.0,
+        "prev_value": 5.0,
+        "source_ids": ["gitoc_2025", "undated"],
+    }
+    annotations = alertmanager_alert(alert_content(row, sources), starts_at=now, ends_at=now)["annotations"]
+    assert annotations["summary"] == "Foreign actors (BE) 2025: score 6.00 (was 5.00) [index_move, warning]"
+    assert "gitoc_2025: Index 2025 (GI-TOC, published 2025)" in annotations["description"]
+    assert "2025-01-01" not in annotations["description"]
+    assert "undated: Blog\n" in annotations["description"] + "\n"
+
+
 def test_a_changed_severity_is_another_label_set_but_the_same_fingerprint():
     assert alert_labels(content(severity="critical"))["fingerprint"] == alert_labels(content())["fingerprint"]
     assert alert_labels(content(severity="critical"))["severity"] == "critical"

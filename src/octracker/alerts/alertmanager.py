@@ -21,6 +21,7 @@ import httpx
 
 from octracker.alerts.outbox import content_hash, read_open_alerts, sha256_hex
 from octracker.alerts.webhooks import RetryPolicy, deliver_message, redact_url
+from octracker.content.documents import stated_date
 from octracker.errors import UsageError
 from octracker.store.settings import Settings
 from octracker.store.warehouse import open_writer
@@ -106,7 +107,12 @@ def alert_summary(content: Mapping) -> str:
     period = content.get("period") or content.get("year")
     values = content.get("values") or {}
     figures = ""
-    if values.get("value") is not None:
+    if values.get("value") is not None and values.get("unit") == "score":
+        # Index scores as the index prints them, with two decimals: "score 6.00 (was 5.00)".
+        figures = f": score {values['value']:.2f}"
+        if values.get("prev_value") is not None:
+            figures += f" (was {values['prev_value']:.2f})"
+    elif values.get("value") is not None:
         unit = values.get("unit")
         unit_text = f" {unit}" if unit and unit != "count" else ""
         figures = f": {_number_text(values['value'])}{unit_text}"
@@ -116,16 +122,16 @@ def alert_summary(content: Mapping) -> str:
 
 
 def describe_source(source: Mapping) -> str:
-    """`title (publisher, published 2024-05-01) <url>` with what the source record has."""
+    """`title (publisher, published 2024-05-01) <url>` with what the source record has.
+
+    The publication date says as much as the source states: `published 2025` for a year, none when unknown.
+    """
     title = source.get("title") or source.get("source_id")
-    details = [
-        d
-        for d in (
-            source.get("publisher"),
-            f"published {source['published_on']}" if source.get("published_on") else None,
-        )
-        if d
-    ]
+    published = None
+    if source.get("published_on"):
+        stated = stated_date(dt.date.fromisoformat(source["published_on"]), source.get("published_precision", "day"))
+        published = None if stated == "unknown" else f"published {stated}"
+    details = [d for d in (source.get("publisher"), published) if d]
     text = f"{source.get('source_id')}: {title}" if title != source.get("source_id") else str(title)
     if details:
         text += f" ({', '.join(details)})"
