@@ -179,7 +179,8 @@ REVIEWED = {
     "serve/export.py": {"relation"},  # from EXPORTED_RELATIONS, and only one that exists
     "serve/datapackage.py": {"relation"},  # an exported relation, described after it was written
     # SUMMARY_SECTIONS' fixed columns, relations and clauses; the row limit is bound.
-    "cli/query.py": {"columns", "relation", "where", "order"},
+    # condition: starts_with(geo, '<place>') of places that match alert_rules.PLACE_ID (capitals, digits, _+-)
+    "cli/query.py": {"columns", "relation", "where", "order", "condition"},
     "serve/report_front.py": {"data.movers_total", "len(data.movers)"},  # counts in a note quoting a query
     "store/history.py": {
         "_same_values('i', 'h')",
@@ -224,7 +225,17 @@ REVIEWED = {
     # Table names read from the warehouse file being copied (made by the migrations), quoted.
     "store/lake_copy.py": {"SOURCE_ALIAS", "name", "qualified", "sql_literal(str(path))"},
     # Error messages, not SQL: limits, the statement type DuckDB parsed, the query's length and time limit.
-    "store/query.py": {"MEMORY_LIMIT", "first_line", "MAX_QUERY_CHARS", "TIMEOUT_ENV", "len(sql)", "timeout_s", "what"},
+    # column: the geo column's name, given by code (followed_places_condition)
+    "store/query.py": {
+        "MEMORY_LIMIT",
+        "first_line",
+        "MAX_QUERY_CHARS",
+        "TIMEOUT_ENV",
+        "len(sql)",
+        "timeout_s",
+        "what",
+        "column",
+    },
     # ... and the front page's fixed column lists and joins (NULLs when a view is missing), its placeholders,
     # and the movers' fixed parts
     "serve/report.py": {
@@ -240,9 +251,13 @@ REVIEWED = {
         "geo_marks",
         "indicator_marks",
         "' UNION ALL '.join(parts)",
+        # followed: store.query.followed_places_condition, fixed SQL
+        "followed",
+        "followed_places_condition(relations)",
     },
     "load/review.py": {"', '.join(LISTED_COLUMNS)", "', '.join(CANDIDATE_COLUMNS)", "where", "placeholders"},
-    "serve/status.py": {"order"},  # one of two fixed ORDER BY clauses
+    # order: one of two fixed ORDER BY clauses; followed: store.query.followed_places_condition, fixed SQL
+    "serve/status.py": {"order", "followed"},
 }
 
 

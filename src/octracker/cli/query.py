@@ -157,8 +157,11 @@ def followed_places(path) -> list[str]:
     """The places alerts are raised for (geo ids or their starts, checked when the rules file is read)."""
     if not relation_exists(path, "alert_places"):
         return []
+    from octracker.content.alert_rules import PLACE_ID
+
     _, rows = run_query(path, "SELECT place FROM alert_places ORDER BY place")
-    return [place for (place,) in rows]
+    # Written into the SQL the summary prints for pasting: only ids of the checked form get there.
+    return [place for (place,) in rows if PLACE_ID.match(place)]
 
 
 COMMANDS = [sql_command, summary_command]

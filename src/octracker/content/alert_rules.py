@@ -101,7 +101,8 @@ def rule_tiers(entry: dict, *, where: str) -> list[AlertRule]:
     return tiers
 
 
-_PLACE = re.compile(r"^[A-Z]{2}[A-Z0-9_+-]*$")
+#: A place alerts follow: a geo id or the start of one (BE covers BE-BRU and BEANR).
+PLACE_ID = re.compile(r"^[A-Z]{2}[A-Z0-9_+-]*$")
 
 
 def load_alert_places(path: Path) -> tuple[str, ...]:
@@ -109,6 +110,6 @@ def load_alert_places(path: Path) -> tuple[str, ...]:
     if not path.exists():
         return ()
     places = load_toml(path).get("places", [])
-    if not isinstance(places, list) or not all(isinstance(p, str) and _PLACE.match(p) for p in places):
+    if not isinstance(places, list) or not all(isinstance(p, str) and PLACE_ID.match(p) for p in places):
         raise SpecError(f'{path}: places must be a list of geo ids such as "BE", "NL" or "EU", not {places!r}')
     return tuple(dict.fromkeys(places))
