@@ -5,6 +5,7 @@ writes nothing but the feed's state and its run; a new vintage is loaded (the UN
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import zipfile
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import query
+from octracker.extract.publishers import unodc_xlsx
 from octracker.extract.publishers.kinds import PUBLISHER_KINDS, PublisherKind
 from publisher_cases import CASES, EUROSTAT
 from publisher_server import Publisher, Route, publisher, refresh, write_spec  # noqa: F401 (publisher: a fixture)
@@ -33,13 +35,19 @@ def line_feeds(content: bytes) -> bytes:
 
 def rezipped(content: bytes, replace: tuple[bytes, bytes] | None = None) -> bytes:
     """The same workbook in other bytes (another compression level), optionally with one shared string changed."""
+    return edited(content, {"xl/sharedStrings.xml": lambda data: data.replace(*replace)} if replace else {})
+
+
+def edited(content: bytes, edits: dict) -> bytes:
+    """The workbook zipped again (compression level 1), each member named in `edits` passed through its edit."""
     out = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(content)) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
         for info in source.infolist():
             data = source.read(info)
-            if replace and info.filename == "xl/sharedStrings.xml":
-                assert replace[0] in data
-                data = data.replace(*replace)
+            if info.filename in edits:
+                changed = edits[info.filename](data)
+                assert changed != data, f"the edit of {info.filename} found nothing to change"
+                data = changed
             target.writestr(info.filename, data, compresslevel=1)
     return out.getvalue()
 
@@ -112,23 +120,49 @@ def test_a_new_unodc_release_is_loaded_as_a_new_vintage(scratch_project, publish
     ]
 
 
+def release_date_as_a_date_cell(content: bytes) -> bytes:
+    """The recorded export with its release date (row 2) written as a date cell (16/05/2024 is Excel's day 45428)
+    instead of the text the portal writes: its text is then a matter of the cell's number format."""
+    date_style = b'<xf numFmtId="14" fontId="0" fillId="0" borderId="0" xfId="0"/></cellXfs>'
+    return edited(
+        content,
+        {
+            "xl/styles.xml": lambda data: data.replace(b'<cellXfs count="2">', b'<cellXfs count="3">').replace(
+                b"</cellXfs>", date_style
+            ),
+            "xl/worksheets/sheet1.xml": lambda data: data.replace(
+                b'<c r="A2" t="s"><v>1</v></c>', b'<c r="A2" s="2"><v>45428</v></c>'
+            ),
+        },
+    )
+
+
 @pytest.mark.parametrize(
-    "kind, path",
+    "kind, path, variant",
     [
-        ("jsonstat", EUROSTAT / "une-rt-m-geo-de-xx-since-2024-01.json"),
-        ("jsonstat", EUROSTAT / "sts-inpr-m-ie-confidential.json"),
-        ("jsonstat", EUROSTAT / "comext" / "ds-059358-de-2022.json"),
-        ("sdmx_csv", EUROSTAT / "sdg_04_20.csv"),
-        ("unodc_xlsx", UNODC),
+        ("jsonstat", EUROSTAT / "une-rt-m-geo-de-xx-since-2024-01.json", None),
+        ("jsonstat", EUROSTAT / "sts-inpr-m-ie-confidential.json", None),
+        ("jsonstat", EUROSTAT / "comext" / "ds-059358-de-2022.json", None),
+        ("sdmx_csv", EUROSTAT / "sdg_04_20.csv", None),
+        ("unodc_xlsx", UNODC, None),
+        ("unodc_xlsx", UNODC, release_date_as_a_date_cell),
     ],
-    ids=lambda v: v if isinstance(v, str) else v.name,
+    ids=lambda v: v if isinstance(v, str) else getattr(v, "name", getattr(v, "__name__", "as recorded")),
 )
-def test_the_cheap_look_at_the_vintage_agrees_with_reading_the_whole_answer(kind, path, catalog):
+def test_the_cheap_look_at_the_vintage_agrees_with_reading_the_whole_answer(kind, path, variant, catalog):
     publisher_kind = PUBLISHER_KINDS[kind]
-    content = path.read_bytes()
+    content = variant(path.read_bytes()) if variant else path.read_bytes()
     whole = publisher_kind.read(content, name=path.name, catalog=catalog).updated
     assert whole is not None
     assert publisher_kind.vintage(content, name=path.name, catalog=catalog) == whole
+
+
+def test_a_unodc_release_date_is_read_from_the_start_of_the_sheet_alone():
+    """The release date on row 2 is read without the rest of the sheet: the recorded export cut off after its
+    first eleven rows (no longer a readable workbook) still says the date the whole export says."""
+    # Not well-formed XML past the first rows.
+    cut = edited(UNODC.read_bytes(), {"xl/worksheets/sheet1.xml": lambda data: data[: data.index(b'<row r="12"')]})
+    assert unodc_xlsx.vintage(cut, name=UNODC.name) == dt.datetime(2024, 5, 16, tzinfo=dt.UTC)
 
 
 def test_the_index_workbook_can_be_followed_as_a_download(scratch_project, publisher):

@@ -23,7 +23,7 @@ import pycountry
 
 from octracker.extract.publishers.codes import label_code
 from octracker.extract.publishers.table import PUBLISHER_SCHEMA, PublisherTable, empty_publisher_rows
-from octracker.extract.publishers.workbooks import Workbook, open_workbook
+from octracker.extract.publishers.workbooks import Workbook, head_rows, open_workbook
 from octracker.extracts import Problem
 
 PROVIDER = "unodc"
@@ -155,13 +155,34 @@ def read(content: bytes, *, name: str) -> PublisherTable:
 def vintage(content: bytes, *, name: str) -> dt.datetime | None:
     """The export's release date, read from its first rows only: what `read(...).updated` says, at a fraction of
     the cost (a feed checks it before deciding to read the whole export). None when it cannot be told here."""
-    workbook = open_workbook(content, name)
-    if isinstance(workbook, Problem):
-        return None
-    head = _head(workbook.reader.load_sheet(0, header_row=None, dtypes="string", n_rows=HEADER_SEARCH_ROWS).to_polars())
+    head = _head_cheaply(content)
+    if head is None:
+        workbook = open_workbook(content, name)
+        if isinstance(workbook, Problem):
+            return None
+        head = _head(
+            workbook.reader.load_sheet(0, header_row=None, dtypes="string", n_rows=HEADER_SEARCH_ROWS).to_polars()
+        )
     header_at = next((i for i, row in enumerate(head) if "Iso3_code" in row), None)
     updated = _release_date(head[:header_at], name) if header_at is not None else None
     return updated if isinstance(updated, dt.datetime) else None
+
+
+def _head(sheet: pl.DataFrame) -> list[list[str]]:
+    return [[(c or "").strip() for c in row] for row in sheet.head(HEADER_SEARCH_ROWS).rows()]
+
+
+def _head_cheaply(content: bytes) -> list[list[str]] | None:
+    """The first rows as `_head` gives them, from the start of the sheet's XML only (a few KB of an export's
+    12 MB); None when that does not settle it: a number or date cell above the header (its text depends on its
+    format), or no header found, and the workbook is read the usual way."""
+    rows = head_rows(content, HEADER_SEARCH_ROWS)
+    if rows is None:
+        return None
+    header_at = next((i for i, row in enumerate(rows) if "Iso3_code" in [(c or "").strip() for c in row]), None)
+    if header_at is None or any(c is None for row in rows[:header_at] for c in row):
+        return None
+    return [[(c or "").strip() for c in row] for row in rows]
 
 
 def _refused(name: str, problem: Problem) -> PublisherTable:
@@ -173,10 +194,6 @@ def _refused(name: str, problem: Problem) -> PublisherTable:
 def _sheet_text(workbook: Workbook) -> pl.DataFrame:
     """The first sheet, every cell as text, with no header row (a number keeps only nine decimals here)."""
     return workbook.reader.load_sheet(0, header_row=None, dtypes="string").to_polars()
-
-
-def _head(sheet: pl.DataFrame) -> list[list[str]]:
-    return [[(c or "").strip() for c in row] for row in sheet.head(HEADER_SEARCH_ROWS).rows()]
 
 
 def _body(workbook: Workbook, sheet: pl.DataFrame, header_at: int) -> pl.DataFrame:

@@ -5,11 +5,15 @@ in about 0.2 s where openpyxl's read-only mode takes 1.3 s, and the GI-TOC workb
 against 0.05 s. Like every reader of cached values, it reads a formula that Excel never computed
 (a workbook written by a script) and an error cell (`#DIV/0!`) as an empty cell; since an empty cell means
 "not published" to the readers, both are found in the sheet XML first and refuse the file.
+
+`head_rows` reads only the first rows of the first sheet, unzipping and parsing no more of its XML than they
+take: calamine parses a whole sheet even when asked for ten rows (0.2 to 0.4 s for the UNODC export).
 """
 
 from __future__ import annotations
 
 import io
+import itertools
 import re
 import zipfile
 from dataclasses import dataclass
@@ -134,3 +138,71 @@ def _cell_ref(xml: bytes, at: int) -> str:
     start = xml.rfind(b"<c ", 0, at)
     found = _CELL_REF.search(xml, start, at) if start >= 0 else None
     return found.group(1).decode() if found else "(unknown)"
+
+
+def head_rows(content: bytes, n_rows: int) -> list[list[str | None]] | None:
+    """The first `n_rows` rows of the first sheet, each cell as its text (rows the sheet skips are empty); a cell
+    whose text depends on its number format (a number, a date) is None. None when the workbook cannot be read
+    this way: the caller reads it whole instead.
+
+    Streams the sheet's XML and the shared strings only as far as those rows need.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as zf:
+            parts = _sheet_parts(zf)
+            if not parts:
+                return None
+            cells = _head_cells(zf, next(iter(parts.values())), n_rows)
+            wanted = {int(v) for row in cells for kind, v in row if kind == "s" and v is not None}
+            strings = _shared_strings(zf, max(wanted) + 1) if wanted else []
+            return [[_cell_text(kind, v, strings) for kind, v in row] for row in cells]
+    except (zipfile.BadZipFile, OSError, KeyError, ValueError, IndexError, ElementTree.ParseError):
+        return None
+
+
+def _head_cells(zf: zipfile.ZipFile, part: str, n_rows: int) -> list[list[tuple[str, str | None]]]:
+    """(cell type, raw value) of each cell in the first `n_rows` rows, read from the start of the sheet's XML."""
+    rows: list[list[tuple[str, str | None]]] = [[] for _ in range(n_rows)]
+    at = -1
+    with zf.open(part) as stream:
+        for _, element in ElementTree.iterparse(stream, events=("end",)):
+            if element.tag != f"{_MAIN}row":
+                continue
+            # `r` is the row's number; a row without one follows the row before.
+            at = int(element.get("r") or at + 2) - 1
+            if at >= n_rows or at < 0:
+                break
+            for cell in element.iter(f"{_MAIN}c"):
+                kind = cell.get("t", "n")
+                value: str | None
+                if kind == "inlineStr":
+                    value = "".join(t.text or "" for t in cell.iter(f"{_MAIN}t"))
+                else:
+                    found = cell.find(f"{_MAIN}v")
+                    value = found.text if found is not None else None
+                rows[at].append((kind, value))
+            element.clear()
+    return rows
+
+
+def _shared_strings(zf: zipfile.ZipFile, count: int) -> list[str]:
+    """The first `count` shared strings (rich text joined, phonetic runs left out)."""
+    strings: list[str] = []
+    with zf.open("xl/sharedStrings.xml") as stream:
+        items = (e for _, e in ElementTree.iterparse(stream, events=("end",)) if e.tag == f"{_MAIN}si")
+        for item in itertools.islice(items, count):
+            phonetic = {id(t) for r in item.iter(f"{_MAIN}rPh") for t in r.iter(f"{_MAIN}t")}
+            strings.append("".join(t.text or "" for t in item.iter(f"{_MAIN}t") if id(t) not in phonetic))
+            item.clear()
+    return strings
+
+
+def _cell_text(kind: str, value: str | None, strings: list[str]) -> str | None:
+    if value is None:
+        return ""
+    if kind == "s":
+        return strings[int(value)]
+    if kind in ("str", "inlineStr"):
+        return value
+    # A number or date (its text depends on the cell's format), a boolean, an error: not read here.
+    return None
