@@ -10,7 +10,7 @@ import re
 import pytest
 
 from conftest import query, run_cli
-from publisher_cases import CBS_80072NED, CBS_83599NED, EUROSTAT, cbs_bundle
+from publisher_cases import CBS, CBS_80072NED, CBS_83599NED, EUROSTAT, cbs_bundle
 
 SDG = EUROSTAT / "sdg_04_20.csv"
 UNE = EUROSTAT / "une-rt-m-geo-de-xx-since-2024-01.json"
@@ -101,6 +101,21 @@ def test_regions_and_pages_of_a_cbs_table(scratch_project, tmp_path):
     geos = {g for (g,) in query(scratch_project, "SELECT DISTINCT geo FROM observations")}
     assert {"NL", "NL-PV23", "NL-LD01"} <= geos
     assert query(scratch_project, "SELECT COUNT(*) FROM observations WHERE source_id = 'cbs-83599ned'") == [(15503,)]
+
+
+def test_one_cbs_answer_alone_is_refused_with_what_to_hand_instead(scratch_project, tmp_path):
+    """A TypedDataSet page saved on its own, handed with or without its kind: refused (exit 2, nothing loaded,
+    the file in quarantine), the message naming the answers to bundle and the command."""
+    page = tmp_path / "80137ned.json"
+    page.write_bytes((CBS / "v3" / "CBSOData3jl-meta_8.json").read_bytes())
+    for kind in ([], ["--kind", "cbs_odata"]):
+        done = ingest(scratch_project, page, *kind)
+        assert done.exit_code == 2, done.output
+        message = " ".join(done.output.split())
+        assert "80137ned.json is one CBS OData answer (TypedDataSet of table 80137ned)" in message
+        assert "`octracker ingest 80137ned.zip --kind cbs_odata`" in message
+    assert query(scratch_project, "SELECT COUNT(*) FROM observation_history") == [(0,)]
+    assert len(list((scratch_project.inbox_dir / "quarantine").glob("*-80137ned.json"))) == 2
 
 
 def test_an_error_body_is_refused_with_eurostats_message(scratch_project):

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
+import re
+import zipfile
 
 import polars as pl
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
@@ -100,8 +104,57 @@ def test_bundles_are_the_same_bytes_for_the_same_answers():
 def test_a_bundle_without_data_or_not_a_zip_is_refused():
     table = read({"TableInfos": CBS_80137NED["TableInfos"]})
     assert not table.ok and "no data" in table.problems[0].message
-    loose = cbs_odata.read((CBS / "v3/CBSOData3jl-meta_8.json").read_bytes(), name="typed.json")
-    assert not loose.ok and "not a zip archive" in loose.problems[0].describe("typed.json")
+    loose = cbs_odata.read(b"Perioden;Totaal_1\n2001JJ00;8811\n", name="typed.csv")
+    assert not loose.ok and "not a zip archive" in loose.problems[0].describe("typed.csv")
+
+
+#: The recorded answers handed alone: (file, what it answers, the answers the refusal must ask for).
+LONE_ANSWERS = [
+    ("v3/CBSOData3jl-meta_8.json", "TypedDataSet of table 80137ned", CBS_80137NED),
+    ("v3/CBSOData3jl-tables_2.json", "UntypedDataSet of table 83599NED", None),
+    ("v4/CBSOData4jl-meta_4.json", "Observations of table 80072ned", CBS_80072NED),
+]
+
+
+@pytest.mark.parametrize("path, answers, endpoints", LONE_ANSWERS, ids=[a[0] for a in LONE_ANSWERS])
+def test_one_answer_alone_is_refused_with_the_answers_to_bundle_and_the_command(path, answers, endpoints):
+    """A data page alone cannot give the contract's native ids: its rows list their keys in any order (80137ned's
+    TypedDataSet writes BedrijfstakkenSBI93 before Persoonskenmerken; DataProperties puts Persoonskenmerken
+    first), and provisional periods are in another answer. The refusal says what to fetch, how to zip it and the
+    command; following it with the recorded answers loads the table."""
+    content = (CBS / path).read_bytes()
+    assert cbs_odata.looks_like(content)
+    table = cbs_odata.read(content, name="page.json")
+    assert not table.ok and table.frame.height == 0
+    message = table.problems[0].message
+    assert f"page.json is one CBS OData answer ({answers})" in message
+    zip_command = re.search(r"`zip (\S+) ([^`]+)`", message)
+    assert zip_command and f"`octracker ingest {zip_command[1]} --kind cbs_odata`" in message
+    if "nextLink" in content.decode()[-400:]:
+        assert "this page has one" in message
+    if endpoints is None:
+        return
+    members = zip_command[2].split()
+    recorded = {f"{endpoint}.json": files[0] for endpoint, files in endpoints.items()}
+    assert set(members) <= set(recorded)
+    bundle = io.BytesIO()
+    with zipfile.ZipFile(bundle, "w") as archive:
+        for member in members:
+            archive.writestr(member, (CBS / recorded[member]).read_bytes())
+    followed = cbs_odata.read(bundle.getvalue(), name=zip_command[1])
+    assert followed.ok and followed.frame.height > 0
+    assert followed.frame.sort("_line_no", "native_id").equals(read(endpoints).frame.sort("_line_no", "native_id"))
+
+
+def test_a_bundle_that_cannot_order_its_dimensions_is_refused():
+    """Without DataProperties, 80137ned's rows name two dimensions besides time in an order that is not the
+    table's: refused, naming the answer to add. 83599NED's pages have one (read above without it)."""
+    table = read({"TypedDataSet": CBS_80137NED["TypedDataSet"]})
+    assert not table.ok
+    message = table.problems[0].message
+    assert "no DataProperties answer" in message and "BedrijfstakkenSBI93, Persoonskenmerken" in message
+    v4 = read({"Observations": CBS_80072NED["Observations"]})
+    assert v4.ok and set(v4.frame["native_id"].str.split(".").list.len()) == {4}
 
 
 def test_an_untyped_value_that_is_no_number_nor_symbol_is_refused():

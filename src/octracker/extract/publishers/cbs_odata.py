@@ -16,7 +16,10 @@ bytes, so the bundle's hash says whether anything changed.
   `<time dimension>Codes` each period's Status and `Properties.Modified` the vintage.
 
 The native id is `cbs.<table>.<dimension codes...>.<topic or measure>`: the dimensions other than region and
-time in the table's order, then the topic key (v3) or measure code (v4), padding removed, lower case.
+time in the table's order, then the topic key (v3) or measure code (v4), padding removed, lower case. The
+table's order is what `DataProperties` (v3) or `Dimensions` (v4) says, not the order of a row's keys (CBS
+writes those in any order): a bundle without it is read only when it has at most one such dimension. A lone
+answer (a `TypedDataSet` page saved on its own) is refused with the answers to fetch and how to bundle them.
 A table without a region dimension is about the Netherlands (`NL`). A period whose Status is `Voorlopig`
 (provisional) or `Nader voorlopig` gives its values the flag `p`; an untyped `x` (secret) the flag `c`.
 """
@@ -54,6 +57,12 @@ PROVISIONAL_STATUSES = frozenset({"voorlopig", "nader voorlopig"})
 V3_DATA = ("TypedDataSet", "UntypedDataSet")
 V4_RESERVED = frozenset({"Id", "Measure", "Value", "ValueAttribute", "StringValue"})
 _PAGE = re.compile(r"(?P<endpoint>[^/\\]+?)(?:\.(?P<page>\d+))?\.json$", re.I)
+#: Where a CBS answer says what it answers: v3 `odata.metadata` (at the end of the body), v4 `@odata.context`.
+_CONTEXT = re.compile(
+    rb'"(?:odata\.metadata|@odata\.context)"\s*:\s*"(?P<base>https?://[^"/]*cbs\.nl/[^"]*?/(?P<table>[^"/$]+)/)'
+    rb"\$metadata#(?:Cbs\.OData\.WebAPI\.)?(?P<endpoint>[A-Za-z0-9_]+)",
+    re.I,
+)
 _TOPIC_KEY = re.compile(r".+_\d+$")
 
 
@@ -76,9 +85,10 @@ def bundle_answers(answers: Mapping[str, list[bytes]]) -> bytes:
 
 
 def looks_like(content: bytes) -> bool:
-    """True for a zip whose members include a CBS data endpoint (used to detect a file given without a kind)."""
+    """True for a zip whose members include a CBS data endpoint (used to detect a file given without a kind), and
+    for one CBS answer saved alone, so that it is refused with what to hand instead."""
     if not content.startswith(ZIP_MAGIC):
-        return False
+        return lone_answer(content) is not None
     try:
         with zipfile.ZipFile(io.BytesIO(content)) as archive:
             names = {m["endpoint"] for n in archive.namelist() if (m := _PAGE.match(n.split("/")[-1]))}
@@ -90,7 +100,7 @@ def looks_like(content: bytes) -> bool:
 def read(content: bytes, *, name: str) -> PublisherTable:
     """The table's values as publisher rows, or problems saying which answer is missing or wrong."""
     try:
-        answers = _answers(content)
+        answers = _answers(content, name)
         if "Observations" in answers:
             return _read_v4(answers, name)
         if set(V3_DATA) & answers.keys():
@@ -105,15 +115,61 @@ def read(content: bytes, *, name: str) -> PublisherTable:
         )
 
 
-def _answers(content: bytes) -> dict[str, list[dict[str, Any]]]:
+def lone_answer(content: bytes) -> dict[str, str] | None:
+    """What one CBS OData answer saved on its own says it is (`endpoint`, `table`, `base` address, `version`), read
+    from its `odata.metadata` / `@odata.context`; None for anything else."""
+    if not content.lstrip()[:1] == b"{":
+        return None
+    found = _CONTEXT.search(content[:4096]) or _CONTEXT.search(content[-4096:])
+    if found is None:
+        return None
+    base = found["base"].decode("utf-8", "replace")
+    v4 = "/odata/" not in base.lower()
+    return {
+        "endpoint": found["endpoint"].decode(),
+        "table": found["table"].decode(),
+        "base": base,
+        "version": "v4" if v4 else "v3",
+        "next": "yes" if re.search(rb'"@?odata\.nextLink"', content[-4096:]) else "",
+    }
+
+
+def _lone_answer_refusal(content: bytes, name: str) -> str:
+    """Why a file that is not a bundle is refused, and what to hand instead (the answers, the zip, the command)."""
+    lone = lone_answer(content)
+    if lone is None:
+        return (
+            "not a zip archive: a CBS table is read from a bundle of its OData answers, a zip with each answer "
+            "saved unchanged and named after its endpoint (v3: TableInfos.json, DataProperties.json, Perioden.json, "
+            "TypedDataSet.json; v4: Properties.json, Dimensions.json, MeasureCodes.json, PeriodenCodes.json, "
+            "Observations.json; a page odata.nextLink points to as TypedDataSet.2.json, ...)"
+        )
+    table, base, endpoint = lone["table"], lone["base"], lone["endpoint"]
+    if lone["version"] == "v3":
+        members = ["TableInfos", "DataProperties", "Perioden", endpoint if endpoint in V3_DATA else "TypedDataSet"]
+        address = f"{base}<endpoint>?$format=json"
+    else:
+        members = ["Properties", "Dimensions", "MeasureCodes", "PeriodenCodes", "Observations"]
+        address = f"{base}<endpoint>"
+    data = members[-1]
+    following = "; this page has one" if lone["next"] else ""
+    return (
+        f"{name} is one CBS OData answer ({endpoint} of table {table}), not a table: alone it does not say the "
+        "order of the table's dimensions (which the native ids follow), their units, or which periods are "
+        f"provisional. Hand the table as a zip of its answers: fetch {', '.join(members)} from {address}, save "
+        f"each body unchanged as <endpoint>.json (a page that odata.nextLink points to as {data}.2.json, "
+        f"{data}.3.json, ...{following}), then `zip {table}.zip {' '.join(f'{m}.json' for m in members)}` and "
+        f"`octracker ingest {table}.zip --kind cbs_odata`. Or follow the table with a pipeline spec ([feed] "
+        f'url = "{base}", format = "cbs_odata"), which fetches and bundles them itself'
+    )
+
+
+def _answers(content: bytes, name: str) -> dict[str, list[dict[str, Any]]]:
     """Each endpoint's pages, parsed, in page order; the pages an answer's nextLink promises must be there."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(content))
     except zipfile.BadZipFile:
-        raise _Refused(
-            "not a zip archive: a CBS table is read from a bundle of its OData answers (a zip with "
-            "one member per endpoint, e.g. TableInfos.json, DataProperties.json, TypedDataSet.json)"
-        ) from None
+        raise _Refused(_lone_answer_refusal(content, name)) from None
     with archive:
         if sum(info.file_size for info in archive.infolist()) > MAX_BUNDLE_BYTES:
             raise _Refused(f"the bundle unpacks to more than {MAX_BUNDLE_BYTES:,} bytes")
@@ -232,6 +288,7 @@ def _read_v3(answers: dict[str, list[dict[str, Any]]], name: str) -> PublisherTa
         dim_keys = [k for k in keys if k != "ID" and not _TOPIC_KEY.fullmatch(k)]
         topics = [{"Key": k} for k in keys if _TOPIC_KEY.fullmatch(k)]
         units = {}
+        _one_order_only(dim_keys, (time_key, geo_key), data_endpoint, "DataProperties")
     if time_key is None:
         if data:
             raise _Refused(
@@ -276,6 +333,18 @@ def _read_v3(answers: dict[str, list[dict[str, Any]]], name: str) -> PublisherTa
     return PublisherTable(PROVIDER, table, frame, title=info.get("Title"), updated=parse_modified(info.get("Modified")))
 
 
+def _one_order_only(dim_keys: list[str], region_and_time: tuple[str | None, ...], endpoint: str, declares: str) -> None:
+    """Without the answer that declares the dimensions, their order is known only when there is one to order: a
+    row's keys come in any order, and the native ids follow the table's."""
+    kept = [k for k in dim_keys if k not in region_and_time]
+    if len(kept) > 1:
+        raise _Refused(
+            f"{endpoint}: the bundle has no {declares} answer, and its rows have {len(kept)} dimensions besides region "
+            f"and time ({', '.join(kept)}) whose order in the table, which the native ids follow, a row does not "
+            f"say; add the table's {declares} answer to the bundle as {declares}.json"
+        )
+
+
 def _v3_value(cell: Any, where: str) -> tuple[float | None, str | None]:
     """A typed number, or an untyped right-aligned string: `.` or empty = not available, `x` = secret."""
     if cell is None or isinstance(cell, (int, float)) and not isinstance(cell, bool):
@@ -306,6 +375,12 @@ def _read_v4(answers: dict[str, list[dict[str, Any]]], name: str) -> PublisherTa
         dim_keys = [k for k in (observations[0] if observations else {}) if k not in V4_RESERVED]
         time_key = "Perioden" if "Perioden" in dim_keys else None
         geo_key = None
+        _one_order_only(
+            dim_keys,
+            (time_key, next((k for k in dim_keys if k.startswith("Regio")), None)),
+            "Observations",
+            "Dimensions",
+        )
     geo_key = geo_key or next((k for k in dim_keys if k.startswith("Regio")), None)
     if time_key is None:
         if observations:
