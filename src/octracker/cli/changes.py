@@ -7,7 +7,7 @@ import datetime as dt
 import click
 
 from octracker.alerts.silences import parse_duration
-from octracker.cli.output import FORMATS, print_rows, showing_line
+from octracker.cli.output import format_option, print_rows, showing_line
 from octracker.errors import OctrackerError, UsageError
 from octracker.store.query import relation_exists, run_query
 
@@ -49,14 +49,7 @@ def parse_since(text: str, now: dt.datetime) -> dt.datetime:
     help="Changes from this moment on (UTC date or timestamp, or a duration back: 7d, 12h) [default: 7d].",
 )
 @click.option("--run", "run_id", metavar="RUN_ID", default=None, help="The changes of one run (see `status`).")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default="table",
-    show_default=True,
-    help="Output format: an aligned table for people, CSV or JSON for programs.",
-)
+@format_option
 @click.pass_obj
 def changes_command(app, since: str | None, run_id: str | None, fmt: str) -> None:
     """List what refreshes changed: every value a run added (new), revised (old -> new) or retracted.

@@ -20,6 +20,7 @@ __all__ = [
     "FORMATS",
     "csv_safe",
     "echo_rows",
+    "format_option",
     "print_rows",
     "readable_cells",
     "readable_number",
@@ -31,6 +32,15 @@ __all__ = [
 ]
 
 FORMATS = ("table", "csv", "json")
+#: `--format table|csv|json`, one option for every command that lists rows.
+format_option = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="table",
+    show_default=True,
+    help="Output format: an aligned table for people, CSV or JSON for programs.",
+)
 
 
 def render_csv(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

@@ -8,20 +8,13 @@ import sys
 
 import click
 
-from octracker.cli.output import FORMATS, echo_rows, print_rows, showing_line
+from octracker.cli.output import echo_rows, format_option, print_rows, showing_line
 from octracker.store.query import relation_exists, run_query, timeout_from_env
 
 
 @click.command("sql")
 @click.argument("query")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default="table",
-    show_default=True,
-    help="Output format: an aligned table for people, CSV or JSON for programs.",
-)
+@format_option
 @click.pass_obj
 def sql_command(app, query: str, fmt: str) -> None:
     """Run one read-only QUERY against the published warehouse (`-` reads it from stdin).

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from octracker.cli.alert_lines import cut
-from octracker.cli.output import FORMATS, echo_rows
+from octracker.cli.output import echo_rows, format_option
 from octracker.load.review import STATUSES, Decision, accept_candidate, list_candidates, reject_candidate
 
 
@@ -17,7 +17,7 @@ from octracker.load.review import STATUSES, Decision, accept_candidate, list_can
     show_default=True,
     help="Which candidates to list.",
 )
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True, help="Output format.")
+@format_option
 @click.pass_context
 def review_group(ctx: click.Context, status: str, fmt: str) -> None:
     """List candidate figures proposed from new articles (pending ones unless --status says otherwise).
