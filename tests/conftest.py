@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -146,6 +148,34 @@ def scratch_project(request, tmp_path: Path) -> Settings:
     """A copy of the project's content that a test may edit (documents, specs), with its own warehouse."""
     root = copy_project_content(tmp_path / "project")
     return on_backend(request, root, tmp_path, root / "warehouse" / "octracker.duckdb")
+
+
+def octracker_command(settings: Settings, *args: str) -> list[str]:
+    """The argv of an `octracker` process on these settings (run it with `child_env()`)."""
+    return [
+        sys.executable,
+        "-m",
+        "octracker",
+        "--project",
+        str(settings.project),
+        "--warehouse",
+        str(settings.warehouse),
+        *args,
+    ]
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment of an `octracker` process: this one's, with the source tree importable, plus `extra`."""
+    return {**os.environ, "PYTHONPATH": str(REPO / "src"), **extra}
+
+
+def run_octracker(
+    settings: Settings, *args: str, timeout: float = 180, **extra_env: str
+) -> subprocess.CompletedProcess:
+    """`octracker ...` as its own process, as an operator or cron runs it."""
+    return subprocess.run(
+        octracker_command(settings, *args), capture_output=True, text=True, timeout=timeout, env=child_env(**extra_env)
+    )
 
 
 def run_cli(settings: Settings, *args: str, input: str | None = None):

@@ -10,7 +10,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -18,7 +17,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import run_cli
+from conftest import child_env, octracker_command, run_cli
 from monitoring_tools import alertmanager, amtool_check_config, promtool_check_config, promtool_check_metrics  # noqa: F401 - fixture
 from octracker.alerts.silences import mute_alert
 from octracker.store.settings import Settings, build_settings
@@ -241,24 +240,11 @@ def wait_for_metrics(url: str, process: subprocess.Popen, timeout_s: float = 60.
 def test_the_scheduler_serves_metrics_on_loopback_and_says_it_is_up(settings, tmp_path):
     port = refused_port()
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "octracker",
-            "--project",
-            str(settings.project),
-            "--warehouse",
-            str(settings.warehouse),
-            "schedule",
-            "--metrics-port",
-            str(port),
-            "--inbox-cron",
-            "0 0 1 1 *",
-        ],
+        octracker_command(settings, "schedule", "--metrics-port", str(port), "--inbox-cron", "0 0 1 1 *"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "OCTRACKER_WEBHOOK_URL": "", "OCTRACKER_ALERTMANAGER_URL": ""},
+        env=child_env(OCTRACKER_WEBHOOK_URL="", OCTRACKER_ALERTMANAGER_URL=""),
     )
     try:
         text = wait_for_metrics(f"http://127.0.0.1:{port}/metrics", process)

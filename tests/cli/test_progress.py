@@ -6,37 +6,23 @@ import os
 import pty
 import select
 import subprocess
-import sys
 
 import pytest
 
-from conftest import REPO
+from conftest import child_env, octracker_command
 
 pytestmark = pytest.mark.slow
 
 
-def octracker_args(settings, *args):
-    return [
-        sys.executable,
-        "-m",
-        "octracker",
-        "--project",
-        str(settings.project),
-        "--warehouse",
-        str(settings.warehouse),
-        *args,
-    ]
-
-
 def environment():
-    return {**os.environ, "PYTHONPATH": str(REPO / "src"), "TERM": "xterm-256color", "COLUMNS": "120"}
+    return child_env(TERM="xterm-256color", COLUMNS="120")
 
 
 def run_on_terminal(settings, *args) -> tuple[int, str]:
     """Run the command with a pseudo-terminal as stdin, stdout and stderr; return its exit status and screen."""
     controller, terminal = pty.openpty()
     process = subprocess.Popen(
-        octracker_args(settings, *args),
+        octracker_command(settings, *args),
         stdin=terminal,
         stdout=terminal,
         stderr=terminal,
@@ -70,7 +56,7 @@ def test_refresh_shows_progress_on_a_terminal(settings):
 
 def test_refresh_in_a_pipe_prints_no_progress(settings):
     result = subprocess.run(
-        octracker_args(settings, "refresh"), capture_output=True, text=True, env=environment(), timeout=120
+        octracker_command(settings, "refresh"), capture_output=True, text=True, env=environment(), timeout=120
     )
     assert result.returncode == 0
     assert "━" not in result.stderr and "\x1b[" not in result.stderr and "Refresh" in result.stdout

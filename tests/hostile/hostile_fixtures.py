@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from conftest import child_env, octracker_command, run_octracker
 from octracker.cli import main
 from octracker.load.pipeline import refresh
 from octracker.store.settings import Settings, build_settings
 
 REPO = Path(__file__).resolve().parents[2]
-SRC = REPO / "src"
 CASES = REPO / "tests" / "cases"
 
 
@@ -55,31 +52,4 @@ def cli(settings: Settings, *args: str, env: dict[str, str] | None = None):
     """The `octracker` command in this process, on these settings (result.exit_code, .stdout, .stderr)."""
     return CliRunner(env=env).invoke(
         main, ["--project", str(settings.project), "--warehouse", str(settings.warehouse), *args]
-    )
-
-
-def octracker_command(settings: Settings, *args: str) -> list[str]:
-    """The argv of an `octracker` process on these settings."""
-    return [
-        sys.executable,
-        "-m",
-        "octracker",
-        "--project",
-        str(settings.project),
-        "--warehouse",
-        str(settings.warehouse),
-        *args,
-    ]
-
-
-def child_env(**extra: str) -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(SRC), **extra}
-
-
-def run_octracker(
-    settings: Settings, *args: str, timeout: float = 180, **extra_env: str
-) -> subprocess.CompletedProcess:
-    """`octracker ...` as its own process, as an operator or cron runs it."""
-    return subprocess.run(
-        octracker_command(settings, *args), capture_output=True, text=True, timeout=timeout, env=child_env(**extra_env)
     )

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from conftest import run_octracker
 from octracker.content.documents import SourceMeta, sha256_hex
 from octracker.extract.inbox_routing import INBOX_KINDS
 from octracker.load.inbox import IngestOverrides, derive_source_id, ingest_inbox, list_inbox_files
@@ -17,7 +15,6 @@ from octracker.load.pipeline import ingest_files, open_refresh, refresh
 from published import read_rows
 
 ROOT = Path(__file__).resolve().parents[2]
-SRC = ROOT / "src"
 CASES = ROOT / "tests" / "cases" / "inbox"
 PROFILE_2023 = CASES / "oci_2023_profiles_nl_be.txt"
 PROFILE_SIDECAR = """\
@@ -272,54 +269,35 @@ def test_a_full_refresh_runs_the_inbox_after_the_spec_pipelines(settings):
 # The command ---------------------------------------------------------------------------------------------------
 
 
-def run_cli(settings, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "octracker",
-            "--project",
-            str(settings.project),
-            "--warehouse",
-            str(settings.warehouse),
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "PYTHONPATH": str(SRC)},
-    )
-
-
 def test_ingest_copies_the_file_and_its_sidecar_in_and_flags_beat_the_sidecar(settings, tmp_path):
     outside = tmp_path / "downloads" / "goci.txt"
     outside.parent.mkdir()
     outside.write_bytes(PROFILE_2023.read_bytes())
     (tmp_path / "downloads" / "goci.txt.meta.toml").write_text(PROFILE_SIDECAR.replace("2023-09-26", "2023-01-01"))
-    done = run_cli(settings, "ingest", str(outside), "--published", "2023-09-26", "--json")
+    done = run_octracker(settings, "ingest", str(outside), "--published", "2023-09-26", "--json")
     assert done.returncode == 0, done.stderr
     assert '"status": "success"' in done.stdout
     assert outside.exists()  # the operator's file is copied, never moved
     assert query(
         settings, "SELECT published_on::VARCHAR, published_precision FROM sources WHERE pipeline = 'inbox'"
     ) == [("2023-09-26", "day")]
-    again = run_cli(settings, "ingest", str(outside), "--published", "2023-09-26")
+    again = run_octracker(settings, "ingest", str(outside), "--published", "2023-09-26")
     assert again.returncode == 0 and "unchanged" in again.stdout
 
 
 def test_ingest_exits_2_when_a_file_is_refused(settings, tmp_path):
     bad = tmp_path / "notes.txt"
     bad.write_text("just some notes\n")
-    done = run_cli(settings, "ingest", str(bad))
+    done = run_octracker(settings, "ingest", str(bad))
     assert done.returncode == 2
     assert "notes.txt: not a recognised file" in done.stderr
-    missing = run_cli(settings, "ingest", str(tmp_path / "nope.csv"))
+    missing = run_octracker(settings, "ingest", str(tmp_path / "nope.csv"))
     assert missing.returncode == 2 and "no such file" in missing.stderr
-    kind = run_cli(settings, "ingest", str(bad), "--kind", "oci_profile")
+    kind = run_octracker(settings, "ingest", str(bad), "--kind", "oci_profile")
     assert kind.returncode == 2 and "which index edition is this?" in kind.stderr
 
 
 @pytest.mark.parametrize("flag", ["--edition", "--published"])
 def test_ingest_refuses_bad_flag_values(settings, tmp_path, flag):
-    done = run_cli(settings, "ingest", str(PROFILE_2023), flag, "last-year")
+    done = run_octracker(settings, "ingest", str(PROFILE_2023), flag, "last-year")
     assert done.returncode == 2

@@ -19,6 +19,7 @@ import duckdb
 import pytest
 from apscheduler.triggers.interval import IntervalTrigger
 
+from conftest import run_octracker
 from octracker.alerts.deliveries import SendReport
 from octracker.content.schedules import crontab_trigger, previous_fire_time
 from octracker.errors import SpecError, WarehouseBusy
@@ -196,23 +197,7 @@ def test_a_fast_trigger_runs_the_pipeline_repeatedly_and_frees_the_warehouse_bet
     stop, thread, errors = scheduler_thread(small_project, trigger_for=fast(1.0))
     wait_for(lambda: len(runs(small_project, "trigger = 'schedule' AND pipeline = 'oci_2021_belgium'")) >= 2)
     # A manual refresh in another process gets the warehouse between two jobs.
-    manual = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "octracker",
-            "--project",
-            str(small_project.project),
-            "--warehouse",
-            str(small_project.warehouse),
-            "refresh",
-            "oci_2021_belgium",
-        ],
-        env={**os.environ, "PYTHONPATH": str(SRC)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    manual = run_octracker(small_project, "refresh", "oci_2021_belgium", timeout=120)
     assert manual.returncode == 0, manual.stderr
     stop.set()
     thread.join(60)
@@ -297,22 +282,7 @@ def test_alert_delivery_calls_the_alerts_send_function_with_the_environments_web
 
 def test_a_second_scheduler_on_the_same_warehouse_refuses_to_start(small_project):
     with hold_scheduler_lock(small_project) as lock:
-        second = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "octracker",
-                "--project",
-                str(small_project.project),
-                "--warehouse",
-                str(small_project.warehouse),
-                "schedule",
-            ],
-            env={**os.environ, "PYTHONPATH": str(SRC)},
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        second = run_octracker(small_project, "schedule", timeout=60)
         assert second.returncode == 1
         assert "another scheduler is already running on this warehouse" in second.stderr
         assert f"pid {os.getpid()}" in second.stderr

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import threading
@@ -10,9 +9,8 @@ from pathlib import Path
 
 import duckdb
 
+from conftest import child_env, octracker_command
 from octracker.load.pipeline import refresh
-
-SRC = Path(__file__).resolve().parents[2] / "src"
 
 CASES = Path(__file__).resolve().parents[1] / "cases" / "inbox"
 
@@ -37,7 +35,7 @@ def start_reader(settings) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "PYTHONPATH": str(SRC)},
+        env=child_env(),
     )
 
 
@@ -81,23 +79,11 @@ def test_octracker_sql_reads_while_a_long_reader_has_the_copy_open(settings):
     try:
         assert reader.stdout.readline().startswith("open")
         sql = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "octracker",
-                "--project",
-                str(settings.project),
-                "--warehouse",
-                str(settings.warehouse),
-                "sql",
-                "SELECT COUNT(*) AS n FROM series WHERE geo = 'BE'",
-                "--format",
-                "csv",
-            ],
+            octracker_command(settings, "sql", "SELECT COUNT(*) AS n FROM series WHERE geo = 'BE'", "--format", "csv"),
             capture_output=True,
             text=True,
             timeout=60,
-            env={**os.environ, "PYTHONPATH": str(SRC)},
+            env=child_env(),
         )
         assert reader.poll() is None
         reader.communicate("go on\n", timeout=120)

@@ -5,13 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
-from conftest import REPO, run_cli
+from conftest import REPO, run_cli, run_octracker
 from octracker.store import query
 
 
@@ -137,19 +134,9 @@ def test_bad_queries_are_refused_with_exit_2_and_no_traceback(refreshed, sql, me
 
 
 def test_debug_shows_the_traceback(refreshed):
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    args = [
-        sys.executable,
-        "-m",
-        "octracker",
-        "--project",
-        str(refreshed.project),
-        "--warehouse",
-        str(refreshed.warehouse),
-    ]
-    plain = subprocess.run([*args, "sql", "SELEC 1"], capture_output=True, text=True, env=env, timeout=60)
+    plain = run_octracker(refreshed, "sql", "SELEC 1", timeout=60)
     assert plain.returncode == 2 and plain.stderr.startswith("Error: Parser Error") and "Traceback" not in plain.stderr
-    debug = subprocess.run([*args, "--debug", "sql", "SELEC 1"], capture_output=True, text=True, env=env, timeout=60)
+    debug = run_octracker(refreshed, "--debug", "sql", "SELEC 1", timeout=60)
     assert debug.returncode != 0 and "Traceback (most recent call last)" in debug.stderr
     assert "InputRefused" in debug.stderr
 
