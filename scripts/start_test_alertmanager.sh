@@ -9,12 +9,13 @@
 # (no gossip port), with a configuration that routes every alert to a receiver that sends nothing: the
 # tests read what it holds through its API. As root, the package is installed when missing.
 set -euo pipefail
+SERVER_SCRIPT=start_test_alertmanager
+# shellcheck source=scripts/throwaway_server.sh
+source "$(dirname "${BASH_SOURCE[0]}")/throwaway_server.sh"
 
 ROOT="${OCTRACKER_TEST_ALERTMANAGER_DIR:-/tmp/octracker-test-alertmanager-$(id -u)}"
 ENV_FILE="$ROOT/env"
 PID_FILE="$ROOT/pid"
-
-say() { echo "start_test_alertmanager: $*" >&2; }
 
 find_binary() {
     local name
@@ -27,18 +28,7 @@ find_binary() {
 
 install_alertmanager() {
     if find_binary >/dev/null; then return 0; fi
-    if [ "$(id -u)" != 0 ]; then
-        say "Alertmanager is not installed; install Debian's prometheus-alertmanager package (the Alertmanager tests skip without it)"
-        exit 1
-    fi
-    say "installing Alertmanager from Debian's packages"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >&2
-    apt-get install -y -qq --no-install-recommends prometheus-alertmanager >&2
-}
-
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+    install_package prometheus-alertmanager Alertmanager "the Alertmanager tests"
 }
 
 is_running() {
@@ -121,8 +111,4 @@ stop() {
     rm -rf "$ROOT"
 }
 
-case "${1:-start}" in
-    start) start ;;
-    stop) stop ;;
-    *) say "usage: $0 start|stop"; exit 2 ;;
-esac
+run_server_command "$@"

@@ -9,12 +9,13 @@
 # password that is only ever written to the cluster's own folder (mode 700) and to the printed exports.
 # As root, PostgreSQL is installed from Debian's packages when missing and runs as the `postgres` user.
 set -euo pipefail
+SERVER_SCRIPT=start_test_postgres
+# shellcheck source=scripts/throwaway_server.sh
+source "$(dirname "${BASH_SOURCE[0]}")/throwaway_server.sh"
 
 ROOT="${OCTRACKER_TEST_PG_DIR:-/tmp/octracker-test-pg-$(id -u)}"
 DATA="$ROOT/data"
 ENV_FILE="$ROOT/env"
-
-say() { echo "start_test_postgres: $*" >&2; }
 
 find_bindir() {
     local dir
@@ -32,18 +33,7 @@ as_owner() {
 
 install_postgres() {
     if find_bindir >/dev/null; then return 0; fi
-    if [ "$(id -u)" != 0 ]; then
-        say "PostgreSQL is not installed; install Debian's postgresql package (the lake tests skip without it)"
-        exit 1
-    fi
-    say "installing PostgreSQL from Debian's packages"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >&2
-    apt-get install -y -qq postgresql >&2
-}
-
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+    install_package postgresql PostgreSQL "the lake tests"
 }
 
 is_running() {
@@ -93,8 +83,4 @@ stop() {
     rm -rf "$ROOT"
 }
 
-case "${1:-start}" in
-    start) start ;;
-    stop) stop ;;
-    *) say "usage: $0 start|stop"; exit 2 ;;
-esac
+run_server_command "$@"
