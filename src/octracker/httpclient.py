@@ -183,6 +183,16 @@ def parse_retry_after(value: str, now: float) -> float | None:
 # --- URLs ----------------------------------------------------------------------------------------
 
 
+def is_http_url(url: str) -> bool:
+    """An absolute http(s) URL with a host, and a port only if it is a number: one a client can send to."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+
+
 def redact(url: str | httpx.URL) -> str:
     """Scheme, host and port only (`https://hooks.example.org/…`), safe for messages and logs."""
     try:

@@ -423,6 +423,12 @@ def test_bad_webhook_url_names_the_entry_and_is_a_usage_error():
     assert "OCTRACKER_WEBHOOK_URL entry 2 (ftp://files.example.org/…)" in str(err.value)
 
 
+def test_a_webhook_url_with_a_malformed_port_is_refused_without_its_token():
+    with pytest.raises(WebhookConfigError) as err:
+        webhook_urls_from_env({"OCTRACKER_WEBHOOK_URL": f"https://hooks.example.org:44x/{TOKEN}"})
+    assert "OCTRACKER_WEBHOOK_URL entry 1" in str(err.value) and TOKEN not in str(err.value)
+
+
 def test_webhook_secret_from_env():
     assert webhook_secret_from_env({}) is None
     assert webhook_secret_from_env({"OCTRACKER_WEBHOOK_SECRET": " "}) is None

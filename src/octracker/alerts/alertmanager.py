@@ -23,6 +23,7 @@ from octracker.alerts.outbox import content_hash, read_open_alerts, sha256_hex
 from octracker.alerts.webhooks import RetryPolicy, deliver_message, redact_url
 from octracker.content.documents import stated_date
 from octracker.errors import UsageError
+from octracker.httpclient import is_http_url
 from octracker.store.settings import Settings
 from octracker.store.warehouse import open_writer
 from octracker.store.writers import write_transaction
@@ -60,13 +61,7 @@ def report_url_from_env(environ: Mapping[str, str]) -> str | None:
 
 
 def _checked_base_url(value: str, env: str, example: str) -> str:
-    try:
-        parts = urlsplit(value)
-        usable = parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
-        parts.port  # noqa: B018 - raises ValueError on a malformed port
-    except ValueError:
-        usable = False
-    if not usable or parts.query or parts.fragment:
+    if not is_http_url(value) or urlsplit(value).query or urlsplit(value).fragment:
         raise AlertmanagerConfigError(f"{env} must be an http(s) URL with a host and no query, like {example}")
     return value
 

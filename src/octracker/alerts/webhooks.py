@@ -19,7 +19,7 @@ import httpx
 from octracker import __version__
 from octracker.errors import UsageError
 from octracker.httpclient import backoff_delay as _backoff_delay
-from octracker.httpclient import deadline, is_retry_status, parse_retry_after, random_jitter
+from octracker.httpclient import deadline, is_http_url, is_retry_status, parse_retry_after, random_jitter
 from octracker.httpclient import redact as redact_url
 
 log = logging.getLogger("octracker.alerts.webhooks")
@@ -146,13 +146,7 @@ def verify_signature(
 
 def check_webhook_url(url: str, *, where: str = "webhook URL") -> str:
     """The URL unchanged if it is an absolute http(s) URL with a host; otherwise a redacted error."""
-    try:
-        parts = urlsplit(url)
-        usable = parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
-        parts.port  # noqa: B018 - raises ValueError on a malformed port
-    except ValueError:
-        usable = False
-    if not usable:
+    if not is_http_url(url):
         raise WebhookConfigError(
             f"{where} ({redact_url(url)}) is not an http(s) URL with a host; "
             f"set {URL_ENV} to URLs like https://hooks.example.org/path, separated by spaces"
