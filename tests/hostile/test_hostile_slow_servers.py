@@ -49,7 +49,8 @@ class TricklingServer:
         self.port = self.sock.getsockname()[1]
         self.stop = threading.Event()
         self.connections = 0
-        threading.Thread(target=self._serve, daemon=True).start()
+        self.serving = threading.Thread(target=self._serve, daemon=True)
+        self.serving.start()
 
     def url(self, path: str = "/") -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -77,6 +78,8 @@ class TricklingServer:
 
     def close(self) -> None:
         self.stop.set()
+        # Closed once the accept loop has seen `stop` (within its 0.2 s timeout), not under its feet.
+        self.serving.join(timeout=5)
         self.sock.close()
 
 
@@ -131,26 +134,31 @@ def test_a_feed_trickling_headers_or_body_fails_at_its_overall_limit(request, fi
     assert elapsed < 8, elapsed
 
 
+def stop_while_delivering(settings, receiver: TricklingServer) -> float:
+    """Start the alert job, stop it (as SIGTERM does) once it reaches `receiver`: the seconds it took to end."""
+    sender, why_not = find_alert_sender()
+    assert sender is not None, why_not
+    jobs = ScheduledJobs(settings)
+    job = threading.Thread(target=jobs.send_alerts, args=[sender])
+    job.start()
+    deadline = time.monotonic() + 60
+    while receiver.connections == 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert receiver.connections >= 1, "the alert job never reached the receiver"
+    stop_at = time.monotonic()
+    jobs.stopping.set()  # what SIGTERM does
+    job.join(timeout=60)
+    assert not job.is_alive()
+    return time.monotonic() - stop_at
+
+
 def test_the_scheduler_stops_within_seconds_while_delivering_to_a_trickling_receiver(
     loaded, header_trickler, monkeypatch
 ):
     monkeypatch.setenv("OCTRACKER_WEBHOOK_URL", header_trickler.url(f"/hook/{TOKEN}"))
     monkeypatch.delenv("OCTRACKER_WEBHOOK_SECRET", raising=False)
-    sender, why_not = find_alert_sender()
-    assert sender is not None, why_not
-    jobs = ScheduledJobs(loaded)
-    job = threading.Thread(target=jobs.send_alerts, args=[sender])
-    job.start()
-    deadline = time.monotonic() + 60
-    while header_trickler.connections == 0 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert header_trickler.connections >= 1, "the alert job never reached the receiver"
-    stop_at = time.monotonic()
-    jobs.stopping.set()  # what SIGTERM does
-    job.join(timeout=60)
-    assert not job.is_alive()
     # One attempt's overall limit (10 s) at most, not six attempts and their backoff for every event.
-    assert time.monotonic() - stop_at < 13
+    assert stop_while_delivering(loaded, header_trickler) < 13
 
 
 def test_a_scheduler_stopped_while_delivering_posts_nothing_to_alertmanager_after(loaded, header_trickler, monkeypatch):
@@ -159,18 +167,7 @@ def test_a_scheduler_stopped_while_delivering_posts_nothing_to_alertmanager_afte
         monkeypatch.setenv("OCTRACKER_WEBHOOK_URL", header_trickler.url(f"/hook/{TOKEN}"))
         monkeypatch.setenv("OCTRACKER_ALERTMANAGER_URL", alertmanager.url())
         monkeypatch.delenv("OCTRACKER_WEBHOOK_SECRET", raising=False)
-        sender, why_not = find_alert_sender()
-        assert sender is not None, why_not
-        jobs = ScheduledJobs(loaded)
-        job = threading.Thread(target=jobs.send_alerts, args=[sender])
-        job.start()
-        deadline = time.monotonic() + 60
-        while header_trickler.connections == 0 and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert header_trickler.connections >= 1, "the alert job never reached the receiver"
-        jobs.stopping.set()  # what SIGTERM does
-        job.join(timeout=60)
-        assert not job.is_alive()
+        stop_while_delivering(loaded, header_trickler)
         assert alertmanager.connections == 0
     finally:
         alertmanager.close()
