@@ -6,7 +6,7 @@ import click
 from click.testing import CliRunner
 
 from conftest import REPO
-from octracker.cli import COMMAND_MODULES, main, register_all_commands
+from octracker.cli import COMMAND_NAMES, command_module, main, register_all_commands
 
 register_all_commands()
 
@@ -53,6 +53,12 @@ def test_every_command_module_is_listed_so_its_commands_load_when_asked_for():
     for info in pkgutil.iter_modules(octracker.cli.__path__):
         module = importlib.import_module(f"octracker.cli.{info.name}")
         for command in getattr(module, "COMMANDS", []):
-            assert COMMAND_MODULES.get(command.name) == info.name, (
-                f"command {command.name!r} of octracker/cli/{info.name}.py is missing from COMMAND_MODULES"
+            assert command.name in COMMAND_NAMES and command_module(command.name) is module, (
+                f"command {command.name!r} of octracker/cli/{info.name}.py is missing from COMMAND_NAMES "
+                "or command_module"
             )
+    for name in COMMAND_NAMES:
+        module = command_module(name)
+        assert module is not None and name in {c.name for c in module.COMMANDS}, (
+            f"command_module({name!r}) does not give the module that defines it"
+        )
