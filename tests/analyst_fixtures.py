@@ -1,7 +1,8 @@
 """Warehouses for the tests of what analysts and operators see: sql, status, export, report and chart.
 
 - `refreshed` (session): the real project refreshed: index scores, the articles' declared figures (121 t
-  curated to the port of Antwerp-Bruges), changes and alerts. Read, never changed.
+  curated to the port of Antwerp-Bruges), changes and alerts. Read, never changed: `copy_refreshed` gives a
+  test a copy of its own.
 - `uncurated` (session): a copy without 004's curation, so 116 t and 121 t both stand at BEANR for 2023
   and disagree, as the warehouse must show them until a curation says where 121 t belongs.
 - `figures_report` (session): `octracker report` of `uncurated`, written once.
@@ -14,6 +15,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from pathlib import Path
 
 import polars as pl
@@ -107,6 +109,14 @@ def refreshed(tmp_path_factory) -> Settings:
     )
     refresh(settings)
     return settings
+
+
+def copy_refreshed(refreshed: Settings, tmp_path: Path) -> Settings:
+    """Settings on a copy of the refreshed warehouse file (not its published copy), for a test to change."""
+    target = tmp_path / "warehouse" / "octracker.duckdb"
+    target.parent.mkdir()
+    shutil.copyfile(refreshed.warehouse, target)
+    return build_settings(project=REPO, warehouse=target, environ={})
 
 
 @pytest.fixture(scope="session")

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 from collections import Counter
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from analyst_fixtures import copy_refreshed
 from octracker.alerts import deliveries
 from octracker.alerts.deliveries import configured_webhooks, send_alerts
 from octracker.alerts.webhooks import RetryPolicy, verify_signature
-from octracker.load.pipeline import refresh
-from octracker.store.settings import Settings, build_settings
+from octracker.store.settings import Settings
 from webhook_receiver import Reply, WebhookReceiver, receiver, refused_port  # noqa: F401 - fixture
 
 REPO = Path(__file__).resolve().parents[2]
@@ -31,32 +30,17 @@ KEPT = ("oci.trade_in_counterfeit_goods", "oci.financial_crimes", "oci.law_enfor
 ALERTS = 4
 
 
-@pytest.fixture(scope="module")
-def refreshed(tmp_path_factory) -> Path:
-    """A warehouse refreshed once from the bundled documents; each test works on its own copy."""
-    folder = tmp_path_factory.mktemp("refreshed")
-    refresh(build_settings(project=REPO, warehouse=folder / "octracker.duckdb", environ={}))
-    return folder / "octracker.duckdb"
-
-
-def copy_warehouse(refreshed: Path, tmp_path: Path) -> Settings:
-    target = tmp_path / "warehouse" / "octracker.duckdb"
-    target.parent.mkdir()
-    shutil.copyfile(refreshed, target)
-    return build_settings(project=REPO, warehouse=target, environ={})
-
-
 @pytest.fixture
-def bundled(tmp_path: Path, refreshed: Path) -> Settings:
+def bundled(tmp_path: Path, refreshed: Settings) -> Settings:
     """A copy of the refreshed warehouse: every bundled alert."""
-    return copy_warehouse(refreshed, tmp_path)
+    return copy_refreshed(refreshed, tmp_path)
 
 
 @pytest.fixture
-def settings(tmp_path: Path, refreshed: Path) -> Settings:
+def settings(tmp_path: Path, refreshed: Settings) -> Settings:
     """A copy of the refreshed warehouse keeping the 2025 profiles' observations of three indicators (four alerts):
     the index workbook's earlier editions would add record highs and lows of the same indicators."""
-    settings = copy_warehouse(refreshed, tmp_path)
+    settings = copy_refreshed(refreshed, tmp_path)
     con = duckdb.connect(str(settings.warehouse))
     con.execute(f"DELETE FROM observation_history WHERE indicator_id NOT IN {KEPT} OR pipeline = 'oci_workbook'")
     con.close()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 import time
 from pathlib import Path
 
@@ -11,33 +10,22 @@ import duckdb
 import httpx
 import pytest
 
+from analyst_fixtures import copy_refreshed
 from monitoring_tools import alertmanager  # noqa: F401 - fixture
 from octracker.alerts.alertmanager import sync_alertmanager
 from octracker.alerts.silences import mute_alert, unmute_alert
 from octracker.alerts.webhooks import RetryPolicy
-from octracker.load.pipeline import refresh
-from octracker.store.settings import Settings, build_settings
+from octracker.store.settings import Settings
 from octracker.store.warehouse import open_writer
 from webhook_receiver import refused_port
 
-REPO = Path(__file__).resolve().parents[2]
 FAST = RetryPolicy(max_attempts=2, base_delay_s=0.01, max_delay_s=0.02, timeout_s=5.0)
 REPORT = "https://reports.example.org/octracker/"
 
 
-@pytest.fixture(scope="module")
-def refreshed(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("refreshed")
-    refresh(build_settings(project=REPO, warehouse=folder / "octracker.duckdb", environ={}))
-    return folder / "octracker.duckdb"
-
-
 @pytest.fixture
-def settings(tmp_path: Path, refreshed: Path) -> Settings:
-    target = tmp_path / "warehouse" / "octracker.duckdb"
-    target.parent.mkdir()
-    shutil.copyfile(refreshed, target)
-    return build_settings(project=REPO, warehouse=target, environ={})
+def settings(tmp_path: Path, refreshed: Settings) -> Settings:
+    return copy_refreshed(refreshed, tmp_path)
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import datetime as dt
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import time
@@ -17,10 +16,11 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from analyst_fixtures import copy_refreshed
 from conftest import child_env, octracker_command, run_cli
 from monitoring_tools import alertmanager, amtool_check_config, promtool_check_config, promtool_check_metrics  # noqa: F401 - fixture
 from octracker.alerts.silences import mute_alert
-from octracker.store.settings import Settings, build_settings
+from octracker.store.settings import Settings
 from octracker.store.warehouse import open_writer, publish, utc_now
 from webhook_receiver import Reply, receiver, refused_port  # noqa: F401 - fixture
 
@@ -44,10 +44,7 @@ METRIC_NAMES = {
 @pytest.fixture
 def settings(refreshed, tmp_path: Path) -> Settings:
     """A copy of the refreshed bundled warehouse, published, that this test may change."""
-    target = tmp_path / "warehouse" / "octracker.duckdb"
-    target.parent.mkdir()
-    shutil.copyfile(refreshed.warehouse, target)
-    settings = build_settings(project=REPO, warehouse=target, environ={})
+    settings = copy_refreshed(refreshed, tmp_path)
     with open_writer(settings) as con:
         publish(con, settings)
     return settings
