@@ -26,8 +26,6 @@ from octracker.store.settings import Settings
 #: `unreachable` (a live source could not be reached; its last data kept). Any other is reported as it is.
 RUN_STATUSES = ("success", "failed", "interrupted", "running", "missed", "unreachable")
 SEVERITIES = ("info", "warning", "critical")
-#: `Content-Type` of the exposition, for the HTTP endpoint.
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 @dataclass(frozen=True)
