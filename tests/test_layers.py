@@ -1,7 +1,8 @@
 """The engine's layers: a module imports only from layers below its own (or from its own package).
 
 The rule is written in CONTRIBUTING.md; `LAYERS` below is its machine-readable form. An import that goes up
-or sideways (load ↔ alerts, extract ↔ store) fails here with the file, line and the way round it.
+or sideways (load ↔ alerts, extract ↔ store) fails here with the file, line and the way round it. So does an
+import of a module named at run time (`importlib.import_module`, `__import__`), which this check could not see.
 """
 
 from __future__ import annotations
@@ -93,6 +94,39 @@ def violations(engine: Path) -> list[str]:
                 f"{rank(target_room)}); move the shared part down, or pass it in as an argument"
             )
     return problems
+
+
+#: Calls that import a module whose name is a value, not written in the source.
+IMPORTS_BY_NAME = ("import_module", "__import__")
+
+
+def imports_by_name(engine: Path) -> list[str]:
+    found = []
+    for path in sorted(engine.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+            if name in IMPORTS_BY_NAME:
+                found.append(
+                    f"{path.relative_to(engine.parent)}:{node.lineno}: {name}() finds a module by name; write the "
+                    "import out (inside a function, to load it only when it is used)"
+                )
+    return found
+
+
+def test_no_module_finds_another_by_name():
+    assert imports_by_name(ENGINE) == []
+
+
+def test_the_check_finds_an_import_by_name(tmp_path):
+    engine = tmp_path / "octracker"
+    engine.mkdir()
+    (engine / "kinds.py").write_text('import importlib\n\nreader = importlib.import_module(f"octracker.{kind}")\n')
+    found = imports_by_name(engine)
+    assert len(found) == 1 and found[0].startswith("octracker/kinds.py:3: import_module()")
 
 
 def test_every_engine_package_has_a_layer():
