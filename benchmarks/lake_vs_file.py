@@ -143,7 +143,13 @@ def postgres_reachable() -> bool:
 
         with psycopg.connect("", connect_timeout=5):
             return True
-    except Exception:  # noqa: BLE001 - any failure means: no PostgreSQL lake this run
+    except Exception as exc:  # noqa: BLE001 - any failure means: no PostgreSQL lake this run, and says why
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(
+            f"PGHOST is set but PostgreSQL cannot be reached ({reason}): the lake with a PostgreSQL catalog is not "
+            "measured this run",
+            file=sys.stderr,
+        )
         return False
 
 
