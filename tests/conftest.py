@@ -150,6 +150,11 @@ def scratch_project(request, tmp_path: Path) -> Settings:
     return on_backend(request, root, tmp_path, root / "warehouse" / "octracker.duckdb")
 
 
+def updating_goldens() -> bool:
+    """`OCTRACKER_UPDATE_GOLDEN=1`: tests rewrite their golden files from what the code gives now (review the diff)."""
+    return bool(os.environ.get("OCTRACKER_UPDATE_GOLDEN"))
+
+
 def octracker_command(settings: Settings, *args: str) -> list[str]:
     """The argv of an `octracker` process on these settings (run it with `child_env()`)."""
     return [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from conftest import updating_goldens
 from octracker.extract.publishers.cbs_odata import bundle_answers
 
 CASES = Path(__file__).resolve().parent / "cases" / "publishers"
@@ -47,15 +48,13 @@ GOLDEN = Path(__file__).resolve().parent / "golden" / "publishers"
 
 
 def assert_matches_golden(frame, name: str) -> None:
-    """The frame equals tests/golden/publishers/<name>.csv (OCTRACKER_WRITE_GOLDEN=1 writes it after a
+    """The frame equals tests/golden/publishers/<name>.csv (OCTRACKER_UPDATE_GOLDEN=1 writes it after a
     deliberate change to a reader; review the diff before committing it)."""
-    import os
-
     import polars as pl
     from polars.testing import assert_frame_equal
 
     path = GOLDEN / f"{name}.csv"
-    if os.environ.get("OCTRACKER_WRITE_GOLDEN"):
+    if updating_goldens():
         path.parent.mkdir(parents=True, exist_ok=True)
         frame.write_csv(path)
     golden = pl.read_csv(path, schema=frame.schema)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import importlib.util
 import json
-import os
 import sys
 import tomllib
 from pathlib import Path
@@ -15,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import updating_goldens
 from octracker.content.catalog import Catalog, Indicator, load_catalog
 from octracker.content.places import load_places
 from octracker.errors import SpecError
@@ -166,7 +166,7 @@ def test_declared_frames_pass_the_canonical_observation_model(key):
 def test_declared_figures_match_the_golden_file():
     got = {key: extract(key).frame.to_dicts() for key in sorted(DOCS)}
     rendered = json.loads(json.dumps(got, default=str, ensure_ascii=False))
-    if os.environ.get("OCTRACKER_UPDATE_GOLDEN"):
+    if updating_goldens():
         GOLDEN.parent.mkdir(parents=True, exist_ok=True)
         GOLDEN.write_text(json.dumps(rendered, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     assert rendered == json.loads(GOLDEN.read_text(encoding="utf-8"))

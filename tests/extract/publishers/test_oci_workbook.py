@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
 import time
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from conftest import updating_goldens
 from octracker.content.catalog import Catalog, load_catalog
 from octracker.extract.publishers import oci_workbook
 from octracker.extract.publishers.table import PUBLISHER_SCHEMA
@@ -108,7 +108,7 @@ def test_scores_stored_with_float_noise_read_as_the_index_prints_them(table) -> 
 
 def test_belgium_and_the_netherlands_match_the_golden_file(table) -> None:
     got = table.frame.filter(pl.col("geo").is_in(["BE", "NL"])).sort("year", "geo", "native_id")
-    if os.environ.get("OCTRACKER_UPDATE_GOLDEN"):
+    if updating_goldens():
         GOLDEN.parent.mkdir(parents=True, exist_ok=True)
         got.write_csv(GOLDEN)
     assert_frame_equal(got, pl.read_csv(GOLDEN, schema=PUBLISHER_SCHEMA))

@@ -4,14 +4,13 @@ Each answer (each Eurostat file, each CBS table's answers bundled, the UNODC exp
 `tests/golden/publishers/answers/<answer>.json`: the table's provider, dataset, title and vintage, how many
 rows, series, places and periods it gives, its flags, and every problem (a refusal) or row left out, with the
 reason. Small tables also have `<answer>.csv`, every row as read. A reader that reads an answer otherwise fails
-here; after a deliberate change, `OCTRACKER_WRITE_GOLDEN=1` rewrites the files: review the diff before committing.
+here; after a deliberate change, `OCTRACKER_UPDATE_GOLDEN=1` rewrites the files: review the diff before committing.
 A file no reader takes (the Comext TSV downloads) is pinned as such, so a new recorded file cannot go unpinned.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections import Counter
 from pathlib import Path
@@ -20,6 +19,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from conftest import updating_goldens
 from octracker.extract.publishers.kinds import PUBLISHER_KINDS, detect_publisher_kind
 from publisher_cases import CASES, CBS_80072NED, CBS_80137NED, CBS_83599NED, GOLDEN, cbs_bundle
 
@@ -81,7 +81,7 @@ def summary(kind: str | None, content: bytes, name: str, catalog) -> tuple[dict,
 
 def check_golden(name: str, found: dict, frame: pl.DataFrame | None) -> None:
     json_path, csv_path = ANSWERS / f"{name}.json", ANSWERS / f"{name}.csv"
-    if os.environ.get("OCTRACKER_WRITE_GOLDEN"):
+    if updating_goldens():
         ANSWERS.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(found, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         if frame is not None:

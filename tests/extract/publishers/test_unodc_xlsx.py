@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import os
 from collections import Counter
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
+from conftest import updating_goldens
 from octracker.extract.publishers import unodc_xlsx
 from octracker.extract.publishers.table import PUBLISHER_SCHEMA
 
@@ -92,7 +92,7 @@ def test_native_ids_are_the_labels_in_snake_case_in_the_exports_order(table) -> 
 
 def test_belgium_and_the_netherlands_match_the_golden_file(table) -> None:
     got = table.frame.filter(pl.col("geo").is_in(["BE", "NL"])).sort("_line_no")
-    if os.environ.get("OCTRACKER_UPDATE_GOLDEN"):
+    if updating_goldens():
         GOLDEN.parent.mkdir(parents=True, exist_ok=True)
         got.write_csv(GOLDEN)
     assert_frame_equal(got, pl.read_csv(GOLDEN, schema=PUBLISHER_SCHEMA))
