@@ -4,16 +4,25 @@ The catalog names each indicator's unit (`tonnes`, `count`, `per 100,000 people`
 pint expression it means and the other spellings sources use for it (`incidents` for a count, Eurostat's
 `P_HTHAB` for a rate per 100,000 inhabitants). Any other spelling is given to pint as it is, so `kg`
 converts to `tonnes` with no table entry; a unit of another dimension is refused.
+
+pint is loaded when a value's unit has to be converted, not before: reading its definitions takes about half a
+second, which a load whose units are all the catalog's own spellings (most of them) need not pay. The catalog's
+pint expressions are all checked then, before the first conversion.
 """
 
 from __future__ import annotations
 
 import functools
 import re
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import pint
+from octracker.errors import OctrackerError
+
+if TYPE_CHECKING:
+    import pint
 
 #: Quantities the catalog's units are made of that pint does not define.
 DEFINITIONS = (
@@ -28,8 +37,16 @@ class UnitMismatch(ValueError):
     """A value's unit cannot be converted to the unit the catalog measures its indicator in."""
 
 
+class CatalogUnitError(OctrackerError):
+    """A `[[unit]]` of the catalog whose pint expression pint cannot read: the project's catalog is to fix."""
+
+    exit_code = 2
+
+
 @functools.cache
 def unit_registry() -> pint.UnitRegistry:
+    import pint
+
     registry: pint.UnitRegistry = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
     for definition in DEFINITIONS:
         registry.define(definition)
@@ -55,17 +72,39 @@ class UnitBook:
     """The catalog's units; `factor` converts any spelling of one unit to another."""
 
     units: tuple[CatalogUnit, ...] = ()
+    #: Where the units were read from, named when one of them is refused.
+    origin: str = "the catalog"
     _expressions: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+    _checked: list[bool] = field(default_factory=list, compare=False, repr=False)
+    _checking: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        registry = unit_registry()
         for unit in self.units:
-            try:
-                registry.parse_units(unit.pint)
-            except (pint.errors.PintError, ValueError, AttributeError) as exc:
-                raise ValueError(f"unit {unit.name!r}: pint cannot read {unit.pint!r} ({exc})") from None
             for spelling in (unit.name, *unit.aliases):
                 self._expressions.setdefault(spelling_key(spelling), unit.pint)
+
+    def registry(self) -> pint.UnitRegistry:
+        """pint's registry, once every unit of the book is known to be one pint reads (CatalogUnitError if not)."""
+        import pint
+
+        registry = unit_registry()
+        with self._checking:
+            if not self._checked:
+                for n, unit in enumerate(self.units, start=1):
+                    try:
+                        registry.parse_units(unit.pint)
+                    except (pint.errors.PintError, ValueError, AttributeError) as exc:
+                        raise CatalogUnitError(
+                            f"{self.origin}: unit #{n} ({unit.name}): pint cannot read {unit.pint!r} ({exc}); "
+                            "fix its `pint` expression"
+                        ) from None
+                self._checked.append(True)
+        return registry
+
+    def same_unit(self, from_unit: str, to_unit: str) -> bool:
+        """Whether both spellings name the same unit of the book (or are the same spelling): no conversion."""
+        a, b = spelling_key(from_unit), spelling_key(to_unit)
+        return a == b or (a in self._expressions and self._expressions.get(a) == self._expressions.get(b))
 
     def expression(self, unit: str) -> str:
         """The pint expression a spelling means: a catalog unit or alias, else the spelling itself."""
@@ -73,9 +112,11 @@ class UnitBook:
 
     def factor(self, from_unit: str, to_unit: str) -> float:
         """What a value in `from_unit` is multiplied by to be in `to_unit`; UnitMismatch when it cannot be."""
-        if spelling_key(from_unit) == spelling_key(to_unit):
+        if self.same_unit(from_unit, to_unit):
             return 1.0
-        registry = unit_registry()
+        import pint
+
+        registry = self.registry()
         try:
             source = registry.Quantity(1.0, registry.parse_units(self.expression(from_unit)))
             return float(source.to(registry.parse_units(self.expression(to_unit))).magnitude)

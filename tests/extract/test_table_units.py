@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from octracker.content.catalog import load_catalog
 from octracker.extract.tables import extract_long_table
+from octracker.units import CatalogUnitError
 
 ROOT = Path(__file__).resolve().parents[2]
 HEADER = "indicator,geo,period,value,unit\n"
@@ -77,3 +78,17 @@ def test_any_mass_converts_to_the_same_tonnes_from_kilograms_and_grams(tmp_path_
     assert extract.problems == []
     values = extract.frame.sort("year")["value"].to_list()
     assert values[0] == pytest.approx(values[1], rel=1e-12) == pytest.approx(grams / 10**6, rel=1e-12)
+
+
+def test_a_catalog_unit_pint_cannot_read_is_refused_naming_the_catalog_when_a_value_needs_converting(tmp_path):
+    text = (ROOT / "schemas" / "indicators.toml").read_text(encoding="utf-8")
+    assert 'pint = "tonne"' in text
+    catalog_file = tmp_path / "indicators.toml"
+    catalog_file.write_text(text.replace('pint = "tonne"', 'pint = "tonne_of_nothing"'), encoding="utf-8")
+    catalog = load_catalog(catalog_file)
+    # A row in the catalog's own unit needs no conversion, so it loads.
+    assert read(tmp_path, "cocaine_seized_tonnes,BEANR,2019,61.8,tonnes\n", catalog).problems == []
+    with pytest.raises(CatalogUnitError) as refused:
+        read(tmp_path, "cocaine_seized_tonnes,BEANR,2019,61800,kg\n", catalog)
+    assert str(catalog_file) in str(refused.value)
+    assert "(tonnes): pint cannot read 'tonne_of_nothing'" in str(refused.value)

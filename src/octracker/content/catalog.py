@@ -156,7 +156,5 @@ def _read_units(entries: list[dict], path: Path) -> UnitBook:
                 + (f"; unknown {', '.join(sorted(unknown))}" if unknown else "")
             )
         units.append(CatalogUnit(entry["name"], entry.get("pint", entry["name"]), tuple(entry.get("aliases", ()))))
-    try:
-        return UnitBook(tuple(units))
-    except ValueError as exc:
-        raise SpecError(f"{path}: {exc}") from None
+    # The pint expressions are checked when a conversion first needs pint (see `octracker.units`).
+    return UnitBook(tuple(units), origin=str(path))
