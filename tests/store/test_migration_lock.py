@@ -26,6 +26,7 @@ SHIPPED = {
     "0013_feed_vintage.sql": "5550085fd11f956004980f4e6325f26319327c5d6f7c1faba4f9a637d3838122",
     "0014_alert_places.sql": "cc4ba871183ccd734036f3645af86d7ead4145e704e45907dd8abe6b2ff275ea",
     "0015_evidence_rows.sql": "762dd843e93d14c1b222c14195f2f1989b7f125d25b3faf774f65254dacdc192",
+    "0016_applied_views.sql": "47e6226c83b2574d1ac5df08aed79c8e8705f4b57f4c442013184e463607d996",
 }
 
 

@@ -7,7 +7,7 @@ import shutil
 import duckdb
 import pytest
 
-from conftest import REPO
+from conftest import REPO, copy_project_content, on_backend
 from octracker.errors import OctrackerError
 from octracker.extract.validation import load_schema_module
 from octracker.load.pipeline import refresh
@@ -96,6 +96,39 @@ def test_a_table_macro_among_the_views_works_on_every_backend(tmp_path, settings
         )
         assert con.execute("SELECT value FROM known_at(TIMESTAMP '2026-01-15')").fetchall() == [(1.0,)]
         assert con.execute("SELECT value FROM known_at(TIMESTAMP '2026-03-01')").fetchall() == [(2.0,)]
+
+
+def views_applied_at(settings):
+    with open_writer(settings) as con:
+        return con.execute("SELECT applied_at FROM applied_views").fetchall()
+
+
+def test_views_are_made_again_only_when_their_files_change_or_one_is_missing(tmp_path, request):
+    """A refresh re-binds no view when the view files are those the warehouse's views were made from; an edited
+    or added file, or a view dropped by hand, has every view made again at the next one."""
+    project = copy_project_content(tmp_path / "project")
+    settings = on_backend(request, project, tmp_path, tmp_path / "warehouse" / "octracker.duckdb")
+    with writer_session(settings, publish_after=False):
+        pass
+    [first] = views_applied_at(settings)
+    with writer_session(settings, publish_after=False):
+        pass
+    assert views_applied_at(settings) == [first]
+
+    (settings.views_dir / "99_test_probe.sql").write_text(
+        "-- test_probe: a view added between runs.\n-- Grain: one row.\n-- Inputs: none.\n"
+        "CREATE OR REPLACE VIEW test_probe AS SELECT 1 AS one;\n"
+    )
+    with writer_session(settings, publish_after=False) as (con, _):
+        assert con.execute("SELECT one FROM test_probe").fetchall() == [(1,)]
+    [second] = views_applied_at(settings)
+    assert second > first
+
+    with open_writer(settings) as con:
+        con.execute("DROP VIEW trend_alerts")
+    with writer_session(settings, publish_after=False) as (con, _):
+        assert scalar(con, "SELECT COUNT(*) FROM trend_alerts") >= 0
+    assert views_applied_at(settings) > [second]
 
 
 def text_compressions(path, column: str = "evidence") -> set[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import os
 import re
 import shutil
@@ -255,24 +256,63 @@ def apply_migrations(con: duckdb.DuckDBPyConnection, migrations_dir: Path) -> li
     return applied
 
 
-def apply_views(con: duckdb.DuckDBPyConnection, views_dir: Path) -> list[str]:
-    """Re-create every view from `warehouse/views/NN_name.sql`, in file order, in one transaction."""
+def view_files(views_dir: Path) -> list[Path]:
+    """The view files in the order they are applied; a misnamed file is refused."""
     paths = sorted(views_dir.glob("*.sql"))
     for path in paths:
         if not VIEW_NAME.match(path.name):
             raise SpecError(f"{path}: view files are named NN_snake_name.sql")
+    return paths
+
+
+def apply_views(con: duckdb.DuckDBPyConnection, views_dir: Path, *, digest: str | None = None) -> list[str]:
+    """Re-create every view from `warehouse/views/NN_name.sql`, in file order, in one transaction.
+
+    With `digest` (see `views_digest`), it is recorded in `applied_views` in the same transaction.
+    """
+    paths = view_files(views_dir)
     current: list[Path] = []
 
     def create() -> None:
         for path in paths:
             current[:] = [path]
             con.execute(path.read_text(encoding="utf-8"))
+        if digest is not None:
+            con.execute("DELETE FROM applied_views")
+            con.execute("INSERT INTO applied_views VALUES (?, ?)", [digest, utc_now()])
 
     try:
         write_transaction(con, create, what="views")
     except duckdb.Error as exc:
         raise OctrackerError(f"{current[0]}: view failed to apply; the previous views are kept: {exc}") from None
     return [p.name for p in paths]
+
+
+def views_digest(con: duckdb.DuckDBPyConnection, views_dir: Path) -> str:
+    """sha256 of what the views are made from: the view files (names and text), the migrations applied, DuckDB."""
+    digest = hashlib.sha256(f"duckdb {duckdb.__version__}\n".encode())
+    versions = sorted(r[0] for r in con.execute("SELECT version FROM schema_migrations").fetchall())
+    digest.update(f"migrations {versions}\n".encode())
+    for path in view_files(views_dir):
+        digest.update(f"{path.name} {path.stat().st_size}\n".encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def apply_changed_views(con: duckdb.DuckDBPyConnection, views_dir: Path) -> bool:
+    """Re-create the views unless those in the warehouse were made from the same files (`views_digest`), and
+    are all there; True when they were re-created."""
+    digest = views_digest(con, views_dir)
+    recorded = con.execute("SELECT sha256 FROM applied_views").fetchall()
+    if recorded == [(digest,)]:
+        # One view per file: a view dropped by hand since is made again.
+        held = scalar(
+            con, "SELECT COUNT(*) FROM duckdb_views() WHERE NOT internal AND database_name = current_database()"
+        )
+        if held >= len(view_files(views_dir)):
+            return False
+    apply_views(con, views_dir, digest=digest)
+    return True
 
 
 #: The `indicators` table's columns, in order, with their Polars types.
@@ -322,12 +362,12 @@ def sync_alert_places(con: duckdb.DuckDBPyConnection, places: tuple[str, ...]) -
 
 
 def prepare_warehouse(con: duckdb.DuckDBPyConnection, settings: Settings, catalog: Catalog) -> None:
-    """Bring a writer connection up to date: migrations, catalog, alert rules, views."""
+    """Bring a writer connection up to date: migrations, catalog, alert rules, views (re-created when changed)."""
     apply_migrations(con, settings.migrations_dir)
     sync_indicators(con, catalog)
     sync_alert_rules(con, load_alert_rules(settings.schemas_dir / "alert_rules.toml"))
     sync_alert_places(con, load_alert_places(settings.schemas_dir / "alert_rules.toml"))
-    apply_views(con, settings.views_dir)
+    apply_changed_views(con, settings.views_dir)
 
 
 def publish(con: duckdb.DuckDBPyConnection, settings: Settings) -> Path | None:
