@@ -155,9 +155,12 @@ def _edition_rows(
         seen[geo] = row_no
         for column in columns:
             text = cells[column.index].text if column.index < len(cells) else ""
-            value, problem = _score(text, column, f"{where} row {row_no}: {country}, {column.header}")
+            value, problem = _score(text, column)
             if problem:
-                problems.append(Problem(problem[0], problem[1], raw, row_no))
+                check, message = problem
+                problems.append(
+                    Problem(check, f"{where} row {row_no}: {country}, {column.header}: {message}", raw, row_no)
+                )
             elif value is not None:
                 records.append((column.indicator.id, geo, value, column.indicator.unit, row_no, raw))
     frame = pl.DataFrame(records, schema=["native_id", "geo", "value", "unit", "_line_no", "_raw"], orient="row")
@@ -177,16 +180,19 @@ def _edition_rows(
     ).cast(PUBLISHER_SCHEMA), problems
 
 
-def _score(text: str, column: Column, where: str) -> tuple[float | None, tuple[str, str] | None]:
-    """(score rounded to the index's decimals, None), (None, None) for no score, or (None, (check, message))."""
-    if text.lower() in ("", *NOT_AVAILABLE):
+def _score(text: str, column: Column) -> tuple[float | None, tuple[str, str] | None]:
+    """(score rounded to the index's decimals, None), (None, None) for no score, or (None, (check, what is wrong)).
+
+    Called for every cell (25,000 of the 2023 workbook): where the cell is goes into a message only when it fails.
+    """
+    if not text or text.lower() in NOT_AVAILABLE:
         return None, None
     if not NUMBER.match(text):
-        return None, ("bad_number", f"{where}: {text!r} is not a score")
+        return None, ("bad_number", f"{text!r} is not a score")
     value = round(float(text), DECIMALS)
     indicator = column.indicator
     if not indicator.min <= value <= indicator.max:
-        return None, ("out_of_range", f"{where}: {text} is outside {indicator.min:g} to {indicator.max:g}")
+        return None, ("out_of_range", f"{text} is outside {indicator.min:g} to {indicator.max:g}")
     return value, None
 
 
