@@ -7,6 +7,7 @@ import datetime as dt
 import polars as pl
 import pytest
 
+from octracker.store import history
 from octracker.store.history import upsert_observations
 from octracker.store.warehouse import apply_migrations, apply_views, open_writer
 
@@ -251,3 +252,40 @@ def test_a_table_restating_some_versions_compares_the_others_and_the_unhashed_on
     assert counts.unchanged == (2 if stated_again else 1)
     current = con.execute("SELECT evidence, value FROM observations ORDER BY evidence").fetchall()
     assert current == [("e1", 92.0), ("e2 revised", 61.0), *([("e3", 6.8)] if stated_again else [])]
+
+
+@pytest.mark.parametrize("keyed", [True, False], ids=["found-by-key", "one-join"])
+def test_a_feed_of_corrections_is_classified_alike_whether_its_versions_are_found_by_key_or_by_one_join(
+    con, monkeypatch, keyed
+):
+    """A few corrections (not a full snapshot) find the versions they replace by key, then by row id: the history
+    they leave is the one a join with every current version leaves."""
+    monkeypatch.setattr(history, "KEYED_COMPARISON_ROWS", 2048 if keyed else 0)
+    load(con, rows().with_columns(_row_hash=pl.Series([1, 2, 3], dtype=pl.Int64)), T1)
+    corrections = pl.concat(
+        [
+            # 2024: the same values from a row whose cells hash otherwise; 2025: revised; no period: other evidence.
+            rows(value=[92.0, 61.0, 6.8], evidence=["e1", "e2", "e3 again"]),
+            rows()
+            .head(1)
+            .with_columns(
+                period_start=pl.lit(dt.date(2023, 1, 1)),
+                period_end=pl.lit(dt.date(2023, 12, 31)),
+                year=pl.lit(2023, pl.Int32),
+            ),
+        ]
+    ).with_columns(_row_hash=pl.Series([11, 12, 13, 14], dtype=pl.Int64))
+    counts = load(con, corrections, T2, full_snapshot=False)
+    assert (counts.new, counts.revised, counts.unchanged, counts.retracted) == (1, 1, 2, 0)
+    history_rows = con.execute(
+        "SELECT year, value, evidence, row_hash, valid_from, valid_to FROM observation_history "
+        "ORDER BY year NULLS LAST, valid_from"
+    ).fetchall()
+    assert history_rows == [
+        (2023, 92.0, "e1", 14, T2, None),
+        (2024, 92.0, "e1", 11, T1, None),
+        (2025, 60.0, "e2", 2, T1, T2),
+        (2025, 61.0, "e2", 12, T2, None),
+        (None, 6.8, "e3", 3, T1, T2),
+        (None, 6.8, "e3 again", 13, T2, None),
+    ]

@@ -315,9 +315,74 @@ def _apply_changes(
     `stated_elsewhere` (all current versions, when `current` leaves out those restated unchanged): a row
     new to `current` must not have the key of any of them (RestatedKeyConflict).
     """
-    # A full snapshot also finds current rows no longer stated (the outer side of the join): retractions.
-    join = "FULL OUTER JOIN" if full_snapshot else "LEFT JOIN"
+    keyed = not full_snapshot and incoming_rows <= KEYED_COMPARISON_ROWS
+    with _scratch(con, "_matched"), _row_id_filters(con, incoming_rows if keyed else 0):
+        _classify(con, current, source_ids, full_snapshot=full_snapshot, keyed=keyed)
+        return _write_changes(
+            con,
+            source_ids,
+            incoming_rows,
+            pipeline=pipeline,
+            run_id=run_id,
+            now=now,
+            stated_elsewhere=stated_elsewhere,
+        )
+
+
+#: Up to this many incoming rows (a feed of corrections, not a snapshot), the comparison finds the current versions
+#: they replace by their key, reading only the key columns, then reads those versions whole by row id; above it, one
+#: join reads every current version whole. 100 corrections to a table of 10M rows: 0.3 s against 0.6-1.1 s.
+KEYED_COMPARISON_ROWS = 2048
+
+
+@contextlib.contextmanager
+def _row_id_filters(con: duckdb.DuckDBPyConnection, rows: int) -> Iterator[None]:
+    """Let a join whose other side has up to `rows` rows pass their values to the table scan as a filter.
+
+    DuckDB does so for joins with at most 50 rows on one side (`dynamic_or_filter_threshold`); a scan filtered
+    on row ids reads only the row groups, and vectors, that hold them. `rows` 0 leaves the setting alone.
+    """
+    if rows <= 50:
+        yield
+        return
+    con.execute(f"SET dynamic_or_filter_threshold = {int(rows)}")
+    try:
+        yield
+    finally:
+        with contextlib.suppress(duckdb.Error):
+            con.execute("RESET dynamic_or_filter_threshold")
+
+
+def _classify(
+    con: duckdb.DuckDBPyConnection, current: str, source_ids: list[str], *, full_snapshot: bool, keyed: bool
+) -> None:
+    """`_changes`: each incoming row that is new or differs from the current version of its key, with that version's
+    key and row id; with `full_snapshot`, also each current version no longer stated (retracted)."""
+    if keyed:
+        # The key columns of the current versions only, then the versions found read whole by row id.
+        keys = ", ".join(KEY_COLUMNS)
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE _matched AS
+            SELECT i.*, h._rowid AS _match_rowid
+            FROM _incoming AS i LEFT JOIN (SELECT {keys}, _rowid FROM ({current})) AS h ON {_key_match("i", "h")}
+            """,
+            source_ids,
+        )
+        incoming = "_matched"
+        join, versions, on, params = (
+            "LEFT JOIN",
+            "(SELECT *, rowid AS _rowid FROM observation_history)",
+            "h._rowid = i._match_rowid",
+            [],
+        )
+    else:
+        # A full snapshot also finds current rows no longer stated (the outer side of the join): retractions.
+        incoming = "_incoming"
+        join = "FULL OUTER JOIN" if full_snapshot else "LEFT JOIN"
+        versions, on, params = f"({current})", _key_match("i", "h"), source_ids
     current_keys = ", ".join(f"h.{c} AS _h_{c}" for c in (*KEY_COLUMNS, "_rowid"))
+    columns = "i.*" if not keyed else "i.* EXCLUDE (_match_rowid)"
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _changes AS
@@ -326,16 +391,29 @@ def _apply_changes(
                     WHEN NOT ({_same_statement("i", "h")}) THEN 'revised'
                     WHEN NOT ({_same_values("i", "h")}) THEN 'restated'
                     ELSE 'rehashed' END AS change,
-               i.*, {current_keys}
-        FROM _incoming AS i
-        {join} ({current}) AS h ON {_key_match("i", "h")}
+               {columns}, {current_keys}
+        FROM {incoming} AS i
+        {join} {versions} AS h ON {on}
         WHERE i.indicator_id IS NULL OR h.indicator_id IS NULL OR NOT ({_same_values("i", "h")})
            -- The same values from a row whose cells hash otherwise (another engine or library version):
            -- the version stays, with the new hash, so that the next edition can restate it.
            OR (i.row_hash IS NOT NULL AND i.row_hash IS DISTINCT FROM h.row_hash)
         """,
-        source_ids,
+        params,
     )
+
+
+def _write_changes(
+    con: duckdb.DuckDBPyConnection,
+    source_ids: list[str],
+    incoming_rows: int,
+    *,
+    pipeline: str,
+    run_id: str,
+    now: dt.datetime,
+    stated_elsewhere: str | None,
+) -> LoadCounts:
+    """Close the versions `_changes` replaces or retracts, insert its new versions, keep the periods in step."""
     counts = dict(con.execute("SELECT change, COUNT(*) FROM _changes GROUP BY change").fetchall())
     # A value stated again as it was, only with other evidence, method or note, is a new version of it but no
     # revision: it counts as unchanged (a table whose rows moved down one line revises nothing).
