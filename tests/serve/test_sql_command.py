@@ -175,3 +175,13 @@ def test_beneath_the_statement_check_the_connection_itself_stays_locked(refreshe
     with query.locked_reader(refreshed.read_target) as con, pytest.raises(query.duckdb.Error, match=complaint):
         con.execute(sql.format(outside=outside))
     assert not outside.exists()
+
+
+def test_two_readers_of_the_published_copy_in_one_process_both_open_locked(refreshed):
+    # The scheduler reads the copy while its metrics server answers a scrape: both share one DuckDB database.
+    with query.locked_reader(refreshed.read_target) as first, query.locked_reader(refreshed.read_target) as second:
+        for con in (first, second):
+            assert con.execute("SELECT COUNT(*) > 0 FROM series").fetchone() == (True,)
+            assert con.execute("SELECT current_setting('enable_progress_bar')").fetchone() == (False,)
+            with pytest.raises(query.duckdb.Error, match="the configuration has been locked"):
+                con.execute("SET enable_external_access = true")

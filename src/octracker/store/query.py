@@ -15,6 +15,7 @@ import duckdb
 
 from octracker.errors import InputRefused, OctrackerError, UsageError
 from octracker.store.lake import DuckConfig, LakeTarget, connect_lake, describe_attach_error, lake_data_directory
+from octracker.store.rows import scalar
 
 #: Memory one query may use; a query that needs more fails with a message instead of taking the machine.
 MEMORY_LIMIT = "2GB"
@@ -47,6 +48,10 @@ LOCKED_CONFIG: DuckConfig = {
 }
 
 
+#: Held while a reader checks and locks the configuration of the database it may share with other readers.
+_LOCKING = threading.Lock()
+
+
 def open_locked_reader(path: Path | LakeTarget) -> duckdb.DuckDBPyConnection:
     """A read-only connection to the published copy that cannot reach files, the network or extensions."""
     if isinstance(path, LakeTarget):
@@ -54,9 +59,13 @@ def open_locked_reader(path: Path | LakeTarget) -> duckdb.DuckDBPyConnection:
     if not path.exists():
         raise OctrackerError(f"{path}: no published warehouse yet; run `octracker refresh` first")
     con = duckdb.connect(str(path), read_only=True, config=LOCKED_CONFIG)
-    # DuckDB draws a progress bar on stdout for long queries; it would corrupt CSV and JSON output.
-    con.execute("SET enable_progress_bar = false")
-    con.execute("SET lock_configuration = true")
+    # DuckDB draws a progress bar on stdout for long queries; it would corrupt CSV and JSON output. A pragma, not
+    # SET: another reader of this file in this process (the scheduler's metrics server, a job) shares its database,
+    # whose configuration that reader may have locked already, and a locked one refuses every SET.
+    con.execute("PRAGMA disable_progress_bar")
+    with _LOCKING:
+        if not scalar(con, "SELECT current_setting('lock_configuration')"):
+            con.execute("SET lock_configuration = true")
     return con
 
 
