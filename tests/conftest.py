@@ -183,10 +183,11 @@ def run_octracker(
     )
 
 
-def run_cli(settings: Settings, *args: str, input: str | None = None):
-    """Run the `octracker` command on these settings' project and warehouse (file or lake), as a user would."""
-    options, env = cli_options(settings)
-    return CliRunner().invoke(main, [*options, *args], input=input, env=env)
+def run_cli(settings: Settings, *args: str, input: str | None = None, env: dict[str, str] | None = None):
+    """Run the `octracker` command on these settings' project and warehouse (file or lake), as a user would, in
+    this process (result.exit_code, .stdout, .stderr); `env` adds to its environment."""
+    options, lake_env = cli_options(settings)
+    return CliRunner().invoke(main, [*options, *args], input=input, env={**lake_env, **(env or {})})
 
 
 #: Reader connections to the lakes of the running test: one serves all its queries, each of which sees the

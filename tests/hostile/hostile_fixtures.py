@@ -6,10 +6,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from conftest import child_env, octracker_command, run_octracker
-from octracker.cli import main
+from conftest import child_env, octracker_command, run_cli, run_octracker
 from octracker.load.pipeline import refresh
 from octracker.store.settings import Settings, build_settings
 
@@ -48,8 +46,5 @@ def loaded_scratch(baseline: Path, tmp_path: Path) -> Settings:
     return copy_baseline(baseline, root, tmp_path / "data")
 
 
-def cli(settings: Settings, *args: str, env: dict[str, str] | None = None):
-    """The `octracker` command in this process, on these settings (result.exit_code, .stdout, .stderr)."""
-    return CliRunner(env=env).invoke(
-        main, ["--project", str(settings.project), "--warehouse", str(settings.warehouse), *args]
-    )
+#: The `octracker` command in this process, on these settings.
+cli = run_cli
