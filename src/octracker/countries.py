@@ -126,6 +126,8 @@ COUNTRY_ALIASES: dict[str, str] = {
     "cote_d_ivoire": "CI",
     "vatican_city": "VA",
     "sao_tome_and_principe": "ST",
+    # Eurostat's label for TR since 2022 (its SDMX-CSV with labels writes it): pycountry finds it only fuzzily.
+    "turkiye": "TR",
 }
 
 _GEO_SHAPE = re.compile(r"^(?:[A-Z]{2}|[A-Z]{2}-[A-Z0-9]{1,3}|[A-Z]{2}[A-Z2-9]{3}|EU)$")

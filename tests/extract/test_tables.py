@@ -387,6 +387,7 @@ def test_wide_country_spellings(catalog, tmp_path, spelling):
         ("Congo, Dem. Rep.", "CD"),
         ("Russia", "RU"),
         ("Turkey", "TR"),
+        ("Türkiye", "TR"),
         ("St. Lucia", "LC"),
         ("Bahamas, The", "BS"),
         ("UK", "GB"),
