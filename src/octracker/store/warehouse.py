@@ -224,7 +224,8 @@ def migration_sql(path: Path, file_only: bool) -> str:
 
 
 def apply_migrations(con: duckdb.DuckDBPyConnection, migrations_dir: Path) -> list[str]:
-    """Apply the migrations not yet recorded, each in one transaction together with its record."""
+    """Apply the migrations not yet recorded, each together with its record: all in one transaction, or, when one
+    of them fails, each in a transaction of its own."""
     write_transaction(
         con,
         lambda: con.execute(
@@ -237,20 +238,19 @@ def apply_migrations(con: duckdb.DuckDBPyConnection, migrations_dir: Path) -> li
     pending = [m for m in list_migrations(migrations_dir) if m[0] not in done]
     # Asked once, and only when a migration is due: most refreshes have none to apply.
     file_only = bool(pending) and takes_file_only_sql(con)
-    applied = []
-    for version, name, path in pending:
-
-        def apply() -> bool:
-            # Checked again inside the transaction: another writer of a lake may have applied it meanwhile.
-            if scalar(con, "SELECT COUNT(*) FROM schema_migrations WHERE version = ?", [version]):
-                return False
-            con.execute(migration_sql(path, file_only))
-            con.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", [version, name, utc_now()])
-            return True
-
+    if len(pending) > 1:
+        # A new warehouse: every migration in one transaction, each with its record (14 commits and checks took
+        # 0.04 s on a quiet machine, 0.2-0.4 s on a busy one). Should one fail, they are applied one by one below,
+        # so that those before it stay applied and the failing file is named.
+        with contextlib.suppress(duckdb.Error):
+            return write_transaction(con, lambda: _apply_pending(con, pending, file_only), what="migrations")
+    applied: list[str] = []
+    for migration in pending:
+        path = migration[2]
         try:
-            if write_transaction(con, apply, what=f"migration {path.name}"):
-                applied.append(path.name)
+            applied += write_transaction(
+                con, lambda: _apply_pending(con, [migration], file_only), what=f"migration {path.name}"
+            )
         except duckdb.Error as exc:
             raise OctrackerError(f"{path}: migration failed and was rolled back: {exc}") from None
     return applied
@@ -263,6 +263,21 @@ def view_files(views_dir: Path) -> list[Path]:
         if not VIEW_NAME.match(path.name):
             raise SpecError(f"{path}: view files are named NN_snake_name.sql")
     return paths
+
+
+def _apply_pending(con: duckdb.DuckDBPyConnection, pending: list[tuple[int, str, Path]], file_only: bool) -> list[str]:
+    """Apply these migrations and record each, in the caller's transaction; those another writer applied meanwhile
+    are left out."""
+    # Read again inside the transaction: another writer of a lake may have applied some since they were listed.
+    done = {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
+    applied = []
+    for version, name, path in pending:
+        if version in done:
+            continue
+        con.execute(migration_sql(path, file_only))
+        con.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", [version, name, utc_now()])
+        applied.append(path.name)
+    return applied
 
 
 def apply_views(con: duckdb.DuckDBPyConnection, views_dir: Path, *, digest: str | None = None) -> list[str]:
