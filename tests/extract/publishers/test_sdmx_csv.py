@@ -79,6 +79,8 @@ def test_sdmx_csv_2_gives_the_same_rows():
 
 
 def test_confidential_cells_have_the_flag_and_no_value():
+    """The recorded download has no confidential cell: the first three rows, one made confidential as Eurostat
+    writes it (no OBS_VALUE, CONF_STATUS C), one given the free status F beside a provisional flag."""
     rows = published_rows()[:3]
     rows[1].update(OBS_VALUE="", CONF_STATUS="C")
     rows[2].update(OBS_FLAG="p", CONF_STATUS="F")
