@@ -33,6 +33,25 @@ CBS_80072NED = {
     "BedrijfskenmerkenSBI2008Codes": ["v4/CBSOData4jl-meta_11.json"],
 }
 
+#: A catalog entry following CBS's recorded sick leave table (80072ned, all branches), whose last quarter (2020 Q1)
+#: is provisional (`Voorlopig` in the recorded PeriodenCodes).
+SICK_LEAVE = """
+[[indicator]]
+id = "sick_leave_rate"
+name = "Sick leave rate"
+unit = "percent"
+direction = "up_is_bad"
+frequency = "quarterly"
+min = 0
+max = 100
+native = ["cbs.80072ned.t001081.m001924"]
+
+[[unit]]
+name = "percent"
+pint = "percent"
+aliases = ["%"]
+"""
+
 
 def cbs_answers(endpoints: dict[str, list[str]]) -> dict[str, list[bytes]]:
     """Endpoint → the recorded bodies of its pages, byte for byte."""

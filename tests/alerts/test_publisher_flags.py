@@ -9,23 +9,8 @@ import re
 
 from conftest import query, run_cli
 from octracker.alerts.outbox import alert_content, content_hash
+from publisher_cases import SICK_LEAVE
 
-SICK_LEAVE = """
-[[indicator]]
-id = "sick_leave_rate"
-name = "Sick leave rate"
-unit = "percent"
-direction = "up_is_bad"
-frequency = "quarterly"
-min = 0
-max = 100
-native = ["cbs.80072ned.t001081.m001924"]
-
-[[unit]]
-name = "percent"
-pint = "percent"
-aliases = ["%"]
-"""
 SAID = "The 2020 value is provisional (publisher flag p)."
 
 

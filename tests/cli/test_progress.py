@@ -74,4 +74,4 @@ def test_report_shows_chart_progress_on_a_terminal(settings, tmp_path):
     refresh(settings)
     code, screen = run_on_terminal(settings, "report", "--out", str(tmp_path))
     assert code == 0
-    assert "Charts" in screen and "/41" in screen and f"Wrote {tmp_path / 'index.html'}" in screen
+    assert "Charts" in screen and "/43" in screen and f"Wrote {tmp_path / 'index.html'}" in screen

@@ -82,8 +82,8 @@ def test_the_report_loads_with_no_console_message_and_every_chart_in_the_page(tm
     assert console_messages(result.stderr) == []
     dom = result.stdout
     assert "<h1>Organized-crime indicators</h1>" in dom and "Sources that disagree" in dom
-    assert dom.count("<svg") == 41
-    assert dom.count('role="graphics-symbol"') > 41 * 3  # every chart has its points
+    assert dom.count("<svg") == 43
+    assert dom.count('role="graphics-symbol"') > 43 * 3  # every chart has its points
 
 
 def rgb(colour: str) -> tuple[int, int, int]:

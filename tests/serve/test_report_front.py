@@ -21,6 +21,7 @@ from octracker.content.catalog import load_catalog
 from octracker.load.pipeline import refresh
 from octracker.serve.charts import build_chart, read_points
 from octracker.store.query import locked_reader
+from publisher_cases import SICK_LEAVE
 
 BROWSER = next((shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
 needs_browser = pytest.mark.skipif(BROWSER is None, reason="Chromium is not installed (apt-get install chromium)")
@@ -37,28 +38,28 @@ def text_of(page: str) -> str:
     return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", page)))
 
 
-#: Police-recorded drug offences per 100,000 as Eurostat's SDMX-CSV states them (codes, one provisional value),
-#: downloaded by hand: official statistics for the column beside the press figures.
-OFFICIAL_TABLE = (
-    "DATAFLOW,LAST UPDATE,freq,iccs,unit,geo,TIME_PERIOD,OBS_VALUE,OBS_FLAG\n"
-    "ESTAT:CRIM_OFF_CAT(1.0),10/04/25 23:00:00,A,ICCS0601,P_HTHAB,BE,2020,421.5,\n"
-    "ESTAT:CRIM_OFF_CAT(1.0),10/04/25 23:00:00,A,ICCS0601,P_HTHAB,BE,2021,433.08,\n"
-    "ESTAT:CRIM_OFF_CAT(1.0),10/04/25 23:00:00,A,ICCS0601,P_HTHAB,BE,2022,401.2,p\n"
-    "ESTAT:CRIM_OFF_CAT(1.0),10/04/25 23:00:00,A,ICCS0601,P_HTHAB,NL,2021,160.1,\n"
-    "ESTAT:CRIM_OFF_CAT(1.0),10/04/25 23:00:00,A,ICCS0601,P_HTHAB,NL,2022,150.7,\n"
-)
-
-
-def report_with(folder: Path, name: str, text: str, *ingest: str, sidecar: str | None = None):
-    """The project refreshed, plus one table written as `name` and ingested, and the report it then gets."""
+def report_with(
+    folder: Path,
+    name: str | None = None,
+    text: str = "",
+    *ingest: str,
+    catalog: str = "",
+    without: tuple[str, ...] = (),
+):
+    """The project (its catalog extended by `catalog`, the pipelines matching `without` removed) refreshed, plus
+    one table written as `name` and ingested, and the report it then gets."""
     settings = copy_project(folder)
+    for pattern in without:
+        for spec in settings.pipelines_dir.glob(pattern):
+            spec.unlink()
+    indicators = settings.schemas_dir / "indicators.toml"
+    indicators.write_text(indicators.read_text(encoding="utf-8") + catalog, encoding="utf-8")
     refresh(settings)
-    table = settings.project / name
-    table.write_text(text, encoding="utf-8")
-    if sidecar is not None:
-        (settings.project / f"{name}.meta.toml").write_text(sidecar, encoding="utf-8")
-    ingested = run_cli(settings, "ingest", str(table), *ingest)
-    assert ingested.exit_code == 0, ingested.output
+    if name is not None:
+        table = settings.project / name
+        table.write_text(text, encoding="utf-8")
+        ingested = run_cli(settings, "ingest", str(table), *ingest)
+        assert ingested.exit_code == 0, ingested.output
     result = run_cli(settings, "report")
     assert result.exit_code == 0, result.output
     page = settings.data_dir / "report" / "index.html"
@@ -75,35 +76,54 @@ def ranked(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def with_official(tmp_path_factory):
-    """The project with Eurostat's drug offences downloaded and ingested, and its report."""
-    # A source of its own: estat-crim_off_cat belongs to the feed's pipeline.
-    sidecar = (
-        'source_id = "estat-crim_off_cat-download"\ntitle = "Police-recorded offences (Eurostat crim_off_cat)"\n'
-        'publisher = "Eurostat"\n'
-    )
-    return report_with(
-        tmp_path_factory.mktemp("official"), "crim_off_cat.csv", OFFICIAL_TABLE, "--kind", "sdmx_csv", sidecar=sidecar
-    )
+    """The project with its catalog following CBS's sick leave table too (a provisional last quarter), and its
+    report."""
+    return report_with(tmp_path_factory.mktemp("official"), catalog=SICK_LEAVE)
 
 
-def test_official_statistics_stand_in_a_column_beside_the_press_figures(with_official):
-    _, _, page = with_official
+def official_and_press(page: str) -> tuple[str, str]:
     assert page.count("<h2>Official statistics beside the press figures</h2>") == 1
     pair = page.split("<h2>Official statistics beside the press figures</h2>")[1]
     official, press = pair.split("<h3>Figures from articles</h3>")
-    # Drug offences are read from Eurostat's table only; cocaine seizures and shootings from articles.
-    assert 'id="ind-drug_offences_per_100k"' in official and 'id="ind-cocaine_seized_tonnes"' not in official
+    return official, press
+
+
+def test_official_statistics_stand_in_a_column_beside_the_press_figures(ranked):
+    settings, _, page = ranked
+    official, press = official_and_press(page)
+    # Kidnapping is read from UNODC's export only (its bundled snapshot); cocaine seizures and shootings from articles.
+    assert 'id="ind-kidnapping_per_100k"' in official and 'id="ind-cocaine_seized_tonnes"' not in official
     assert 'id="ind-cocaine_seized_tonnes"' in press and 'id="ind-shootings"' in press
-    assert 'id="ind-drug_offences_per_100k"' not in press
-    text = text_of(official)
-    assert "401.2 per 100,000 people, -7.4 % on 2021" in text and "provisional" in text
+    assert 'id="ind-kidnapping_per_100k"' not in press
+    ((latest, previous),) = query(
+        settings,
+        "SELECT value, prev_value FROM yoy_changes WHERE indicator_id = 'kidnapping_per_100k' AND geo = 'NL' "
+        "ORDER BY year DESC LIMIT 1",
+    )
+    change = re.escape(f"{(latest - previous) / previous * 100:.1f} %")
+    assert re.search(rf"NL The Netherlands 2021 .{{0,60}} per 100,000 people, \+?{change} on 2020", text_of(official))
     # The index stays in its own part, before the pair.
     assert 'id="ind-oci-criminality"' in page.split("<h2>Official statistics beside")[0]
 
 
-def test_without_official_statistics_the_press_figures_stand_alone(ranked):
-    _, _, page = ranked
+def test_a_provisional_official_value_is_said_to_be_provisional(with_official):
+    settings, _, page = with_official
+    official, _ = official_and_press(page)
+    sick_leave = official[official.index('id="ind-sick_leave_rate"') :].split('<section class="indicator"')[0]
+    table = text_of(sick_leave[sick_leave.index("<table") :])
+    ((end, value, flags),) = query(
+        settings,
+        "SELECT period_end::VARCHAR, value, flags FROM series WHERE indicator_id = 'sick_leave_rate' AND geo = 'NL' "
+        "ORDER BY period_end DESC LIMIT 1",
+    )
+    assert (end, flags) == ("2020-03-31", "p")  # CBS's Voorlopig
+    assert f"NL The Netherlands 2020-01-01 – {end} {value:g} percent {value:g} percent provisional" in table
+
+
+def test_without_official_statistics_the_press_figures_stand_alone(tmp_path):
+    _, _, page = report_with(tmp_path, without=("estat_*.toml", "cbs_*.toml", "unodc_*.toml"))
     assert "Official statistics beside the press figures" not in page
+    assert 'id="ind-cocaine_seized_tonnes"' in page
 
 
 def test_the_headline_panel_gives_each_pillar_its_edition_change_and_ranks(ranked):

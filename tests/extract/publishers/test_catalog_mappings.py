@@ -1,15 +1,20 @@
 """The catalog's mappings from publishers' native series to curated indicators, checked against what the shipped
 feeds ask for and the units the bundled publishers' files write: a mapping that can never match, or a unit the
-catalog cannot read, would leave a curated indicator silently empty or refuse a whole file."""
+catalog cannot read, would leave a curated indicator silently empty or refuse a whole file.
+
+No answer of Eurostat's crim_off_cat is recorded, so its mappings are checked against the feed's query and the
+contract's id rule only (the JSON-stat reader's ids are checked on Eurostat's recorded answers elsewhere); the
+UNODC mappings are checked on the bundled UNODC export itself.
+"""
 
 from __future__ import annotations
 
 import itertools
-import json
 import tomllib
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import polars as pl
 import pytest
 
 from octracker.content.catalog import load_catalog
@@ -39,35 +44,6 @@ def feed_query() -> dict[str, list[str]]:
     return parse_qs(urlsplit(spec["feed"]["url"]).query)
 
 
-def answer_to(query: dict[str, list[str]]) -> bytes:
-    """A JSON-stat body shaped as Eurostat answers the feed's query (dimensions freq, iccs, unit, geo, time in
-    crim_off_cat's order), every cell a distinct number so that each mapped value can be traced back."""
-    dims = {
-        "freq": ["A"],
-        "iccs": query["iccs"],
-        "unit": query["unit"],
-        "geo": query["geo"],
-        "time": ["2021", "2022"],
-    }
-    n = 1
-    for codes in dims.values():
-        n *= len(codes)
-    body = {
-        "version": "2.0",
-        "class": "dataset",
-        "label": "Offences by offence category",
-        "updated": "2025-01-31T23:00:00+0100",
-        "extension": {"id": "CRIM_OFF_CAT"},
-        "id": list(dims),
-        "size": [len(c) for c in dims.values()],
-        "dimension": {
-            d: {"label": d, "category": {"index": {c: i for i, c in enumerate(codes)}}} for d, codes in dims.items()
-        },
-        "value": {str(i): round(0.37 * (i + 1), 2) for i in range(n)},
-    }
-    return json.dumps(body).encode()
-
-
 def test_the_followed_offences_are_mapped_for_belgium_the_netherlands_and_the_eu(catalog):
     query = feed_query()
     assert {"BE", "NL", "EU27_2020"} <= set(query["geo"])
@@ -82,25 +58,31 @@ def test_the_followed_offences_are_mapped_for_belgium_the_netherlands_and_the_eu
     assert set(mapped) <= asked
 
 
-def test_the_feeds_answer_loads_each_mapped_series_under_its_curated_id_in_the_catalogs_unit(catalog):
-    table = PUBLISHER_KINDS["jsonstat"].read(answer_to(feed_query()), name="crim_off_cat.json", catalog=catalog)
-    assert table.ok, table.problems
-    extract = publisher_extract(table, source_id="estat-crim_off_cat", catalog=catalog)
-    assert extract.problems == []
-    frame = extract.frame
-    native = {
-        (r["indicator_id"], r["geo"], r["year"]): r["value"] for r in frame.to_dicts() if "." in r["indicator_id"]
-    }
+def test_the_units_the_feed_asks_for_are_the_mapped_indicators_units(catalog):
+    """Eurostat writes the unit code (NR, P_HTHAB) as each value's unit: the catalog reads it as the unit of the
+    indicator that maps the series, so a value is loaded as published, not refused for its unit."""
+    units = {u.lower(): u for u in feed_query()["unit"]}
     for indicator in catalog.indicators:
         for native_id in (n for n in indicator.native if n.startswith("estat.crim_off_cat.")):
-            rows = frame.filter(frame["indicator_id"] == indicator.id).to_dicts()
-            assert {(r["geo"], r["year"]) for r in rows} == {
-                (g, y) for g in ("BE", "NL", "EU27_2020") for y in (2021, 2022)
-            }
-            for row in rows:
-                assert row["unit"] == indicator.unit
-                assert row["value"] == native[(native_id, row["geo"], row["year"])]
-                assert row["note"] == f"published as {native_id}"
+            assert catalog.units.factor(units[native_id.rsplit(".", 1)[1]], indicator.unit) == 1.0, native_id
+
+
+def test_the_unodc_export_gives_curated_crime_series_for_belgium_and_the_netherlands(catalog):
+    """The bundled UNODC export (a real release) loads each series the catalog maps under the curated id too: the
+    same values for BE and NL, in the catalog's unit, saying which native series they were published as."""
+    table = unodc_xlsx.read(UNODC_SNAPSHOT.read_bytes(), name=UNODC_SNAPSHOT.name)
+    extract = publisher_extract(table, source_id="unodc-data_cts_violent_and_sexual_crime", catalog=catalog)
+    assert extract.problems == []
+    frame = extract.frame.filter(pl.col("geo").is_in(["BE", "NL"]))
+    mapped = {n: i for i in catalog.indicators for n in i.native if n.startswith("unodc.")}
+    assert {i.id for i in mapped.values()} >= {"kidnapping_per_100k", "sexual_exploitation_per_100k"}
+    for native_id, indicator in mapped.items():
+        published = frame.filter(pl.col("indicator_id") == native_id).select("geo", "year", "value")
+        curated = frame.filter(pl.col("indicator_id") == indicator.id)
+        assert set(curated["geo"]) == {"BE", "NL"}, indicator.id
+        assert curated.select("geo", "year", "value").sort("geo", "year").equals(published.sort("geo", "year"))
+        assert set(curated["unit"]) == {indicator.unit}
+        assert set(curated["note"]) == {f"published as {native_id}"}
 
 
 def test_every_unit_the_unodc_export_writes_is_one_the_catalog_reads(catalog):
