@@ -16,6 +16,7 @@ import pytest
 from conftest import query
 from octracker.extract.publishers import unodc_xlsx
 from octracker.extract.publishers.kinds import PUBLISHER_KINDS, PublisherKind
+from octracker.extract.publishers.workbooks import head_rows
 from publisher_cases import CASES, EUROSTAT
 from publisher_server import Publisher, Route, publisher, refresh, write_spec  # noqa: F401 (publisher: a fixture)
 
@@ -163,6 +164,16 @@ def test_a_unodc_release_date_is_read_from_the_start_of_the_sheet_alone():
     # Not well-formed XML past the first rows.
     cut = edited(UNODC.read_bytes(), {"xl/worksheets/sheet1.xml": lambda data: data[: data.index(b'<row r="12"')]})
     assert unodc_xlsx.vintage(cut, name=UNODC.name) == dt.datetime(2024, 5, 16, tzinfo=dt.UTC)
+
+
+def test_a_unodc_export_built_to_expand_is_not_unzipped_for_its_release_date():
+    """The recorded export with 300 MiB of spaces after its shared strings (a few hundred KB zipped): the look at the
+    first rows stops at the archive's directory, and so does the usual reader; no date is read from it."""
+    padded = edited(UNODC.read_bytes(), {"xl/sharedStrings.xml": lambda data: data + b" " * (300 * 1024 * 1024)})
+    assert len(padded) < 3 * 1024 * 1024
+    assert head_rows(padded, 10) is None
+    assert unodc_xlsx.vintage(padded, name=UNODC.name) is None
+    assert "refused without opening it" in unodc_xlsx.read(padded, name=UNODC.name).problems[0].message
 
 
 def test_the_index_workbook_can_be_followed_as_a_download(scratch_project, publisher):

@@ -63,19 +63,23 @@ def open_workbook(content: bytes, name: str) -> Workbook | Problem:
 def _archive_problem(content: bytes, name: str) -> Problem | None:
     try:
         with zipfile.ZipFile(io.BytesIO(content)) as zf:
-            members = zf.infolist()
-            unzipped = sum(m.file_size for m in members)
-            zipped = max(sum(m.compress_size for m in members), 1)
-            if unzipped > MAX_UNZIPPED or (unzipped > ZIP_RATIO_FLOOR and unzipped / zipped > MAX_ZIP_RATIO):
-                return Problem(
-                    "zip_bomb",
-                    f"{name}: the workbook would expand to {unzipped:,} bytes from "
-                    f"{zipped:,}; refused without opening it",
-                    name,
-                )
-            return _cell_problem(zf, name)
+            return _expansion_problem(zf, name) or _cell_problem(zf, name)
     except (zipfile.BadZipFile, OSError, KeyError, ElementTree.ParseError) as exc:
         return Problem("unreadable_file", f"{name}: not a readable XLSX workbook ({exc})", name)
+
+
+def _expansion_problem(zf: zipfile.ZipFile, name: str) -> Problem | None:
+    """A workbook built to expand (past MAX_UNZIPPED, or by more than MAX_ZIP_RATIO), told from its directory."""
+    members = zf.infolist()
+    unzipped = sum(m.file_size for m in members)
+    zipped = max(sum(m.compress_size for m in members), 1)
+    if unzipped > MAX_UNZIPPED or (unzipped > ZIP_RATIO_FLOOR and unzipped / zipped > MAX_ZIP_RATIO):
+        return Problem(
+            "zip_bomb",
+            f"{name}: the workbook would expand to {unzipped:,} bytes from {zipped:,}; refused without opening it",
+            name,
+        )
+    return None
 
 
 def _cell_problem(zf: zipfile.ZipFile, name: str) -> Problem | None:
@@ -143,18 +147,18 @@ def _cell_ref(xml: bytes, at: int) -> str:
 def head_rows(content: bytes, n_rows: int) -> list[list[str | None]] | None:
     """The first `n_rows` rows of the first sheet, each cell as its text (rows the sheet skips are empty); a cell
     whose text depends on its number format (a number, a date) is None. None when the workbook cannot be read
-    this way: the caller reads it whole instead.
+    this way (or one built to expand): the caller reads it whole instead, with its checks.
 
     Streams the sheet's XML and the shared strings only as far as those rows need.
     """
     try:
         with zipfile.ZipFile(io.BytesIO(content)) as zf:
             parts = _sheet_parts(zf)
-            if not parts:
+            if not parts or _expansion_problem(zf, "") is not None:
                 return None
             cells = _head_cells(zf, next(iter(parts.values())), n_rows)
             wanted = {int(v) for row in cells for kind, v in row if kind == "s" and v is not None}
-            strings = _shared_strings(zf, max(wanted) + 1) if wanted else []
+            strings = _shared_strings(zf, wanted) if wanted else {}
             return [[_cell_text(kind, v, strings) for kind, v in row] for row in cells]
     except (zipfile.BadZipFile, OSError, KeyError, ValueError, IndexError, ElementTree.ParseError):
         return None
@@ -185,19 +189,20 @@ def _head_cells(zf: zipfile.ZipFile, part: str, n_rows: int) -> list[list[tuple[
     return rows
 
 
-def _shared_strings(zf: zipfile.ZipFile, count: int) -> list[str]:
-    """The first `count` shared strings (rich text joined, phonetic runs left out)."""
-    strings: list[str] = []
+def _shared_strings(zf: zipfile.ZipFile, wanted: set[int]) -> dict[int, str]:
+    """The shared strings at these indexes (rich text joined, phonetic runs left out), read up to the last one."""
+    strings: dict[int, str] = {}
     with zf.open("xl/sharedStrings.xml") as stream:
         items = (e for _, e in ElementTree.iterparse(stream, events=("end",)) if e.tag == f"{_MAIN}si")
-        for item in itertools.islice(items, count):
-            phonetic = {id(t) for r in item.iter(f"{_MAIN}rPh") for t in r.iter(f"{_MAIN}t")}
-            strings.append("".join(t.text or "" for t in item.iter(f"{_MAIN}t") if id(t) not in phonetic))
+        for index, item in enumerate(itertools.islice(items, max(wanted) + 1)):
+            if index in wanted:
+                phonetic = {id(t) for r in item.iter(f"{_MAIN}rPh") for t in r.iter(f"{_MAIN}t")}
+                strings[index] = "".join(t.text or "" for t in item.iter(f"{_MAIN}t") if id(t) not in phonetic)
             item.clear()
     return strings
 
 
-def _cell_text(kind: str, value: str | None, strings: list[str]) -> str | None:
+def _cell_text(kind: str, value: str | None, strings: dict[int, str]) -> str | None:
     if value is None:
         return ""
     if kind == "s":
