@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -26,6 +27,11 @@ OBSERVATION_SCHEMA: dict[str, pl.DataType] = {
 }
 #: The canonical columns, then the two that point quarantine entries at the source line.
 EXTRACT_SCHEMA: dict[str, pl.DataType] = {**OBSERVATION_SCHEMA, "_line_no": pl.Int64(), "_raw": pl.String()}
+
+
+#: Given the row hashes of a table, those of rows the warehouse holds current for its source, read under the same
+#: rules (it may answer with more: every current hash); a row among them gives the same observation again.
+KnownRows = Callable[[pl.Series], pl.Series]
 
 
 def empty_observations() -> pl.DataFrame:

@@ -14,6 +14,7 @@ import pytest
 
 from conftest import narrow_shootings, query
 from octracker.load.pipeline import refresh
+from octracker.store import history
 from octracker.store.warehouse import open_writer
 
 pytestmark = pytest.mark.usefixtures("backend")
@@ -56,7 +57,13 @@ def evidence_line(evidence: str) -> int:
     return int(re.match(r"shootings_table\.csv line (\d+): ", evidence).group(1))
 
 
-def test_a_new_edition_is_compared_row_by_row_and_moved_rows_are_not_revisions(scratch_project):
+@pytest.mark.parametrize("lookup_rows", [100_000, 0], ids=["hashes-looked-up", "every-hash-fetched"])
+def test_a_new_edition_is_compared_row_by_row_and_moved_rows_are_not_revisions(
+    scratch_project, monkeypatch, lookup_rows
+):
+    # A table's row hashes are looked up among the current versions, or (a table of many rows) matched against all
+    # of them: the same rows are restated unread either way.
+    monkeypatch.setattr(history, "LOOKUP_ROWS", lookup_rows)
     settings = scratch_project
     publish_table(settings, EDITION_1)
     [first] = refresh(settings, [PIPELINE])

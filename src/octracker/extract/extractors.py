@@ -10,8 +10,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
-import polars as pl
-
 from octracker.content.catalog import Catalog
 from octracker.content.documents import Document, text_fault
 from octracker.content.specs import PipelineSpec
@@ -20,16 +18,16 @@ from octracker.extract.oci_profile import extract_oci_profile
 from octracker.extract.publishers.canonical import publisher_extract
 from octracker.extract.publishers.kinds import PUBLISHER_KINDS, source_id_of
 from octracker.extract.tables import extract_long_table, extract_wide_index
-from octracker.extracts import Extract, Problem, empty_observations
+from octracker.extracts import Extract, KnownRows, Problem, empty_observations
 
 ExtractorFn = Callable[[Document, PipelineSpec, Catalog], Extract]
 
 
 class SkippingExtractorFn(Protocol):
-    """An extractor that also takes `known_rows=`, the hashes of table rows to skip."""
+    """An extractor that also takes `known_rows=`, which tells the hashes of table rows to skip."""
 
     def __call__(
-        self, document: Document, spec: PipelineSpec, catalog: Catalog, *, known_rows: pl.Series | None = None
+        self, document: Document, spec: PipelineSpec, catalog: Catalog, *, known_rows: KnownRows | None = None
     ) -> Extract: ...
 
 
@@ -102,7 +100,7 @@ def table_path(document: Document, spec: PipelineSpec) -> Path:
 
 
 def extract_long_observations(
-    document: Document, spec: PipelineSpec, catalog: Catalog, *, known_rows: pl.Series | None = None
+    document: Document, spec: PipelineSpec, catalog: Catalog, *, known_rows: KnownRows | None = None
 ) -> Extract:
     """A long table (CSV or Parquet): one row per indicator, geo and period; rows in `known_rows` are skipped."""
     return extract_long_table(

@@ -47,7 +47,7 @@ from octracker.extract.table_files import is_binary_table
 from octracker.extracts import Problem
 from octracker.load.loading import PipelineResult, extract_and_load, record_failure, refuse_document
 from octracker.load.review import record_candidates
-from octracker.store.history import current_row_hashes
+from octracker.store.history import known_row_hashes
 from octracker.store.rows import scalar
 from octracker.store.runs import finish_run, start_run, upsert_source
 from octracker.store.settings import Settings
@@ -399,7 +399,7 @@ def _ingest(run: _InboxRun, catalog: Catalog, overrides: IngestOverrides) -> Pip
     archived, quarantined = archive_path(run.settings.inbox_dir, run.path, sha256), quarantine_path(run.path)
     # Under the rules of the source's last load, a table row it read gives the same observation: not read again.
     rules = inbox_rules_fingerprint(spec, run.path.name, run.settings.schemas_dir)
-    known = current_row_hashes(run.con, run.source_id) if rules == last_rules(run.con, run.source_id) else None
+    known = known_row_hashes(run.con, run.source_id) if rules == last_rules(run.con, run.source_id) else None
 
     def loaded(con: duckdb.DuckDBPyConnection) -> None:
         run.record(con, "loaded", archived)

@@ -8,7 +8,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import duckdb
-import polars as pl
 
 from octracker.content.catalog import Catalog
 from octracker.content.curation import apply_curations
@@ -17,7 +16,7 @@ from octracker.content.specs import PipelineSpec
 from octracker.errors import InputRefused, OctrackerError
 from octracker.extract.extractors import EXTRACTORS, READS_KNOWN_ROWS
 from octracker.extract.validation import validate_observations
-from octracker.extracts import Extract, Problem
+from octracker.extracts import Extract, KnownRows, Problem
 from octracker.store.history import LoadCounts, RestatedKeyConflict, upsert_observations
 from octracker.store.runs import finish_run, quarantine_problems, upsert_source
 from octracker.store.settings import Settings
@@ -58,12 +57,12 @@ class PipelineResult:
 
 
 def extract_document(
-    document: Document, spec: PipelineSpec, catalog: Catalog, known_rows: pl.Series | None = None
+    document: Document, spec: PipelineSpec, catalog: Catalog, known_rows: KnownRows | None = None
 ) -> Extract:
     """Run the spec's named extractor on the document, then the spec's curations on what it read.
 
-    `known_rows` (hashes of table rows the warehouse holds current, read under the same rules) let a table
-    reader skip those rows; a spec with curations is always read whole, as its curations match on rows.
+    `known_rows` (which of a table's row hashes the warehouse holds current, read under the same rules) lets a
+    table reader skip those rows; a spec with curations is always read whole, as its curations match on rows.
     """
     try:
         extractor = EXTRACTORS[spec.extractor]
@@ -176,7 +175,7 @@ def extract_and_load(
     *,
     also: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
     also_refused: Callable[[duckdb.DuckDBPyConnection, str], None] | None = None,
-    known_rows: pl.Series | None = None,
+    known_rows: KnownRows | None = None,
 ) -> PipelineResult:
     """Extract, validate, then load the document whole, or refuse it whole into quarantine.
 

@@ -30,7 +30,7 @@ from octracker.load.loading import (  # noqa: F401 - re-exported: the run primit
     record_failure,
     refuse_document,
 )
-from octracker.store.history import LoadCounts, current_row_hashes
+from octracker.store.history import LoadCounts, known_row_hashes
 from octracker.store.rows import scalar
 from octracker.store.runs import finish_run, mark_interrupted_runs, start_run
 from octracker.store.settings import Settings
@@ -81,7 +81,7 @@ def run_leased_pipeline(
         if fingerprint == last_input:
             return record_unchanged(con, spec, run_id, fingerprint, rules)
         # Under the rules of the last load, a table row it read gives the same observation: not read again.
-        known = current_row_hashes(con, spec.source_id) if rules == last_rules else None
+        known = known_row_hashes(con, spec.source_id) if rules == last_rules else None
         # Process data, save outputs.
         return extract_and_load(
             con,

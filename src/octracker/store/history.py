@@ -12,6 +12,7 @@ import polars as pl
 import pyarrow as pa
 
 from octracker.content.curation import split_superseded
+from octracker.extracts import KnownRows
 from octracker.store.rows import one_row, scalar
 
 #: Columns that make one observation (the natural key).
@@ -170,6 +171,36 @@ def current_row_hashes(con: duckdb.DuckDBPyConnection, source_id: str) -> pl.Ser
         .pl()
         .get_column("row_hash")
     )
+
+
+#: Up to this many rows, a table's row hashes are looked up among the current versions in DuckDB (a join that reads
+#: the hash column once: a few corrections to 10M rows need not fetch 10M hashes); above, every current hash is
+#: fetched and matched in Polars, which is as fast for a whole edition and keeps its cost as measured.
+LOOKUP_ROWS = 100_000
+
+
+def known_row_hashes(con: duckdb.DuckDBPyConnection, source_id: str) -> KnownRows:
+    """Which of a table's row hashes are those of current versions of the source (see `KnownRows`)."""
+
+    def held(hashes: pl.Series) -> pl.Series:
+        if hashes.len() > LOOKUP_ROWS:
+            return current_row_hashes(con, source_id)
+        asked = hashes.rename("row_hash").to_frame().to_arrow()
+        con.register("_asked_row_hashes", asked)
+        try:
+            return (
+                con.execute(
+                    "SELECT h.row_hash FROM observation_history AS h SEMI JOIN _asked_row_hashes AS a USING (row_hash) "
+                    "WHERE h.valid_to IS NULL AND h.source_id = ?",
+                    [source_id],
+                )
+                .pl()
+                .get_column("row_hash")
+            )
+        finally:
+            con.unregister("_asked_row_hashes")
+
+    return held
 
 
 def upsert_observations(
