@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 
+import duckdb
 import pytest
 
 from benchmarks.startup import COMMANDS, main
@@ -19,6 +20,9 @@ from conftest import REPO
 #: loads asyncio; `status` reads the pipelines' plain crontab lines itself) and (for JSON) the terminal renderer.
 #: Each costs 0.1-0.6 s to import.
 HEAVY = ("polars", "pyarrow", "openpyxl", "httpx", "pandera", "pint", "apscheduler", "asyncio", "fastexcel")
+#: Modules of octracker's own that only writing or sending needs: the HTTP policy (it loads email.utils) is for
+#: `alerts send`, not for listing alerts.
+SENDING = ("octracker.httpclient", "octracker.alerts")
 
 
 def imported_modules(settings, *args: str) -> set[str]:
@@ -43,6 +47,31 @@ def test_read_only_commands_do_not_import_readers_writers_or_http(refreshed, arg
         if m.split(".")[0] in {h.split(".")[0] for h in HEAVY} and any(m == h or m.startswith(h + ".") for h in HEAVY)
     )
     assert loaded == []
+
+
+def test_listing_alerts_does_not_load_what_sending_them_needs(refreshed):
+    modules = imported_modules(refreshed, "alerts", "--format", "json")
+    assert not [m for m in modules for s in SENDING if m == s or m.startswith(s + ".")]
+
+
+def test_the_alert_checks_read_only_the_series_alerts_can_be_about(refreshed):
+    """The whole-world tables (every country of the index workbook and of UNODC, the publishers' native series)
+    are in the warehouse for ranks and comparison; the alert checks, which every `alerts` and `status` runs,
+    read only the catalog's indicators in the places alerts follow, while the analysts' views keep every country."""
+    con = duckdb.connect(str(refreshed.published_path), read_only=True)
+    try:
+        places = [r[0] for r in con.execute("SELECT place FROM alert_places").fetchall()]
+        catalog = {r[0] for r in con.execute("SELECT indicator_id FROM indicators").fetchall()}
+        checked = con.execute("SELECT DISTINCT indicator_id, geo FROM alert_findings").fetchall()
+        edition_geos = {r[0] for r in con.execute("SELECT DISTINCT geo FROM edition_changes").fetchall()}
+        yoy_ids = {r[0] for r in con.execute("SELECT DISTINCT indicator_id FROM yoy_changes").fetchall()}
+    finally:
+        con.close()
+    assert places == ["BE", "EU", "NL"] or sorted(places) == ["BE", "EU", "NL"]
+    assert checked, "the bundled project has findings for BE and NL"
+    assert all(i in catalog and any(g.startswith(p) for p in places) for i, g in checked)
+    assert {"BE", "NL", "FR", "US"} <= edition_geos  # the index's every country, still compared edition to edition
+    assert yoy_ids - catalog  # publishers' native series still have their year-over-year changes
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,7 @@
 -- yoy_changes: every annual series' value against exactly the previous year.
 -- Grain: one row per (indicator_id, geo, year) of an indicator whose catalog frequency is annual
 -- (yoy_changes_scoped: per scope, indicator_id, geo, year).
--- Inputs: annual_series (series of annual indicators).
+-- Inputs: annual_series (series of annual indicators); indicators and followed_geos for scope 'latest'.
 -- Rules:
 --   * The previous value is the one for year - 1, nothing else: a missing year is a gap (comparable = false,
 --     no change), never a silent jump over it to an older year.
@@ -23,9 +23,10 @@
 -- yoy_changes_scoped computes these rows for two scopes at once, and yoy_changes is its scope 'all':
 --   all     every year of every annual series.
 --   latest  the years of each series from its last full year on (every year when it has no full year), each
---           compared with the year before as in 'all'. The alert checks read this scope: they take each series'
---           latest year that is not a year to date of unknown pace, and that is never older than the last full
---           year. For those years its rows are the rows of scope 'all', not_comparable included.
+--           compared with the year before as in 'all', for the series the alert checks read: indicators of the
+--           catalog in the places alerts follow (followed_geos). The alert checks take each series' latest year
+--           that is not a year to date of unknown pace, and that is never older than the last full year. For
+--           those years its rows are the rows of scope 'all', not_comparable included.
 -- The scope (as `latest`, a boolean) is in every window's PARTITION BY, so a filter on it (or on indicator_id)
 -- reaches the scan and the other scope is not computed: the alert checks read a few rows per series instead of
 -- every year of it, and yoy_changes costs about what it did before the scopes.
@@ -42,6 +43,8 @@ WITH scoped AS (
         SELECT a.indicator_id, a.geo, MIN(a.year) AS first_year,
                MAX(a.year) FILTER (WHERE NOT a.is_partial) AS last_full_year
         FROM annual_series AS a
+        SEMI JOIN indicators AS i ON i.indicator_id = a.indicator_id
+        SEMI JOIN followed_geos AS g ON g.geo = a.geo
         GROUP BY a.indicator_id, a.geo
     ) AS b USING (indicator_id, geo)
     WHERE b.last_full_year IS NULL OR a.year >= b.last_full_year - 1

@@ -1,7 +1,7 @@
 -- edition_changes: every index (biennial) series' value against the previous edition present.
 -- Grain: one row per (indicator_id, geo, year) of an indicator whose catalog frequency is biennial;
 -- year is the edition.
--- Inputs: series, indicators.
+-- Inputs: series, indicators; followed_geos for edition_changes_scoped's scope 'followed'.
 -- The previous edition is the latest earlier one the warehouse holds, so a missing edition widens the
 -- gap instead of hiding the change: change_per_year = change / (year - prev_year) keeps editions two and
 -- four years apart comparable. The first edition has no previous one (prev_year, change NULL).
@@ -11,14 +11,30 @@
 -- A break in series (the publisher's flag `b` on an edition's value: its method or definition changed from that
 -- edition on) makes that edition not comparable with the one before: change and change_per_year are NULL,
 -- comparable = false, and no alert reads a move across it. flags and prev_flags are the two values' flags.
-CREATE OR REPLACE VIEW edition_changes AS
-WITH editions AS (
+--
+-- edition_changes_scoped computes these rows for two scopes, and edition_changes is its scope 'all':
+--   all       every index series, every country (the whole-world workbook included).
+--   followed  the series of the places alerts follow (followed_geos) only, the rows of scope 'all' for them.
+--             The alert checks read this scope, so as not to pair every edition of every country at each query.
+-- The scope (as `followed`, a boolean) is in every window's PARTITION BY, so a filter on it reaches the scan and
+-- the other scope is not computed.
+CREATE OR REPLACE VIEW edition_changes_scoped AS
+WITH biennial AS (
     SELECT s.*
     FROM series AS s
     JOIN indicators AS i USING (indicator_id)
     WHERE i.frequency = 'biennial' AND s.year IS NOT NULL AND NOT s.is_partial
+),
+scoped AS (
+    SELECT false AS followed, b.* FROM biennial AS b
+    UNION ALL
+    SELECT true AS followed, b.* FROM biennial AS b SEMI JOIN followed_geos AS g USING (geo)
+),
+editions AS (
+    SELECT *
+    FROM scoped
     QUALIFY ROW_NUMBER() OVER (
-        PARTITION BY s.indicator_id, s.geo, s.year ORDER BY s.period_end DESC, s.period_start
+        PARTITION BY followed, indicator_id, geo, year ORDER BY period_end DESC, period_start
     ) = 1
 ),
 paired AS (
@@ -30,9 +46,10 @@ paired AS (
         LAG(e.flags) OVER w AS prev_flags,
         COALESCE(contains(e.flags, 'b'), false) AS breaks
     FROM editions AS e
-    WINDOW w AS (PARTITION BY e.indicator_id, e.geo ORDER BY e.year)
+    WINDOW w AS (PARTITION BY e.followed, e.indicator_id, e.geo ORDER BY e.year)
 )
 SELECT
+    CASE WHEN followed THEN 'followed' ELSE 'all' END AS scope,
     indicator_id,
     geo,
     year,
@@ -52,3 +69,6 @@ SELECT
     flags,
     prev_flags
 FROM paired;
+
+CREATE OR REPLACE VIEW edition_changes AS
+SELECT * EXCLUDE (scope) FROM edition_changes_scoped WHERE scope = 'all';

@@ -20,28 +20,38 @@
 --                   loaded; the load date when the source states none).
 -- Breaks in series (publisher flag `b`): no point before a break is compared with one from it on (record,
 -- outlier), and a value that starts a new series is never an outlier or a record.
--- Inputs: yoy_changes_scoped (scope 'latest'), edition_changes, series, source_conflicts, observations, alert_clock,
---         observation_history, source_versions.
+-- Inputs: yoy_changes_scoped (scope 'latest'), edition_changes_scoped (scope 'followed'), series, source_conflicts, observations, alert_clock,
+--         observation_history, source_versions, indicators, followed_geos.
+-- Only the series trend alerts can be about are checked: indicators of the catalog (trend_alerts names no other),
+-- in the places alerts follow (alert_places; BE covers BE-BRU and BEANR; none listed: every place). The
+-- whole-world tables (the index workbook, UNODC, publishers' native series) are loaded for ranks and comparison,
+-- and checking each of their series for nothing cost most of every alert query (see followed_geos).
 -- Only the latest change of a series is a finding: older changes stay in yoy_changes / edition_changes,
 -- and an alert describes the current state, so it resolves when a newer value arrives.
 -- `provisional` says which of the values a finding cites the publisher marks provisional (flag `p`), e.g.
 -- '2024 value is'; NULL when none. (A change across a break is not comparable in yoy_changes and edition_changes,
 -- so neither check has a finding across it.)
 CREATE OR REPLACE VIEW alert_findings AS
--- The changes and the conflicts are read by several checks: each is computed once per query (MATERIALIZED), not
--- once per reference. The series is not: it is a scan of the current rows (see series), and DuckDB reads only
--- the columns and rows each check needs, which is cheaper than copying all of it once (12M rows: 0.8 s).
+-- The series checked, the changes and the conflicts are read by several checks: each is computed once per query
+-- (MATERIALIZED), not once per reference (each reference of a view is also planned anew).
 -- "Latest per series" is the row of the series' highest year, found with a MAX per series and a join: a
 -- window ordering every row of every series cost as much again as the series themselves.
-WITH current_series AS NOT MATERIALIZED (
+WITH current_series AS MATERIALIZED (
     -- No finding carries the evidence text.
-    SELECT * EXCLUDE (evidence) FROM series
+    SELECT s.* EXCLUDE (evidence)
+    FROM series AS s
+    SEMI JOIN indicators AS i ON i.indicator_id = s.indicator_id
+    SEMI JOIN followed_geos AS g ON g.geo = s.geo
 ),
 conflicts AS MATERIALIZED (
-    SELECT * FROM source_conflicts
+    SELECT c.*
+    FROM source_conflicts AS c
+    SEMI JOIN indicators AS i ON i.indicator_id = c.indicator_id
+    SEMI JOIN followed_geos AS g ON g.geo = c.geo
 ),
 yoy AS MATERIALIZED (
     -- Only the latest change of each series is a finding: the scope that computes the last years of each series.
+    -- That scope holds only the series checked here (indicators of the catalog in followed_geos).
     SELECT * FROM yoy_changes_scoped
     WHERE scope = 'latest' AND not_comparable IS DISTINCT FROM 'partial_without_as_of'
 ),
@@ -53,7 +63,8 @@ latest_yoy AS (
 ),
 editions AS MATERIALIZED (
     -- Every edition with one before it: the latest of a series is its finding only when comparable (no break).
-    SELECT * FROM edition_changes WHERE prev_year IS NOT NULL
+    -- The scope 'followed' holds only the places alerts follow (and every index indicator is in the catalog).
+    SELECT * EXCLUDE (scope) FROM edition_changes_scoped WHERE scope = 'followed' AND prev_year IS NOT NULL
 ),
 latest_edition AS (
     SELECT e.*
@@ -111,6 +122,8 @@ revisions AS MATERIALIZED (
     JOIN (SELECT source_id, MAX(valid_from) AS updated_at FROM observation_history WHERE valid_to IS NULL
           GROUP BY source_id) AS u
       ON u.source_id = v.source_id AND u.updated_at = v.valid_from
+    SEMI JOIN indicators AS i ON i.indicator_id = v.indicator_id
+    SEMI JOIN followed_geos AS g ON g.geo = v.geo
     JOIN observation_history AS p
       ON p.valid_to = v.valid_from AND p.source_id = v.source_id AND p.indicator_id = v.indicator_id
      AND p.geo = v.geo AND p.period_start IS NOT DISTINCT FROM v.period_start

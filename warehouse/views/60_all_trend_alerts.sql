@@ -1,11 +1,11 @@
 -- all_trend_alerts: every alert the rules raise: findings that meet a rule of the alert_rules table (data, not
 -- code). trend_alerts leaves out the muted ones.
 -- Grain: one row per (rule, indicator_id, geo, period); fingerprint identifies it across runs.
--- Inputs: alert_findings, alert_rules, indicators, alert_places.
+-- Inputs: alert_findings, alert_rules, indicators.
 -- A rule row applies to a finding of its check_name, filtered by the indicator's frequency and pillar
 -- (group or aggregate). Only findings about a place listed in alert_places (or within one: BE covers BE-BRU and
--- BEANR) raise alerts; with none listed, every place does. Its movement turns the finding's signed measure into "how far it went the way the
--- rule watches": bad = the catalog direction (up_is_bad: up, down_is_bad: down, neutral: either way).
+-- BEANR) raise alerts; with none listed, every place does: alert_findings checks only those (followed_geos).
+-- Its movement turns the finding's signed measure into "how far it went the way the rule watches": bad = the catalog direction (up_is_bad: up, down_is_bad: down, neutral: either way).
 -- Each rule has severity tiers; the highest tier whose threshold is met is the alert (float noise below
 -- 1e-9 is not allowed to decide a threshold).
 -- fingerprint = first 32 hex digits of sha256('rule|indicator_id|geo|period'), period being the year (for a
@@ -44,9 +44,6 @@ WITH matched AS (
           OR NOT (r.except_pillar IS NOT DISTINCT FROM i.indicator_group
                   OR r.except_pillar IS NOT DISTINCT FROM i.aggregate_of))
      AND (r.min_history IS NULL OR f.history >= r.min_history)
-    -- Only the places followed raise alerts (alert_places; none listed: every place).
-    WHERE NOT EXISTS (SELECT 1 FROM alert_places)
-       OR EXISTS (SELECT 1 FROM alert_places AS p WHERE starts_with(f.geo, p.place))
 ),
 tiered AS (
     SELECT
