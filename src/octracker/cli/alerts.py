@@ -10,7 +10,6 @@ import click
 
 from octracker.cli.output import echo_rows
 from octracker.errors import UsageError
-from octracker.httpclient import new_client
 from octracker.store.query import run_query
 
 ORDER = "ORDER BY severity_rank DESC, rule, indicator_id, geo, year"
@@ -123,6 +122,7 @@ def send_command(app) -> None:
     from octracker.alerts.alertmanager import alertmanager_url_from_env, report_url_from_env
     from octracker.alerts.deliveries import configured_webhooks, send_alerts
     from octracker.alerts.webhooks import SECRET_ENV, URL_ENV, webhook_secret_from_env, webhook_urls_from_env
+    from octracker.httpclient import new_client
 
     urls = webhook_urls_from_env(os.environ)
     alertmanager_url = alertmanager_url_from_env(os.environ)

@@ -162,7 +162,7 @@ def timeout_from_env(environ: Mapping[str, str]) -> float:
 def bounded_address_space(extra_bytes: int) -> Iterator[None]:
     """Cap the process's address space at its current size plus `extra_bytes`, restoring the cap after."""
     soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    with open("/proc/self/statm", encoding="ascii") as statm:
+    with open("/proc/self/statm", "rb") as statm:  # bytes: no text codec to load for one number
         current = int(statm.read().split()[0]) * resource.getpagesize()
     cap = current + extra_bytes
     if hard != resource.RLIM_INFINITY:
