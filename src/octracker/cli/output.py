@@ -41,6 +41,8 @@ format_option = click.option(
     show_default=True,
     help="Output format: an aligned table for people, CSV or JSON for programs.",
 )
+#: Rows up to which a table is drawn boxed when it fits; longer lists print as aligned lines.
+BOXED_ROWS = 500
 
 
 def render_csv(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -163,26 +165,64 @@ def print_rows(
         # Cells are data, not rich markup: a "[red]" in a document must print as written.
         plain = readable_cells(columns, rows) if readable else [[format_cell(v) for v in row] for row in rows]
         right = [c for i, c in enumerate(columns) if is_numeric_column(rows, i)]
+        if len(rows) > BOXED_ROWS:
+            # A long list (every change of a first refresh: tens of thousands) as aligned lines, written at once:
+            # measuring a boxed table of every row took a minute.
+            lines = fitted_lines(columns, plain, console.width or 80, right)
+            console.file.write("\n".join(([title] if title else []) + lines) + "\n")
+            return
         show_table(console, rows_table(columns, rows, title, readable=readable), columns, plain, right)
 
 
 def fitted_lines(
-    columns: Sequence[str], rows: Sequence[Sequence[str]], width: int, right: Sequence[str] = ()
+    columns: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    width: int,
+    right: Sequence[str] = (),
+    *,
+    whole: Sequence[str] = (),
+    optional: Sequence[str] = (),
+    all_columns: str = "",
 ) -> list[str]:
-    """Rows laid out in at most `width` characters: the widest column gives up room first, a cut cell ends in '…'."""
-    sizes = [max(len(str(cell)) for cell in column) for column in zip(columns, *rows)]
+    """Rows laid out in at most `width` characters.
+
+    Columns in `optional` are left out first, in that order, until the rest fits; then the widest column gives up
+    room, a cut cell ending in '…'. A column in `whole` (a name people type, such as a pipeline's) is cut only when
+    nothing else can give up room any more. A last line names the columns left out, and `all_columns` (a command)
+    where to see them.
+    """
     gap = 2
-    while sum(sizes) + gap * (len(sizes) - 1) > width and max(sizes) > 4:
-        sizes[sizes.index(max(sizes))] -= 1
+    keep = list(range(len(columns)))
+    sizes = {i: max(len(str(cell)) for cell in column) for i, column in enumerate(zip(columns, *rows))}
+
+    def total() -> int:
+        return sum(sizes[i] for i in keep) + gap * (len(keep) - 1)
+
+    for name in optional:
+        if total() <= width:
+            break
+        if name in columns:
+            keep.remove(columns.index(name))
+    for shrinkable in ([i for i in keep if columns[i] not in whole], keep):
+        while total() > width and shrinkable and max(sizes[i] for i in shrinkable) > 4:
+            widest = max(shrinkable, key=lambda i: sizes[i])
+            sizes[widest] -= 1
 
     def line(cells: Sequence[str]) -> str:
         parts = []
-        for cell, size, name in zip(cells, sizes, columns):
-            text = str(cell) if len(str(cell)) <= size else str(cell)[: size - 1] + "…"
-            parts.append(text.rjust(size) if name in right else text.ljust(size))
+        for i in keep:
+            cell, size = str(cells[i]), sizes[i]
+            text = cell if len(cell) <= size else cell[: size - 1] + "…"
+            parts.append(text.rjust(size) if columns[i] in right else text.ljust(size))
         return (" " * gap).join(parts).rstrip()[:width]
 
-    return [line(columns), line(["-" * s for s in sizes]), *(line(r) for r in rows)]
+    lines = [line(columns), line(["-" * sizes[i] for i in range(len(columns))]), *(line(r) for r in rows)]
+    left_out = [c for i, c in enumerate(columns) if i not in keep]
+    if left_out:
+        lines.append(f"not shown at {width} columns: {', '.join(left_out)}" + ("; all of them:" if all_columns else ""))
+        if all_columns:
+            lines.append(f"  {all_columns}")
+    return lines
 
 
 def fits(console: Console, renderable: Any) -> bool:
@@ -199,12 +239,19 @@ def show_table(
     columns: Sequence[str],
     rows: Sequence[Sequence[Any]],
     right: Sequence[str] = (),
+    *,
+    whole: Sequence[str] = (),
+    optional: Sequence[str] = (),
+    all_columns: str = "",
 ) -> None:
-    """The boxed table when it fits the terminal; otherwise its title and compact lines that fit."""
+    """The boxed table when it fits the terminal; otherwise its title and compact lines that fit (see
+    fitted_lines for `whole`, `optional` and `all_columns`)."""
     if fits(console, table):
         console.print(table, markup=False, highlight=False)
         return
     if table.title:
         console.print(str(table.title), markup=False, highlight=False)
-    for text in fitted_lines(columns, [[str(c) for c in r] for r in rows], console.width, right):
+    cells = [[str(c) for c in r] for r in rows]
+    lines = fitted_lines(columns, cells, console.width, right, whole=whole, optional=optional, all_columns=all_columns)
+    for text in lines:
         console.print(text, markup=False, highlight=False, crop=True, soft_wrap=True)

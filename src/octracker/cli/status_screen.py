@@ -80,6 +80,10 @@ PIPELINE_COLUMNS = (
     "next run",
 )
 SHORT_PIPELINE_COLUMNS = ("pipeline", "last run", "result", "new", "rev", "same", "quar", "rows", "next run")
+#: On a narrow terminal the pipeline's name stays whole (it is what `refresh NAME` takes); these columns give way
+#: first, in this order (the quarantine has its own section, rows now are counted per source under Sources).
+PIPELINE_COLUMNS_GIVEN_UP = ("same", "rows", "quar", "rev", "next run")
+JSON_COMMAND = "octracker status --json"
 COUNT_COLUMNS = {"new", "revised", "unchanged", "quarantined", "rows now", "rev", "same", "quar", "rows"}
 
 
@@ -88,7 +92,7 @@ def pipeline_rows(report: StatusReport) -> list[list[str]]:
     return [
         [
             p.pipeline,
-            short_when(p.last_run_at),
+            short_when(p.last_run_at, report.checked_at),
             p.result,
             count(p.rows_new),
             count(p.rows_revised),
@@ -155,7 +159,14 @@ def quarantine_section(console: Console, report: StatusReport) -> None:
         console.print(table, markup=False, highlight=False)
     else:
         # Narrow terminal: one line per pipeline, then its reasons folded beneath.
-        show_table(console, table, ("pipeline", "rows", "last", "newest", "first reason"), rows, ("rows", "last"))
+        show_table(
+            console,
+            table,
+            ("pipeline", "rows", "last", "newest", "first reason"),
+            rows,
+            ("rows", "last"),
+            whole=("pipeline",),
+        )
         for q in report.quarantine:
             for reason in q.newest_reasons[1:]:
                 console.print(f"{q.pipeline}: {reason}", markup=False, highlight=False)
@@ -232,6 +243,9 @@ def sources_table(console: Console, report: StatusReport) -> None:
         columns if fits(console, table) else short,
         rows,
         ("precedence", "observations", "prec.", "values"),
+        whole=("source",),
+        optional=("prec.",),
+        all_columns=JSON_COMMAND,
     )
 
 
@@ -250,7 +264,16 @@ def print_status(console: Console, report: StatusReport) -> None:
     if fits(console, table):
         console.print(table, highlight=False)
     else:
-        show_table(console, table, SHORT_PIPELINE_COLUMNS, pipeline_rows(report), tuple(COUNT_COLUMNS))
+        show_table(
+            console,
+            table,
+            SHORT_PIPELINE_COLUMNS,
+            pipeline_rows(report),
+            tuple(COUNT_COLUMNS),
+            whole=("pipeline",),
+            optional=PIPELINE_COLUMNS_GIVEN_UP,
+            all_columns=JSON_COMMAND,
+        )
     print_problems(console, report)
     quarantine_section(console, report)
     stale_section(console, report)
