@@ -3,6 +3,7 @@ every cut list says how much it shows and how to see the rest, numbers rounded t
 
 from __future__ import annotations
 
+import collections
 import json
 import re
 
@@ -159,3 +160,60 @@ def test_an_ingested_article_says_how_many_candidates_await_review(with_candidat
     # Two lines per candidate (what was read, then its sentence), under its article's heading.
     assert lines[0] == f"Candidates (pending): {len(pending)}"
     assert sum(1 for line in lines if line.startswith("    “")) == len(pending)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_status_prints_every_pipeline_name_whole(refreshed, width):
+    """The name is what `octracker refresh NAME` takes: at 80 columns the counts give way first, and status
+    says which columns it left out and where they all are."""
+    report = json.loads(run_cli(refreshed, "status", "--json").output)
+    names = [p["pipeline"] for p in report["pipelines"]]
+    assert "unodc_violent_and_sexual_crime" in names  # the longest bundled name: 30 characters
+    lines = at_width(refreshed, width, "status")
+    start = lines.index("Pipelines")
+    rows = lines[start + 3 : start + 3 + len(names)]
+    assert [row.split()[0] for row in rows] == names
+    assert wider_than(lines, width) == []
+    if width == 80:
+        left_out = next(line for line in lines[start:] if line.startswith("not shown at 80 columns: "))
+        assert lines[lines.index(left_out) + 1] == "  octracker status --json"
+        header = lines[start + 1].split()
+        assert {"pipeline", "result", "new"} <= set(header)
+        assert not set(left_out.split(": ", 1)[1].split(";")[0].split(", ")) & set(header)
+
+
+def test_changes_after_a_first_refresh_are_summed_per_source_and_the_list_says_how_to_see_all(refreshed):
+    """A first refresh of the bundled project adds tens of thousands of values, most of them publishers' native
+    series (cbs.80072ned...): the table counts them per source and lists the first few, the catalog's indicators
+    in the places alerts follow first; --all, CSV and JSON list every one."""
+    every = json.loads(run_cli(refreshed, "changes", "--since", "2000-01-01", "--format", "json").output)
+    # Cells as a person reads them, boxed (wide) or aligned (narrow), whole names kept.
+    lines = [
+        " ".join(line.replace("│", " ").split())
+        for line in at_width(refreshed, 120, "changes", "--since", "2000-01-01")
+    ]
+    assert len(lines) < 70
+    assert lines[0].endswith(f": {len(every)} new, 0 revised, 0 retracted")
+    listed = lines.index(next(line for line in lines if line.startswith("First 25 changes")))
+    by_source = lines[lines.index("By source") : listed]
+    for source, new in collections.Counter(r["source_id"] for r in every).items():
+        assert any(line.split()[:2] == [source, str(new)] for line in by_source), source
+    first = [line.split()[1] for line in lines[listed:] if line.startswith("new ")]
+    assert len(first) == 25
+    assert not any(i.startswith(("cbs.", "estat.", "unodc.")) for i in first)
+    assert "shootings" in first and "cocaine_seized_tonnes" in first
+    shown = lines.index(f"showing 25 of {len(every)} changes; all of them:")
+    assert lines[shown + 1] == "add --all (or --format csv, or --format json)"
+    # --all lists each change on a line of its own.
+    every_line = at_width(refreshed, 100, "changes", "--since", "2000-01-01", "--all")
+    assert sum(line.split(" ", 1)[0] == "new" for line in every_line) == len(every)
+
+
+def test_a_few_changes_are_listed_whole(refreshed):
+    every = json.loads(run_cli(refreshed, "changes", "--since", "2000-01-01", "--format", "json").output)
+    runs = collections.Counter(r["run_id"] for r in every)
+    run_id, n = min(runs.items(), key=lambda item: item[1])
+    assert n <= 25  # an article's run: a handful of values
+    lines = at_width(refreshed, 80, "changes", "--run", run_id)
+    assert "By source" not in lines and not any(line.startswith("showing ") for line in lines)
+    assert sum(line.split(" ", 1)[0] == "new" for line in lines) == n

@@ -9,7 +9,7 @@ import click
 from octracker.alerts.silences import parse_duration
 from octracker.cli.output import format_option, print_rows, showing_line
 from octracker.errors import OctrackerError, UsageError
-from octracker.store.query import relation_exists, run_query
+from octracker.store.query import followed_places_condition, relation_exists, run_query
 
 COLUMNS = (
     "run_id, changed_at, change, indicator_id, geo, period_start, period_end, year, old_value, new_value, source_id"
@@ -17,10 +17,20 @@ COLUMNS = (
 ORDER = "ORDER BY changed_at, indicator_id, geo, period_start NULLS FIRST, source_id, change"
 #: Without --since or --run: the changes of the last week.
 DEFAULT_SINCE = dt.timedelta(days=7)
-#: Rows an aligned table shows; CSV and JSON give them all.
-TABLE_ROWS = 1000
+#: Changes listed one per line by default: with more, the table says how many each source changed and lists this
+#: many, those of the catalog's indicators in the places alerts follow first (`--all` lists every one; CSV and
+#: JSON always do). A first refresh of a publisher's table is thousands of near-identical rows.
+LISTED = 25
 #: What a person reads of each change (the run and moment are in the title; CSV and JSON have every column).
 PEOPLE_COLUMNS = ("change", "indicator_id", "geo", "year", "old_value", "new_value", "source_id")
+#: Per source: how many values of each kind, in how many series (indicator and place), over which years.
+BY_SOURCE_SQL = (
+    "SELECT source_id AS source, COUNT(*) FILTER (WHERE change = 'new') AS new, "
+    "COUNT(*) FILTER (WHERE change = 'revised') AS revised, COUNT(*) FILTER (WHERE change = 'retracted') AS retracted, "
+    "COUNT(DISTINCT (indicator_id, geo)) AS series, "
+    "CASE WHEN MIN(year) = MAX(year) THEN CAST(MIN(year) AS VARCHAR) ELSE MIN(year) || '-' || MAX(year) END AS years "
+    "FROM changes WHERE {where} GROUP BY source_id ORDER BY MIN(changed_at), source_id"
+)
 
 
 def parse_since(text: str, now: dt.datetime) -> dt.datetime:
@@ -50,12 +60,15 @@ def parse_since(text: str, now: dt.datetime) -> dt.datetime:
 )
 @click.option("--run", "run_id", metavar="RUN_ID", default=None, help="The changes of one run (see `status`).")
 @format_option
+@click.option("--all", "list_all", is_flag=True, help=f"List every change in the table (default: the first {LISTED}).")
 @click.pass_obj
-def changes_command(app, since: str | None, run_id: str | None, fmt: str) -> None:
+def changes_command(app, since: str | None, run_id: str | None, fmt: str, list_all: bool) -> None:
     """List what refreshes changed: every value a run added (new), revised (old -> new) or retracted.
 
     One row per change, oldest first, with the run, the moment and the source. Without --since or --run,
-    the changes of the last seven days.
+    the changes of the last seven days. When there are more than a screenful, the table gives the changes
+    per source and lists the first ones (the catalog's indicators in the places alerts follow first) with
+    how to see the rest: `--all`, or `--format csv` / `json`, which always list every change.
     """
     if since is not None and run_id is not None:
         raise UsageError("give --since or --run, not both")
@@ -75,27 +88,68 @@ def changes_command(app, since: str | None, run_id: str | None, fmt: str) -> Non
     else:
         start = parse_since(since, now) if since is not None else now - DEFAULT_SINCE
         where, params, what = "changed_at >= ?", [start], f"since {start:%Y-%m-%d %H:%M:%S} UTC"
-    columns, rows = run_query(target, f"SELECT {COLUMNS} FROM changes WHERE {where} {ORDER}", params)
-    if fmt != "table":
-        print_rows(app.out, columns, rows, fmt)
-        return
-    if not rows:
+    if fmt != "table" or list_all:
+        columns, rows = run_query(target, f"SELECT {COLUMNS} FROM changes WHERE {where} {ORDER}", params)
+        if fmt != "table":
+            print_rows(app.out, columns, rows, fmt)
+            return
+        if not rows:
+            if not app.quiet:
+                app.out.print(f"No changes {what}.")
+            return
         if not app.quiet:
-            app.out.print(f"No changes {what}.")
+            print_changes(app.out, columns, rows, what, len(rows))
         return
-    counts = {kind: sum(1 for r in rows if r[2] == kind) for kind in ("new", "revised", "retracted")}
-    keep = [columns.index(c) for c in PEOPLE_COLUMNS]
-    print_rows(
-        app.out,
-        list(PEOPLE_COLUMNS),
-        [[row[i] for i in keep] for row in rows[:TABLE_ROWS]],
-        fmt,
-        title=f"Changes {what}: {counts['new']} new, {counts['revised']} revised, {counts['retracted']} retracted",
-        readable=True,
+    by_source_columns, by_source = run_query(target, BY_SOURCE_SQL.format(where=where), params)
+    total = sum(sum(r[1:4]) for r in by_source)
+    if app.quiet:
+        return
+    if not total:
+        app.out.print(f"No changes {what}.")
+        return
+    if total <= LISTED:
+        columns, rows = run_query(target, f"SELECT {COLUMNS} FROM changes WHERE {where} {ORDER}", params)
+        print_changes(app.out, columns, rows, what, total)
+        return
+    followed = followed_places_condition({"alert_places"} if relation_exists(target, "alert_places") else set())
+    first = f"indicator_id IN (SELECT indicator_id FROM indicators) AND {followed}"
+    columns, rows = run_query(
+        target,
+        f"SELECT {COLUMNS} FROM changes WHERE {where} ORDER BY ({first}) DESC, {ORDER.removeprefix('ORDER BY ')} "
+        f"LIMIT {LISTED}",
+        params,
     )
-    more = showing_line(min(len(rows), TABLE_ROWS), len(rows), "changes", "add --format csv (or json)")
+    print_changes(app.out, columns, rows, what, total, by_source=(by_source_columns, by_source))
+
+
+def print_changes(
+    console,
+    columns: list[str],
+    rows: list[tuple],
+    what: str,
+    total: int,
+    by_source: tuple[list[str], list[tuple]] | None = None,
+) -> None:
+    """The title with the counts, the changes per source (when the list is cut), then the changes listed."""
+    counts = {kind: sum(1 for r in rows if r[2] == kind) for kind in ("new", "revised", "retracted")}
+    if by_source is not None:
+        source_columns, sources = by_source
+        counts = {kind: sum(r[source_columns.index(kind)] for r in sources) for kind in counts}
+    console.print(
+        f"Changes {what}: {counts['new']} new, {counts['revised']} revised, {counts['retracted']} retracted",
+        markup=False,
+        highlight=False,
+    )
+    if by_source is not None:
+        print_rows(console, by_source[0], by_source[1], "table", title="By source", readable=True)
+    keep = [columns.index(c) for c in PEOPLE_COLUMNS]
+    title = None
+    if by_source is not None:
+        title = f"First {len(rows)} changes (the catalog's indicators in the places alerts follow first)"
+    print_rows(console, list(PEOPLE_COLUMNS), [[row[i] for i in keep] for row in rows], "table", title, readable=True)
+    more = showing_line(len(rows), total, "changes", "add --all (or --format csv, or --format json)")
     if more:
-        app.out.print(more, markup=False, highlight=False)
+        console.print(more, markup=False, highlight=False)
 
 
 COMMANDS = [changes_command]
