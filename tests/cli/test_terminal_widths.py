@@ -217,3 +217,18 @@ def test_a_few_changes_are_listed_whole(refreshed):
     lines = at_width(refreshed, 80, "changes", "--run", run_id)
     assert "By source" not in lines and not any(line.startswith("showing ") for line in lines)
     assert sum(line.split(" ", 1)[0] == "new" for line in lines) == n
+
+
+def test_refresh_at_80_columns_prints_every_pipeline_name_whole(tmp_path, monkeypatch):
+    from octracker.store.settings import build_settings
+
+    monkeypatch.setenv("OCTRACKER_OFFLINE", "1")
+    settings = build_settings(project=REPO, warehouse=tmp_path / "octracker.duckdb", environ={})
+    lines = at_width(settings, 80, "refresh")
+    names = sorted(p.stem for p in (REPO / "pipelines").glob("*.toml"))
+    rows = [line.split() for line in lines[lines.index("Refresh") + 3 :]][: len(names)]
+    assert [row[0] for row in rows] == names
+    # An unreachable feed is one row; why it was unreachable is the warning under the table.
+    assert {row[1] for row in rows} <= {"success", "unreachable", "unchanged"}
+    # (Warnings go to stderr whole, for the terminal to wrap: a message pasted into a search stays one line.)
+    assert wider_than([line for line in lines if not line.startswith("Warning: ")], 80) == []

@@ -7,11 +7,32 @@ import sys
 
 import click
 from rich.table import Table
+from rich.text import Text
 
+from octracker.cli.output import show_table
 from octracker.cli.progress import progress_bar
 from octracker.load.inbox import list_inbox_files
 from octracker.load.pipeline import PipelineResult, refresh, refresh_plan
 from octracker.store.query import relation_exists, run_query
+
+SHORT_COLUMNS = ("pipeline", "status", "new", "rev", "same", "gone", "quar")
+
+
+def summary_rows(results: list[PipelineResult]) -> list[list[str]]:
+    """Per run: the pipeline (with the file, for the inbox), its status and its counts."""
+    return [
+        [
+            # Why a feed was unreachable is the warning under the table, not a cell that widens the name column.
+            r.pipeline if r.status == "unreachable" else r.label,
+            r.status,
+            str(r.counts.new),
+            str(r.counts.revised),
+            str(r.counts.unchanged),
+            str(r.counts.retracted),
+            str(r.quarantined),
+        ]
+        for r in results
+    ]
 
 
 def summary_table(results: list[PipelineResult]) -> Table:
@@ -19,16 +40,8 @@ def summary_table(results: list[PipelineResult]) -> Table:
     for column in ("pipeline", "status", "new", "revised", "unchanged", "retracted", "quarantined"):
         table.add_column(column, justify="right" if column not in ("pipeline", "status") else "left")
     styles = {"success": "green", "unchanged": "dim", "unreachable": "yellow", "refused": "red", "failed": "red"}
-    for r in results:
-        table.add_row(
-            r.label,
-            f"[{styles[r.status]}]{r.status}[/]",
-            str(r.counts.new),
-            str(r.counts.revised),
-            str(r.counts.unchanged),
-            str(r.counts.retracted),
-            str(r.quarantined),
-        )
+    for name, status, *counts in summary_rows(results):
+        table.add_row(name, Text(status, style=styles[status]), *counts)
     return table
 
 
@@ -102,7 +115,9 @@ def print_results(app, results: list[PipelineResult], as_json: bool, *, strict: 
     if as_json:
         click.echo(json.dumps([result_record(r) for r in results], indent=2))
     elif not app.quiet:
-        app.out.print(summary_table(results))
+        # A narrow terminal: aligned lines with the names whole (what `refresh NAME` takes), counts headed short.
+        rows = summary_rows(results)
+        show_table(app.out, summary_table(results), SHORT_COLUMNS, rows, SHORT_COLUMNS[2:], whole=("pipeline",))
         written = sum(r.counts.new + r.counts.revised + r.counts.retracted for r in results)
         proposed = sum(r.candidates for r in results)
         if proposed:
