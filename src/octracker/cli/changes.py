@@ -141,12 +141,26 @@ def print_changes(
         highlight=False,
     )
     if by_source is not None:
-        print_rows(console, by_source[0], by_source[1], "table", title="By source", readable=True)
+        print_rows(
+            console,
+            by_source[0],
+            by_source[1],
+            "table",
+            "By source",
+            readable=True,
+            whole=("source",),
+            optional=["series"],
+        )
     keep = [columns.index(c) for c in PEOPLE_COLUMNS]
     title = None
     if by_source is not None:
         title = f"First {len(rows)} changes (the catalog's indicators in the places alerts follow first)"
-    print_rows(console, list(PEOPLE_COLUMNS), [[row[i] for i in keep] for row in rows], "table", title, readable=True)
+    listed = [[row[i] for i in keep] for row in rows]
+    # A list of new values only has no old ones to show.
+    unused = ["old_value"] if all(row[columns.index("old_value")] is None for row in rows) else []
+    print_rows(
+        console, list(PEOPLE_COLUMNS), listed, "table", title, readable=True, whole=["indicator_id"], optional=unused
+    )
     more = showing_line(len(rows), total, "changes", "add --all (or --format csv, or --format json)")
     if more:
         console.print(more, markup=False, highlight=False)

@@ -157,8 +157,11 @@ def print_rows(
     title: str | None = None,
     *,
     readable: bool = False,
+    whole: Sequence[str] = (),
+    optional: Sequence[str] = (),
 ) -> None:
-    """Print rows in the chosen format; CSV and JSON go out unstyled so pipes get clean data."""
+    """Print rows in the chosen format; CSV and JSON go out unstyled so pipes get clean data. On a narrow
+    terminal columns in `optional` give way first and those in `whole` are cut last (see fitted_lines)."""
     if fmt in ("csv", "json"):
         echo_rows(columns, rows, fmt)
     else:
@@ -168,10 +171,11 @@ def print_rows(
         if len(rows) > BOXED_ROWS:
             # A long list (every change of a first refresh: tens of thousands) as aligned lines, written at once:
             # measuring a boxed table of every row took a minute.
-            lines = fitted_lines(columns, plain, console.width or 80, right)
+            lines = fitted_lines(columns, plain, console.width or 80, right, whole=whole, optional=optional)
             console.file.write("\n".join(([title] if title else []) + lines) + "\n")
             return
-        show_table(console, rows_table(columns, rows, title, readable=readable), columns, plain, right)
+        table = rows_table(columns, rows, title, readable=readable)
+        show_table(console, table, columns, plain, right, whole=whole, optional=optional)
 
 
 def fitted_lines(
