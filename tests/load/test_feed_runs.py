@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import run_cli
 from feed_server import FeedServer, Reply
 from octracker.content.specs import load_spec
 from octracker.errors import SpecError
@@ -151,6 +152,16 @@ def test_https_is_required_unless_the_spec_allows_the_plain_http_host(scratch_pr
         load_spec(spec)
     allowed = write_feed_spec(scratch_project, "https://example.org/profiles.txt", name="ok_feed")
     assert load_spec(allowed).feed["url"] == "https://example.org/profiles.txt"
+
+
+def test_a_feed_url_with_a_user_and_password_is_refused_when_the_spec_is_read(scratch_project, caplog):
+    write_feed_spec(scratch_project, "https://reader:s3cret-pw@example.org/profiles.txt")
+    result = run_cli(scratch_project, "refresh", "goci_feed")
+    assert result.exit_code == 2, result.output
+    assert "goci_feed.toml: [feed] url https://example.org/… carries a user name or password" in result.stderr
+    assert "auth_env" in result.stderr
+    shown = result.output + caplog.text
+    assert "s3cret-pw" not in shown and "reader:" not in shown
 
 
 def test_a_feed_spec_with_unknown_fields_or_a_document_is_refused(scratch_project):

@@ -129,6 +129,17 @@ def read_feed_table(table: dict[str, Any], where: str) -> FeedConfig:
         )
     if not isinstance(table.get("url"), str):
         raise SpecError(f'{where}: [feed] needs url = "https://…"')
+    try:
+        netloc = urlsplit(table["url"]).netloc
+    except ValueError:
+        raise SpecError(f'{where}: [feed] url is not a valid url; write it as url = "https://host/path"') from None
+    if "@" in netloc:
+        # The url is named without its user and password: the message reaches logs and terminals.
+        raise SpecError(
+            f"{where}: [feed] url {redact(table['url'])} carries a user name or password; a spec file holds no "
+            'secrets: remove them from the url, put "user:password" (or a bearer token) in an environment '
+            'variable and name that variable in the [feed] table, e.g. auth_env = "FEED_CREDENTIALS"'
+        )
     fmt = table.get("format", "csv")
     if fmt not in FEED_FORMATS:
         raise SpecError(f"{where}: [feed] format {fmt!r} is not one of {', '.join(FEED_FORMATS)}")
