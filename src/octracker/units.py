@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 import re
 import threading
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -129,7 +128,3 @@ class UnitBook:
                 f"unit {from_unit!r} is not a unit octracker knows; list it among the aliases "
                 f"of {to_unit!r} in the catalog's [[unit]] table"
             ) from None
-
-
-def unit_book(entries: Iterable[CatalogUnit]) -> UnitBook:
-    return UnitBook(tuple(entries))
