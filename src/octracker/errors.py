@@ -32,6 +32,12 @@ class WarehouseBusy(OctrackerError):
     exit_code = 1
 
 
+class NothingPublished(OctrackerError):
+    """No published copy, or no lake, exists yet: nothing was refreshed into this warehouse so far."""
+
+    exit_code = 1
+
+
 class PipelineFailed(OctrackerError):
     """A pipeline failed for a reason other than bad input; other pipelines still committed."""
 

@@ -19,7 +19,8 @@ import duckdb
 import pytest
 from apscheduler.triggers.interval import IntervalTrigger
 
-from conftest import run_octracker
+from conftest import child_env, run_octracker
+from lakes import cli_options
 from octracker.alerts.deliveries import SendReport
 from octracker.content.schedules import crontab_trigger, previous_fire_time
 from octracker.errors import SpecError, WarehouseBusy
@@ -34,6 +35,7 @@ from octracker.schedule.scheduler import (
     read_last_successes,
     run_scheduler,
 )
+from octracker.store.settings import build_settings
 from published import read_rows
 
 UTC = dt.UTC
@@ -292,6 +294,37 @@ def test_a_second_scheduler_on_the_same_warehouse_refuses_to_start(small_project
         with pytest.raises(WarehouseBusy):
             with hold_scheduler_lock(small_project):
                 pass
+
+
+def test_a_scheduler_on_a_lake_it_cannot_open_stops_and_says_why(lake_settings):
+    # A wrong password is not "no pipeline ever succeeded": the scheduler must not start and run every job.
+    options, lake_env = cli_options(lake_settings)
+    child = subprocess.run(
+        [sys.executable, "-m", "octracker", *options, "schedule"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=child_env(**{**lake_env, "PGPASSWORD": "Wr0ngPassw0rd"}),
+    )
+    assert child.returncode == 1, child.stderr
+    assert "cannot open the lake" in child.stderr and "password authentication failed" in child.stderr
+    assert "Scheduler running" not in child.stderr and "Wr0ngPassw0rd" not in child.stderr
+
+
+def test_a_lake_not_created_yet_has_no_successes_and_the_scheduler_starts(lake_settings, tmp_path):
+    local = build_settings(project=lake_settings.project, warehouse=f"ducklake:{tmp_path}/new.ducklake", environ={})
+    for settings in (lake_settings, local):
+        assert read_last_successes(settings) == {}
+
+
+def test_a_published_copy_that_is_not_damaged_but_unreadable_stops_the_scheduler(small_project):
+    # A directory where the copy should be: publishing again would not help, the operator has to act.
+    small_project.published_path.mkdir(parents=True)
+    started = run_octracker(small_project, "schedule", timeout=120)
+    assert started.returncode == 1, started.stderr
+    assert f"Error: {small_project.published_path}: the published copy cannot be read (" in started.stderr
+    assert "Is a directory" in started.stderr and "publishing it again" not in started.stderr
+    assert small_project.published_path.is_dir()
 
 
 CHILD = """

@@ -39,7 +39,7 @@ from octracker.alerts.deliveries import configured_webhooks, send_alerts
 from octracker.alerts.webhooks import SECRET_ENV, URL_ENV, webhook_secret_from_env, webhook_urls_from_env
 from octracker.content.schedules import crontab_trigger, previous_fire_time
 from octracker.content.specs import PipelineSpec, load_specs
-from octracker.errors import OctrackerError, WarehouseBusy
+from octracker.errors import NothingPublished, OctrackerError, WarehouseBusy
 from octracker.httpclient import new_client
 from octracker.load.inbox import INBOX_PIPELINE, list_inbox_files
 from octracker.load.pipeline import open_refresh, refresh
@@ -64,11 +64,16 @@ ALERTS_EXECUTOR = "alerts"
 RECORD_JOB = "record_missed_runs"
 
 
+#: What DuckDB says of a file that is not a whole database: not one at all, cut short, or failing its checksums.
+_DAMAGED = ("not a valid DuckDB database file", "Could not read enough bytes", "Corrupt database file")
+
+
 def read_last_successes(settings: Settings) -> dict[str, dt.datetime]:
     """When each pipeline last succeeded (UTC), from the published copy (or the lake): never waits on a writer.
 
-    A published copy that cannot be read (damaged, cut short) is published again from the warehouse first:
-    it is only a copy, and the scheduler must start.
+    A published copy that is damaged (not a database, cut short, failing its checksums) is published again from
+    the warehouse first: it is only a copy, and the scheduler must start. Any other failure to read it (a
+    directory in its place, no permission) is the operator's to fix, and stops the scheduler saying so.
     """
     try:
         return _last_successes(settings)
@@ -76,6 +81,11 @@ def read_last_successes(settings: Settings) -> dict[str, dt.datetime]:
         if settings.lake is not None:
             raise
         reason = str(exc).strip().splitlines()[0]
+        if not (isinstance(exc, duckdb.IOException) and any(sign in reason for sign in _DAMAGED)):
+            raise OctrackerError(
+                f"{settings.published_path}: the published copy cannot be read ({reason}); make it readable to "
+                "the user running octracker, or delete it: the next refresh publishes it again"
+            ) from None
         log.warning(
             "%s: the published copy cannot be read (%s); publishing it again from the warehouse",
             settings.published_path,
@@ -95,8 +105,8 @@ def _last_successes(settings: Settings) -> dict[str, dt.datetime]:
     # with another configuration.
     try:
         con = open_locked_reader(target)
-    except OctrackerError:
-        return {}  # a lake not created yet
+    except NothingPublished:
+        return {}  # a lake not created yet: its first job creates it
     try:
         rows = con.execute(
             "SELECT pipeline, MAX(finished_at) FROM runs WHERE status = 'success' GROUP BY pipeline"

@@ -13,7 +13,7 @@ from typing import Any, NoReturn
 
 import duckdb
 
-from octracker.errors import InputRefused, OctrackerError, UsageError
+from octracker.errors import InputRefused, NothingPublished, OctrackerError, UsageError
 from octracker.store.lake import DuckConfig, LakeTarget, connect_lake, describe_attach_error, lake_data_directory
 from octracker.store.rows import scalar
 
@@ -57,7 +57,7 @@ def open_locked_reader(path: Path | LakeTarget) -> duckdb.DuckDBPyConnection:
     if isinstance(path, LakeTarget):
         return open_locked_lake_reader(path)
     if not path.exists():
-        raise OctrackerError(f"{path}: no published warehouse yet; run `octracker refresh` first")
+        raise NothingPublished(f"{path}: no published warehouse yet; run `octracker refresh` first")
     con = duckdb.connect(str(path), read_only=True, config=LOCKED_CONFIG)
     # DuckDB draws a progress bar on stdout for long queries; it would corrupt CSV and JSON output. A pragma, not
     # SET: another reader of this file in this process (the scheduler's metrics server, a job) shares its database,
@@ -78,6 +78,13 @@ def open_locked_lake_reader(target: LakeTarget) -> duckdb.DuckDBPyConnection:
             config={k: v for k, v in LOCKED_CONFIG.items() if k not in ("enable_external_access",)},
         )
     except duckdb.Error as exc:
+        # No catalog file, or a catalog database that answered and holds no lake: only a refresh creates one.
+        no_file = target.catalog_path is not None and not target.catalog_path.exists()
+        if no_file or (
+            isinstance(exc, duckdb.InvalidInputException)
+            and "creating a new DuckLake is explicitly disabled" in str(exc)
+        ):
+            raise NothingPublished(f"{target.describe()}: no lake there yet; run `octracker refresh` first") from None
         raise OctrackerError(describe_attach_error(target, exc)) from None
     con.execute("SET allowed_directories = ?", [[lake_data_directory(con)]])
     con.execute("SET enable_progress_bar = false")
