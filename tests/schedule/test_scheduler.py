@@ -13,13 +13,14 @@ import sys
 import textwrap
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import duckdb
 import pytest
 from apscheduler.triggers.interval import IntervalTrigger
 
-from conftest import child_env, run_octracker
+from conftest import child_env, octracker_command, run_octracker
 from lakes import cli_options
 from octracker.alerts.deliveries import SendReport
 from octracker.content.schedules import crontab_trigger, previous_fire_time
@@ -37,6 +38,7 @@ from octracker.schedule.scheduler import (
 )
 from octracker.store.settings import build_settings
 from published import read_rows
+from webhook_receiver import refused_port
 
 UTC = dt.UTC
 SRC = Path(__file__).resolve().parents[2] / "src"
@@ -325,6 +327,52 @@ def test_a_published_copy_that_is_not_damaged_but_unreadable_stops_the_scheduler
     assert f"Error: {small_project.published_path}: the published copy cannot be read (" in started.stderr
     assert "Is a directory" in started.stderr and "publishing it again" not in started.stderr
     assert small_project.published_path.is_dir()
+
+
+FAILING_START = """
+import sys, time
+from octracker.cli import main
+from octracker.schedule import scheduler
+
+def fail(settings):
+    time.sleep(0.5)  # scrapes of the metrics endpoint are being answered by now
+    raise RuntimeError("no last successes")
+
+scheduler.read_last_successes = fail
+main(sys.argv[1:])
+"""
+
+
+def test_an_unexpected_error_at_start_during_scrapes_exits_1_with_the_message(small_project):
+    # A scrape reads the warehouse through DuckDB; the process must not end while one still does (SIGABRT, -6).
+    refresh(small_project, [])
+    stop = threading.Event()
+
+    def scrape(port: int) -> None:
+        while not stop.is_set():
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read()
+            except OSError:
+                time.sleep(0.005)
+
+    try:
+        for _attempt in range(3):
+            port = refused_port()
+            scrapers = [threading.Thread(target=scrape, args=(port,), daemon=True) for _ in range(4)]
+            for thread in scrapers:
+                thread.start()
+            child = subprocess.run(
+                [sys.executable, "-c", FAILING_START, *octracker_command(small_project, "schedule")[3:]]
+                + ["--metrics-port", str(port)],
+                capture_output=True,
+                text=True,
+                timeout=120,
+                env=child_env(),
+            )
+            assert child.returncode == 1, child.stderr
+            assert "Error: unexpected RuntimeError: no last successes" in child.stderr
+    finally:
+        stop.set()
 
 
 CHILD = """

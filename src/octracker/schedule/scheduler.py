@@ -439,9 +439,9 @@ def run_scheduler(
             alerts_cron=alerts_cron,
         )
         scheduler.start()
-        if on_start:
-            on_start(scheduler)
         try:
+            if on_start:
+                on_start(scheduler)
             while not stop.wait(1.0):
                 pass
         finally:
