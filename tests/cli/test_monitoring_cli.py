@@ -142,6 +142,19 @@ def test_alerts_all_shows_the_id_to_mute_with_and_each_silence_under_its_alert(s
     assert screen("--all")[0] == f"Open trend alerts: {len(before)}; muted: 0"
 
 
+def test_mute_prints_its_reason_as_written_and_nothing_with_quiet(settings):
+    fingerprint = sorted(listed(settings))[0]
+    reason = "[bold]ticket[/bold] 42 per [b]"
+    muted = run_cli(settings, "alerts", "mute", fingerprint, "--for", "1d", "--reason", reason)
+    assert muted.exit_code == 0, muted.output
+    assert f": {reason})." in muted.output
+    unmuted = run_cli(settings, "alerts", "unmute", fingerprint)
+    assert unmuted.output == f"Unmuted {fingerprint}.\n"
+    for args in (("mute", fingerprint, "--for", "1d", "--reason", reason), ("unmute", fingerprint)):
+        quiet = run_cli(settings, "-q", "alerts", *args)
+        assert (quiet.exit_code, quiet.output) == (0, "")
+
+
 def test_unknown_or_unmuted_fingerprints_and_bad_durations_are_refused(settings):
     fingerprint = sorted(listed(settings))[0]
     for args, complaint in [

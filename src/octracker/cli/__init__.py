@@ -39,6 +39,11 @@ class AppContext:
 
         return Console(stderr=True, soft_wrap=True, width=console_width(sys.stderr))
 
+    def say(self, message: str) -> None:
+        """A line for a person on stdout, printed as written (no markup, no highlighting); nothing with --quiet."""
+        if not self.quiet:
+            self.out.print(message, markup=False, highlight=False)
+
     @property
     def settings(self) -> Settings:
         """The settings, once a command needs them: outside a project (and with no warehouse) that is an error."""

@@ -207,13 +207,10 @@ def mute_command(app, fingerprint: str, duration: str, reason: str) -> None:
         app,
         lambda con: mute_alert(con, fingerprint, duration=length, reason=reason, who=current_user(), now=utc_now()),
     )
-    if not app.quiet:
-        app.out.print(
-            f"Muted {silence.fingerprint} until {silence.ends_at:%Y-%m-%d %H:%M} UTC "
-            f"({silence.created_by}: {silence.reason}).",
-            markup=False,
-            highlight=False,
-        )
+    app.say(
+        f"Muted {silence.fingerprint} until {silence.ends_at:%Y-%m-%d %H:%M} UTC "
+        f"({silence.created_by}: {silence.reason})."
+    )
 
 
 @alerts_command.command("unmute")
@@ -225,8 +222,7 @@ def unmute_command(app, fingerprint: str) -> None:
     from octracker.store.warehouse import utc_now
 
     full = _write_silence(app, lambda con: unmute_alert(con, fingerprint, who=current_user(), now=utc_now()))
-    if not app.quiet:
-        app.out.print(f"Unmuted {full}.", markup=False, highlight=False)
+    app.say(f"Unmuted {full}.")
 
 
 def _write_silence(app, write):

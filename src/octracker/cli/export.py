@@ -51,9 +51,9 @@ def export_command(app, fmt: str, out_dir: Path, as_json: bool) -> None:
     for f in result.written:
         table.add_row(f.relation, str(f.rows), str(f.path))
     app.out.print(table, markup=False, highlight=False)
-    app.out.print(f"Described in {result.package}", markup=False, highlight=False)
+    app.say(f"Described in {result.package}")
     if result.skipped:
-        app.out.print(f"Skipped (not in this warehouse): {', '.join(result.skipped)}", markup=False, highlight=False)
+        app.say(f"Skipped (not in this warehouse): {', '.join(result.skipped)}")
 
 
 COMMANDS = [export_command]

@@ -46,13 +46,11 @@ def migrate_to_command(app, target: str) -> None:
             "[green]yes[/]" if c.verified else "[red]NO[/]",
         )
     app.out.print(table)
-    app.out.print(
+    app.say(
         f"From now on use --warehouse {target} (or OCTRACKER_WAREHOUSE) with the same OCTRACKER_LAKE_* "
-        "settings. Analysts attach the lake read-only in DuckDB with:",
-        markup=False,
-        highlight=False,
+        "settings. Analysts attach the lake read-only in DuckDB with:"
     )
-    app.out.print(f"  {lake.analyst_attach()};", markup=False, highlight=False)
+    app.say(f"  {lake.analyst_attach()};")
 
 
 COMMANDS = [migrate_to_command]

@@ -49,12 +49,10 @@ def report_command(app, out_dir: Path | None, as_json: bool) -> None:
     }
     if as_json:
         click.echo(json.dumps(summary, indent=2))
-    elif not app.quiet:
-        app.out.print(
+    else:
+        app.say(
             f"Wrote {path} ({summary['charts']} charts, {summary['indicators']} indicators, "
-            f"{summary['conflicts']} conflicts)",
-            markup=False,
-            highlight=False,
+            f"{summary['conflicts']} conflicts)"
         )
 
 
@@ -105,8 +103,7 @@ def chart_command(app, indicator: str, geos: tuple[str, ...], out_file: Path) ->
             raise UsageError(f"no values of {ind.id}{where} with a stated period in the published warehouse{have}")
     spec = build_chart(ind, points, places=load_place_names(app.settings.schemas_dir))
     write_chart(spec, out_file)
-    if not app.quiet:
-        app.out.print(f"Wrote {out_file}", markup=False, highlight=False)
+    app.say(f"Wrote {out_file}")
 
 
 COMMANDS = [report_command, chart_command]

@@ -43,14 +43,14 @@ def review_group(ctx: click.Context, status: str, fmt: str) -> None:
         return
     # A person reads the number as written and its sentence, two lines each; programs get every column.
     candidates = [dict(zip(columns, row)) for row in rows]
-    app.out.print(f"Candidates ({status}): {len(candidates)}", markup=False, highlight=False)
+    app.say(f"Candidates ({status}): {len(candidates)}")
     for line in candidate_lines(candidates, app.out.width, with_status=status == "all"):
         app.out.print(line, markup=False, highlight=False, crop=True, soft_wrap=True)
     for hint in (
         "Accept: octracker review accept ID [--indicator ID] [--geo GEO] [--year YEAR]",
         "Reject: octracker review reject ID",
     ):
-        app.out.print(hint, markup=False, highlight=False)
+        app.say(hint)
 
 
 def candidate_lines(candidates: list[dict], width: int, *, with_status: bool) -> list[str]:
@@ -93,14 +93,11 @@ def accept_command(
 ) -> None:
     """Load candidate CANDIDATE_ID as an observation (method curated), after validating it."""
     row = accept_candidate(app.settings, candidate_id, Decision(indicator, geo, year, reason))
-    if not app.quiet:
-        partial = f", partial as of {row['as_of'] or 'an unknown date'}" if row["is_partial"] else ""
-        app.out.print(
-            f"Accepted {candidate_id}: {row['indicator_id']} at {row['geo']} for {row['year']} = "
-            f"{row['value']:g} {row['unit']} ({row['qualifier']}{partial}), from {row['source_id']}.",
-            markup=False,
-            highlight=False,
-        )
+    partial = f", partial as of {row['as_of'] or 'an unknown date'}" if row["is_partial"] else ""
+    app.say(
+        f"Accepted {candidate_id}: {row['indicator_id']} at {row['geo']} for {row['year']} = "
+        f"{row['value']:g} {row['unit']} ({row['qualifier']}{partial}), from {row['source_id']}."
+    )
 
 
 @review_group.command("reject")
@@ -110,9 +107,8 @@ def accept_command(
 def reject_command(app, candidate_id: str, reason: str | None) -> None:
     """Mark candidate CANDIDATE_ID rejected; if it was accepted, its observation is retracted."""
     retracted = reject_candidate(app.settings, candidate_id, reason)
-    if not app.quiet:
-        taken_out = "; its observation is retracted (kept in observation_history)" if retracted else ""
-        app.out.print(f"Rejected {candidate_id}{taken_out}.", markup=False, highlight=False)
+    taken_out = "; its observation is retracted (kept in observation_history)" if retracted else ""
+    app.say(f"Rejected {candidate_id}{taken_out}.")
 
 
 COMMANDS = [review_group]
