@@ -168,7 +168,9 @@ REVIEWED = {
     },
     "serve/charts.py": {"POINT_COLUMNS", "POINT_JOINS", "geo_filter"},  # geo_filter: one `?` per place
     "cli/alerts.py": {"ORDER"},
-    "cli/changes.py": {"COLUMNS", "ORDER", "where"},  # where: one of two fixed clauses with a `?`
+    # where: one of two fixed clauses with a `?`; LISTED: the module's own row limit; followed and first: the fixed
+    # clause of followed_places_condition and the catalog test around it
+    "cli/changes.py": {"COLUMNS", "ORDER", "where", "LISTED", "ORDER.removeprefix('ORDER BY ')", "first", "followed"},
     "cli/refresh.py": {"marks"},
     "alerts/alertmanager.py": {"marks"},
     "serve/metrics.py": {"view"},  # trend_alerts or muted_alerts, when the warehouse has it

@@ -22,7 +22,7 @@ from octracker.content.alert_rules import AlertRule, load_alert_places, load_ale
 from octracker.content.catalog import Catalog, load_catalog
 from octracker.errors import OctrackerError, PublishFailed, SpecError, WarehouseBusy
 from octracker.store.lake import DuckConfig, LakeTarget, connect_lake, describe_attach_error, is_lock_error
-from octracker.store.rows import one_row, scalar
+from octracker.store.rows import one_row
 from octracker.store.settings import Settings
 from octracker.store.writers import open_shared_lake_writer, write_transaction
 
@@ -303,6 +303,15 @@ def apply_views(con: duckdb.DuckDBPyConnection, views_dir: Path, *, digest: str 
     return [p.name for p in paths]
 
 
+#: How a view file names what it creates.
+CREATED_VIEW = re.compile(r"\bCREATE\s+(?:OR\s+REPLACE\s+)?VIEW\s+([A-Za-z_][A-Za-z0-9_]*)", re.IGNORECASE)
+
+
+def view_names(views_dir: Path) -> set[str]:
+    """The names of the views the view files create."""
+    return {name.lower() for path in view_files(views_dir) for name in CREATED_VIEW.findall(path.read_text())}
+
+
 def views_digest(con: duckdb.DuckDBPyConnection, views_dir: Path) -> str:
     """sha256 of what the views are made from: the view files (names and text), the migrations applied, DuckDB."""
     digest = hashlib.sha256(f"duckdb {duckdb.__version__}\n".encode())
@@ -320,11 +329,14 @@ def apply_changed_views(con: duckdb.DuckDBPyConnection, views_dir: Path) -> bool
     digest = views_digest(con, views_dir)
     recorded = con.execute("SELECT sha256 FROM applied_views").fetchall()
     if recorded == [(digest,)]:
-        # One view per file: a view dropped by hand since is made again.
-        held = scalar(
-            con, "SELECT COUNT(*) FROM duckdb_views() WHERE NOT internal AND database_name = current_database()"
-        )
-        if held >= len(view_files(views_dir)):
+        # A view dropped by hand since is made again (a file may create more than one view).
+        held = {
+            r[0]
+            for r in con.execute(
+                "SELECT view_name FROM duckdb_views() WHERE NOT internal AND database_name = current_database()"
+            ).fetchall()
+        }
+        if view_names(views_dir) <= held:
             return False
     apply_views(con, views_dir, digest=digest)
     return True
