@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import duckdb
 import pytest
@@ -91,3 +92,17 @@ def test_the_startup_benchmark_reports_each_command_against_the_bare_baseline(tm
     assert report["results"]["baseline"]["ratio"] == 1.0
     assert all(r["median_s"] > 0 for r in report["results"].values())
     assert code == (0 if report["met"] else 1)
+
+
+def test_ingesting_a_publishers_csv_loads_no_workbook_reader_http_client_or_example_data_generator(tmp_path):
+    """`octracker ingest` of Eurostat's SDMX-CSV pays for what reads, checks and writes it: not openpyxl (index
+    workbooks), httpx (feeds), Hypothesis (Pandera's example data, where the test tools are installed, 0.1-0.3 s)
+    nor, under --quiet, the terminal renderer."""
+    settings = SimpleNamespace(warehouse=tmp_path / "octracker.duckdb")
+    modules = imported_modules(
+        settings, "--quiet", "ingest", str(REPO / "tests/cases/publishers/eurostat/sdg_04_20.csv")
+    )
+    assert {"duckdb", "polars", "pandera"} <= modules  # read, checked against the contract, written
+    assert (tmp_path / "published" / "octracker.duckdb").exists()
+    # A package is loaded when its top module is: an attempt to import a submodule of a missing one is listed too.
+    assert sorted({"openpyxl", "httpx", "hypothesis", "rich"} & modules) == []

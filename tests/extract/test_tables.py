@@ -16,7 +16,6 @@ import pytest
 from octracker.content.catalog import load_catalog
 from octracker.countries import country_code
 from octracker.errors import InputRefused
-from octracker.extract import wide_index
 from octracker.extract.tables import detect_table_kind, extract_long_table, extract_wide_index
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -517,7 +516,7 @@ def test_wide_zip_bomb_is_refused_without_opening_it(catalog, tmp_path, monkeypa
     def never(*args, **kwargs):
         raise AssertionError("the workbook was opened")
 
-    monkeypatch.setattr(wide_index.openpyxl, "load_workbook", never)
+    monkeypatch.setattr(openpyxl, "load_workbook", never)
     extract = wide(path, catalog)
     assert checks(extract) == [("zip_bomb", None)]
     assert "refused without opening it" in extract.problems[0].message

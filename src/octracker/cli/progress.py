@@ -5,8 +5,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
 #: update(done, total, what was just finished)
 ProgressUpdate = Callable[[int, int, str], None]
 
@@ -22,6 +20,8 @@ def progress_bar(app, description: str, total: int | None = None, *, enabled: bo
     if not enabled or app.quiet or not app.err.is_terminal:
         yield _ignore
         return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     columns = (
         SpinnerColumn(),
         TextColumn("[bold]{task.description}"),

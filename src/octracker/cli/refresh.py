@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import TYPE_CHECKING
 
 import click
-from rich.table import Table
-from rich.text import Text
 
 from octracker.cli.output import show_table
 from octracker.cli.progress import progress_bar
 from octracker.load.inbox import list_inbox_files
 from octracker.load.pipeline import PipelineResult, refresh, refresh_plan
 from octracker.store.query import relation_exists, run_query
+
+if TYPE_CHECKING:  # rich loads when a table is printed for a person (not under --quiet, nor for JSON)
+    from rich.table import Table
 
 SHORT_COLUMNS = ("pipeline", "status", "new", "rev", "same", "gone", "quar")
 
@@ -36,6 +38,9 @@ def summary_rows(results: list[PipelineResult]) -> list[list[str]]:
 
 
 def summary_table(results: list[PipelineResult]) -> Table:
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(title="Refresh", header_style="bold")
     for column in ("pipeline", "status", "new", "revised", "unchanged", "retracted", "quarantined"):
         table.add_column(column, justify="right" if column not in ("pipeline", "status") else "left")

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.metadata
 from pathlib import Path
 
 import duckdb
-import pandera
 import polars
 
 import octracker
@@ -25,7 +25,10 @@ ENGINE_DIR = Path(octracker.__file__).resolve().parent
 @functools.cache
 def engine_fingerprint() -> str:
     """The engine's code and the libraries that read and check rows: a change in any of them re-reads."""
-    digest = hashlib.sha256(f"{polars.__version__} {pandera.__version__} {duckdb.__version__}".encode())
+    # Pandera's version from its installed metadata: importing it here would cost every load its import, also
+    # those that never get to a check.
+    pandera = importlib.metadata.version("pandera")
+    digest = hashlib.sha256(f"{polars.__version__} {pandera} {duckdb.__version__}".encode())
     for path in sorted(ENGINE_DIR.rglob("*.py")):
         digest.update(path.relative_to(ENGINE_DIR).as_posix().encode())
         digest.update(path.read_bytes())

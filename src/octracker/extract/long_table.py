@@ -12,7 +12,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
-import pyarrow.parquet as pq
 
 from octracker.content.catalog import Catalog, name_key
 from octracker.countries import is_known_geo
@@ -331,6 +330,8 @@ def _parquet_cells(path: Path, max_bytes: int) -> tuple[pl.DataFrame | None, lis
 
     The row's text (`_raw`) and the optional columns the file lacks are added by the caller, for the rows it reads.
     """
+    import pyarrow.parquet as pq  # only for a Parquet file: a CSV or a publisher's file does not pay its import
+
     try:
         meta = pq.ParquetFile(path).metadata
         unpacked = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))

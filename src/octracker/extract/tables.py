@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pyarrow.parquet as pq
-
 from octracker.content.catalog import Catalog, name_key
 from octracker.errors import InputRefused
 from octracker.extract.long_table import REQUIRED_COLUMNS, extract_long_table
@@ -31,6 +29,8 @@ def detect_table_kind(path: Path, catalog: Catalog | None = None) -> str | None:
     """
     kind = sniff_format(path)
     if kind == "parquet":
+        import pyarrow.parquet as pq  # only for a Parquet file (see long_table)
+
         try:
             names = pq.read_schema(path).names
         except Exception:  # a damaged Parquet file is simply not a table we know

@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-import pandera.errors
 import polars as pl
 
 from octracker.content.catalog import Catalog
@@ -26,8 +25,28 @@ QUICK_CHECK_ROWS = 50_000
 
 
 @functools.cache
+def load_pandera() -> None:
+    """Import Pandera's Polars API and the built-in checks its first validation registers, without Hypothesis.
+
+    Pandera imports Hypothesis, when it is installed, for generating example data from a schema, which the
+    engine never does: 0.1-0.3 s of every load's first check where the test tools are installed. A process that
+    already holds Hypothesis (a test run) keeps it as it is.
+    """
+    hidden = "hypothesis" not in sys.modules
+    if hidden:
+        sys.modules["hypothesis"] = None  # type: ignore[assignment]  # its import then fails: Pandera goes without
+    try:
+        import pandera.backends.polars.builtin_checks  # noqa: F401 - registered on first use otherwise
+        import pandera.polars  # noqa: F401
+    finally:
+        if hidden and sys.modules.get("hypothesis", ...) is None:
+            del sys.modules["hypothesis"]
+
+
+@functools.cache
 def load_schema_module(schemas_dir: Path) -> ModuleType:
     """Import `schemas/observation.py` by path: the data contract is project content, not engine code."""
+    load_pandera()
     path = schemas_dir / "observation.py"
     if not path.exists():
         raise SpecError(f"{path}: the canonical observation model is missing")
@@ -62,6 +81,8 @@ def check_contract(frame: pl.DataFrame, schemas_dir: Path, *, quick_from: int = 
     if key and typed and frame.height >= quick_from and key_proven_unique(frame, key):
         schema = copy.deepcopy(schema)
         schema.unique = None
+    import pandera.errors  # loaded with the model by load_schema_module
+
     try:
         schema.validate(frame, lazy=True)
     except pandera.errors.SchemaErrors as exc:

@@ -11,7 +11,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import openpyxl
 import polars as pl
 
 from octracker.content.catalog import Catalog, Indicator, name_key
@@ -169,6 +168,8 @@ def _xlsx_rows(path: Path, max_unzipped: int) -> list[tuple[int, list[Cell]]] | 
 def _workbook(path: Path) -> Iterator:
     """The workbook read-only with the values Excel last computed; opened from a handle so that the file's
     extension does not matter (openpyxl refuses a path not ending in .xlsx)."""
+    import openpyxl  # 0.1-0.2 s to import: only for the index workbooks it reads, not for every load
+
     with open(path, "rb") as fh:
         workbook = openpyxl.load_workbook(fh, read_only=True, data_only=True)
         try:

@@ -6,6 +6,7 @@ import contextlib
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
@@ -20,7 +21,6 @@ from octracker.content.fingerprints import (
 from octracker.content.specs import PipelineSpec, load_specs, select_specs
 from octracker.errors import InputRefused, PublishFailed, WarehouseBusy
 from octracker.extracts import Problem
-from octracker.load.feed_runs import Prefetched, prefetch_feeds, run_feed_pipeline
 from octracker.load.inbox import INBOX_PIPELINE, IngestOverrides, ingest_inbox, stage_into_inbox
 from octracker.load.loading import (  # noqa: F401 - re-exported: the run primitives other modules call by these names
     PipelineResult,
@@ -36,6 +36,9 @@ from octracker.store.runs import finish_run, mark_interrupted_runs, start_run
 from octracker.store.settings import Settings
 from octracker.store.warehouse import writer_session
 from octracker.store.writers import pipeline_lease, write_transaction
+
+if TYPE_CHECKING:
+    from octracker.load.feed_runs import Prefetched
 
 
 def run_pipeline(
@@ -68,6 +71,8 @@ def run_leased_pipeline(
     prefetched: Prefetched | None = None,
 ) -> PipelineResult:
     if spec.feed is not None:
+        from octracker.load.feed_runs import run_feed_pipeline  # the HTTP client (httpx) only for a feed
+
         return run_feed_pipeline(con, spec, settings, catalog, trigger=trigger, prefetched=prefetched)
     run_id = start_run(con, spec.name, trigger)
     document = None
@@ -155,7 +160,11 @@ def refresh(
     """
     specs, with_inbox = refresh_plan(settings, names)
     results: list[PipelineResult] = []
-    prefetched = prefetch_feeds(settings, specs, stopping)
+    prefetched: dict[str, Prefetched] = {}
+    if any(spec.feed is not None for spec in specs):
+        from octracker.load.feed_runs import prefetch_feeds  # the HTTP client (httpx) only when there are feeds
+
+        prefetched = prefetch_feeds(settings, specs, stopping)
     if stopping is not None and stopping.is_set():
         return results
 
