@@ -8,12 +8,18 @@ import hashlib
 import os
 import re
 import shutil
+import struct
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import astuple
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # not on Windows: the published copy is then always copied whole
+    fcntl = None  # type: ignore[assignment]
 
 import duckdb
 import polars as pl
@@ -398,26 +404,35 @@ def prepare_warehouse(con: duckdb.DuckDBPyConnection, settings: Settings, catalo
 
 
 def publish(con: duckdb.DuckDBPyConnection, settings: Settings) -> Path | None:
-    """Copy the checkpointed warehouse to the published path atomically; readers keep their old copy.
+    """Put a copy of the checkpointed warehouse under the published path atomically; readers keep their old copy.
 
-    A lake publishes nothing: readers attach it read-only and every commit is already a consistent snapshot.
+    The copy is a new file taking the name by a rename, so a reader with the old one open keeps reading it. That
+    file is usually made from the spare (see `refresh_spare`), the copy published before the current one, in which
+    only the blocks that differ are written; a whole copy is made when there is no spare or a reader still has it
+    open. A lake publishes nothing: readers attach it read-only and every commit is already a consistent snapshot.
     """
     if settings.lake is not None:
         return None
     con.execute("CHECKPOINT")
     target = settings.published_path
+    spare = publish_spare_path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     # A copy left by a publisher that died half-way was never renamed, so no reader ever saw it; the one
     # writer (this process) removes it.
-    for leftover in target.parent.glob(f".{target.name}.*.tmp"):
+    for leftover in (*target.parent.glob(f".{target.name}.*.tmp"), *spare.parent.glob(f"{spare.name}.*.tmp")):
         leftover.unlink(missing_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
-        shutil.copyfile(settings.warehouse, tmp)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
+        if spare.exists() and target.exists() and os.path.samefile(spare, target):
+            spare.unlink()  # never written in place: it is what readers open
+        fresh = spare if refresh_spare(settings.warehouse, spare) else tmp
+        if fresh == tmp:
+            shutil.copyfile(settings.warehouse, tmp)
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+        kept = keep_as_spare(target, spare)
         # os.replace swaps the name only: an analyst with the old copy open keeps reading it untouched.
-        os.replace(tmp, target)
+        os.replace(fresh, target)
     except OSError as exc:
         tmp.unlink(missing_ok=True)  # never leave half a copy behind
         raise PublishFailed(
@@ -425,7 +440,63 @@ def publish(con: duckdb.DuckDBPyConnection, settings: Settings) -> Path | None:
             f"written ({exc.strerror or exc}); they still read the previous copy. Free space in {target.parent}, "
             "then run `octracker refresh` again: nothing is loaded twice and the copy is published"
         ) from None
+    if kept is not None:
+        with contextlib.suppress(OSError):  # without a spare the next publish copies the whole file
+            os.replace(kept, spare)
     return target
+
+
+def keep_as_spare(target: Path, spare: Path) -> Path | None:
+    """A second name for the copy readers have now, which becomes the spare once the new copy has taken its place;
+    None when there is none yet or the file system has no hard links."""
+    kept = spare.with_name(f"{spare.name}.{os.getpid()}.tmp")
+    try:
+        os.link(target, kept)
+    except OSError:
+        return None
+    return kept
+
+
+def publish_spare_path(published: Path) -> Path:
+    """Where the copy published before the current one is kept (beside the warehouse, hidden from readers)."""
+    return published.parent.parent / f".{published.name}.published-spare"
+
+
+#: Bytes compared at once when a spare is brought up to date (DuckDB's blocks are 256 KiB).
+SPARE_CHUNK = 256 * 1024
+
+
+def refresh_spare(source: Path, spare: Path) -> bool:
+    """Make `spare` a byte-for-byte copy of `source` by writing only the blocks that differ, then sync it; False
+    (nothing done) when there is no spare or a reader still has it open, and a whole copy must be made instead.
+
+    After a small change DuckDB's checkpoint rewrites a few MB of a warehouse of hundreds, so this reads both
+    files from the page cache and writes and syncs those few MB only. No reader can open the spare meanwhile:
+    it is only reached through the published name once it is whole, and the open-file-description write lock
+    held while it is written conflicts with DuckDB's read lock, in this process too, so a reader that kept it
+    open since it was published makes this fall back, and none can take it up while it is written. A spare left
+    half-written by a crash is put right the same way, being compared byte for byte.
+    """
+    lock = getattr(fcntl, "F_OFD_SETLK", None) if fcntl is not None else None
+    if lock is None or not spare.is_file():
+        return False
+    fd = os.open(spare, os.O_RDWR)
+    try:
+        try:
+            fcntl.fcntl(fd, lock, struct.pack("hhqqi", fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0))
+        except OSError:
+            return False  # a reader has it open
+        offset = 0
+        with open(source, "rb", buffering=0) as src:
+            while block := src.read(SPARE_CHUNK):
+                if os.pread(fd, len(block), offset) != block:
+                    os.pwrite(fd, block, offset)
+                offset += len(block)
+        os.ftruncate(fd, offset)
+        os.fsync(fd)
+    finally:
+        os.close(fd)  # and with it the lock
+    return True
 
 
 def sync_alert_rules(con: duckdb.DuckDBPyConnection, rules: list[AlertRule]) -> None:
