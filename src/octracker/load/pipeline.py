@@ -20,6 +20,7 @@ from octracker.content.fingerprints import (
 )
 from octracker.content.specs import PipelineSpec, load_specs, select_specs
 from octracker.errors import InputRefused, PublishFailed, WarehouseBusy
+from octracker.extract.validation import warm_up_contract
 from octracker.extracts import Problem
 from octracker.load.inbox import INBOX_PIPELINE, IngestOverrides, ingest_inbox, stage_into_inbox
 from octracker.load.loading import (  # noqa: F401 - re-exported: the run primitives other modules call by these names
@@ -211,11 +212,19 @@ def ingest_files(
     the writer: a copy that appeared earlier could be taken by a scheduled inbox run while this one waits.
     """
     results: list[PipelineResult] = []
-    with published_or_reported(results.append):
-        with open_refresh(settings) as (con, catalog), pipeline_lease(con, INBOX_PIPELINE, settings.lock_timeout_s):
-            if stage:
-                paths = [stage_into_inbox(p, settings.inbox_dir) for p in paths]
-            results += ingest_inbox(
-                con, settings, catalog, trigger=trigger, paths=paths, overrides=overrides, on_result=on_result
-            )
+    # Files given to read now are read and checked: the contract loads while the warehouse is prepared.
+    contract = warm_up_contract(settings.schemas_dir)
+    try:
+        with published_or_reported(results.append):
+            with (
+                open_refresh(settings) as (con, catalog),
+                pipeline_lease(con, INBOX_PIPELINE, settings.lock_timeout_s),
+            ):
+                if stage:
+                    paths = [stage_into_inbox(p, settings.inbox_dir) for p in paths]
+                results += ingest_inbox(
+                    con, settings, catalog, trigger=trigger, paths=paths, overrides=overrides, on_result=on_result
+                )
+    finally:
+        contract.join()
     return results
