@@ -298,7 +298,9 @@ def test_the_refresh_summary_says_how_many_values_changed_and_where_to_look(scra
     first = run_cli(scratch_project, "refresh")
     assert first.exit_code == 0, first.output
     new = current_values(scratch_project)
-    assert f"Changed values: {new} new, 0 revised, 0 retracted; `octracker changes --since " in first.output
+    assert f"Changed values: {new} new, 0 revised, 0 retracted; to list them:\n  octracker changes --since " in (
+        first.output
+    )
     assert "Changed values" not in run_cli(scratch_project, "refresh").output
 
 

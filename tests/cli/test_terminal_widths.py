@@ -232,3 +232,20 @@ def test_refresh_at_80_columns_prints_every_pipeline_name_whole(tmp_path, monkey
     assert {row[1] for row in rows} <= {"success", "unreachable", "unchanged"}
     # (Warnings go to stderr whole, for the terminal to wrap: a message pasted into a search stays one line.)
     assert wider_than([line for line in lines if not line.startswith("Warning: ")], 80) == []
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_after_a_refresh_the_command_that_lists_its_changes_stands_whole_on_a_line_of_its_own(tmp_path, width):
+    """At 80 columns the hint once wrapped inside `octracker changes --since ...`: pasted, half a command."""
+    from octracker.store.settings import build_settings
+
+    settings = build_settings(project=REPO, warehouse=tmp_path / "octracker.duckdb", environ={})
+    lines = at_width(settings, width, "refresh", "oci_workbook", "oci_2021_belgium")
+    assert wider_than(lines, width) == []
+    at = next(n for n, line in enumerate(lines) if line.startswith("Changed values: "))
+    assert lines[at].endswith("; to list them:")
+    command = lines[at + 1].split()
+    assert lines[at + 1] == "  " + " ".join(command) and command[:3] == ["octracker", "changes", "--since"]
+    # Pasted as printed, it lists exactly the values the refresh counted.
+    listed = json.loads(run_cli(settings, *command[1:], "--format", "json").output)
+    assert len(listed) == int(lines[at].split()[2]) > 0

@@ -94,7 +94,8 @@ def refresh_command(app, pipelines: tuple[str, ...], as_json: bool, strict: bool
 
 
 def changes_line(target, run_ids: list[str]) -> str:
-    """How many values these runs changed (as the `changes` view counts them) and the command that lists them."""
+    """How many values these runs changed (as the `changes` view counts them) and, on a line of its own, the command
+    that lists them: a terminal wraps a long line anywhere, and a command cut in two cannot be pasted."""
     if not run_ids or not relation_exists(target, "changes"):
         return "Changed values: see the table above."
     marks = ", ".join("?" * len(run_ids))
@@ -106,12 +107,12 @@ def changes_line(target, run_ids: list[str]) -> str:
     counts = {change: n for change, n, _ in rows}
     first = min((at for _, _, at in rows), default=None)
     if len(run_ids) == 1:
-        where = f"`octracker changes --run {run_ids[0]}`"
+        command = f"octracker changes --run {run_ids[0]}"
     else:
-        where = f"`octracker changes --since {first:%Y-%m-%dT%H:%M:%S}`" if first else "`octracker changes`"
+        command = f"octracker changes --since {first:%Y-%m-%dT%H:%M:%S}" if first else "octracker changes"
     return (
         f"Changed values: {counts.get('new', 0)} new, {counts.get('revised', 0)} revised, "
-        f"{counts.get('retracted', 0)} retracted; {where} lists them."
+        f"{counts.get('retracted', 0)} retracted; to list them:\n  {command}"
     )
 
 
@@ -135,7 +136,11 @@ def print_results(app, results: list[PipelineResult], as_json: bool, *, strict: 
         elif written == 0 and all(r.status in ("success", "unchanged") for r in results):
             app.out.print("Nothing new: the warehouse already holds every value these sources state.")
         elif written:
-            app.out.print(changes_line(app.settings.read_target, [r.run_id for r in results if r.run_id]))
+            app.out.print(
+                changes_line(app.settings.read_target, [r.run_id for r in results if r.run_id]),
+                markup=False,
+                highlight=False,
+            )
         if relation_exists(app.settings.read_target, "trend_alerts"):
             _, [(count,)] = run_query(app.settings.read_target, "SELECT COUNT(*) FROM trend_alerts")
             app.out.print(
