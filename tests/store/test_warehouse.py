@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 
 import duckdb
@@ -61,12 +62,28 @@ def test_failing_migration_is_rolled_back_with_its_record(tmp_path, settings):
     shutil.copytree(settings.migrations_dir, migrations)
     (migrations / "9999_broken.sql").write_text("CREATE TABLE half_done (a INTEGER);\nSELECT * FROM no_such_table;\n")
     with open_writer(settings) as con:
-        with pytest.raises(OctrackerError, match="9999_broken.sql: migration failed and was rolled back"):
+        with pytest.raises(OctrackerError, match="9999_broken.sql: migration failed and was rolled back") as failed:
             apply_migrations(con, migrations)
+        # What failed when they were applied together stays attached (--debug shows it), not dropped.
+        assert isinstance(failed.value.__cause__, duckdb.Error) and "no_such_table" in str(failed.value.__cause__)
         assert con.execute("SELECT COUNT(*) FROM schema_migrations WHERE version = 9999").fetchone()[0] == 0
         assert con.execute("SELECT COUNT(*) FROM duckdb_tables() WHERE table_name = 'half_done'").fetchone()[0] == 0
         # The good migrations before it stay applied.
         assert con.execute("SELECT COUNT(*) FROM schema_migrations").fetchone()[0] >= 1
+
+
+@pytest.mark.one_backend
+def test_migrations_that_fail_together_but_not_alone_are_applied_one_by_one_with_a_warning(tmp_path, settings, caplog):
+    # A CHECKPOINT cannot follow other files' changes in one transaction; alone it can.
+    migrations = tmp_path / "migrations"
+    shutil.copytree(settings.migrations_dir, migrations)
+    (migrations / "9999_checkpoint.sql").write_text("CHECKPOINT;\n")
+    with open_writer(settings) as con, caplog.at_level(logging.WARNING, logger="octracker.store.warehouse"):
+        applied = apply_migrations(con, migrations)
+        assert applied[-1] == "9999_checkpoint.sql" and len(applied) == len(list(migrations.glob("*.sql")))
+    (warning,) = [r.getMessage() for r in caplog.records]
+    assert "failed when applied in one transaction" in warning and "CHECKPOINT" in warning
+    assert warning.endswith("applied one by one instead")
 
 
 @pytest.mark.one_backend

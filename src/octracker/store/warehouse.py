@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import logging
 import os
 import re
 import shutil
@@ -31,6 +32,8 @@ from octracker.store.lake import DuckConfig, LakeTarget, connect_lake, describe_
 from octracker.store.rows import one_row
 from octracker.store.settings import Settings
 from octracker.store.writers import open_shared_lake_writer, write_transaction
+
+log = logging.getLogger("octracker.store.warehouse")
 
 #: The storage format of a new warehouse file: DuckDB 1.3's, the oldest with DICT_FSST text compression.
 #: DuckDB's default for a new file is 0.10's format, whose compression of text columns made writing a table's
@@ -244,12 +247,15 @@ def apply_migrations(con: duckdb.DuckDBPyConnection, migrations_dir: Path) -> li
     pending = [m for m in list_migrations(migrations_dir) if m[0] not in done]
     # Asked once, and only when a migration is due: most refreshes have none to apply.
     file_only = bool(pending) and takes_file_only_sql(con)
+    together: duckdb.Error | None = None
     if len(pending) > 1:
         # A new warehouse: every migration in one transaction, each with its record (14 commits and checks took
         # 0.04 s on a quiet machine, 0.2-0.4 s on a busy one). Should one fail, they are applied one by one below,
         # so that those before it stay applied and the failing file is named.
-        with contextlib.suppress(duckdb.Error):
+        try:
             return write_transaction(con, lambda: _apply_pending(con, pending, file_only), what="migrations")
+        except duckdb.Error as exc:
+            together = exc
     applied: list[str] = []
     for migration in pending:
         path = migration[2]
@@ -258,7 +264,16 @@ def apply_migrations(con: duckdb.DuckDBPyConnection, migrations_dir: Path) -> li
                 con, lambda: _apply_pending(con, [migration], file_only), what=f"migration {path.name}"
             )
         except duckdb.Error as exc:
-            raise OctrackerError(f"{path}: migration failed and was rolled back: {exc}") from None
+            # The error of the migrations applied together stays attached (shown with --debug).
+            raise OctrackerError(f"{path}: migration failed and was rolled back: {exc}") from together or exc
+    if together is not None:
+        # Each applies alone but not with the others (a CHECKPOINT, say, after another file's changes): say so.
+        log.warning(
+            "%s: the %d migrations failed when applied in one transaction (%s); applied one by one instead",
+            migrations_dir,
+            len(pending),
+            str(together).strip().splitlines()[0],
+        )
     return applied
 
 
