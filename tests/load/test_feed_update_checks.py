@@ -11,6 +11,7 @@ import json
 import zipfile
 from pathlib import Path
 
+import fastexcel
 import pytest
 
 from conftest import query
@@ -138,6 +139,19 @@ def release_date_as_a_date_cell(content: bytes) -> bytes:
     )
 
 
+def cells_left_out(content: bytes) -> bytes:
+    """The recorded export with empty cells left out of rows, as spreadsheets write them: the release date moved
+    from A2 to C2 (no A2 or B2 in the file) and the header's Region cell (C3) removed."""
+    return edited(
+        content,
+        {
+            "xl/worksheets/sheet1.xml": lambda data: data.replace(
+                b'<c r="A2" t="s"><v>1</v></c>', b'<c r="C2" t="s"><v>1</v></c>'
+            ).replace(b'<c r="C3" t="s"><v>4</v></c>', b"")
+        },
+    )
+
+
 @pytest.mark.parametrize(
     "kind, path, variant",
     [
@@ -147,6 +161,7 @@ def release_date_as_a_date_cell(content: bytes) -> bytes:
         ("sdmx_csv", EUROSTAT / "sdg_04_20.csv", None),
         ("unodc_xlsx", UNODC, None),
         ("unodc_xlsx", UNODC, release_date_as_a_date_cell),
+        ("unodc_xlsx", UNODC, cells_left_out),
     ],
     ids=lambda v: v if isinstance(v, str) else getattr(v, "name", getattr(v, "__name__", "as recorded")),
 )
@@ -164,6 +179,19 @@ def test_a_unodc_release_date_is_read_from_the_start_of_the_sheet_alone():
     # Not well-formed XML past the first rows.
     cut = edited(UNODC.read_bytes(), {"xl/worksheets/sheet1.xml": lambda data: data[: data.index(b'<row r="12"')]})
     assert unodc_xlsx.vintage(cut, name=UNODC.name) == dt.datetime(2024, 5, 16, tzinfo=dt.UTC)
+
+
+def test_the_first_rows_read_from_the_sheet_keep_each_cell_in_its_column():
+    """A row that leaves a cell out (a variant of the recorded export, see `cells_left_out`) does not shift the
+    cells after it left: the cheap read of the first rows gives every text cell where the whole read has it."""
+    content = cells_left_out(UNODC.read_bytes())
+    head = head_rows(content, 5)
+    whole = fastexcel.read_excel(content).load_sheet(0, header_row=None, n_rows=5, dtypes="string").to_polars()
+    assert head is not None and head[1][2] == "16/05/2024" and head[2][2:4] == ["", "Subregion"]
+    for got, row in zip(head, whole.rows(), strict=True):
+        assert len(got) <= len(row)
+        # A number cell is None in the cheap read (its text depends on the cell's format).
+        assert [c for c in got if c is not None] == [row[i] or "" for i, c in enumerate(got) if c is not None]
 
 
 def test_a_unodc_export_built_to_expand_is_not_unzipped_for_its_release_date():

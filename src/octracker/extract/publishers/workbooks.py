@@ -145,9 +145,9 @@ def _cell_ref(xml: bytes, at: int) -> str:
 
 
 def head_rows(content: bytes, n_rows: int) -> list[list[str | None]] | None:
-    """The first `n_rows` rows of the first sheet, each cell as its text (rows the sheet skips are empty); a cell
-    whose text depends on its number format (a number, a date) is None. None when the workbook cannot be read
-    this way (or one built to expand): the caller reads it whole instead, with its checks.
+    """The first `n_rows` rows of the first sheet, each cell as its text in its column (rows and cells the sheet
+    skips are empty); a cell whose text depends on its number format (a number, a date) is None. None when the
+    workbook cannot be read this way (or one built to expand): the caller reads it whole instead, with its checks.
 
     Streams the sheet's XML and the shared strings only as far as those rows need.
     """
@@ -165,7 +165,11 @@ def head_rows(content: bytes, n_rows: int) -> list[list[str | None]] | None:
 
 
 def _head_cells(zf: zipfile.ZipFile, part: str, n_rows: int) -> list[list[tuple[str, str | None]]]:
-    """(cell type, raw value) of each cell in the first `n_rows` rows, read from the start of the sheet's XML."""
+    """(cell type, raw value) of each cell in the first `n_rows` rows, read from the start of the sheet's XML.
+
+    A cell sits in the column its reference names (`r="C5"`): a spreadsheet leaves empty cells out, and the
+    cells after one would otherwise shift left. A cell without a reference follows the one before it.
+    """
     rows: list[list[tuple[str, str | None]]] = [[] for _ in range(n_rows)]
     at = -1
     with zf.open(part) as stream:
@@ -177,6 +181,11 @@ def _head_cells(zf: zipfile.ZipFile, part: str, n_rows: int) -> list[list[tuple[
             if at >= n_rows or at < 0:
                 break
             for cell in element.iter(f"{_MAIN}c"):
+                column = _column_index(cell.get("r"))
+                if column is not None:
+                    if column < len(rows[at]):
+                        raise ValueError(f"cell {cell.get('r')} stands after a cell to its right")
+                    rows[at] += [("n", None)] * (column - len(rows[at]))
                 kind = cell.get("t", "n")
                 value: str | None
                 if kind == "inlineStr":
@@ -187,6 +196,19 @@ def _head_cells(zf: zipfile.ZipFile, part: str, n_rows: int) -> list[list[tuple[
                 rows[at].append((kind, value))
             element.clear()
     return rows
+
+
+def _column_index(reference: str | None) -> int | None:
+    """The 0-based column of a cell reference (`C5` -> 2, `AA1` -> 26); None without one."""
+    if not reference:
+        return None
+    letters = reference.rstrip("0123456789")
+    if not letters.isalpha() or not letters.isupper():
+        raise ValueError(f"{reference!r} is not a cell reference")
+    index = 0
+    for letter in letters:
+        index = index * 26 + ord(letter) - ord("A") + 1
+    return index - 1
 
 
 def _shared_strings(zf: zipfile.ZipFile, wanted: set[int]) -> dict[int, str]:
