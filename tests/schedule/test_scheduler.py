@@ -24,7 +24,7 @@ from conftest import child_env, octracker_command, run_octracker
 from lakes import cli_options
 from octracker.alerts.deliveries import SendReport
 from octracker.content.schedules import crontab_trigger, previous_fire_time
-from octracker.errors import SpecError, WarehouseBusy
+from octracker.errors import OctrackerError, SpecError, WarehouseBusy
 from octracker.extract.extractors import EXTRACTORS, extract_narrative
 from octracker.load.pipeline import refresh
 from octracker.schedule import scheduler as scheduler_module
@@ -327,6 +327,43 @@ def test_a_published_copy_that_is_not_damaged_but_unreadable_stops_the_scheduler
     assert f"Error: {small_project.published_path}: the published copy cannot be read (" in started.stderr
     assert "Is a directory" in started.stderr and "publishing it again" not in started.stderr
     assert small_project.published_path.is_dir()
+
+
+def test_a_published_copy_failing_its_checksums_is_published_again(small_project):
+    """Damage DuckDB finds only by its checksums (a database header zeroed, the file's size and magic intact)."""
+    refresh(small_project, ["oci_2021_belgium"])
+    published = small_project.published_path
+    before = read_last_successes(small_project)
+    content = bytearray(published.read_bytes())
+    content[4096 : 4096 + 64] = bytes(64)
+    published.write_bytes(bytes(content))
+    with pytest.raises(duckdb.IOException):
+        duckdb.connect(str(published), read_only=True)
+    assert read_last_successes(small_project) == before and "oci_2021_belgium" in before
+
+
+def test_a_published_copy_another_program_writes_to_is_left_alone(small_project):
+    """Not damage: the program holding it (an analyst's DuckDB shell opened without -readonly) keeps its file."""
+    refresh(small_project, ["oci_2021_belgium"])
+    published = small_project.published_path
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, sys; c = duckdb.connect({str(published)!r}); print(1); sys.stdin.read()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "1"
+        inode = published.stat().st_ino
+        with pytest.raises(OctrackerError, match="the published copy cannot be read .*close any program writing"):
+            read_last_successes(small_project)
+        assert published.stat().st_ino == inode
+    finally:
+        holder.communicate("", timeout=60)
 
 
 FAILING_START = """

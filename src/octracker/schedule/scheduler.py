@@ -64,16 +64,13 @@ ALERTS_EXECUTOR = "alerts"
 RECORD_JOB = "record_missed_runs"
 
 
-#: What DuckDB says of a file that is not a whole database: not one at all, cut short, or failing its checksums.
-_DAMAGED = ("not a valid DuckDB database file", "Could not read enough bytes", "Corrupt database file")
-
-
 def read_last_successes(settings: Settings) -> dict[str, dt.datetime]:
     """When each pipeline last succeeded (UTC), from the published copy (or the lake): never waits on a writer.
 
     A published copy that is damaged (not a database, cut short, failing its checksums) is published again from
     the warehouse first: it is only a copy, and the scheduler must start. Any other failure to read it (a
-    directory in its place, no permission) is the operator's to fix, and stops the scheduler saying so.
+    directory in its place, no permission, a program writing to it) is the operator's to fix, and stops the
+    scheduler saying so.
     """
     try:
         return _last_successes(settings)
@@ -81,10 +78,11 @@ def read_last_successes(settings: Settings) -> dict[str, dt.datetime]:
         if settings.lake is not None:
             raise
         reason = str(exc).strip().splitlines()[0]
-        if not (isinstance(exc, duckdb.IOException) and any(sign in reason for sign in _DAMAGED)):
+        if not _damaged(settings.published_path, exc):
             raise OctrackerError(
-                f"{settings.published_path}: the published copy cannot be read ({reason}); make it readable to "
-                "the user running octracker, or delete it: the next refresh publishes it again"
+                f"{settings.published_path}: the published copy cannot be read ({reason}); close any program "
+                "writing to it, make it readable to the user running octracker, or delete it: the next refresh "
+                "publishes it again"
             ) from None
         log.warning(
             "%s: the published copy cannot be read (%s); publishing it again from the warehouse",
@@ -95,6 +93,24 @@ def read_last_successes(settings: Settings) -> dict[str, dt.datetime]:
         pass  # publishes on the way out
     log.warning("%s: published again from the warehouse; analysts read it as before", settings.published_path)
     return _last_successes(settings)
+
+
+def _damaged(path: Path, exc: duckdb.Error) -> bool:
+    """DuckDB could not read the file because it is not a whole database (not one at all, cut short, failing its
+    checksums), told from the file rather than from DuckDB's wording: an I/O error on a regular file this user
+    may read and no other program holds open for writing. A directory in its place, no permission to read, or a
+    program writing to it is not damage: publishing again would not help, or would overwrite its work."""
+    if not isinstance(exc, duckdb.IOException):
+        return False
+    try:
+        if not path.is_file() or not os.access(path, os.R_OK):
+            return False
+        with open(path, "rb") as fh:
+            # A POSIX record lock, the kind DuckDB takes: a shared one is refused while a writer holds the file.
+            fcntl.lockf(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    return True
 
 
 def _last_successes(settings: Settings) -> dict[str, dt.datetime]:
