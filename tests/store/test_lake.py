@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -115,6 +117,44 @@ def test_local_catalog_lake_refreshes_and_answers_queries_with_extensions_from_t
     finally:
         con.close()
     assert installed["ducklake"].endswith("duckdb_extension_ducklake/extensions/v1.5.5/ducklake.duckdb_extension")
+
+
+#: A process that attaches a local lake of its own with the extensions installed into the folder given.
+ATTACH_WITH_EXTENSIONS_IN = """
+import sys
+from pathlib import Path
+from octracker.store import lake
+lake.extension_directory = lambda: Path(sys.argv[1])
+target = lake.LakeTarget("duckdb", sys.argv[2], sys.argv[2] + ".files/")
+con = lake.connect_lake(target, read_only=False)
+con.execute("CREATE TABLE t AS SELECT 42 AS answer")
+print(con.execute("SELECT answer FROM t").fetchone()[0])
+"""
+
+
+def test_processes_installing_the_extensions_at_once_each_get_them_and_leave_the_users_duckdb_alone(
+    tmp_path, lake_server
+):
+    """Several octracker processes of one environment (and of others, each in its own folder) once met in the
+    user's shared ~/.duckdb, one loading an extension while another wrote it."""
+    assert lake.extension_directory().is_relative_to(sys.prefix)
+    home, extensions = tmp_path / "home", tmp_path / "extensions"
+    home.mkdir()
+    extensions.mkdir()
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", ATTACH_WITH_EXTENSIONS_IN, str(extensions), str(tmp_path / f"lake{n}.ducklake")],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "HOME": str(home)},
+        )
+        for n in range(4)
+    ]
+    answers = [child.communicate(timeout=300) for child in children]
+    assert [(child.returncode, out.strip()) for child, (out, _) in zip(children, answers)] == [(0, "42")] * 4, answers
+    assert [p.name for p in extensions.rglob("*.duckdb_extension")] == ["ducklake.duckdb_extension"]
+    assert list(home.iterdir()) == []
 
 
 def test_a_wrong_password_is_never_printed(lake_settings):

@@ -2,17 +2,22 @@
 
 A target is written `ducklake:postgres:[LIBPQ]` or `ducklake:PATH.ducklake` wherever a warehouse file is
 accepted (`--warehouse`, `OCTRACKER_WAREHOUSE`). The DuckLake and PostgreSQL extensions come from the
-`octracker[lake]` wheels and are installed from those files, never downloaded.
+`octracker[lake]` wheels and are installed from those files, never downloaded, into an extension directory of
+this Python environment's own (not the `~/.duckdb` that every environment and DuckDB program of the user shares).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
+import hashlib
 import importlib.util
 import os
 import re
+import sys
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeGuard
@@ -190,23 +195,61 @@ def extension_file(name: str) -> Path:
     return wanted
 
 
-def load_extension(con: duckdb.DuckDBPyConnection, name: str) -> None:
-    """INSTALL the extension from its wheel's file (once per machine), then LOAD it."""
-    path = extension_file(name)
+def extension_directory() -> Path:
+    """Where this Python environment keeps the DuckDB extensions it installs from its wheels: inside the
+    environment, or when that is read-only, a folder of the user's cache named after the environment.
+
+    Not DuckDB's default `~/.duckdb`: every environment of the user shares that one, and two environments that
+    each install their own wheel's copy there (several checkouts testing at once) replace it in turn, one
+    loading the file while the other writes it.
+    """
+    inside = Path(sys.prefix) / "share" / "octracker" / "duckdb_extensions"
+    environment = hashlib.sha256(str(Path(sys.prefix).resolve()).encode()).hexdigest()[:16]
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "octracker" / "duckdb_extensions"
+    for directory in (inside, cache / environment):
+        with contextlib.suppress(OSError):
+            directory.mkdir(parents=True, exist_ok=True)
+            (directory / ".lock").touch()
+            return directory
+    raise OctrackerError(
+        f"no folder to install the DuckDB extensions into: neither {inside} nor {cache / environment} can be "
+        "created and written; make one of them writable for the user running octracker"
+    )
+
+
+@contextlib.contextmanager
+def _extension_lock(directory: Path, *, exclusive: bool) -> Iterator[None]:
+    """Processes of one environment take turns: one installs while none loads, any number load at once."""
+    with open(directory / ".lock", "ab") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
+
+
+def _installed_from(con: duckdb.DuckDBPyConnection, name: str) -> str | None:
     row = con.execute(
-        "SELECT installed, installed_from FROM duckdb_extensions() "
-        "WHERE extension_name = ? OR list_contains(aliases, ?)",
+        "SELECT installed_from FROM duckdb_extensions() "
+        "WHERE installed AND (extension_name = ? OR list_contains(aliases, ?))",
         [name, name],
     ).fetchone()
-    if not row or not row[0] or row[1] != str(path):
-        try:
-            # FORCE replaces a copy installed from anywhere else (e.g. a download by another tool).
-            con.execute(f"FORCE INSTALL {sql_literal(str(path))}")
-        except duckdb.IOException:
-            # No writable extension directory (~/.duckdb): load the wheel's file where it is.
-            con.execute(f"LOAD {sql_literal(str(path))}")
-            return
-    con.execute(f"LOAD {name}")
+    return row[0] if row else None
+
+
+def load_extension(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """LOAD the extension from this environment's extension directory, installing it there from its wheel's file
+    first when it is not yet (once per environment and DuckDB release)."""
+    path = str(extension_file(name))
+    directory = str(extension_directory())
+    if con.execute("SELECT current_setting('extension_directory')").fetchone() != (directory,):
+        con.execute(f"SET extension_directory = {sql_literal(directory)}")
+    with _extension_lock(Path(directory), exclusive=False):
+        installed = _installed_from(con, name) == path
+    if not installed:
+        with _extension_lock(Path(directory), exclusive=True):
+            if _installed_from(con, name) != path:
+                # FORCE replaces a copy installed from anywhere else (the wheel's file moved with a new environment).
+                con.execute(f"FORCE INSTALL {sql_literal(path)}")
+    with _extension_lock(Path(directory), exclusive=False):
+        con.execute(f"LOAD {name}")
 
 
 def load_lake_extensions(con: duckdb.DuckDBPyConnection, target: LakeTarget) -> None:
