@@ -6,6 +6,7 @@ import hashlib
 import shutil
 from pathlib import Path
 
+import openpyxl
 import polars as pl
 import pytest
 
@@ -17,6 +18,7 @@ from published import read_rows
 CASES = Path(__file__).resolve().parents[1] / "cases" / "inbox"
 POLICE = 'publisher = "Brussels police statistics (test)"\n'
 FIRST = CASES / "shootings_2024_final.csv"
+WORKBOOK = Path(__file__).resolve().parents[2] / "pipelines" / "documents" / "global_oc_index.xlsx"
 
 
 @pytest.fixture
@@ -148,3 +150,24 @@ def test_the_report_quotes_the_cited_row(settings, tmp_path, by_reference):
     assert out.exit_code == 0, out.output
     page = (tmp_path / "report" / "index.html").read_text()
     assert f"shootings,BE-BRU,2024,92,count,exact,,,final (shootings.csv (sha256 {sha}) line 3)" in page
+
+
+def test_a_value_of_the_index_workbook_names_the_sheet_and_row_it_was_read_from(settings):
+    """The workbook has a sheet per edition, 193 rows and 30-odd columns each: the codes alone do not say where."""
+    refresh(settings, ["oci_workbook"])
+    workbook = openpyxl.load_workbook(WORKBOOK, read_only=True, data_only=True)
+    try:
+        # Found independently of the reader: the Excel row where each edition's sheet names Belgium.
+        rows = {
+            sheet: 1 + next(n for n, row in enumerate(workbook[sheet].iter_rows(values_only=True)) if "Belgium" in row)
+            for sheet in ("2021_dataset", "2023_dataset")
+        }
+    finally:
+        workbook.close()
+    result = run_cli(settings, "evidence", "--indicator", "oci.criminality", "--geo", "BE")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[1::2] == [
+        f"  gitoc-global-oc-index-2023: oci.criminality, BE, {year} = {score} (sheet {year}_dataset, "
+        f"row {rows[f'{year}_dataset']})"
+        for year, score in ((2021, 4.34), (2023, 4.43))
+    ]

@@ -8,7 +8,10 @@ a value (confidential `c`, not available) are not loaded: a missing number is no
 The evidence of a row is a reference to the published cell by its codes (`estat-une_rt_m:
 estat.une_rt_m.m.sa.total.pc_act.t, DE, 2025-12 = 3.9`, with its flags): the file itself is kept in the raw
 store under the sha256 its source row names. It names no row number, file name or update time, which change
-with every vintage: a new vintage revises only the cells whose value or flags changed.
+with every vintage: a new vintage revises only the cells whose value or flags changed. A workbook of one sheet
+per period (the GI-TOC index) is the exception: its values also name the sheet and row they were read from
+(`... = 4.43 (sheet 2023_dataset, row 17)`), where a person finds them among its 193 rows and 30-odd columns; a
+value whose row moves in a later workbook is the same statement cited anew, not a revision.
 """
 
 from __future__ import annotations
@@ -43,13 +46,14 @@ def publisher_extract(table: PublisherTable, *, source_id: str, catalog: Catalog
         source_id=pl.lit(source_id),
         method=pl.lit("parsed"),
         evidence=pl.format(
-            "{}: {}, {}, {} = {}{}",
+            "{}: {}, {}, {} = {}{}{}",
             pl.lit(source_id),
             "native_id",
             "geo",
             "period",
             pl.col("value").cast(pl.String),
             pl.when(pl.col("flags").is_not_null()).then(pl.format(" (flags {})", "flags")).otherwise(pl.lit("")),
+            _sheet_and_row(table),
         ),
         note=pl.lit(None, pl.String),
         flags="flags",
@@ -61,6 +65,14 @@ def publisher_extract(table: PublisherTable, *, source_id: str, catalog: Catalog
         return Extract(empty_observations(), problems, left_out=list(table.left_out))
     frame = pl.concat([native.filter(~pl.col("indicator_id").is_in(list(_catalog_ids(catalog)))), curated])
     return Extract(frame.cast(pl.Schema(EXTRACT_SCHEMA)).select(list(EXTRACT_SCHEMA)), left_out=list(table.left_out))
+
+
+def _sheet_and_row(table: PublisherTable) -> pl.Expr:
+    """` (sheet <name>, row <n>)` for a workbook of one sheet per period; nothing for other tables."""
+    if not table.sheets:
+        return pl.lit("")
+    sheet = pl.col("period").replace_strict(table.sheets, return_dtype=pl.String)
+    return pl.format(" (sheet {}, row {})", sheet, "_line_no")
 
 
 def _catalog_ids(catalog: Catalog) -> set[str]:

@@ -65,7 +65,13 @@ def read(content: bytes, *, name: str, catalog: Catalog) -> PublisherTable:
         problems += sheet_problems
     if problems:
         return _refused(*problems)
-    return PublisherTable(provider=PROVIDER, dataset=DATASET, frame=pl.concat(frames), title=_title(workbook, editions))
+    return PublisherTable(
+        provider=PROVIDER,
+        dataset=DATASET,
+        frame=pl.concat(frames),
+        title=_title(workbook, editions),
+        sheets={str(edition): sheet for edition, sheet in editions},
+    )
 
 
 def _refused(*problems: Problem) -> PublisherTable:

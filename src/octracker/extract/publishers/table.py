@@ -77,6 +77,9 @@ class PublisherTable:
     #: `TableInfos.Modified`, UNODC release date): the vintage of these numbers.
     updated: dt.datetime | None = None
     problems: list[Problem] = field(default_factory=list)
+    #: For a workbook of one sheet per period (the GI-TOC index, a sheet per edition): the sheet each period was
+    #: read from, by `period`. A value's evidence then names its sheet and row (`_line_no`) too.
+    sheets: dict[str, str] = field(default_factory=dict)
     #: Rows left out on purpose, each with its reason and raw row (an area the contract has no geography for):
     #: they do not refuse the file; the loader puts them in quarantine beside the rows it loads.
     left_out: list[Problem] = field(default_factory=list)
