@@ -100,25 +100,27 @@ def changes_command(app, since: str | None, run_id: str | None, fmt: str, list_a
         if not app.quiet:
             print_changes(app.out, columns, rows, what, len(rows))
         return
-    by_source_columns, by_source = run_query(target, BY_SOURCE_SQL.format(where=where), params)
-    total = sum(sum(r[1:4]) for r in by_source)
     if app.quiet:
-        return
-    if not total:
-        app.out.print(f"No changes {what}.")
-        return
-    if total <= LISTED:
-        columns, rows = run_query(target, f"SELECT {COLUMNS} FROM changes WHERE {where} {ORDER}", params)
-        print_changes(app.out, columns, rows, what, total)
         return
     followed = followed_places_condition({"alert_places"} if relation_exists(target, "alert_places") else set())
     first = f"indicator_id IN (SELECT indicator_id FROM indicators) AND {followed}"
+    # One query for both cases: with LISTED changes or fewer, every one in time order; with more, the followed ones
+    # first (`n`, the count over all of them, tells which) and, below, the counts per source.
     columns, rows = run_query(
         target,
-        f"SELECT {COLUMNS} FROM changes WHERE {where} ORDER BY ({first}) DESC, {ORDER.removeprefix('ORDER BY ')} "
-        f"LIMIT {LISTED}",
+        f"SELECT {COLUMNS}, n FROM (SELECT *, COUNT(*) OVER () AS n FROM changes WHERE {where}) "
+        f"ORDER BY (n > {LISTED} AND {first}) DESC, {ORDER.removeprefix('ORDER BY ')} LIMIT {LISTED}",
         params,
     )
+    if not rows:
+        app.out.print(f"No changes {what}.")
+        return
+    total = rows[0][-1]
+    columns, rows = columns[:-1], [row[:-1] for row in rows]
+    if total <= LISTED:
+        print_changes(app.out, columns, rows, what, total)
+        return
+    by_source_columns, by_source = run_query(target, BY_SOURCE_SQL.format(where=where), params)
     print_changes(app.out, columns, rows, what, total, by_source=(by_source_columns, by_source))
 
 
