@@ -61,7 +61,8 @@ def report_url_from_env(environ: Mapping[str, str]) -> str | None:
 
 
 def _checked_base_url(value: str, env: str, example: str) -> str:
-    if not is_http_url(value) or urlsplit(value).query or urlsplit(value).fragment:
+    # The URL split once it is known to be one: its query and fragment must both be empty.
+    if not is_http_url(value) or any(urlsplit(value)[3:]):
         raise AlertmanagerConfigError(f"{env} must be an http(s) URL with a host and no query, like {example}")
     return value
 
