@@ -74,7 +74,8 @@ class UnitBook:
     #: Where the units were read from, named when one of them is refused.
     origin: str = "the catalog"
     _expressions: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
-    _checked: list[bool] = field(default_factory=list, compare=False, repr=False)
+    #: Set once every unit is known to be one pint reads (an Event: a flag a frozen instance may set, across threads).
+    _checked: threading.Event = field(default_factory=threading.Event, compare=False, repr=False)
     _checking: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -88,7 +89,7 @@ class UnitBook:
 
         registry = unit_registry()
         with self._checking:
-            if not self._checked:
+            if not self._checked.is_set():
                 for n, unit in enumerate(self.units, start=1):
                     try:
                         registry.parse_units(unit.pint)
@@ -97,7 +98,7 @@ class UnitBook:
                             f"{self.origin}: unit #{n} ({unit.name}): pint cannot read {unit.pint!r} ({exc}); "
                             "fix its `pint` expression"
                         ) from None
-                self._checked.append(True)
+                self._checked.set()
         return registry
 
     def same_unit(self, from_unit: str, to_unit: str) -> bool:
