@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import hashlib
 import logging
 import os
@@ -481,6 +482,16 @@ def keep_as_spare(target: Path, spare: Path) -> Path | None:
     return kept
 
 
+def _write_all(fd: int, block: bytes, offset: int) -> None:
+    """Write the whole block at `offset` (a write may take fewer bytes than it is given)."""
+    view = memoryview(block)
+    while view:
+        written = os.pwrite(fd, view, offset)
+        if written <= 0:
+            raise OSError(errno.EIO, "the spare copy took no more bytes")
+        view, offset = view[written:], offset + written
+
+
 def publish_spare_path(published: Path) -> Path:
     """Where the copy published before the current one is kept (beside the warehouse, hidden from readers)."""
     return published.parent.parent / f".{published.name}.published-spare"
@@ -514,7 +525,7 @@ def refresh_spare(source: Path, spare: Path) -> bool:
         with open(source, "rb", buffering=0) as src:
             while block := src.read(SPARE_CHUNK):
                 if os.pread(fd, len(block), offset) != block:
-                    os.pwrite(fd, block, offset)
+                    _write_all(fd, block, offset)
                 offset += len(block)
         os.ftruncate(fd, offset)
         os.fsync(fd)
