@@ -29,7 +29,7 @@ LAST_YEAR = 2025
 #: Share of annual series whose latest year jumps by JUMP (so year-over-year alerts have something to find).
 JUMP_SHARE, JUMP = 0.01, 1.35
 #: Indicators in the benchmark catalog, per frequency (every size uses the first n of them).
-CATALOG_INDICATORS = 100
+CATALOG_INDICATORS = 300
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,7 @@ class Size:
 
 SIZES = {
     "10m": Size("10m", indicators=100, geos=200, periods=500),  # 20,000 series x 500 months
+    "30m": Size("30m", indicators=300, geos=200, periods=500),  # 60,000 series x 500 months: memory against 10m
     "1m": Size("1m", indicators=10, geos=200, periods=500),  # 2,000 series x 500 months
     "100k": Size("100k", indicators=10, geos=20, periods=500),  # 200 series, for --quick smoke runs
     "annual_2m": Size("annual_2m", indicators=100, geos=200, periods=100, frequency="annual"),

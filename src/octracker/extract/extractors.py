@@ -6,7 +6,7 @@ Every entry takes `(document, spec, catalog)` and returns an `Extract`; a pipeli
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Protocol
 
@@ -17,7 +17,7 @@ from octracker.extract.articles import extract_declared_figures
 from octracker.extract.oci_profile import extract_oci_profile
 from octracker.extract.publishers.canonical import publisher_extract
 from octracker.extract.publishers.kinds import PUBLISHER_KINDS, source_id_of
-from octracker.extract.tables import extract_long_table, extract_wide_index
+from octracker.extract.tables import extract_long_table, extract_wide_index, long_table_batches
 from octracker.extracts import Extract, KnownRows, Problem, empty_observations
 
 ExtractorFn = Callable[[Document, PipelineSpec, Catalog], Extract]
@@ -112,6 +112,15 @@ def extract_long_observations(
     )
 
 
+def long_observation_batches(
+    document: Document, spec: PipelineSpec, catalog: Catalog
+) -> Callable[[], Iterator[Extract]] | None:
+    """A large long table read in batches of rows (see `long_table_batches`); None: read it whole."""
+    return long_table_batches(
+        table_path(document, spec), source_id=spec.source_id, catalog=catalog, document_sha256=document.sha256
+    )
+
+
 def extract_wide_index_table(document: Document, spec: PipelineSpec, catalog: Catalog) -> Extract:
     """A wide index table (CSV or XLSX): one row per country; the edition from the spec or sidecar."""
     edition = spec.params.get("edition", spec.source.edition)
@@ -136,6 +145,10 @@ def publisher_extractor(kind: str) -> ExtractorFn:
 
 #: Extractors that take `known_rows=`: the hashes of rows to skip, as `octracker.extract.long_table` explains.
 READS_KNOWN_ROWS: dict[str, SkippingExtractorFn] = {"observations_long": extract_long_observations}
+#: Extractors that can read a large table in batches, for a first load whose memory follows the batch.
+READS_IN_BATCHES: dict[str, Callable[[Document, PipelineSpec, Catalog], Callable[[], Iterator[Extract]] | None]] = {
+    "observations_long": long_observation_batches
+}
 
 EXTRACTORS: dict[str, ExtractorFn] = {
     "observations_long": extract_long_observations,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from octracker.content.catalog import Catalog, name_key
 from octracker.errors import InputRefused
-from octracker.extract.long_table import REQUIRED_COLUMNS, extract_long_table
+from octracker.extract.long_table import REQUIRED_COLUMNS, extract_long_table, long_table_batches
 from octracker.extract.table_files import MiB, check_zip, read_head_rows, sniff_format
 from octracker.extract.wide_index import (
     COUNTRY_COLUMNS,
@@ -17,7 +17,7 @@ from octracker.extract.wide_index import (
     xlsx_head_rows,
 )
 
-__all__ = ["detect_table_kind", "extract_long_table", "extract_wide_index"]
+__all__ = ["detect_table_kind", "extract_long_table", "extract_wide_index", "long_table_batches"]
 
 
 def detect_table_kind(path: Path, catalog: Catalog | None = None) -> str | None:

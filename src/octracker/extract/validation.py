@@ -126,11 +126,22 @@ def key_proven_unique(frame: pl.DataFrame | pl.LazyFrame, key: list[str]) -> boo
     Distinct hashes prove distinct keys; the converse needs the exact (much slower) search, so a False
     here only means "search". A LazyFrame (filtered, say) is judged without being materialised.
     """
+    return unique_hashes(key_hashes_of(frame, key))
+
+
+def key_hashes_of(frame: pl.DataFrame | pl.LazyFrame, key: list[str]) -> pl.Series:
+    """One hash per row of its key columns: equal keys hash equal (see `key_proven_unique`).
+
+    The hashes of a table's parts, concatenated, judge the whole table as its own would."""
     # Any function of the key proves it: this one combines the columns' own hashes (seeded apart), computed
     # lazily so that polars spreads the work over the cores (10M rows: 1.2 s as one struct hash, eagerly).
-    # The distinct count runs on the collected hashes: 0.18 s for 10M, against 0.4 s inside the lazy query.
     combined = functools.reduce(operator.xor, (pl.col(c).hash(seed) for seed, c in enumerate(key, start=1)))
-    hashes = frame.lazy().select(combined.alias("key_hash")).collect().to_series()
+    return frame.lazy().select(combined.alias("key_hash")).collect().to_series()
+
+
+def unique_hashes(hashes: pl.Series) -> bool:
+    """Whether no two of these key hashes are equal (so no two keys are)."""
+    # The distinct count runs on the collected hashes: 0.18 s for 10M, against 0.4 s inside the lazy query.
     return hashes.n_unique() == hashes.len()
 
 

@@ -4,20 +4,28 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import duckdb
+import polars as pl
 
 from octracker.content.catalog import Catalog
 from octracker.content.curation import apply_curations
 from octracker.content.documents import Document
 from octracker.content.specs import PipelineSpec
 from octracker.errors import InputRefused, OctrackerError
-from octracker.extract.extractors import EXTRACTORS, READS_KNOWN_ROWS
+from octracker.extract.extractors import EXTRACTORS, READS_IN_BATCHES, READS_KNOWN_ROWS
 from octracker.extract.validation import validate_observations
 from octracker.extracts import Extract, KnownRows, Problem
-from octracker.store.history import LoadCounts, RestatedKeyConflict, upsert_observations
+from octracker.store.history import (
+    LoadCounts,
+    RestatedKeyConflict,
+    first_load_done,
+    holds_current,
+    insert_first_versions,
+    upsert_observations,
+)
 from octracker.store.runs import finish_run, quarantine_problems, upsert_source
 from octracker.store.settings import Settings
 from octracker.store.warehouse import utc_now
@@ -110,6 +118,18 @@ def refuse_document(
     return PipelineResult(spec.name, run_id, "refused", quarantined=len(problems), error=message)
 
 
+def record_source(con: duckdb.DuckDBPyConnection, spec: PipelineSpec, document: Document) -> None:
+    """The source a load writes, as its spec and document describe it (in the load's transaction)."""
+    upsert_source(
+        con,
+        document,
+        source_id=spec.source_id,
+        kind=spec.source.kind or spec.extractor,
+        pipeline=spec.name,
+        precedence=spec.precedence,
+    )
+
+
 def load_document(
     con: duckdb.DuckDBPyConnection,
     spec: PipelineSpec,
@@ -127,14 +147,7 @@ def load_document(
     log.debug("%s: loading %d rows from %s in one transaction", spec.name, extract.frame.height, document.path.name)
 
     def write() -> LoadCounts:
-        upsert_source(
-            con,
-            document,
-            source_id=source_id,
-            kind=spec.source.kind or spec.extractor,
-            pipeline=spec.name,
-            precedence=spec.precedence,
-        )
+        record_source(con, spec, document)
         counts = upsert_observations(
             con,
             extract.frame,
@@ -165,6 +178,62 @@ def load_document(
     return PipelineResult(spec.name, run_id, "success", counts=counts, quarantined=len(extract.left_out))
 
 
+class _BatchRefused(Exception):
+    """A batch of a table read in batches has a problem: the transaction is rolled back."""
+
+
+def load_in_batches(
+    con: duckdb.DuckDBPyConnection,
+    spec: PipelineSpec,
+    settings: Settings,
+    catalog: Catalog,
+    run_id: str,
+    document: Document,
+    batches: Callable[[], Iterator[Extract]],
+    *,
+    also: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+) -> PipelineResult | None:
+    """A source's first load from a table read in batches: each batch validated, then inserted, in one transaction.
+
+    Memory follows the batch, not the table; the load is still whole or nothing. At the first batch with a
+    problem (a key repeated across batches is one, found after the last) the transaction is rolled back and
+    None returned: nothing was written, and the caller reads the document whole to list every problem.
+    """
+    source_id = spec.source_id
+
+    def write() -> LoadCounts:
+        record_source(con, spec, document)
+        refused = False
+
+        def checked() -> Iterator[pl.DataFrame]:
+            nonlocal refused
+            for extract in batches():
+                if extract.problems or validate_observations(extract.frame, catalog, settings.schemas_dir):
+                    refused = True
+                    raise _BatchRefused
+                yield extract.frame
+
+        try:
+            rows = insert_first_versions(con, checked(), pipeline=spec.name, run_id=run_id, now=utc_now())
+        except (duckdb.Error, _BatchRefused):
+            # DuckDB reports an exception raised while it reads the stream as an error of its own.
+            if refused:
+                raise _BatchRefused from None
+            raise
+        first_load_done(con, [source_id])
+        counts = LoadCounts(new=rows)
+        finish_run(con, run_id, status="success", counts=counts)
+        if also is not None:
+            also(con)
+        return counts
+
+    try:
+        counts = write_transaction(con, write, what=f"pipeline {spec.name}")
+    except _BatchRefused:
+        return None
+    return PipelineResult(spec.name, run_id, "success", counts=counts)
+
+
 def extract_and_load(
     con: duckdb.DuckDBPyConnection,
     spec: PipelineSpec,
@@ -183,6 +252,14 @@ def extract_and_load(
     a changed row turns out to repeat the key of such a row, the document is read again in full, so that
     the duplicate is refused exactly as a full read refuses it.
     """
+    read_in_batches = READS_IN_BATCHES.get(spec.extractor)
+    if read_in_batches is not None and not spec.curations and not holds_current(con, [spec.source_id]):
+        batches = read_in_batches(document, spec, catalog)
+        if batches is not None:
+            loaded = load_in_batches(con, spec, settings, catalog, run_id, document, batches, also=also)
+            if loaded is not None:
+                return loaded
+            log.info("%s: %s has problems; reading it whole to list them", spec.name, document.path.name)
     extract = extract_document(document, spec, catalog, known_rows)
     problems = extract.problems or validate_observations(extract.frame, catalog, settings.schemas_dir)
     if problems:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
@@ -256,11 +257,9 @@ def _load_stated(
     now: dt.datetime,
     restated: pl.Series | None = None,
 ) -> LoadCounts:
-    scope = ", ".join("?" for _ in source_ids) or "NULL"
-    # `_rowid` finds a replaced version again without a second join on its key (see `_apply_changes`).
-    current = f"SELECT *, rowid AS _rowid FROM observation_history WHERE valid_to IS NULL AND source_id IN ({scope})"
+    current = _current(source_ids)
     # The sources' first load reads the incoming rows once, in a plain insert: a stream of string views will do.
-    first_load = not scalar(con, f"SELECT EXISTS ({current})", source_ids)
+    first_load = not holds_current(con, source_ids)
     loaded = loaded_columns(frame)
     con.register("_incoming", streamed_in_row_groups(loaded) if first_load else in_row_groups(loaded))
 
@@ -275,7 +274,7 @@ def _load_stated(
             _insert_versions(con, "_incoming", pipeline=pipeline, run_id=run_id, now=now)
             # The sources' current rows are now exactly the rows just written (read from the table: a
             # join must not read `_incoming`, see `in_row_groups`).
-            periods_gained(con, current, source_ids, params=source_ids)
+            first_load_done(con, source_ids)
             return LoadCounts(new=frame.height)
         if restated is None or restated.is_empty():
             return _apply_changes(
@@ -309,6 +308,60 @@ def _load_stated(
             stated_elsewhere=current,
         )
         return replace(counts, unchanged=counts.unchanged + restated.len())
+
+
+def holds_current(con: duckdb.DuckDBPyConnection, source_ids: list[str]) -> bool:
+    """Whether any of these sources has a current version (else its next load is a first load)."""
+    return bool(scalar(con, f"SELECT EXISTS ({_current(source_ids)})", source_ids))
+
+
+def _current(source_ids: list[str]) -> str:
+    scope = ", ".join("?" for _ in source_ids) or "NULL"
+    # `_rowid` finds a replaced version again without a second join on its key (see `_apply_changes`).
+    return f"SELECT *, rowid AS _rowid FROM observation_history WHERE valid_to IS NULL AND source_id IN ({scope})"
+
+
+def insert_first_versions(
+    con: duckdb.DuckDBPyConnection, frames: Iterator[pl.DataFrame], *, pipeline: str, run_id: str, now: dt.datetime
+) -> int:
+    """Insert every row of `frames` as a new current version: a source's first load, read in parts. Returns the rows.
+
+    One INSERT reads the parts as one stream, each part made (read, checked) only when DuckDB asks for it, so the
+    memory follows the part, not the table; an exception from `frames` fails the INSERT, and the caller rolls
+    back. The caller owns the transaction, holds that the source had no current version before it, that the
+    parts state no key twice and that no curation applies, and calls `first_load_done` after.
+    """
+    compat = pl.CompatLevel.newest()
+    first = next(frames, None)
+    if first is None:
+        return 0
+    rows = 0
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        nonlocal rows
+        for frame in itertools.chain([first], frames):
+            rows += frame.height
+            loaded = loaded_columns(frame)
+            for offset in range(0, loaded.height, CHUNK_ROWS):
+                # Text goes as polars' string views, not copied (see `streamed_in_row_groups`).
+                yield from loaded.slice(offset, CHUNK_ROWS).rechunk().to_arrow(compat_level=compat).to_batches()
+
+    schema = loaded_columns(first.slice(0, 0)).to_arrow(compat_level=compat).schema
+    # A local name, found by DuckDB's replacement scan: a view registered inside the transaction would keep
+    # what it read alive until the commit.
+    parts = pa.RecordBatchReader.from_batches(schema, batches())  # noqa: F841
+    columns = ", ".join(LOADED_COLUMNS)
+    con.execute(
+        f"INSERT INTO observation_history ({columns}, pipeline, run_id, valid_from, valid_to) "
+        f"SELECT {columns}, ?, ?, ?, NULL FROM parts",
+        [pipeline, run_id, now],
+    )
+    return rows
+
+
+def first_load_done(con: duckdb.DuckDBPyConnection, source_ids: list[str]) -> None:
+    """After the last part of a first load (`insert_first_versions`): the periods other sources state too."""
+    periods_gained(con, _current(source_ids), source_ids, params=source_ids)
 
 
 def _restates_all(con: duckdb.DuckDBPyConnection, current: str, source_ids: list[str]) -> bool:

@@ -1,0 +1,108 @@
+"""A large table's first load, read, checked and inserted in batches: the same rows as a whole read, or nothing.
+
+The table is the recorded `shootings_2024_final.csv` with earlier years of its first series added (values derived
+from its 2023 row), as Parquet, so that it spans several batches of four rows.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from octracker.extract import long_table
+from octracker.load import loading
+from octracker.load.pipeline import refresh
+from published import read_rows
+
+RECORDED = Path(__file__).resolve().parents[1] / "cases" / "inbox" / "shootings_2024_final.csv"
+POLICE = 'publisher = "Brussels police statistics (test)"\n'
+#: What a load wrote, without what differs between two runs (run id, load time).
+WRITTEN = (
+    "SELECT indicator_id, geo, period_start, period_end, year, value, unit, qualifier, is_partial, as_of, source_id, "
+    "method, evidence, note, flags, row_hash, evidence_row, pipeline, valid_to FROM observation_history ORDER BY ALL"
+)
+
+
+@pytest.fixture
+def batches_of_four(monkeypatch):
+    """Every table is large (cited by reference) and read in batches of four rows."""
+    monkeypatch.setattr(long_table, "REFERENCE_FROM_ROWS", 1)
+    monkeypatch.setattr(long_table, "BATCH_ROWS", 4)
+
+
+@pytest.fixture
+def inserts(monkeypatch) -> list[int]:
+    """Counts the batched inserts begun (one per load read in batches)."""
+    begun: list[int] = []
+    real_insert = loading.insert_first_versions
+    monkeypatch.setattr(
+        loading, "insert_first_versions", lambda con, frames, **kw: begun.append(1) or real_insert(con, frames, **kw)
+    )
+    return begun
+
+
+def table(extra_rows: list[str] = ()) -> str:
+    """The recording with the years 2010-2022 of its first series before its rows, and `extra_rows` after."""
+    header, *rows = RECORDED.read_text().splitlines()
+    earlier = [f"shootings,BE-BRU,{year},{61 - (2023 - year)},count,exact,,," for year in range(2010, 2023)]
+    return "\n".join([header, *earlier, *rows, *extra_rows]) + "\n"
+
+
+def drop_parquet(settings, tmp_path: Path, csv_text: str, name: str = "shootings.parquet") -> None:
+    source = tmp_path / "table.csv"
+    source.write_text(csv_text)
+    settings.inbox_dir.mkdir(parents=True, exist_ok=True)
+    pl.read_csv(source, infer_schema=False).write_parquet(settings.inbox_dir / name)
+    (settings.inbox_dir / f"{name}.meta.toml").write_text(POLICE)
+
+
+def written(settings) -> list[tuple]:
+    return read_rows(settings.published_path, WRITTEN)
+
+
+def test_a_table_read_in_batches_loads_exactly_what_a_whole_read_loads(
+    settings, tmp_path, batches_of_four, inserts, monkeypatch
+):
+    drop_parquet(settings, tmp_path, table())
+    [result] = refresh(settings, ["inbox"])
+    assert (result.status, result.counts.new) == ("success", 16), result.error
+    assert inserts == [1]  # the batched path, not the whole read
+    in_batches = written(settings)
+
+    settings.warehouse.unlink()
+    shutil.rmtree(settings.published_path.parent)
+    monkeypatch.setattr(loading, "READS_IN_BATCHES", {})
+    drop_parquet(settings, tmp_path, table())
+    [result] = refresh(settings, ["inbox"])
+    assert (result.status, result.counts.new) == ("success", 16), result.error
+    assert written(settings) == in_batches
+    assert sorted(row[16] for row in in_batches) == list(range(1, 17))  # every row cited by its number
+
+
+def test_a_bad_row_in_the_last_batch_leaves_nothing_written_and_names_the_row(
+    settings, tmp_path, batches_of_four, inserts
+):
+    drop_parquet(settings, tmp_path, table(["shooting_deaths,BE-BRU,2023,seven,count,exact,,,final"]))
+    [result] = refresh(settings, ["inbox"])
+    assert inserts == [1]  # the batched insert began: the refusal came from its last batch
+    assert result.status == "refused"
+    assert "shootings.parquet, line 17: bad_number: row 17: value 'seven' is not a plain decimal number" in result.error
+    assert "nothing from it was loaded" in result.error
+    assert written(settings) == []
+    rows = read_rows(settings.published_path, "SELECT line_no, payload FROM quarantine WHERE check_name = 'bad_number'")
+    assert rows == [(17, "shooting_deaths,BE-BRU,2023,seven,count,exact,,,final")]
+
+
+def test_a_key_repeated_in_a_later_batch_refuses_the_table_as_a_whole_read_does(
+    settings, tmp_path, batches_of_four, inserts
+):
+    # Row 1 (2010) is in the first batch; its key comes back, with another value, in the last.
+    drop_parquet(settings, tmp_path, table(["shootings,BE-BRU,2010,40,count,exact,,,"]))
+    [result] = refresh(settings, ["inbox"])
+    assert inserts == [1]
+    assert result.status == "refused"
+    assert "line 17: duplicate_key: row 17: same indicator, geo and period as line 1" in result.error
+    assert written(settings) == []
