@@ -110,7 +110,7 @@ def timed_hops() -> dict[str, float]:
     for module, names in (
         (warehouse, ("prepare_warehouse", "publish")),
         (pipeline, ("read_document", "store_raw")),
-        (loading, ("extract_document", "validate_observations", "upsert_observations")),
+        (loading, ("extract_document", "validate_observations", "upsert_observations", "insert_first_versions")),
     ):
         for name in names:
             setattr(module, name, timed(phases, name, getattr(module, name)))
