@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import duckdb
 import httpx
 import pytest
 from click.testing import CliRunner
@@ -24,6 +25,7 @@ from lakes import cli_options, drop_lake_schema, lake_environment, lake_unavaila
 from octracker.cli import main
 from octracker.content.catalog import load_catalog
 from octracker.httpclient import new_client
+from octracker.store.findings import store_alert_findings
 from octracker.store.settings import Settings, build_settings
 from octracker.store.warehouse import open_reader
 
@@ -222,5 +224,19 @@ def query(settings: Settings, sql: str, params: list | None = None) -> list[tupl
     con = open_reader(settings.read_target)
     try:
         return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+def edit_warehouse(warehouse: Path, *statements: str) -> None:
+    """Change a warehouse file's data by hand (a revision, a retraction, rows dropped), then store the alert findings
+    again, as the engine's writers do in the transaction of every change they make."""
+    con = duckdb.connect(str(warehouse))
+    try:
+        con.execute("BEGIN TRANSACTION")
+        for statement in statements:
+            con.execute(statement)
+        store_alert_findings(con)
+        con.execute("COMMIT")
     finally:
         con.close()

@@ -11,6 +11,7 @@ import duckdb
 import pytest
 
 from analyst_fixtures import copy_refreshed
+from conftest import edit_warehouse
 from octracker.alerts import deliveries
 from octracker.alerts.deliveries import configured_webhooks, send_alerts
 from octracker.alerts.webhooks import RetryPolicy, verify_signature
@@ -41,9 +42,10 @@ def settings(tmp_path: Path, refreshed: Settings) -> Settings:
     """A copy of the refreshed warehouse keeping the 2025 profiles' observations of three indicators (four alerts):
     the index workbook's earlier editions would add record highs and lows of the same indicators."""
     settings = copy_refreshed(refreshed, tmp_path)
-    con = duckdb.connect(str(settings.warehouse))
-    con.execute(f"DELETE FROM observation_history WHERE indicator_id NOT IN {KEPT} OR pipeline = 'oci_workbook'")
-    con.close()
+    edit_warehouse(
+        settings.warehouse,
+        f"DELETE FROM observation_history WHERE indicator_id NOT IN {KEPT} OR pipeline = 'oci_workbook'",
+    )
     return settings
 
 
@@ -196,17 +198,14 @@ def test_crash_between_send_and_record_resends_with_the_same_webhook_id(settings
 def test_changed_and_resolved_alerts_are_sent_once_each(settings, client, receiver):
     receiver.play(*[Reply(200)] * 40)
     send(settings, client, receiver.url())
-    con = duckdb.connect(str(settings.warehouse))
     # BE counterfeit goods revised to 5.50 (+0.50: warning, no longer critical); NL financial crimes 2025 retracted.
-    con.execute(
+    edit_warehouse(
+        settings.warehouse,
         "UPDATE observation_history SET value = 5.5 WHERE indicator_id = 'oci.trade_in_counterfeit_goods' "
-        "AND geo = 'BE' AND year = 2025"
-    )
-    con.execute(
+        "AND geo = 'BE' AND year = 2025",
         "UPDATE observation_history SET valid_to = now() WHERE indicator_id = 'oci.financial_crimes' "
-        "AND geo = 'NL' AND year = 2025"
+        "AND geo = 'NL' AND year = 2025",
     )
-    con.close()
     report = send(settings, client, receiver.url())
     assert (report.planned.changed, report.planned.resolved) == (1, 1)
     new = bodies(receiver)[ALERTS:]
@@ -239,9 +238,7 @@ def test_a_resolved_alert_that_returns_is_opened_again_and_the_outbox_says_since
         "AND geo = 'NL' AND year = 2025 AND valid_to IS NOT DISTINCT FROM {}"
     )
     for now_closed, was in (("now()", "NULL"), ("NULL", "(SELECT MAX(valid_to) FROM observation_history)")):
-        con = duckdb.connect(str(settings.warehouse))
-        con.execute(retracted.format(now_closed, was))
-        con.close()
+        edit_warehouse(settings.warehouse, retracted.format(now_closed, was))
         send(settings, client, receiver.url())
     ((opened_again, status, version),) = table(settings, outbox)
     assert (status, version) == ("open", 3) and opened_again > first_opened

@@ -19,6 +19,7 @@ import duckdb
 import pytest
 from hostile_fixtures import baseline, child_env, loaded, octracker_command  # noqa: F401
 
+from conftest import edit_warehouse
 from octracker.alerts.deliveries import configured_webhooks, send_alerts
 from octracker.alerts.webhooks import RetryPolicy, verify_signature
 from webhook_receiver import Reply, WebhookReceiver, receiver, refused_port  # noqa: F401 - fixture
@@ -45,9 +46,7 @@ class SimulatedClock:
 
 @pytest.fixture
 def settings(loaded):
-    con = duckdb.connect(str(loaded.warehouse))
-    con.execute(f"DELETE FROM observation_history WHERE indicator_id NOT IN {KEPT}")
-    con.close()
+    edit_warehouse(loaded.warehouse, f"DELETE FROM observation_history WHERE indicator_id NOT IN {KEPT}")
     return loaded
 
 

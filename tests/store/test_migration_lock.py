@@ -27,6 +27,7 @@ SHIPPED = {
     "0014_alert_places.sql": "cc4ba871183ccd734036f3645af86d7ead4145e704e45907dd8abe6b2ff275ea",
     "0015_evidence_rows.sql": "762dd843e93d14c1b222c14195f2f1989b7f125d25b3faf774f65254dacdc192",
     "0016_applied_views.sql": "47e6226c83b2574d1ac5df08aed79c8e8705f4b57f4c442013184e463607d996",
+    "0017_stored_alert_findings.sql": "b27084751b7067db7b31eba77460db40192f79f7dc39d3ea44081aa960603183",
 }
 
 

@@ -24,6 +24,7 @@ import pytest
 
 from octracker.content.alert_rules import load_alert_rules
 from octracker.content.catalog import Catalog, Indicator
+from octracker.store.findings import store_alert_findings
 from octracker.store.history import periods_gained
 from octracker.store.warehouse import apply_migrations, apply_views, open_writer, sync_alert_rules, sync_indicators
 
@@ -101,8 +102,10 @@ def build_warehouse(con: duckdb.DuckDBPyConnection, case: dict, catalog: Catalog
         insert_source(con, source)
     for observation in case.get("observations", []):
         insert_observation(con, observation, full_catalog, name)
-    # Rows written straight into the table: list the periods several sources state, as the engine's writers do.
+    # Rows written straight into the table: list the periods several sources state and store the alert findings,
+    # as the engine's writers do.
     periods_gained(con, "SELECT * FROM observation_history WHERE valid_to IS NULL", source_ids=[])
+    store_alert_findings(con)
 
 
 def same_cell(actual, expected) -> bool:

@@ -1,8 +1,8 @@
-"""The alert checks read year-over-year changes of each series' last years only (`yoy_changes_scoped`, scope
-'latest'), so that an alert refresh does not order every year of every series. Over random annual series
-(gaps, years to date with and without an as-of date, bounds, zeros, a full year beside a year to date), that
-scope must say what the full history says, and the yoy_change findings must be each series' latest change
-as `yoy_changes` shows it.
+"""The alert checks read year-over-year changes of the series they check only (`yoy_changes_in(geos,
+indicator_ids)` with the geos alerts follow), so that storing the findings does not pair every year of every series
+of the whole-world tables. Over random annual series (gaps, years to date with and without an as-of date, bounds,
+zeros, a full year beside a year to date), those rows must be the rows `yoy_changes` has for the same series, and
+the yoy_change findings must be each series' latest change as `yoy_changes` shows it.
 """
 
 from __future__ import annotations
@@ -101,8 +101,9 @@ def test_latest_scope_and_findings_agree_with_the_full_history(con, observations
         insert_observation(con, row, catalog, "yoy_scope")
 
     every_year = rows_of(con, f"SELECT * FROM yoy_changes WHERE indicator_id = '{INDICATOR}'")
-    latest_scope = rows_of(
-        con, f"SELECT * EXCLUDE (scope) FROM yoy_changes_scoped WHERE scope = 'latest' AND indicator_id = '{INDICATOR}'"
+    checked = rows_of(
+        con,
+        f"SELECT * FROM yoy_changes_in((SELECT list(geo) FROM followed_geos), NULL) WHERE indicator_id = '{INDICATOR}'",
     )
     findings = rows_of(
         con,
@@ -110,14 +111,10 @@ def test_latest_scope_and_findings_agree_with_the_full_history(con, observations
         f"WHERE check_name = 'yoy_change' AND indicator_id = '{INDICATOR}'",
     )
 
-    # The 'latest' scope: every year of a series from its last full year on, exactly as the full history has it.
-    full_years = {}
-    for row in observations:
-        if not row.get("is_partial"):
-            full_years[row["geo"]] = max(full_years.get(row["geo"], row["year"]), row["year"])
-    expected_scope = [r for r in every_year if r["year"] >= full_years.get(r["geo"], r["year"])]
+    # The series the checks read (every place is followed here: no alert_places): every year exactly as the
+    # full history has it.
     key = lambda r: (r["geo"], r["year"])  # noqa: E731
-    assert sorted(latest_scope, key=key) == sorted(expected_scope, key=key)
+    assert sorted(checked, key=key) == sorted(every_year, key=key)
 
     # The findings: per series, the latest year that is not a year to date of unknown pace, when comparable.
     expected_findings = []
@@ -130,19 +127,20 @@ def test_latest_scope_and_findings_agree_with_the_full_history(con, observations
     assert sorted(findings, key=key) == sorted(expected_findings, key=key)
 
 
-def test_the_latest_scope_starts_at_the_last_full_year_and_compares_it_with_the_year_before(con):
-    """A series with a year to date after its last full year: those two years are in the scope, each with its
-    change against the year before (the year to date at its annualized pace); the earlier years are not."""
+def test_the_checks_read_the_followed_places_years_as_yoy_changes_has_them_and_the_latest_is_the_finding(con):
+    """BE followed, NL not: the checks read BE's years only, each with its change as in yoy_changes (the year to
+    date at its annualized pace), and BE's finding is its latest change; NL has changes but no finding."""
     con.execute("DELETE FROM observation_history")
     con.execute("DELETE FROM multi_source_periods")
     catalog = case_catalog()
-    for year, value in ((2020, 100.0), (2021, 120.0), (2022, 150.0)):
-        insert_observation(
-            con,
-            {"indicator_id": INDICATOR, "geo": "BE", "source_id": "stats", "year": year, "value": value},
-            catalog,
-            "yoy_scope",
-        )
+    for geo in ("BE", "NL"):
+        for year, value in ((2020, 100.0), (2021, 120.0), (2022, 150.0)):
+            insert_observation(
+                con,
+                {"indicator_id": INDICATOR, "geo": geo, "source_id": "stats", "year": year, "value": value},
+                catalog,
+                "yoy_scope",
+            )
     insert_observation(
         con,
         {
@@ -158,8 +156,21 @@ def test_the_latest_scope_starts_at_the_last_full_year_and_compares_it_with_the_
         catalog,
         "yoy_scope",
     )
-    rows = con.execute(
-        "SELECT year, basis, prev_value, round(pct_change, 1) FROM yoy_changes_scoped "
-        f"WHERE scope = 'latest' AND indicator_id = '{INDICATOR}' ORDER BY year"
-    ).fetchall()
-    assert rows == [(2022, "full_year", 120.0, 25.0), (2023, "annualized", 150.0, 21.0)]
+    con.execute("INSERT INTO alert_places VALUES ('BE')")
+    try:
+        columns = "geo, year, basis, prev_value, round(pct_change, 1)"
+        checked = con.execute(
+            f"SELECT {columns} FROM yoy_changes_in((SELECT list(geo) FROM followed_geos), NULL) WHERE indicator_id = '{INDICATOR}' ORDER BY year"
+        ).fetchall()
+        every = con.execute(
+            f"SELECT {columns} FROM yoy_changes WHERE indicator_id = '{INDICATOR}' AND geo = 'BE' ORDER BY year"
+        ).fetchall()
+        findings = con.execute(
+            "SELECT geo, year, round(measure, 1) FROM alert_findings "
+            f"WHERE check_name = 'yoy_change' AND indicator_id = '{INDICATOR}'"
+        ).fetchall()
+    finally:
+        con.execute("DELETE FROM alert_places")
+    assert checked == every
+    assert checked[-2:] == [("BE", 2022, "full_year", 120.0, 25.0), ("BE", 2023, "annualized", 150.0, 21.0)]
+    assert findings == [("BE", 2023, 21.0)]

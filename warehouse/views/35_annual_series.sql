@@ -2,7 +2,7 @@
 -- the calendar-year values of publishers' native series (ids not in the catalog, e.g. estat.sdg_04_20...).
 -- Grain: one row per (indicator_id, geo, period_start, period_end), as in series.
 -- Inputs: series, indicators.
--- What yoy_changes and the alert checks compare, read several times by yoy_changes_scoped; a filter on
+-- What yoy_changes and the alert checks compare, read by yoy_changes_in; a filter on
 -- indicator_id reaches the table scan through it. A native series may mix quarters and years (CBS): only its
 -- whole calendar years are annual values. Trend alerts name catalog indicators only (trend_alerts joins
 -- indicators), so a native series has year-over-year changes but raises no alert until the catalog maps it.

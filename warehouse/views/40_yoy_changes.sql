@@ -1,7 +1,6 @@
 -- yoy_changes: every annual series' value against exactly the previous year.
--- Grain: one row per (indicator_id, geo, year) of an indicator whose catalog frequency is annual
--- (yoy_changes_scoped: per scope, indicator_id, geo, year).
--- Inputs: annual_series (series of annual indicators); indicators and followed_geos for scope 'latest'.
+-- Grain: one row per (indicator_id, geo, year) of an indicator whose catalog frequency is annual.
+-- Inputs: annual_series (series of annual indicators).
 -- Rules:
 --   * The previous value is the one for year - 1, nothing else: a missing year is a gap (comparable = false,
 --     no change), never a silent jump over it to an older year.
@@ -20,41 +19,20 @@
 -- Several periods in one year (a year-to-date figure and the full year): the full year wins, else the
 -- latest as-of.
 --
--- yoy_changes_scoped computes these rows for two scopes at once, and yoy_changes is its scope 'all':
---   all     every year of every annual series.
---   latest  the years of each series from its last full year on (every year when it has no full year), each
---           compared with the year before as in 'all', for the series the alert checks read: indicators of the
---           catalog in the places alerts follow (followed_geos). The alert checks take each series' latest year
---           that is not a year to date of unknown pace, and that is never older than the last full year. For
---           those years its rows are the rows of scope 'all', not_comparable included.
--- The scope (as `latest`, a boolean) is in every window's PARTITION BY, so a filter on it (or on indicator_id)
--- reaches the scan and the other scope is not computed: the alert checks read a few rows per series instead of
--- every year of it, and yoy_changes costs about what it did before the scopes.
-CREATE OR REPLACE VIEW yoy_changes_scoped AS
-WITH scoped AS (
-    -- annual_series is a view, not a CTE: read through one CTE by both scopes, a filter on indicator_id stopped
-    -- short of the table scan (one indicator's changes then read every row of the warehouse).
-    SELECT false AS latest, a.*, CAST(NULL AS INTEGER) AS first_year, CAST(NULL AS INTEGER) AS kept_from
+-- yoy_changes is yoy_changes_in(NULL, NULL); yoy_changes_in(geos, indicator_ids) gives the same rows for those
+-- geos and indicators only (each a list; NULL: all), e.g. for the series the alert checks read. Every window
+-- partitions by indicator_id and geo, so filtering the annual values before them leaves each series' rows as they
+-- are, and the lists, given as constants, reach the table scan (a filter on the view's output reaches it for
+-- indicator_id and geo too, but not a join with a list of geos).
+CREATE OR REPLACE MACRO yoy_changes_in(geos, indicator_ids) AS TABLE
+WITH annual AS (
+    SELECT a.*
     FROM annual_series AS a
-    UNION ALL
-    SELECT true AS latest, a.*, b.first_year, b.last_full_year AS kept_from
-    FROM annual_series AS a
-    JOIN (
-        SELECT a.indicator_id, a.geo, MIN(a.year) AS first_year,
-               MAX(a.year) FILTER (WHERE NOT a.is_partial) AS last_full_year
-        FROM annual_series AS a
-        SEMI JOIN indicators AS i ON i.indicator_id = a.indicator_id
-        SEMI JOIN followed_geos AS g ON g.geo = a.geo
-        GROUP BY a.indicator_id, a.geo
-    ) AS b USING (indicator_id, geo)
-    WHERE b.last_full_year IS NULL OR a.year >= b.last_full_year - 1
-),
-annual AS (
-    SELECT *
-    FROM scoped
+    WHERE (geos IS NULL OR list_contains(geos, a.geo))
+      AND (indicator_ids IS NULL OR list_contains(indicator_ids, a.indicator_id))
     QUALIFY ROW_NUMBER() OVER (
-        PARTITION BY latest, indicator_id, geo, year
-        ORDER BY is_partial, as_of DESC NULLS LAST, period_end DESC, period_start
+        PARTITION BY a.indicator_id, a.geo, a.year
+        ORDER BY a.is_partial, a.as_of DESC NULLS LAST, a.period_end DESC, a.period_start
     ) = 1
 ),
 paced AS (
@@ -92,11 +70,9 @@ paired AS (
         CASE WHEN LAG(b.year) OVER w = b.year - 1 THEN LAG(b.source_id) OVER w END AS prev_source_id,
         CASE WHEN LAG(b.year) OVER w = b.year - 1 THEN LAG(b.flags) OVER w END AS prev_flags,
         COALESCE(LAG(b.year) OVER w = b.year - 1, false) AS has_prev,
-        -- Scope 'latest' holds the last years of a series only: it carries the series' first year with it.
-        COALESCE(b.first_year, MIN(b.year) OVER (PARTITION BY b.latest, b.indicator_id, b.geo)) < b.year
-            AS has_earlier
+        MIN(b.year) OVER (PARTITION BY b.indicator_id, b.geo) < b.year AS has_earlier
     FROM based AS b
-    WINDOW w AS (PARTITION BY b.latest, b.indicator_id, b.geo ORDER BY b.year)
+    WINDOW w AS (PARTITION BY b.indicator_id, b.geo ORDER BY b.year)
 ),
 judged AS (
     SELECT
@@ -113,7 +89,6 @@ judged AS (
     FROM paired AS p
 )
 SELECT
-    CASE WHEN latest THEN 'latest' ELSE 'all' END AS scope,
     indicator_id,
     geo,
     year,
@@ -137,8 +112,7 @@ SELECT
     period_end,
     flags,
     prev_flags
-FROM judged
-WHERE kept_from IS NULL OR year >= kept_from;
+FROM judged;
 
 CREATE OR REPLACE VIEW yoy_changes AS
-SELECT * EXCLUDE (scope) FROM yoy_changes_scoped WHERE scope = 'all';
+SELECT * FROM yoy_changes_in(NULL, NULL);

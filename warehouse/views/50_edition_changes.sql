@@ -1,7 +1,7 @@
 -- edition_changes: every index (biennial) series' value against the previous edition present.
 -- Grain: one row per (indicator_id, geo, year) of an indicator whose catalog frequency is biennial;
 -- year is the edition.
--- Inputs: series, indicators; followed_geos for edition_changes_scoped's scope 'followed'.
+-- Inputs: series, indicators.
 -- The previous edition is the latest earlier one the warehouse holds, so a missing edition widens the
 -- gap instead of hiding the change: change_per_year = change / (year - prev_year) keeps editions two and
 -- four years apart comparable. The first edition has no previous one (prev_year, change NULL).
@@ -12,29 +12,24 @@
 -- edition on) makes that edition not comparable with the one before: change and change_per_year are NULL,
 -- comparable = false, and no alert reads a move across it. flags and prev_flags are the two values' flags.
 --
--- edition_changes_scoped computes these rows for two scopes, and edition_changes is its scope 'all':
---   all       every index series, every country (the whole-world workbook included).
---   followed  the series of the places alerts follow (followed_geos) only, the rows of scope 'all' for them.
---             The alert checks read this scope, so as not to pair every edition of every country at each query.
--- The scope (as `followed`, a boolean) is in every window's PARTITION BY, so a filter on it reaches the scan and
--- the other scope is not computed.
-CREATE OR REPLACE VIEW edition_changes_scoped AS
+-- edition_changes is edition_changes_in(NULL, NULL): every index series, every country (the whole-world workbook
+-- included). edition_changes_in(geos, indicator_ids) gives the same rows for those geos and indicators only (each a
+-- list; NULL: all), which the alert checks read, so as not to pair every edition of every country: the windows
+-- partition by indicator_id and geo, so the editions are filtered before them.
+CREATE OR REPLACE MACRO edition_changes_in(geos, indicator_ids) AS TABLE
 WITH biennial AS (
     SELECT s.*
     FROM series AS s
     JOIN indicators AS i USING (indicator_id)
     WHERE i.frequency = 'biennial' AND s.year IS NOT NULL AND NOT s.is_partial
-),
-scoped AS (
-    SELECT false AS followed, b.* FROM biennial AS b
-    UNION ALL
-    SELECT true AS followed, b.* FROM biennial AS b SEMI JOIN followed_geos AS g USING (geo)
+      AND (geos IS NULL OR list_contains(geos, s.geo))
+      AND (indicator_ids IS NULL OR list_contains(indicator_ids, s.indicator_id))
 ),
 editions AS (
     SELECT *
-    FROM scoped
+    FROM biennial
     QUALIFY ROW_NUMBER() OVER (
-        PARTITION BY followed, indicator_id, geo, year ORDER BY period_end DESC, period_start
+        PARTITION BY indicator_id, geo, year ORDER BY period_end DESC, period_start
     ) = 1
 ),
 paired AS (
@@ -46,10 +41,9 @@ paired AS (
         LAG(e.flags) OVER w AS prev_flags,
         COALESCE(contains(e.flags, 'b'), false) AS breaks
     FROM editions AS e
-    WINDOW w AS (PARTITION BY e.followed, e.indicator_id, e.geo ORDER BY e.year)
+    WINDOW w AS (PARTITION BY e.indicator_id, e.geo ORDER BY e.year)
 )
 SELECT
-    CASE WHEN followed THEN 'followed' ELSE 'all' END AS scope,
     indicator_id,
     geo,
     year,
@@ -71,4 +65,4 @@ SELECT
 FROM paired;
 
 CREATE OR REPLACE VIEW edition_changes AS
-SELECT * EXCLUDE (scope) FROM edition_changes_scoped WHERE scope = 'all';
+SELECT * FROM edition_changes_in(NULL, NULL);

@@ -1,7 +1,10 @@
 -- all_trend_alerts: every alert the rules raise: findings that meet a rule of the alert_rules table (data, not
 -- code). trend_alerts leaves out the muted ones.
 -- Grain: one row per (rule, indicator_id, geo, period); fingerprint identifies it across runs.
--- Inputs: alert_findings, alert_rules, indicators.
+-- Inputs: stored_alert_findings (alert_findings as the writer stored them), alert_clock, alert_rules, indicators.
+-- The findings are read as stored with the data, but for a stale series' measure, worked out again from its
+-- covered_to to alert_clock.today (stale_months), so staleness follows the calendar without a write. The rules,
+-- their thresholds and the wording apply when read: a changed rule takes effect at the next query.
 -- A rule row applies to a finding of its check_name, filtered by the indicator's frequency and pillar
 -- (group or aggregate). Only findings about a place listed in alert_places (or within one: BE covers BE-BRU and
 -- BEANR) raise alerts; with none listed, every place does: alert_findings checks only those (followed_geos).
@@ -14,7 +17,14 @@
 -- message: what moved, from what to what, where it came from, and the rule's next step; a value the publisher
 -- marks provisional is said to be so. `provisional` is true when the alert cites such a value.
 CREATE OR REPLACE VIEW all_trend_alerts AS
-WITH matched AS (
+WITH findings AS (
+    SELECT f.* REPLACE (
+        CASE WHEN f.check_name = 'stale_series' THEN stale_months(f.covered_to, k.today) ELSE f.measure END AS measure
+    )
+    FROM stored_alert_findings AS f
+    CROSS JOIN alert_clock AS k
+),
+matched AS (
     SELECT
         f.*,
         i.name AS indicator_name,
@@ -34,7 +44,7 @@ WITH matched AS (
             WHEN i.direction = 'down_is_bad' THEN -f.measure
             ELSE f.measure
         END AS moved
-    FROM alert_findings AS f
+    FROM findings AS f
     JOIN indicators AS i USING (indicator_id)
     JOIN alert_rules AS r
       ON r.check_name = f.check_name

@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from octracker.content.curation import split_superseded
 from octracker.extracts import KnownRows
+from octracker.store.findings import series_changed
 from octracker.store.rows import one_row, scalar
 
 #: Columns that make one observation (the natural key).
@@ -272,6 +273,7 @@ def _load_stated(
     with _scratch(con, "_changes", also=unregister):
         if first_load:
             _insert_versions(con, "_incoming", pipeline=pipeline, run_id=run_id, now=now)
+            series_changed(con, current, source_ids)
             # The sources' current rows are now exactly the rows just written (read from the table: a
             # join must not read `_incoming`, see `in_row_groups`).
             first_load_done(con, source_ids)
@@ -511,6 +513,12 @@ def _write_changes(
         )
         if repeated:
             raise RestatedKeyConflict(f"{repeated} changed rows have the key of a row stated unchanged")
+    if new or revised or restated or retracted:
+        series_changed(
+            con,
+            "SELECT COALESCE(indicator_id, _h_indicator_id) AS indicator_id, COALESCE(geo, _h_geo) AS geo, "
+            "COALESCE(source_id, _h_source_id) AS source_id FROM _changes WHERE change <> 'rehashed'",
+        )
     if revised or restated or retracted:
         con.execute(
             """
@@ -608,6 +616,9 @@ def close_current(con: duckdb.DuckDBPyConnection, condition: str, params: list, 
     current = f"h.valid_to IS NULL AND ({condition})"
     closed = scalar(con, f"SELECT COUNT(*) FROM observation_history AS h WHERE {current}", params)
     if closed:
+        series_changed(
+            con, f"SELECT indicator_id, geo, source_id FROM observation_history AS h WHERE {current}", params
+        )
         con.execute(f"UPDATE observation_history AS h SET valid_to = ? WHERE {current}", [now, *params])
         periods_lost(
             con, f"SELECT * FROM observation_history AS h WHERE h.valid_to = ? AND ({condition})", [now, *params]

@@ -10,6 +10,7 @@ import pyarrow as pa
 
 from octracker.content.documents import Document
 from octracker.extracts import Problem
+from octracker.store.findings import source_changed
 from octracker.store.history import LoadCounts
 from octracker.store.rows import scalar
 from octracker.store.warehouse import utc_now
@@ -148,6 +149,7 @@ def upsert_source(
     ).fetchone()
     if current is not None and list(current) == row:
         return False
+    source_changed(con, source_id)  # precedence and publication dates rank values and date revisions
     con.execute("DELETE FROM sources WHERE source_id = ?", [source_id])
     con.execute(
         "INSERT INTO sources (source_id, kind, title, publisher, published_on, published_precision, url, licence, "

@@ -29,10 +29,11 @@ import polars as pl
 from octracker.content.alert_rules import AlertRule, load_alert_places, load_alert_rules
 from octracker.content.catalog import Catalog, load_catalog
 from octracker.errors import OctrackerError, PublishFailed, SpecError, WarehouseBusy
+from octracker.store.findings import findings_inputs_changed
 from octracker.store.lake import DuckConfig, LakeTarget, connect_lake, describe_attach_error, is_lock_error
 from octracker.store.rows import one_row
 from octracker.store.settings import Settings
-from octracker.store.writers import open_shared_lake_writer, write_transaction
+from octracker.store.writers import forget_owed_work, open_shared_lake_writer, owes_work, write_transaction
 
 log = logging.getLogger("octracker.store.warehouse")
 
@@ -168,6 +169,7 @@ def _open_one_writer(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
     try:
         yield con
     finally:
+        forget_owed_work(con)  # the connection's id may be another's next
         con.close()
 
 
@@ -310,7 +312,8 @@ def _apply_pending(con: duckdb.DuckDBPyConnection, pending: list[tuple[int, str,
 
 
 def apply_views(con: duckdb.DuckDBPyConnection, views_dir: Path, *, digest: str | None = None) -> list[str]:
-    """Re-create every view from `warehouse/views/NN_name.sql`, in file order, in one transaction.
+    """Re-create every view from `warehouse/views/NN_name.sql`, in file order, in one transaction, and store the
+    alert findings the new views compute in it.
 
     With `digest` (see `views_digest`), it is recorded in `applied_views` in the same transaction.
     """
@@ -324,6 +327,7 @@ def apply_views(con: duckdb.DuckDBPyConnection, views_dir: Path, *, digest: str 
         if digest is not None:
             con.execute("DELETE FROM applied_views")
             con.execute("INSERT INTO applied_views VALUES (?, ?)", [digest, utc_now()])
+        findings_inputs_changed(con)
 
     try:
         write_transaction(con, create, what="views")
@@ -396,6 +400,7 @@ def sync_indicators(con: duckdb.DuckDBPyConnection, catalog: Catalog) -> None:
     def replace() -> None:
         if Counter(con.execute("SELECT * FROM indicators").fetchall()) == Counter(rows):
             return
+        findings_inputs_changed(con)
         con.execute("DELETE FROM indicators")
         # One statement with every row's values as parameters: a parameterised INSERT per indicator costs
         # milliseconds each, and reading a frame would load pyarrow's dataset module for a few dozen rows.
@@ -412,6 +417,7 @@ def sync_alert_places(con: duckdb.DuckDBPyConnection, places: tuple[str, ...]) -
     def replace() -> None:
         if sorted(r[0] for r in con.execute("SELECT place FROM alert_places").fetchall()) == sorted(places):
             return
+        findings_inputs_changed(con)
         con.execute("DELETE FROM alert_places")
         if places:
             con.executemany("INSERT INTO alert_places VALUES (?)", [[p] for p in places])
@@ -420,12 +426,19 @@ def sync_alert_places(con: duckdb.DuckDBPyConnection, places: tuple[str, ...]) -
 
 
 def prepare_warehouse(con: duckdb.DuckDBPyConnection, settings: Settings, catalog: Catalog) -> None:
-    """Bring a writer connection up to date: migrations, catalog, alert rules, views (re-created when changed)."""
+    """Bring a writer connection up to date: migrations, then in one transaction catalog, alert rules, alert places
+    and views (re-created when changed), with the alert findings stored again when any of them changed."""
     apply_migrations(con, settings.migrations_dir)
-    sync_indicators(con, catalog)
-    sync_alert_rules(con, load_alert_rules(settings.schemas_dir / "alert_rules.toml"))
-    sync_alert_places(con, load_alert_places(settings.schemas_dir / "alert_rules.toml"))
-    apply_changed_views(con, settings.views_dir)
+    rules_file = settings.schemas_dir / "alert_rules.toml"
+    rules, places = load_alert_rules(rules_file), load_alert_places(rules_file)
+
+    def sync() -> None:
+        sync_indicators(con, catalog)
+        sync_alert_rules(con, rules)
+        sync_alert_places(con, places)
+        apply_changed_views(con, settings.views_dir)
+
+    write_transaction(con, sync, what="catalog, alert rules and views")
 
 
 def publish(con: duckdb.DuckDBPyConnection, settings: Settings) -> Path | None:
@@ -436,6 +449,8 @@ def publish(con: duckdb.DuckDBPyConnection, settings: Settings) -> Path | None:
     only the blocks that differ are written; a whole copy is made when there is no spare or a reader still has it
     open. A lake publishes nothing: readers attach it read-only and every commit is already a consistent snapshot.
     """
+    if owes_work(con):  # e.g. findings owed by a write made outside write_transaction: stored before publishing
+        write_transaction(con, lambda: None, what="alert findings")
     if settings.lake is not None:
         return None
     con.execute("CHECKPOINT")

@@ -47,6 +47,8 @@ MAX_RETRY_DELAY_S = 2.0
 _COORDINATORS: dict[int, Coordinator] = {}
 #: Connections inside write_transaction (a nested call joins the open transaction).
 _IN_TRANSACTION: set[int] = set()
+#: Work owed before the open transaction of a connection commits, by connection and name (see `before_commit`).
+_BEFORE_COMMIT: dict[int, dict[str, Callable[[], object]]] = {}
 
 
 class Coordinator:
@@ -141,6 +143,7 @@ def open_shared_lake_writer(target: LakeTarget, lock_timeout_s: float) -> Iterat
             yield con
         finally:
             _COORDINATORS.pop(id(con), None)
+            forget_owed_work(con)
             con.close()
     finally:
         coordinator.close()
@@ -214,6 +217,33 @@ def _rollback_quietly(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("ROLLBACK")
 
 
+def before_commit(con: duckdb.DuckDBPyConnection, name: str, work: Callable[[], object]) -> None:
+    """Have `work` run once at the end of the write transaction open on `con`, after everything else it writes and
+    before it commits (a second call with the same name in that transaction changes nothing).
+
+    For what is computed from the data written: it commits with that data, or not at all. Outside a
+    write_transaction, `work` is owed until `settle_owed_work` runs it (a writer publishes nothing before).
+    """
+    _BEFORE_COMMIT.setdefault(id(con), {}).setdefault(name, work)
+
+
+def owes_work(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether work is owed on `con` (see `before_commit`)."""
+    return bool(_BEFORE_COMMIT.get(id(con)))
+
+
+def settle_owed_work(con: duckdb.DuckDBPyConnection) -> None:
+    """Run the work owed on `con` (see `before_commit`), in the caller's transaction, until none is left."""
+    while owed := _BEFORE_COMMIT.pop(id(con), None):
+        for work in owed.values():
+            work()
+
+
+def forget_owed_work(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop the work owed on `con`: its transaction rolled back, or the connection closes."""
+    _BEFORE_COMMIT.pop(id(con), None)
+
+
 def write_transaction(con: duckdb.DuckDBPyConnection, work: Callable[[], T], *, what: str) -> T:
     """Run `work` in one transaction, all or nothing; redo it on a fresh snapshot when the lake refuses the commit.
 
@@ -230,9 +260,11 @@ def write_transaction(con: duckdb.DuckDBPyConnection, work: Callable[[], T], *, 
                 con.execute("BEGIN TRANSACTION")
                 try:
                     result = work()
+                    settle_owed_work(con)
                     con.execute("COMMIT")
                     return result
                 except BaseException:
+                    forget_owed_work(con)
                     _rollback_quietly(con)
                     raise
         except duckdb.TransactionException as exc:
