@@ -57,6 +57,9 @@ def _owe(con: duckdb.DuckDBPyConnection, rows: str, params: list[Any] | None = N
 def settle_findings(con: duckdb.DuckDBPyConnection) -> None:
     """Store the findings the open transaction owes (see `_owe`), in it."""
     try:
+        # A project may do without the alert views (alert_findings and its macro come from one view file).
+        if not scalar(con, "SELECT EXISTS (SELECT 1 FROM duckdb_views() WHERE view_name = 'alert_findings')"):
+            return
         if scalar(con, f"SELECT bool_or(source_id IS NULL AND geo IS NULL) FROM {OWED}"):
             store_alert_findings(con)
         else:
