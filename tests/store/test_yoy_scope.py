@@ -93,7 +93,7 @@ def rows_of(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict]:
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(observations=warehouses())
-def test_latest_scope_and_findings_agree_with_the_full_history(con, observations):
+def test_the_checked_series_and_findings_agree_with_the_full_history(con, observations):
     con.execute("DELETE FROM observation_history")
     con.execute("DELETE FROM multi_source_periods")
     catalog = case_catalog()
@@ -160,7 +160,8 @@ def test_the_checks_read_the_followed_places_years_as_yoy_changes_has_them_and_t
     try:
         columns = "geo, year, basis, prev_value, round(pct_change, 1)"
         checked = con.execute(
-            f"SELECT {columns} FROM yoy_changes_in((SELECT list(geo) FROM followed_geos), NULL) WHERE indicator_id = '{INDICATOR}' ORDER BY year"
+            f"SELECT {columns} FROM yoy_changes_in((SELECT list(geo) FROM followed_geos), NULL) "
+            f"WHERE indicator_id = '{INDICATOR}' ORDER BY year"
         ).fetchall()
         every = con.execute(
             f"SELECT {columns} FROM yoy_changes WHERE indicator_id = '{INDICATOR}' AND geo = 'BE' ORDER BY year"
