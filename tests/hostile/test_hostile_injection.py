@@ -180,6 +180,8 @@ REVIEWED = {
     "serve/evidence.py": {"' AND '.join(where)", "MAX_VALUES", "matches"},
     "serve/export.py": {"relation"},  # from EXPORTED_RELATIONS, and only one that exists
     "serve/datapackage.py": {"relation"},  # an exported relation, described after it was written
+    # The module's table names; rows: a relation the history module writes (its own temp tables and conditions).
+    "store/findings.py": {"OWED", "TABLE", "rows"},
     # SUMMARY_SECTIONS' fixed columns, relations and clauses; the row limit is bound.
     # condition: starts_with(geo, '<place>') of places that match alert_rules.PLACE_ID (capitals, digits, _+-)
     "cli/query.py": {"columns", "relation", "where", "order", "condition"},
