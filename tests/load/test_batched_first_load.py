@@ -71,6 +71,13 @@ def test_a_table_read_in_batches_loads_exactly_what_a_whole_read_loads(
     assert (result.status, result.counts.new) == ("success", 16), result.error
     assert inserts == [1]  # the batched path, not the whole read
     in_batches = written(settings)
+    # The alert findings of the series loaded are stored with them (BE-BRU is a place alerts follow).
+    stored, missing = read_rows(
+        settings.published_path,
+        "SELECT (SELECT COUNT(*) FROM stored_alert_findings), "
+        "(SELECT COUNT(*) FROM (SELECT * FROM alert_findings EXCEPT ALL SELECT * FROM stored_alert_findings))",
+    )[0]
+    assert stored > 0 and missing == 0
 
     settings.warehouse.unlink()
     shutil.rmtree(settings.published_path.parent)

@@ -273,7 +273,6 @@ def _load_stated(
     with _scratch(con, "_changes", also=unregister):
         if first_load:
             _insert_versions(con, "_incoming", pipeline=pipeline, run_id=run_id, now=now)
-            series_changed(con, current, source_ids)
             # The sources' current rows are now exactly the rows just written (read from the table: a
             # join must not read `_incoming`, see `in_row_groups`).
             first_load_done(con, source_ids)
@@ -362,8 +361,10 @@ def insert_first_versions(
 
 
 def first_load_done(con: duckdb.DuckDBPyConnection, source_ids: list[str]) -> None:
-    """After the last part of a first load (`insert_first_versions`): the periods other sources state too."""
+    """After the last part of a first load (`insert_first_versions`): the periods other sources state too, and the
+    alert findings of the series loaded."""
     periods_gained(con, _current(source_ids), source_ids, params=source_ids)
+    series_changed(con, _current(source_ids), source_ids)
 
 
 def _restates_all(con: duckdb.DuckDBPyConnection, current: str, source_ids: list[str]) -> bool:
