@@ -19,6 +19,7 @@ from hostile_inputs import GOOD_CSV, zip_bomb
 from warehouse_state import assert_unchanged, snapshot
 
 from feed_server import FeedServer, Reply
+from octracker.store.warehouse import publish_spare_path
 
 LIMIT = 1 << 20  # max_bytes of the test feeds
 GIB = 1 << 30
@@ -173,9 +174,11 @@ def test_a_bad_feed_body_is_refused_whole_named_and_kept(loaded_scratch, bad):
         assert (settings.raw_dir / hashlib.sha256(body).hexdigest()[:2]).is_dir()
     else:
         assert seen.body_bytes_sent < 8 * LIMIT  # the client hung up near the limit: never a gigabyte
-    # Whatever the URL's name says, nothing is written outside the raw store, the published copy and the inbox.
+    # Whatever the URL's name says, nothing is written outside the warehouse, the raw store and the published copy
+    # (with its spare).
     written = {p.relative_to(settings.data_dir).parts[0] for p in settings.data_dir.rglob("*")}
-    assert written <= {"octracker.duckdb", "octracker.duckdb.wal", "published", "raw", ".alerts-send.lock"}
+    spare = publish_spare_path(settings.published_path).name
+    assert written <= {"octracker.duckdb", "octracker.duckdb.wal", "published", spare, "raw", ".alerts-send.lock"}
     assert not list(settings.project.parent.rglob("evil.csv"))
 
 

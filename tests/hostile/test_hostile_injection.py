@@ -159,7 +159,16 @@ SQL_WORDS = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|CREATE|DROP|FROM|WHERE|V
 #: document. A new one fails this test until its origin is checked and it is added here; a value from outside
 #: must be a bound parameter instead.
 REVIEWED = {
-    "store/warehouse.py": {"', '.join('?' * 11)"},
+    # migration_sql: a migration file of the project; int(version), name: its number and MIGRATION_NAME-matched name;
+    # now: the writer's clock; values: one `(?, ...)` group per catalog indicator
+    "store/warehouse.py": {
+        "', '.join('?' * 11)",
+        "int(version)",
+        "migration_sql(path, file_only)",
+        "name",
+        "now",
+        "values",
+    },
     "alerts/outbox.py": {
         "', '.join(ALERT_COLUMNS)",
         "', '.join(columns)",
@@ -201,6 +210,7 @@ REVIEWED = {
         # placeholders (?, ?, …), fixed temp-table names and join words, catalog column lists
         "_key_match('h', 'c', '_h_')",
         "current",
+        "_current(source_ids)",  # the current versions' query, one `?` per source
         "current_keys",
         "join",
         "right_prefix",
