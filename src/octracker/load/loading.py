@@ -200,6 +200,7 @@ def load_in_batches(
     None returned: nothing was written, and the caller reads the document whole to list every problem.
     """
     source_id = spec.source_id
+    log.debug("%s: loading %s in batches of rows, in one transaction", spec.name, document.path.name)
 
     def write() -> LoadCounts:
         record_source(con, spec, document)
