@@ -131,6 +131,9 @@ COUNTRY_ALIASES: dict[str, str] = {
 }
 
 _GEO_SHAPE = re.compile(r"^(?:[A-Z]{2}|[A-Z]{2}-[A-Z0-9]{1,3}|[A-Z]{2}[A-Z2-9]{3}|EU)$")
+#: A CBS region as the contract names it (`NL-` and CBS's code): a part of the country (LD), province (PV), COROP
+#: area (CR), municipality (GM), district (WK, the municipality's digits and two more) or neighbourhood (BU, two more).
+_CBS_REGION = re.compile(r"^NL-(?:(?:LD|PV|CR)[0-9]{2}|GM[0-9]{4}|WK[0-9]{6}|BU[0-9]{8})$")
 
 
 def _plain(text: str) -> str:
@@ -187,7 +190,8 @@ def _fuzzy_code(spelling: str) -> str | None:
 
 @lru_cache(maxsize=4096)
 def is_known_geo(code: str) -> bool:
-    """True for an ISO 3166-1 alpha-2 or ISO 3166-2 code pycountry knows, a UN/LOCODE of a known country, or EU.
+    """True for an ISO 3166-1 alpha-2 or ISO 3166-2 code pycountry knows, a UN/LOCODE of a known country, EU, or
+    a CBS region (`NL-GM0363`, `NL-WK036301`, `NL-BU03630000`, the contract's id for CBS's region codes).
 
     A group of ports that reports as one (`BEANR+BEZEE`) is known when each part is a UN/LOCODE of a known
     country, listed once, in alphabetical order (the canonical model's rule: one spelling per group).
@@ -199,6 +203,8 @@ def is_known_geo(code: str) -> bool:
             and len(ports) > 1
             and all(len(p) == 5 and "-" not in p and is_known_geo(p) for p in ports)
         )
+    if _CBS_REGION.match(code):
+        return True
     if not _GEO_SHAPE.match(code):
         return False
     if code == "EU":

@@ -42,3 +42,21 @@ def test_main_country_needs_a_clear_first() -> None:
 )
 def test_port_groups_are_known_geographies_in_their_one_spelling(code, known) -> None:
     assert is_known_geo(code) is known
+
+
+@pytest.mark.parametrize(
+    ("code", "known"),
+    [
+        ("NL-GM0363", True),  # Amsterdam, as CBS's tables code it (tests/cases: the recorded OData catalog)
+        ("NL-WK036301", True),
+        ("NL-BU03630000", True),
+        ("NL-PV27", True),
+        ("NL-GM363", False),  # a municipality has four digits
+        ("NL-WK0363", False),
+        ("NL-BU036300", False),
+        ("BE-GM0363", False),  # CBS codes are Dutch regions only
+        ("NL-XX0363", False),
+    ],
+)
+def test_cbs_regions_are_known_geographies(code, known) -> None:
+    assert is_known_geo(code) is known

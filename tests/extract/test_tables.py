@@ -147,6 +147,19 @@ def test_long_parquet_gives_the_same_rows_as_csv(catalog, tmp_path):
         assert extract.frame["evidence"][0].startswith(f"{name} row 1: shootings,BE-BRU,2024,92")
 
 
+def test_long_table_of_cbs_districts_and_neighbourhoods_is_read(catalog, tmp_path):
+    # long_good.csv with its Brussels rows moved to CBS regions as a CBS load names them (`NL-` and CBS's code).
+    lines = (CASES / "long_good.csv").read_text(encoding="utf-8").splitlines()
+    regions = iter(["NL-GM0363", "NL-WK036301", "NL-BU03630104", "NL-WK0363"])
+    moved = [lines[0]] + [line.replace(",BE-BRU,", f",{next(regions)},", 1) for line in lines[1:5]]
+    (tmp_path / "cbs.csv").write_text("\n".join(moved) + "\n", encoding="utf-8")
+    extract = long(tmp_path / "cbs.csv", catalog)
+    assert extract.frame["geo"].to_list() == ["NL-GM0363", "NL-WK036301", "NL-BU03630104"]
+    # A district code needs the municipality's four digits and two of its own.
+    assert [(p.check, p.line_no) for p in extract.problems] == [("bad_geo", 5)]
+    assert "'NL-WK0363'" in extract.problems[0].message
+
+
 def test_long_parquet_is_told_by_its_magic_bytes_not_its_name(catalog, tmp_path):
     pl.read_csv(CASES / "long_good.csv", infer_schema=False).write_parquet(tmp_path / "export.csv")
     extract = long(tmp_path / "export.csv", catalog)

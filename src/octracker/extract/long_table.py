@@ -770,7 +770,10 @@ def _row_checks(parsed: pl.DataFrame, catalog: Catalog) -> list[tuple[str, pl.Ex
         (
             "bad_geo",
             shaped & ~pl.col("geo").is_in(_known_geos(parsed)).fill_null(False),
-            pl.format("geo {} is not an ISO 3166-1/3166-2 code, UN/LOCODE or EU", _quoted(pl.col("geo"))),
+            pl.format(
+                "geo {} is not an ISO 3166-1/3166-2 code, UN/LOCODE, CBS region (NL-GM0363) or EU",
+                _quoted(pl.col("geo")),
+            ),
         ),
         (
             "bad_period",
