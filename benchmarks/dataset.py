@@ -168,6 +168,79 @@ def write_tables(size: Size, data_dir: Path = DATA_DIR) -> TableFiles:
     return files
 
 
+#: A CBS-like table (`--only cbs`): registered crimes per neighbourhood, crime type and year, as Statistics Netherlands
+#: publishes them (StatLine's "wijk en buurt" tables). Regions are named as a CBS load names them (`NL-` and CBS's
+#: code): 100 municipalities (`GM`), each with 10 districts (`WK` + the municipality's digits + 2) and 90
+#: neighbourhoods (`BU` + the district's digits + 2) = 10,000 regions x 50 crime types x 20 years = 10M rows.
+CBS_MUNICIPALITIES, CBS_DISTRICTS, CBS_NEIGHBOURHOODS = 100, 10, 9
+CBS_CRIME_TYPES = 50
+CBS_YEARS = tuple(str(y) for y in range(2005, 2025))
+#: Share of the CBS-like table's values revised in each daily edition (a count moved by one).
+CBS_REVISED_SHARE = 0.01
+
+
+def cbs_regions(municipalities: int = CBS_MUNICIPALITIES) -> list[str]:
+    """District and neighbourhood codes as a CBS load writes them: `NL-WK036301`, `NL-BU03630100`."""
+    regions = []
+    for m in range(municipalities):
+        municipality = f"{3 + 7 * m:04d}"  # spread over CBS's range like real municipality numbers
+        for d in range(CBS_DISTRICTS):
+            district = f"{municipality}{d:02d}"
+            regions.append(f"NL-WK{district}")
+            regions.extend(f"NL-BU{district}{b:02d}" for b in range(CBS_NEIGHBOURHOODS))
+    return regions
+
+
+def cbs_crime_types() -> list[str]:
+    """Crime types coded as CBS codes them (`1.1.1` burglary of a home ...), as catalog ids."""
+    codes = [f"{1 + n // 10}_{1 + (n // 5) % 2}_{1 + n % 5}" for n in range(CBS_CRIME_TYPES)]
+    return [f"bench_cbs_misdrijf_{code}" for code in codes]
+
+
+@dataclass(frozen=True)
+class CbsFiles:
+    """The CBS-like table and its next daily edition, with CBS_REVISED_SHARE of its counts revised."""
+
+    base: Path
+    revised: Path
+
+
+def cbs_files(data_dir: Path = DATA_DIR, municipalities: int = CBS_MUNICIPALITIES) -> CbsFiles:
+    folder = data_dir / "tables"
+    name = f"cbs_{municipalities * (CBS_DISTRICTS * (1 + CBS_NEIGHBOURHOODS)) * CBS_CRIME_TYPES * len(CBS_YEARS):_}"
+    return CbsFiles(base=folder / f"{name}.parquet", revised=folder / f"{name}_revised.parquet")
+
+
+def cbs_table(*, municipalities: int = CBS_MUNICIPALITIES, seed: int = 11) -> pl.DataFrame:
+    """indicator, geo, period, value, unit in CBS's order (crime type, region, year): whole counts, small in a
+    neighbourhood (0-200), with a level per series and noise per year."""
+    frame = (
+        pl.DataFrame({"indicator": cbs_crime_types()})
+        .join(pl.DataFrame({"geo": cbs_regions(municipalities)}), how="cross")
+        .join(pl.DataFrame({"period": list(CBS_YEARS)}), how="cross")
+    )
+    row = pl.int_range(pl.len(), dtype=pl.UInt64)
+    level = uniform(row // len(CBS_YEARS), seed) * 200
+    noise = 0.8 + uniform(row, seed + 1) * 0.4
+    return frame.with_columns((level * noise).round(0).alias("value"), pl.lit("count").alias("unit"))
+
+
+def write_cbs_tables(data_dir: Path = DATA_DIR, municipalities: int = CBS_MUNICIPALITIES) -> CbsFiles:
+    """Write the CBS-like table and its revised edition unless they exist (deterministic)."""
+    files = cbs_files(data_dir, municipalities)
+    if files.base.exists() and files.revised.exists():
+        return files
+    files.base.parent.mkdir(parents=True, exist_ok=True)
+    base = cbs_table(municipalities=municipalities)
+    # Row groups as DuckDB writes them, a Parquet export's usual size.
+    base.write_parquet(files.base, compression="zstd", row_group_size=122_880)
+    changed = uniform(pl.int_range(pl.len(), dtype=pl.UInt64), 12) < CBS_REVISED_SHARE
+    base.with_columns(value=pl.when(changed).then(pl.col("value") + 1).otherwise(pl.col("value"))).write_parquet(
+        files.revised, compression="zstd", row_group_size=122_880
+    )
+    return files
+
+
 #: A publisher's dataset of 1M observations (50 offence codes x 200 countries x 100 years), as Eurostat writes it.
 PUBLISHER_SHAPE = {"indic": [f"ICCS{n:04d}" for n in range(50)], "years": [str(y) for y in range(1926, 2026)]}
 
@@ -230,7 +303,7 @@ def publisher_files(data_dir: Path = DATA_DIR) -> dict[str, Path]:
 
 
 def catalog_toml(count: int = CATALOG_INDICATORS) -> str:
-    """Synthetic monthly and annual count indicators, in the project's catalog format."""
+    """Synthetic monthly and annual count indicators and the CBS-like crime types, in the project's catalog format."""
     blocks = [
         f'[[indicator]]\nid = "{ind}"\nname = "Benchmark {frequency} indicator {n}"\nunit = "count"\n'
         f'direction = "up_is_bad"\nfrequency = "{frequency}"\nmin = 0\nmax = 1000000000\n'
@@ -238,6 +311,13 @@ def catalog_toml(count: int = CATALOG_INDICATORS) -> str:
         for frequency in ("monthly", "annual")
         for n, ind in enumerate(indicator_ids(count, frequency))
     ]
+    for ind in cbs_crime_types():
+        code = ind.removeprefix("bench_cbs_misdrijf_").replace("_", ".")
+        blocks.append(
+            f'[[indicator]]\nid = "{ind}"\nname = "Registered crimes, type {code}"\nunit = "count"\n'
+            f'direction = "up_is_bad"\nfrequency = "annual"\nmin = 0\nmax = 1000000\n'
+            f'description = "Synthetic CBS-like count of registered crimes per neighbourhood, for benchmarks."\n'
+        )
     return "# Benchmark-only catalog: synthetic indicators, never part of the real project.\n\n" + "\n".join(blocks)
 
 
@@ -269,6 +349,8 @@ class Feed:
 
 MONTHLY = Feed("bench_monthly", "bench-statistics-office-monthly", "monthly_statistics.parquet")
 YEARLY = Feed("bench_annual", "bench-statistics-office-annual", "annual_statistics.parquet")
+#: The CBS-like table, refreshed daily as a whole (`--only cbs`).
+CBS = Feed("bench_cbs", "bench-cbs-crimes-neighbourhoods", "registered_crimes_neighbourhoods.parquet")
 #: The monthly table given to `octracker ingest` (a source of its own: a spec pipeline's source is not the inbox's).
 INBOX = Feed("inbox", "bench-statistics-office-inbox", "monthly_statistics.parquet")
 

@@ -29,6 +29,9 @@ from typing import Any
 
 from benchmarks.dataset import (
     ANNUAL,
+    CBS,
+    CBS_MUNICIPALITIES,
+    CBS_REVISED_SHARE,
     DATA_DIR,
     INBOX,
     MONTHLY,
@@ -38,6 +41,7 @@ from benchmarks.dataset import (
     YEARLY,
     Size,
     TableFiles,
+    cbs_files,
     indicator_ids,
     publisher_files,
     stage_table,
@@ -328,6 +332,32 @@ class Bench:
             for folder in (data, loaded):
                 shutil.rmtree(folder, ignore_errors=True)
 
+    def cbs(self, municipalities: int) -> None:
+        """The CBS-like table (`--only cbs`): its bare load, its first ingest, then its next daily edition with
+        CBS_REVISED_SHARE of the counts revised, a full snapshot, into the warehouse refreshed once after the first
+        load (nothing new), as a daily refresh finds it (target 5: the refresh <= 0.3x the first load)."""
+        files = cbs_files(municipalities=municipalities)
+        bare = self.work / "bare_cbs.duckdb"
+        self.measure("bare_ctas_cbs", fresh(bare), "bare_ctas", {"file": str(files.base), "db": str(bare)})
+        fresh(bare)()
+        project = write_project(self.work / "project_cbs")
+        data = self.work / "warehouse_cbs"
+        refreshed = self.work / "warehouse_cbs_refreshed"
+        args = {"project": str(project), "warehouse": str(data / "octracker.duckdb"), "pipeline": CBS.pipeline}
+        write_spec(project, files.base, CBS)
+        self.measure("ingest_cbs", fresh(data), "octracker_refresh", args)
+        run_step("octracker_refresh", args)  # the same edition again: the daily refresh that found nothing new
+        save(data, refreshed)
+        self.measure(
+            "refresh_revised_cbs",
+            restore(refreshed, data, also=lambda: write_spec(project, files.revised, CBS)),
+            "octracker_refresh",
+            args,
+        )
+        if not self.keep:
+            for folder in (data, refreshed):
+                shutil.rmtree(folder, ignore_errors=True)
+
     def first_loads(self, *sizes: Size) -> None:
         """The first ingest of tables of growing size against the bare load of each: `--only first` (targets 1, 3)."""
         for size in sizes:
@@ -473,6 +503,16 @@ def generate_tables(*sizes: Size) -> None:
     subprocess.run([sys.executable, "-c", code, *names], cwd=REPO, env=env, check=True)
 
 
+def generate_cbs_tables(municipalities: int) -> None:
+    """Write the CBS-like tables if missing, in a child process (see `generate_tables`)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)])}
+    code = (
+        "import sys\nfrom benchmarks.dataset import write_cbs_tables\n"
+        "write_cbs_tables(municipalities=int(sys.argv[1]))\n"
+    )
+    subprocess.run([sys.executable, "-c", code, str(municipalities)], cwd=REPO, env=env, check=True)
+
+
 def run_cli_refresh(warehouse: Path) -> Measure:
     """`octracker refresh` over the bundled documents, offline as `make run` is: the feeds load their bundled
     snapshots instead of waiting on the network."""
@@ -559,6 +599,13 @@ def targets(big: str, small: str) -> list[Target]:
             Target(f"5. {name} through `octracker ingest` (whole process)", f"real_{name}", None, 1.0, "s")
             for name in REAL_FILES
         ),
+        Target(
+            f"5. CBS-like table, daily edition with {CBS_REVISED_SHARE:.0%} revised / its first ingest",
+            "refresh_revised_cbs",
+            "ingest_cbs",
+            0.3,
+        ),
+        Target("5. (CBS-like table, first ingest / bare load)", "ingest_cbs", "bare_ctas_cbs", None),
         Target(
             f"6. 10% revised {big} through `octracker ingest` / through a spec",
             f"ingest_command_revised_{big}",
@@ -702,10 +749,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--only",
-        choices=("big", "small", "e2e", "real", "change", "first"),
+        choices=("big", "small", "e2e", "real", "change", "first", "cbs"),
         action="append",
         help="run only these parts (repeatable); `change` is the big table's first ingest (once) and the small change "
-        "into it, which `big` also runs; `first` the first ingest and bare load of the big table and of a 30M-row one",
+        "into it, which `big` also runs; `first` the first ingest and bare load of the big table and of a 30M-row one; "
+        "`cbs` the CBS-like table of 10M rows, its first ingest and its daily edition with 1 %% revised",
+    )
+    parser.add_argument(
+        "--cbs-municipalities",
+        type=int,
+        default=CBS_MUNICIPALITIES,
+        help="municipalities of the CBS-like table (`--only cbs`), 100,000 rows each: 100 (default) is 10M rows",
     )
     parser.add_argument("--work", type=Path, default=DATA_DIR / "work", help="scratch folder for warehouses")
     parser.add_argument("--keep", action="store_true", help="keep the warehouses in the scratch folder afterwards")
@@ -719,7 +773,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"generating tables ({big.rows:,} and {small.rows:,} rows) under {DATA_DIR / 'tables'} if missing", flush=True
     )
-    generate_tables(big, small, SIZES[ANNUAL[big.name]])
+    if parts & {"big", "small", "change", "first"}:
+        generate_tables(big, small, SIZES[ANNUAL[big.name]])
     # Generated by the child above: this process only names them, so it never holds a table's frame.
     big_files, small_files = table_files(big), table_files(small)
     if "big" in parts:
@@ -740,6 +795,9 @@ def main(argv: list[str] | None = None) -> int:
         bench.end_to_end(args.e2e_runs if not args.quick else 2)
     if "real" in parts:
         bench.real_sources()
+    if "cbs" in parts:
+        generate_cbs_tables(args.cbs_municipalities)
+        bench.cbs(args.cbs_municipalities)
     checks = evaluate(bench.results, big.name, small.name)
     print_report(bench.results, checks)
     record = {

@@ -34,3 +34,20 @@ def test_tables_generated_before_the_small_change_existed_get_it_without_being_r
 
     assert again.small_change.read_bytes() == first
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
+
+
+def test_the_cbs_like_table_names_regions_as_a_cbs_load_does_and_revises_one_percent(tmp_path):
+    from benchmarks.dataset import CBS_REVISED_SHARE, catalog_toml, write_cbs_tables
+    from octracker.countries import is_known_geo
+
+    files = write_cbs_tables(tmp_path, municipalities=1)
+    base, revised = pl.read_parquet(files.base), pl.read_parquet(files.revised)
+
+    assert base.height == 100_000 and base.select(pl.struct(KEY).n_unique()).item() == base.height
+    geos = base["geo"].unique().to_list()
+    assert len(geos) == 100 and all(is_known_geo(g) for g in geos)
+    assert {g[:5] for g in geos} == {"NL-WK", "NL-BU"}
+    assert all(f'id = "{i}"' in catalog_toml() for i in base["indicator"].unique().to_list())
+    moved = revised["value"] - base["value"]
+    assert set(moved.unique().to_list()) == {0.0, 1.0}  # a count moved by one, the key and order kept
+    assert abs(moved.sum() / base.height - CBS_REVISED_SHARE) < 0.002
