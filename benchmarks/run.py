@@ -668,7 +668,6 @@ def evaluate(results: dict[str, Result], big: str, small: str) -> list[dict[str,
 
 
 def machine() -> dict[str, Any]:
-    import dlt
     import duckdb
     import pandera
     import polars
@@ -697,9 +696,19 @@ def machine() -> dict[str, Any]:
         "duckdb": duckdb.__version__,
         "polars": polars.__version__,
         "pandera": pandera.__version__,
-        "dlt": dlt.__version__,
+        "dlt": _version("dlt"),
         "platform": platform.platform(),
     }
+
+
+def _version(package: str) -> str | None:
+    """The installed version of a package; None without it (a partial run such as `--only cbs` needs no dlt)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
 
 
 def print_report(results: dict[str, Result], checks: list[dict[str, Any]]) -> None:
