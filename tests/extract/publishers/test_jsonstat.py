@@ -7,8 +7,10 @@ import json
 import random
 
 import polars as pl
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
 
 from octracker.extract.publishers import jsonstat
 from publisher_cases import EUROSTAT, assert_matches_golden
@@ -152,3 +154,41 @@ def test_any_order_of_keys_gives_the_same_rows(rnd: random.Random):
         for d, spec in body["dimension"].items()
     }
     assert read_body(mixed).frame.equals(read_body(body).frame)
+
+
+def _variants() -> dict[str, dict]:
+    """The recorded answer and variants of it (derived here) that take every branch of the column-wise reading."""
+    body = json.loads(UNE_RT_M.read_bytes())
+    values = dict(body["value"])
+    odd = {"0": 0, "1": 0.0, "2": -0.0, "3": 1e-7, "4": 2.5e20, "5": 12, "6": None, "7": 9.999e-5, "8": 1e16}
+    dense = [None] * 32
+    for key, value in values.items():
+        dense[int(key)] = value
+    statuses = {"3": "p", "9": "b", "31": "c"}  # 31 has no value: a withheld cell
+    del values["30"]
+    return {
+        "recorded": body,
+        "dense_list": dict(body, value=dense),
+        "one_status": dict(body, status="p"),
+        "statuses_and_odd_numbers": dict(body, value={**values, **odd}, status=statuses),
+    }
+
+
+@pytest.mark.parametrize("variant", ["recorded", "dense_list", "one_status", "statuses_and_odd_numbers"])
+def test_reading_by_column_gives_the_rows_reading_cell_by_cell_gives(variant, monkeypatch):
+    """A body of numbers is read a column at a time; the rows, values, flags and evidence are those of the
+    cell-by-cell reading, which a body with text among its values still takes."""
+    content = json.dumps(_variants()[variant]).encode()
+    with monkeypatch.context() as only_columns:
+        only_columns.setattr(jsonstat, "_read_cells", None)  # reading cell by cell would fail
+        by_column = jsonstat.read(content, name="x.json")
+    with monkeypatch.context() as only_cells:
+        only_cells.setattr(jsonstat, "_read_columns", _not_by_column)
+        by_cell = jsonstat.read(content, name="x.json")
+    assert by_cell.ok and by_column.ok, by_cell.problems
+    assert by_column.frame.height > 0
+    assert_frame_equal(by_column.frame, by_cell.frame, check_exact=True)
+
+
+def _not_by_column(*_args):
+    raise jsonstat._CellByCell

@@ -7,8 +7,10 @@ import datetime as dt
 import io
 
 import polars as pl
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
 
 from octracker.extract.publishers import sdmx_csv
 from octracker.extract.publishers.codes import label_code
@@ -133,3 +135,58 @@ def test_the_vintage_is_the_latest_last_update_of_the_rows_read(data):
     assert sdmx_csv.vintage(content, name="sdg_04_20.csv") == table.updated
     latest = max(dt.datetime.strptime(r["LAST UPDATE"], "%d/%m/%y %H:%M:%S") for r in stamped)
     assert table.updated is not None and table.updated.astimezone(sdmx_csv.LUXEMBOURG).replace(tzinfo=None) == latest
+
+
+def _variants() -> dict[str, bytes]:
+    """The recorded download and variants of it (derived here) that take every branch of the column-wise reading."""
+    rows = published_rows()
+    header = list(rows[0])
+    varied = [dict(r) for r in rows[:40]]
+    for n, row in enumerate(varied):
+        row.update(STRUCTURE="dataflow", STRUCTURE_ID=row["DATAFLOW"], ACTION="D" if n % 7 == 3 else "I")
+        row["freq"] = "A:Annual" if n % 2 else "Annual"
+        row["geo"] = {"Belgium": "BE:Belgium", "Greece": "EL:Greece"}.get(row["geo"], row["geo"])
+    for n, value in enumerate((" 22.5", ":", "", "2.25e1", "NaN", "+7", ".5", "1_000", "0", "-0.0")):
+        varied[n + 1]["OBS_VALUE"] = value
+    varied[12].update(OBS_VALUE="", CONF_STATUS="C")
+    varied[13].update(OBS_FLAG="p", CONF_STATUS="F")
+    varied[14].update(OBS_FLAG="Provisional", CONF_STATUS="confidential")
+    two = rewritten(varied, ["STRUCTURE", "STRUCTURE_ID", "ACTION", *header[1:]])
+    recorded = SDG.read_bytes()
+    return {
+        "recorded": recorded,
+        # Eurostat ends its lines with CR LF (as recorded); this variant with LF, and blank rows among them.
+        "lf_and_blank_rows": recorded.replace(b"\r\n", b"\n").replace(b"\n", b"\n\n , ,,\n", 3),
+        "sdmx_2_with_deletions_labels_and_odd_values": two,
+    }
+
+
+@pytest.mark.parametrize("variant", ["recorded", "lf_and_blank_rows", "sdmx_2_with_deletions_labels_and_odd_values"])
+def test_reading_by_column_gives_the_rows_reading_row_by_row_gives(variant, monkeypatch):
+    """A plain file (no quoted cells) is read a column at a time; the rows, values, flags, evidence lines and line
+    numbers are those of the row-by-row reading, which a file with quoted cells or a bad row still takes."""
+    content = _variants()[variant]
+    with monkeypatch.context() as only_columns:
+        only_columns.setattr(sdmx_csv, "_row", None)  # reading row by row would fail
+        by_column = sdmx_csv.read(content, name="x.csv")
+    with monkeypatch.context() as only_rows:
+        only_rows.setattr(sdmx_csv, "_read_columns", _not_by_column)
+        by_row = sdmx_csv.read(content, name="x.csv")
+    assert by_row.ok and by_column.ok, by_row.problems
+    assert (by_column.provider, by_column.dataset, by_column.updated) == (
+        by_row.provider,
+        by_row.dataset,
+        by_row.updated,
+    )
+    assert_frame_equal(by_column.frame, by_row.frame, check_exact=True)
+
+
+def test_a_file_with_a_bad_row_is_refused_as_row_by_row():
+    rows = published_rows()
+    rows[5]["OBS_VALUE"] = "1e400"
+    table = sdmx_csv.read(rewritten(rows, list(rows[0])), name="x.csv")
+    assert not table.ok and table.problems[0].line_no == 7 and "too large" in table.problems[0].message
+
+
+def _not_by_column(*_args):
+    raise sdmx_csv._RowByRow

@@ -15,12 +15,13 @@ import json
 import math
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
 
 from octracker.extract.publishers.codes import dataset_from_name, eurostat_geo, native_id, observation_flags
-from octracker.extract.publishers.periods import parse_publisher_period
+from octracker.extract.publishers.periods import PublisherPeriod, parse_publisher_period
 from octracker.extract.publishers.table import (
     PUBLISHER_SCHEMA,
     ImpossibleNumber,
@@ -121,12 +122,161 @@ def _read_dataset(body: dict[str, Any], name: str) -> PublisherTable:
     kept = [i for i in range(len(dims)) if i not in (geo_at, time_at)]
 
     n_cells = math.prod(sizes)
+    cube = _Cube(dataset, sizes, codes, geo_at, time_at, unit_at, kept)
+    try:
+        frame = _read_columns(cube, body.get("value"), body.get("status"), n_cells)
+    except _CellByCell:
+        frame = _read_cells(cube, body.get("value"), body.get("status"), n_cells)
+    return PublisherTable(PROVIDER, dataset, frame, title=body.get("label"), updated=_updated(body.get("updated")))
+
+
+@dataclass(frozen=True)
+class _Cube:
+    """What reading a cell needs of the dataset: its id, each dimension's size and codes, and which dimension is
+    the place, the time and the unit (`kept`: the others, which name the series)."""
+
+    dataset: str
+    sizes: list[int]
+    codes: list[list[str]]
+    geo_at: int
+    time_at: int
+    unit_at: int | None
+    kept: list[int]
+
+
+class _CellByCell(Exception):
+    """The body holds values the column-wise reading does not take (text in `value`, a period that is no period, a
+    key that is not a plain cell index): it is read cell by cell, which says which cell is wrong."""
+
+
+#: Where Polars writes a float as `repr` does (checked): the text of other values is written by `_json_value`.
+_REPR_RANGE = (1e-4, 1e16)
+
+
+def _read_columns(cube: _Cube, values: Any, statuses: Any, n_cells: int) -> pl.DataFrame:
+    """The cells `_read_cells` reads, a column at a time: each cell's codes found from its index by Polars, each
+    category's id, place and period worked out once."""
+    if not values:
+        raise _CellByCell
+    if isinstance(values, dict):
+        keys = pl.Series(list(values), dtype=pl.String())
+        if not keys.str.contains(r"^[0-9]{1,18}$").all():
+            raise _CellByCell
+        index = keys.cast(pl.Int64())
+        if index.n_unique() != index.len() or index.max() >= n_cells:  # type: ignore[operator]
+            raise _CellByCell
+        entries = list(values.values())
+    elif isinstance(values, list) and len(values) <= n_cells:
+        index, entries = pl.int_range(len(values), dtype=pl.Int64(), eager=True), values
+    else:
+        raise _CellByCell
+    kinds = set(map(type, entries))
+    if not kinds <= {float, int, type(None)}:
+        raise _CellByCell
+    if int in kinds and max(abs(v) for v in entries if type(v) is int) > 2**53:
+        raise _CellByCell  # a whole number a float does not hold exactly
+    try:
+        periods = [parse_publisher_period(code) for code in cube.codes[cube.time_at]]
+    except ValueError:
+        raise _CellByCell from None
+    cells = pl.DataFrame(
+        {
+            "_line_no": index,
+            "value": pl.Series(entries, dtype=pl.Float64(), strict=False),
+            "_whole": pl.Series([type(v) is int for v in entries]) if int in kinds else [False] * len(entries),
+        }
+    ).with_row_index("_at")
+    if isinstance(values, list):  # a dense list's nulls are cells without a value
+        cells = cells.filter(pl.col("value").is_not_null())
+    size = pl.col("value").abs()
+    cells = cells.with_columns(
+        _text=pl.when(pl.col("_whole"))
+        .then(pl.col("value").cast(pl.Int64()).cast(pl.String()))
+        .when(pl.col("value").is_finite() & (size >= _REPR_RANGE[0]) & (size < _REPR_RANGE[1]))
+        .then(pl.col("value").cast(pl.String()))
+    )
+    odd = cells.filter(pl.col("_text").is_null() & pl.col("value").is_not_null()).get_column("_at")
+    if odd.len():  # zeros, NaN, the very small and the very large, as JSON writes them
+        texts = pl.Series([_json_value(entries[at]) for at in odd], dtype=pl.String())
+        cells = cells.with_columns(
+            _text=pl.coalesce("_text", pl.col("_at").replace_strict(odd, texts, default=None, return_dtype=pl.String()))
+        )
+    if isinstance(statuses, str):  # one status for every cell with a value
+        cells = cells.with_columns(status=pl.lit(statuses))
+    else:
+        status_at = {i: str(s) for i, s in _by_index(statuses, n_cells, "status").items() if s is not None}
+        listed = pl.DataFrame(
+            {"_line_no": list(status_at), "status": list(status_at.values())},
+            schema={"_line_no": pl.Int64(), "status": pl.String()},
+        )
+        cells = cells.join(listed, on="_line_no", how="full", coalesce=True)
+    return _cube_rows(cube, cells.sort("_line_no"), periods)
+
+
+def _cube_rows(cube: _Cube, cells: pl.DataFrame, periods: list[PublisherPeriod]) -> pl.DataFrame:
+    """Publisher rows of cells (`_line_no` their index, `value`, `_text` its JSON, `status`), in index order."""
+    index = cells.get_column("_line_no")
+    positions, stride = [pl.Series()] * len(cube.sizes), 1
+    for d in range(len(cube.sizes) - 1, -1, -1):
+        positions[d], stride = (index // stride) % cube.sizes[d], stride * cube.sizes[d]
+
+    def per_category(d: int, of_code: Any, dtype: pl.DataType = pl.String()) -> pl.Series:
+        return pl.Series([of_code(code) for code in cube.codes[d]], dtype=dtype).gather(positions[d])
+
+    def per_period(field: int, dtype: pl.DataType) -> pl.Series:
+        return pl.Series([p[field] for p in periods], dtype=dtype).gather(positions[cube.time_at])
+
+    statuses = cells.get_column("status").drop_nulls().unique()
+    status = pl.col("status")
+    return cells.select(
+        native_id=pl.concat_str(
+            [pl.lit(native_id(PROVIDER, cube.dataset, [])), *(per_category(d, _native_code) for d in cube.kept)],
+            separator=".",
+        ),
+        geo=per_category(cube.geo_at, eurostat_geo),
+        period=per_period(0, pl.String()),
+        period_start=per_period(1, pl.Date()),
+        period_end=per_period(2, pl.Date()),
+        year=per_period(3, pl.Int32()),
+        value="value",
+        unit=per_category(cube.unit_at, str) if cube.unit_at is not None else pl.lit(None, pl.String()),
+        qualifier=pl.lit("exact"),
+        flags=status.replace_strict(
+            statuses, [observation_flags(None, s) for s in statuses], default=None, return_dtype=pl.String()
+        ),
+        _line_no="_line_no",
+        _raw=pl.concat_str(
+            pl.when(pl.col("value").is_null())
+            .then(pl.format('value["{}"] absent', "_line_no"))
+            .otherwise(pl.format('value["{}"] = {}', "_line_no", "_text")),
+            pl.when(status.is_not_null())
+            .then(
+                pl.format(
+                    ', status["{}"] = {}',
+                    "_line_no",
+                    status.replace_strict(statuses, [json.dumps(s) for s in statuses], default=None),
+                )
+            )
+            .otherwise(pl.lit("")),
+        ),
+    ).cast(PUBLISHER_SCHEMA)
+
+
+def _native_code(code: str) -> str:
+    """A category's code as a native id writes it (see `native_id`)."""
+    return code.strip().lower()
+
+
+def _read_cells(cube: _Cube, values: Any, statuses: Any, n_cells: int) -> pl.DataFrame:
+    """The cube's cells one at a time, as publisher rows; `_Refused` names the first cell that is wrong."""
+    codes, dataset, sizes = cube.codes, cube.dataset, cube.sizes
+    geo_at, time_at, unit_at, kept = cube.geo_at, cube.time_at, cube.unit_at, cube.kept
     rows: list[dict[str, Any]] = []
     # A series' id, worked out once: a dataset repeats each series over its periods and places.
     series_ids: dict[tuple[str, ...], str] = {}
-    for index, value, status in _cells(body.get("value"), body.get("status"), n_cells):
+    for index, value, status in _cells(values, statuses, n_cells):
         positions = _positions(index, sizes)
-        cell = [codes[d][positions[d]] for d in range(len(dims))]
+        cell = [codes[d][positions[d]] for d in range(len(sizes))]
         series = tuple(cell[d] for d in kept)
         series_id = series_ids.get(series)
         if series_id is None:
@@ -156,9 +306,7 @@ def _read_dataset(body: dict[str, Any], name: str) -> PublisherTable:
             }
         )
     frame = pl.DataFrame(rows, schema=PUBLISHER_SCHEMA) if rows else empty_publisher_rows()
-    return PublisherTable(
-        PROVIDER, dataset, frame.sort("_line_no"), title=body.get("label"), updated=_updated(body.get("updated"))
-    )
+    return frame.sort("_line_no")
 
 
 def _category_codes(dimension: dict[str, Any] | None, dim: str) -> list[str]:

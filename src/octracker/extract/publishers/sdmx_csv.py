@@ -19,6 +19,8 @@ import datetime as dt
 import functools
 import io
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -79,7 +81,6 @@ def looks_like(content: bytes) -> bool:
 def read(content: bytes, *, name: str) -> PublisherTable:
     """The download's observations as publisher rows; problems name the row and what was wrong."""
     text = content.decode("utf-8-sig", "replace")
-    lines = text.splitlines()
     records = csv.reader(io.StringIO(text))
     header_cells = next(records, None)
     if not header_cells:
@@ -92,7 +93,7 @@ def read(content: bytes, *, name: str) -> PublisherTable:
             "sdmx_csv",
             "not SDMX-CSV: the header needs DATAFLOW (1.0) or STRUCTURE_ID (2.0), "
             f"TIME_PERIOD and OBS_VALUE; it reads {','.join(header_cells)}",
-            lines[0],
+            text.splitlines()[0],
         )
     upper = [h.upper() for h in header]
     time_at = upper.index("TIME_PERIOD")
@@ -104,7 +105,7 @@ def read(content: bytes, *, name: str) -> PublisherTable:
             "sdmx_csv",
             f"no geography column (one of {', '.join(GEO_COLUMNS)}) among the "
             f"dimensions {', '.join(header[i] for i in dims)}",
-            lines[0],
+            text.splitlines()[0],
         )
     unit_at = next((i for i in dims if header[i].lower() in UNIT_COLUMNS), None)
     at: dict[str, int] = {
@@ -112,8 +113,13 @@ def read(content: bytes, *, name: str) -> PublisherTable:
         for column in ("DATAFLOW", "STRUCTURE_ID", "ACTION", "LAST UPDATE", "OBS_VALUE", "OBS_FLAG", "CONF_STATUS")
         if column in upper
     }
-    kept = [i for i in dims if i != geo_at]
+    layout = _Layout(header, at, geo_at, time_at, unit_at, kept=[i for i in dims if i != geo_at])
+    try:
+        return _read_columns(content, layout)
+    except _RowByRow:
+        pass  # a cell or row that is a problem, or a file with quoted cells: read row by row
 
+    lines = text.splitlines()
     rows: list[dict[str, Any]] = []
     problems: list[Problem] = []
     provider = dataset = None
@@ -129,7 +135,7 @@ def read(content: bytes, *, name: str) -> PublisherTable:
             )
         elif "ACTION" not in at or record[at["ACTION"]].strip().upper()[:1] != "D":
             try:
-                row, structure, stamp = _row(record, header, at, geo_at, time_at, unit_at, kept, line_no, raw)
+                row, structure, stamp = _row(record, layout, line_no, raw)
             except ValueError as exc:
                 problems.append(Problem("sdmx_csv", str(exc), raw, line_no))
             else:
@@ -155,44 +161,191 @@ def read(content: bytes, *, name: str) -> PublisherTable:
     )
 
 
+@dataclass(frozen=True)
+class _Layout:
+    """Where the header puts what a row is read from: the columns by their id (`at`), the place, time and unit, and
+    the dimensions that name the series (`kept`)."""
+
+    header: list[str]
+    at: dict[str, int]
+    geo_at: int
+    time_at: int
+    unit_at: int | None
+    kept: list[int]
+
+
 def _row(
-    record: list[str],
-    header: list[str],
-    at: dict[str, int],
-    geo_at: int,
-    time_at: int,
-    unit_at: int | None,
-    kept: list[int],
-    line_no: int,
-    raw: str,
+    record: list[str], layout: _Layout, line_no: int, raw: str
 ) -> tuple[dict[str, Any], tuple[str, str], dt.datetime | None]:
+    header, at, time_at, unit_at = layout.header, layout.at, layout.time_at, layout.unit_at
     structure = _structure(record[at["STRUCTURE_ID"] if "STRUCTURE_ID" in at else at["DATAFLOW"]])
     period = parse_publisher_period(_code_part(record[time_at]))
     value_text = record[at["OBS_VALUE"]].strip()
     value = _value(value_text)
-    published_flag = _flag(record[at["OBS_FLAG"]]) if "OBS_FLAG" in at else None
-    conf = record[at["CONF_STATUS"]].strip() if "CONF_STATUS" in at else ""
-    conf_code = _code_part(conf).upper()
-    confidential = "c" if conf_code in CONFIDENTIAL_STATUSES or label_code(conf) == "confidential" else None
-    unit = record[unit_at].strip() if unit_at is not None else None
+    flags = _flags(*(record[at[name]] if name in at else "" for name in ("OBS_FLAG", "CONF_STATUS")))
     return (
         {
-            "native_id": native_id(structure[0], structure[1], [_dimension_code(record[i], header[i]) for i in kept]),
-            "geo": _geo(record[geo_at]),
+            "native_id": native_id(*structure, [_dimension_code(record[i], header[i]) for i in layout.kept]),
+            "geo": _geo(record[layout.geo_at]),
             "period": period.code,
             "period_start": period.start,
             "period_end": period.end,
             "year": period.year,
             "value": value,
-            "unit": (_code_part(unit) if unit and _has_code(unit) else unit) or None,
+            "unit": _unit(record[unit_at]) if unit_at is not None else None,
             "qualifier": "exact",
-            "flags": observation_flags(published_flag, confidential),
+            "flags": flags,
             "_line_no": line_no,
             "_raw": raw,
         },
         structure,
         _last_update(record[at["LAST UPDATE"]]) if "LAST UPDATE" in at else None,
     )
+
+
+class _RowByRow(Exception):
+    """The file holds a cell or row the column-wise reading does not take: it is read row by row instead."""
+
+
+#: Bytes that make a line more than the cells between its commas, or that `str.splitlines` (which numbers the lines
+#: of the row-by-row reading) breaks a line at: a quote, NUL, the line breaks Python knows besides `\n` (and `\r`,
+#: allowed before a `\n`) and the controls Python counts as white space and Polars does not.
+_NOT_PLAIN = (b'"', b"\x00", b"\x0b", b"\x0c", b"\x1c", b"\x1d", b"\x1e", b"\x1f")
+_NOT_PLAIN_UTF8 = ("\x85".encode(), "\u2028".encode(), "\u2029".encode())
+#: A number that `float` and Polars read to the same bits (checked): digits, a point, an exponent, no spaces.
+_PLAIN_NUMBER = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
+_BOM = "\ufeff".encode()
+
+
+def _read_columns(content: bytes, layout: _Layout) -> PublisherTable:
+    """The rows of a plain file read a column at a time: the rows `_row` gives, each distinct cell worked out once
+    by the same functions and the rest done by Polars. Plain: UTF-8, every record one line and every cell the text
+    between two commas. Raises `_RowByRow` for a file that is not plain and on a cell or row that is a problem,
+    so that the row-by-row reading describes it."""
+    header, at, time_at, unit_at = layout.header, layout.at, layout.time_at, layout.unit_at
+    carriage_returns = content.count(b"\r")
+    if (
+        any(mark in content for mark in _NOT_PLAIN)
+        or (not content.isascii() and any(mark in content for mark in _NOT_PLAIN_UTF8))
+        or carriage_returns != content.count(b"\r\n")
+    ):
+        raise _RowByRow
+    try:  # one line a row, as the text between newlines
+        lines = pl.read_csv(
+            content.removeprefix(_BOM),
+            has_header=False,
+            separator="\x00",
+            quote_char=None,
+            infer_schema=False,
+            new_columns=["_raw"],
+        ).to_series()
+    except pl.exceptions.PolarsError:
+        raise _RowByRow from None
+    lines = lines.str.strip_suffix("\r") if carriage_returns else lines
+    numbered = pl.DataFrame({"_raw": lines.fill_null("")}).with_row_index("_line_no", offset=1).slice(1)
+    numbered = numbered.filter(~pl.col("_raw").str.contains(r"^[,\s]*$"))  # a row of empty cells is skipped
+    cells = numbered.get_column("_raw").str.split(",")
+    if numbered.height == 0 or not (cells.list.len() == len(header)).all():
+        raise _RowByRow
+    if "ACTION" in at:  # rows that delete an observation are not read
+        read = _each_distinct(cells.list.get(at["ACTION"]), lambda c: c.strip().upper()[:1] != "D", pl.Boolean())
+        numbered, cells = numbered.filter(read), cells.filter(read)
+        if numbered.height == 0:
+            raise _RowByRow
+    columns: dict[int, pl.Series] = {}
+
+    def column(index: int) -> pl.Series:
+        if index not in columns:
+            columns[index] = cells.list.get(index)
+        return columns[index]
+
+    structures = _distinct_results(column(at.get("STRUCTURE_ID", at.get("DATAFLOW", 0))), _structure)[1]
+    if len(set(structures)) != 1:
+        raise _RowByRow  # one dataset per file: the row-by-row reading names the first row of another
+    times, periods = _distinct_results(column(time_at), lambda c: parse_publisher_period(_code_part(c)))
+    stamps = _distinct_results(column(at["LAST UPDATE"]), _last_update)[1] if "LAST UPDATE" in at else []
+    flag_pairs = pl.select(
+        pl.concat_str(
+            [column(at[name]) if name in at else pl.lit("") for name in ("OBS_FLAG", "CONF_STATUS")], separator="\n"
+        )
+    ).to_series()
+
+    def per_period(field: str, dtype: pl.DataType) -> pl.Series:
+        return column(time_at).replace_strict(times, pl.Series([getattr(p, field) for p in periods], dtype=dtype))
+
+    provider, dataset = structures[0]
+    series_codes = [_each_distinct(column(i), functools.partial(_series_code, column=header[i])) for i in layout.kept]
+    frame = pl.DataFrame(
+        {
+            "native_id": pl.select(
+                pl.concat_str([pl.lit(native_id(provider, dataset, [])), *series_codes], separator=".")
+            ).to_series(),
+            "geo": _each_distinct(column(layout.geo_at), _geo),
+            "period": per_period("code", pl.String()),
+            "period_start": per_period("start", pl.Date()),
+            "period_end": per_period("end", pl.Date()),
+            "year": per_period("year", pl.Int32()),
+            "value": _values(column(at["OBS_VALUE"])),
+            "unit": _each_distinct(column(unit_at), _unit)
+            if unit_at is not None
+            else pl.repeat(None, numbered.height, dtype=pl.String(), eager=True),
+            "qualifier": pl.repeat("exact", numbered.height, eager=True),
+            "flags": _each_distinct(flag_pairs, lambda pair: _flags(*pair.split("\n"))),
+            "_line_no": numbered.get_column("_line_no").cast(pl.Int64()),
+            "_raw": numbered.get_column("_raw"),
+        },
+        schema=PUBLISHER_SCHEMA,
+    )
+    updated = max((stamp for stamp in stamps if stamp is not None), default=None)
+    return PublisherTable(provider, dataset, frame, updated=updated)
+
+
+def _series_code(cell: str, column: str) -> str:
+    """A dimension's cell as a part of the native id (see `native_id`)."""
+    return _dimension_code(cell, column).strip().lower()
+
+
+def _distinct_results(column: pl.Series, work: Callable[[str], Any]) -> tuple[pl.Series, list[Any]]:
+    """The column's distinct cells and `work` of each; `_RowByRow` when it refuses one."""
+    distinct = column.unique()
+    try:
+        return distinct, [work(cell) for cell in distinct]
+    except ValueError:
+        raise _RowByRow from None
+
+
+def _each_distinct(column: pl.Series, work: Callable[[str], Any], dtype: pl.DataType = pl.String()) -> pl.Series:
+    """`work` of every cell of the column, worked out once per distinct cell."""
+    distinct, results = _distinct_results(column, work)
+    return column.replace_strict(distinct, pl.Series(results, dtype=dtype), return_dtype=dtype)
+
+
+def _values(cells: pl.Series) -> pl.Series:
+    """OBS_VALUE as `_value` reads it: plain numbers by Polars (a number a float cannot hold is a problem), every
+    other cell (empty, `:`, padded with spaces, ...) once per distinct cell by `_value`."""
+    parsed = cells.cast(pl.Float64, strict=False)
+    by_polars = cells.str.contains(_PLAIN_NUMBER) & parsed.is_not_null()
+    if (by_polars & (parsed.is_infinite() | ((parsed == 0) & cells.str.contains(r"^[^eE]*[1-9]")))).any():
+        raise _RowByRow
+    others = cells.filter(~by_polars)
+    if others.is_empty():
+        return parsed
+    distinct, results = _distinct_results(others, lambda c: _value(c.strip()))
+    read = cells.replace_strict(distinct, pl.Series(results, dtype=pl.Float64), default=None, return_dtype=pl.Float64)
+    return pl.select(pl.when(by_polars).then(parsed).otherwise(read)).to_series()
+
+
+def _flags(flag_cell: str, conf_cell: str) -> str | None:
+    """A row's flags: OBS_FLAG's and `c` when CONF_STATUS withholds the value."""
+    published_flag = _flag(flag_cell)
+    conf = conf_cell.strip()
+    withheld = _code_part(conf).upper() in CONFIDENTIAL_STATUSES or label_code(conf) == "confidential"
+    return observation_flags(published_flag, "c" if withheld else None)
+
+
+def _unit(cell: str) -> str | None:
+    unit = cell.strip()
+    return (_code_part(unit) if unit and _has_code(unit) else unit) or None
 
 
 def _column_id(cell: str) -> str:
