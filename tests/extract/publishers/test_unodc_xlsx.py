@@ -17,6 +17,8 @@ from polars.testing import assert_frame_equal
 from conftest import updating_goldens
 from octracker.extract.publishers import unodc_xlsx
 from octracker.extract.publishers.table import PUBLISHER_SCHEMA
+from octracker.extract.publishers.workbooks import open_workbook
+from octracker.extracts import Problem
 
 ROOT = Path(__file__).resolve().parents[3]
 EXPORT = ROOT / "tests" / "cases" / "publishers" / "unodc" / "data_cts_violent_and_sexual_crime.xlsx"
@@ -228,3 +230,31 @@ def test_any_text_is_read_or_refused_with_value_error(text: str) -> None:
 def test_cells_that_say_no_value_read_as_none() -> None:
     for text in ("", " ", "..", "-", "n/a"):
         assert unodc_xlsx.parse_value(text) == (None, "exact")
+
+
+def test_one_read_of_the_sheet_gives_the_table_two_reads_give(export_rows, monkeypatch) -> None:
+    """The sheet is read once, VALUE as numbers and its text cells from fastexcel's reports of them; the table is
+    the one reading the sheet as text and VALUE again as numbers gives: on the export, on a variant whose text
+    values hold what Rust escapes when it reports a string (controls, a no-break space), and on one refused for a
+    text value with a quote and a backslash."""
+    rows = belgian_rows(export_rows, 6)
+    for row, text in zip(rows, ["<5", "\t12\n", "\u00a07 ", ">1,000", "1,757"], strict=False):
+        row[11] = text
+    refused = [list(r) for r in rows]
+    refused[0][11] = 'a"b\\c'
+    variants = {
+        EXPORT.name: EXPORT.read_bytes(),
+        "text_values.xlsx": small_export(export_rows, rows),
+        "refused.xlsx": small_export(export_rows, refused),
+    }
+    for name, content in variants.items():
+        workbook = open_workbook(content, name)
+        assert not isinstance(workbook, Problem) and unodc_xlsx._read_once(workbook, content) is not None, name
+        once = unodc_xlsx.read(content, name=name)
+        with monkeypatch.context() as twice_only:
+            twice_only.setattr(unodc_xlsx, "_read_once", lambda *_args: None)
+            twice = unodc_xlsx.read(content, name=name)
+        said = ("problems", "left_out", "updated", "title")
+        assert [getattr(once, a) for a in said] == [getattr(twice, a) for a in said]
+        assert_frame_equal(once.frame, twice.frame, check_exact=True)
+        assert (name == "refused.xlsx") == bool(once.problems) and (once.frame.height > 0) != bool(once.problems)

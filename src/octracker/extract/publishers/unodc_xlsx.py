@@ -109,8 +109,12 @@ def read(content: bytes, *, name: str) -> PublisherTable:
     workbook = open_workbook(content, name)
     if isinstance(workbook, Problem):
         return _refused(name, workbook)
-    sheet = _sheet_text(workbook)
-    head = _head(sheet)
+    once = _read_once(workbook, content)
+    if once is None:
+        sheet = _sheet_text(workbook)
+        head = _head(sheet)
+    else:
+        head, body = once
     header_at = next((i for i, row in enumerate(head) if "Iso3_code" in row), None)
     if header_at is None:
         return _refused(
@@ -137,7 +141,7 @@ def read(content: bytes, *, name: str) -> PublisherTable:
     updated = _release_date(head[:header_at], name)
     if isinstance(updated, Problem):
         return _refused(name, updated)
-    rows = _body(workbook, sheet, header_at)
+    rows = _body(workbook, sheet, header_at) if once is None else body
 
     # Process data.
     frame, problems, left_out = _publisher_rows(rows, header_at, name)
@@ -196,20 +200,95 @@ def _sheet_text(workbook: Workbook) -> pl.DataFrame:
     return workbook.reader.load_sheet(0, header_row=None, dtypes="string").to_polars()
 
 
+def _read_once(workbook: Workbook, content: bytes) -> tuple[list[list[str]], pl.DataFrame] | None:
+    """The head rows (see `_head`) and the rows below the header (see `_body`) from one read of the sheet: every
+    cell as text but VALUE's, read as numbers, whose text cells ("<5") come back as fastexcel's reports of cells
+    it could not read as numbers. None when the head is not told from the sheet's XML (see `_head_cheaply`), or the
+    read is not what `_head` and `_body` would see: the sheet is then read twice."""
+    head = _head_cheaply(content)
+    header_at = next((i for i, row in enumerate(head or []) if "Iso3_code" in row), None)
+    if head is None or header_at is None or "VALUE" not in head[header_at]:
+        return None
+    value_at = head[header_at].index("VALUE")
+    dtypes: dict[int | str, str] = {i: "string" for i in range(len(head[header_at]))}
+    dtypes[value_at] = "float"
+    numbers, unread = workbook.reader.load_sheet(0, header_row=None, dtypes=dtypes).to_arrow_with_errors()
+    sheet = pl.from_arrow(numbers)
+    assert isinstance(sheet, pl.DataFrame)
+    texts: dict[int, str] = {}
+    for error in unread.errors:
+        row, column = error.position
+        text = _reported_text(error.detail)
+        if column != value_at or text is None:
+            return None
+        texts[row] = text
+    value = sheet.columns[value_at] if value_at < sheet.width else None
+    if value is None or any(dtype != pl.String for name, dtype in sheet.schema.items() if name != value):
+        return None
+    above = [
+        [((texts.get(i) if c == value else cell) or "").strip() for c, cell in zip(sheet.columns, row, strict=True)]
+        for i, row in enumerate(sheet.head(header_at + 1).rows())
+    ]
+    if [_trimmed(row) for row in above] != [_trimmed(row) for row in head[: header_at + 1]]:
+        return None
+    text = pl.int_range(pl.len()).replace_strict(
+        pl.Series(list(texts), dtype=pl.Int64), pl.Series(list(texts.values()), dtype=pl.String), default=None
+    )
+    with_text = sheet.with_columns(pl.col(value).alias("_number"), text.alias(value))
+    return above, _named_body(with_text, header_at)
+
+
+def _trimmed(row: list[str]) -> list[str]:
+    """A row without its trailing empty cells (the sheet's XML leaves them out)."""
+    while row and not row[-1]:
+        row = row[:-1]
+    return row
+
+
+#: fastexcel's report of a text cell it could not read as a number: `Expected float but got 'String("<5")'`, the
+#: text as Rust writes a string for debugging.
+_TEXT_REPORT = re.compile(r"""Expected float but got 'String\("(.*)"\)'""", re.S)
+_RUST_ESCAPE = re.compile(r"""\\(?:u\{([0-9a-f]{1,6})\}|(.))""", re.S)
+_RUST_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "0": "\0", "\\": "\\", '"': '"', "'": "'"}
+
+
+def _reported_text(detail: str) -> str | None:
+    """The text of a cell fastexcel reports it could not read as a number; None for any other report."""
+    found = _TEXT_REPORT.fullmatch(detail)
+    if found is None:
+        return None
+    unknown = False
+
+    def unescaped(escape: re.Match[str]) -> str:
+        nonlocal unknown
+        if escape[1] is not None:
+            return chr(int(escape[1], 16))
+        if escape[2] not in _RUST_ESCAPES:
+            unknown = True
+            return ""
+        return _RUST_ESCAPES[escape[2]]
+
+    text = _RUST_ESCAPE.sub(unescaped, found[1])
+    return None if unknown or not text else text
+
+
 def _body(workbook: Workbook, sheet: pl.DataFrame, header_at: int) -> pl.DataFrame:
     """The rows below the header: every cell as text, and VALUE also as the number the cell holds.
 
     Numbers are read a second time because a column read as text keeps only nine decimals of a number, and
     one read as numbers turns text cells ("<5") into nulls: the text read supplies those.
     """
-    header = [(c or "").strip() for c in sheet.row(header_at)]
-    kept = [i for i, c in enumerate(header) if c]
-    body = sheet.slice(header_at + 1).select([sheet.columns[i] for i in kept])
-    body.columns = [header[i] for i in kept]
     numbers = workbook.reader.load_sheet(
         0, header_row=header_at, dtypes={"VALUE": "float"}, use_columns=["VALUE"]
     ).to_polars()
-    return body.with_columns(numbers["VALUE"].alias("_number"))
+    return _named_body(sheet, header_at).with_columns(numbers["VALUE"].alias("_number"))
+
+
+def _named_body(sheet: pl.DataFrame, header_at: int) -> pl.DataFrame:
+    """The rows below the header, each column the header names under its name (and `_number` when there is one)."""
+    header = [(c or "").strip() for c in sheet.row(header_at)]
+    named = [pl.col(sheet.columns[i]).alias(c) for i, c in enumerate(header) if c and sheet.columns[i] != "_number"]
+    return sheet.slice(header_at + 1).select(*named, *(["_number"] if "_number" in sheet.columns else []))
 
 
 def _release_date(rows: list[list[str]], name: str) -> dt.datetime | None | Problem:
