@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import shutil
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -300,6 +302,56 @@ def publisher_files(data_dir: Path = DATA_DIR) -> dict[str, Path]:
     }
     files["jsonstat"].write_text(json.dumps(body), encoding="utf-8")
     return files
+
+
+#: A new edition of each publisher's recorded file: which cells change (a sheet and column of a workbook, the values of
+#: a CSV), every `EDITION_STEP`-th of them.
+EDITION_CELLS = {
+    "global_oc_index.xlsx": ("xl/worksheets/sheet2.xml", "D"),  # 2023_dataset, criminality
+    "data_cts_violent_and_sexual_crime.xlsx": ("xl/worksheets/sheet1.xml", "L"),  # VALUE
+}
+EDITION_STEP = 20
+
+
+def real_edition(recorded: Path, data_dir: Path = DATA_DIR) -> Path:
+    """A later edition of a publisher's recorded file, under the same name (the name a UNODC export's dataset is
+    read from): one in `EDITION_STEP` of its values revised, everything else byte for byte as recorded. In a
+    workbook the numbers of one column are edited in the sheet's XML (a score moved by 0.01 within 1-10, a count
+    by 1); in an SDMX-CSV file the OBS_VALUE cells (by 0.1, written with one decimal as Eurostat writes them)."""
+    edition = data_dir / "tables" / "real_editions" / recorded.name
+    if edition.exists():
+        return edition
+    edition.parent.mkdir(parents=True, exist_ok=True)
+    if recorded.suffix == ".csv":
+        lines = recorded.read_bytes().decode("utf-8").split("\r\n")
+        value_at = lines[0].split(",").index("OBS_VALUE")
+        for n in range(1, len(lines), EDITION_STEP):
+            cells = lines[n].split(",")
+            if len(cells) > value_at and cells[value_at]:
+                cells[value_at] = f"{float(cells[value_at]) + 0.1:.1f}"
+                lines[n] = ",".join(cells)
+        edition.write_bytes("\r\n".join(lines).encode("utf-8"))
+        return edition
+    sheet, column = EDITION_CELLS[recorded.name]
+    counter = iter(range(10**9))
+
+    def revised(found: re.Match[str]) -> str:
+        if next(counter) % EDITION_STEP:
+            return found[0]
+        number = float(found[2])
+        moved = (
+            number + 1 if number.is_integer() and number > 10 else round(number + (0.01 if number < 9.5 else -0.01), 2)
+        )
+        return f"{found[1]}{moved:g}</v></c>"
+
+    with zipfile.ZipFile(recorded) as source, zipfile.ZipFile(edition, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            data = source.read(item)
+            if item.filename == sheet:
+                cells = re.compile(rf'(<c r="{column}(?:[5-9]|\d{{2,}})"(?: s="\d+")?><v>)([0-9.]+)</v></c>')
+                data = cells.sub(revised, data.decode("utf-8")).encode("utf-8")
+            target.writestr(item, data)
+    return edition
 
 
 def catalog_toml(count: int = CATALOG_INDICATORS) -> str:

@@ -44,6 +44,7 @@ from benchmarks.dataset import (
     cbs_files,
     indicator_ids,
     publisher_files,
+    real_edition,
     stage_table,
     table_files,
     write_project,
@@ -168,6 +169,16 @@ def fresh(*paths: Path):
                 shutil.rmtree(path)
             elif path.exists():
                 path.unlink()
+
+    return prepare
+
+
+def empty_folder(path: Path):
+    """A prepare() that leaves an empty folder at `path`."""
+
+    def prepare() -> None:
+        fresh(path)()
+        path.mkdir(parents=True)
 
     return prepare
 
@@ -396,76 +407,122 @@ class Bench:
                 shutil.rmtree(folder, ignore_errors=True)
 
     def real_sources(self) -> None:
-        """Publishers' own files, each given to `octracker ingest` in a new warehouse of a project that has the real
-        catalog and no pipelines (whose sources they would otherwise be): as the whole `octracker ingest` process
-        (`real_<name>`), and inside a step process with the time of each hop (`real_<name>_hops`)."""
+        """Publishers' own files, each given to `octracker ingest` in a project that has the real catalog and no
+        pipelines (whose sources they would otherwise be), as the whole `octracker ingest` process: into a new
+        warehouse (`real_<name>`), into a warehouse that already holds the file (`real_<name>_again`: the same file
+        again, as a daily refresh finds it) and a new edition of it (`real_<name>_edition`: one value in 20 revised);
+        and inside a step process with the time of each hop, into a new warehouse and for the new edition."""
         project = write_project(self.work / "project_real", synthetic_catalog=False)
         data = self.work / "warehouse_real"
+        loaded = self.work / "warehouse_real_loaded"
         warehouse = data / "octracker.duckdb"
         for name, file in REAL_FILES.items():
-            measures = []
-            print(f"real_{name}:", flush=True)
-            for n in range(self.repeats):
-                fresh(data)()
-                measures.append(run_cli(project, warehouse, "ingest", str(file)))
-                m = measures[-1]
-                print(f"  real_{name} #{n + 1}: {m.seconds:.2f} s, cpu {m.cpu_seconds:.2f} s, load {m.load_before:.1f}")
-            self.results[f"real_{name}"] = Result(f"real_{name}", measures)
+            edition = real_edition(file)
+            self.whole_ingests(f"real_{name}", fresh(data), project, warehouse, file)
+            fresh(data)()
+            run_cli(project, warehouse, "ingest", str(file))
+            save(data, loaded)
+            self.whole_ingests(f"real_{name}_again", restore(loaded, data), project, warehouse, file)
+            self.whole_ingests(f"real_{name}_edition", restore(loaded, data), project, warehouse, edition)
+            args = {"project": str(project), "warehouse": str(warehouse)}
+            self.measure(f"real_{name}_hops", fresh(data), "octracker_ingest", {**args, "file": str(file)})
             self.measure(
-                f"real_{name}_hops",
-                fresh(data),
-                "octracker_ingest",
-                {"project": str(project), "warehouse": str(warehouse), "file": str(file)},
+                f"real_{name}_edition_hops", restore(loaded, data), "octracker_ingest", {**args, "file": str(edition)}
             )
-        shutil.rmtree(data, ignore_errors=True)
+        for folder in (data, loaded):
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def whole_ingests(self, name: str, prepare, project: Path, warehouse: Path, file: Path) -> None:
+        """`octracker ingest FILE` as a whole process, `repeats` times, each after `prepare()`."""
+        measures = []
+        print(f"{name}:", flush=True)
+        for n in range(self.repeats):
+            prepare()
+            measures.append(run_cli(project, warehouse, "ingest", str(file)))
+            m = measures[-1]
+            print(f"  {name} #{n + 1}: {m.seconds:.2f} s, cpu {m.cpu_seconds:.2f} s, load {m.load_before:.1f}")
+        self.results[name] = Result(name, measures)
 
     def publisher_formats(self) -> None:
         """1M observations as Eurostat's SDMX-CSV and JSON-stat: `octracker ingest` against dlt's merge of the file."""
         project = write_project(self.work / "project_publishers", synthetic_catalog=False)
         data = self.work / "warehouse_publishers"
         state = self.work / "dlt_publishers"
-
-        def make_dirs():
-            fresh(state)()
-            state.mkdir(parents=True)
-
         for fmt, file in publisher_files().items():
-            self.measure(
-                f"publisher_{fmt}",
-                fresh(data),
-                "octracker_ingest",
-                {"project": str(project), "warehouse": str(data / "octracker.duckdb"), "file": str(file)},
-            )
             key = ("indic", "geo", "time" if fmt == "jsonstat" else "TIME_PERIOD")
-            self.measure(
-                f"dlt_{fmt}",
-                make_dirs,
-                "dlt_merge",
-                {
-                    "file": str(file),
-                    "reader": "jsonstat" if fmt == "jsonstat" else "csv",
-                    "key": key,
-                    "db": str(state / "dlt_warehouse.duckdb"),
-                    "pipelines_dir": str(state / "pipelines"),
-                },
+            self.alternate(
+                (
+                    f"publisher_{fmt}",
+                    fresh(data),
+                    "octracker_ingest",
+                    {"project": str(project), "warehouse": str(data / "octracker.duckdb"), "file": str(file)},
+                ),
+                (
+                    f"dlt_{fmt}",
+                    empty_folder(state),
+                    "dlt_merge",
+                    {
+                        "file": str(file),
+                        "reader": "jsonstat" if fmt == "jsonstat" else "csv",
+                        "key": key,
+                        "db": str(state / "dlt_warehouse.duckdb"),
+                        "pipelines_dir": str(state / "pipelines"),
+                    },
+                ),
             )
         for folder in (data, state):
             shutil.rmtree(folder, ignore_errors=True)
 
-    def dlt(self, label: str, files: TableFiles) -> None:
+    def alternate(self, *steps: tuple[str, Any, str, dict[str, Any]]) -> None:
+        """Steps measured in turn, one run of each per round, so that each meets the same load on a shared machine:
+        each step is (name, prepare, step, args)."""
+        measures: dict[str, list[Measure]] = {name: [] for name, *_ in steps}
+        for n in range(self.repeats):
+            for name, prepare, step, args in steps:
+                prepare()
+                measures[name].append(run_step(step, args))
+                m = measures[name][-1]
+                print(
+                    f"  {name} #{n + 1}: {m.seconds:.2f} s, cpu {m.cpu_seconds:.2f} s, peak {m.peak_mib:.0f} MiB, "
+                    f"load {m.load_before:.1f}",
+                    flush=True,
+                )
+        for name, runs in measures.items():
+            self.results[name] = Result(name, runs)
+
+    def against_dlt(self, label: str, files: TableFiles) -> None:
+        """`--only dlt`: the first ingest of the table and dlt's merge of it, alternating, then the publishers'
+        files against dlt's merge of each (target 4)."""
+        project = write_project(self.work / f"project_{label}")
+        data = self.work / f"warehouse_{label}"
         state = self.work / f"dlt_{label}"
-        snapshot = self.work / f"dlt_{label}_loaded"
-        args = {
+        write_spec(project, files.base, MONTHLY)
+        self.alternate(
+            (
+                f"ingest_{label}",
+                fresh(data),
+                "octracker_refresh",
+                {"project": str(project), "warehouse": str(data / "octracker.duckdb"), "pipeline": MONTHLY.pipeline},
+            ),
+            (f"dlt_merge_{label}", empty_folder(state), "dlt_merge", self.dlt_args(files, state)),
+        )
+        for folder in (data, state):
+            shutil.rmtree(folder, ignore_errors=True)
+        self.publisher_formats()
+
+    @staticmethod
+    def dlt_args(files: TableFiles, state: Path) -> dict[str, Any]:
+        return {
             "file": str(files.base),
             "db": str(state / "dlt_warehouse.duckdb"),
             "pipelines_dir": str(state / "pipelines"),
         }
 
-        def make_dirs():
-            fresh(state)()
-            state.mkdir(parents=True)
-
-        self.measure(f"dlt_merge_{label}", make_dirs, "dlt_merge", args)
+    def dlt(self, label: str, files: TableFiles) -> None:
+        state = self.work / f"dlt_{label}"
+        snapshot = self.work / f"dlt_{label}_loaded"
+        args = self.dlt_args(files, state)
+        self.measure(f"dlt_merge_{label}", empty_folder(state), "dlt_merge", args)
         save(state, snapshot)
         self.measure(f"dlt_remerge_same_{label}", restore(snapshot, state), "dlt_merge", args)
         shutil.rmtree(state, ignore_errors=True)
@@ -494,6 +551,8 @@ def generate_tables(*sizes: Size) -> None:
     10M-row frame would lend that peak to every step it starts (and to the `octracker refresh` processes,
     whose peak can only be read that way).
     """
+    if not sizes:
+        return
     names = [size.name for size in sizes]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)])}
     code = (
@@ -596,8 +655,13 @@ def targets(big: str, small: str) -> list[Target]:
             for fmt in ("sdmx_csv", "jsonstat")
         ),
         *(
-            Target(f"5. {name} through `octracker ingest` (whole process)", f"real_{name}", None, 1.0, "s")
+            Target(f"5. {name} through `octracker ingest` (whole process{into})", f"real_{name}{step}", None, 1.0, "s")
             for name in REAL_FILES
+            for step, into in (
+                ("", ", new warehouse"),
+                ("_again", ", warehouse holding it"),
+                ("_edition", ", new edition into the warehouse holding the last"),
+            )
         ),
         Target(
             f"5. CBS-like table, daily edition with {CBS_REVISED_SHARE:.0%} revised / its first ingest",
@@ -758,11 +822,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--only",
-        choices=("big", "small", "e2e", "real", "change", "first", "cbs"),
+        choices=("big", "small", "e2e", "real", "change", "first", "cbs", "dlt"),
         action="append",
         help="run only these parts (repeatable); `change` is the big table's first ingest (once) and the small change "
         "into it, which `big` also runs; `first` the first ingest and bare load of the big table and of a 30M-row one; "
-        "`cbs` the CBS-like table of 10M rows, its first ingest and its daily edition with 1 %% revised",
+        "`cbs` the CBS-like table of 10M rows, its first ingest and its daily edition with 1 %% revised; "
+        "`dlt` the small table's first ingest and the publishers' 1M-row files against dlt's merge, alternating",
     )
     parser.add_argument(
         "--cbs-municipalities",
@@ -782,8 +847,10 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"generating tables ({big.rows:,} and {small.rows:,} rows) under {DATA_DIR / 'tables'} if missing", flush=True
     )
-    if parts & {"big", "small", "change", "first"}:
-        generate_tables(big, small, SIZES[ANNUAL[big.name]])
+    generate_tables(
+        *((big, SIZES[ANNUAL[big.name]]) if parts & {"big", "change", "first"} else ()),
+        *((small,) if parts & {"small", "dlt"} else ()),
+    )
     # Generated by the child above: this process only names them, so it never holds a table's frame.
     big_files, small_files = table_files(big), table_files(small)
     if "big" in parts:
@@ -800,6 +867,8 @@ def main(argv: list[str] | None = None) -> int:
         bench.octracker(small.name, small_files)
         bench.dlt(small.name, small_files)
         bench.publisher_formats()
+    elif "dlt" in parts:
+        bench.against_dlt(small.name, small_files)
     if "e2e" in parts:
         bench.end_to_end(args.e2e_runs if not args.quick else 2)
     if "real" in parts:
