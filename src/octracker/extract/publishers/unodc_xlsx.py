@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import polars as pl
 import pycountry
@@ -25,6 +26,9 @@ from octracker.extract.publishers.codes import label_code
 from octracker.extract.publishers.table import PUBLISHER_SCHEMA, PublisherTable, empty_publisher_rows
 from octracker.extract.publishers.workbooks import Workbook, head_rows, open_workbook
 from octracker.extracts import Problem
+
+if TYPE_CHECKING:
+    from fastexcel import DTypeMap
 
 PROVIDER = "unodc"
 #: The columns whose labels make the native id, in this order.
@@ -210,18 +214,18 @@ def _read_once(workbook: Workbook, content: bytes) -> tuple[list[list[str]], pl.
     if head is None or header_at is None or "VALUE" not in head[header_at]:
         return None
     value_at = head[header_at].index("VALUE")
-    dtypes: dict[int | str, str] = {i: "string" for i in range(len(head[header_at]))}
+    dtypes: DTypeMap = {i: "string" for i in range(len(head[header_at]))}
     dtypes[value_at] = "float"
     numbers, unread = workbook.reader.load_sheet(0, header_row=None, dtypes=dtypes).to_arrow_with_errors()
     sheet = pl.from_arrow(numbers)
     assert isinstance(sheet, pl.DataFrame)
     texts: dict[int, str] = {}
-    for error in unread.errors:
+    for error in unread.errors if unread is not None else []:
         row, column = error.position
-        text = _reported_text(error.detail)
-        if column != value_at or text is None:
+        reported = _reported_text(error.detail)
+        if column != value_at or reported is None:
             return None
-        texts[row] = text
+        texts[row] = reported
     value = sheet.columns[value_at] if value_at < sheet.width else None
     if value is None or any(dtype != pl.String for name, dtype in sheet.schema.items() if name != value):
         return None
