@@ -6,6 +6,12 @@
 -- and comparison: the alert checks read only the series of these geos (joined on geo, which is cheaper than
 -- matching every series row against every place). Only the geos of current values of catalog indicators are
 -- listed (the checks read nothing else), each matched against the places once.
+-- geo_followed(candidate): whether alerts follow the geo `candidate`, the test above for any geo; the writer asks it of the series a
+-- write changed, whose geo may have no current value any more (a retracted series still has findings to clear).
+CREATE OR REPLACE MACRO geo_followed(candidate) AS
+    NOT EXISTS (SELECT 1 FROM alert_places)
+    OR EXISTS (SELECT 1 FROM alert_places AS p WHERE starts_with(candidate, p.place));
+
 CREATE OR REPLACE VIEW followed_geos AS
 SELECT g.geo
 FROM (
@@ -14,5 +20,4 @@ FROM (
     SEMI JOIN indicators AS i ON i.indicator_id = o.indicator_id
     WHERE o.valid_to IS NULL
 ) AS g
-WHERE NOT EXISTS (SELECT 1 FROM alert_places)
-   OR EXISTS (SELECT 1 FROM alert_places AS p WHERE starts_with(g.geo, p.place));
+WHERE geo_followed(g.geo);

@@ -28,8 +28,7 @@ CREATE OR REPLACE MACRO yoy_changes_in(geos, indicator_ids) AS TABLE
 WITH annual AS (
     SELECT a.*
     FROM annual_series AS a
-    WHERE (geos IS NULL OR list_contains(geos, a.geo))
-      AND (indicator_ids IS NULL OR list_contains(indicator_ids, a.indicator_id))
+    WHERE series_among(a.geo, a.indicator_id, geos, indicator_ids)
     QUALIFY ROW_NUMBER() OVER (
         PARTITION BY a.indicator_id, a.geo, a.year
         ORDER BY a.is_partial, a.as_of DESC NULLS LAST, a.period_end DESC, a.period_start

@@ -22,8 +22,7 @@ WITH biennial AS (
     FROM series AS s
     JOIN indicators AS i USING (indicator_id)
     WHERE i.frequency = 'biennial' AND s.year IS NOT NULL AND NOT s.is_partial
-      AND (geos IS NULL OR list_contains(geos, s.geo))
-      AND (indicator_ids IS NULL OR list_contains(indicator_ids, s.indicator_id))
+      AND series_among(s.geo, s.indicator_id, geos, indicator_ids)
 ),
 editions AS (
     SELECT *

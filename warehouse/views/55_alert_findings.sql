@@ -48,15 +48,13 @@ WITH current_series AS MATERIALIZED (
     SELECT s.* EXCLUDE (evidence)
     FROM series AS s
     SEMI JOIN indicators AS i ON i.indicator_id = s.indicator_id
-    WHERE (geos IS NULL OR list_contains(geos, s.geo))
-      AND (indicator_ids IS NULL OR list_contains(indicator_ids, s.indicator_id))
+    WHERE series_among(s.geo, s.indicator_id, geos, indicator_ids)
 ),
 conflicts AS MATERIALIZED (
     SELECT c.*
     FROM source_conflicts AS c
     SEMI JOIN indicators AS i ON i.indicator_id = c.indicator_id
-    WHERE (geos IS NULL OR list_contains(geos, c.geo))
-      AND (indicator_ids IS NULL OR list_contains(indicator_ids, c.indicator_id))
+    WHERE series_among(c.geo, c.indicator_id, geos, indicator_ids)
 ),
 yoy AS MATERIALIZED (
     -- Only the latest change of each series is a finding; only the series checked here are computed.
@@ -137,8 +135,7 @@ revisions AS MATERIALIZED (
      AND p.geo = v.geo AND p.period_start IS NOT DISTINCT FROM v.period_start
      AND p.period_end IS NOT DISTINCT FROM v.period_end
     WHERE v.valid_to IS NULL AND p.valid_to > p.valid_from AND p.value <> v.value
-      AND (geos IS NULL OR list_contains(geos, v.geo))
-      AND (indicator_ids IS NULL OR list_contains(indicator_ids, v.indicator_id))
+      AND series_among(v.geo, v.indicator_id, geos, indicator_ids)
 ),
 dated_revisions AS (
     -- Each value's publication date: the source's published_on as recorded when the value was loaded.
@@ -179,8 +176,7 @@ conflict_values AS (
       ON o.indicator_id = c.indicator_id AND o.geo = c.geo
      AND o.period_start = c.period_start AND o.period_end = c.period_end
      AND o.qualifier IN ('exact', 'approx')
-    WHERE (geos IS NULL OR list_contains(geos, o.geo))
-      AND (indicator_ids IS NULL OR list_contains(indicator_ids, o.indicator_id))
+    WHERE series_among(o.geo, o.indicator_id, geos, indicator_ids)
     GROUP BY ALL
 )
 SELECT

@@ -96,12 +96,11 @@ def _store_owed_series(con: duckdb.DuckDBPyConnection) -> None:
             SELECT f.indicator_id, f.geo FROM {TABLE} AS f
             WHERE f.check_name = 'revision' AND f.source_ids[1] IN (SELECT source_id FROM {OWED})
         )
-        -- Only catalog indicators in the places alerts follow have findings (as in followed_geos).
+        -- Only catalog indicators in the places alerts follow have findings (followed_geos lists the same places,
+        -- but only geos with current values: a series retracted whole must have its findings cleared too).
         SELECT list(DISTINCT o.indicator_id ORDER BY o.indicator_id), list(DISTINCT o.geo ORDER BY o.geo)
         FROM owed AS o
-        WHERE o.indicator_id IN (SELECT indicator_id FROM indicators)
-          AND (NOT EXISTS (SELECT 1 FROM alert_places)
-               OR EXISTS (SELECT 1 FROM alert_places AS p WHERE starts_with(o.geo, p.place)))
+        WHERE o.indicator_id IN (SELECT indicator_id FROM indicators) AND geo_followed(o.geo)
         """,
     )
     if not geos:
