@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import errno
+import fcntl
 import hashlib
 import logging
 import os
@@ -17,11 +18,6 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import astuple
 from pathlib import Path
-
-try:
-    import fcntl
-except ImportError:  # not on Windows: the published copy is then always copied whole
-    fcntl = None  # type: ignore[assignment]
 
 import duckdb
 import polars as pl
@@ -527,7 +523,8 @@ def refresh_spare(source: Path, spare: Path) -> bool:
     open since it was published makes this fall back, and none can take it up while it is written. A spare left
     half-written by a crash is put right the same way, being compared byte for byte.
     """
-    lock = getattr(fcntl, "F_OFD_SETLK", None) if fcntl is not None else None
+    # Open-file-description locks are Linux's (macOS has none): elsewhere the copy is made whole.
+    lock = getattr(fcntl, "F_OFD_SETLK", None)
     if lock is None or not spare.is_file():
         return False
     fd = os.open(spare, os.O_RDWR)
