@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib
+import sys
+import threading
 
 import polars as pl
 import pytest
 
 from conftest import REPO
-from octracker.extract.validation import key_proven_unique, validate_observations
+from octracker.extract.validation import imports_refused_in_this_thread, key_proven_unique, validate_observations
 
 
 def frame(n: int = 2_000) -> pl.DataFrame:
@@ -95,3 +98,28 @@ def test_a_key_is_proven_unique_only_when_it_is():
         period_start=pl.lit(None, pl.Date), period_end=pl.lit(None, pl.Date), year=pl.lit(None, pl.Int32)
     )
     assert not key_proven_unique(unknown, key)
+
+
+def test_a_package_refused_to_the_thread_loading_pandera_still_imports_in_other_threads(tmp_path, monkeypatch):
+    """Pandera is loaded without Hypothesis (`load_pandera`), often in a thread beside other work: the package is
+    refused to that thread alone, and only while it loads Pandera."""
+    (tmp_path / "octracker_probe_pkg").mkdir()
+    (tmp_path / "octracker_probe_pkg" / "__init__.py").write_text("VALUE = 1\n", encoding="utf-8")
+    (tmp_path / "octracker_probe_pkg" / "part.py").write_text("VALUE = 2\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for name in ("octracker_probe_pkg", "octracker_probe_pkg.part"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    elsewhere: list[object] = []
+
+    def import_elsewhere() -> None:
+        elsewhere.append(importlib.import_module("octracker_probe_pkg.part").VALUE)
+
+    with imports_refused_in_this_thread("octracker_probe_pkg"):
+        with pytest.raises(ModuleNotFoundError):
+            importlib.import_module("octracker_probe_pkg.part")
+        other = threading.Thread(target=import_elsewhere)
+        other.start()
+        other.join()
+        assert elsewhere == [2]
+    # Once imported elsewhere, and after the block, it is what it always was.
+    assert importlib.import_module("octracker_probe_pkg").VALUE == 1

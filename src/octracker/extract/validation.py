@@ -5,11 +5,13 @@ from __future__ import annotations
 import contextlib
 import copy
 import functools
+import importlib.machinery
 import importlib.util
 import json
 import operator
 import sys
 import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import ModuleType
 
@@ -31,18 +33,40 @@ def load_pandera() -> None:
     """Import Pandera's Polars API and the built-in checks its first validation registers, without Hypothesis.
 
     Pandera imports Hypothesis, when it is installed, for generating example data from a schema, which the
-    engine never does: 0.1-0.3 s of every load's first check where the test tools are installed. A process that
-    already holds Hypothesis (a test run) keeps it as it is.
+    engine never does: 0.1-0.3 s of every load's first check where the test tools are installed. Only the thread
+    importing Pandera goes without it (often `warm_up_contract`'s, beside other work): another thread may import
+    Hypothesis meanwhile. A process that already holds Hypothesis (a test run) keeps it as it is.
     """
-    hidden = "hypothesis" not in sys.modules
-    if hidden:
-        sys.modules["hypothesis"] = None  # type: ignore[assignment]  # its import then fails: Pandera goes without
-    try:
+    with imports_refused_in_this_thread("hypothesis"):
         import pandera.backends.polars.builtin_checks  # noqa: F401 - registered on first use otherwise
         import pandera.polars  # noqa: F401
+
+
+class _RefusedInThread:
+    """A finder of `sys.meta_path` that finds no module of package `name` (nor the package) for imports made by one
+    thread, and leaves every other import to the finders after it."""
+
+    def __init__(self, name: str, thread: int) -> None:
+        self.name, self.thread = name, thread
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if threading.get_ident() == self.thread and fullname.partition(".")[0] == self.name:
+            raise ModuleNotFoundError(f"No module named {fullname!r}", name=fullname)
+        return None
+
+
+@contextlib.contextmanager
+def imports_refused_in_this_thread(name: str) -> Iterator[None]:
+    """An import of package `name` not yet imported fails in this thread, as if it were not installed, for the
+    block; in any other thread, and after it, the package imports as it would have."""
+    finder = _RefusedInThread(name, threading.get_ident())
+    sys.meta_path.insert(0, finder)
+    try:
+        yield
     finally:
-        if hidden and sys.modules.get("hypothesis", ...) is None:
-            del sys.modules["hypothesis"]
+        sys.meta_path.remove(finder)
 
 
 #: Held while the contract is loaded: by the first check, or by `warm_up_contract`'s thread before it.
