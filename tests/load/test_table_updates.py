@@ -154,10 +154,10 @@ def test_a_later_table_revises_a_year_to_date_value_and_as_of_answers_what_was_k
     drop(settings, "final.csv", (CASES / "shootings_2024_final.csv").read_bytes(), POLICE)
     [second] = refresh(settings, ["inbox"])
     # 89 (year to date) became 92 (final) and the deaths are no longer partial: two revisions. 2023 is restated
-    # as it was: unchanged, though its new version cites the final table's line.
+    # as it was, unchanged and not read again: it still cites the year-to-date table, which stated it first.
     assert (second.counts.new, second.counts.revised, second.counts.unchanged) == (0, 2, 1)
     assert published(
-        settings, "SELECT evidence LIKE 'final.csv%' FROM observations WHERE indicator_id = 'shootings' AND year = 2023"
+        settings, "SELECT evidence LIKE 'ytd.csv%' FROM observations WHERE indicator_id = 'shootings' AND year = 2023"
     ) == [(True,)]
     # Year-over-year changes follow the current value.
     assert published(settings, yoy) == [(92.0, 61.0, 31.0, "full_year")]
@@ -196,14 +196,19 @@ def staged(tmp_path: Path, name: str, text: str) -> Path:
     return path
 
 
-def test_a_new_edition_given_to_ingest_reads_only_the_rows_that_changed(settings, tmp_path):
+@pytest.mark.parametrize(
+    ("first_name", "next_name"),
+    # An office may name each export by its date: the next edition costs what it costs under the same name.
+    [("police.csv", "police.csv"), ("police_2025-01.csv", "police_2025-02.csv")],
+)
+def test_a_new_edition_given_to_ingest_reads_only_the_rows_that_changed(settings, tmp_path, first_name, next_name):
     first = (CASES / "shootings_2024_final.csv").read_text()
-    [loaded] = ingest_files(settings, [staged(tmp_path, "police.csv", first)], stage=True)
+    [loaded] = ingest_files(settings, [staged(tmp_path, first_name, first)], stage=True)
     assert (loaded.status, loaded.counts.new) == ("success", 3)
     header, y2023, y2024, deaths = first.splitlines(keepends=True)
-    # The next edition under the same name: 2024 corrected, and every row in another place.
+    # The next edition: 2024 corrected, and every row in another place.
     second = header + deaths + y2024.replace(",92,", ",95,") + y2023
-    [result] = ingest_files(settings, [staged(tmp_path, "police.csv", second)], stage=True)
+    [result] = ingest_files(settings, [staged(tmp_path, next_name, second)], stage=True)
     assert (result.status, result.counts.new, result.counts.revised, result.counts.unchanged) == ("success", 0, 1, 2)
     evidence = dict(
         published(
@@ -212,9 +217,9 @@ def test_a_new_edition_given_to_ingest_reads_only_the_rows_that_changed(settings
         )
     )
     # The unchanged rows were not read again: they still cite where the first edition stated them.
-    assert evidence["shootings 2023"].startswith("police.csv line 2: ")
-    assert evidence["shooting_deaths 2024"].startswith("police.csv line 4: ")
-    assert evidence["shootings 2024"] == "police.csv line 3: shootings,BE-BRU,2024,95,count,exact,,,final"
+    assert evidence["shootings 2023"].startswith(f"{first_name} line 2: ")
+    assert evidence["shooting_deaths 2024"].startswith(f"{first_name} line 4: ")
+    assert evidence["shootings 2024"] == f"{next_name} line 3: shootings,BE-BRU,2024,95,count,exact,,,final"
 
 
 def test_a_new_edition_given_to_ingest_under_new_rules_is_read_in_full(scratch_project, tmp_path):

@@ -63,15 +63,17 @@ def _digest(head: str, paths: list[Path]) -> str:
     return digest.hexdigest()
 
 
-def inbox_rules_fingerprint(spec: PipelineSpec, file_name: str, schemas_dir: Path) -> str:
-    """One hash of how the inbox reads a table: engine, reader and its parameters, the file's name, the source
-    and `schemas/`; not the bytes.
+def inbox_rules_fingerprint(spec: PipelineSpec, schemas_dir: Path) -> str:
+    """One hash of how the inbox reads a table: engine, reader and its parameters, the source and `schemas/`; not
+    the bytes, nor the file's name.
 
     The inbox's counterpart of `rules_fingerprint` (an inbox file has no spec file), for the readers that skip
     rows known unchanged (`READS_KNOWN_ROWS`): what they make of a row depends on these alone, not on the rest
-    of the sidecar (a new edition's publication date reads its rows the same way).
+    of the sidecar (a new edition's publication date reads its rows the same way), nor on the name the file
+    arrives under (an office's export named by its date: the rows an earlier file stated keep citing it, as
+    they would under one name, and the raw store keeps it).
     """
-    reading = repr((spec.extractor, sorted(spec.params.items()), file_name, spec.source_id))
+    reading = repr((spec.extractor, sorted(spec.params.items()), spec.source_id))
     return _digest(engine_fingerprint() + reading, _schema_files(schemas_dir))
 
 

@@ -398,7 +398,7 @@ def _ingest(run: _InboxRun, catalog: Catalog, overrides: IngestOverrides) -> Pip
     # Save outputs.
     archived, quarantined = archive_path(run.settings.inbox_dir, run.path, sha256), quarantine_path(run.path)
     # Under the rules of the source's last load, a table row it read gives the same observation: not read again.
-    rules = inbox_rules_fingerprint(spec, run.path.name, run.settings.schemas_dir)
+    rules = inbox_rules_fingerprint(spec, run.settings.schemas_dir)
     known = known_row_hashes(run.con, run.source_id) if rules == last_rules(run.con, run.source_id) else None
 
     def loaded(con: duckdb.DuckDBPyConnection) -> None:
