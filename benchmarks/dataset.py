@@ -57,6 +57,7 @@ SIZES = {
     "10m": Size("10m", indicators=100, geos=200, periods=500),  # 20,000 series x 500 months
     "30m": Size("30m", indicators=300, geos=200, periods=500),  # 60,000 series x 500 months: memory against 10m
     "1m": Size("1m", indicators=10, geos=200, periods=500),  # 2,000 series x 500 months
+    "2m": Size("2m", indicators=20, geos=200, periods=500),  # 4,000 series x 500 months: ingest against a spec
     "100k": Size("100k", indicators=10, geos=20, periods=500),  # 200 series, for --quick smoke runs
     "annual_2m": Size("annual_2m", indicators=100, geos=200, periods=100, frequency="annual"),
     "annual_20k": Size("annual_20k", indicators=10, geos=20, periods=100, frequency="annual"),

@@ -103,13 +103,14 @@ def octracker_ingest(args: dict[str, Any]) -> dict[str, Any]:
 
 def timed_hops() -> dict[str, float]:
     """Record the time of each hop of a load (the engine's functions wrapped where they are looked up)."""
-    from octracker.load import loading, pipeline
+    from octracker.load import inbox, loading, pipeline
     from octracker.store import warehouse
 
     phases: dict[str, float] = {}
     for module, names in (
         (warehouse, ("prepare_warehouse", "publish")),
-        (pipeline, ("read_document", "store_raw")),
+        (pipeline, ("read_document", "store_raw", "stage_into_inbox")),
+        (inbox, ("store_raw",)),
         (loading, ("extract_document", "validate_observations", "upsert_observations", "insert_first_versions")),
     ):
         for name in names:
