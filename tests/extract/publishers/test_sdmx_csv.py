@@ -190,3 +190,16 @@ def test_a_file_with_a_bad_row_is_refused_as_row_by_row():
 
 def _not_by_column(*_args):
     raise sdmx_csv._RowByRow
+
+
+def test_a_file_with_every_cell_quoted_gives_the_same_rows():
+    """Quoted cells (a header among them) are read row by row: the same rows, values and line numbers."""
+    rows = published_rows()
+    out = io.StringIO()
+    writer = csv.DictWriter(out, list(rows[0]), lineterminator="\r\n", quoting=csv.QUOTE_ALL)
+    writer.writeheader()
+    writer.writerows(rows)
+    quoted = sdmx_csv.read(out.getvalue().encode(), name=SDG.name)
+    recorded = sdmx_csv.read(SDG.read_bytes(), name=SDG.name)
+    assert quoted.ok and quoted.updated == recorded.updated
+    assert_frame_equal(quoted.frame.drop("_raw"), recorded.frame.drop("_raw"), check_exact=True)

@@ -46,6 +46,8 @@ from octracker.extract.publishers.table import (
 )
 from octracker.extracts import Problem
 
+#: The header is looked for in the first bytes of the file.
+_HEAD_BYTES = 1 << 16
 STRUCTURE_COLUMNS = frozenset({"DATAFLOW", "STRUCTURE", "STRUCTURE_ID", "STRUCTURE_NAME", "ACTION", "LAST UPDATE"})
 GEO_COLUMNS = ("geo", "ref_area", "reporter")
 UNIT_COLUMNS = ("unit", "unit_measure")
@@ -80,9 +82,16 @@ def looks_like(content: bytes) -> bool:
 
 def read(content: bytes, *, name: str) -> PublisherTable:
     """The download's observations as publisher rows; problems name the row and what was wrong."""
-    text = content.decode("utf-8-sig", "replace")
-    records = csv.reader(io.StringIO(text))
-    header_cells = next(records, None)
+    # A header without quotes or stray carriage returns is read from the first line alone: the whole file is only
+    # decoded (and copied for the csv module) when it is read row by row.
+    first, newline, _ = content[:_HEAD_BYTES].partition(b"\n")
+    text: str | None = None
+    if newline and b'"' not in first and b"\r" not in first.removesuffix(b"\r"):
+        text_head = first.decode("utf-8-sig", "replace").removesuffix("\r")
+        header_cells = next(csv.reader([text_head]), None)
+    else:
+        text = text_head = content.decode("utf-8-sig", "replace")
+        header_cells = next(csv.reader(io.StringIO(text)), None)
     if not header_cells:
         return _refused(name, "sdmx_csv", "the file is empty; an SDMX-CSV download starts with a header row", "")
     header = [_column_id(cell) for cell in header_cells]
@@ -93,7 +102,7 @@ def read(content: bytes, *, name: str) -> PublisherTable:
             "sdmx_csv",
             "not SDMX-CSV: the header needs DATAFLOW (1.0) or STRUCTURE_ID (2.0), "
             f"TIME_PERIOD and OBS_VALUE; it reads {','.join(header_cells)}",
-            text.splitlines()[0],
+            text_head.splitlines()[0],
         )
     upper = [h.upper() for h in header]
     time_at = upper.index("TIME_PERIOD")
@@ -105,7 +114,7 @@ def read(content: bytes, *, name: str) -> PublisherTable:
             "sdmx_csv",
             f"no geography column (one of {', '.join(GEO_COLUMNS)}) among the "
             f"dimensions {', '.join(header[i] for i in dims)}",
-            text.splitlines()[0],
+            text_head.splitlines()[0],
         )
     unit_at = next((i for i in dims if header[i].lower() in UNIT_COLUMNS), None)
     at: dict[str, int] = {
@@ -119,7 +128,10 @@ def read(content: bytes, *, name: str) -> PublisherTable:
     except _RowByRow:
         pass  # a cell or row that is a problem, or a file with quoted cells: read row by row
 
+    text = content.decode("utf-8-sig", "replace") if text is None else text
     lines = text.splitlines()
+    records = csv.reader(io.StringIO(text))
+    next(records)  # the header, read above
     rows: list[dict[str, Any]] = []
     problems: list[Problem] = []
     provider = dataset = None
