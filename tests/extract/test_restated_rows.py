@@ -1,7 +1,8 @@
 """A new edition of a long table read under the same rules: only the rows that changed are read and compared.
 
 Every version read from a table row keeps a hash of the row's cells. When a spec pipeline's table changes but
-its rules (spec, sidecar, schemas/, engine) do not, a row whose hash is still current is restated as it was.
+its rules (spec, the sidecar's source and edition, schemas/, engine) do not, a row whose hash is still current is
+restated as it was.
 What a user sees must be exactly what a full read gives; these tests hold the cases where a shortcut could
 differ: moved rows, a changed row repeating an unchanged row's key, and rules that changed.
 """
@@ -30,13 +31,13 @@ def row(year: int, value: float) -> str:
 EDITION_1 = [row(year, 50 + year - 2010) for year in range(2010, 2025)]
 
 
-def publish_table(settings, rows: list[str]) -> None:
+def publish_table(settings, rows: list[str], published: str = "2026-01-15") -> None:
     documents = settings.pipelines_dir / "documents"
     (documents / "shootings_table.csv").write_text(HEADER + "".join(rows), encoding="utf-8")
     (documents / "shootings_table.csv.meta.toml").write_text(
         'source_id = "brussels-police-shootings-table"\nkind = "observations_long"\n'
         'title = "Shootings in Brussels, by year"\npublisher = "Brussels police statistics (test)"\n'
-        'published = "2026-01-15"\n',
+        f'published = "{published}"\n',
         encoding="utf-8",
     )
     (settings.pipelines_dir / f"{PIPELINE}.toml").write_text(
@@ -70,12 +71,15 @@ def test_a_new_edition_is_compared_row_by_row_and_moved_rows_are_not_revisions(
     assert (first.status, first.counts.new) == ("success", 15)
     before = current(settings)
 
-    # The next edition lists the years newest first, revises 2015, drops 2024 and adds 2025.
+    # The next edition, published a month later (its sidecar says so), lists the years newest first, revises 2015,
+    # drops 2024 and adds 2025.
     edition_2 = [row(2025, 77)] + [row(y, 99 if y == 2015 else 50 + y - 2010) for y in range(2023, 2009, -1)]
-    publish_table(settings, edition_2)
+    publish_table(settings, edition_2, published="2026-02-15")
     [second] = refresh(settings, [PIPELINE])
     counts = second.counts
     assert (second.status, counts.new, counts.revised, counts.retracted, counts.unchanged) == ("success", 1, 1, 1, 13)
+    published = query(settings, "SELECT published_on FROM sources WHERE source_id = 'brussels-police-shootings-table'")
+    assert [str(p) for (p,) in published] == ["2026-02-15"]
 
     after = current(settings)
     assert {year: value for year, (value, _) in after.items()} == {

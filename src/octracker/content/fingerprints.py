@@ -7,6 +7,7 @@ last load, extracting and comparing ten million rows only to find them unchanged
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import importlib.metadata
@@ -16,7 +17,7 @@ import duckdb
 import polars
 
 import octracker
-from octracker.content.documents import Document, sidecar_path
+from octracker.content.documents import Document
 from octracker.content.specs import PipelineSpec
 
 ENGINE_DIR = Path(octracker.__file__).resolve().parent
@@ -35,13 +36,32 @@ def engine_fingerprint() -> str:
     return digest.hexdigest()
 
 
-def rules_fingerprint(spec: PipelineSpec, document: Document, schemas_dir: Path) -> str:
-    """One hash of how a spec pipeline reads its document: engine, spec, sidecar and `schemas/`, not the bytes.
+def rules_fingerprint(spec: PipelineSpec, schemas_dir: Path) -> str:
+    """One hash of how a spec pipeline reads its document: engine, spec, what the sidecar says of reading it (see
+    `_reading`) and `schemas/`; not the bytes, nor the rest of the sidecar (a new edition's publication date reads
+    its rows the same way).
 
     Under the same rules, the same table row always gives the same observation (see `octracker.store.history`).
     """
-    side = sidecar_path(document.path)
-    return _digest(engine_fingerprint(), [spec.path, *([side] if side.exists() else []), *_schema_files(schemas_dir)])
+    return _digest(engine_fingerprint() + _reading(spec), [spec.path, *_schema_files(schemas_dir)])
+
+
+def _reading(spec: PipelineSpec) -> str:
+    """What a reader makes of a row depends on besides the engine, a spec file and `schemas/`: the reader and its
+    parameters, the source, and the metadata an index's editions are read by; not the title, the publisher, the
+    publication date or the rest of the source's record, which no row carries."""
+    meta = spec.source
+    return repr(
+        (
+            spec.extractor,
+            sorted(spec.params.items()),
+            spec.source_id,
+            meta.kind,
+            meta.edition,
+            meta.previous_edition,
+            meta.countries,
+        )
+    )
 
 
 def feed_rules_fingerprint(spec: PipelineSpec, schemas_dir: Path) -> str:
@@ -64,22 +84,22 @@ def _digest(head: str, paths: list[Path]) -> str:
 
 
 def inbox_rules_fingerprint(spec: PipelineSpec, schemas_dir: Path) -> str:
-    """One hash of how the inbox reads a table: engine, reader and its parameters, the source and `schemas/`; not
-    the bytes, nor the file's name.
+    """One hash of how the inbox reads a table: engine, what the sidecar says of reading it (see `_reading`) and
+    `schemas/`; not the bytes, nor the file's name.
 
     The inbox's counterpart of `rules_fingerprint` (an inbox file has no spec file), for the readers that skip
-    rows known unchanged (`READS_KNOWN_ROWS`): what they make of a row depends on these alone, not on the rest
-    of the sidecar (a new edition's publication date reads its rows the same way), nor on the name the file
-    arrives under (an office's export named by its date: the rows an earlier file stated keep citing it, as
-    they would under one name, and the raw store keeps it).
+    rows known unchanged (`READS_KNOWN_ROWS`). The name the file arrives under does not count (an office's export
+    named by its date): the rows an earlier file stated keep citing it, as they would under one name, and the
+    raw store keeps it.
     """
-    reading = repr((spec.extractor, sorted(spec.params.items()), spec.source_id))
-    return _digest(engine_fingerprint() + reading, _schema_files(schemas_dir))
+    return _digest(engine_fingerprint() + _reading(spec), _schema_files(schemas_dir))
 
 
 def input_fingerprint(rules: str, document: Document) -> str:
-    """One hash of everything a spec pipeline's load depends on: its rules and the document's bytes."""
-    return hashlib.sha256(f"{rules} {document.sha256}".encode()).hexdigest()
+    """One hash of everything a spec pipeline's load depends on: its rules, the document's bytes and its metadata
+    (a new title in the sidecar is written to the source's record, though its rows are read the same way)."""
+    meta = repr(sorted(dataclasses.asdict(document.meta).items()))
+    return hashlib.sha256(f"{rules} {document.sha256} {meta}".encode()).hexdigest()
 
 
 def last_loaded_fingerprint(con: duckdb.DuckDBPyConnection, pipeline: str) -> tuple[str | None, str | None]:

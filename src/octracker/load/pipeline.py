@@ -81,7 +81,7 @@ def run_leased_pipeline(
         # Load inputs.
         document = read_document(spec.document_path, spec.source)
         store_raw(settings.raw_dir, document)
-        rules = rules_fingerprint(spec, document, settings.schemas_dir)
+        rules = rules_fingerprint(spec, settings.schemas_dir)
         fingerprint = input_fingerprint(rules, document)
         last_input, last_rules = last_loaded_fingerprint(con, spec.name)
         if fingerprint == last_input:
