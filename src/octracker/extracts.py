@@ -69,6 +69,9 @@ class Extract:
     #: Rows set aside on purpose, each with its reason: they do not refuse the document, and go to quarantine
     #: beside the rows that are loaded.
     left_out: list[Problem] = field(default_factory=list)
+    #: Columns of `frame` that hold one value in every row, with that value (the source, the method, a reference's
+    #: citation): a writer may pass it once instead of once per row.
+    constant: dict[str, object] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:

@@ -118,10 +118,19 @@ def extract_long_table(
 
 
 def _extract_cells(
-    cells: pl.DataFrame, path: Path, kind: str, *, source_id: str, catalog: Catalog, document_sha256: str | None
+    cells: pl.DataFrame,
+    path: Path,
+    kind: str,
+    *,
+    source_id: str,
+    catalog: Catalog,
+    document_sha256: str | None,
+    repeats_found_later: bool = False,
 ) -> Extract:
     """Canonical rows and row problems of `cells` (all rows of the table, or a batch of them); the rows cite
-    the document by reference when `document_sha256` is given (see `extract_long_table`)."""
+    the document by reference when `document_sha256` is given (see `extract_long_table`).
+
+    `repeats_found_later`: the caller looks for repeated keys over all the batches, so a batch does not."""
     by_reference = document_sha256 is not None
     if kind == "parquet" and not by_reference:  # the row's text, only for the rows that are read
         cells = cells.lazy().with_columns(_raw=_row_text(cells)).collect()
@@ -130,7 +139,7 @@ def _extract_cells(
 
     # Process data.
     where = "row" if kind == "parquet" else "line"
-    parsed = _parse_cells(cells, catalog)
+    parsed = _parse_cells(cells, catalog, find_repeats=not repeats_found_later)
     del cells  # ten million rows: let go of what is no longer needed
     checks = _row_checks(parsed, catalog)
     flags = (
@@ -142,7 +151,11 @@ def _extract_cells(
     bad = flags.select(pl.any_horizontal(pl.all())).to_series()
     good = parsed.filter(~bad) if bad.any() else parsed
     cite = f"{path.name} (sha256 {document_sha256}) {where}" if by_reference else f"{path.name} {where} "
-    return Extract(frame=_canonical(good, source_id, cite, by_reference=by_reference), problems=problems)
+    # What every row of the table holds alike (a reference's evidence is the citation alone).
+    constant: dict[str, object] = {"source_id": source_id, "method": "parsed", "flags": None}
+    if by_reference:
+        constant["evidence"] = cite
+    return Extract(frame=_canonical(good, constant, cite), problems=problems, constant=constant)
 
 
 #: Rows per batch of a table read in batches: two DuckDB row groups (see `long_table_batches`). Ten million rows
@@ -163,8 +176,10 @@ def long_table_batches(
 
     For a table of at least REFERENCE_FROM_ROWS rows, which cites its rows by reference: its memory then
     follows the batch, not the table. Each batch is what `extract_long_table` gives for its rows, with the
-    same row numbers, hashes and evidence. A key that repeats in two batches is found when the last batch
-    has been read: a final Extract then holds a `duplicate_key` problem. A batch with problems says only
+    same row numbers, hashes and evidence, except that repeated keys are looked for over the whole table, not
+    per batch: a key that repeats, in one batch or in two, is found when the last batch has been read, and a
+    final Extract then holds a `duplicate_key` problem (its batches' frames need no key check of their own). Each
+    batch's `constant` names the columns that hold one value over the table. A batch with problems says only
     that the table has some; reading it whole (`extract_long_table`) lists them as every refusal does.
     Returns a function that starts the reading (again each time it is called), or None when the table is not
     such a Parquet file or its file or header has a problem: read it whole.
@@ -179,7 +194,7 @@ def long_table_batches(
         return None
 
     def batches() -> Iterator[Extract]:
-        key_hashes = []
+        key_hashes = _KeyHashes()
         offset = 0
         for batch in parquet.iter_batches(batch_size=batch_rows or BATCH_ROWS):
             frame = pl.from_arrow(batch)
@@ -187,17 +202,43 @@ def long_table_batches(
             cells = _cells_of(frame, header, offset)
             offset += frame.height
             extract = _extract_cells(
-                cells, path, "parquet", source_id=source_id, catalog=catalog, document_sha256=document_sha256
+                cells,
+                path,
+                "parquet",
+                source_id=source_id,
+                catalog=catalog,
+                document_sha256=document_sha256,
+                repeats_found_later=True,
             )
-            key_hashes.append(key_hashes_of(extract.frame, CANONICAL_KEY))
+            key_hashes.add(key_hashes_of(extract.frame, CANONICAL_KEY))
             yield extract
-        if not unique_hashes(pl.concat(key_hashes)):
+        if not key_hashes.unique():
             yield Extract(
                 frame=pl.DataFrame(schema=OUTPUT_SCHEMA),
                 problems=[file_problem("duplicate_key", "an indicator, geo and period repeat in the table", path)],
             )
 
     return batches
+
+
+class _KeyHashes:
+    """The key hashes of a table's batches, kept in buckets by their low bits, to tell at the end whether any key
+    repeats: the check then holds one bucket's hashes at a time beside them, where a hash set of all of them would
+    grow with the table (30M rows: about 0.5 GiB more at the end)."""
+
+    BUCKETS = 64
+
+    def __init__(self) -> None:
+        self.buckets: list[list[pl.Series]] = [[] for _ in range(self.BUCKETS)]
+
+    def add(self, hashes: pl.Series) -> None:
+        frame = hashes.rename("key_hash").to_frame().with_columns(_bucket=pl.col("key_hash") % self.BUCKETS)
+        for (bucket,), part in frame.partition_by("_bucket", as_dict=True, include_key=False).items():
+            self.buckets[int(bucket)].append(part.to_series())
+
+    def unique(self) -> bool:
+        """Whether no two of the hashes added are equal (so no two keys are)."""
+        return all(unique_hashes(pl.concat(parts)) for parts in self.buckets if parts)
 
 
 def _with_payloads(problems: list[Problem], path: Path) -> list[Problem]:
@@ -516,8 +557,9 @@ def _with_optional_columns(cells: pl.DataFrame) -> pl.DataFrame:
 # --- parsing and checks ----------------------------------------------------------------------------------
 
 
-def _parse_cells(cells: pl.DataFrame, catalog: Catalog) -> pl.DataFrame:
-    """Cells stripped in place, plus typed `_`-columns: value, dates, formula-like column, catalog unit and range."""
+def _parse_cells(cells: pl.DataFrame, catalog: Catalog, *, find_repeats: bool = True) -> pl.DataFrame:
+    """Cells stripped in place, plus typed `_`-columns: value, dates, formula-like column, catalog unit and range,
+    and (`find_repeats`) the first line of a repeated key (see `_with_first_line`)."""
     distinct = _distinct_values(cells)
     cells = _with_formula_column(cells, distinct)
     # The stripped text is materialised first: the lookups and checks below read it many times.
@@ -568,7 +610,7 @@ def _parse_cells(cells: pl.DataFrame, catalog: Catalog) -> pl.DataFrame:
             )
             .collect()
         )
-    return _with_first_line(parsed)
+    return _with_first_line(parsed) if find_repeats else parsed
 
 
 def _well_formed(parsed: pl.DataFrame) -> pl.LazyFrame:
@@ -905,12 +947,14 @@ def _row_problems(parsed: pl.DataFrame, flags: pl.DataFrame, checks: list, where
     return problems
 
 
-def _canonical(good: pl.DataFrame, source_id: str, cite: str, *, by_reference: bool) -> pl.DataFrame:
+def _canonical(good: pl.DataFrame, constant: dict[str, object], cite: str) -> pl.DataFrame:
     """Canonical columns; a period short of its year, or known only as of a date before its end, is partial.
 
+    `constant` holds the columns every row has alike (source, method, flags; evidence when cited by reference).
     A partial period without an as_of date stood as of its last day. Evidence is `cite` followed by the row's
-    number and text or, `by_reference`, `cite` alone with the number in `_evidence_row`.
+    number and text or, cited by reference, `cite` alone with the number in `_evidence_row`.
     """
+    by_reference = "evidence" in constant
     start, end, as_of = pl.col("_start"), pl.col("_end"), pl.col("_as_of")
     full_year = (start.dt.ordinal_day() == 1) & (end.dt.month() == 12) & (end.dt.day() == 31)
     # '2025' as of 2025-09-10 is the year so far, not the year: partial too.
@@ -929,13 +973,13 @@ def _canonical(good: pl.DataFrame, source_id: str, cite: str, *, by_reference: b
             qualifier=pl.col("qualifier"),
             is_partial=partial,
             as_of=pl.when(partial & as_of.is_null()).then(end).otherwise(as_of),
-            source_id=pl.lit(source_id, pl.String),
-            method=pl.lit("parsed", pl.String),
-            evidence=pl.lit(cite, pl.String)
+            source_id=pl.lit(constant["source_id"], pl.String),
+            method=pl.lit(constant["method"], pl.String),
+            evidence=pl.lit(constant["evidence"], pl.String)
             if by_reference
             else pl.concat_str(pl.lit(cite), pl.col("_line_no").cast(pl.String), pl.lit(": "), pl.col("_raw")),
             note=pl.col("note"),
-            flags=pl.lit(None, pl.String),
+            flags=pl.lit(constant["flags"], pl.String),
             _line_no=pl.col("_line_no"),
             _raw=pl.col("_raw") if "_raw" in good.columns else pl.lit(None, pl.String),
             _source_url=pl.col("source_url"),

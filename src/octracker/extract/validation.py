@@ -124,15 +124,18 @@ def _row_payload(frame: pl.DataFrame, index: int) -> tuple[int | None, str]:
     return row.get("_line_no"), payload
 
 
-def check_contract(frame: pl.DataFrame, schemas_dir: Path, *, quick_from: int = QUICK_CHECK_ROWS) -> list[Problem]:
-    """Problems the canonical Pandera model finds, one per failing row and check."""
+def check_contract(
+    frame: pl.DataFrame, schemas_dir: Path, *, quick_from: int = QUICK_CHECK_ROWS, key_checked: bool = False
+) -> list[Problem]:
+    """Problems the canonical Pandera model finds, one per failing row and check (`key_checked`: but for
+    repeated keys, which the caller looks for over more rows than the frame's)."""
     schema = load_schema_module(schemas_dir).Observation.to_schema()
     key = [schema.unique] if isinstance(schema.unique, str) else list(schema.unique or [])
     # Pandera finds duplicate keys row by row (most of its time on ten million rows); a key proven
     # unique by hashing needs no such search. Every other check of the model runs as declared.
     # Only already-typed keys qualify: coercion could make two distinct raw keys equal.
     typed = all(c in frame.columns and frame.schema[c] == schema.columns[c].dtype.type for c in key)
-    if key and typed and frame.height >= quick_from and key_proven_unique(frame, key):
+    if key and typed and (key_checked or frame.height >= quick_from and key_proven_unique(frame, key)):
         schema = copy.deepcopy(schema)
         schema.unique = None
     import pandera.errors  # loaded with the model by load_schema_module
@@ -273,12 +276,15 @@ def validate_observations(
     schemas_dir: Path,
     *,
     quick_from: int = QUICK_CHECK_ROWS,
+    key_checked: bool = False,
 ) -> list[Problem]:
     """Every problem with a frame of canonical rows; an empty list means it may be loaded.
 
     On large frames the unique key and the catalog are first checked in aggregate; only a frame that
     may have problems there is searched row by row (the same checks, which then name every failing row).
+    `key_checked`: the frame is a part of a table whose reader looks for repeated keys over all of it (see
+    `octracker.extract.long_table.long_table_batches`), so the frame's own are not looked for.
     """
-    problems = check_contract(frame, schemas_dir, quick_from=quick_from)
+    problems = check_contract(frame, schemas_dir, quick_from=quick_from, key_checked=key_checked)
     # Catalog checks assume well-typed columns; a frame the contract refused is refused already.
     return problems or check_catalog(frame, catalog, quick_from=quick_from)

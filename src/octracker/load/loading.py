@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import duckdb
-import polars as pl
 
 from octracker.content.catalog import Catalog
 from octracker.content.curation import apply_curations
@@ -138,16 +137,17 @@ def load_document(
     extract: Extract,
     *,
     also: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+    known_current: bool = False,
 ) -> PipelineResult:
     """Write the source and its observations in one transaction: all of it or none.
 
-    `also` writes the caller's bookkeeping (feed state, inbox record) in the same transaction.
+    `also` writes the caller's bookkeeping (feed state, inbox record) in the same transaction. `known_current`:
+    the caller found that the source holds current versions (see `upsert_observations`).
     """
     source_id = spec.source_id
     log.debug("%s: loading %d rows from %s in one transaction", spec.name, extract.frame.height, document.path.name)
 
-    def write() -> LoadCounts:
-        record_source(con, spec, document)
+    def write_rows() -> LoadCounts:
         counts = upsert_observations(
             con,
             extract.frame,
@@ -157,6 +157,7 @@ def load_document(
             full_snapshot=spec.full_snapshot,
             now=utc_now(),
             restated=extract.restated,
+            known_current=known_current,
         )
         # Rows the reader set aside with a reason (an area with no geography) go to quarantine, beside the load.
         if extract.left_out:
@@ -168,14 +169,36 @@ def load_document(
                 source_id=source_id,
                 file_name=document.path.name,
             )
-        finish_run(con, run_id, status="success", counts=counts, quarantined=len(extract.left_out))
+        return counts
+
+    counts = _write_run(con, spec, run_id, document, write_rows, quarantined=len(extract.left_out), also=also)
+    return PipelineResult(spec.name, run_id, "success", counts=counts, quarantined=len(extract.left_out))
+
+
+def _write_run(
+    con: duckdb.DuckDBPyConnection,
+    spec: PipelineSpec,
+    run_id: str,
+    document: Document,
+    write_rows: Callable[[], LoadCounts],
+    *,
+    quarantined: int = 0,
+    also: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+) -> LoadCounts:
+    """One transaction: the source, the rows (`write_rows`), the run finished as a success and the caller's `also`.
+
+    On a lake, a commit another writer's refuses is redone whole on a fresh snapshot (octracker.store.writers).
+    """
+
+    def write() -> LoadCounts:
+        record_source(con, spec, document)
+        counts = write_rows()
+        finish_run(con, run_id, status="success", counts=counts, quarantined=quarantined)
         if also is not None:
             also(con)
         return counts
 
-    # On a lake, a commit another writer's refuses is redone whole on a fresh snapshot (octracker.store.writers).
-    counts = write_transaction(con, write, what=f"pipeline {spec.name}")
-    return PipelineResult(spec.name, run_id, "success", counts=counts, quarantined=len(extract.left_out))
+    return write_transaction(con, write, what=f"pipeline {spec.name}")
 
 
 class _BatchRefused(Exception):
@@ -199,21 +222,21 @@ def load_in_batches(
     problem (a key repeated across batches is one, found after the last) the transaction is rolled back and
     None returned: nothing was written, and the caller reads the document whole to list every problem.
     """
-    source_id = spec.source_id
     log.debug("%s: loading %s in batches of rows, in one transaction", spec.name, document.path.name)
+    refused = False
 
-    def write() -> LoadCounts:
-        record_source(con, spec, document)
-        refused = False
+    def checked() -> Iterator[Extract]:
+        nonlocal refused
+        for extract in batches():
+            # A reader in batches looks for repeated keys over the whole table (READS_IN_BATCHES).
+            if extract.problems or validate_observations(
+                extract.frame, catalog, settings.schemas_dir, key_checked=True
+            ):
+                refused = True
+                raise _BatchRefused
+            yield extract
 
-        def checked() -> Iterator[pl.DataFrame]:
-            nonlocal refused
-            for extract in batches():
-                if extract.problems or validate_observations(extract.frame, catalog, settings.schemas_dir):
-                    refused = True
-                    raise _BatchRefused
-                yield extract.frame
-
+    def write_rows() -> LoadCounts:
         try:
             rows = insert_first_versions(con, checked(), pipeline=spec.name, run_id=run_id, now=utc_now())
         except (duckdb.Error, _BatchRefused):
@@ -221,15 +244,11 @@ def load_in_batches(
             if refused:
                 raise _BatchRefused from None
             raise
-        first_load_done(con, [source_id])
-        counts = LoadCounts(new=rows)
-        finish_run(con, run_id, status="success", counts=counts)
-        if also is not None:
-            also(con)
-        return counts
+        first_load_done(con, [spec.source_id])
+        return LoadCounts(new=rows)
 
     try:
-        counts = write_transaction(con, write, what=f"pipeline {spec.name}")
+        counts = _write_run(con, spec, run_id, document, write_rows, also=also)
     except _BatchRefused:
         return None
     return PipelineResult(spec.name, run_id, "success", counts=counts)
@@ -254,8 +273,10 @@ def extract_and_load(
     the duplicate is refused exactly as a full read refuses it.
     """
     read_in_batches = READS_IN_BATCHES.get(spec.extractor)
-    if read_in_batches is not None and not spec.curations and not holds_current(con, [spec.source_id]):
-        batches = read_in_batches(document, spec, catalog)
+    known_current = False
+    if read_in_batches is not None and not spec.curations:
+        known_current = holds_current(con, [spec.source_id])
+        batches = None if known_current else read_in_batches(document, spec, catalog)
         if batches is not None:
             loaded = load_in_batches(con, spec, settings, catalog, run_id, document, batches, also=also)
             if loaded is not None:
@@ -266,7 +287,7 @@ def extract_and_load(
     if problems:
         return refuse_document(con, spec, run_id, document, problems, also=also_refused)
     try:
-        return load_document(con, spec, run_id, document, extract, also=also)
+        return load_document(con, spec, run_id, document, extract, also=also, known_current=known_current)
     except RestatedKeyConflict as exc:
         log.info("%s: %s; reading %s again in full", spec.name, exc, document.path.name)
         return extract_and_load(con, spec, settings, catalog, run_id, document, also=also, also_refused=also_refused)

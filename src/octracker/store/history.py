@@ -13,7 +13,7 @@ import polars as pl
 import pyarrow as pa
 
 from octracker.content.curation import split_superseded
-from octracker.extracts import KnownRows
+from octracker.extracts import Extract, KnownRows
 from octracker.store.findings import series_changed
 from octracker.store.rows import one_row, scalar
 
@@ -215,6 +215,7 @@ def upsert_observations(
     full_snapshot: bool,
     now: dt.datetime,
     restated: pl.Series | None = None,
+    known_current: bool = False,
 ) -> LoadCounts:
     """Insert new and revised versions, close the versions they replace; the caller owns the transaction.
 
@@ -229,6 +230,10 @@ def upsert_observations(
     `restated` are the row hashes of table rows stated again unchanged, not in `frame` (see
     `octracker.extract.long_table`): the current versions they stated stay as they are, counted as
     unchanged. A row of `frame` with the key of such a version raises RestatedKeyConflict.
+
+    `known_current`: the caller found, in this write or before it, that the sources hold current versions, so the
+    load is no first load and they are not asked again. (The comparison is right whatever the sources hold; only
+    the first load's plain insert needs the answer of this very transaction.)
     """
     if "flags" not in frame.columns:  # only publishers' tables carry observation flags
         frame = frame.with_columns(flags=pl.lit(None, pl.String))
@@ -242,6 +247,7 @@ def upsert_observations(
         full_snapshot=full_snapshot,
         now=now,
         restated=restated,
+        known_current=known_current,
     )
     closed = record_superseded(con, superseded, pipeline=pipeline, run_id=run_id, now=now)
     return replace(counts, retracted=counts.retracted + closed)
@@ -257,10 +263,11 @@ def _load_stated(
     full_snapshot: bool,
     now: dt.datetime,
     restated: pl.Series | None = None,
+    known_current: bool = False,
 ) -> LoadCounts:
     current = _current(source_ids)
     # The sources' first load reads the incoming rows once, in a plain insert: a stream of string views will do.
-    first_load = not holds_current(con, source_ids)
+    first_load = not known_current and not holds_current(con, source_ids)
     loaded = loaded_columns(frame)
     con.register("_incoming", streamed_in_row_groups(loaded) if first_load else in_row_groups(loaded))
 
@@ -322,49 +329,80 @@ def _current(source_ids: list[str]) -> str:
     return f"SELECT *, rowid AS _rowid FROM observation_history WHERE valid_to IS NULL AND source_id IN ({scope})"
 
 
-def insert_first_versions(
-    con: duckdb.DuckDBPyConnection, frames: Iterator[pl.DataFrame], *, pipeline: str, run_id: str, now: dt.datetime
-) -> int:
-    """Insert every row of `frames` as a new current version: a source's first load, read in parts. Returns the rows.
+#: Parts of a first load read by one INSERT. DuckDB takes a stream in faster than it writes it, and holds what it
+#: took meanwhile: all of a 10M-row table as one stream peaked at 1.1 GiB, one INSERT per part at 0.5 GiB but in more
+#: time, as reading the next part no longer overlaps with writing the last.
+PARTS_PER_INSERT = 8
 
-    One INSERT reads the parts as one stream, each part made (read, checked) only when DuckDB asks for it, so the
-    memory follows the part, not the table; an exception from `frames` fails the INSERT, and the caller rolls
-    back. The caller owns the transaction, holds that the source had no current version before it, that the
+
+def insert_first_versions(
+    con: duckdb.DuckDBPyConnection, parts: Iterator[Extract], *, pipeline: str, run_id: str, now: dt.datetime
+) -> int:
+    """Insert every row of the parts' frames as a new current version: a source's first load, read in parts.
+    Returns the rows.
+
+    Each INSERT reads PARTS_PER_INSERT parts as one stream, each part made (read, checked) only when DuckDB asks for
+    it, so the memory follows the parts, not the table; an exception from `parts` fails the INSERT, and the caller
+    rolls back. The caller owns the transaction, holds that the source had no current version before it, that the
     parts state no key twice and that no curation applies, and calls `first_load_done` after.
+
+    The columns the first part declares constant (`Extract.constant`: the source, the method, a reference's
+    citation) are passed once, as parameters of the INSERT, not as columns of one value repeated in every row;
+    every part must declare the same.
     """
-    compat = pl.CompatLevel.newest()
-    first = next(frames, None)
+    first = next(parts, None)
     if first is None:
         return 0
+    constant = {c: v for c, v in first.constant.items() if c in LOADED_COLUMNS}
+    streamed = [c for c in LOADED_COLUMNS if c not in constant]
+    schema = streamed_in_row_groups(loaded_columns(first.frame.slice(0, 0)).select(streamed)).schema
+    columns = ", ".join([*streamed, *constant])
+    insert = (
+        f"INSERT INTO observation_history ({columns}, pipeline, run_id, valid_from, valid_to) "
+        f"SELECT {', '.join(streamed)}, {'?, ' * len(constant)}?, ?, ?, NULL FROM parts_read"
+    )
     rows = 0
 
-    def batches() -> Iterator[pa.RecordBatch]:
+    def batches(group: Iterator[Extract]) -> Iterator[pa.RecordBatch]:
         nonlocal rows
-        for frame in itertools.chain([first], frames):
-            rows += frame.height
-            loaded = loaded_columns(frame)
-            for offset in range(0, loaded.height, CHUNK_ROWS):
-                # Text goes as polars' string views, not copied (see `streamed_in_row_groups`).
-                yield from loaded.slice(offset, CHUNK_ROWS).rechunk().to_arrow(compat_level=compat).to_batches()
+        for part in group:
+            if part.constant != first.constant:
+                raise ValueError(
+                    f"a part of a first load holds other per-load values ({part.constant}) than the first "
+                    f"({first.constant})"
+                )
+            rows += part.frame.height
+            yield from streamed_in_row_groups(loaded_columns(part.frame).select(streamed))
 
-    schema = loaded_columns(first.slice(0, 0)).to_arrow(compat_level=compat).schema
-    # A local name, found by DuckDB's replacement scan: a view registered inside the transaction would keep
-    # what it read alive until the commit.
-    parts = pa.RecordBatchReader.from_batches(schema, batches())  # noqa: F841
-    columns = ", ".join(LOADED_COLUMNS)
-    con.execute(
-        f"INSERT INTO observation_history ({columns}, pipeline, run_id, valid_from, valid_to) "
-        f"SELECT {columns}, ?, ?, ?, NULL FROM parts",
-        [pipeline, run_id, now],
-    )
+    remaining = itertools.chain([first], parts)
+    while (head := next(remaining, None)) is not None:
+        group = itertools.chain([head], itertools.islice(remaining, PARTS_PER_INSERT - 1))
+        # A local name, found by DuckDB's replacement scan: a view registered inside the transaction would keep
+        # what it read alive until the commit.
+        parts_read = pa.RecordBatchReader.from_batches(schema, batches(group))  # noqa: F841
+        con.execute(insert, [*constant.values(), pipeline, run_id, now])
     return rows
 
 
 def first_load_done(con: duckdb.DuckDBPyConnection, source_ids: list[str]) -> None:
     """After the last part of a first load (`insert_first_versions`): the periods other sources state too, and the
     alert findings of the series loaded."""
-    periods_gained(con, _current(source_ids), source_ids, params=source_ids)
-    series_changed(con, _current(source_ids), source_ids)
+    # The rows loaded are read once, for their series; the periods are read again only if another source states
+    # current values of the same indicators (see `periods_gained`).
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _loaded_series AS "
+        f"SELECT DISTINCT indicator_id, geo, source_id FROM ({_current(source_ids)})",
+        source_ids,
+    )
+    with _scratch(con, "_loaded_series"):
+        series_changed(con, "SELECT * FROM _loaded_series")
+        periods_gained(
+            con,
+            _current(source_ids),
+            source_ids,
+            params=source_ids,
+            indicators="SELECT DISTINCT indicator_id FROM _loaded_series",
+        )
 
 
 def _restates_all(con: duckdb.DuckDBPyConnection, current: str, source_ids: list[str]) -> bool:
@@ -632,15 +670,24 @@ def _period_match(left: str, right: str) -> str:
 
 
 def periods_gained(
-    con: duckdb.DuckDBPyConnection, rows: str, source_ids: list[str], params: list | None = None
+    con: duckdb.DuckDBPyConnection,
+    rows: str,
+    source_ids: list[str],
+    params: list | None = None,
+    *,
+    indicators: str | None = None,
 ) -> None:
     """List in `multi_source_periods` the periods of `rows`, just made current, that another source states too.
 
     `rows` is a relation with the key columns (source included) of versions new to their source, with
-    `params` for its placeholders; the writer's `source_ids` are all the sources it wrote. Called in the
-    writer's transaction, after the write.
+    `params` for its placeholders; the writer's `source_ids` are all the sources it wrote. `indicators`, a
+    relation (without placeholders) of the distinct indicator ids of `rows`, spares reading them from `rows`
+    when the caller has them. Called in the writer's transaction, after the write.
     """
     params = params or []
+    indicator_ids, indicator_params = (
+        (indicators, []) if indicators is not None else (f"SELECT DISTINCT indicator_id FROM ({rows})", params)
+    )
     period = ", ".join(PERIOD_COLUMNS)
     # Only current rows of the same indicators can share a period, and with one source written only other
     # sources' rows: found with a filter on the table scan first, usually none (a first load of ten million
@@ -651,9 +698,9 @@ def periods_gained(
         CREATE OR REPLACE TEMP TABLE _nearby AS
         SELECT {period} FROM observation_history
         WHERE valid_to IS NULL {"AND source_id <> ?" if one_source else ""}
-          AND indicator_id IN (SELECT DISTINCT indicator_id FROM ({rows}))
+          AND indicator_id IN ({indicator_ids})
         """,
-        [*(source_ids if one_source else []), *params],
+        [*(source_ids if one_source else []), *indicator_params],
     )
     with _scratch(con, "_nearby"):
         if not scalar(con, "SELECT COUNT(*) FROM _nearby"):
