@@ -32,6 +32,8 @@ EXTRACT_SCHEMA: dict[str, pl.DataType] = {**OBSERVATION_SCHEMA, "_line_no": pl.I
 #: Given the row hashes of a table, those of rows the warehouse holds current for its source, read under the same
 #: rules (it may answer with more: every current hash); a row among them gives the same observation again.
 KnownRows = Callable[[pl.Series], pl.Series]
+#: The name of a KnownRows answer that holds every current hash of the source (not only those the table states).
+ALL_CURRENT = "all_current_row_hashes"
 
 
 def empty_observations() -> pl.DataFrame:
@@ -66,6 +68,8 @@ class Extract:
     problems: list[Problem] = field(default_factory=list)
     #: Hashes (`_row_hash`) of rows not read again because the warehouse holds them current, unchanged.
     restated: pl.Series | None = None
+    #: With `restated`, when the reader was told every current hash (ALL_CURRENT): those the table no longer states.
+    unstated: pl.Series | None = None
     #: Rows set aside on purpose, each with its reason: they do not refuse the document, and go to quarantine
     #: beside the rows that are loaded.
     left_out: list[Problem] = field(default_factory=list)

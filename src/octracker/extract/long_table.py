@@ -32,7 +32,7 @@ from octracker.extract.validation import (
     key_proven_unique,
     unique_hashes,
 )
-from octracker.extracts import EXTRACT_SCHEMA, Extract, KnownRows, Problem
+from octracker.extracts import ALL_CURRENT, EXTRACT_SCHEMA, Extract, KnownRows, Problem
 from octracker.units import UnitMismatch
 
 if TYPE_CHECKING:
@@ -109,12 +109,14 @@ def extract_long_table(
         return _refused(*problems)
     threshold = REFERENCE_FROM_ROWS if reference_from is None else reference_from
     by_reference = document_sha256 is not None and cells.height >= threshold
-    cells, restated = _without_known_rows(cells, known_rows)
+    cells, restated, unstated = _without_known_rows(cells, known_rows)
     if cells.height == 0:
-        return Extract(frame=pl.DataFrame(schema=OUTPUT_SCHEMA), problems=problems, restated=restated)
+        return Extract(
+            frame=pl.DataFrame(schema=OUTPUT_SCHEMA), problems=problems, restated=restated, unstated=unstated
+        )
     cited = document_sha256 if by_reference else None
     extract = _extract_cells(cells, path, kind, source_id=source_id, catalog=catalog, document_sha256=cited)
-    return replace(extract, problems=problems + extract.problems, restated=restated)
+    return replace(extract, problems=problems + extract.problems, restated=restated, unstated=unstated)
 
 
 def _extract_cells(
@@ -294,25 +296,38 @@ def _csv_records(path: Path, rows: list[int]) -> list[str]:
     return [found[r] for r in rows]
 
 
-def _without_known_rows(cells: pl.DataFrame, known_rows: KnownRows | None) -> tuple[pl.DataFrame, pl.Series | None]:
-    """The rows whose hash `known_rows` does not know as held current, and the hashes of those it knows."""
+def _without_known_rows(
+    cells: pl.DataFrame, known_rows: KnownRows | None
+) -> tuple[pl.DataFrame, pl.Series | None, pl.Series | None]:
+    """The rows whose hash `known_rows` does not know as held current, the hashes of those it knows and, when it
+    answered with every current hash (ALL_CURRENT), those current hashes the table does not state."""
     if known_rows is None:
-        return cells, None
+        return cells, None, None
     hashes = cells.get_column("_row_hash")
     if hashes.n_unique() != hashes.len():
-        return cells, None
+        return cells, None, None
     known = known_rows(hashes)
     if known.is_empty():
-        return cells, None
-    # Two joins on the hash, computed together: on ten million rows 0.2 s less than `is_in` and two filters.
-    held = known.rename("_row_hash").to_frame().lazy()
-    unknown, restated = pl.collect_all(
-        [
-            cells.lazy().join(held, on="_row_hash", how="anti", maintain_order="left"),
-            cells.lazy().select("_row_hash").join(held, on="_row_hash", how="semi", maintain_order="left"),
-        ]
-    )
-    return unknown, restated.get_column("_row_hash")
+        return cells, None, None
+    if known.name != ALL_CURRENT:
+        # Two joins on the hash, computed together: on ten million rows 0.2 s less than `is_in` and two filters.
+        held = known.rename("_row_hash").to_frame().lazy()
+        unknown, stated = pl.collect_all(
+            [
+                cells.lazy().join(held, on="_row_hash", how="anti", maintain_order="left"),
+                cells.lazy().select("_row_hash").join(held, on="_row_hash", how="semi", maintain_order="left"),
+            ]
+        )
+        return unknown, stated.get_column("_row_hash"), None
+    # One full join of the table's hashes with every current one says all three (on ten million rows, 10 % of them
+    # changed: 3.5-4.1 s of CPU, against 4.6-4.8 s for the two joins above, which cannot tell what is unstated).
+    held = known.rename("_row_hash").to_frame().lazy().with_columns(_held=pl.lit(True))
+    both = cells.lazy().select("_row_hash", "_line_no").join(held, on="_row_hash", how="full", coalesce=True).collect()
+    restated = both.filter(pl.col("_held") & pl.col("_line_no").is_not_null()).get_column("_row_hash")
+    unstated = both.filter(pl.col("_line_no").is_null()).get_column("_row_hash")
+    unread = both.filter(pl.col("_held").is_null()).select("_line_no")
+    unknown = cells.join(unread, on="_line_no", how="semi", maintain_order="left")
+    return unknown, (restated if not restated.is_empty() else None), unstated
 
 
 def _refused(*problems: Problem) -> Extract:

@@ -158,6 +158,7 @@ def load_document(
             now=utc_now(),
             restated=extract.restated,
             known_current=known_current,
+            unstated=extract.unstated,
         )
         # Rows the reader set aside with a reason (an area with no geography) go to quarantine, beside the load.
         if extract.left_out:

@@ -13,7 +13,7 @@ import polars as pl
 import pyarrow as pa
 
 from octracker.content.curation import split_superseded
-from octracker.extracts import Extract, KnownRows
+from octracker.extracts import ALL_CURRENT, Extract, KnownRows
 from octracker.store.findings import series_changed
 from octracker.store.rows import one_row, scalar
 
@@ -186,7 +186,7 @@ def known_row_hashes(con: duckdb.DuckDBPyConnection, source_id: str) -> KnownRow
 
     def held(hashes: pl.Series) -> pl.Series:
         if hashes.len() > LOOKUP_ROWS:
-            return current_row_hashes(con, source_id)
+            return current_row_hashes(con, source_id).rename(ALL_CURRENT)
         asked = hashes.rename("row_hash").to_frame().to_arrow()
         con.register("_asked_row_hashes", asked)
         try:
@@ -216,6 +216,7 @@ def upsert_observations(
     now: dt.datetime,
     restated: pl.Series | None = None,
     known_current: bool = False,
+    unstated: pl.Series | None = None,
 ) -> LoadCounts:
     """Insert new and revised versions, close the versions they replace; the caller owns the transaction.
 
@@ -229,7 +230,8 @@ def upsert_observations(
 
     `restated` are the row hashes of table rows stated again unchanged, not in `frame` (see
     `octracker.extract.long_table`): the current versions they stated stay as they are, counted as
-    unchanged. A row of `frame` with the key of such a version raises RestatedKeyConflict.
+    unchanged. A row of `frame` with the key of such a version raises RestatedKeyConflict. `unstated`, when the
+    reader knew every current hash, are those the table no longer states: the versions compared are found by them.
 
     `known_current`: the caller found, in this write or before it, that the sources hold current versions, so the
     load is no first load and they are not asked again. (The comparison is right whatever the sources hold; only
@@ -248,6 +250,7 @@ def upsert_observations(
         now=now,
         restated=restated,
         known_current=known_current,
+        unstated=unstated,
     )
     closed = record_superseded(con, superseded, pipeline=pipeline, run_id=run_id, now=now)
     return replace(counts, retracted=counts.retracted + closed)
@@ -264,6 +267,7 @@ def _load_stated(
     now: dt.datetime,
     restated: pl.Series | None = None,
     known_current: bool = False,
+    unstated: pl.Series | None = None,
 ) -> LoadCounts:
     current = _current(source_ids)
     # The sources' first load reads the incoming rows once, in a plain insert: a stream of string views will do.
@@ -277,7 +281,7 @@ def _load_stated(
         for name in registered:
             con.unregister(name)
 
-    with _scratch(con, "_changes", also=unregister):
+    with _scratch(con, "_changes", "_live", also=unregister):
         if first_load:
             _insert_versions(con, "_incoming", pipeline=pipeline, run_id=run_id, now=now)
             # The sources' current rows are now exactly the rows just written (read from the table: a
@@ -299,8 +303,21 @@ def _load_stated(
         # changed or are gone, or from no table row) are compared with the incoming rows.
         con.register("_restated", restated.to_frame("row_hash"))
         registered.append("_restated")
-        if _restates_all(con, current, source_ids):
+        if unstated is not None:
+            # With a null: the versions read from no table row are always among those compared.
+            con.register("_unstated", unstated.append(pl.Series([None], dtype=unstated.dtype)).to_frame("row_hash"))
+            registered.append("_unstated")
+        if _restates_all(con, current, source_ids, with_unstated=unstated is not None):
             live = f"SELECT * FROM ({current}) WHERE row_hash IS NULL"
+            if unstated is not None:
+                # The versions the table no longer states, found by their hashes: a semi join with the few of them,
+                # not an anti join with the many restated; kept apart, so that the comparison's plan stays as it is.
+                con.execute(
+                    f"CREATE OR REPLACE TEMP TABLE _live AS SELECT c.* FROM ({current}) AS c "
+                    "SEMI JOIN _unstated AS u ON c.row_hash IS NOT DISTINCT FROM u.row_hash",
+                    source_ids,
+                )
+                live = f"SELECT * FROM _live WHERE {_in_sources(source_ids)}"
         else:
             # A null hash matches nothing: versions read from no table row stay among those compared.
             live = f"SELECT * FROM ({current}) ANTI JOIN _restated USING (row_hash)"
@@ -324,9 +341,13 @@ def holds_current(con: duckdb.DuckDBPyConnection, source_ids: list[str]) -> bool
 
 
 def _current(source_ids: list[str]) -> str:
-    scope = ", ".join("?" for _ in source_ids) or "NULL"
     # `_rowid` finds a replaced version again without a second join on its key (see `_apply_changes`).
-    return f"SELECT *, rowid AS _rowid FROM observation_history WHERE valid_to IS NULL AND source_id IN ({scope})"
+    return f"SELECT *, rowid AS _rowid FROM observation_history WHERE valid_to IS NULL AND {_in_sources(source_ids)}"
+
+
+def _in_sources(source_ids: list[str]) -> str:
+    """A condition on `source_id` with a placeholder for each of `source_ids`."""
+    return f"source_id IN ({', '.join('?' for _ in source_ids) or 'NULL'})"
 
 
 #: Parts of a first load read by one INSERT. DuckDB takes a stream in faster than it writes it, and holds what it
@@ -405,8 +426,11 @@ def first_load_done(con: duckdb.DuckDBPyConnection, source_ids: list[str]) -> No
         )
 
 
-def _restates_all(con: duckdb.DuckDBPyConnection, current: str, source_ids: list[str]) -> bool:
-    """Whether `_restated` holds the row hash of every current version that `current` selects and has one.
+def _restates_all(
+    con: duckdb.DuckDBPyConnection, current: str, source_ids: list[str], *, with_unstated: bool = False
+) -> bool:
+    """Whether `_restated` (with `_unstated`, with_unstated) holds the row hash of every current version that
+    `current` selects and has one.
 
     The usual re-read of a table in which nothing changed: it spares an anti join of ten million hashes with the
     current versions (the load of a re-encoded 10M table: about 1 s without this, 0.2-0.3 s with it). The table
@@ -414,10 +438,11 @@ def _restates_all(con: duckdb.DuckDBPyConnection, current: str, source_ids: list
     count means the same hashes; an equal sum as well guards against another writer having changed these
     versions since then.
     """
+    told = "(SELECT row_hash FROM _restated UNION ALL SELECT row_hash FROM _unstated)" if with_unstated else "_restated"
     held, restated = one_row(
         con,
         f"SELECT (SELECT [COUNT(row_hash), SUM(row_hash::HUGEINT)] FROM ({current})), "
-        "(SELECT [COUNT(row_hash), SUM(row_hash::HUGEINT)] FROM _restated)",
+        f"(SELECT [COUNT(row_hash), SUM(row_hash::HUGEINT)] FROM {told})",
         source_ids,
     )
     return held == restated
