@@ -113,3 +113,16 @@ def test_a_key_repeated_in_a_later_batch_refuses_the_table_as_a_whole_read_does(
     assert result.status == "refused"
     assert "line 17: duplicate_key: row 17: same indicator, geo and period as line 1" in result.error
     assert written(settings) == []
+
+
+def test_a_key_repeated_within_one_batch_refuses_the_table_as_a_whole_read_does(
+    settings, tmp_path, batches_of_four, inserts
+):
+    # Rows 17 and 18, in the same batch of four, state one key twice; batches do not look for repeats themselves.
+    twice = "shooting_deaths,BE-BRU,2011,3,count,exact,,,"
+    drop_parquet(settings, tmp_path, table([twice, twice]))
+    [result] = refresh(settings, ["inbox"])
+    assert inserts == [1]
+    assert result.status == "refused"
+    assert "line 18: duplicate_key: row 18: same indicator, geo and period as line 17" in result.error
+    assert written(settings) == []
