@@ -105,11 +105,13 @@ def timed_hops() -> dict[str, float]:
     """Record the time of each hop of a load (the engine's functions wrapped where they are looked up)."""
     from octracker.extract.publishers.kinds import PublisherKind
     from octracker.load import inbox, loading, pipeline
-    from octracker.store import warehouse
+    from octracker.store import findings, warehouse
 
     phases: dict[str, float] = {}
     for module, names in (
         (warehouse, ("prepare_warehouse", "publish")),
+        # Called by name when a write commits: the stored alert findings of the series it changed.
+        (findings, ("settle_findings",)),
         (pipeline, ("read_document", "store_raw", "stage_into_inbox")),
         (inbox, ("store_raw",)),
         (loading, ("extract_document", "validate_observations", "upsert_observations", "insert_first_versions")),
