@@ -138,6 +138,7 @@ def publisher_extractor(kind: str) -> ExtractorFn:
             table,
             source_id=spec.source.source_id or source_id_of(table),
             catalog=catalog,
+            document=(table_path(document, spec).name, document.sha256),
         )
 
     return extract_publisher_table

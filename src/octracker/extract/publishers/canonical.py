@@ -12,6 +12,10 @@ with every vintage: a new vintage revises only the cells whose value or flags ch
 per period (the GI-TOC index) is the exception: its values also name the sheet and row they were read from
 (`... = 4.43 (sheet 2023_dataset, row 17)`), where a person finds them among its 193 rows and 30-odd columns; a
 value whose row moves in a later workbook is the same statement cited anew, not a revision.
+A large table whose records are lines of the file (an SDMX-CSV download of at least REFERENCE_FROM_ROWS rows,
+kept in the raw store) cites each value as a long table does: `<file> (sha256 <hex>) line` and the line number in
+`_evidence_row`, the record itself printed from the raw store (`octracker.serve.evidence`). Two such references
+are the same evidence, so a new vintage still revises only the cells that changed.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import polars as pl
 
 from octracker.content.catalog import Catalog
+from octracker.extract import long_table
 from octracker.extract.publishers.table import PublisherTable
 from octracker.extracts import EXTRACT_SCHEMA, Extract, Problem, empty_observations
 from octracker.units import UnitMismatch
@@ -27,10 +32,14 @@ from octracker.units import UnitMismatch
 UNSPECIFIED_UNIT = "unspecified"
 
 
-def publisher_extract(table: PublisherTable, *, source_id: str, catalog: Catalog) -> Extract:
-    """The table's values as canonical rows (native and curated); the table's problems refuse it whole."""
+def publisher_extract(
+    table: PublisherTable, *, source_id: str, catalog: Catalog, document: tuple[str, str] | None = None
+) -> Extract:
+    """The table's values as canonical rows (native and curated); the table's problems refuse it whole.
+    `document` is the file's name and the sha256 the raw store keeps it under, for a large table to cite."""
     if table.problems:
         return Extract(empty_observations(), list(table.problems), left_out=list(table.left_out))
+    by_reference = document is not None and table.cites_lines and table.frame.height >= long_table.REFERENCE_FROM_ROWS
     valued = table.frame.filter(pl.col("value").is_not_null())
     native = valued.select(
         indicator_id=pl.col("native_id"),
@@ -45,7 +54,9 @@ def publisher_extract(table: PublisherTable, *, source_id: str, catalog: Catalog
         as_of=pl.lit(None, pl.Date),
         source_id=pl.lit(source_id),
         method=pl.lit("parsed"),
-        evidence=pl.format(
+        evidence=pl.lit(f"{document[0]} (sha256 {document[1]}) line")
+        if by_reference and document is not None
+        else pl.format(
             "{}: {}, {}, {} = {}{}{}",
             pl.lit(source_id),
             "native_id",
@@ -59,12 +70,14 @@ def publisher_extract(table: PublisherTable, *, source_id: str, catalog: Catalog
         flags="flags",
         _line_no="_line_no",
         _raw="_raw",
+        _evidence_row=pl.col("_line_no") if by_reference else pl.lit(None, pl.Int64),
     )
     curated, problems = _curated(native, catalog)
     if problems:
         return Extract(empty_observations(), problems, left_out=list(table.left_out))
     frame = pl.concat([native.filter(~pl.col("indicator_id").is_in(list(_catalog_ids(catalog)))), curated])
-    return Extract(frame.cast(pl.Schema(EXTRACT_SCHEMA)).select(list(EXTRACT_SCHEMA)), left_out=list(table.left_out))
+    columns = {**EXTRACT_SCHEMA, "_evidence_row": pl.Int64()}
+    return Extract(frame.cast(pl.Schema(columns)).select(list(columns)), left_out=list(table.left_out))
 
 
 def _sheet_and_row(table: PublisherTable) -> pl.Expr:

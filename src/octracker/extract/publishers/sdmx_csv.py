@@ -136,9 +136,12 @@ def read(content: bytes, *, name: str) -> PublisherTable:
     problems: list[Problem] = []
     provider = dataset = None
     updated: dt.datetime | None = None
+    one_line_each, ended = _lines_numbered_alike(content), records.line_num
     for record in records:
         line_no = records.line_num
         raw = lines[line_no - 1] if line_no - 1 < len(lines) else ",".join(record)
+        one_line_each = one_line_each and line_no == ended + 1 and raw.count('"') % 2 == 0
+        ended = line_no
         if not any(cell.strip() for cell in record):
             continue
         if len(record) != len(header):
@@ -169,8 +172,28 @@ def read(content: bytes, *, name: str) -> PublisherTable:
             break
     frame = pl.DataFrame(rows, schema=PUBLISHER_SCHEMA) if rows else empty_publisher_rows()
     return PublisherTable(
-        provider or "estat", dataset or dataset_from_name(name), frame, updated=updated, problems=problems
+        provider or "estat",
+        dataset or dataset_from_name(name),
+        frame,
+        updated=updated,
+        problems=problems,
+        cites_lines=one_line_each,
     )
+
+
+def _lines_numbered_alike(content: bytes) -> bool:
+    """The file's lines are numbered alike by the csv module, `str.splitlines` and `table_row_texts`, which reads
+    them back by number: UTF-8, no carriage return but before a newline (the csv module ends a line at `\n`
+    alone, a text file also at a lone `\r`) and none of the other line breaks `str.splitlines` knows."""
+    if content.count(b"\r") != content.count(b"\r\n") or any(
+        mark in content for mark in (*_NOT_PLAIN[2:], *_NOT_PLAIN_UTF8)
+    ):
+        return False
+    try:
+        content.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -309,7 +332,8 @@ def _read_columns(content: bytes, layout: _Layout) -> PublisherTable:
         schema=PUBLISHER_SCHEMA,
     )
     updated = max((stamp for stamp in stamps if stamp is not None), default=None)
-    return PublisherTable(provider, dataset, frame, updated=updated)
+    # A plain file is UTF-8 (Polars refuses other bytes), one record a line, every `\r` before a `\n`.
+    return PublisherTable(provider, dataset, frame, updated=updated, cites_lines=True)
 
 
 def _series_code(cell: str, column: str) -> str:

@@ -83,6 +83,10 @@ class PublisherTable:
     #: Rows left out on purpose, each with its reason and raw row (an area the contract has no geography for):
     #: they do not refuse the file; the loader puts them in quarantine beside the rows it loads.
     left_out: list[Problem] = field(default_factory=list)
+    #: Every row's `_line_no` is the line of the file its record starts on, as `table_row_texts` of
+    #: `octracker.extract.long_table` numbers them and gives that record back (`_raw`): a large table may cite its
+    #: rows by that number instead of copying them (see `octracker.extract.publishers.canonical`).
+    cites_lines: bool = False
 
     @property
     def ok(self) -> bool:
