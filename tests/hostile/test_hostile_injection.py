@@ -229,6 +229,14 @@ REVIEWED = {
         "keys",
         "on",
         "versions",
+        # a first load in parts: the streamed catalog columns, one `?` per per-load value, `?` per source
+        "', '.join(streamed)",
+        "'?, ' * len(constant)",
+        "_in_sources(source_ids)",
+        # the indicators of rows just made current: a fixed relation, or the distinct ids of `rows` (above)
+        "indicator_ids",
+        # the hashes a re-read table was told about: fixed temp tables
+        "told",
     },
     # The operator's own lake settings, as escaped literals (sql_literal) or fixed aliases and options.
     "store/lake.py": {
