@@ -160,15 +160,8 @@ SQL_WORDS = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|CREATE|DROP|FROM|WHERE|V
 #: must be a bound parameter instead.
 REVIEWED = {
     # migration_sql: a migration file of the project; int(version), name: its number and MIGRATION_NAME-matched name;
-    # now: the writer's clock; values: one `(?, ...)` group per catalog indicator
-    "store/warehouse.py": {
-        "', '.join('?' * 11)",
-        "int(version)",
-        "migration_sql(path, file_only)",
-        "name",
-        "now",
-        "values",
-    },
+    # now: the writer's clock
+    "store/warehouse.py": {"int(version)", "migration_sql(path, file_only)", "name", "now"},
     "alerts/outbox.py": {
         "', '.join(ALERT_COLUMNS)",
         "', '.join(columns)",
