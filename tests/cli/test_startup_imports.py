@@ -118,3 +118,22 @@ def test_ingesting_a_publishers_csv_loads_no_workbook_reader_http_client_or_exam
     assert (tmp_path / "published" / "octracker.duckdb").exists()
     # A package is loaded when its top module is: an attempt to import a submodule of a missing one is listed too.
     assert sorted({"openpyxl", "httpx", "hypothesis", "rich"} & modules) == []
+
+
+def test_ingesting_a_file_the_warehouse_holds_already_loads_no_pandera(tmp_path):
+    """The same bytes given again are reported unchanged without being read, so nothing is checked against the
+    contract: the process does not load Pandera (0.2-0.3 s) for it. A new edition of the file still does."""
+    settings = SimpleNamespace(warehouse=tmp_path / "octracker.duckdb")
+    recorded = REPO / "tests/cases/publishers/eurostat/sdg_04_20.csv"
+    args = ("--quiet", "ingest", "--json")
+    assert "pandera" in imported_modules(settings, *args, str(recorded))
+    assert "pandera" not in imported_modules(settings, *args, str(recorded))
+    edition = tmp_path / "edition" / recorded.name  # the recorded file with its last value revised
+    edition.parent.mkdir()
+    text = recorded.read_bytes().rstrip(b"\r\n")
+    head, last = text.rsplit(b"\r\n", 1)
+    cells = last.split(b",")
+    value_at = text.split(b"\r\n", 1)[0].split(b",").index(b"OBS_VALUE")
+    cells[value_at] = str(float(cells[value_at]) + 1).encode()
+    edition.write_bytes(head + b"\r\n" + b",".join(cells) + b"\r\n")
+    assert "pandera" in imported_modules(settings, *args, str(edition))

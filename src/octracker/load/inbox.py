@@ -532,6 +532,30 @@ def seen_before(con: duckdb.DuckDBPyConnection, sha256: str, meta_sha256: str) -
     )
 
 
+#: Largest file `loaded_before` hashes to answer; a larger one is taken to be new (reading it costs far more).
+LOADED_BEFORE_MAX_BYTES = 64 * 1024 * 1024
+
+
+def loaded_before(con: duckdb.DuckDBPyConnection, paths: list[Path]) -> bool:
+    """Whether the bytes of every one of these files were loaded before, so that none will be read (unless its
+    metadata changed: `seen_before` decides, file by file). False for a file it cannot read, or larger than
+    LOADED_BEFORE_MAX_BYTES."""
+    hashes = set()
+    for path in paths:
+        try:
+            if path.stat().st_size > LOADED_BEFORE_MAX_BYTES:
+                return False
+            hashes.add(sha256_hex(path.read_bytes()))
+        except OSError:
+            return False
+    held = scalar(
+        con,
+        "SELECT COUNT(DISTINCT sha256) FROM inbox_files WHERE status = 'loaded' AND list_contains(?, sha256)",
+        [sorted(hashes)],
+    )
+    return held == len(hashes)
+
+
 def unrecognised_message(path: Path, content: bytes = b"") -> str:
     fault = None if is_binary_table(content) else text_fault(content)
     if fault is not None:
