@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import ModuleType
+
+import pytest
 
 from conftest import updating_goldens
 from octracker.extract.publishers.cbs_odata import bundle_answers
@@ -78,3 +81,25 @@ def assert_matches_golden(frame, name: str) -> None:
         frame.write_csv(path)
     golden = pl.read_csv(path, schema=frame.schema)
     assert_frame_equal(frame, golden)
+
+
+def read_both_ways(reader: ModuleType, content: bytes, name: str, *, fast: str, slow: str, falls_back: type[Exception]):
+    """`reader.read(content, name=name)` twice: by its fast path only (its `slow` function removed, so that reaching
+    it fails), then by its slow path only (its `fast` function raising `falls_back`, as it does for input it leaves
+    to the slow path). Both must read the content, the fast path at least one row, and give the same frame, value
+    for value; returns both tables (fast, slow) for further comparison."""
+    from polars.testing import assert_frame_equal
+
+    def refuse(*_args):
+        raise falls_back
+
+    with pytest.MonkeyPatch.context() as only_fast:
+        only_fast.setattr(reader, slow, None)
+        by_fast = reader.read(content, name=name)
+    with pytest.MonkeyPatch.context() as only_slow:
+        only_slow.setattr(reader, fast, refuse)
+        by_slow = reader.read(content, name=name)
+    assert by_slow.ok and by_fast.ok, by_slow.problems or by_fast.problems
+    assert by_fast.frame.height > 0
+    assert_frame_equal(by_fast.frame, by_slow.frame, check_exact=True)
+    return by_fast, by_slow

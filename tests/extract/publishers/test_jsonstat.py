@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from octracker.extract.publishers import jsonstat
-from publisher_cases import EUROSTAT, assert_matches_golden
+from publisher_cases import EUROSTAT, assert_matches_golden, read_both_ways
 
 UNE_RT_M = EUROSTAT / "une-rt-m-geo-de-xx-since-2024-01.json"
 COMEXT = EUROSTAT / "comext" / "ds-059358-de-2022.json"
@@ -175,20 +175,10 @@ def _variants() -> dict[str, dict]:
 
 
 @pytest.mark.parametrize("variant", ["recorded", "dense_list", "one_status", "statuses_and_odd_numbers"])
-def test_reading_by_column_gives_the_rows_reading_cell_by_cell_gives(variant, monkeypatch):
+def test_reading_by_column_gives_the_rows_reading_cell_by_cell_gives(variant):
     """A body of numbers is read a column at a time; the rows, values, flags and evidence are those of the
     cell-by-cell reading, which a body with text among its values still takes."""
     content = json.dumps(_variants()[variant]).encode()
-    with monkeypatch.context() as only_columns:
-        only_columns.setattr(jsonstat, "_read_cells", None)  # reading cell by cell would fail
-        by_column = jsonstat.read(content, name="x.json")
-    with monkeypatch.context() as only_cells:
-        only_cells.setattr(jsonstat, "_read_columns", _not_by_column)
-        by_cell = jsonstat.read(content, name="x.json")
-    assert by_cell.ok and by_column.ok, by_cell.problems
-    assert by_column.frame.height > 0
-    assert_frame_equal(by_column.frame, by_cell.frame, check_exact=True)
-
-
-def _not_by_column(*_args):
-    raise jsonstat._CellByCell
+    read_both_ways(
+        jsonstat, content, "x.json", fast="_read_columns", slow="_read_cells", falls_back=jsonstat._CellByCell
+    )

@@ -14,7 +14,7 @@ from polars.testing import assert_frame_equal
 
 from octracker.extract.publishers import sdmx_csv
 from octracker.extract.publishers.codes import label_code
-from publisher_cases import EUROSTAT, assert_matches_golden
+from publisher_cases import EUROSTAT, assert_matches_golden, read_both_ways
 
 SDG = EUROSTAT / "sdg_04_20.csv"
 NATIVE_TOTAL = "estat.sdg_04_20.annual.total.from_25_to_34_years.percentage.tertiary_education_levels_5_8"
@@ -162,23 +162,17 @@ def _variants() -> dict[str, bytes]:
 
 
 @pytest.mark.parametrize("variant", ["recorded", "lf_and_blank_rows", "sdmx_2_with_deletions_labels_and_odd_values"])
-def test_reading_by_column_gives_the_rows_reading_row_by_row_gives(variant, monkeypatch):
+def test_reading_by_column_gives_the_rows_reading_row_by_row_gives(variant):
     """A plain file (no quoted cells) is read a column at a time; the rows, values, flags, evidence lines and line
     numbers are those of the row-by-row reading, which a file with quoted cells or a bad row still takes."""
-    content = _variants()[variant]
-    with monkeypatch.context() as only_columns:
-        only_columns.setattr(sdmx_csv, "_row", None)  # reading row by row would fail
-        by_column = sdmx_csv.read(content, name="x.csv")
-    with monkeypatch.context() as only_rows:
-        only_rows.setattr(sdmx_csv, "_read_columns", _not_by_column)
-        by_row = sdmx_csv.read(content, name="x.csv")
-    assert by_row.ok and by_column.ok, by_row.problems
+    by_column, by_row = read_both_ways(
+        sdmx_csv, _variants()[variant], "x.csv", fast="_read_columns", slow="_row", falls_back=sdmx_csv._RowByRow
+    )
     assert (by_column.provider, by_column.dataset, by_column.updated) == (
         by_row.provider,
         by_row.dataset,
         by_row.updated,
     )
-    assert_frame_equal(by_column.frame, by_row.frame, check_exact=True)
 
 
 def test_a_file_with_a_bad_row_is_refused_as_row_by_row():
@@ -186,10 +180,6 @@ def test_a_file_with_a_bad_row_is_refused_as_row_by_row():
     rows[5]["OBS_VALUE"] = "1e400"
     table = sdmx_csv.read(rewritten(rows, list(rows[0])), name="x.csv")
     assert not table.ok and table.problems[0].line_no == 7 and "too large" in table.problems[0].message
-
-
-def _not_by_column(*_args):
-    raise sdmx_csv._RowByRow
 
 
 def test_a_file_with_every_cell_quoted_gives_the_same_rows():
