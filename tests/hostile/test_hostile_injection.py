@@ -222,9 +222,8 @@ REVIEWED = {
         "keys",
         "on",
         "versions",
-        # a first load in parts: the streamed catalog columns, one `?` per per-load value, `?` per source
-        "', '.join(streamed)",
-        "'?, ' * len(constant)",
+        # one `?` per per-load value (with_per_load), `?` per source
+        "', '.join('?' * len(values))",
         "_in_sources(source_ids)",
         # the indicators of rows just made current: a fixed relation, or the distinct ids of `rows` (above)
         "indicator_ids",

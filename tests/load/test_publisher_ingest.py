@@ -190,3 +190,31 @@ def test_alerts_say_provisional_and_never_cross_a_break(scratch_project, tmp_pat
         assert re.search(r"The 2023 value is provisional \(publisher flag p\)\.", after[0][0])
     else:
         assert after == []
+
+
+def test_a_revised_edition_records_what_each_new_version_states_and_where(scratch_project, tmp_path):
+    """The download again with one value revised: its native and curated versions are replaced by versions citing
+    the new value, from the same source and method, the curated one keeping its note; nothing else is written."""
+    map_catalog(scratch_project)
+    assert ingest(scratch_project, SDG).exit_code == 0
+    versions = query(scratch_project, "SELECT COUNT(*) FROM observation_history")[0][0]
+    revised = sdg_with(tmp_path, {("Netherlands", "2023"): {"OBS_VALUE": "40.0", "OBS_FLAG": "p"}}, "sdg2.csv")
+    assert ingest(scratch_project, revised).exit_code == 0
+    history = query(
+        scratch_project,
+        "SELECT indicator_id, value, source_id, method, evidence, note, flags, valid_to IS NULL "
+        "FROM observation_history WHERE geo = 'NL' AND year = 2023 AND indicator_id IN (?, ?) "
+        "ORDER BY indicator_id, valid_from",
+        [SDG_TOTAL, "tertiary_attainment_25_34"],
+    )
+    source, cited = "estat-sdg_04_20", f"estat-sdg_04_20: {SDG_TOTAL}, NL, 2023"
+    old_value = history[0][1]
+    assert old_value != 40.0
+    note = f"published as {SDG_TOTAL}"
+    assert history == [
+        (SDG_TOTAL, old_value, source, "parsed", f"{cited} = {old_value}", None, None, False),
+        (SDG_TOTAL, 40.0, source, "parsed", f"{cited} = 40.0 (flags p)", None, "p", True),
+        ("tertiary_attainment_25_34", old_value, source, "parsed", f"{cited} = {old_value}", note, None, False),
+        ("tertiary_attainment_25_34", 40.0, source, "parsed", f"{cited} = 40.0 (flags p)", note, "p", True),
+    ]
+    assert query(scratch_project, "SELECT COUNT(*) FROM observation_history")[0][0] == versions + 2

@@ -159,6 +159,7 @@ def load_document(
             restated=extract.restated,
             known_current=known_current,
             unstated=extract.unstated,
+            constant=extract.constant,
         )
         # Rows the reader set aside with a reason (an area with no geography) go to quarantine, beside the load.
         if extract.left_out:

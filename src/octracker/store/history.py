@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import duckdb
@@ -152,14 +152,49 @@ def _same_statement(left: str, right: str) -> str:
     return " AND ".join(f"{left}.{c} IS NOT DISTINCT FROM {right}.{c}" for c in STATEMENT_COLUMNS)
 
 
-def loaded_columns(frame: pl.DataFrame) -> pl.DataFrame:
-    """The frame's canonical columns with `row_hash` and `evidence_row` (from `_row_hash` and `_evidence_row`,
-    null when the reader gave none)."""
-    extra = (
-        (pl.col(f"_{c}") if f"_{c}" in frame.columns else pl.lit(None, pl.Int64)).alias(c)
-        for c in ("row_hash", "evidence_row")
-    )
-    return frame.select(*CANONICAL_COLUMNS, *extra)
+def loaded_columns(frame: pl.DataFrame, columns: Sequence[str] = LOADED_COLUMNS) -> pl.DataFrame:
+    """The frame's `columns` (of LOADED_COLUMNS), `row_hash` and `evidence_row` from `_row_hash` and `_evidence_row`
+    (null when the reader gave none)."""
+
+    def column(name: str) -> pl.Expr:
+        if name not in ("row_hash", "evidence_row"):
+            return pl.col(name)
+        return (pl.col(f"_{name}") if f"_{name}" in frame.columns else pl.lit(None, pl.Int64)).alias(name)
+
+    return frame.select(column(c) for c in columns)
+
+
+def per_load_values(frame: pl.DataFrame, constant: Mapping[str, object]) -> dict[str, object]:
+    """The loaded columns that hold one value for the whole load, with that value: those the reader declares
+    (`Extract.constant`: the source, the method, a reference's citation) and the values null in every row (a row
+    hash or evidence row the reader gave none of, a note or flags no row has). The writer passes them once, not per
+    row; the key columns other than the source always go per row."""
+    values = {c: v for c, v in constant.items() if c in LOADED_COLUMNS}
+    for name in LOADED_COLUMNS:
+        given = f"_{name}" if name in ("row_hash", "evidence_row") else name
+        if name in values or name in KEY_COLUMNS:
+            continue
+        if given not in frame.columns or (frame.height and frame[given].null_count() == frame.height):
+            values[name] = None
+    return values
+
+
+@contextlib.contextmanager
+def with_per_load(con: duckdb.DuckDBPyConnection, rows: str, values: Mapping[str, object]) -> Iterator[str]:
+    """`rows`, a relation of the loaded columns not in `values`, with the per-load `values` (see `per_load_values`)
+    as columns: sent to DuckDB once, into a one-row temp table of the history's column types that joins every row.
+
+    The one way both a first load and a comparison with the history take a load's values: DuckDB then holds each as
+    one constant per batch of rows, where a column repeated in every row is copied, read and compared row by row.
+    """
+    if not values:
+        yield rows
+        return
+    columns = ", ".join(values)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _per_load AS SELECT {columns} FROM observation_history LIMIT 0")
+    with _scratch(con, "_per_load"):
+        con.execute(f"INSERT INTO _per_load VALUES ({', '.join('?' * len(values))})", list(values.values()))
+        yield f"(SELECT * FROM {rows} CROSS JOIN _per_load)"
 
 
 def current_row_hashes(con: duckdb.DuckDBPyConnection, source_id: str) -> pl.Series:
@@ -217,6 +252,7 @@ def upsert_observations(
     restated: pl.Series | None = None,
     known_current: bool = False,
     unstated: pl.Series | None = None,
+    constant: Mapping[str, object] | None = None,
 ) -> LoadCounts:
     """Insert new and revised versions, close the versions they replace; the caller owns the transaction.
 
@@ -236,6 +272,10 @@ def upsert_observations(
     `known_current`: the caller found, in this write or before it, that the sources hold current versions, so the
     load is no first load and they are not asked again. (The comparison is right whatever the sources hold; only
     the first load's plain insert needs the answer of this very transaction.)
+
+    `constant`: the columns every row of `frame` has alike, with their value (`Extract.constant`); they go to DuckDB
+    once (see `with_per_load`), for the first load and the comparison alike. Rows a curation superseded are few and
+    go whole.
     """
     if "flags" not in frame.columns:  # only publishers' tables carry observation flags
         frame = frame.with_columns(flags=pl.lit(None, pl.String))
@@ -251,6 +291,7 @@ def upsert_observations(
         restated=restated,
         known_current=known_current,
         unstated=unstated,
+        constant=constant or {},
     )
     closed = record_superseded(con, superseded, pipeline=pipeline, run_id=run_id, now=now)
     return replace(counts, retracted=counts.retracted + closed)
@@ -268,12 +309,16 @@ def _load_stated(
     restated: pl.Series | None = None,
     known_current: bool = False,
     unstated: pl.Series | None = None,
+    constant: Mapping[str, object],
 ) -> LoadCounts:
     current = _current(source_ids)
-    # The sources' first load reads the incoming rows once, in a plain insert: a stream of string views will do.
-    first_load = not known_current and not holds_current(con, source_ids)
-    loaded = loaded_columns(frame)
-    con.register("_incoming", streamed_in_row_groups(loaded) if first_load else in_row_groups(loaded))
+    per_load = per_load_values(frame, constant)
+    if not known_current and not holds_current(con, source_ids):
+        # The sources' first load: a plain insert, as a first load read in parts (here in one part).
+        insert_first_versions(con, iter([Extract(frame, constant=per_load)]), pipeline=pipeline, run_id=run_id, now=now)
+        first_load_done(con, source_ids)
+        return LoadCounts(new=frame.height)
+    con.register("_incoming", in_row_groups(loaded_columns(frame, [c for c in LOADED_COLUMNS if c not in per_load])))
 
     registered = ["_incoming"]
 
@@ -281,16 +326,11 @@ def _load_stated(
         for name in registered:
             con.unregister(name)
 
-    with _scratch(con, "_changes", "_live", also=unregister):
-        if first_load:
-            _insert_versions(con, "_incoming", pipeline=pipeline, run_id=run_id, now=now)
-            # The sources' current rows are now exactly the rows just written (read from the table: a
-            # join must not read `_incoming`, see `in_row_groups`).
-            first_load_done(con, source_ids)
-            return LoadCounts(new=frame.height)
+    with _scratch(con, "_changes", "_live", also=unregister), with_per_load(con, "_incoming", per_load) as incoming:
         if restated is None or restated.is_empty():
             return _apply_changes(
                 con,
+                incoming,
                 current,
                 source_ids,
                 frame.height,
@@ -323,6 +363,7 @@ def _load_stated(
             live = f"SELECT * FROM ({current}) ANTI JOIN _restated USING (row_hash)"
         counts = _apply_changes(
             con,
+            incoming,
             live,
             source_ids,
             frame.height,
@@ -368,20 +409,16 @@ def insert_first_versions(
     parts state no key twice and that no curation applies, and calls `first_load_done` after.
 
     The columns the first part declares constant (`Extract.constant`: the source, the method, a reference's
-    citation) are passed once, as parameters of the INSERT, not as columns of one value repeated in every row;
-    every part must declare the same.
+    citation) are passed once (see `with_per_load`), not as columns of one value repeated in every row; every part
+    must declare the same. Text streams as polars' string views: DuckDB reads the parts once, in a plain scan.
     """
     first = next(parts, None)
     if first is None:
         return 0
+    # Only what the parts declare: a column null in the first part may not be in the next.
     constant = {c: v for c, v in first.constant.items() if c in LOADED_COLUMNS}
     streamed = [c for c in LOADED_COLUMNS if c not in constant]
-    schema = streamed_in_row_groups(loaded_columns(first.frame.slice(0, 0)).select(streamed)).schema
-    columns = ", ".join([*streamed, *constant])
-    insert = (
-        f"INSERT INTO observation_history ({columns}, pipeline, run_id, valid_from, valid_to) "
-        f"SELECT {', '.join(streamed)}, {'?, ' * len(constant)}?, ?, ?, NULL FROM parts_read"
-    )
+    schema = streamed_in_row_groups(loaded_columns(first.frame.slice(0, 0), streamed)).schema
     rows = 0
 
     def batches(group: Iterator[Extract]) -> Iterator[pa.RecordBatch]:
@@ -393,15 +430,16 @@ def insert_first_versions(
                     f"({first.constant})"
                 )
             rows += part.frame.height
-            yield from streamed_in_row_groups(loaded_columns(part.frame).select(streamed))
+            yield from streamed_in_row_groups(loaded_columns(part.frame, streamed))
 
     remaining = itertools.chain([first], parts)
-    while (head := next(remaining, None)) is not None:
-        group = itertools.chain([head], itertools.islice(remaining, PARTS_PER_INSERT - 1))
-        # A local name, found by DuckDB's replacement scan: a view registered inside the transaction would keep
-        # what it read alive until the commit.
-        parts_read = pa.RecordBatchReader.from_batches(schema, batches(group))  # noqa: F841
-        con.execute(insert, [*constant.values(), pipeline, run_id, now])
+    with with_per_load(con, "parts_read", constant) as incoming:
+        while (head := next(remaining, None)) is not None:
+            group = itertools.chain([head], itertools.islice(remaining, PARTS_PER_INSERT - 1))
+            # A local name, found by DuckDB's replacement scan: a view registered inside the transaction would keep
+            # what it read alive until the commit.
+            parts_read = pa.RecordBatchReader.from_batches(schema, batches(group))  # noqa: F841
+            con.execute(_insert_current(incoming), [pipeline, run_id, now])
     return rows
 
 
@@ -450,6 +488,7 @@ def _restates_all(
 
 def _apply_changes(
     con: duckdb.DuckDBPyConnection,
+    incoming: str,
     current: str,
     source_ids: list[str],
     incoming_rows: int,
@@ -460,14 +499,15 @@ def _apply_changes(
     now: dt.datetime,
     stated_elsewhere: str | None = None,
 ) -> LoadCounts:
-    """Classify against the current versions, close the replaced or retracted ones, insert the new ones.
+    """Classify the `incoming` rows against the `current` versions, close the replaced or retracted ones, insert the
+    new ones.
 
     `stated_elsewhere` (all current versions, when `current` leaves out those restated unchanged): a row
     new to `current` must not have the key of any of them (RestatedKeyConflict).
     """
     keyed = not full_snapshot and incoming_rows <= KEYED_COMPARISON_ROWS
     with _scratch(con, "_matched"), _row_id_filters(con, incoming_rows if keyed else 0):
-        _classify(con, current, source_ids, full_snapshot=full_snapshot, keyed=keyed)
+        _classify(con, incoming, current, source_ids, full_snapshot=full_snapshot, keyed=keyed)
         return _write_changes(
             con,
             source_ids,
@@ -504,9 +544,15 @@ def _row_id_filters(con: duckdb.DuckDBPyConnection, rows: int) -> Iterator[None]
 
 
 def _classify(
-    con: duckdb.DuckDBPyConnection, current: str, source_ids: list[str], *, full_snapshot: bool, keyed: bool
+    con: duckdb.DuckDBPyConnection,
+    incoming: str,
+    current: str,
+    source_ids: list[str],
+    *,
+    full_snapshot: bool,
+    keyed: bool,
 ) -> None:
-    """`_changes`: each incoming row that is new or differs from the current version of its key, with that version's
+    """`_changes`: each `incoming` row that is new or differs from the current version of its key, with that version's
     key and row id; with `full_snapshot`, also each current version no longer stated (retracted)."""
     if keyed:
         # The key columns of the current versions only, then the versions found read whole by row id.
@@ -515,7 +561,7 @@ def _classify(
             f"""
             CREATE OR REPLACE TEMP TABLE _matched AS
             SELECT i.*, h._rowid AS _match_rowid
-            FROM _incoming AS i LEFT JOIN (SELECT {keys}, _rowid FROM ({current})) AS h ON {_key_match("i", "h")}
+            FROM {incoming} AS i LEFT JOIN (SELECT {keys}, _rowid FROM ({current})) AS h ON {_key_match("i", "h")}
             """,
             source_ids,
         )
@@ -528,7 +574,6 @@ def _classify(
         )
     else:
         # A full snapshot also finds current rows no longer stated (the outer side of the join): retractions.
-        incoming = "_incoming"
         join = "FULL OUTER JOIN" if full_snapshot else "LEFT JOIN"
         versions, on, params = f"({current})", _key_match("i", "h"), source_ids
     current_keys = ", ".join(f"h.{c} AS _h_{c}" for c in (*KEY_COLUMNS, "_rowid"))
@@ -623,11 +668,16 @@ def _write_changes(
 def _insert_versions(
     con: duckdb.DuckDBPyConnection, rows: str, *, pipeline: str, run_id: str, now: dt.datetime
 ) -> None:
+    con.execute(_insert_current(rows), [pipeline, run_id, now])
+
+
+def _insert_current(rows: str) -> str:
+    """The INSERT of `rows` (a relation of the loaded columns) as current versions, with three placeholders: the
+    pipeline, the run and when."""
     columns = ", ".join(LOADED_COLUMNS)
-    con.execute(
+    return (
         f"INSERT INTO observation_history ({columns}, pipeline, run_id, valid_from, valid_to) "
-        f"SELECT {columns}, ?, ?, ?, NULL FROM {rows}",
-        [pipeline, run_id, now],
+        f"SELECT {columns}, ?, ?, ?, NULL FROM {rows}"
     )
 
 

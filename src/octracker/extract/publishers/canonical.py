@@ -40,6 +40,10 @@ def publisher_extract(
     if table.problems:
         return Extract(empty_observations(), list(table.problems), left_out=list(table.left_out))
     by_reference = document is not None and table.cites_lines and table.frame.height >= long_table.REFERENCE_FROM_ROWS
+    # One value for every row, native and curated: the writer takes them once (`Extract.constant`).
+    constant: dict[str, object] = {"source_id": source_id, "method": "parsed", "is_partial": False, "as_of": None}
+    if by_reference and document is not None:
+        constant["evidence"] = f"{document[0]} (sha256 {document[1]}) line"
     valued = table.frame.filter(pl.col("value").is_not_null())
     native = valued.select(
         indicator_id=pl.col("native_id"),
@@ -50,12 +54,12 @@ def publisher_extract(
         value="value",
         unit=pl.col("unit").fill_null(UNSPECIFIED_UNIT),
         qualifier="qualifier",
-        is_partial=pl.lit(False),
-        as_of=pl.lit(None, pl.Date),
-        source_id=pl.lit(source_id),
-        method=pl.lit("parsed"),
-        evidence=pl.lit(f"{document[0]} (sha256 {document[1]}) line")
-        if by_reference and document is not None
+        is_partial=pl.lit(constant["is_partial"]),
+        as_of=pl.lit(constant["as_of"], pl.Date),
+        source_id=pl.lit(constant["source_id"]),
+        method=pl.lit(constant["method"]),
+        evidence=pl.lit(constant["evidence"])
+        if "evidence" in constant
         else pl.format(
             "{}: {}, {}, {} = {}{}{}",
             pl.lit(source_id),
@@ -77,7 +81,9 @@ def publisher_extract(
         return Extract(empty_observations(), problems, left_out=list(table.left_out))
     frame = pl.concat([native.filter(~pl.col("indicator_id").is_in(list(_catalog_ids(catalog)))), curated])
     columns = {**EXTRACT_SCHEMA, "_evidence_row": pl.Int64()}
-    return Extract(frame.cast(pl.Schema(columns)).select(list(columns)), left_out=list(table.left_out))
+    return Extract(
+        frame.cast(pl.Schema(columns)).select(list(columns)), left_out=list(table.left_out), constant=constant
+    )
 
 
 def _sheet_and_row(table: PublisherTable) -> pl.Expr:
