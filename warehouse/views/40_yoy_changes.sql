@@ -19,16 +19,16 @@
 -- Several periods in one year (a year-to-date figure and the full year): the full year wins, else the
 -- latest as-of.
 --
--- yoy_changes is yoy_changes_in(NULL, NULL); yoy_changes_in(geos, indicator_ids) gives the same rows for those
+-- yoy_changes is yoy_changes_in(NULL, NULL); yoy_changes_in(geos, indicator_ids, places := NULL) gives the same rows for those
 -- geos and indicators only (each a list; NULL: all), e.g. for the series the alert checks read. Every window
 -- partitions by indicator_id and geo, so filtering the annual values before them leaves each series' rows as they
 -- are, and the lists, given as constants, reach the table scan (a filter on the view's output reaches it for
 -- indicator_id and geo too, but not a join with a list of geos).
-CREATE OR REPLACE MACRO yoy_changes_in(geos, indicator_ids) AS TABLE
+CREATE OR REPLACE MACRO yoy_changes_in(geos, indicator_ids, places := NULL) AS TABLE
 WITH annual AS (
     SELECT a.*
     FROM annual_series AS a
-    WHERE series_among(a.geo, a.indicator_id, geos, indicator_ids)
+    WHERE series_among(a.geo, a.indicator_id, geos, indicator_ids, places := places)
     QUALIFY ROW_NUMBER() OVER (
         PARTITION BY a.indicator_id, a.geo, a.year
         ORDER BY a.is_partial, a.as_of DESC NULLS LAST, a.period_end DESC, a.period_start

@@ -27,6 +27,8 @@ TABLE = "stored_alert_findings"
 #: What the open transaction owes: (indicator_id, geo, source_id) of changed values; (NULL, NULL, source) for a
 #: source's record; (NULL, NULL, NULL) for every finding.
 OWED = "_findings_owed"
+#: The most geos whose findings are stored again by name; a write that owes series in more stores every finding.
+OWED_GEOS_LIMIT = 16
 
 
 def findings_inputs_changed(con: duckdb.DuckDBPyConnection) -> None:
@@ -74,11 +76,14 @@ def store_alert_findings(con: duckdb.DuckDBPyConnection) -> int:
     con.execute(f"DELETE FROM {TABLE}")
     if not scalar(con, "SELECT EXISTS (SELECT 1 FROM observation_history)"):
         return 0
-    # The places as constants reach the table scans, where a join with followed_geos would not.
-    geos = scalar(con, "SELECT list(geo ORDER BY geo) FROM followed_geos")
-    if not geos:
+    if not scalar(con, "SELECT EXISTS (SELECT 1 FROM followed_geos)"):
         return 0
-    return scalar(con, f"INSERT INTO {TABLE} BY NAME SELECT * FROM alert_findings_in(?, NULL)", [geos])
+    # The places as constants reach the table scans, where a join with followed_geos would not; the places, not
+    # their geos: one pattern matched per row read, where a list is searched geo by geo (see series_among).
+    places = scalar(con, "SELECT list(place ORDER BY place) FROM alert_places")
+    return scalar(
+        con, f"INSERT INTO {TABLE} BY NAME SELECT * FROM alert_findings_in(NULL, NULL, places := ?)", [places]
+    )
 
 
 def _store_owed_series(con: duckdb.DuckDBPyConnection) -> None:
@@ -104,6 +109,12 @@ def _store_owed_series(con: duckdb.DuckDBPyConnection) -> None:
         """,
     )
     if not geos:
+        return
+    if len(geos) > OWED_GEOS_LIMIT:
+        # The list of geos is searched element by element for every row read, by every check: past a dozen or so,
+        # computing every finding once costs less (a daily edition revising values in many places owes most series
+        # anyway). The indicators are searched only in the rows of these geos.
+        store_alert_findings(con)
         return
     # Every series of these indicators in these places is computed again (a few more than owed, never fewer).
     con.execute(
