@@ -28,7 +28,8 @@ find_bindir() {
 
 # Run as the cluster owner: root may not run PostgreSQL, so root hands over to `postgres`.
 as_owner() {
-    if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+    # From `/`: the caller's folder (a private checkout) may be closed to `postgres`.
+    if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 install_postgres() {
