@@ -4,6 +4,8 @@ What must hold afterwards:
 - killed while loading: the warehouse opens and holds nothing of that load (the same `observation_history`
   as before); the file still waits in the inbox; the next refresh marks the run `interrupted`, removes the
   half-written files the dead process left in the raw store, and loads the file whole;
+- killed between the stages of a first load (committed in stages, see `octracker.store.staging`): readers see
+  nothing of it, the next writer removes the stages before anything else, and a refresh then loads the file whole;
 - killed while publishing: analysts still open the previous published copy, complete and unchanged; the
   copy being written was never under the published name; the next refresh removes it and publishes.
 """
@@ -20,9 +22,10 @@ import duckdb
 import pytest
 from hostile_fixtures import baseline, child_env, cli, loaded, octracker_command  # noqa: F401
 from hostile_inputs import GOOD_CSV, GOOD_ROWS, write_long_parquet
-from warehouse_state import assert_unchanged, snapshot
+from warehouse_state import GROWS_ON_REFUSAL, assert_unchanged, snapshot
 
 from octracker.content.documents import NAMED_COPY_PREFIX, PARTIAL_SUFFIX
+from octracker.extract.long_table import BATCH_ROWS
 from octracker.store.warehouse import publish_spare_path
 
 ROWS = 1_000_000
@@ -37,9 +40,20 @@ def leftovers(settings) -> list[Path]:
     ]
 
 
-def start(settings, *args: str) -> subprocess.Popen:
+#: `python -m octracker` with each batch of a first load committed as a stage of its own (a table of a million rows is
+#: otherwise one stage): the kill then falls between two stages.
+STAGE_PER_BATCH = (
+    "import sys; from octracker.store import history; history.PARTS_PER_INSERT = 1; "
+    "from octracker.cli import main; sys.exit(main())"
+)
+
+
+def start(settings, *args: str, stage_per_batch: bool = False) -> subprocess.Popen:
+    command = octracker_command(settings, "--debug", *args)
+    if stage_per_batch:
+        command[1:3] = ["-c", STAGE_PER_BATCH]
     return subprocess.Popen(
-        octracker_command(settings, "--debug", *args),
+        command,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -83,9 +97,10 @@ def test_a_refresh_killed_while_loading_a_large_table_loads_nothing_and_the_next
     log = kill_when_logged(start(loaded, "ingest", str(big)), f"loading {big.name} in batches", then_wait_s=0.3)
     assert "daily_shootings.parquet" in log
 
-    # Consistent: nothing of the load, the run still says running (nobody has opened the warehouse since),
-    # analysts on the previous copy, the file still waiting in the inbox, the dead process's work files there.
-    assert_unchanged(loaded.warehouse, before)
+    # Consistent: nothing of the load (killed within its one stage: the run is listed as loading in stages, none of
+    # its rows committed), the run still says running (nobody has opened the warehouse since), analysts on the
+    # previous copy, the file still waiting in the inbox, the dead process's work files there.
+    assert_unchanged(loaded.warehouse, before, may_grow=GROWS_ON_REFUSAL | {"staged_runs"})
     [(killed_run,)] = rows(loaded.warehouse, "SELECT run_id FROM runs WHERE status = 'running'")
     assert_unchanged(loaded.published_path, published_before, may_grow=frozenset())
     assert (loaded.inbox_dir / big.name).read_bytes() == big.read_bytes()
@@ -103,7 +118,8 @@ def test_a_refresh_killed_while_loading_a_large_table_loads_nothing_and_the_next
     assert rows(published, "SELECT COUNT(*) FROM runs WHERE status = 'running'") == [(0,)]
     assert rows(published, "SELECT COUNT(*) FROM observations WHERE source_id = 'daily-shootings'") == [(ROWS,)]
     assert leftovers(loaded) == []
-    assert snapshot(loaded.warehouse).counts["observation_history"] == before.counts["observation_history"] + ROWS
+    after = snapshot(loaded.warehouse).counts
+    assert (after["observation_history"], after["staged_runs"]) == (before.counts["observation_history"] + ROWS, 0)
 
     # A crash while publishing that big warehouse as a whole copy (without a spare to bring up to date, see
     # tests/store/test_publish.py): stop the publisher when its copy appears, then kill it.
@@ -128,6 +144,49 @@ def test_a_refresh_killed_while_loading_a_large_table_loads_nothing_and_the_next
     assert snapshot(loaded.published_path).counts["observation_history"] == (
         previous.counts["observation_history"] + GOOD_ROWS
     )
+
+
+@pytest.mark.slow
+def test_a_first_load_killed_between_its_stages_is_seen_by_no_one_and_the_next_refresh_loads_it_whole(loaded, tmp_path):
+    big = tmp_path / "downloads" / "daily_shootings.parquet"
+    big.parent.mkdir()
+    assert write_long_parquet(big, ROWS) == ROWS
+    before, published_before = snapshot(loaded.warehouse), snapshot(loaded.published_path)
+
+    process = start(loaded, "ingest", str(big), stage_per_batch=True)
+    kill_when_logged(process, f"stage 2 of the first load of {big.name} committed", then_wait_s=0)
+
+    # The file holds the committed stages, listed as a run's that did not finish (what the kill must leave for this
+    # test to test anything)...
+    [(staged,)] = rows(
+        loaded.warehouse,
+        "SELECT COUNT(*) FROM observation_history WHERE run_id IN (SELECT run_id FROM staged_runs)",
+    )
+    assert 2 * BATCH_ROWS <= staged < ROWS
+    # ...and no reader sees them: the published copy is the one before, and so is every command's answer.
+    assert_unchanged(loaded.published_path, published_before, may_grow=frozenset())
+    result = cli(loaded, "sql", "SELECT COUNT(*) AS n FROM observation_history", "--format", "csv")
+    assert result.exit_code == 0 and result.stdout.split() == ["n", str(before.counts["observation_history"])]
+
+    # The next writer, a refresh of another pipeline, removes them first: the warehouse is as before the load (but
+    # for that refresh's run and the killed one, now marked interrupted).
+    assert cli(loaded, "refresh", "oci_2021_belgium").exit_code == 0
+    assert_unchanged(loaded.warehouse, before)
+    assert_unchanged(loaded.published_path, published_before)
+    assert rows(loaded.published_path, "SELECT status FROM runs WHERE pipeline = 'inbox' AND status <> 'success'") == [
+        ("interrupted",)
+    ]
+
+    # The file still waits in the inbox: the next refresh loads it whole.
+    result = cli(loaded, "refresh", "--json")
+    assert result.exit_code == 0, result.stderr
+    [inbox] = [r for r in json.loads(result.stdout) if r["pipeline"] == "inbox"]
+    assert (inbox["subject"], inbox["status"], inbox["new"]) == (big.name, "success", ROWS)
+    assert rows(loaded.published_path, "SELECT COUNT(*) FROM observations WHERE source_id = 'daily-shootings'") == [
+        (ROWS,)
+    ]
+    assert rows(loaded.warehouse, "SELECT COUNT(*) FROM staged_runs") == [(0,)]
+    assert snapshot(loaded.warehouse).counts["observation_history"] == before.counts["observation_history"] + ROWS
 
 
 def wait_for_partial_copy(settings, process: subprocess.Popen, timeout_s: float = 120) -> Path:

@@ -6,15 +6,18 @@ from its 2023 row), as Parquet, so that it spans several batches of four rows.
 
 from __future__ import annotations
 
+import logging
 import shutil
 from pathlib import Path
 
+import duckdb
 import polars as pl
 import pytest
 
 from octracker.extract import long_table
 from octracker.load import loading
 from octracker.load.pipeline import refresh
+from octracker.store import history
 from published import read_rows
 
 RECORDED = Path(__file__).resolve().parents[1] / "cases" / "inbox" / "shootings_2024_final.csv"
@@ -42,6 +45,25 @@ def inserts(monkeypatch) -> list[int]:
         loading, "insert_first_versions", lambda con, frames, **kw: begun.append(1) or real_insert(con, frames, **kw)
     )
     return begun
+
+
+@pytest.fixture
+def stage_per_batch(monkeypatch, caplog) -> None:
+    """Each batch of a first load is committed as a stage of its own, and the stages are logged."""
+    monkeypatch.setattr(history, "PARTS_PER_INSERT", 1)
+    caplog.set_level(logging.DEBUG, logger=loading.log.name)
+
+
+def stages_committed(caplog) -> int:
+    messages = [r.getMessage() for r in caplog.records]
+    return sum(" of the first load of " in m and m.endswith(" committed") for m in messages)
+
+
+def left_in_the_file(settings) -> tuple[int, int]:
+    """Rows of the history and runs listed as loading in stages, in the warehouse file itself (not the copy)."""
+    return read_rows(
+        settings.warehouse, "SELECT (SELECT COUNT(*) FROM observation_history), (SELECT COUNT(*) FROM staged_runs)"
+    )[0]
 
 
 def table(extra_rows: list[str] = ()) -> str:
@@ -126,3 +148,83 @@ def test_a_key_repeated_within_one_batch_refuses_the_table_as_a_whole_read_does(
     assert result.status == "refused"
     assert "line 18: duplicate_key: row 18: same indicator, geo and period as line 17" in result.error
     assert written(settings) == []
+
+
+def test_a_first_load_committed_in_stages_loads_exactly_what_one_transaction_loads(
+    settings, tmp_path, batches_of_four, inserts, monkeypatch, stage_per_batch, caplog
+):
+    drop_parquet(settings, tmp_path, table())
+    [result] = refresh(settings, ["inbox"])
+    assert (result.status, result.counts.new) == ("success", 16), result.error
+    assert (inserts, stages_committed(caplog)) == ([1], 4)  # 16 rows, four batches, one stage each
+    in_stages = written(settings)
+    assert left_in_the_file(settings) == (16, 0)  # the run no longer listed as loading in stages
+
+    settings.warehouse.unlink()
+    shutil.rmtree(settings.published_path.parent)
+    monkeypatch.setattr(loading, "READS_IN_BATCHES", {})
+    drop_parquet(settings, tmp_path, table())
+    [result] = refresh(settings, ["inbox"])
+    assert result.status == "success", result.error
+    assert written(settings) == in_stages
+
+
+def test_a_bad_row_after_stages_were_committed_leaves_nothing_in_the_warehouse(
+    settings, tmp_path, batches_of_four, inserts, stage_per_batch, caplog
+):
+    drop_parquet(settings, tmp_path, table(["shooting_deaths,BE-BRU,2023,seven,count,exact,,,final"]))
+    [result] = refresh(settings, ["inbox"])
+    assert inserts == [1] and stages_committed(caplog) == 4  # the bad row is in the fifth batch
+    assert result.status == "refused"
+    assert "shootings.parquet, line 17: bad_number: row 17: value 'seven' is not a plain decimal number" in result.error
+    assert written(settings) == []
+    assert left_in_the_file(settings) == (0, 0)
+    # The corrected table loads whole.
+    drop_parquet(settings, tmp_path, table(["shooting_deaths,BE-BRU,2023,7,count,exact,,,final"]), name="fixed.parquet")
+    [result] = refresh(settings, ["inbox"])
+    assert (result.status, result.counts.new) == ("success", 17), result.error
+    assert left_in_the_file(settings) == (17, 0)
+
+
+def test_a_key_repeated_across_stages_leaves_nothing_in_the_warehouse(
+    settings, tmp_path, batches_of_four, inserts, stage_per_batch, caplog
+):
+    # Row 1 (2010) is in the first stage; its key comes back in the fifth batch, found after the last.
+    drop_parquet(settings, tmp_path, table(["shootings,BE-BRU,2010,40,count,exact,,,"]))
+    [result] = refresh(settings, ["inbox"])
+    assert stages_committed(caplog) == 5
+    assert result.status == "refused"
+    assert "line 17: duplicate_key: row 17: same indicator, geo and period as line 1" in result.error
+    assert left_in_the_file(settings) == (0, 0)
+
+
+def test_a_first_load_failing_after_its_stages_leaves_nothing_and_says_so(
+    settings, tmp_path, batches_of_four, stage_per_batch, caplog, monkeypatch
+):
+    def disk_fails(con, source_ids):
+        raise duckdb.IOException("could not write: No space left on device")
+
+    monkeypatch.setattr(loading, "first_load_done", disk_fails)
+    drop_parquet(settings, tmp_path, table())
+    [result] = refresh(settings, ["inbox"])
+    assert stages_committed(caplog) == 4
+    assert result.status == "failed" and "No space left on device" in result.error
+    assert written(settings) == []
+    assert left_in_the_file(settings) == (0, 0)
+    [(status,)] = read_rows(settings.published_path, "SELECT status FROM runs WHERE pipeline = 'inbox'")
+    assert status == "failed"
+
+
+def test_stages_a_failed_load_could_not_remove_are_removed_before_the_copy_is_published(
+    settings, tmp_path, batches_of_four, stage_per_batch, caplog, monkeypatch
+):
+    def disk_fails(con, source_ids):
+        raise duckdb.IOException("could not write: No space left on device")
+
+    monkeypatch.setattr(loading, "first_load_done", disk_fails)
+    monkeypatch.setattr(loading, "discard_staged", lambda con: 0)  # the removal after the failure does nothing
+    drop_parquet(settings, tmp_path, table())
+    [result] = refresh(settings, ["inbox"])
+    assert stages_committed(caplog) == 4 and result.status == "failed"
+    assert written(settings) == []
+    assert left_in_the_file(settings) == (0, 0)

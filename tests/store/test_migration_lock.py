@@ -28,6 +28,7 @@ SHIPPED = {
     "0015_evidence_rows.sql": "762dd843e93d14c1b222c14195f2f1989b7f125d25b3faf774f65254dacdc192",
     "0016_applied_views.sql": "47e6226c83b2574d1ac5df08aed79c8e8705f4b57f4c442013184e463607d996",
     "0017_stored_alert_findings.sql": "b27084751b7067db7b31eba77460db40192f79f7dc39d3ea44081aa960603183",
+    "0018_staged_runs.sql": "ec1fb40badfe598f9e7a524ab2c0ead9981f1fd397e5e904a8f05a3fc55162b2",
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import traceback
 from collections.abc import Callable, Iterator
@@ -27,8 +28,9 @@ from octracker.store.history import (
 )
 from octracker.store.runs import finish_run, quarantine_problems, upsert_source
 from octracker.store.settings import Settings
+from octracker.store.staging import bounded_memory, discard_staged, staging_done, start_staging
 from octracker.store.warehouse import utc_now
-from octracker.store.writers import write_transaction
+from octracker.store.writers import in_write_transaction, write_transaction
 
 log = logging.getLogger("octracker.load.pipeline")
 
@@ -218,14 +220,24 @@ def load_in_batches(
     *,
     also: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
 ) -> PipelineResult | None:
-    """A source's first load from a table read in batches: each batch validated, then inserted, in one transaction.
+    """A source's first load from a table read in batches: each batch validated, then inserted.
 
-    Memory follows the batch, not the table; the load is still whole or nothing. At the first batch with a
-    problem (a key repeated across batches is one, found after the last) the transaction is rolled back and
-    None returned: nothing was written, and the caller reads the document whole to list every problem.
+    Memory follows the batch, not the table; the load is still whole or nothing. On a warehouse file the rows are
+    committed in stages that no reader sees, then made the source's rows by a final transaction with the source, the
+    run's end and the caller's `also` (see `octracker.store.staging`); elsewhere (a lake, whose readers see every
+    commit, or inside a caller's transaction) all is one transaction. At the first batch with a problem (a key
+    repeated across batches is one, found after the last) nothing is left written and None is returned: the caller
+    reads the document whole to list every problem.
     """
-    log.debug("%s: loading %s in batches of rows, in one transaction", spec.name, document.path.name)
+    staged = settings.lake is None and not in_write_transaction(con)
+    log.debug(
+        "%s: loading %s in batches of rows, %s",
+        spec.name,
+        document.path.name,
+        "committed in stages" if staged else "in one transaction",
+    )
     refused = False
+    stages = 0
 
     def checked() -> Iterator[Extract]:
         nonlocal refused
@@ -238,19 +250,43 @@ def load_in_batches(
                 raise _BatchRefused
             yield extract
 
-    def write_rows() -> LoadCounts:
+    def stage(work: Callable[[], object]) -> None:
+        nonlocal stages
+        write_transaction(con, work, what=f"pipeline {spec.name}: a stage of its first load")
+        stages += 1
+        log.debug("%s: stage %d of the first load of %s committed", spec.name, stages, document.path.name)
+
+    def insert_rows() -> int:
         try:
-            rows = insert_first_versions(con, checked(), pipeline=spec.name, run_id=run_id, now=utc_now())
+            return insert_first_versions(
+                con, checked(), pipeline=spec.name, run_id=run_id, now=utc_now(), stage=stage if staged else None
+            )
         except (duckdb.Error, _BatchRefused):
             # DuckDB reports an exception raised while it reads the stream as an error of its own.
             if refused:
                 raise _BatchRefused from None
             raise
+
+    def finish(rows: int) -> LoadCounts:
         first_load_done(con, [spec.source_id])
+        if staged:
+            staging_done(con, run_id)
         return LoadCounts(new=rows)
 
     try:
-        counts = _write_run(con, spec, run_id, document, write_rows, also=also)
+        if not staged:
+            counts = _write_run(con, spec, run_id, document, lambda: finish(insert_rows()), also=also)
+        else:
+            start_staging(con, run_id, pipeline=spec.name, source_id=spec.source_id)
+            try:
+                with bounded_memory(con):
+                    rows = insert_rows()
+                    counts = _write_run(con, spec, run_id, document, lambda: finish(rows), also=also)
+            except BaseException:
+                # Readers never saw the stages; the next writer to start removes them should this fail too.
+                with contextlib.suppress(Exception):
+                    discard_staged(con)
+                raise
     except _BatchRefused:
         return None
     return PipelineResult(spec.name, run_id, "success", counts=counts)

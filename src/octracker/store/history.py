@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import itertools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -398,7 +399,13 @@ PARTS_PER_INSERT = 8
 
 
 def insert_first_versions(
-    con: duckdb.DuckDBPyConnection, parts: Iterator[Extract], *, pipeline: str, run_id: str, now: dt.datetime
+    con: duckdb.DuckDBPyConnection,
+    parts: Iterator[Extract],
+    *,
+    pipeline: str,
+    run_id: str,
+    now: dt.datetime,
+    stage: Callable[[Callable[[], object]], object] | None = None,
 ) -> int:
     """Insert every row of the parts' frames as a new current version: a source's first load, read in parts.
     Returns the rows.
@@ -407,6 +414,10 @@ def insert_first_versions(
     it, so the memory follows the parts, not the table; an exception from `parts` fails the INSERT, and the caller
     rolls back. The caller owns the transaction, holds that the source had no current version before it, that the
     parts state no key twice and that no curation applies, and calls `first_load_done` after.
+
+    With `stage`, each INSERT is handed to it as work to run, and `stage` runs it in a transaction of its own: the
+    load committed in stages (see `octracker.store.staging`), which the caller then owns, their removal on failure
+    included.
 
     The columns the first part declares constant (`Extract.constant`: the source, the method, a reference's
     citation) are passed once (see `with_per_load`), not as columns of one value repeated in every row; every part
@@ -434,12 +445,20 @@ def insert_first_versions(
 
     remaining = itertools.chain([first], parts)
     with with_per_load(con, "parts_read", constant) as incoming:
-        while (head := next(remaining, None)) is not None:
-            group = itertools.chain([head], itertools.islice(remaining, PARTS_PER_INSERT - 1))
+        insert = _insert_current(incoming)
+
+        def insert_read(parts_read: pa.RecordBatchReader) -> None:
             # A local name, found by DuckDB's replacement scan: a view registered inside the transaction would keep
             # what it read alive until the commit.
-            parts_read = pa.RecordBatchReader.from_batches(schema, batches(group))  # noqa: F841
-            con.execute(_insert_current(incoming), [pipeline, run_id, now])
+            con.execute(insert, [pipeline, run_id, now])
+
+        while (head := next(remaining, None)) is not None:
+            group = itertools.chain([head], itertools.islice(remaining, PARTS_PER_INSERT - 1))
+            read = pa.RecordBatchReader.from_batches(schema, batches(group))
+            if stage is None:
+                insert_read(read)
+            else:
+                stage(functools.partial(insert_read, read))
     return rows
 
 

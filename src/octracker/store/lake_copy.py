@@ -12,7 +12,7 @@ import duckdb
 
 from octracker.errors import OctrackerError, UsageError, WarehouseBusy
 from octracker.store.lake import LakeTarget, is_lock_error, sql_literal
-from octracker.store.rows import one_row
+from octracker.store.rows import one_row, scalar
 from octracker.store.settings import DEFAULT_WAREHOUSE, Settings
 from octracker.store.warehouse import apply_migrations, apply_views, open_writer
 from octracker.store.writers import write_transaction
@@ -111,6 +111,14 @@ def copy_to_lake(settings: Settings, target: LakeTarget) -> list[TableCopy]:
             )
         attach_source(con, settings.warehouse, settings.lock_timeout_s)
         tables = source_tables(con)
+        if "staged_runs" in {name for name, _ in tables} and scalar(
+            con, f"SELECT EXISTS (SELECT 1 FROM {SOURCE_ALIAS}.main.staged_runs)"
+        ):
+            # Rows of a load stopped between its stages (see octracker.store.staging): not data, never copied.
+            raise UsageError(
+                f"{settings.warehouse}: a load that did not finish left rows in it; run `octracker refresh` once "
+                "(it removes them), then copy it"
+            )
         copies = write_transaction(con, lambda: copy_tables(con, tables), what="migrate-to")
         con.execute(f"DETACH {SOURCE_ALIAS}")
         # Migrations newer than the file's (none when it was refreshed with this project) and the views.

@@ -30,6 +30,7 @@ from octracker.store.findings import findings_inputs_changed
 from octracker.store.lake import DuckConfig, LakeTarget, connect_lake, describe_attach_error, is_lock_error
 from octracker.store.rows import one_row
 from octracker.store.settings import Settings
+from octracker.store.staging import discard_staged
 from octracker.store.writers import forget_owed_work, open_shared_lake_writer, owes_work, write_transaction
 
 log = logging.getLogger("octracker.store.warehouse")
@@ -448,6 +449,10 @@ def prepare_warehouse(con: duckdb.DuckDBPyConnection, settings: Settings, catalo
     """Bring a writer connection up to date: migrations, then in one transaction catalog, alert rules, alert places
     and views (re-created when changed), with the alert findings stored again when any of them changed."""
     apply_migrations(con, settings.migrations_dir)
+    if settings.lake is None:
+        # Before anything reads the history: the rows of a load in stages that a dead process left (a lake is
+        # never loaded in stages).
+        discard_staged(con)
     rules_file = settings.schemas_dir / "alert_rules.toml"
     rules, places = load_alert_rules(rules_file), load_alert_places(rules_file)
 
@@ -472,6 +477,8 @@ def publish(con: duckdb.DuckDBPyConnection, settings: Settings) -> Path | None:
         write_transaction(con, lambda: None, what="alert findings")
     if settings.lake is not None:
         return None
+    # A load in stages that failed has removed its rows, or could not: then they are removed here, never published.
+    discard_staged(con)
     con.execute("CHECKPOINT")
     target = settings.published_path
     spare = publish_spare_path(target)

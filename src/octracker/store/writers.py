@@ -244,6 +244,11 @@ def forget_owed_work(con: duckdb.DuckDBPyConnection) -> None:
     _BEFORE_COMMIT.pop(id(con), None)
 
 
+def in_write_transaction(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether `con` is inside a write_transaction (a write there joins it, and cannot commit on its own)."""
+    return id(con) in _IN_TRANSACTION
+
+
 def write_transaction(con: duckdb.DuckDBPyConnection, work: Callable[[], T], *, what: str) -> T:
     """Run `work` in one transaction, all or nothing; redo it on a fresh snapshot when the lake refuses the commit.
 
