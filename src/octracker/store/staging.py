@@ -30,9 +30,10 @@ from octracker.store.writers import write_transaction
 log = logging.getLogger("octracker.store.staging")
 
 #: DuckDB's memory limit over the stages of a load (see `bounded_memory`). Without a limit DuckDB keeps every block
-#: it wrote, committed or not: the benchmark's 30M-row first load in stages still peaked at 1.67 GiB, and 1.21 GiB
-#: under this limit, with DuckDB's table blocks held at about 190 MiB from the fifth stage on.
-STAGED_MEMORY_LIMIT = "256MB"
+#: it wrote, committed or not: the benchmark's 30M-row first load in stages still peaked at 1.67 GiB; 1.46 GiB under
+#: this limit. A 10M-row load does not reach it (its blocks come to about 210 MiB). 256 MB held the 30M load to
+#: 1.21 GiB, but the 10M load then took 22-30 % more CPU time than without it.
+STAGED_MEMORY_LIMIT = "512MB"
 
 
 @contextlib.contextmanager
