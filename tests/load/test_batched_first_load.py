@@ -17,7 +17,7 @@ import pytest
 from octracker.extract import long_table
 from octracker.load import loading
 from octracker.load.pipeline import refresh
-from octracker.store import history
+from octracker.store import history, staging, warehouse
 from published import read_rows
 
 RECORDED = Path(__file__).resolve().parents[1] / "cases" / "inbox" / "shootings_2024_final.csv"
@@ -228,3 +228,31 @@ def test_stages_a_failed_load_could_not_remove_are_removed_before_the_copy_is_pu
     assert stages_committed(caplog) == 4 and result.status == "failed"
     assert written(settings) == []
     assert left_in_the_file(settings) == (0, 0)
+
+
+def test_the_stages_run_under_a_memory_bound_of_their_own_and_the_writer_then_has_its_own_again(
+    settings, tmp_path, batches_of_four, stage_per_batch, monkeypatch
+):
+    def as_duckdb_says(limit: str) -> str:
+        with duckdb.connect() as con:
+            con.execute("SET memory_limit = ?", [limit])
+            return con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+
+    seen: dict[str, str] = {}
+
+    def noting(name, real):
+        def call(con, *args, **kwargs):
+            seen[name] = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+            return real(con, *args, **kwargs)
+
+        return call
+
+    monkeypatch.setattr(loading, "insert_first_versions", noting("stages", loading.insert_first_versions))
+    monkeypatch.setattr(loading, "first_load_done", noting("final", loading.first_load_done))
+    drop_parquet(settings, tmp_path, table())
+    [result] = refresh(settings, ["inbox"])
+    assert result.status == "success", result.error
+    assert seen == {
+        "stages": as_duckdb_says(staging.STAGED_MEMORY_LIMIT),
+        "final": as_duckdb_says(warehouse.WRITER_MEMORY_LIMIT),
+    }

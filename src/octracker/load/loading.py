@@ -29,7 +29,7 @@ from octracker.store.history import (
 from octracker.store.runs import finish_run, quarantine_problems, upsert_source
 from octracker.store.settings import Settings
 from octracker.store.staging import bounded_memory, discard_staged, staging_done, start_staging
-from octracker.store.warehouse import utc_now
+from octracker.store.warehouse import WRITER_MEMORY_LIMIT, utc_now
 from octracker.store.writers import in_write_transaction, write_transaction
 
 log = logging.getLogger("octracker.load.pipeline")
@@ -279,7 +279,7 @@ def load_in_batches(
         else:
             start_staging(con, run_id, pipeline=spec.name, source_id=spec.source_id)
             try:
-                with bounded_memory(con):
+                with bounded_memory(con, writer_limit=WRITER_MEMORY_LIMIT):
                     rows = insert_rows()
                 counts = _write_run(con, spec, run_id, document, lambda: finish(rows), also=also)
             except BaseException:

@@ -37,15 +37,16 @@ STAGED_MEMORY_LIMIT = "512MB"
 
 
 @contextlib.contextmanager
-def bounded_memory(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """Hold DuckDB's memory to STAGED_MEMORY_LIMIT while the stages of a load commit; DuckDB's default (writers set
-    none) is restored after, for the final transaction's checks and whatever the writer does next."""
+def bounded_memory(con: duckdb.DuckDBPyConnection, *, writer_limit: str) -> Iterator[None]:
+    """Hold DuckDB's memory to STAGED_MEMORY_LIMIT while the stages of a load commit; the writer's own limit
+    (`writer_limit`, as it was opened with) is set again after, for the final transaction's checks and whatever the
+    writer does next."""
     con.execute("SET memory_limit = ?", [STAGED_MEMORY_LIMIT])
     try:
         yield
     finally:
         with contextlib.suppress(duckdb.Error):
-            con.execute("RESET memory_limit")
+            con.execute("SET memory_limit = ?", [writer_limit])
 
 
 def start_staging(con: duckdb.DuckDBPyConnection, run_id: str, *, pipeline: str, source_id: str) -> None:
