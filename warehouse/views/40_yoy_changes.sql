@@ -19,16 +19,18 @@
 -- Several periods in one year (a year-to-date figure and the full year): the full year wins, else the
 -- latest as-of.
 --
--- yoy_changes is yoy_changes_in(NULL, NULL); yoy_changes_in(geos, indicator_ids, places := NULL) gives the same rows for those
+-- yoy_changes is yoy_changes_in(NULL, NULL); yoy_changes_in(geos, indicator_ids) gives the same rows for those
 -- geos and indicators only (each a list; NULL: all), e.g. for the series the alert checks read. Every window
 -- partitions by indicator_id and geo, so filtering the annual values before them leaves each series' rows as they
 -- are, and the lists, given as constants, reach the table scan (a filter on the view's output reaches it for
 -- indicator_id and geo too, but not a join with a list of geos).
-CREATE OR REPLACE MACRO yoy_changes_in(geos, indicator_ids, places := NULL) AS TABLE
+-- yoy_changes_among(geos, indicator_ids, places) is the same within those places too (see series_among), for the
+-- writer's stored findings; yoy_changes_in is it with every place.
+CREATE OR REPLACE MACRO yoy_changes_among(geos, indicator_ids, places) AS TABLE
 WITH annual AS (
     SELECT a.*
     FROM annual_series AS a
-    WHERE series_among(a.geo, a.indicator_id, geos, indicator_ids, places := places)
+    WHERE series_among(a.geo, a.indicator_id, geos, indicator_ids, places)
     QUALIFY ROW_NUMBER() OVER (
         PARTITION BY a.indicator_id, a.geo, a.year
         ORDER BY a.is_partial, a.as_of DESC NULLS LAST, a.period_end DESC, a.period_start
@@ -112,6 +114,9 @@ SELECT
     flags,
     prev_flags
 FROM judged;
+
+CREATE OR REPLACE MACRO yoy_changes_in(geos, indicator_ids) AS TABLE
+SELECT * FROM yoy_changes_among(geos, indicator_ids, NULL);
 
 CREATE OR REPLACE VIEW yoy_changes AS
 SELECT * FROM yoy_changes_in(NULL, NULL);

@@ -13,16 +13,18 @@
 -- comparable = false, and no alert reads a move across it. flags and prev_flags are the two values' flags.
 --
 -- edition_changes is edition_changes_in(NULL, NULL): every index series, every country (the whole-world workbook
--- included). edition_changes_in(geos, indicator_ids, places := NULL) gives the same rows for those geos and indicators only (each a
+-- included). edition_changes_in(geos, indicator_ids) gives the same rows for those geos and indicators only (each a
 -- list; NULL: all), which the alert checks read, so as not to pair every edition of every country: the windows
 -- partition by indicator_id and geo, so the editions are filtered before them.
-CREATE OR REPLACE MACRO edition_changes_in(geos, indicator_ids, places := NULL) AS TABLE
+-- edition_changes_among(geos, indicator_ids, places) is the same within those places too (see series_among), for the
+-- writer's stored findings; edition_changes_in is it with every place.
+CREATE OR REPLACE MACRO edition_changes_among(geos, indicator_ids, places) AS TABLE
 WITH biennial AS (
     SELECT s.*
     FROM series AS s
     JOIN indicators AS i USING (indicator_id)
     WHERE i.frequency = 'biennial' AND s.year IS NOT NULL AND NOT s.is_partial
-      AND series_among(s.geo, s.indicator_id, geos, indicator_ids, places := places)
+      AND series_among(s.geo, s.indicator_id, geos, indicator_ids, places)
 ),
 editions AS (
     SELECT *
@@ -62,6 +64,9 @@ SELECT
     flags,
     prev_flags
 FROM paired;
+
+CREATE OR REPLACE MACRO edition_changes_in(geos, indicator_ids) AS TABLE
+SELECT * FROM edition_changes_among(geos, indicator_ids, NULL);
 
 CREATE OR REPLACE VIEW edition_changes AS
 SELECT * FROM edition_changes_in(NULL, NULL);

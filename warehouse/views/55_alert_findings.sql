@@ -22,12 +22,12 @@
 -- outlier), and a value that starts a new series is never an outlier or a record.
 -- Inputs: yoy_changes_in, edition_changes_in, series, source_conflicts, observations, alert_clock,
 --         observation_history, source_versions, indicators, followed_geos.
--- alert_findings_in(geos, indicator_ids, places := NULL) computes them for the series of those geos and indicators
+-- alert_findings_in(geos, indicator_ids, places) computes them for the series of those geos and indicators
 -- only (each a list; NULL: all), within those places (see series_among): every check reads one series at a time, but
 -- a revision, which is about the source's latest update. The lists, given as constants, reach the table scans. The
 -- writer asks for every followed series by the places of alert_places (the geos of a neighbourhood table are ten
 -- thousand), for the series a write touched by their geos. alert_findings is alert_findings_in(the followed geos,
--- NULL): the same findings.
+-- NULL, NULL): the same findings.
 -- The writer stores these rows in stored_alert_findings with the data they come from, computing only the series a
 -- write touched, and trend_alerts reads them there (computing every check took 0.2-0.3 s per query on the bundled
 -- data, seconds on ten million rows); query this view for the findings computed now.
@@ -40,7 +40,7 @@
 -- `provisional` says which of the values a finding cites the publisher marks provisional (flag `p`), e.g.
 -- '2024 value is'; NULL when none. (A change across a break is not comparable in yoy_changes and edition_changes,
 -- so neither check has a finding across it.)
-CREATE OR REPLACE MACRO alert_findings_in(geos, indicator_ids, places := NULL) AS TABLE
+CREATE OR REPLACE MACRO alert_findings_in(geos, indicator_ids, places) AS TABLE
 -- The series checked, the changes and the conflicts are read by several checks: each is computed once per query
 -- (MATERIALIZED), not once per reference (each reference of a view is also planned anew).
 -- "Latest per series" is the row of the series' highest year, found with a MAX per series and a join: a
@@ -50,17 +50,17 @@ WITH current_series AS MATERIALIZED (
     SELECT s.* EXCLUDE (evidence)
     FROM series AS s
     SEMI JOIN indicators AS i ON i.indicator_id = s.indicator_id
-    WHERE series_among(s.geo, s.indicator_id, geos, indicator_ids, places := places)
+    WHERE series_among(s.geo, s.indicator_id, geos, indicator_ids, places)
 ),
 conflicts AS MATERIALIZED (
     SELECT c.*
     FROM source_conflicts AS c
     SEMI JOIN indicators AS i ON i.indicator_id = c.indicator_id
-    WHERE series_among(c.geo, c.indicator_id, geos, indicator_ids, places := places)
+    WHERE series_among(c.geo, c.indicator_id, geos, indicator_ids, places)
 ),
 yoy AS MATERIALIZED (
     -- Only the latest change of each series is a finding; only the series checked here are computed.
-    SELECT * FROM yoy_changes_in(geos, indicator_ids, places := places)
+    SELECT * FROM yoy_changes_among(geos, indicator_ids, places)
     WHERE not_comparable IS DISTINCT FROM 'partial_without_as_of'
       AND indicator_id IN (SELECT indicator_id FROM indicators)
 ),
@@ -73,7 +73,7 @@ latest_yoy AS (
 editions AS MATERIALIZED (
     -- Every edition with one before it: the latest of a series is its finding only when comparable (no break).
     -- Only the series checked here are computed (and every index indicator is in the catalog).
-    SELECT * FROM edition_changes_in(geos, indicator_ids, places := places) WHERE prev_year IS NOT NULL
+    SELECT * FROM edition_changes_among(geos, indicator_ids, places) WHERE prev_year IS NOT NULL
 ),
 latest_edition AS (
     SELECT e.*
@@ -137,7 +137,7 @@ revisions AS MATERIALIZED (
      AND p.geo = v.geo AND p.period_start IS NOT DISTINCT FROM v.period_start
      AND p.period_end IS NOT DISTINCT FROM v.period_end
     WHERE v.valid_to IS NULL AND p.valid_to > p.valid_from AND p.value <> v.value
-      AND series_among(v.geo, v.indicator_id, geos, indicator_ids, places := places)
+      AND series_among(v.geo, v.indicator_id, geos, indicator_ids, places)
 ),
 dated_revisions AS (
     -- Each value's publication date: the source's published_on as recorded when the value was loaded.
@@ -178,7 +178,7 @@ conflict_values AS (
       ON o.indicator_id = c.indicator_id AND o.geo = c.geo
      AND o.period_start = c.period_start AND o.period_end = c.period_end
      AND o.qualifier IN ('exact', 'approx')
-    WHERE series_among(o.geo, o.indicator_id, geos, indicator_ids, places := places)
+    WHERE series_among(o.geo, o.indicator_id, geos, indicator_ids, places)
     GROUP BY ALL
 )
 SELECT
@@ -284,4 +284,4 @@ SELECT
 FROM dated_revisions AS r;
 
 CREATE OR REPLACE VIEW alert_findings AS
-SELECT * FROM alert_findings_in((SELECT COALESCE(list(geo), []) FROM followed_geos), NULL);
+SELECT * FROM alert_findings_in((SELECT COALESCE(list(geo), []) FROM followed_geos), NULL, NULL);

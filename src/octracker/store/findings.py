@@ -82,7 +82,7 @@ def store_alert_findings(con: duckdb.DuckDBPyConnection) -> int:
     # their geos: one pattern matched per row read, where a list is searched geo by geo (see series_among).
     places = scalar(con, "SELECT list(place ORDER BY place) FROM alert_places")
     return scalar(
-        con, f"INSERT INTO {TABLE} BY NAME SELECT * FROM alert_findings_in(NULL, NULL, places := ?)", [places]
+        con, f"INSERT INTO {TABLE} BY NAME SELECT * FROM alert_findings_in(NULL, NULL, ?)", [places]
     )
 
 
@@ -120,4 +120,4 @@ def _store_owed_series(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         f"DELETE FROM {TABLE} WHERE list_contains(?, geo) AND list_contains(?, indicator_id)", [geos, indicator_ids]
     )
-    con.execute(f"INSERT INTO {TABLE} BY NAME SELECT * FROM alert_findings_in(?, ?)", [geos, indicator_ids])
+    con.execute(f"INSERT INTO {TABLE} BY NAME SELECT * FROM alert_findings_in(?, ?, NULL)", [geos, indicator_ids])
