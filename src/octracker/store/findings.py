@@ -81,9 +81,7 @@ def store_alert_findings(con: duckdb.DuckDBPyConnection) -> int:
     # The places as constants reach the table scans, where a join with followed_geos would not; the places, not
     # their geos: one pattern matched per row read, where a list is searched geo by geo (see series_among).
     places = scalar(con, "SELECT list(place ORDER BY place) FROM alert_places")
-    return scalar(
-        con, f"INSERT INTO {TABLE} BY NAME SELECT * FROM alert_findings_in(NULL, NULL, ?)", [places]
-    )
+    return scalar(con, f"INSERT INTO {TABLE} BY NAME SELECT * FROM alert_findings_in(NULL, NULL, ?)", [places])
 
 
 def _store_owed_series(con: duckdb.DuckDBPyConnection) -> None:
