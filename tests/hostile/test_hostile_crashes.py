@@ -85,12 +85,18 @@ def rows(path: Path, sql: str) -> list[tuple]:
         con.close()
 
 
-@pytest.mark.slow
-def test_a_refresh_killed_while_loading_a_large_table_loads_nothing_and_the_next_one_completes(loaded, tmp_path):
+def large_download(settings, tmp_path: Path):
+    """A table of ROWS rows to ingest (a first load read in batches), and the warehouse and its published copy as
+    they are before it."""
     big = tmp_path / "downloads" / "daily_shootings.parquet"
     big.parent.mkdir()
     assert write_long_parquet(big, ROWS) == ROWS
-    before, published_before = snapshot(loaded.warehouse), snapshot(loaded.published_path)
+    return big, snapshot(settings.warehouse), snapshot(settings.published_path)
+
+
+@pytest.mark.slow
+def test_a_refresh_killed_while_loading_a_large_table_loads_nothing_and_the_next_one_completes(loaded, tmp_path):
+    big, before, published_before = large_download(loaded, tmp_path)
 
     # Killed 0.3 s into the load transaction (writing a million rows takes most of a second, and more in CI); a
     # table this large is a first load read in batches.
@@ -148,10 +154,7 @@ def test_a_refresh_killed_while_loading_a_large_table_loads_nothing_and_the_next
 
 @pytest.mark.slow
 def test_a_first_load_killed_between_its_stages_is_seen_by_no_one_and_the_next_refresh_loads_it_whole(loaded, tmp_path):
-    big = tmp_path / "downloads" / "daily_shootings.parquet"
-    big.parent.mkdir()
-    assert write_long_parquet(big, ROWS) == ROWS
-    before, published_before = snapshot(loaded.warehouse), snapshot(loaded.published_path)
+    big, before, published_before = large_download(loaded, tmp_path)
 
     process = start(loaded, "ingest", str(big), stage_per_batch=True)
     kill_when_logged(process, f"stage 2 of the first load of {big.name} committed", then_wait_s=0)

@@ -161,7 +161,13 @@ SQL_WORDS = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|CREATE|DROP|FROM|WHERE|V
 REVIEWED = {
     # migration_sql: a migration file of the project; int(version), name: its number and MIGRATION_NAME-matched name;
     # now: the writer's clock
-    "store/warehouse.py": {"int(version)", "migration_sql(path, file_only)", "name", "now"},
+    "store/warehouse.py": {
+        "int(version)",
+        "migration_sql(path, file_only)",
+        "name",
+        "now",
+        "table",
+    },  # table: of JSON_ROW_TABLES
     "alerts/outbox.py": {
         "', '.join(ALERT_COLUMNS)",
         "', '.join(columns)",

@@ -277,7 +277,7 @@ def load_in_batches(
         if not staged:
             counts = _write_run(con, spec, run_id, document, lambda: finish(insert_rows()), also=also)
         else:
-            start_staging(con, run_id, pipeline=spec.name, source_id=spec.source_id)
+            start_staging(con, run_id, pipeline=spec.name, source_id=spec.source_id, now=utc_now())
             try:
                 with bounded_memory(con, writer_limit=WRITER_MEMORY_LIMIT):
                     rows = insert_rows()

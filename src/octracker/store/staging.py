@@ -49,13 +49,14 @@ def bounded_memory(con: duckdb.DuckDBPyConnection, *, writer_limit: str) -> Iter
             con.execute("SET memory_limit = ?", [writer_limit])
 
 
-def start_staging(con: duckdb.DuckDBPyConnection, run_id: str, *, pipeline: str, source_id: str) -> None:
+def start_staging(
+    con: duckdb.DuckDBPyConnection, run_id: str, *, pipeline: str, source_id: str, now: dt.datetime
+) -> None:
     """List the run as loading in stages, committed before its first stage.
 
     Work that earlier writes owe before a commit (alert findings) is done in this transaction, so that a stage
     commits nothing but rows.
     """
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     write_transaction(
         con,
         lambda: con.execute(

@@ -400,23 +400,25 @@ def sync_indicators(con: duckdb.DuckDBPyConnection, catalog: Catalog) -> None:
             return
         findings_inputs_changed(con)
         con.execute("DELETE FROM indicators")
-        insert_json_rows(con, INSERT_INDICATORS, "indicators", rows)
+        insert_json_rows(con, "indicators", rows)
 
     write_transaction(con, replace, what="indicators")
 
 
-INSERT_INDICATORS = "INSERT INTO indicators SELECT unnest(json_transform(?, ?), recursive := true)"
-INSERT_ALERT_RULES = "INSERT INTO alert_rules SELECT unnest(json_transform(?, ?), recursive := true)"
+#: The tables `insert_json_rows` writes.
+JSON_ROW_TABLES = frozenset({"indicators", "alert_rules"})
 
 
-def insert_json_rows(con: duckdb.DuckDBPyConnection, statement: str, table: str, rows: list[tuple[Any, ...]]) -> None:
-    """Insert `rows` (values in the order of the table's columns) into `table` with `statement`, the rows and the
-    table's column types passed as two JSON parameters.
+def insert_json_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[tuple[Any, ...]]) -> None:
+    """Insert `rows` (values in the order of the table's columns) into `table` (one of JSON_ROW_TABLES), the rows
+    and the table's column types passed as two JSON parameters.
 
     A new warehouse writes the catalog and the alert rules: as a VALUES list of parameters (47 indicators, 470
     values) DuckDB took 0.1-0.2 s of CPU to plan it, and executemany as long for 17 rules; one JSON text takes
     5 ms. Reading a frame instead would load pyarrow's dataset module for a few dozen rows.
     """
+    if table not in JSON_ROW_TABLES:
+        raise ValueError(f"insert_json_rows writes {sorted(JSON_ROW_TABLES)}, not {table!r}")
     if not rows:
         return
     types = dict(
@@ -428,7 +430,9 @@ def insert_json_rows(con: duckdb.DuckDBPyConnection, statement: str, table: str,
         ).fetchall()
     )
     payload = json.dumps([dict(zip(types, row, strict=True)) for row in rows])
-    con.execute(statement, [payload, json.dumps([types])])
+    con.execute(
+        f"INSERT INTO {table} SELECT unnest(json_transform(?, ?), recursive := true)", [payload, json.dumps([types])]
+    )
 
 
 def sync_alert_places(con: duckdb.DuckDBPyConnection, places: tuple[str, ...]) -> None:
@@ -584,6 +588,6 @@ def sync_alert_rules(con: duckdb.DuckDBPyConnection, rules: list[AlertRule]) -> 
         if Counter(con.execute("SELECT * FROM alert_rules").fetchall()) == Counter(rows):
             return
         con.execute("DELETE FROM alert_rules")
-        insert_json_rows(con, INSERT_ALERT_RULES, "alert_rules", rows)
+        insert_json_rows(con, "alert_rules", rows)
 
     write_transaction(con, replace, what="alert rules")
