@@ -24,9 +24,10 @@ import pytest
 
 from octracker.content.alert_rules import load_alert_rules
 from octracker.content.catalog import Catalog, Indicator
-from octracker.store.findings import store_alert_findings
+from octracker.store.findings import series_changed, source_changed, store_alert_findings
 from octracker.store.history import periods_gained
 from octracker.store.warehouse import apply_migrations, apply_views, open_writer, sync_alert_rules, sync_indicators
+from octracker.store.writers import settle_owed_work
 
 pytestmark = pytest.mark.usefixtures("backend")
 
@@ -141,6 +142,48 @@ def check_expectations(con: duckdb.DuckDBPyConnection, case: dict, path: Path) -
             assert not mismatched, (
                 f"{label}: columns {mismatched} differ:\n  got      {actual!r}\n  expected {tuple(wanted)!r}"
             )
+
+
+def findings(con: duckdb.DuckDBPyConnection, relation: str = "stored_alert_findings") -> list[tuple]:
+    return con.execute(f"SELECT * FROM {relation} ORDER BY ALL").fetchall()
+
+
+@pytest.mark.parametrize("path", CASES, ids=lambda p: p.stem)
+def test_findings_stored_by_series_are_those_computed_at_once(path: Path, catalog: Catalog, settings) -> None:
+    """A write stores again the findings of the series it touched only (and a source's revisions): stored that way,
+    one series at a time, all series at once, or one source at a time, they must be every finding as the full
+    recompute stores it and as alert_findings computes it now, to the last column."""
+    case = tomllib.loads(path.read_text(encoding="utf-8"))
+    with open_writer(settings) as con:
+        build_warehouse(con, case, catalog, path.stem)
+        at_once = findings(con)
+        assert at_once, f"{path.name}: no finding to compare"
+        assert findings(con, "alert_findings") == at_once
+        every_series = "SELECT DISTINCT indicator_id, geo, source_id FROM observation_history"
+        for indicator_id, geo, source_id in con.execute(f"{every_series} ORDER BY ALL").fetchall():
+            # Each series stored again from a table of findings that lacks it and holds a wrong one in its place.
+            con.execute("DELETE FROM stored_alert_findings WHERE indicator_id = ? AND geo = ?", [indicator_id, geo])
+            con.execute(
+                "INSERT INTO stored_alert_findings BY NAME SELECT 'record' AS check_name, ? AS indicator_id, "
+                "? AS geo, 1900 AS year, 1.0 AS measure",
+                [indicator_id, geo],
+            )
+            series_changed(con, "SELECT ? AS indicator_id, ? AS geo, ? AS source_id", [indicator_id, geo, source_id])
+            settle_owed_work(con)
+        assert findings(con) == at_once
+        con.execute("DELETE FROM stored_alert_findings")
+        series_changed(con, every_series)
+        settle_owed_work(con)
+        assert findings(con) == at_once
+        for (source_id,) in con.execute("SELECT DISTINCT source_id FROM observation_history").fetchall():
+            # A source's record changed: its revision findings are stored again (here, from wrong measures).
+            con.execute(
+                "UPDATE stored_alert_findings SET measure = -1 WHERE check_name = 'revision' AND source_ids[1] = ?",
+                [source_id],
+            )
+            source_changed(con, source_id)
+            settle_owed_work(con)
+        assert findings(con) == at_once
 
 
 @pytest.mark.one_backend
