@@ -20,30 +20,28 @@
 -- latest as-of.
 --
 -- yoy_changes is yoy_changes_in(NULL, NULL); yoy_changes_in(geos, indicator_ids) gives the same rows for those
--- geos and indicators only (each a list; NULL: all), e.g. for the series the alert checks read. Every window
--- partitions by indicator_id and geo, so filtering the annual values before them leaves each series' rows as they
--- are, and the lists, given as constants, reach the table scan (a filter on the view's output reaches it for
+-- geos and indicators only (each a list; NULL: all), e.g. for the series the alert checks read. Every join and
+-- window is within one series (indicator_id and geo), so filtering the annual values before them leaves each series'
+-- rows as they are, and the lists, given as constants, reach the table scan (a filter on the view's output reaches it for
 -- indicator_id and geo too, but not a join with a list of geos).
--- yoy_changes_among(geos, indicator_ids, places) is the same within those places too (see series_among), for the
--- writer's stored findings; yoy_changes_in is it with every place.
-CREATE OR REPLACE MACRO yoy_changes_among(geos, indicator_ids, places) AS TABLE
-WITH annual AS (
-    SELECT a.*
-    FROM annual_series AS a
-    WHERE series_among(a.geo, a.indicator_id, geos, indicator_ids, places)
-    QUALIFY ROW_NUMBER() OVER (
-        PARTITION BY a.indicator_id, a.geo, a.year
-        ORDER BY a.is_partial, a.as_of DESC NULLS LAST, a.period_end DESC, a.period_start
-    ) = 1
-),
-paced AS (
+-- yoy_changes_among(geos, indicator_ids, places, latest) is the same within those places too (see series_among), for
+-- the writer's stored findings; with latest = true, only each series' latest year whose change can be judged (the
+-- yoy_change check's row: a year to date of unknown as-of after a year, partial_without_as_of, is passed over for the
+-- year before it, however many follow). yoy_changes_in is it with every place and every year.
+-- Only what is asked for is paired: with latest = true, each series' last two years, or every year of a series that
+-- has a value of unknown pace (it may be passed over). The year before is joined on year - 1, and a year stated once
+-- passes as it is (only the rare years stated twice are ranked): windows ordering every row of every series took
+-- most of the alert findings' time on large tables.
+CREATE OR REPLACE MACRO yoy_changes_among(geos, indicator_ids, places, latest) AS TABLE
+WITH paced AS (
     SELECT
         a.*,
         date_diff('day', make_date(a.year, 1, 1), make_date(a.year + 1, 1, 1)) AS days_in_year,
         CASE WHEN a.is_partial THEN
             COALESCE(a.as_of, CASE WHEN a.period_end < make_date(a.year, 12, 31) THEN a.period_end END)
         END AS pace_date
-    FROM annual AS a
+    FROM annual_series AS a
+    WHERE series_among(a.geo, a.indicator_id, geos, indicator_ids, places)
 ),
 based AS (
     SELECT
@@ -60,20 +58,46 @@ based AS (
         END AS annualized_value
     FROM paced AS p
 ),
-paired AS (
-    -- The previous row of the series is the previous year only when it is year - 1 (else a gap). One pass over
-    -- the series instead of a join of the series with itself, and a filter on indicator_id reaches the scan.
-    SELECT
-        b.*,
-        CASE WHEN LAG(b.year) OVER w = b.year - 1 THEN LAG(b.value) OVER w END AS prev_value,
-        CASE WHEN LAG(b.year) OVER w = b.year - 1 THEN LAG(b.qualifier) OVER w END AS prev_qualifier,
-        CASE WHEN LAG(b.year) OVER w = b.year - 1 THEN LAG(b.is_partial) OVER w END AS prev_is_partial,
-        CASE WHEN LAG(b.year) OVER w = b.year - 1 THEN LAG(b.source_id) OVER w END AS prev_source_id,
-        CASE WHEN LAG(b.year) OVER w = b.year - 1 THEN LAG(b.flags) OVER w END AS prev_flags,
-        COALESCE(LAG(b.year) OVER w = b.year - 1, false) AS has_prev,
-        MIN(b.year) OVER (PARTITION BY b.indicator_id, b.geo) < b.year AS has_earlier
+spans AS (
+    SELECT indicator_id, geo, MIN(year) AS first_year, MAX(year) AS last_year, bool_or(basis IS NULL) AS unknown_pace
+    FROM based
+    GROUP BY indicator_id, geo
+),
+looked_at AS (
+    SELECT b.*, s.first_year
     FROM based AS b
-    WINDOW w AS (PARTITION BY b.indicator_id, b.geo ORDER BY b.year)
+    JOIN spans AS s USING (indicator_id, geo)
+    WHERE NOT latest OR s.unknown_pace OR b.year >= s.last_year - 1
+),
+crowded AS (
+    SELECT indicator_id, geo, year FROM looked_at GROUP BY indicator_id, geo, year HAVING COUNT(*) > 1
+),
+annual AS (
+    SELECT * FROM looked_at ANTI JOIN crowded USING (indicator_id, geo, year)
+    UNION ALL BY NAME
+    SELECT * FROM (
+        SELECT l.*
+        FROM looked_at AS l
+        SEMI JOIN crowded USING (indicator_id, geo, year)
+        QUALIFY ROW_NUMBER() OVER (
+            PARTITION BY l.indicator_id, l.geo, l.year
+            ORDER BY l.is_partial, l.as_of DESC NULLS LAST, l.period_end DESC, l.period_start
+        ) = 1
+    )
+),
+paired AS (
+    -- The previous year is year - 1 only (else a gap).
+    SELECT
+        a.*,
+        p.value AS prev_value,
+        p.qualifier AS prev_qualifier,
+        p.is_partial AS prev_is_partial,
+        p.source_id AS prev_source_id,
+        p.flags AS prev_flags,
+        p.year IS NOT NULL AS has_prev,
+        a.first_year < a.year AS has_earlier
+    FROM annual AS a
+    LEFT JOIN annual AS p ON p.indicator_id = a.indicator_id AND p.geo = a.geo AND p.year = a.year - 1
 ),
 judged AS (
     SELECT
@@ -88,6 +112,19 @@ judged AS (
             WHEN p.prev_qualifier NOT IN ('exact', 'approx') THEN 'previous_bound'
         END AS not_comparable
     FROM paired AS p
+),
+reported AS (
+    SELECT * FROM judged WHERE NOT latest
+    UNION ALL
+    SELECT *
+    FROM judged
+    SEMI JOIN (
+        SELECT indicator_id, geo, MAX(year) AS year
+        FROM judged
+        WHERE latest AND not_comparable IS DISTINCT FROM 'partial_without_as_of'
+        GROUP BY indicator_id, geo
+    ) USING (indicator_id, geo, year)
+    WHERE latest
 )
 SELECT
     indicator_id,
@@ -113,10 +150,10 @@ SELECT
     period_end,
     flags,
     prev_flags
-FROM judged;
+FROM reported;
 
 CREATE OR REPLACE MACRO yoy_changes_in(geos, indicator_ids) AS TABLE
-SELECT * FROM yoy_changes_among(geos, indicator_ids, NULL);
+SELECT * FROM yoy_changes_among(geos, indicator_ids, NULL, false);
 
 CREATE OR REPLACE VIEW yoy_changes AS
 SELECT * FROM yoy_changes_in(NULL, NULL);

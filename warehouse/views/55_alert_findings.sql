@@ -58,17 +58,10 @@ conflicts AS MATERIALIZED (
     SEMI JOIN indicators AS i ON i.indicator_id = c.indicator_id
     WHERE series_among(c.geo, c.indicator_id, geos, indicator_ids, places)
 ),
-yoy AS MATERIALIZED (
-    -- Only the latest change of each series is a finding; only the series checked here are computed.
-    SELECT * FROM yoy_changes_among(geos, indicator_ids, places)
-    WHERE not_comparable IS DISTINCT FROM 'partial_without_as_of'
-      AND indicator_id IN (SELECT indicator_id FROM indicators)
-),
-latest_yoy AS (
-    SELECT y.*
-    FROM yoy AS y
-    JOIN (SELECT indicator_id, geo, MAX(year) AS year FROM yoy GROUP BY indicator_id, geo) AS m
-      USING (indicator_id, geo, year)
+latest_yoy AS MATERIALIZED (
+    -- The latest change of each series that can be judged is its finding; only the series checked here are computed.
+    SELECT * FROM yoy_changes_among(geos, indicator_ids, places, true)
+    WHERE indicator_id IN (SELECT indicator_id FROM indicators)
 ),
 editions AS MATERIALIZED (
     -- Every edition with one before it: the latest of a series is its finding only when comparable (no break).
