@@ -1,13 +1,10 @@
-"""A write that changes series in more places than the writer stores findings for by name stores every finding
-again, and they are the findings the checks compute now, as for a write that touches a few series."""
+"""A write that changes series in several places stores their findings again, and they are the findings the checks
+compute now."""
 
 from __future__ import annotations
 
-import pytest
-
 from analyst_fixtures import copy_refreshed
 from octracker.load.pipeline import refresh
-from octracker.store import findings
 from octracker.store.warehouse import open_reader
 
 ROWS = (
@@ -18,11 +15,7 @@ ROWS = (
 )
 
 
-@pytest.mark.parametrize("geos_by_name", [1, findings.OWED_GEOS_LIMIT])
-def test_findings_stored_after_a_write_in_several_places_are_those_computed_now(
-    refreshed, tmp_path, monkeypatch, geos_by_name
-):
-    monkeypatch.setattr(findings, "OWED_GEOS_LIMIT", geos_by_name)
+def test_findings_stored_after_a_write_in_several_places_are_those_computed_now(refreshed, tmp_path):
     settings = copy_refreshed(refreshed, tmp_path)
     settings.inbox_dir.mkdir(parents=True, exist_ok=True)
     (settings.inbox_dir / "figures.csv").write_text(ROWS, encoding="utf-8")

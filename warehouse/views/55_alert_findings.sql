@@ -20,14 +20,14 @@
 --                   loaded; the load date when the source states none).
 -- Breaks in series (publisher flag `b`): no point before a break is compared with one from it on (record,
 -- outlier), and a value that starts a new series is never an outlier or a record.
--- Inputs: yoy_changes_in, edition_changes_in, series, source_conflicts, observations, alert_clock,
+-- Inputs: yoy_changes_among, edition_changes_among, series, source_conflicts, observations, alert_clock,
 --         observation_history, source_versions, indicators, followed_geos.
 -- alert_findings_in(geos, indicator_ids, places) computes them for the series of those geos and indicators
 -- only (each a list; NULL: all), within those places (see series_among): every check reads one series at a time, but
--- a revision, which is about the source's latest update. The lists, given as constants, reach the table scans. The
--- writer asks for every followed series by the places of alert_places (the geos of a neighbourhood table are ten
--- thousand), for the series a write touched by their geos. alert_findings is alert_findings_in(the followed geos,
--- NULL, NULL): the same findings.
+-- a revision, which is about the source's latest update. The lists and places reach the table scans. The writer asks
+-- for every followed series by the places of alert_places, for the series a write touched by their geos and
+-- indicators. alert_findings is alert_findings_in(the followed geos, NULL, NULL): the same findings (the ten thousand
+-- geos of a neighbourhood table are looked up in a hash table, see series_among).
 -- The writer stores these rows in stored_alert_findings with the data they come from, computing only the series a
 -- write touched, and trend_alerts reads them there (computing every check took 0.2-0.3 s per query on the bundled
 -- data, seconds on ten million rows); query this view for the findings computed now.

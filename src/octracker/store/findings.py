@@ -27,8 +27,6 @@ TABLE = "stored_alert_findings"
 #: What the open transaction owes: (indicator_id, geo, source_id) of changed values; (NULL, NULL, source) for a
 #: source's record; (NULL, NULL, NULL) for every finding.
 OWED = "_findings_owed"
-#: The most geos whose findings are stored again by name; a write that owes series in more stores every finding.
-OWED_GEOS_LIMIT = 16
 
 
 def findings_inputs_changed(con: duckdb.DuckDBPyConnection) -> None:
@@ -108,14 +106,11 @@ def _store_owed_series(con: duckdb.DuckDBPyConnection) -> None:
     )
     if not geos:
         return
-    if len(geos) > OWED_GEOS_LIMIT:
-        # The list of geos is searched element by element for every row read, by every check: past a dozen or so,
-        # computing every finding once costs less (a daily edition revising values in many places owes most series
-        # anyway). The indicators are searched only in the rows of these geos.
-        store_alert_findings(con)
-        return
-    # Every series of these indicators in these places is computed again (a few more than owed, never fewer).
+    # Every series of these indicators in these places is computed again (a few more than owed, never fewer). The
+    # geos and indicators are looked up in a hash table, here and by every check (see series_among): searching a
+    # list for each row read cost rows x geos, when a daily edition of a neighbourhood table owes thousands.
     con.execute(
-        f"DELETE FROM {TABLE} WHERE list_contains(?, geo) AND list_contains(?, indicator_id)", [geos, indicator_ids]
+        f"DELETE FROM {TABLE} WHERE geo IN (SELECT unnest(?)) AND indicator_id IN (SELECT unnest(?))",
+        [geos, indicator_ids],
     )
     con.execute(f"INSERT INTO {TABLE} BY NAME SELECT * FROM alert_findings_in(?, ?, NULL)", [geos, indicator_ids])
