@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import tempfile
 from pathlib import Path
 
 import duckdb
@@ -148,6 +149,35 @@ def test_a_key_repeated_within_one_batch_refuses_the_table_as_a_whole_read_does(
     assert result.status == "refused"
     assert "line 18: duplicate_key: row 18: same indicator, geo and period as line 17" in result.error
     assert written(settings) == []
+
+
+@pytest.mark.parametrize(
+    ("extra_rows", "status"),
+    [
+        ([], "success"),
+        (["shootings,BE-BRU,2010,40,count,exact,,,"], "refused"),  # a key repeated, found after the last batch
+        (["shooting_deaths,BE-BRU,2023,seven,count,exact,,,final"], "refused"),  # a bad row ends the reading early
+    ],
+)
+def test_the_key_check_keeps_its_hashes_in_temporary_files_and_removes_them_however_the_load_ends(
+    settings, tmp_path, batches_of_four, monkeypatch, extra_rows, status
+):
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    files_seen: list[int] = []
+    real_add = long_table._KeyHashes.add
+
+    def add(self, hashes):
+        real_add(self, hashes)
+        files_seen.append(sum(f.stat().st_size for f in scratch.rglob("*") if f.is_file()))
+
+    monkeypatch.setattr(long_table._KeyHashes, "add", add)
+    drop_parquet(settings, tmp_path, table(extra_rows))
+    [result] = refresh(settings, ["inbox"])
+    assert result.status == status, result.error
+    assert files_seen and files_seen[-1] > 0  # the hashes went to files
+    assert list(scratch.iterdir()) == []
 
 
 def test_a_first_load_committed_in_stages_loads_exactly_what_one_transaction_loads(

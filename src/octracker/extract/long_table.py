@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import re
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -196,25 +197,26 @@ def long_table_batches(
         return None
 
     def batches() -> Iterator[Extract]:
-        key_hashes = _KeyHashes()
-        offset = 0
-        for batch in parquet.iter_batches(batch_size=batch_rows or BATCH_ROWS):
-            frame = pl.from_arrow(batch)
-            assert isinstance(frame, pl.DataFrame)
-            cells = _cells_of(frame, header, offset)
-            offset += frame.height
-            extract = _extract_cells(
-                cells,
-                path,
-                "parquet",
-                source_id=source_id,
-                catalog=catalog,
-                document_sha256=document_sha256,
-                repeats_found_later=True,
-            )
-            key_hashes.add(key_hashes_of(extract.frame, CANONICAL_KEY))
-            yield extract
-        if not key_hashes.unique():
+        with _KeyHashes() as key_hashes:
+            offset = 0
+            for batch in parquet.iter_batches(batch_size=batch_rows or BATCH_ROWS):
+                frame = pl.from_arrow(batch)
+                assert isinstance(frame, pl.DataFrame)
+                cells = _cells_of(frame, header, offset)
+                offset += frame.height
+                extract = _extract_cells(
+                    cells,
+                    path,
+                    "parquet",
+                    source_id=source_id,
+                    catalog=catalog,
+                    document_sha256=document_sha256,
+                    repeats_found_later=True,
+                )
+                key_hashes.add(key_hashes_of(extract.frame, CANONICAL_KEY))
+                yield extract
+            repeats = not key_hashes.unique()
+        if repeats:
             yield Extract(
                 frame=pl.DataFrame(schema=OUTPUT_SCHEMA),
                 problems=[file_problem("duplicate_key", "an indicator, geo and period repeat in the table", path)],
@@ -224,23 +226,44 @@ def long_table_batches(
 
 
 class _KeyHashes:
-    """The key hashes of a table's batches, kept in buckets by their low bits, to tell at the end whether any key
-    repeats: the check then holds one bucket's hashes at a time beside them, where a hash set of all of them would
-    grow with the table (30M rows: about 0.5 GiB more at the end)."""
+    """The key hashes of a table's batches, written to a file per bucket of their low bits, to tell at the end
+    whether any key repeats: the check then holds one bucket's hashes at a time. Kept in memory, the hashes grew with
+    the table (8 bytes a row: 229 MiB more at the end of a 30M-row load); a hash set of all of them, twice that.
+    The files are in a temporary folder, removed when the check ends (its `with` block), however it ends."""
 
     BUCKETS = 64
 
-    def __init__(self) -> None:
-        self.buckets: list[list[pl.Series]] = [[] for _ in range(self.BUCKETS)]
+    def __enter__(self) -> _KeyHashes:
+        self._folder = tempfile.TemporaryDirectory(prefix="octracker-keys-")
+        self._paths = [Path(self._folder.name) / str(bucket) for bucket in range(self.BUCKETS)]
+        # Unbuffered: a batch writes each bucket's hashes at once, a few kilobytes or more.
+        self._files = [open(path, "wb", buffering=0) for path in self._paths]  # noqa: SIM115 - closed by __exit__
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for file in self._files:
+            file.close()
+        self._folder.cleanup()
 
     def add(self, hashes: pl.Series) -> None:
         frame = hashes.rename("key_hash").to_frame().with_columns(_bucket=pl.col("key_hash") % self.BUCKETS)
         for (bucket,), part in frame.partition_by("_bucket", as_dict=True, include_key=False).items():
-            self.buckets[int(bucket)].append(part.to_series())
+            array = part.to_series().to_arrow()  # UInt64, no nulls: its values are its data buffer
+            start = array.offset * 8
+            self._files[int(bucket)].write(array.buffers()[1][start : start + len(array) * 8])
 
     def unique(self) -> bool:
         """Whether no two of the hashes added are equal (so no two keys are)."""
-        return all(unique_hashes(pl.concat(parts)) for parts in self.buckets if parts)
+        import pyarrow as pa
+
+        for file in self._files:
+            file.close()
+        for path in self._paths:
+            data = pa.py_buffer(path.read_bytes())
+            hashes = pa.Array.from_buffers(pa.uint64(), len(data) // 8, [None, data])
+            if not unique_hashes(pl.Series(hashes)):
+                return False
+        return True
 
 
 def _with_payloads(problems: list[Problem], path: Path) -> list[Problem]:
