@@ -277,12 +277,19 @@ def test_the_stages_run_under_a_memory_bound_of_their_own_and_the_writer_then_ha
 
         return call
 
-    monkeypatch.setattr(loading, "insert_first_versions", noting("stages", loading.insert_first_versions))
+    stages: list[str] = []
+    real_transaction = loading.write_transaction
+
+    def noting_stages(con, work, *, what):
+        if "a stage of its first load" in what:
+            stages.append(con.execute("SELECT current_setting('memory_limit')").fetchone()[0])
+        return real_transaction(con, work, what=what)
+
+    monkeypatch.setattr(loading, "write_transaction", noting_stages)
     monkeypatch.setattr(loading, "first_load_done", noting("final", loading.first_load_done))
     drop_parquet(settings, tmp_path, table())
     [result] = refresh(settings, ["inbox"])
     assert result.status == "success", result.error
-    assert seen == {
-        "stages": as_duckdb_says(staging.STAGED_MEMORY_LIMIT),
-        "final": as_duckdb_says(warehouse.WRITER_MEMORY_LIMIT),
-    }
+    # Every stage, the first and those after DuckDB was made to drop the blocks of the ones before.
+    assert stages == [as_duckdb_says(staging.STAGED_MEMORY_LIMIT)] * 4
+    assert seen == {"final": as_duckdb_says(warehouse.WRITER_MEMORY_LIMIT)}

@@ -28,7 +28,13 @@ from octracker.store.history import (
 )
 from octracker.store.runs import finish_run, quarantine_problems, upsert_source
 from octracker.store.settings import Settings
-from octracker.store.staging import bounded_memory, discard_staged, staging_done, start_staging
+from octracker.store.staging import (
+    bounded_memory,
+    discard_staged,
+    drop_written_blocks,
+    staging_done,
+    start_staging,
+)
 from octracker.store.warehouse import WRITER_MEMORY_LIMIT, utc_now
 from octracker.store.writers import in_write_transaction, write_transaction
 
@@ -253,6 +259,7 @@ def load_in_batches(
     def stage(work: Callable[[], object]) -> None:
         nonlocal stages
         write_transaction(con, work, what=f"pipeline {spec.name}: a stage of its first load")
+        drop_written_blocks(con)
         stages += 1
         log.debug("%s: stage %d of the first load of %s committed", spec.name, stages, document.path.name)
 
