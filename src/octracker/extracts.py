@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from octracker.problems import Problem
+
 #: The canonical observation columns with their Polars types (the model is schemas/observation.py).
 OBSERVATION_SCHEMA: dict[str, pl.DataType] = {
     "indicator_id": pl.String(),
@@ -39,20 +41,6 @@ ALL_CURRENT = "all_current_row_hashes"
 def empty_observations() -> pl.DataFrame:
     """A frame with the extract columns and no rows."""
     return pl.DataFrame(schema=EXTRACT_SCHEMA)
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One refused line, row or file: which check failed, where, and the raw text."""
-
-    check: str
-    message: str
-    payload: str
-    line_no: int | None = None
-
-    def describe(self, file: str) -> str:
-        where = f"{file}, line {self.line_no}" if self.line_no is not None else file
-        return f"{where}: {self.check}: {self.message}"
 
 
 @dataclass

@@ -120,14 +120,16 @@ def test_ingesting_a_publishers_csv_loads_no_workbook_reader_http_client_or_exam
     assert sorted({"openpyxl", "httpx", "hypothesis", "rich"} & modules) == []
 
 
-def test_ingesting_a_file_the_warehouse_holds_already_loads_no_pandera(tmp_path):
-    """The same bytes given again are reported unchanged without being read, so nothing is checked against the
-    contract: the process does not load Pandera (0.2-0.3 s) for it. A new edition of the file still does."""
+def test_ingesting_a_file_the_warehouse_holds_already_loads_no_reader_or_table_library(tmp_path):
+    """The same bytes given again are reported unchanged without being read or detected, so nothing is checked
+    against the contract: the process loads neither Pandera (0.2-0.3 s) nor Polars and pyarrow (0.3-0.4 s), nor a
+    publisher's reader. A new edition of the file still does."""
     settings = SimpleNamespace(warehouse=tmp_path / "octracker.duckdb")
     recorded = REPO / "tests/cases/publishers/eurostat/sdg_04_20.csv"
     args = ("--quiet", "ingest", "--json")
-    assert "pandera" in imported_modules(settings, *args, str(recorded))
-    assert "pandera" not in imported_modules(settings, *args, str(recorded))
+    assert {"pandera", "polars", "pyarrow"} <= imported_modules(settings, *args, str(recorded))
+    again = imported_modules(settings, *args, str(recorded))
+    assert sorted({"pandera", "polars", "pyarrow", "octracker.extract.publishers.sdmx_csv"} & again) == []
     edition = tmp_path / "edition" / recorded.name  # the recorded file with its last value revised
     edition.parent.mkdir()
     text = recorded.read_bytes().rstrip(b"\r\n")

@@ -14,7 +14,6 @@ import importlib.metadata
 from pathlib import Path
 
 import duckdb
-import polars
 
 import octracker
 from octracker.content.documents import Document
@@ -26,10 +25,10 @@ ENGINE_DIR = Path(octracker.__file__).resolve().parent
 @functools.cache
 def engine_fingerprint() -> str:
     """The engine's code and the libraries that read and check rows: a change in any of them re-reads."""
-    # Pandera's version from its installed metadata: importing it here would cost every load its import, also
-    # those that never get to a check.
-    pandera = importlib.metadata.version("pandera")
-    digest = hashlib.sha256(f"{polars.__version__} {pandera} {duckdb.__version__}".encode())
+    # Polars' and Pandera's versions from their installed metadata: importing them here would cost every load
+    # their import, also those that never read a row (a file loaded before).
+    polars, pandera = importlib.metadata.version("polars"), importlib.metadata.version("pandera")
+    digest = hashlib.sha256(f"{polars} {pandera} {duckdb.__version__}".encode())
     for path in sorted(ENGINE_DIR.rglob("*.py")):
         digest.update(path.relative_to(ENGINE_DIR).as_posix().encode())
         digest.update(path.read_bytes())

@@ -1,4 +1,7 @@
-"""Which kind an inbox file is: the kinds the inbox knows, and detection when no sidecar names one."""
+"""Which kind an inbox file is: the kinds the inbox knows, and detection when no sidecar names one.
+
+Naming the kinds loads no reader (nor Polars): `octracker ingest` lists them for its `--kind` option, and a file
+loaded before is reported unchanged without being read. Detection imports what it reads with."""
 
 from __future__ import annotations
 
@@ -7,10 +10,8 @@ from pathlib import Path
 
 from octracker.content.catalog import Catalog
 from octracker.content.documents import text_fault
-from octracker.extract.oci_profile import parse_oci_profile
 from octracker.extract.publishers.kinds import PUBLISHER_KINDS, detect_publisher_kind
 from octracker.extract.table_files import is_binary_table
-from octracker.extract.tables import detect_table_kind
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,8 @@ def detect_kind(path: Path, content: bytes, catalog: Catalog) -> str | None:
     their magic bytes and header, CSV by its header line, an index profile by its score blocks. An article is
     never guessed: any prose would pass for one.
     """
+    from octracker.extract.tables import detect_table_kind
+
     publisher = detect_publisher_kind(content)
     if publisher is not None:
         return publisher
@@ -59,5 +62,7 @@ def detect_kind(path: Path, content: bytes, catalog: Catalog) -> str | None:
 
 def has_profile_blocks(text: str, catalog: Catalog) -> bool:
     """Whether the text holds at least one index score block of ten or more indicators."""
+    from octracker.extract.oci_profile import parse_oci_profile
+
     blocks, _ = parse_oci_profile(text, edition=2000, catalog=catalog)
     return any(len(b.scores) >= 10 for b in blocks)

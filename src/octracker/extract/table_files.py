@@ -7,7 +7,7 @@ import csv
 import zipfile
 from pathlib import Path
 
-from octracker.extracts import Problem
+from octracker.problems import Problem
 
 MiB = 1024 * 1024
 #: The first bytes of a Parquet file, and of a ZIP archive (an XLSX workbook is one): the only place they are written.

@@ -38,8 +38,9 @@ from octracker.errors import InputRefused, OctrackerError
 from octracker.extracts import Problem
 from octracker.httpclient import new_client, public_url
 from octracker.load.feeds import FeedFailed, FeedRefused, FeedState, FetchResult, fetch_feed
-from octracker.load.loading import PipelineResult, extract_and_load, record_failure, refuse_document
+from octracker.load.loading import extract_and_load
 from octracker.load.publisher_feeds import fetch_cbs_table, publisher_vintage
+from octracker.load.results import PipelineResult, record_failure, refuse_document
 from octracker.store.query import open_locked_reader
 from octracker.store.rows import scalar
 from octracker.store.runs import finish_run, start_run

@@ -40,14 +40,11 @@ from octracker.content.documents import (
 from octracker.content.fingerprints import inbox_rules_fingerprint, input_fingerprint, record_fingerprint
 from octracker.content.specs import INBOX_PIPELINE, PipelineSpec, load_specs
 from octracker.errors import InputRefused
-from octracker.extract.extractors import EXTRACTORS
 from octracker.extract.inbox_routing import INBOX_KINDS, InboxKind, detect_kind
 from octracker.extract.publishers.kinds import PUBLISHER_KINDS, source_id_of
 from octracker.extract.table_files import is_binary_table
-from octracker.extracts import Problem
-from octracker.load.loading import PipelineResult, extract_and_load, record_failure, refuse_document
-from octracker.load.review import record_candidates
-from octracker.store.history import known_row_hashes
+from octracker.load.results import PipelineResult, record_failure, refuse_document
+from octracker.problems import Problem
 from octracker.store.rows import scalar
 from octracker.store.runs import finish_run, start_run, upsert_source
 from octracker.store.settings import Settings
@@ -342,10 +339,15 @@ def _ingest(run: _InboxRun, catalog: Catalog, overrides: IngestOverrides) -> Pip
     )
     document = Document(path=run.path, content=content, sha256=sha256, meta=meta)
     readable = store_raw(run.settings.raw_dir, document)
-    run.kind = meta.kind or detect_kind(readable, content, catalog)
+    run.kind = meta.kind or kind_loaded_before(run.con, sha256, meta) or detect_kind(readable, content, catalog)
     run.meta_sha256 = meta_fingerprint(meta, run.kind)
     if seen_before(run.con, sha256, run.meta_sha256):
         return _unchanged(run, sha256)
+    # Read now, and only now: what reads, checks and loads a file (Polars, pyarrow, the readers) is not loaded
+    # for a file reported unchanged.
+    from octracker.extract.extractors import EXTRACTORS
+    from octracker.load.loading import extract_and_load
+    from octracker.store.history import known_row_hashes
 
     # Process data.
     if run.kind is None:
@@ -488,6 +490,8 @@ def _superseded(run: _InboxRun, reason: str) -> PipelineResult:
 
 def _record_article(run: _InboxRun, spec: PipelineSpec, document: Document) -> PipelineResult:
     """Articles become candidates for review (`octracker review`)."""
+    from octracker.load.review import record_candidates
+
     kept = archive_path(run.settings.inbox_dir, run.path, document.sha256)
 
     def write() -> int:
@@ -518,6 +522,21 @@ def last_rules(con: duckdb.DuckDBPyConnection, source_id: str) -> str | None:
         [source_id],
     ).fetchone()
     return row[0] if row else None
+
+
+def kind_loaded_before(con: duckdb.DuckDBPyConnection, sha256: str, meta: SourceMeta) -> str | None:
+    """The publisher kind these bytes were detected as when they were loaded under this metadata, or None.
+
+    A publisher's format is told from the bytes alone (see `detect_publisher_kind`), so the same bytes are detected
+    as the same kind again: the kind recorded is what detection would say, and the file is known without a reader
+    (and Polars) being loaded to detect it. Other kinds are detected against the catalog, which may have changed.
+    """
+    for (kind,) in con.execute(
+        "SELECT DISTINCT kind FROM inbox_files WHERE sha256 = ? AND status = 'loaded' ORDER BY kind", [sha256]
+    ).fetchall():
+        if kind in PUBLISHER_KINDS and seen_before(con, sha256, meta_fingerprint(meta, kind)):
+            return kind
+    return None
 
 
 def seen_before(con: duckdb.DuckDBPyConnection, sha256: str, meta_sha256: str) -> bool:

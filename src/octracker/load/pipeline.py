@@ -20,18 +20,10 @@ from octracker.content.fingerprints import (
 )
 from octracker.content.specs import PipelineSpec, load_specs, select_specs
 from octracker.errors import InputRefused, PublishFailed, WarehouseBusy
-from octracker.extract.validation import warm_up_contract
-from octracker.extracts import Problem
 from octracker.load.inbox import INBOX_PIPELINE, IngestOverrides, ingest_inbox, loaded_before, stage_into_inbox
-from octracker.load.loading import (  # noqa: F401 - re-exported: the run primitives other modules call by these names
-    PipelineResult,
-    extract_and_load,
-    extract_document,
-    load_document,
-    record_failure,
-    refuse_document,
-)
-from octracker.store.history import LoadCounts, known_row_hashes
+from octracker.load.results import PipelineResult, record_failure, refuse_document
+from octracker.problems import Problem
+from octracker.store.counts import LoadCounts
 from octracker.store.rows import scalar
 from octracker.store.runs import finish_run, mark_interrupted_runs, start_run
 from octracker.store.settings import Settings
@@ -75,6 +67,9 @@ def run_leased_pipeline(
         from octracker.load.feed_runs import run_feed_pipeline  # the HTTP client (httpx) only for a feed
 
         return run_feed_pipeline(con, spec, settings, catalog, trigger=trigger, prefetched=prefetched)
+    from octracker.load.loading import extract_and_load  # the readers, Polars and the checks: for a document read
+    from octracker.store.history import known_row_hashes
+
     run_id = start_run(con, spec.name, trigger)
     document = None
     try:
@@ -197,6 +192,13 @@ def published_or_reported(report: Callable[[PipelineResult], None]) -> Iterator[
         report(PipelineResult("publish", "", "failed", error=str(exc)))
 
 
+def start_contract_warm_up(settings: Settings) -> threading.Thread:
+    """Start loading the contract the rows will be checked against (see `octracker.extract.validation`)."""
+    from octracker.extract.validation import warm_up_contract  # Polars and Pandera: not for a file reported unchanged
+
+    return warm_up_contract(settings.schemas_dir)
+
+
 def ingest_files(
     settings: Settings,
     paths: list[Path],
@@ -216,7 +218,7 @@ def ingest_files(
     # is prepared. A warehouse that exists is prepared first, when it is asked whether it holds these files already:
     # the same bytes loaded again are not read, so nothing is checked and Pandera is not loaded.
     new_warehouse = settings.lake is None and not settings.warehouse.exists()
-    contract = warm_up_contract(settings.schemas_dir) if new_warehouse else None
+    contract = start_contract_warm_up(settings) if new_warehouse else None
     try:
         with published_or_reported(results.append):
             with (
@@ -224,7 +226,7 @@ def ingest_files(
                 pipeline_lease(con, INBOX_PIPELINE, settings.lock_timeout_s),
             ):
                 if contract is None and not loaded_before(con, paths):
-                    contract = warm_up_contract(settings.schemas_dir)
+                    contract = start_contract_warm_up(settings)
                 if stage:
                     paths = [stage_into_inbox(p, settings.inbox_dir) for p in paths]
                 results += ingest_inbox(

@@ -7,7 +7,7 @@ import datetime as dt
 import functools
 import itertools
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import duckdb
 import polars as pl
@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from octracker.content.curation import split_superseded
 from octracker.extracts import ALL_CURRENT, Extract, KnownRows
+from octracker.store.counts import LoadCounts
 from octracker.store.findings import series_changed
 from octracker.store.rows import one_row, scalar
 
@@ -56,20 +57,6 @@ class RestatedKeyConflict(Exception):
 
     Only a full read can say which rows repeat it; the caller reads the table again without `restated`.
     """
-
-
-@dataclass(frozen=True)
-class LoadCounts:
-    """How the incoming rows compared with what the warehouse already knew.
-
-    `revised` rows state something else (see `STATEMENT_COLUMNS`); `unchanged` ones state the same, also when
-    only its evidence, method or note moved (the history then holds a new version citing where it is now).
-    """
-
-    new: int = 0
-    revised: int = 0
-    unchanged: int = 0
-    retracted: int = 0
 
 
 def in_row_groups(frame: pl.DataFrame) -> pa.Table:

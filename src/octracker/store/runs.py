@@ -6,12 +6,11 @@ import datetime as dt
 import secrets
 
 import duckdb
-import pyarrow as pa
 
 from octracker.content.documents import Document
-from octracker.extracts import Problem
+from octracker.problems import Problem
+from octracker.store.counts import LoadCounts
 from octracker.store.findings import source_changed
-from octracker.store.history import LoadCounts
 from octracker.store.rows import scalar
 from octracker.store.warehouse import utc_now
 from octracker.store.writers import try_pipeline_lease, write_transaction
@@ -96,6 +95,8 @@ def quarantine_problems(
 ) -> None:
     if not problems:
         return
+    import pyarrow as pa  # here, not at the top: a run that sets nothing aside has no use for Arrow
+
     # One insert from an Arrow table: a row-by-row executemany costs milliseconds a row (the UNODC export sets
     # 450 rows aside, which took 1.5 s that way).
     rows = pa.table(

@@ -15,9 +15,12 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from octracker.content.catalog import Catalog
-from octracker.extract.publishers.table import PublisherTable
+
+if TYPE_CHECKING:  # the readers, and Polars with them, load when a file is read, not when a kind is named
+    from octracker.extract.publishers.table import PublisherTable
 
 #: The last table read and the bytes it was read from (see `PublisherKind.read`): one at most, taken by the next
 #: read of the same bytes.
