@@ -15,7 +15,7 @@ import hashlib
 import os
 import re
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -183,11 +183,16 @@ def ingest_inbox(
     paths: list[Path] | None = None,
     overrides: IngestOverrides = IngestOverrides(),
     on_result: Callable[[PipelineResult], None] | None = None,
+    hashes: Mapping[Path, str] | None = None,
 ) -> list[PipelineResult]:
-    """Ingest the given inbox files (all waiting files when None), each in its own run."""
+    """Ingest the given inbox files (all waiting files when None), each in its own run.
+
+    `hashes` gives the sha256 of files whose bytes this process wrote itself (`stage_into_inbox`): they are not
+    hashed again."""
     results = []
     for path in list_inbox_files(settings.inbox_dir) if paths is None else paths:
-        result = ingest_file(con, settings, catalog, path, trigger=trigger, overrides=overrides)
+        sha256 = hashes.get(path) if hashes else None
+        result = ingest_file(con, settings, catalog, path, trigger=trigger, overrides=overrides, sha256=sha256)
         results.append(result)
         if on_result:
             on_result(result)
@@ -296,18 +301,21 @@ def ingest_file(
     *,
     trigger: str = "manual",
     overrides: IngestOverrides = IngestOverrides(),
+    sha256: str | None = None,
 ) -> PipelineResult:
-    """Route, extract, validate and load one inbox file, or refuse it whole; never raises for a bad file."""
+    """Route, extract, validate and load one inbox file, or refuse it whole; never raises for a bad file.
+
+    `sha256`, when given, is the hash of the file's bytes as this process wrote them (see `ingest_inbox`)."""
     run = _InboxRun(con, settings, path, start_run(con, INBOX_PIPELINE, trigger))
     try:
-        return _ingest(run, catalog, overrides)
+        return _ingest(run, catalog, overrides, sha256)
     except InputRefused as exc:
         return run.refuse([Problem("refused", str(exc), "")])
     except Exception as exc:  # noqa: BLE001 - recorded as a failed run; the file stays in the inbox for next time
         return dataclasses.replace(record_failure(con, run.spec(), run.run_id, exc), subject=path.name)
 
 
-def _ingest(run: _InboxRun, catalog: Catalog, overrides: IngestOverrides) -> PipelineResult:
+def _ingest(run: _InboxRun, catalog: Catalog, overrides: IngestOverrides, known_sha256: str | None) -> PipelineResult:
     # Load inputs.
     where = location_problem(run.path, run.settings.inbox_dir)
     if where is not None:
@@ -327,7 +335,7 @@ def _ingest(run: _InboxRun, catalog: Catalog, overrides: IngestOverrides) -> Pip
     if refused is not None:
         return run.refuse([Problem(*refused, payload="")])
     content = run.path.read_bytes()
-    run.sha256 = sha256 = sha256_hex(content)
+    run.sha256 = sha256 = known_sha256 or sha256_hex(content)
     sidecar = read_sidecar_mapping(run.path)
     meta = meta_from_mapping(sidecar, str(sidecar_path(run.path))).merged(
         {
@@ -555,12 +563,15 @@ def seen_before(con: duckdb.DuckDBPyConnection, sha256: str, meta_sha256: str) -
 LOADED_BEFORE_MAX_BYTES = 64 * 1024 * 1024
 
 
-def loaded_before(con: duckdb.DuckDBPyConnection, paths: list[Path]) -> bool:
+def loaded_before(con: duckdb.DuckDBPyConnection, paths: list[Path], known: Mapping[Path, str]) -> bool:
     """Whether the bytes of every one of these files were loaded before, so that none will be read (unless its
-    metadata changed: `seen_before` decides, file by file). False for a file it cannot read, or larger than
-    LOADED_BEFORE_MAX_BYTES."""
+    metadata changed: `seen_before` decides, file by file). A file's hash is taken from `known` (see
+    `stage_into_inbox`), else read. False for a file it cannot read, or larger than LOADED_BEFORE_MAX_BYTES."""
     hashes = set()
     for path in paths:
+        if path in known:
+            hashes.add(known[path])
+            continue
         try:
             if path.stat().st_size > LOADED_BEFORE_MAX_BYTES:
                 return False
@@ -637,25 +648,33 @@ def move_with_sidecar(path: Path, target: Path) -> None:
             os.rename(source, destination)
 
 
-def stage_into_inbox(path: Path, inbox_dir: Path) -> Path:
-    """Copy a file (and its sidecar) into the inbox under its own name, for `octracker ingest PATH`.
+def stage_into_inbox(path: Path, inbox_dir: Path) -> tuple[Path, str | None]:
+    """Copy a file (and its sidecar) into the inbox under its own name, for `octracker ingest PATH`; the path it
+    is read from, and the sha256 of the bytes written when this copied them through memory (a file of at most
+    LOADED_BEFORE_MAX_BYTES: hashed as it is copied, it is not read again to be hashed), else None.
 
     Only the base name is used, so nothing lands outside the inbox; a name already waiting gets a prefix.
     A file already directly in the inbox is used where it is.
     """
     inbox_dir.mkdir(parents=True, exist_ok=True)
     if path.parent.resolve() == inbox_dir.resolve() and not path.is_symlink():
-        return path
+        return path, None
     if not path.is_file():
         raise InputRefused(f"{path}: no such file")
     refuse_oversize(path)  # before copying a byte of it
     target = inbox_dir / path.name
     if target.exists() or target.is_symlink():
         target = inbox_dir / f"{utc_now():%Y%m%dT%H%M%S%f}-{path.name}"
+    sha256 = None
     for source, destination in ((sidecar_path(path), sidecar_path(target)), (path, target)):
         if source.exists():
             # Written under a hidden name, then renamed: a scheduler never sees half a file.
             partial = destination.with_name(f".{destination.name}.partial")
-            shutil.copyfile(source, partial)
+            if source == path and source.stat().st_size <= LOADED_BEFORE_MAX_BYTES:
+                content = source.read_bytes()
+                sha256 = sha256_hex(content)
+                partial.write_bytes(content)
+            else:
+                shutil.copyfile(source, partial)
             os.replace(partial, destination)
-    return target
+    return target, sha256

@@ -225,12 +225,23 @@ def ingest_files(
                 open_refresh(settings) as (con, catalog),
                 pipeline_lease(con, INBOX_PIPELINE, settings.lock_timeout_s),
             ):
-                if contract is None and not loaded_before(con, paths):
-                    contract = start_contract_warm_up(settings)
+                # Staged first: a file copied through memory is hashed as it is copied, once.
+                hashes: dict[Path, str] = {}
                 if stage:
-                    paths = [stage_into_inbox(p, settings.inbox_dir) for p in paths]
+                    staged = [stage_into_inbox(p, settings.inbox_dir) for p in paths]
+                    paths = [p for p, _ in staged]
+                    hashes = {p: sha256 for p, sha256 in staged if sha256 is not None}
+                if contract is None and not loaded_before(con, paths, hashes):
+                    contract = start_contract_warm_up(settings)
                 results += ingest_inbox(
-                    con, settings, catalog, trigger=trigger, paths=paths, overrides=overrides, on_result=on_result
+                    con,
+                    settings,
+                    catalog,
+                    trigger=trigger,
+                    paths=paths,
+                    overrides=overrides,
+                    on_result=on_result,
+                    hashes=hashes,
                 )
     finally:
         if contract is not None:
