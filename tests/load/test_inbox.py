@@ -145,6 +145,24 @@ def test_the_same_bytes_with_other_metadata_are_read_again(settings):
     assert again.status == "success" and again.counts.new == 128
 
 
+def test_a_publishers_file_given_again_is_known_by_the_kind_its_load_detected(settings):
+    """A file with no sidecar is detected (Eurostat's SDMX-CSV); given again, it is reported unchanged under the kind
+    its load recorded; under other metadata the same bytes are detected and read again."""
+    recorded = ROOT / "tests" / "cases" / "publishers" / "eurostat" / "sdg_04_20.csv"
+    [first] = ingest_files(settings, [recorded], stage=True)
+    [again] = ingest_files(settings, [recorded], stage=True)
+    assert (first.status, again.status) == ("success", "unchanged")
+    later = IngestOverrides(published=dt.date(2030, 1, 1))
+    [dated] = ingest_files(settings, [recorded], later, stage=True)
+    assert (dated.status, dated.counts.new, dated.counts.unchanged) == ("success", 0, first.counts.new)
+    sha = sha256_hex(recorded.read_bytes())
+    assert query(settings, "SELECT status, kind, sha256 FROM inbox_files ORDER BY received_at") == [
+        ("loaded", "sdmx_csv", sha),
+        ("unchanged", "sdmx_csv", sha),
+        ("loaded", "sdmx_csv", sha),
+    ]
+
+
 # Refusals -----------------------------------------------------------------------------------------------------
 
 
