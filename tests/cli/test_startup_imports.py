@@ -7,8 +7,10 @@ with DuckDB); these tests hold the cause, which does not depend on how busy the 
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
+import tomllib
 from types import SimpleNamespace
 
 import duckdb
@@ -139,3 +141,22 @@ def test_ingesting_a_file_the_warehouse_holds_already_loads_no_reader_or_table_l
     cells[value_at] = str(float(cells[value_at]) + 1).encode()
     edition.write_bytes(head + b"\r\n" + b",".join(cells) + b"\r\n")
     assert "pandera" in imported_modules(settings, *args, str(edition))
+
+
+def test_a_refresh_whose_inputs_did_not_change_loads_no_reader_or_table_library(tmp_path):
+    """A pipeline whose document, spec, contract and engine are as at its last load is recorded unchanged before
+    anything is read: the second refresh loads neither Polars, pyarrow nor Pandera. The first one does."""
+    project = tmp_path / "project"
+    for folder in ("schemas", "warehouse/migrations", "warehouse/views"):
+        shutil.copytree(REPO / folder, project / folder)
+    spec = REPO / "pipelines" / "oci_2021_belgium.toml"
+    (project / "pipelines").mkdir()
+    shutil.copy(spec, project / "pipelines")
+    document = spec.parent / tomllib.loads(spec.read_text(encoding="utf-8"))["document"]
+    (project / "pipelines" / "documents").mkdir()
+    for path in document.parent.glob(f"{document.name}*"):  # the document and its sidecar
+        shutil.copy(path, project / "pipelines" / "documents")
+    settings = SimpleNamespace(warehouse=tmp_path / "warehouse" / "octracker.duckdb")
+    args = ("--project", str(project), "--quiet", "refresh")
+    assert {"polars", "pyarrow", "pandera"} <= imported_modules(settings, *args)
+    assert sorted({"polars", "pyarrow", "pandera"} & imported_modules(settings, *args)) == []

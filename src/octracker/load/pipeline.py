@@ -67,9 +67,6 @@ def run_leased_pipeline(
         from octracker.load.feed_runs import run_feed_pipeline  # the HTTP client (httpx) only for a feed
 
         return run_feed_pipeline(con, spec, settings, catalog, trigger=trigger, prefetched=prefetched)
-    from octracker.load.loading import extract_and_load  # the readers, Polars and the checks: for a document read
-    from octracker.store.history import known_row_hashes
-
     run_id = start_run(con, spec.name, trigger)
     document = None
     try:
@@ -81,6 +78,10 @@ def run_leased_pipeline(
         last_input, last_rules = last_loaded_fingerprint(con, spec.name)
         if fingerprint == last_input:
             return record_unchanged(con, spec, run_id, fingerprint, rules)
+        # Read now, and only now: a pipeline whose inputs did not change loads no reader, Polars or checks.
+        from octracker.load.loading import extract_and_load
+        from octracker.store.history import known_row_hashes
+
         # Under the rules of the last load, a table row it read gives the same observation: not read again.
         known = known_row_hashes(con, spec.source_id) if rules == last_rules else None
         # Process data, save outputs.
