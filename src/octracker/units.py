@@ -124,7 +124,8 @@ class UnitBook:
             raise UnitMismatch(
                 f"{from_unit!r} cannot be converted to {to_unit!r}: they measure different things"
             ) from None
-        except (pint.errors.PintError, ValueError, AttributeError, TypeError):
+        except (pint.errors.PintError, ValueError, AttributeError, TypeError, AssertionError):
+            # pint's parser asserts on some punctuation (a unit of ";" alone) instead of raising its own error.
             raise UnitMismatch(
                 f"unit {from_unit!r} is not a unit octracker knows; list it among the aliases "
                 f"of {to_unit!r} in the catalog's [[unit]] table"

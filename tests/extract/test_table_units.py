@@ -56,6 +56,13 @@ def test_a_unit_of_another_kind_is_refused_naming_the_line(tmp_path, catalog):
     )
 
 
+def test_a_unit_pints_parser_cannot_take_is_refused_naming_the_line(tmp_path, catalog):
+    # Found by the long-table fuzz test: pint's parser fails an assertion on a unit of punctuation alone.
+    extract = read(tmp_path, "oci.criminal_markets,BE,1990,1,;\n", catalog)
+    assert [(p.check, p.line_no) for p in extract.problems] == [("unit_mismatch", 2)]
+    assert "unit ';' is not the catalog unit 'score' of oci.criminal_markets" in extract.problems[0].message
+
+
 def test_a_converted_value_is_checked_against_the_catalog_range_in_its_unit(tmp_path, catalog):
     # 10,000 t is the catalog's maximum: 9,000,000 kg is within it, 20,000,000 kg is not.
     ok = read(tmp_path, "cocaine_seized_tonnes,BEANR,2019,9000000,kg\n", catalog)
