@@ -287,9 +287,11 @@ def test_the_stages_run_under_a_memory_bound_of_their_own_and_the_writer_then_ha
 
     monkeypatch.setattr(loading, "write_transaction", noting_stages)
     monkeypatch.setattr(loading, "first_load_done", noting("final", loading.first_load_done))
+    monkeypatch.setattr(warehouse, "publish", noting("after", warehouse.publish))
     drop_parquet(settings, tmp_path, table())
     [result] = refresh(settings, ["inbox"])
     assert result.status == "success", result.error
     # Every stage, the first and those after DuckDB was made to drop the blocks of the ones before.
     assert stages == [as_duckdb_says(staging.STAGED_MEMORY_LIMIT)] * 4
-    assert seen == {"final": as_duckdb_says(warehouse.WRITER_MEMORY_LIMIT)}
+    assert seen["final"] == as_duckdb_says(staging.STAGED_MEMORY_LIMIT)
+    assert seen["after"] == as_duckdb_says(warehouse.WRITER_MEMORY_LIMIT)

@@ -223,7 +223,7 @@ def load_in_batches(
             try:
                 with bounded_memory(con, writer_limit=WRITER_MEMORY_LIMIT):
                     rows = insert_rows()
-                counts = _write_run(con, spec, run_id, document, lambda: finish(rows), also=also)
+                    counts = _write_run(con, spec, run_id, document, lambda: finish(rows), also=also)
             except BaseException:
                 # Readers never saw the stages; the next writer to start removes them should this fail too.
                 with contextlib.suppress(Exception):
