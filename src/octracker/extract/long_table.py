@@ -229,21 +229,19 @@ class _KeyHashes:
     """The key hashes of a table's batches, written to a file per bucket of their low bits, to tell at the end
     whether any key repeats: the check then holds one bucket's hashes at a time. Kept in memory, the hashes grew with
     the table (8 bytes a row: 229 MiB more at the end of a 30M-row load); a hash set of all of them, twice that.
-    The files are in a temporary folder, removed when the check ends (its `with` block), however it ends."""
+    The files are anonymous temporary files (no name in any folder): closed by the `with` block, or by the system
+    when the process ends, a killed load's included, nothing of them is left."""
 
     BUCKETS = 64
 
     def __enter__(self) -> _KeyHashes:
-        self._folder = tempfile.TemporaryDirectory(prefix="octracker-keys-")
-        self._paths = [Path(self._folder.name) / str(bucket) for bucket in range(self.BUCKETS)]
         # Unbuffered: a batch writes each bucket's hashes at once, a few kilobytes or more.
-        self._files = [open(path, "wb", buffering=0) for path in self._paths]  # noqa: SIM115 - closed by __exit__
+        self._files = [tempfile.TemporaryFile(prefix="octracker-keys-", buffering=0) for _ in range(self.BUCKETS)]
         return self
 
     def __exit__(self, *exc: object) -> None:
         for file in self._files:
             file.close()
-        self._folder.cleanup()
 
     def add(self, hashes: pl.Series) -> None:
         frame = hashes.rename("key_hash").to_frame().with_columns(_bucket=pl.col("key_hash") % self.BUCKETS)
@@ -257,9 +255,8 @@ class _KeyHashes:
         import pyarrow as pa
 
         for file in self._files:
-            file.close()
-        for path in self._paths:
-            data = pa.py_buffer(path.read_bytes())
+            file.seek(0)
+            data = pa.py_buffer(file.read())
             hashes = pa.Array.from_buffers(pa.uint64(), len(data) // 8, [None, data])
             if not unique_hashes(pl.Series(hashes)):
                 return False
