@@ -7,6 +7,7 @@ import datetime as dt
 import errno
 import fcntl
 import hashlib
+import itertools
 import json
 import logging
 import os
@@ -40,12 +41,15 @@ log = logging.getLogger("octracker.store.warehouse")
 #: rows about a fifth slower at the same file size (1M rows: 1.03 s against 0.80 s, 50 MB against 49 MB).
 #: Such a file opens in DuckDB 1.3 or newer. A file that exists keeps the format it was made in.
 FILE_STORAGE_VERSION = "v1.3.0"
-#: DuckDB memory the writer of a warehouse file may use (what it holds of the tables it writes, and the joins, sorts
-#: and windows of its checks); past it, DuckDB spills to WRITER_TEMP_SUFFIX beside the warehouse, removed when the
-#: writer closes. Without a limit DuckDB takes up to 80 % of the machine's memory: the alert findings of a first load
-#: of ten million neighbourhood counts took 16.9 GB before they were bounded.
+#: DuckDB memory a writer may use (what it holds of the tables it writes, and the joins, sorts and windows of its
+#: checks), a warehouse file's or a lake's; past it, DuckDB spills to a folder ending WRITER_TEMP_SUFFIX beside the
+#: warehouse (see `writer_config`), removed when the writer closes. Without a limit DuckDB takes up to 80 % of the
+#: machine's memory: the alert findings of a first load of ten million neighbourhood counts took 16.9 GB before they
+#: were bounded.
 WRITER_MEMORY_LIMIT = "4GB"
 WRITER_TEMP_SUFFIX = ".tmp"
+#: Numbers the lake writers of this process, for their spill folders (see `lake_writer_temp_directory`).
+_LAKE_WRITERS = itertools.count(1)
 
 #: In a migration, `/* file: SQL */` is SQL for a warehouse file in that format or newer only, and a comment
 #: elsewhere: a storage hint that DuckLake refuses (it keeps Parquet files: no compression per column) and an
@@ -144,7 +148,8 @@ def open_writer(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
     """
     lake = settings.lake
     if lake is not None and lake.catalog_kind == "postgres":
-        with open_shared_lake_writer(lake, settings.lock_timeout_s) as con:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        with open_shared_lake_writer(lake, settings.lock_timeout_s, config=writer_config(settings)) as con:
             yield con
         return
     where = str(settings.warehouse.resolve()) if lake is None else lake.describe()
@@ -155,21 +160,20 @@ def open_writer(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
 @contextlib.contextmanager
 def _open_one_writer(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
     lake = settings.lake
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    config = writer_config(settings)
     try:
         if lake is None:
-            settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
-            config: DuckConfig = {
-                "storage_compatibility_version": FILE_STORAGE_VERSION,
-                "memory_limit": WRITER_MEMORY_LIMIT,
-                "temp_directory": str(writer_temp_directory(settings.warehouse)),
-            }
+            config["storage_compatibility_version"] = FILE_STORAGE_VERSION
             con = connect_waiting(
                 lambda: duckdb.connect(str(settings.warehouse), config=config),
                 str(settings.warehouse),
                 settings.lock_timeout_s,
             )
         else:
-            con = connect_waiting(lambda: connect_lake(lake, read_only=False), lake.describe(), settings.lock_timeout_s)
+            con = connect_waiting(
+                lambda: connect_lake(lake, read_only=False, config=config), lake.describe(), settings.lock_timeout_s
+            )
     except duckdb.Error as exc:
         if lake is not None:
             raise OctrackerError(describe_attach_error(lake, exc)) from None
@@ -181,9 +185,24 @@ def _open_one_writer(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
         con.close()
 
 
+def writer_config(settings: Settings) -> DuckConfig:
+    """A writer's memory bound (WRITER_MEMORY_LIMIT) and the folder it spills to past it."""
+    spill = writer_temp_directory(settings.warehouse) if settings.lake is None else lake_writer_temp_directory(settings)
+    return {"memory_limit": WRITER_MEMORY_LIMIT, "temp_directory": str(spill)}
+
+
 def writer_temp_directory(warehouse: Path) -> Path:
     """Where the writer of `warehouse` spills what exceeds WRITER_MEMORY_LIMIT (DuckDB's own default place, named)."""
     return warehouse.with_name(warehouse.name + WRITER_TEMP_SUFFIX)
+
+
+def lake_writer_temp_directory(settings: Settings) -> Path:
+    """Where a lake's writer spills what exceeds WRITER_MEMORY_LIMIT: a folder of its own beside the lake's run-time
+    files, named after its process and its number there. A lake's writer is a DuckDB in memory, whose own default is
+    `.tmp` in the current folder; writers of a lake in PostgreSQL run side by side (processes, threads), and a DuckDB
+    that closes deletes the spill files of any other sharing its folder."""
+    name = f"{settings.warehouse.name}.{os.getpid()}-{next(_LAKE_WRITERS)}{WRITER_TEMP_SUFFIX}"
+    return settings.data_dir / name
 
 
 def project_catalog(settings: Settings) -> Catalog:

@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 import duckdb
 
 from octracker.errors import OctrackerError, WarehouseBusy
-from octracker.store.lake import LAKE_EXTRA, LakeTarget, connect_lake, describe_attach_error, redact
+from octracker.store.lake import LAKE_EXTRA, DuckConfig, LakeTarget, connect_lake, describe_attach_error, redact
 
 log = logging.getLogger("octracker.store.writers")
 
@@ -122,8 +122,11 @@ class Coordinator:
 
 
 @contextlib.contextmanager
-def open_shared_lake_writer(target: LakeTarget, lock_timeout_s: float) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A writer connection to a lake in PostgreSQL that other processes write at the same time."""
+def open_shared_lake_writer(
+    target: LakeTarget, lock_timeout_s: float, *, config: DuckConfig | None = None
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A writer connection to a lake in PostgreSQL that other processes write at the same time, with DuckDB's
+    settings `config` (see `connect_lake`)."""
     coordinator = Coordinator(target, lock_timeout_s)
     try:
         # Attaching creates the lake when it does not exist yet: two processes creating it at once collide.
@@ -133,7 +136,7 @@ def open_shared_lake_writer(target: LakeTarget, lock_timeout_s: float) -> Iterat
                 f"for over {lock_timeout_s:.0f} s; try again later"
             )
         try:
-            con = connect_lake(target, read_only=False)
+            con = connect_lake(target, read_only=False, config=config)
         except duckdb.Error as exc:
             raise OctrackerError(describe_attach_error(target, exc)) from None
         finally:
