@@ -6,6 +6,7 @@ from its 2023 row), as Parquet, so that it spans several batches of four rows.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -254,11 +255,17 @@ def test_stages_a_failed_load_could_not_remove_are_removed_before_the_copy_is_pu
     def disk_fails(con, source_ids):
         raise duckdb.IOException("could not write: No space left on device")
 
+    def removal_fails(con):
+        raise duckdb.IOException("could not read: Input/output error")
+
     monkeypatch.setattr(loading, "first_load_done", disk_fails)
-    monkeypatch.setattr(loading, "discard_staged", lambda con: 0)  # the removal after the failure does nothing
+    monkeypatch.setattr(loading, "discard_staged", removal_fails)  # the removal after the failure fails too
     drop_parquet(settings, tmp_path, table())
     [result] = refresh(settings, ["inbox"])
     assert stages_committed(caplog) == 4 and result.status == "failed"
+    assert "No space left on device" in result.error  # the load's own error, not the removal's
+    [warning] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert "could not be removed now (could not read: Input/output error)" in warning
     assert written(settings) == []
     assert left_in_the_file(settings) == (0, 0)
 
@@ -266,11 +273,6 @@ def test_stages_a_failed_load_could_not_remove_are_removed_before_the_copy_is_pu
 def test_the_stages_run_under_a_memory_bound_of_their_own_and_the_writer_then_has_its_own_again(
     settings, tmp_path, batches_of_four, stage_per_batch, monkeypatch
 ):
-    def as_duckdb_says(limit: str) -> str:
-        with duckdb.connect() as con:
-            con.execute("SET memory_limit = ?", [limit])
-            return con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
-
     seen: dict[str, str] = {}
 
     def noting(name, real):
@@ -298,3 +300,52 @@ def test_the_stages_run_under_a_memory_bound_of_their_own_and_the_writer_then_ha
     assert stages == [as_duckdb_says(staging.STAGED_MEMORY_LIMIT)] * 4
     assert seen["final"] == as_duckdb_says(staging.STAGED_MEMORY_LIMIT)
     assert seen["after"] == as_duckdb_says(warehouse.WRITER_MEMORY_LIMIT)
+
+
+class RefusingConnection:
+    """A writer's connection whose DuckDB refuses to set the memory limit to `refused`, with `error`."""
+
+    def __init__(self, refused: str, error: duckdb.Error) -> None:
+        self.con = duckdb.connect(config={"memory_limit": warehouse.WRITER_MEMORY_LIMIT})
+        self.refused, self.error = refused, error
+
+    def execute(self, sql: str, params: list | None = None):
+        if sql.startswith("SET memory_limit") and params == [self.refused]:
+            raise self.error
+        return self.con.execute(sql, params)
+
+    def limit(self) -> str:
+        return self.con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+
+
+def as_duckdb_says(limit: str) -> str:
+    with duckdb.connect() as con:
+        con.execute("SET memory_limit = ?", [limit])
+        return con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+
+
+@pytest.mark.parametrize("load_fails", [False, True])
+def test_a_writer_limit_duckdb_refuses_back_after_the_stages_is_said_and_the_lower_bound_kept(caplog, load_fails):
+    con = RefusingConnection(warehouse.WRITER_MEMORY_LIMIT, duckdb.InterruptException("INTERRUPT Error: Interrupted!"))
+    with pytest.raises(ValueError) if load_fails else contextlib.nullcontext():
+        with staging.bounded_memory(con, writer_limit=warehouse.WRITER_MEMORY_LIMIT):
+            if load_fails:
+                raise ValueError("the load's own error")
+    # Lower than the writer's: safe for memory, and the load stands (committed, or failed with its own error).
+    assert con.limit() == as_duckdb_says(staging.STAGED_MEMORY_LIMIT)
+    [warning] = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert warning.getMessage().startswith(
+        f"DuckDB's memory limit could not be set back to {warehouse.WRITER_MEMORY_LIMIT} after a load in stages "
+        "(INTERRUPT Error: Interrupted!): this write goes on under the load's 512MB"
+    )
+
+
+def test_blocks_duckdb_cannot_drop_after_a_stage_are_kept_and_any_other_error_stops_the_load(caplog):
+    caplog.set_level(logging.DEBUG, logger=staging.log.name)
+    full = RefusingConnection(staging.DROP_BLOCKS_LIMIT, duckdb.OutOfMemoryException("could not free up enough"))
+    staging.drop_written_blocks(full)
+    assert full.limit() == as_duckdb_says(staging.STAGED_MEMORY_LIMIT)
+    assert "cannot go down to 64MB (could not free up enough)" in caplog.text
+    broken = RefusingConnection(staging.DROP_BLOCKS_LIMIT, duckdb.ConnectionException("Connection already closed!"))
+    with pytest.raises(duckdb.ConnectionException):
+        staging.drop_written_blocks(broken)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Callable, Iterator
 
@@ -225,9 +224,17 @@ def load_in_batches(
                     rows = insert_rows()
                     counts = _write_run(con, spec, run_id, document, lambda: finish(rows), also=also)
             except BaseException:
-                # Readers never saw the stages; the next writer to start removes them should this fail too.
-                with contextlib.suppress(Exception):
+                # Readers never saw the stages; should this fail too, they are removed before this writer
+                # publishes, or by the next writer to start.
+                try:
                     discard_staged(con)
+                except Exception as exc:  # the load's own error is the one raised, below
+                    log.warning(
+                        "%s: the rows its failed load wrote in stages could not be removed now (%s); they are removed "
+                        "before this write publishes, or when the next write starts, and no reader sees them",
+                        spec.name,
+                        str(exc).strip(),
+                    )
                 raise
     except _BatchRefused:
         return None

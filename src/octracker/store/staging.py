@@ -44,10 +44,12 @@ def drop_written_blocks(con: duckdb.DuckDBPyConnection) -> None:
     """After a stage commits: let DuckDB drop the blocks it keeps of the rows written so far, which are in the file
     and which no later stage reads. Under STAGED_MEMORY_LIMIT DuckDB keeps them until it needs the room, so its memory
     grew with the table up to that limit (0.2 GiB after 10M rows, 0.4 GiB after 30M); a limit lowered for a moment
-    drops them, and the next stage starts from its own working memory. Nothing is lost if DuckDB cannot go as low:
-    the limit is set back either way."""
-    with contextlib.suppress(duckdb.Error):
+    drops them, and the next stage starts from its own working memory. Nothing is lost if DuckDB cannot go as low
+    (it says it is out of memory): the limit is set back either way. Any other error stops the load."""
+    try:
         con.execute("SET memory_limit = ?", [DROP_BLOCKS_LIMIT])
+    except duckdb.OutOfMemoryException as exc:
+        log.debug("DuckDB kept the blocks written so far: it cannot go down to %s (%s)", DROP_BLOCKS_LIMIT, exc)
     con.execute("SET memory_limit = ?", [STAGED_MEMORY_LIMIT])
 
 
@@ -58,13 +60,25 @@ def bounded_memory(con: duckdb.DuckDBPyConnection, *, writer_limit: str) -> Iter
     next. The final transaction reads the rows the stages wrote (the series loaded, the stored findings' full
     recompute), and under the writer's limit DuckDB kept every block it read: the benchmark's 30M-row load peaked
     there, at 1,073 MiB against 922-957 MiB under this bound. What the findings need beyond it spills beside the
-    warehouse: a 3M-row CBS-like table's load peaked at 1.0-1.3 GiB instead of 2.9 GiB, for 12-19 % more CPU."""
+    warehouse: a 3M-row CBS-like table's load peaked at 1.0-1.3 GiB instead of 2.9 GiB, for 12-19 % more CPU.
+
+    Should DuckDB refuse the writer's limit back, the load stands (committed, or failed with its own error) and the
+    writer keeps the lower bound until it closes, which is safe for memory but may spill more: a warning says so."""
     con.execute("SET memory_limit = ?", [STAGED_MEMORY_LIMIT])
     try:
         yield
     finally:
-        with contextlib.suppress(duckdb.Error):
+        try:
             con.execute("SET memory_limit = ?", [writer_limit])
+        except duckdb.Error as exc:
+            log.warning(
+                "DuckDB's memory limit could not be set back to %s after a load in stages (%s): this write goes on "
+                "under the load's %s, so it may spill more and take longer; the next write opens with %s again",
+                writer_limit,
+                str(exc).strip(),
+                STAGED_MEMORY_LIMIT,
+                writer_limit,
+            )
 
 
 def start_staging(
