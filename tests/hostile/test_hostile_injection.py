@@ -235,6 +235,10 @@ REVIEWED = {
         "indicator_ids",
         # the hashes a re-read table was told about: fixed temp tables
         "told",
+        # a few rows handed to DuckDB (handed_to_duckdb): a fixed temp table's name, its stream's, Arrow column names
+        # of history columns
+        "name",
+        "stream",
     },
     # The operator's own lake settings, as escaped literals (sql_literal) or fixed aliases and options.
     "store/lake.py": {

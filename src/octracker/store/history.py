@@ -185,6 +185,38 @@ def with_per_load(con: duckdb.DuckDBPyConnection, rows: str, values: Mapping[str
         yield f"(SELECT * FROM {rows} CROSS JOIN _per_load)"
 
 
+@contextlib.contextmanager
+def handed_to_duckdb(
+    con: duckdb.DuckDBPyConnection, name: str, table: pa.Table, *, copied_up_to: int
+) -> Iterator[None]:
+    """`table`, of columns of the history, readable as `name` in DuckDB for the block.
+
+    Up to `copied_up_to` rows it is copied, through the Arrow C stream interface, into a temporary table of the
+    history's column types: DuckDB imports pyarrow's dataset module (0.15-0.3 s) the first time it is handed a pyarrow
+    object, which a few corrections to a large table need not pay, and a stream is read once. A larger table is
+    registered, read in place and in parallel (see `in_row_groups`).
+    """
+    if table.num_rows > copied_up_to:
+        con.register(name, table)
+
+        def unregister() -> None:
+            con.unregister(name)
+
+        with _scratch(con, also=unregister):
+            yield
+        return
+    columns = ", ".join(table.column_names)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT {columns} FROM observation_history LIMIT 0")
+    with _scratch(con, name):
+        stream = f"{name}_stream"
+        con.register(stream, table.__arrow_c_stream__())
+        try:
+            con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM {stream}")
+        finally:
+            con.unregister(stream)
+        yield
+
+
 def current_row_hashes(con: duckdb.DuckDBPyConnection, source_id: str) -> pl.Series:
     """The row hashes of the source's current versions (those read from table rows)."""
     return (
@@ -211,8 +243,7 @@ def known_row_hashes(con: duckdb.DuckDBPyConnection, source_id: str) -> KnownRow
         if hashes.len() > LOOKUP_ROWS:
             return current_row_hashes(con, source_id).rename(ALL_CURRENT)
         asked = hashes.rename("row_hash").to_frame().to_arrow()
-        con.register("_asked_row_hashes", asked)
-        try:
+        with handed_to_duckdb(con, "_asked_row_hashes", asked, copied_up_to=LOOKUP_ROWS):
             return (
                 con.execute(
                     "SELECT h.row_hash FROM observation_history AS h SEMI JOIN _asked_row_hashes AS a USING (row_hash) "
@@ -222,8 +253,6 @@ def known_row_hashes(con: duckdb.DuckDBPyConnection, source_id: str) -> KnownRow
                 .pl()
                 .get_column("row_hash")
             )
-        finally:
-            con.unregister("_asked_row_hashes")
 
     return held
 
@@ -306,15 +335,19 @@ def _load_stated(
         insert_first_versions(con, iter([Extract(frame, constant=per_load)]), pipeline=pipeline, run_id=run_id, now=now)
         first_load_done(con, source_ids)
         return LoadCounts(new=frame.height)
-    con.register("_incoming", in_row_groups(loaded_columns(frame, [c for c in LOADED_COLUMNS if c not in per_load])))
+    rows = in_row_groups(loaded_columns(frame, [c for c in LOADED_COLUMNS if c not in per_load]))
 
-    registered = ["_incoming"]
+    registered: list[str] = []
 
     def unregister() -> None:
         for name in registered:
             con.unregister(name)
 
-    with _scratch(con, "_changes", "_live", also=unregister), with_per_load(con, "_incoming", per_load) as incoming:
+    with (
+        handed_to_duckdb(con, "_incoming", rows, copied_up_to=KEYED_COMPARISON_ROWS),
+        _scratch(con, "_changes", "_live", also=unregister),
+        with_per_load(con, "_incoming", per_load) as incoming,
+    ):
         if restated is None or restated.is_empty():
             return _apply_changes(
                 con,
