@@ -1,3 +1,3 @@
-from octracker.cli import main
+from octracker.cli import run
 
-main()
+run()

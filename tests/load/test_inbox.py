@@ -315,6 +315,21 @@ def test_ingest_exits_2_when_a_file_is_refused(settings, tmp_path):
     assert kind.returncode == 2 and "which index edition is this?" in kind.stderr
 
 
+def test_an_ingest_process_ends_with_its_files_closed_and_nothing_left_behind(settings):
+    """The command's process ends without Python's last garbage collection (`octracker.cli.run`): whatever it
+    wrote is complete when it exits, the writer's file closed (no write-ahead log beside it) and holding what the
+    published copy holds, and no half-made copy or work file is left."""
+    table = ROOT / "tests" / "cases" / "publishers" / "eurostat" / "sdg_04_20.csv"
+    done = run_octracker(settings, "--quiet", "ingest", str(table))
+    assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+    folder = settings.warehouse.parent
+    assert not list(folder.glob("*.wal")) and not list(folder.rglob(".*.tmp"))
+    count = "SELECT COUNT(*) FROM observation_history WHERE source_id = 'estat-sdg_04_20'"
+    assert read_rows(settings.warehouse, count) == read_rows(settings.published_path, count) != [(0,)]
+    again = run_octracker(settings, "ingest", str(table))
+    assert again.returncode == 0 and "unchanged" in again.stdout
+
+
 @pytest.mark.parametrize("flag", ["--edition", "--published"])
 def test_ingest_refuses_bad_flag_values(settings, tmp_path, flag):
     done = run_octracker(settings, "ingest", str(PROFILE_2023), flag, "last-year")
