@@ -2,6 +2,9 @@
 
 Every entry takes `(document, spec, catalog)` and returns an `Extract`; a pipeline spec names one with
 `extractor = "..."`, so a new source that reads like an existing one needs no engine change.
+
+Each extractor imports its reader when it runs: a publisher's file loads neither the profile and article parsers
+(their patterns are compiled as they are imported) nor the table readers.
 """
 
 from __future__ import annotations
@@ -13,11 +16,8 @@ from typing import Protocol
 from octracker.content.catalog import Catalog
 from octracker.content.documents import Document, text_fault
 from octracker.content.specs import PipelineSpec
-from octracker.extract.articles import extract_declared_figures
-from octracker.extract.oci_profile import extract_oci_profile
 from octracker.extract.publishers.canonical import publisher_extract
 from octracker.extract.publishers.kinds import PUBLISHER_KINDS, source_id_of
-from octracker.extract.tables import extract_long_table, extract_wide_index, long_table_batches
 from octracker.extracts import Extract, KnownRows, Problem, empty_observations
 
 ExtractorFn = Callable[[Document, PipelineSpec, Catalog], Extract]
@@ -69,6 +69,8 @@ def extract_index_profile(document: Document, spec: PipelineSpec, catalog: Catal
     # unless the spec or the sidecar says otherwise.
     previous = spec.params.get("previous_edition", spec.source.previous_edition or edition - 2)
     countries = spec.params.get("countries") or spec.source.countries
+    from octracker.extract.oci_profile import extract_oci_profile
+
     return extract_oci_profile(
         text,
         source_id=spec.source_id,
@@ -84,6 +86,8 @@ def extract_article_figures(document: Document, spec: PipelineSpec, catalog: Cat
     text = decode_text(document)
     if isinstance(text, Extract):
         return text
+    from octracker.extract.articles import extract_declared_figures
+
     return extract_declared_figures(
         text,
         figures=spec.params.get("figures", []),
@@ -103,6 +107,8 @@ def extract_long_observations(
     document: Document, spec: PipelineSpec, catalog: Catalog, *, known_rows: KnownRows | None = None
 ) -> Extract:
     """A long table (CSV or Parquet): one row per indicator, geo and period; rows in `known_rows` are skipped."""
+    from octracker.extract.tables import extract_long_table
+
     return extract_long_table(
         table_path(document, spec),
         source_id=spec.source_id,
@@ -115,7 +121,10 @@ def extract_long_observations(
 def long_observation_batches(
     document: Document, spec: PipelineSpec, catalog: Catalog
 ) -> Callable[[], Iterator[Extract]] | None:
-    """A large long table read in batches of rows (see `long_table_batches`); None: read it whole."""
+    """A large long table read in batches of rows (see `octracker.extract.tables.long_table_batches`); None: read it
+    whole."""
+    from octracker.extract.tables import long_table_batches
+
     return long_table_batches(
         table_path(document, spec), source_id=spec.source_id, catalog=catalog, document_sha256=document.sha256
     )
@@ -126,6 +135,8 @@ def extract_wide_index_table(document: Document, spec: PipelineSpec, catalog: Ca
     edition = spec.params.get("edition", spec.source.edition)
     if edition is None:
         return refused(NO_EDITION)
+    from octracker.extract.tables import extract_wide_index
+
     return extract_wide_index(table_path(document, spec), source_id=spec.source_id, edition=edition, catalog=catalog)
 
 
