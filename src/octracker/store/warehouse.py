@@ -220,11 +220,100 @@ def writer_session(
     Work that raises publishes nothing.
     """
     catalog = project_catalog(settings)
+    template = new_warehouse_template(settings)
+    copied = template is not None and copy_template(template, settings.warehouse)
     with open_writer(settings) as con:
-        prepare_warehouse(con, settings, catalog)
+        # Kept only by the process that made the warehouse: another writer may have made it (and loaded it) since.
+        made_here = template is not None and not copied and not holds_tables(con)
+        prepare_warehouse(con, settings, catalog, from_template=copied)
+        if made_here and template is not None:
+            keep_template(con, settings.warehouse, template)
         yield con, catalog
         if publish_after:
             publish(con, settings)
+
+
+#: Templates of new warehouses kept at most (each about 2 MB), the most recently used.
+TEMPLATES_KEPT = 8
+
+
+def template_cache() -> Path | None:
+    """Where templates of new warehouse files are kept: the user's cache folder (XDG_CACHE_HOME, else ~/.cache)."""
+    try:
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    except RuntimeError:  # no home folder to find
+        return None
+    return base / "octracker" / "warehouse-templates"
+
+
+def new_warehouse_template(settings: Settings) -> Path | None:
+    """The template a new warehouse file of these settings is a copy of (kept or yet to be); None for a lake or a
+    warehouse file that exists.
+
+    A new warehouse is made once by its migrations and views (0.1-0.2 s of DuckDB binding 20 views), then kept as
+    a template named by the sha256 of what made it: DuckDB's version, the file format, this module and every
+    migration and view file. The next new warehouse of the same schema is a copy of it, and takes the catalog,
+    the alert rules and places of its own project as any warehouse does.
+    """
+    warehouse = settings.warehouse
+    if settings.lake is not None or warehouse.exists() or Path(f"{warehouse}.wal").exists():
+        return None
+    cache = template_cache()
+    try:
+        files = [m[2] for m in list_migrations(settings.migrations_dir)] + view_files(settings.views_dir)
+        digest = hashlib.sha256(f"duckdb {duckdb.__version__} {FILE_STORAGE_VERSION}\n".encode())
+        digest.update(Path(__file__).read_bytes())
+        for path in files:
+            digest.update(f"{path.parent.name}/{path.name} {path.stat().st_size}\n".encode())
+            digest.update(path.read_bytes())
+    except (SpecError, OSError):
+        return None  # made without: the migrations or views say what is wrong with them as they apply
+    return None if cache is None else cache / f"{digest.hexdigest()}.duckdb"
+
+
+def copy_template(template: Path, warehouse: Path) -> bool:
+    """Make the new warehouse file a copy of `template`, if kept; False when there is none or a file came first
+    (another writer made the warehouse meanwhile: it is opened as it is)."""
+    if not template.is_file():
+        return False
+    tmp = warehouse.with_name(f".{warehouse.name}.{os.getpid()}.new")
+    try:
+        warehouse.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(template, tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.link(tmp, warehouse)  # only where no file is yet
+        os.utime(template)  # used: kept the longer (see `keep_template`)
+    except OSError:
+        return False
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+    return True
+
+
+def holds_tables(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the connection's database has any table yet (a new DuckDB file has none)."""
+    return bool(one_row(con, "SELECT COUNT(*) FROM duckdb_tables() WHERE database_name = current_database()")[0])
+
+
+def keep_template(con: duckdb.DuckDBPyConnection, warehouse: Path, template: Path) -> None:
+    """Keep the new warehouse, prepared and still empty, as the template of the next (see `new_warehouse_template`);
+    a template that cannot be written is done without."""
+    tmp = template.with_name(f".{template.name}.{os.getpid()}.tmp")
+    try:
+        con.execute("CHECKPOINT")
+        template.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(warehouse, tmp)
+        os.replace(tmp, template)  # whole or not at all: another process may be copying it
+        # A schema edited often leaves a template per version: the most recently used are kept.
+        kept = sorted(template.parent.glob("*.duckdb"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in kept[TEMPLATES_KEPT:]:
+            old.unlink(missing_ok=True)
+    except (OSError, duckdb.Error) as exc:
+        log.debug("%s: no template kept for new warehouses: %s", template, exc)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
 
 
 def open_reader(target: Path | LakeTarget) -> duckdb.DuckDBPyConnection:
@@ -468,9 +557,13 @@ def sync_alert_places(con: duckdb.DuckDBPyConnection, places: tuple[str, ...]) -
     write_transaction(con, replace, what="alert places")
 
 
-def prepare_warehouse(con: duckdb.DuckDBPyConnection, settings: Settings, catalog: Catalog) -> None:
+def prepare_warehouse(
+    con: duckdb.DuckDBPyConnection, settings: Settings, catalog: Catalog, *, from_template: bool = False
+) -> None:
     """Bring a writer connection up to date: migrations, then in one transaction catalog, alert rules, alert places
-    and views (re-created when changed), with the alert findings stored again when any of them changed."""
+    and views (re-created when changed), with the alert findings stored again when any of them changed.
+
+    A warehouse just copied `from_template` dates its migrations and views from now, when it was made."""
     apply_migrations(con, settings.migrations_dir)
     if settings.lake is None:
         # Before anything reads the history: the rows of a load in stages that a dead process left (a lake is
@@ -480,6 +573,10 @@ def prepare_warehouse(con: duckdb.DuckDBPyConnection, settings: Settings, catalo
     rules, places = load_alert_rules(rules_file), load_alert_places(rules_file)
 
     def sync() -> None:
+        if from_template:
+            now = utc_now()
+            con.execute("UPDATE schema_migrations SET applied_at = ?", [now])
+            con.execute("UPDATE applied_views SET applied_at = ?", [now])
         sync_indicators(con, catalog)
         sync_alert_rules(con, rules)
         sync_alert_places(con, places)
