@@ -142,7 +142,7 @@ def test_versions_without_a_row_hash_learn_it_on_the_next_read_and_are_restated_
     refresh(settings, [PIPELINE])
     # As a warehouse loaded before row hashes were kept (or by another engine version): no hash to match.
     with open_writer(settings) as con:
-        con.execute("UPDATE observation_history SET row_hash = NULL")
+        con.execute("UPDATE observation_versions SET row_hash = NULL")
     before = current(settings)
 
     # The same rows in other bytes (a trailing newline): read in full, nothing revised, every hash learnt.

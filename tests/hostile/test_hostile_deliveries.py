@@ -46,7 +46,7 @@ class SimulatedClock:
 
 @pytest.fixture
 def settings(loaded):
-    edit_warehouse(loaded.warehouse, f"DELETE FROM observation_history WHERE indicator_id NOT IN {KEPT}")
+    edit_warehouse(loaded.warehouse, f"DELETE FROM observation_versions WHERE indicator_id NOT IN {KEPT}")
     return loaded
 
 

@@ -239,7 +239,16 @@ REVIEWED = {
         # of history columns
         "name",
         "stream",
+        # the stored versions joined with their loads, the columns a version stores, a load's citation of a row:
+        # module constants; evidence: the word `evidence` or NULL
+        "VERSIONS",
+        "CITATION",
+        "stored",
+        "evidence",
+        "', '.join(STORED_COLUMNS)",
+        "', '.join((f'r.{c}' for c in STORED_COLUMNS))",
     },
+    "store/staging.py": {"staged"},  # the fixed query of the loads of staged runs
     # The operator's own lake settings, as escaped literals (sql_literal) or fixed aliases and options.
     "store/lake.py": {
         "', '.join(options)",

@@ -162,7 +162,7 @@ def test_a_frame_in_many_chunks_is_stored_in_full_row_groups(con):
     )
     assert counts.new == many.height == 370_371
     row_groups = con.execute(
-        "SELECT COUNT(DISTINCT row_group_id) FROM pragma_storage_info('observation_history')"
+        "SELECT COUNT(DISTINCT row_group_id) FROM pragma_storage_info('observation_versions')"
     ).fetchone()[0]
     # Four full row groups hold them; chunk by chunk they would take six, part-filled, and the first checkpoint
     # after any update would rewrite the table to merge them (ten million rows: about ten seconds).

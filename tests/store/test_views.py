@@ -22,6 +22,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from history_rows import insert_history
 from octracker.content.alert_rules import load_alert_rules
 from octracker.content.catalog import Catalog, Indicator
 from octracker.store.findings import series_changed, source_changed, store_alert_findings
@@ -85,9 +86,7 @@ def insert_observation(con: duckdb.DuckDBPyConnection, row: dict, catalog: Catal
     }
     values = {**defaults, **row}
     columns = ", ".join(values)
-    con.execute(
-        f"INSERT INTO observation_history ({columns}) VALUES ({', '.join('?' * len(values))})", list(values.values())
-    )
+    insert_history(con, f"({columns}) VALUES ({', '.join('?' * len(values))})", list(values.values()))
 
 
 def build_warehouse(con: duckdb.DuckDBPyConnection, case: dict, catalog: Catalog, name: str) -> None:

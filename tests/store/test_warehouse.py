@@ -9,6 +9,7 @@ import duckdb
 import pytest
 
 from conftest import REPO, copy_project_content, on_backend
+from history_rows import insert_history
 from octracker.errors import OctrackerError
 from octracker.extract.validation import load_schema_module
 from octracker.load.pipeline import refresh
@@ -105,11 +106,12 @@ def test_a_table_macro_among_the_views_works_on_every_backend(tmp_path, settings
     with open_writer(settings) as con:
         apply_migrations(con, settings.migrations_dir)
         apply_views(con, views)
-        con.execute(
-            "INSERT INTO observation_history (indicator_id, geo, value, unit, qualifier, is_partial, "
+        insert_history(
+            con,
+            "(indicator_id, geo, value, unit, qualifier, is_partial, "
             "source_id, method, evidence, pipeline, run_id, valid_from, valid_to) VALUES "
             "('x', 'BE', 1, 'count', 'exact', false, 's', 'parsed', 'e', 'p', 'r1', '2026-01-01', '2026-02-01'), "
-            "('x', 'BE', 2, 'count', 'exact', false, 's', 'parsed', 'e', 'p', 'r2', '2026-02-01', NULL)"
+            "('x', 'BE', 2, 'count', 'exact', false, 's', 'parsed', 'e', 'p', 'r2', '2026-02-01', NULL)",
         )
         assert con.execute("SELECT value FROM known_at(TIMESTAMP '2026-01-15')").fetchall() == [(1.0,)]
         assert con.execute("SELECT value FROM known_at(TIMESTAMP '2026-03-01')").fetchall() == [(2.0,)]
@@ -154,7 +156,7 @@ def text_compressions(path, column: str = "evidence") -> set[str]:
         return {
             r[0]
             for r in con.execute(
-                "SELECT DISTINCT compression FROM pragma_storage_info('observation_history') "
+                "SELECT DISTINCT compression FROM pragma_storage_info('observation_versions') "
                 "WHERE column_name = ? AND segment_type = 'VARCHAR'",
                 [column],
             ).fetchall()
@@ -183,11 +185,12 @@ def test_a_new_warehouse_file_is_written_in_duckdb_13s_format_and_an_old_one_kee
     # The bundled profiles' few evidence texts are stored uncompressed in the old format whatever the column
     # asks; twenty thousand table rows' evidence shows what the column asks for there.
     con = duckdb.connect(str(old.warehouse))
-    con.execute(
-        "INSERT INTO observation_history (indicator_id, geo, value, unit, qualifier, is_partial, source_id, "
+    insert_history(
+        con,
+        "(indicator_id, geo, value, unit, qualifier, is_partial, source_id, "
         "method, evidence, pipeline, run_id, valid_from) SELECT 'shootings', 'BE-BRU', range, 'count', "
         "'exact', false, 's', 'parsed', 'statistics.csv row ' || range || ': shootings,BE-BRU,2024,' || "
-        "range || ',count', 'p', 'r', TIMESTAMP '2026-01-01' FROM range(20000)"
+        "range || ',count', 'p', 'r', TIMESTAMP '2026-01-01' FROM range(20000)",
     )
     con.execute("CHECKPOINT")
     con.close()

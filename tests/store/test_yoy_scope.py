@@ -94,7 +94,7 @@ def rows_of(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict]:
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(observations=warehouses())
 def test_the_checked_series_and_findings_agree_with_the_full_history(con, observations):
-    con.execute("DELETE FROM observation_history")
+    con.execute("DELETE FROM observation_versions")
     con.execute("DELETE FROM multi_source_periods")
     catalog = case_catalog()
     for row in observations:
@@ -130,7 +130,7 @@ def test_the_checked_series_and_findings_agree_with_the_full_history(con, observ
 def test_the_checks_read_the_followed_places_years_as_yoy_changes_has_them_and_the_latest_is_the_finding(con):
     """BE followed, NL not: the checks read BE's years only, each with its change as in yoy_changes (the year to
     date at its annualized pace), and BE's finding is its latest change; NL has changes but no finding."""
-    con.execute("DELETE FROM observation_history")
+    con.execute("DELETE FROM observation_versions")
     con.execute("DELETE FROM multi_source_periods")
     catalog = case_catalog()
     for geo in ("BE", "NL"):

@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import hashlib
 import itertools
+import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 
@@ -45,6 +47,18 @@ CANONICAL_COLUMNS = (
 LOADED_COLUMNS = (*CANONICAL_COLUMNS, "row_hash", "evidence_row")
 #: A period of a series: the natural key without the source.
 PERIOD_COLUMNS = KEY_COLUMNS[:4]
+#: Loaded columns a load holds once for all its versions, in `loads` (migration 0019), with the document its versions
+#: read by reference cite (their `evidence`, kept as the load's `citation`).
+LOAD_COLUMNS = ("source_id", "method")
+#: The loaded columns each stored version holds itself (its `evidence` apart: NULL when it is the load's citation).
+STORED_COLUMNS = tuple(c for c in LOADED_COLUMNS if c not in (*LOAD_COLUMNS, "evidence"))
+#: Every version with what its load holds, as `observation_history` shows it, and its row id in observation_versions
+#: (to close it or give it a new hash without a second join on its key).
+VERSIONS = (
+    "(SELECT v.* EXCLUDE (evidence, load_id), l.source_id, l.method, COALESCE(v.evidence, l.citation) AS evidence, "
+    "l.pipeline, l.run_id, l.valid_from, v.rowid AS _rowid "
+    "FROM observation_versions AS v JOIN loads AS l USING (load_id))"
+)
 
 #: DuckDB's rows per row group, and the chunk of rows handed to it at once: one row group (measured on 1M
 #: and 10M rows, chunks of one row group load fastest: 1M rows 1.1 s, against 2.4 s in chunks of eight).
@@ -330,7 +344,11 @@ def _load_stated(
 ) -> LoadCounts:
     current = _current(source_ids)
     per_load = per_load_values(frame, constant)
-    if not known_current and not holds_current(con, source_ids):
+    for column in LOAD_COLUMNS:
+        if column not in per_load and frame.height and frame[column].n_unique() == 1:
+            per_load[column] = frame[column][0]
+    first_load = all(isinstance(per_load.get(c), str) for c in LOAD_COLUMNS)
+    if first_load and not known_current and not holds_current(con, source_ids):
         # The sources' first load: a plain insert, as a first load read in parts (here in one part).
         insert_first_versions(con, iter([Extract(frame, constant=per_load)]), pipeline=pipeline, run_id=run_id, now=now)
         first_load_done(con, source_ids)
@@ -404,7 +422,7 @@ def holds_current(con: duckdb.DuckDBPyConnection, source_ids: list[str]) -> bool
 
 def _current(source_ids: list[str]) -> str:
     # `_rowid` finds a replaced version again without a second join on its key (see `_apply_changes`).
-    return f"SELECT *, rowid AS _rowid FROM observation_history WHERE valid_to IS NULL AND {_in_sources(source_ids)}"
+    return f"SELECT * FROM {VERSIONS} WHERE valid_to IS NULL AND {_in_sources(source_ids)}"
 
 
 def _in_sources(source_ids: list[str]) -> str:
@@ -448,7 +466,19 @@ def insert_first_versions(
         return 0
     # Only what the parts declare: a column null in the first part may not be in the next.
     constant = {c: v for c, v in first.constant.items() if c in LOADED_COLUMNS}
-    streamed = [c for c in LOADED_COLUMNS if c not in constant]
+    if not all(isinstance(constant.get(c), str) for c in LOAD_COLUMNS):
+        raise ValueError(
+            f"a first load in parts declares its {' and '.join(LOAD_COLUMNS)}; its parts declare {constant}"
+        )
+    # The load's own values go to `loads`, the other constant ones once per INSERT (see `with_per_load`).
+    source_id, method = (str(constant.pop(c)) for c in LOAD_COLUMNS)
+    citation = constant.pop("evidence", None)
+    if citation is not None and not isinstance(citation, str):
+        raise ValueError(f"a first load's citation is a text; its parts declare {citation!r}")
+    evidence = "evidence" if citation is None else "NULL"
+    streamed = [c for c in LOADED_COLUMNS if c not in constant and c not in LOAD_COLUMNS]
+    if citation is not None:
+        streamed.remove("evidence")
     schema = streamed_in_row_groups(loaded_columns(first.frame.slice(0, 0), streamed)).schema
     rows = 0
 
@@ -465,12 +495,19 @@ def insert_first_versions(
 
     remaining = itertools.chain([first], parts)
     with with_per_load(con, "parts_read", constant) as incoming:
-        insert = _insert_current(incoming)
+        insert = (
+            f"INSERT INTO observation_versions ({', '.join(STORED_COLUMNS)}, evidence, load_id, valid_to) "
+            f"SELECT {', '.join(STORED_COLUMNS)}, {evidence}, ?, NULL FROM {incoming}"
+        )
 
         def insert_read(parts_read: pa.RecordBatchReader) -> None:
+            # In each stage's transaction (listed once): a stage commits its rows with their load.
+            loaded = register_load(
+                con, pipeline=pipeline, run_id=run_id, source_id=source_id, method=method, citation=citation, now=now
+            )
             # A local name, found by DuckDB's replacement scan: a view registered inside the transaction would keep
             # what it read alive until the commit.
-            con.execute(insert, [pipeline, run_id, now])
+            con.execute(insert, [loaded])
 
         while (head := next(remaining, None)) is not None:
             group = itertools.chain([head], itertools.islice(remaining, PARTS_PER_INSERT - 1))
@@ -605,12 +642,7 @@ def _classify(
             source_ids,
         )
         incoming = "_matched"
-        join, versions, on, params = (
-            "LEFT JOIN",
-            "(SELECT *, rowid AS _rowid FROM observation_history)",
-            "h._rowid = i._match_rowid",
-            [],
-        )
+        join, versions, on, params = ("LEFT JOIN", VERSIONS, "h._rowid = i._match_rowid", [])
     else:
         # A full snapshot also finds current rows no longer stated (the outer side of the join): retractions.
         join = "FULL OUTER JOIN" if full_snapshot else "LEFT JOIN"
@@ -670,7 +702,7 @@ def _write_changes(
     if revised or restated or retracted:
         con.execute(
             """
-            UPDATE observation_history SET valid_to = ?
+            UPDATE observation_versions SET valid_to = ?
             WHERE rowid IN (SELECT _h__rowid FROM _changes WHERE change IN ('revised', 'restated', 'retracted'))
             """,
             [now],
@@ -678,7 +710,7 @@ def _write_changes(
     if counts.get("rehashed"):
         con.execute(
             """
-            UPDATE observation_history AS h SET row_hash = c.row_hash
+            UPDATE observation_versions AS h SET row_hash = c.row_hash
             FROM (SELECT _h__rowid, row_hash FROM _changes WHERE change = 'rehashed') AS c
             WHERE h.rowid = c._h__rowid
             """
@@ -704,20 +736,78 @@ def _write_changes(
     return LoadCounts(new=new, revised=revised, unchanged=incoming_rows - new - revised, retracted=retracted)
 
 
-def _insert_versions(
-    con: duckdb.DuckDBPyConnection, rows: str, *, pipeline: str, run_id: str, now: dt.datetime
-) -> None:
-    con.execute(_insert_current(rows), [pipeline, run_id, now])
+def load_id(run_id: str, source_id: str, method: str, citation: str | None, valid_from: dt.datetime) -> int:
+    """The id of the load of these values: a 63-bit number derived from them, so that writers need not agree on a
+    next number (two writers of a lake each read the same largest one)."""
+    key = json.dumps([run_id, source_id, method, citation, valid_from.isoformat()])
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big") >> 1
 
 
-def _insert_current(rows: str) -> str:
-    """The INSERT of `rows` (a relation of the loaded columns) as current versions, with three placeholders: the
-    pipeline, the run and when."""
-    columns = ", ".join(LOADED_COLUMNS)
-    return (
-        f"INSERT INTO observation_history ({columns}, pipeline, run_id, valid_from, valid_to) "
-        f"SELECT {columns}, ?, ?, ?, NULL FROM {rows}"
+def register_load(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    pipeline: str,
+    run_id: str,
+    source_id: str,
+    method: str,
+    citation: str | None,
+    now: dt.datetime,
+) -> int:
+    """The id of the run's load of these values, listed in `loads` unless it is already; in the writer's
+    transaction."""
+    loaded = load_id(run_id, source_id, method, citation, now)
+    con.execute(
+        "INSERT INTO loads (load_id, run_id, pipeline, source_id, method, citation, valid_from) "
+        "SELECT ?, ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM loads WHERE load_id = ?)",
+        [loaded, run_id, pipeline, source_id, method, citation, now, loaded],
     )
+    return loaded
+
+
+#: The citation of a loaded row (a relation `r` of the loaded columns): its evidence when it cites a table row by
+#: reference; the same for every row of such a load.
+CITATION = "CASE WHEN r.evidence_row IS NOT NULL THEN r.evidence END"
+
+
+def _insert_versions(
+    con: duckdb.DuckDBPyConnection,
+    rows: str,
+    *,
+    pipeline: str,
+    run_id: str,
+    now: dt.datetime,
+    valid_to: dt.datetime | None = None,
+) -> None:
+    """Insert `rows` (a relation of the loaded columns, read twice) as versions of the run's loads, valid from `now`
+    (to `valid_to`): one load per source, method and citation among them."""
+    written = con.execute(f"SELECT DISTINCT r.source_id, r.method, {CITATION} FROM {rows} AS r").fetchall()
+    ids = [
+        (
+            register_load(
+                con, pipeline=pipeline, run_id=run_id, source_id=source, method=method, citation=citation, now=now
+            ),
+            source,
+            method,
+            citation,
+        )
+        for source, method, citation in written
+    ]
+    if not ids:
+        return
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _written_loads "
+        "(load_id BIGINT, source_id VARCHAR, method VARCHAR, citation VARCHAR)"
+    )
+    with _scratch(con, "_written_loads"):
+        con.executemany("INSERT INTO _written_loads VALUES (?, ?, ?, ?)", ids)
+        stored = ", ".join(STORED_COLUMNS)
+        con.execute(
+            f"INSERT INTO observation_versions ({stored}, evidence, load_id, valid_to) "
+            f"SELECT {', '.join(f'r.{c}' for c in STORED_COLUMNS)}, NULLIF(r.evidence, l.citation), l.load_id, ? "
+            f"FROM {rows} AS r JOIN _written_loads AS l ON l.source_id = r.source_id AND l.method = r.method "
+            f"AND l.citation IS NOT DISTINCT FROM {CITATION}",
+            [valid_to],
+        )
 
 
 def record_superseded(
@@ -740,12 +830,11 @@ def record_superseded(
     claims = loaded_columns(frame)  # noqa: F841 - read by DuckDB's replacement scan
     con.execute("CREATE OR REPLACE TEMP TABLE _claims AS SELECT * FROM claims")
     closed = close_current(con, f"EXISTS (SELECT 1 FROM _claims AS c WHERE {_key_match('c', 'h')})", [], now)
-    columns = ", ".join(LOADED_COLUMNS)
     partition = ", ".join(KEY_COLUMNS)
     con.execute(
         f"""
-        INSERT INTO observation_history ({columns}, pipeline, run_id, valid_from, valid_to)
-        SELECT {columns}, ?, ?, ?, ? FROM _claims AS c
+        CREATE OR REPLACE TEMP TABLE _new_claims AS
+        SELECT * FROM _claims AS c
         WHERE NOT EXISTS (
             SELECT 1 FROM (
                 SELECT *, ROW_NUMBER() OVER (PARTITION BY {partition} ORDER BY valid_from DESC) AS newest
@@ -754,9 +843,10 @@ def record_superseded(
             ) AS h
             WHERE h.newest = 1 AND {_key_match("c", "h")} AND {_same_values("c", "h")}
         )
-        """,
-        [pipeline, run_id, now, now],
+        """
     )
+    with _scratch(con, "_new_claims"):
+        _insert_versions(con, "_new_claims", pipeline=pipeline, run_id=run_id, now=now, valid_to=now)
     con.execute("DROP TABLE _claims")
     return closed
 
@@ -772,7 +862,11 @@ def close_current(con: duckdb.DuckDBPyConnection, condition: str, params: list, 
         series_changed(
             con, f"SELECT indicator_id, geo, source_id FROM observation_history AS h WHERE {current}", params
         )
-        con.execute(f"UPDATE observation_history AS h SET valid_to = ? WHERE {current}", [now, *params])
+        con.execute(
+            f"UPDATE observation_versions SET valid_to = ? WHERE rowid IN (SELECT h._rowid FROM {VERSIONS} AS h "
+            f"WHERE {current})",
+            [now, *params],
+        )
         periods_lost(
             con, f"SELECT * FROM observation_history AS h WHERE h.valid_to = ? AND ({condition})", [now, *params]
         )

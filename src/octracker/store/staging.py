@@ -115,10 +115,10 @@ def discard_staged(con: duckdb.DuckDBPyConnection) -> int:
         return 0
 
     def delete() -> int:
-        deleted = scalar(
-            con, "SELECT COUNT(*) FROM observation_history WHERE run_id IN (SELECT run_id FROM staged_runs)"
-        )
-        con.execute("DELETE FROM observation_history WHERE run_id IN (SELECT run_id FROM staged_runs)")
+        staged = "SELECT load_id FROM loads WHERE run_id IN (SELECT run_id FROM staged_runs)"
+        deleted = scalar(con, f"SELECT COUNT(*) FROM observation_versions WHERE load_id IN ({staged})")
+        con.execute(f"DELETE FROM observation_versions WHERE load_id IN ({staged})")
+        con.execute("DELETE FROM loads WHERE run_id IN (SELECT run_id FROM staged_runs)")
         con.execute("DELETE FROM staged_runs")
         return deleted
 
