@@ -85,7 +85,7 @@ def run_reader(stop_file: str) -> None:
             con.execute("BEGIN TRANSACTION")  # one snapshot for all the checks
             tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
             views = {r[0] for r in con.execute("SELECT view_name FROM duckdb_views()").fetchall()}
-            if {"observation_history", "sources"} <= tables and "series" in views:
+            if {"observation_versions", "loads", "sources"} <= tables and {"observation_history", "series"} <= views:
                 for name, sql in SNAPSHOT_CHECKS.items():
                     rows = con.execute(sql).fetchall()
                     if rows:

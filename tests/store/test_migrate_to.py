@@ -71,7 +71,7 @@ def test_migrate_to_copies_every_table_and_the_lake_answers_every_view_as_the_fi
     result = runner.invoke(main, [*options, "migrate-to", target], env=env)
     assert result.exit_code == 0, result.output
     assert "NO" not in result.output
-    for table in ("observation_history", "quarantine", "runs", "schema_migrations", "sources"):
+    for table in ("loads", "observation_versions", "quarantine", "runs", "schema_migrations", "sources"):
         assert table in result.output
     assert "ATTACH 'ducklake:" in result.output and "(READ_ONLY" in result.output
 

@@ -3,8 +3,9 @@
 -- the document they cite) is kept once per load in `loads`, and each stored version holds the load's id. DuckDB pays
 -- for every stored text column per row also when it holds one value for the whole load (1.7-2.2 s of CPU per 10M
 -- rows each); a version stored these six values per row.
--- `observation_versions` holds the versions; `observation_history` is a view of the same name and columns as the
--- table it replaces, for analysts and for every other view. The writers write the two tables (octracker.history).
+-- `observation_versions` holds the versions; `observation_history` is now a view of the same name and columns as the
+-- table it replaces (warehouse/views/05_observation_history.sql), for analysts and for every other view. The writers
+-- write the two tables (octracker.store.history).
 -- A load is one (run, source, method, cited document): a run that loads several sources, or rows of several
 -- methods, writes several. `citation` is the evidence of a version read by reference (`evidence_row` set), and its
 -- own `evidence` is then NULL; every other version keeps its sentence or line in its own `evidence`.
@@ -61,11 +62,3 @@ JOIN loads AS l
  AND l.citation IS NOT DISTINCT FROM CASE WHEN h.evidence_row IS NOT NULL THEN h.evidence END;
 
 DROP TABLE observation_history;
-
--- observation_history: every version ever loaded, as before (the contract's columns, in the table's order).
-CREATE VIEW observation_history AS
-SELECT v.indicator_id, v.geo, v.period_start, v.period_end, v.year, v.value, v.unit, v.qualifier, v.is_partial,
-       v.as_of, l.source_id, l.method, COALESCE(v.evidence, l.citation) AS evidence, v.note, l.pipeline, l.run_id,
-       l.valid_from, v.valid_to, v.row_hash, v.flags, v.evidence_row
-FROM observation_versions AS v
-JOIN loads AS l USING (load_id);
