@@ -12,9 +12,9 @@ into DuckDB; it would take a change of what is stored.
 Steps, each into a DuckDB file of its own, made by the real migrations in the engine's storage format:
 
 - `bare`: the harness's bare load (`CREATE TABLE AS SELECT` of the file, then `CHECKPOINT`);
-- `first_load`: one `INSERT ... SELECT` of every history column as the engine fills it for this table
-  (periods parsed once per distinct value, each row's evidence line `<file> row N: <cells>`, its row hash),
-  then `CHECKPOINT`;
+- `first_load`: the load's row in `loads`, then one `INSERT ... SELECT` of every column of the stored versions as
+  the engine fills it for this table (periods parsed once per distinct value, each row's evidence line
+  `<file> row N: <cells>`, its row hash, the load's id), then `CHECKPOINT`;
 - `first_load_no_evidence`: the same with every evidence line empty, which shows what the evidence costs;
 - `revision`: the table with 10 % of its values revised, as a full snapshot, against the first load. Every
   row is hashed and compared with the current versions' hashes in one join. The versions no longer stated
@@ -76,7 +76,9 @@ def bare(table: Path, db: Path) -> float:
 
 
 def insert_history(rows: str, evidence: str, run_id: str, now: str) -> str:
-    """An INSERT of every history column the engine fills for a table row, for `rows` (cells, `h`, row number)."""
+    """The INSERTs of every history column the engine fills for a table row, for `rows` (cells, `h`, row number): the
+    load once in `loads` (its id: the run's number), then the versions with the load's id."""
+    load_id = int(run_id.removeprefix("run_"))
     columns = {
         "indicator_id": "r.indicator",
         "geo": "r.geo",
@@ -88,18 +90,16 @@ def insert_history(rows: str, evidence: str, run_id: str, now: str) -> str:
         "qualifier": "'exact'",
         "is_partial": "false",
         "as_of": "NULL",
-        "source_id": f"'{MONTHLY.source_id}'",
-        "method": "'parsed'",
         "evidence": evidence,
         "note": "NULL",
-        "pipeline": f"'{MONTHLY.pipeline}'",
-        "run_id": f"'{run_id}'",
-        "valid_from": f"TIMESTAMP '{now}'",
+        "load_id": str(load_id),
         "valid_to": "NULL",
         "row_hash": "r.h",
     }
     return (
-        f"INSERT INTO observation_history ({', '.join(columns)}) SELECT {', '.join(columns.values())} "
+        f"INSERT INTO loads VALUES ({load_id}, '{run_id}', '{MONTHLY.pipeline}', '{MONTHLY.source_id}', 'parsed', "
+        f"NULL, TIMESTAMP '{now}');\n"
+        f"INSERT INTO observation_versions ({', '.join(columns)}) SELECT {', '.join(columns.values())} "
         f"FROM {rows} AS r JOIN _periods AS p USING (period)"
     )
 
@@ -124,7 +124,7 @@ def first_load(table: Path, db: Path, *, with_evidence: bool) -> float:
         con.execute(insert_history(rows, EVIDENCE if with_evidence else "''", "run_1", "2026-01-01"))
         con.execute("CHECKPOINT")
         seconds = time.perf_counter() - start
-        written = con.execute("SELECT COUNT(*) FROM observation_history").fetchone()[0]
+        written = con.execute("SELECT COUNT(*) FROM observation_versions").fetchone()[0]
     expected = duckdb.execute("SELECT COUNT(*) FROM read_parquet(?)", [str(table)]).fetchone()[0]
     if written != expected:
         raise SystemExit(f"{db}: {written:,} rows written, {expected:,} in {table}")
@@ -150,8 +150,10 @@ def _revise(con: duckdb.DuckDBPyConnection, revised: Path, db: Path) -> tuple[fl
         CREATE TEMP TABLE _diff AS
         SELECT i.*, c.row_hash AS gone
         FROM (SELECT *, {ROW_HASH} AS h FROM read_parquet(?, file_row_number = true)) AS i
-        FULL JOIN (SELECT row_hash FROM observation_history
-                   WHERE valid_to IS NULL AND source_id = '{MONTHLY.source_id}') AS c ON i.h = c.row_hash
+        FULL JOIN (SELECT row_hash FROM observation_versions
+                   WHERE valid_to IS NULL
+                     AND load_id IN (SELECT load_id FROM loads WHERE source_id = '{MONTHLY.source_id}')) AS c
+          ON i.h = c.row_hash
         WHERE i.h IS NULL OR c.row_hash IS NULL
         """,
         [str(revised)],
@@ -159,8 +161,8 @@ def _revise(con: duckdb.DuckDBPyConnection, revised: Path, db: Path) -> tuple[fl
     writes = time.perf_counter()
     closed = con.execute(
         f"""
-        UPDATE observation_history SET valid_to = TIMESTAMP '2026-02-01'
-        WHERE valid_to IS NULL AND source_id = '{MONTHLY.source_id}'
+        UPDATE observation_versions SET valid_to = TIMESTAMP '2026-02-01'
+        WHERE valid_to IS NULL AND load_id IN (SELECT load_id FROM loads WHERE source_id = '{MONTHLY.source_id}')
           AND row_hash IN (SELECT gone FROM _diff WHERE gone IS NOT NULL)
         """
     ).fetchone()[0]
@@ -170,8 +172,8 @@ def _revise(con: duckdb.DuckDBPyConnection, revised: Path, db: Path) -> tuple[fl
     con.execute("CHECKPOINT")
     end = time.perf_counter()
     # Every closed version has its new one: the revised table changes values, never keys.
-    current = con.execute("SELECT COUNT(*) FROM observation_history WHERE valid_to IS NULL").fetchone()[0]
-    total = con.execute("SELECT COUNT(*) FROM observation_history").fetchone()[0]
+    current = con.execute("SELECT COUNT(*) FROM observation_versions WHERE valid_to IS NULL").fetchone()[0]
+    total = con.execute("SELECT COUNT(*) FROM observation_versions").fetchone()[0]
     if not closed or total != current + closed:
         raise SystemExit(f"{db}: {closed:,} versions closed, {total - current:,} closed in all")
     return end - start, end - writes, closed
