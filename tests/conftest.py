@@ -104,6 +104,15 @@ def copy_project_content(root: Path) -> Path:
     return root
 
 
+def migrations_before(migrations_dir: Path, folder: Path, version: str) -> Path:
+    """`folder` holding a copy of the migrations older than `version` (`NNNN`): a warehouse as it was before it."""
+    folder.mkdir()
+    for path in sorted(migrations_dir.glob("*.sql")):
+        if path.name < version:
+            shutil.copy(path, folder / path.name)
+    return folder
+
+
 # Warehouses with the bundled figures and their report, shared by the analyst-facing tests.
 pytest_plugins = ["analyst_fixtures"]
 

@@ -3,10 +3,9 @@ after it, on a file and on a lake."""
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
+from conftest import migrations_before
 from octracker.store.warehouse import apply_migrations, apply_views, open_writer
 
 pytestmark = pytest.mark.usefixtures("backend")
@@ -29,11 +28,7 @@ ROWS = [
 
 
 def test_the_history_reads_the_same_once_each_load_is_kept_apart(settings, tmp_path):
-    before = tmp_path / "migrations_before"
-    before.mkdir()
-    for path in sorted(settings.migrations_dir.glob("*.sql")):
-        if path.name < "0019":
-            shutil.copy(path, before / path.name)
+    before = migrations_before(settings.migrations_dir, tmp_path / "migrations_before", "0019")
     with open_writer(settings) as con:
         apply_migrations(con, before)
         con.executemany(

@@ -7,12 +7,12 @@ the sources of those periods and passes every other value as its period's only o
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 
 import duckdb
 import polars as pl
 import pytest
 
+from conftest import migrations_before
 from octracker.content.curation import SUPERSEDED
 from octracker.store.history import periods_gained, upsert_observations
 from octracker.store.warehouse import apply_migrations, apply_views, open_writer
@@ -152,11 +152,7 @@ def test_a_curation_that_supersedes_a_claim_can_end_a_shared_period(con):
 
 @pytest.mark.one_backend
 def test_the_migration_lists_the_shared_periods_of_an_existing_warehouse(settings, tmp_path):
-    before = tmp_path / "migrations_before"
-    before.mkdir()
-    for path in sorted(settings.migrations_dir.glob("*.sql")):
-        if path.name < "0008":
-            shutil.copy(path, before / path.name)
+    before = migrations_before(settings.migrations_dir, tmp_path / "migrations_before", "0008")
     with open_writer(settings) as con:
         apply_migrations(con, before)
         stated = frame(year(2024, 90, "city"), year(2024, 92, "police"), year(2025, 60, "city"))  # noqa: F841
