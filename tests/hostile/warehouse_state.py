@@ -1,6 +1,7 @@
 """What "the warehouse is unchanged" means in the hostile tests, as a snapshot to compare.
 
-A snapshot holds every table's row count and a checksum of every row of `observation_history` and `sources`.
+A snapshot holds the row count of every table and of `observation_history`, and a checksum of every row of
+`observation_history` and `sources`.
 A refusal is itself recorded, so `runs` (a failed run), `quarantine` (its reasons) and `inbox_files` (the
 refused file) may grow: that is expected, and each test checks those rows separately. Nothing else may change.
 """
@@ -14,8 +15,10 @@ import duckdb
 
 #: Bookkeeping tables that a refused file or a failed run adds rows to.
 GROWS_ON_REFUSAL = frozenset({"runs", "quarantine", "inbox_files"})
-#: Tables whose every row (not just their count) must stay the same.
-CHECKSUMMED = ("observation_history", "sources")
+#: The view of every version ever loaded.
+HISTORY = "observation_history"
+#: Relations whose every row (not just their count) must stay the same.
+CHECKSUMMED = (HISTORY, "sources")
 
 
 @dataclass(frozen=True)
@@ -43,7 +46,8 @@ def snapshot(path: Path) -> WarehouseState:
     con = duckdb.connect(str(path), read_only=True)
     try:
         tables = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() ORDER BY table_name").fetchall()]
-        counts = {t: con.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] for t in tables}
+        # The history as readers see it (a view over the stored versions and their loads), with the tables.
+        counts = {t: con.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] for t in [*tables, HISTORY]}
         # A sum of row hashes: independent of row order, and a changed, added or removed row changes it.
         checksums = {
             t: con.execute(f"SELECT COUNT(*), COALESCE(SUM(hash(r)::HUGEINT), 0) FROM {t} AS r").fetchone()
