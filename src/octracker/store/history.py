@@ -347,8 +347,8 @@ def _load_stated(
     for column in LOAD_COLUMNS:
         if column not in per_load and frame.height and frame[column].n_unique() == 1:
             per_load[column] = frame[column][0]
-    first_load = all(isinstance(per_load.get(c), str) for c in LOAD_COLUMNS)
-    if first_load and not known_current and not holds_current(con, source_ids):
+    first_load = not known_current and not holds_current(con, source_ids)
+    if first_load and all(isinstance(per_load.get(c), str) for c in LOAD_COLUMNS):
         # The sources' first load: a plain insert, as a first load read in parts (here in one part).
         insert_first_versions(con, iter([Extract(frame, constant=per_load)]), pipeline=pipeline, run_id=run_id, now=now)
         first_load_done(con, source_ids)
@@ -366,6 +366,11 @@ def _load_stated(
         _scratch(con, "_changes", "_live", also=unregister),
         with_per_load(con, "_incoming", per_load) as incoming,
     ):
+        if first_load:
+            # A first load of rows of several sources or methods: a plain insert too, one load for each.
+            _insert_versions(con, incoming, pipeline=pipeline, run_id=run_id, now=now)
+            first_load_done(con, source_ids)
+            return LoadCounts(new=frame.height)
         if restated is None or restated.is_empty():
             return _apply_changes(
                 con,
