@@ -29,6 +29,7 @@ SHIPPED = {
     "0016_applied_views.sql": "47e6226c83b2574d1ac5df08aed79c8e8705f4b57f4c442013184e463607d996",
     "0017_stored_alert_findings.sql": "b27084751b7067db7b31eba77460db40192f79f7dc39d3ea44081aa960603183",
     "0018_staged_runs.sql": "ec1fb40badfe598f9e7a524ab2c0ead9981f1fd397e5e904a8f05a3fc55162b2",
+    "0019_loads.sql": "ccb06a1d9055e77685c87cb90d0a1b377259f6518be18795402cc565bbb1c30f",
 }
 
 
