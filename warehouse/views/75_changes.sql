@@ -11,9 +11,11 @@
 -- A claim that a curation replaced in the same run it was loaded (opened and closed at once) was never current
 -- and is no change. changed_at is when the warehouse learned it (valid_from / valid_to), in UTC.
 -- Cost: one scan of the history; the joins build on the closed versions and the versions opened when one
--- closed, which a warehouse of millions of rows holds few of (not on the whole history).
+-- closed, which a warehouse of millions of rows holds few of (not on the whole history). `versions` is read where
+-- it is used, not materialized: DuckDB would otherwise keep every version in memory first (3.6 GB and 1.5 s to count
+-- one run's changes in a history of 30M versions, against 0.3 GB and 0.4 s).
 CREATE OR REPLACE VIEW changes AS
-WITH versions AS (
+WITH versions AS NOT MATERIALIZED (
     SELECT indicator_id, geo, period_start, period_end, year, value, source_id, pipeline, run_id, valid_from, valid_to
     FROM observation_history
     WHERE valid_to IS NULL OR valid_to > valid_from
