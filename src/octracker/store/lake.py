@@ -26,6 +26,7 @@ import duckdb
 
 from octracker.errors import OctrackerError, UsageError
 from octracker.store.rows import scalar
+from octracker.user_cache import user_cache_folder
 
 LAKE_PREFIX = "ducklake:"
 #: The name the lake is attached under in octracker's own connections (analysts may choose another).
@@ -205,15 +206,16 @@ def extension_directory() -> Path:
     """
     inside = Path(sys.prefix) / "share" / "octracker" / "duckdb_extensions"
     environment = hashlib.sha256(str(Path(sys.prefix).resolve()).encode()).hexdigest()[:16]
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "octracker" / "duckdb_extensions"
-    for directory in (inside, cache / environment):
+    cache = user_cache_folder()
+    candidates = [inside] if cache is None else [inside, cache / "duckdb_extensions" / environment]
+    for directory in candidates:
         with contextlib.suppress(OSError):
             directory.mkdir(parents=True, exist_ok=True)
             (directory / ".lock").touch()
             return directory
     raise OctrackerError(
-        f"no folder to install the DuckDB extensions into: neither {inside} nor {cache / environment} can be "
-        "created and written; make one of them writable for the user running octracker"
+        f"no folder to install the DuckDB extensions into: {' nor '.join(map(str, candidates))} cannot be "
+        "created and written; make one writable for the user running octracker (or set XDG_CACHE_HOME)"
     )
 
 

@@ -33,6 +33,7 @@ from octracker.store.rows import one_row
 from octracker.store.settings import Settings
 from octracker.store.staging import discard_staged
 from octracker.store.writers import forget_owed_work, open_shared_lake_writer, owes_work, write_transaction
+from octracker.user_cache import user_cache_folder
 
 log = logging.getLogger("octracker.store.warehouse")
 
@@ -238,12 +239,9 @@ TEMPLATES_KEPT = 8
 
 
 def template_cache() -> Path | None:
-    """Where templates of new warehouse files are kept: the user's cache folder (XDG_CACHE_HOME, else ~/.cache)."""
-    try:
-        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    except RuntimeError:  # no home folder to find
-        return None
-    return base / "octracker" / "warehouse-templates"
+    """Where templates of new warehouse files are kept: a folder of the user's cache (see `user_cache_folder`)."""
+    cache = user_cache_folder()
+    return None if cache is None else cache / "warehouse-templates"
 
 
 def new_warehouse_template(settings: Settings) -> Path | None:
