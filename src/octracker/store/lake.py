@@ -75,6 +75,9 @@ class LakeTarget:
     metadata_schema: str | None = None
     #: Given to libpq through a DuckDB secret (never in a connection string, a message or a log).
     password: str | None = field(default=None, repr=False, compare=False)
+    #: The run-time file whose folder this process's DuckDB spills to, beside it (see `octracker.store.spill`): the
+    #: warehouse's, as `Settings.read_target` gives it. None: beside a local catalog file, else DuckDB's default.
+    spill_beside: Path | None = field(default=None, repr=False, compare=False)
 
     @property
     def catalog_path(self) -> Path | None:

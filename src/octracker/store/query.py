@@ -16,6 +16,7 @@ import duckdb
 from octracker.errors import InputRefused, NothingPublished, OctrackerError, UsageError
 from octracker.store.lake import DuckConfig, LakeTarget, connect_lake, describe_attach_error, lake_data_directory
 from octracker.store.rows import scalar
+from octracker.store.spill import new_spill_folder, shared_spill_folder
 
 #: Memory one query may use; a query that needs more fails with a message instead of taking the machine.
 MEMORY_LIMIT = "2GB"
@@ -35,14 +36,13 @@ TIMEOUT_ENV = "OCTRACKER_SQL_TIMEOUT"
 READ_STATEMENTS = frozenset({duckdb.StatementType.SELECT})
 _EXPLAIN = re.compile(r"\s*EXPLAIN(?:\s+ANALY[SZ]E)?\s+(?P<query>.*)", re.IGNORECASE | re.DOTALL)
 
-#: No file access outside the warehouse, no extension loading, bounded memory and spill; settings frozen after.
+#: No extension loading, bounded memory and spill; once connected, no file access outside the warehouse and settings
+#: frozen (see `open_locked_reader`). Each process spills to a folder of its own (see `octracker.store.spill`).
 LOCKED_CONFIG: DuckConfig = {
-    "enable_external_access": False,
     "autoinstall_known_extensions": False,
     "autoload_known_extensions": False,
     "allow_community_extensions": False,
     "memory_limit": MEMORY_LIMIT,
-    # Spill files go beside the published copy (inside the warehouse folder), bounded in size.
     "max_temp_directory_size": "2GB",
     "threads": 2,
 }
@@ -58,13 +58,19 @@ def open_locked_reader(path: Path | LakeTarget) -> duckdb.DuckDBPyConnection:
         return open_locked_lake_reader(path)
     if not path.exists():
         raise NothingPublished(f"{path}: no published warehouse yet; run `octracker refresh` first")
-    con = duckdb.connect(str(path), read_only=True, config=LOCKED_CONFIG)
+    # The readers of this file in this process (the scheduler's metrics server, a job) share one database, opened
+    # with one spill folder: DuckDB refuses a second connection with other settings.
+    config = {**LOCKED_CONFIG, "temp_directory": str(shared_spill_folder(path))}
+    con = duckdb.connect(str(path), read_only=True, config=config)
     # DuckDB draws a progress bar on stdout for long queries; it would corrupt CSV and JSON output. A pragma, not
-    # SET: another reader of this file in this process (the scheduler's metrics server, a job) shares its database,
-    # whose configuration that reader may have locked already, and a locked one refuses every SET.
+    # SET: another reader of this file in this process shares its database, whose configuration that reader may have
+    # locked already, and a locked one refuses every SET.
     con.execute("PRAGMA disable_progress_bar")
     with _LOCKING:
         if not scalar(con, "SELECT current_setting('lock_configuration')"):
+            # Set here, not in the connection's settings: DuckDB applies those in an order of its own, and refuses a
+            # spill folder once external access is off.
+            con.execute("SET enable_external_access = false")
             con.execute("SET lock_configuration = true")
     return con
 
@@ -72,11 +78,7 @@ def open_locked_reader(path: Path | LakeTarget) -> duckdb.DuckDBPyConnection:
 def open_locked_lake_reader(target: LakeTarget) -> duckdb.DuckDBPyConnection:
     """The lake attached read-only, then locked: only its own data files stay readable, nothing else attaches."""
     try:
-        con = connect_lake(
-            target,
-            read_only=True,
-            config={k: v for k, v in LOCKED_CONFIG.items() if k not in ("enable_external_access",)},
-        )
+        con = connect_lake(target, read_only=True, config={**LOCKED_CONFIG, **lake_spill_config(target)})
     except duckdb.Error as exc:
         # No catalog file, or a catalog database that answered and holds no lake: only a refresh creates one.
         no_file = target.catalog_path is not None and not target.catalog_path.exists()
@@ -91,6 +93,13 @@ def open_locked_lake_reader(target: LakeTarget) -> duckdb.DuckDBPyConnection:
     con.execute("SET enable_external_access = false")
     con.execute("SET lock_configuration = true")
     return con
+
+
+def lake_spill_config(target: LakeTarget) -> DuckConfig:
+    """The spill folder of a lake reader, a DuckDB in memory of its own (whose default is `.tmp` in the current
+    folder): beside the lake's run-time files, as its writers'."""
+    beside = target.spill_beside or target.catalog_path
+    return {} if beside is None else {"temp_directory": str(new_spill_folder(beside))}
 
 
 @contextlib.contextmanager

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from octracker.errors import UsageError
@@ -65,7 +65,9 @@ class Settings:
     @property
     def read_target(self) -> Path | LakeTarget:
         """What readers open: the published copy of a file warehouse, or the lake itself (each commit a snapshot)."""
-        return self.lake if self.lake is not None else self.published_path
+        if self.lake is None:
+            return self.published_path
+        return replace(self.lake, spill_beside=self.warehouse)  # its readers spill where its writers do
 
 
 def build_settings(

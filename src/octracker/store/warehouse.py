@@ -7,7 +7,6 @@ import datetime as dt
 import errno
 import fcntl
 import hashlib
-import itertools
 import json
 import logging
 import os
@@ -31,6 +30,7 @@ from octracker.store.findings import findings_inputs_changed
 from octracker.store.lake import DuckConfig, LakeTarget, connect_lake, describe_attach_error, is_lock_error
 from octracker.store.rows import one_row
 from octracker.store.settings import Settings
+from octracker.store.spill import SPILL_SUFFIX, new_spill_folder, remove_dead_spill_folders
 from octracker.store.staging import discard_staged
 from octracker.store.writers import forget_owed_work, open_shared_lake_writer, owes_work, write_transaction
 from octracker.user_cache import user_cache_folder
@@ -43,14 +43,11 @@ log = logging.getLogger("octracker.store.warehouse")
 #: Such a file opens in DuckDB 1.3 or newer. A file that exists keeps the format it was made in.
 FILE_STORAGE_VERSION = "v1.3.0"
 #: DuckDB memory a writer may use (what it holds of the tables it writes, and the joins, sorts and windows of its
-#: checks), a warehouse file's or a lake's; past it, DuckDB spills to a folder ending WRITER_TEMP_SUFFIX beside the
+#: checks), a warehouse file's or a lake's; past it, DuckDB spills to a folder ending SPILL_SUFFIX beside the
 #: warehouse (see `writer_config`), removed when the writer closes. Without a limit DuckDB takes up to 80 % of the
 #: machine's memory: the alert findings of a first load of ten million neighbourhood counts took 16.9 GB before they
 #: were bounded.
 WRITER_MEMORY_LIMIT = "4GB"
-WRITER_TEMP_SUFFIX = ".tmp"
-#: Numbers the lake writers of this process, for their spill folders (see `lake_writer_temp_directory`).
-_LAKE_WRITERS = itertools.count(1)
 
 #: In a migration, `/* file: SQL */` is SQL for a warehouse file in that format or newer only, and a comment
 #: elsewhere: a storage hint that DuckLake refuses (it keeps Parquet files: no compression per column) and an
@@ -165,6 +162,8 @@ def _open_one_writer(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
     config = writer_config(settings)
     try:
         if lake is None:
+            # Readers of the published copy that were killed left their spill folders there.
+            remove_dead_spill_folders(settings.published_path)
             config["storage_compatibility_version"] = FILE_STORAGE_VERSION
             con = connect_waiting(
                 lambda: duckdb.connect(str(settings.warehouse), config=config),
@@ -188,22 +187,15 @@ def _open_one_writer(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
 
 def writer_config(settings: Settings) -> DuckConfig:
     """A writer's memory bound (WRITER_MEMORY_LIMIT) and the folder it spills to past it."""
-    spill = writer_temp_directory(settings.warehouse) if settings.lake is None else lake_writer_temp_directory(settings)
+    spill = writer_temp_directory(settings.warehouse) if settings.lake is None else new_spill_folder(settings.warehouse)
     return {"memory_limit": WRITER_MEMORY_LIMIT, "temp_directory": str(spill)}
 
 
 def writer_temp_directory(warehouse: Path) -> Path:
-    """Where the writer of `warehouse` spills what exceeds WRITER_MEMORY_LIMIT (DuckDB's own default place, named)."""
-    return warehouse.with_name(warehouse.name + WRITER_TEMP_SUFFIX)
-
-
-def lake_writer_temp_directory(settings: Settings) -> Path:
-    """Where a lake's writer spills what exceeds WRITER_MEMORY_LIMIT: a folder of its own beside the lake's run-time
-    files, named after its process and its number there. A lake's writer is a DuckDB in memory, whose own default is
-    `.tmp` in the current folder; writers of a lake in PostgreSQL run side by side (processes, threads), and a DuckDB
-    that closes deletes the spill files of any other sharing its folder."""
-    name = f"{settings.warehouse.name}.{os.getpid()}-{next(_LAKE_WRITERS)}{WRITER_TEMP_SUFFIX}"
-    return settings.data_dir / name
+    """Where the one writer of the file `warehouse` spills what exceeds WRITER_MEMORY_LIMIT (DuckDB's own default
+    place, named). A lake's writers run side by side, in memory: each spills to a folder of its own beside the lake's
+    run-time files (see `octracker.store.spill`)."""
+    return warehouse.with_name(warehouse.name + SPILL_SUFFIX)
 
 
 def project_catalog(settings: Settings) -> Catalog:

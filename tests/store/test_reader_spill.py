@@ -1,0 +1,158 @@
+"""Readers of the warehouse (`octracker sql`, the read-only commands) are held to a memory bound and spill past it
+to a folder of their process's own, removed when they close: in DuckDB's default folder, shared by every process
+reading the published copy, a reader that closed deleted the spill files of another still reading. The folder a
+killed process leaves is removed by the next process that opens the warehouse, and only that one."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from conftest import REPO, child_env, run_octracker
+from octracker.store.query import LOCKED_CONFIG, locked_reader
+from octracker.store.settings import Settings, build_settings
+from octracker.store.warehouse import open_writer
+
+#: A reader process that fills a temporary table past a small memory bound (its rows spill), says where it spills,
+#: then counts the rows (read back from its spill files) each time it is asked, until its input ends.
+SPILLING_READER = """
+import sys
+from pathlib import Path
+from octracker.store import query
+query.LOCKED_CONFIG["memory_limit"] = "32MB"
+con = query.open_locked_reader(Path(sys.argv[1]))
+con.execute("CREATE TEMP TABLE spilled AS SELECT md5(i::VARCHAR) AS h FROM range(1000000) t(i)")
+print(con.execute("SELECT current_setting('temp_directory')").fetchone()[0], flush=True)
+for _ in sys.stdin:
+    print(con.execute("SELECT COUNT(DISTINCT h) FROM spilled").fetchone()[0], flush=True)
+"""
+
+
+#: A process that opens the warehouse for writing, and closes it.
+OPEN_WRITER = """
+import sys
+from octracker.store.settings import build_settings
+from octracker.store.warehouse import open_writer
+with open_writer(build_settings(project=sys.argv[1], warehouse=sys.argv[2], environ={})):
+    pass
+"""
+
+
+def published_settings(tmp_path: Path) -> Settings:
+    """A file warehouse whose published copy holds one small table."""
+    settings = build_settings(project=REPO, warehouse=tmp_path / "warehouse" / "octracker.duckdb", environ={})
+    settings.published_path.parent.mkdir(parents=True)
+    with duckdb.connect(str(settings.published_path)) as con:
+        con.execute("CREATE TABLE t AS SELECT 42 AS answer")
+    return settings
+
+
+def start_spilling_reader(settings: Settings) -> tuple[subprocess.Popen, Path]:
+    child = subprocess.Popen(
+        [sys.executable, "-c", SPILLING_READER, str(settings.published_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=child_env(),
+    )
+    assert child.stdout is not None
+    folder = Path(child.stdout.readline().strip())
+    return child, folder
+
+
+def spill_files(folder: Path) -> set[str]:
+    return {p.name for p in folder.iterdir() if p.name.startswith("duckdb_temp_")}
+
+
+def dead_pid() -> int:
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
+
+
+def test_a_reader_is_bounded_and_spills_to_a_folder_of_its_process_own_removed_when_it_closes(tmp_path):
+    settings = published_settings(tmp_path)
+    with locked_reader(settings.published_path) as con, locked_reader(settings.published_path) as other:
+        sql = "SELECT current_setting('memory_limit'), current_setting('temp_directory')"
+        limit, temp = con.execute(sql).fetchone()
+        assert limit in ("1.8 GiB", "1.9 GiB", "2.0 GiB")
+        folder = Path(temp)
+        assert folder.parent == settings.published_path.parent
+        assert re.fullmatch(rf"octracker\.duckdb\.{os.getpid()}-[0-9]+\.tmp", folder.name)
+        # Readers of one process share its database, and with it the folder.
+        assert other.execute("SELECT current_setting('temp_directory')").fetchone() == (temp,)
+        with pytest.raises(duckdb.Error, match="disabled"):
+            con.execute("SELECT * FROM read_text(?)", [str(REPO / "README.md")])
+    assert not folder.exists()
+    assert LOCKED_CONFIG["memory_limit"] == "2GB"
+
+
+def test_readers_in_two_processes_spill_apart_and_a_killed_ones_folder_goes_at_the_next_open(tmp_path):
+    settings = published_settings(tmp_path)
+    live, live_folder = start_spilling_reader(settings)
+    killed, killed_folder = start_spilling_reader(settings)
+    try:
+        assert live_folder != killed_folder and live_folder.parent == killed_folder.parent
+        assert spill_files(live_folder) and spill_files(killed_folder)
+        kept = spill_files(live_folder)
+        os.kill(killed.pid, signal.SIGKILL)
+        killed.wait()
+        assert spill_files(killed_folder)  # DuckDB never got to remove it
+        # Folders that are not a dead process's spill folder, or hold more than spill files, are left alone.
+        pid = dead_pid()
+        published = settings.published_path
+        strangers = [
+            published.with_name(f"octracker.duckdb.{pid}-1.tmp.bak"),
+            published.with_name(f"other.duckdb.{pid}-1.tmp"),
+            published.with_name("octracker.duckdb.tmp"),
+            published.with_name(f"octracker.duckdb.{pid}-2.tmp"),
+        ]
+        for folder in strangers:
+            folder.mkdir()
+            (folder / "duckdb_temp_storage_S32K-0.tmp").write_bytes(b"")
+        (strangers[-1] / "notes.txt").write_text("an operator's notes\n")
+
+        answered = run_octracker(settings, "sql", "SELECT answer FROM t", "--format", "csv")
+        assert answered.returncode == 0, answered.stderr
+        assert not killed_folder.exists()
+        assert all(folder.exists() for folder in strangers)
+        # The live reader's spill files are still there, and still read.
+        assert spill_files(live_folder) >= kept
+        live.stdin.write("count\n")
+        live.stdin.flush()
+        assert live.stdout.readline().strip() == "1000000"
+    finally:
+        live.stdin.close()
+        live.wait(timeout=60)
+        killed.kill()
+    assert not live_folder.exists()
+
+
+def test_a_writer_opening_the_warehouse_removes_the_spill_folders_of_killed_readers(tmp_path):
+    settings = published_settings(tmp_path)
+    pid = dead_pid()
+    left = settings.published_path.with_name(f"octracker.duckdb.{pid}-1.tmp")
+    left.mkdir()
+    (left / "duckdb_temp_block-4611686018427388032-0.block").write_bytes(b"\0" * 4096)
+    opened = subprocess.run(
+        [sys.executable, "-c", OPEN_WRITER, str(REPO), str(settings.warehouse)], env=child_env(), capture_output=True
+    )
+    assert opened.returncode == 0, opened.stderr
+    assert not left.exists()
+
+
+def test_a_lake_reader_spills_beside_the_lake_as_its_writers_do(lake_settings: Settings):
+    with open_writer(lake_settings):
+        pass
+    with locked_reader(lake_settings.read_target) as con, locked_reader(lake_settings.read_target) as other:
+        folders = [Path(c.execute("SELECT current_setting('temp_directory')").fetchone()[0]) for c in (con, other)]
+        assert folders[0] != folders[1]
+        assert all(f.parent == lake_settings.data_dir for f in folders)
+    assert not any(f.exists() for f in folders)
