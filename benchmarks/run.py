@@ -230,6 +230,25 @@ class Bench:
         self.results[name] = result
         return result
 
+    def measure_command(self, name: str, prepare, args: dict[str, Any], *, printing: str) -> Result:
+        """`octracker refresh PIPELINE` of a step's `args` as its own process, as a user runs it: the whole process's
+        wall time and peak, its summary printed (to a file), which must include `printing`."""
+        print(f"{name}:", flush=True)
+        measures = []
+        for n in range(self.repeats):
+            prepare()
+            measure = run_cli(
+                Path(args["project"]), Path(args["warehouse"]), "refresh", args["pipeline"], printing=printing
+            )
+            print(
+                f"  {name} #{n + 1}: {measure.seconds:.2f} s, cpu {measure.cpu_seconds:.2f} s, "
+                f"peak {measure.peak_mib:.0f} MiB, load {measure.load_before:.1f}",
+                flush=True,
+            )
+            measures.append(measure)
+        self.results[name] = Result(name, measures)
+        return self.results[name]
+
     def bare(self, label: str, files: TableFiles) -> None:
         db = self.work / f"bare_{label}.duckdb"
         self.measure(f"bare_ctas_{label}", fresh(db), "bare_ctas", {"file": str(files.base), "db": str(db)})
@@ -323,16 +342,11 @@ class Bench:
         restore(loaded, data, also=lambda: write_spec(project, files.base, MONTHLY))()
         run_step("octracker_refresh", args)
         save(data, refreshed)
-        self.measure(
-            f"small_change_{label}",
-            restore(
-                refreshed,
-                data,
-                also=lambda: write_spec(project, files.small_change, MONTHLY, full_snapshot=False),
-            ),
-            "octracker_refresh",
-            args,
+        into_refreshed = restore(
+            refreshed, data, also=lambda: write_spec(project, files.small_change, MONTHLY, full_snapshot=False)
         )
+        self.measure(f"small_change_{label}", into_refreshed, "octracker_refresh", args)
+        self.measure_command(f"small_change_{label}_command", into_refreshed, args, printing="Changed values")
         if not self.keep:
             shutil.rmtree(refreshed, ignore_errors=True)
 
@@ -387,6 +401,7 @@ class Bench:
             write_spec(project, files.base, MONTHLY)
             args = {"project": str(project), "warehouse": str(data / "octracker.duckdb"), "pipeline": MONTHLY.pipeline}
             self.measure(f"ingest_{size.name}", fresh(data), "octracker_refresh", args)
+            self.measure_command(f"ingest_{size.name}_command", fresh(data), args, printing="Changed values")
             if not self.keep:
                 fresh(bare, data)()
 
@@ -646,19 +661,30 @@ def run_cli_refresh(warehouse: Path) -> Measure:
     return run_cli(REPO, warehouse, "refresh")
 
 
-def run_cli(project: Path, warehouse: Path, *args: str) -> Measure:
-    """The real console entry point in its own process, quiet; the time is the whole process's (its modules'
-    byte code written beforehand, as an installed package has it)."""
+def run_cli(project: Path, warehouse: Path, *args: str, printing: str | None = None) -> Measure:
+    """The real console entry point in its own process; the time is the whole process's (its modules' byte code
+    written beforehand, as an installed package has it).
+
+    Quiet, or with `printing` what it prints for a person to a file (not a terminal: no progress bar), which must
+    include `printing`: the summary is part of what the process costs (`octracker refresh` counts the run's changes).
+    """
     compile_sources()
     env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "OCTRACKER_OFFLINE": "1"}
     load_before = os.getloadavg()[0]
-    start = time.perf_counter()
-    command = [sys.executable, "-m", "octracker", "--project", str(project), "--warehouse", str(warehouse), "--quiet"]
-    child = subprocess.Popen([*command, *args], cwd=REPO, env=env)
-    _, status, usage = os.wait4(child.pid, 0)
-    elapsed = time.perf_counter() - start
+    command = [sys.executable, "-m", "octracker", "--project", str(project), "--warehouse", str(warehouse)]
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as out:
+        start = time.perf_counter()
+        child = subprocess.Popen(
+            [*command, *(() if printing else ("--quiet",)), *args], cwd=REPO, env=env, stdout=out if printing else None
+        )
+        _, status, usage = os.wait4(child.pid, 0)
+        elapsed = time.perf_counter() - start
+        out.seek(0)
+        printed = out.read()
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"octracker {' '.join(args)} failed (exit {status})")
+    if printing and printing not in printed:
+        raise SystemExit(f"octracker {' '.join(args)} printed no {printing!r} line:\n{printed}")
     return Measure(
         step=f"octracker {args[0]}",
         seconds=elapsed,
@@ -666,6 +692,7 @@ def run_cli(project: Path, warehouse: Path, *args: str) -> Measure:
         cpu_seconds=usage.ru_utime + usage.ru_stime,
         peak_mib=usage.ru_maxrss / 1024,
         load_before=load_before,
+        detail={"printed": printed} if printing else {},
     )
 
 
