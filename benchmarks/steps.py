@@ -78,7 +78,8 @@ def bare_insert(args: dict[str, Any]) -> dict[str, Any]:
 
 
 def octracker_refresh(args: dict[str, Any]) -> dict[str, Any]:
-    """`octracker refresh PIPELINE` as the CLI runs it, with the time of each hop recorded on the side."""
+    """The refresh `octracker refresh PIPELINE` runs, with the time of each hop recorded on the side; not the summary
+    the command prints after it (the `..._command` results of `benchmarks.run` time the command whole)."""
     from octracker.load import pipeline
     from octracker.store.settings import build_settings
 
