@@ -156,3 +156,14 @@ def test_a_lake_reader_spills_beside_the_lake_as_its_writers_do(lake_settings: S
         assert folders[0] != folders[1]
         assert all(f.parent == lake_settings.data_dir for f in folders)
     assert not any(f.exists() for f in folders)
+
+
+def test_a_folder_left_by_an_earlier_process_of_the_same_pid_goes_too(tmp_path):
+    """PIDs are used again: a process gone may have had this one's."""
+    settings = published_settings(tmp_path)
+    left = settings.published_path.with_name(f"octracker.duckdb.{os.getpid()}-7.tmp")
+    left.mkdir()
+    (left / "duckdb_temp_storage_S32K-0.tmp").write_bytes(b"")
+    with locked_reader(settings.published_path) as con:
+        assert Path(con.execute("SELECT current_setting('temp_directory')").fetchone()[0]) != left
+        assert not left.exists()

@@ -29,6 +29,7 @@ _SHARED: dict[tuple[int, Path], Path] = {}
 #: The files whose folders this process has cleared of dead processes' spill folders.
 _SWEPT: set[tuple[int, Path]] = set()
 _GUARD = threading.Lock()
+_SWEEPING = threading.Lock()
 
 
 def spill_folder_name(name: str, pid: int, number: int) -> str:
@@ -56,30 +57,35 @@ def shared_spill_folder(beside: Path) -> Path:
 
 
 def remove_dead_spill_folders(beside: Path) -> list[Path]:
-    """Remove the spill folders beside the file `beside` whose process no longer runs (once per file and process);
-    the folders removed.
+    """Remove the spill folders beside the file `beside` whose process no longer runs (once per file and process,
+    before it has a folder there); the folders removed.
 
-    Only a folder named exactly `NAME.PID-N.tmp`, whose PID runs no process on this machine, and that holds
-    nothing but DuckDB's spill files; anything else there is left alone.
+    Only a folder named exactly `NAME.PID-N.tmp`, whose PID runs no process on this machine (or is this process's:
+    a process gone had it before, and this one has made none there yet), and that holds nothing but DuckDB's spill
+    files; anything else there is left alone.
     """
-    key = (os.getpid(), beside)
-    with _GUARD:
-        if key in _SWEPT:
+    me = os.getpid()
+    # Held while the folder is swept: another thread of this process takes its folder there only after.
+    with _SWEEPING:
+        if (me, beside) in _SWEPT:
             return []
-        _SWEPT.add(key)
-    pattern = re.compile(re.escape(beside.name) + r"\.([1-9][0-9]*)-[1-9][0-9]*" + re.escape(SPILL_SUFFIX))
-    removed = []
-    try:
-        entries = list(os.scandir(beside.parent))
-    except OSError:
-        return []  # no folder yet: nothing left in it
-    for entry in entries:
-        found = pattern.fullmatch(entry.name)
-        if found is None or not entry.is_dir(follow_symlinks=False) or process_runs(int(found[1])):
-            continue
-        if remove_spill_folder(Path(entry.path)):
-            removed.append(Path(entry.path))
-    return removed
+        _SWEPT.add((me, beside))
+        pattern = re.compile(re.escape(beside.name) + r"\.([1-9][0-9]*)-[1-9][0-9]*" + re.escape(SPILL_SUFFIX))
+        removed = []
+        try:
+            entries = list(os.scandir(beside.parent))
+        except OSError:
+            return []  # no folder yet: nothing left in it
+        for entry in entries:
+            found = pattern.fullmatch(entry.name)
+            if found is None or not entry.is_dir(follow_symlinks=False):
+                continue
+            pid = int(found[1])
+            if pid != me and process_runs(pid):
+                continue
+            if remove_spill_folder(Path(entry.path)):
+                removed.append(Path(entry.path))
+        return removed
 
 
 def process_runs(pid: int) -> bool:
