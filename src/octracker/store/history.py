@@ -199,6 +199,12 @@ def with_per_load(con: duckdb.DuckDBPyConnection, rows: str, values: Mapping[str
         yield f"(SELECT * FROM {rows} CROSS JOIN _per_load)"
 
 
+#: Up to this many rows a frame goes to DuckDB through the Arrow C stream interface, not as a pyarrow object: DuckDB
+#: imports pyarrow's dataset module (0.1-0.3 s of a process) the first time it reads one, which a publisher's file of
+#: a few ten thousand rows need not pay (see `handed_to_duckdb`); a larger frame is read as before.
+STREAMED_ROWS = 100_000
+
+
 @contextlib.contextmanager
 def handed_to_duckdb(
     con: duckdb.DuckDBPyConnection, name: str, table: pa.Table, *, copied_up_to: int
@@ -362,7 +368,7 @@ def _load_stated(
             con.unregister(name)
 
     with (
-        handed_to_duckdb(con, "_incoming", rows, copied_up_to=KEYED_COMPARISON_ROWS),
+        handed_to_duckdb(con, "_incoming", rows, copied_up_to=STREAMED_ROWS),
         _scratch(con, "_changes", "_live", also=unregister),
         with_per_load(con, "_incoming", per_load) as incoming,
     ):
@@ -505,7 +511,7 @@ def insert_first_versions(
             f"SELECT {', '.join(STORED_COLUMNS)}, {evidence}, ?, NULL FROM {incoming}"
         )
 
-        def insert_read(parts_read: pa.RecordBatchReader) -> None:
+        def insert_read(parts_read: object) -> None:
             # In each stage's transaction (listed once): a stage commits its rows with their load.
             loaded = register_load(
                 con, pipeline=pipeline, run_id=run_id, source_id=source_id, method=method, citation=citation, now=now
@@ -516,7 +522,8 @@ def insert_first_versions(
 
         while (head := next(remaining, None)) is not None:
             group = itertools.chain([head], itertools.islice(remaining, PARTS_PER_INSERT - 1))
-            read = pa.RecordBatchReader.from_batches(schema, batches(group))
+            stream = pa.RecordBatchReader.from_batches(schema, batches(group))
+            read = stream.__arrow_c_stream__() if head.frame.height <= STREAMED_ROWS else stream
             if stage is None:
                 insert_read(read)
             else:
