@@ -69,7 +69,7 @@ def imports_refused_in_this_thread(name: str) -> Iterator[None]:
         sys.meta_path.remove(finder)
 
 
-#: Held while the contract is loaded: by the first check, or by `warm_up_contract`'s thread before it.
+#: Held while the contract is loaded: by the first check, or by `warm_up_contract` in a thread before it.
 _CONTRACT_LOADING = threading.Lock()
 
 
@@ -79,23 +79,18 @@ def load_schema_module(schemas_dir: Path) -> ModuleType:
         return _schema_module(schemas_dir)
 
 
-def warm_up_contract(schemas_dir: Path) -> threading.Thread:
-    """Start loading the contract's Pandera model (and Pandera) in a thread; join it before the process ends.
+def warm_up_contract(schemas_dir: Path) -> None:
+    """Load the contract's Pandera model (and Pandera) ahead of a file's first check, in a thread of its own (see
+    `octracker.load.pipeline.start_contract_warm_up`).
 
     Importing them takes 0.2-0.3 s of Python before a file's first check; meanwhile the warehouse is prepared and
     the file read, mostly inside DuckDB and the Rust readers, which let another thread run. The first check
-    waits for the thread, then validates as it would have. A model that fails to load fails that check, as
-    without this.
+    waits for the contract (`_CONTRACT_LOADING`), then validates as it would have. A model that fails to load fails
+    that check, as without this.
     """
-
-    def load() -> None:
-        with contextlib.suppress(Exception):
-            schema = load_schema_module(schemas_dir).Observation.to_schema()
-            schema.register_default_backends(pl.DataFrame)
-
-    thread = threading.Thread(target=load, name="octracker-contract", daemon=True)
-    thread.start()
-    return thread
+    with contextlib.suppress(Exception):
+        schema = load_schema_module(schemas_dir).Observation.to_schema()
+        schema.register_default_backends(pl.DataFrame)
 
 
 @functools.cache
