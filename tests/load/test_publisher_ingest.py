@@ -3,13 +3,17 @@ views' handling of breaks in series and provisional values. Every file is a publ
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import dataclasses
 import io
 import re
 
+import duckdb
 import pytest
 
 from conftest import query, run_cli
+from octracker.load import loading
 from publisher_cases import CBS, CBS_80072NED, CBS_83599NED, EUROSTAT, cbs_bundle
 
 SDG = EUROSTAT / "sdg_04_20.csv"
@@ -218,3 +222,29 @@ def test_a_revised_edition_records_what_each_new_version_states_and_where(scratc
         ("tertiary_attainment_25_34", 40.0, source, "parsed", f"{cited} = 40.0 (flags p)", note, "p", True),
     ]
     assert query(scratch_project, "SELECT COUNT(*) FROM observation_history")[0][0] == versions + 2
+
+
+def test_a_small_load_writes_on_one_duckdb_thread_and_the_same_rows_as_on_several(scratch_project, monkeypatch):
+    """A publisher's file into a small warehouse is written by DuckDB on one thread, which gets its threads back
+    after; the history and the alert findings it writes are those a load on DuckDB's threads writes."""
+    threads_seen: list[int] = []
+    real = loading.on_one_thread_if_small
+
+    @contextlib.contextmanager
+    def watched(con, settings, rows):
+        with real(con, settings, rows):
+            threads_seen.append(con.execute("SELECT current_setting('threads')").fetchone()[0])
+            yield
+        threads_seen.append(con.execute("SELECT current_setting('threads')").fetchone()[0])
+
+    monkeypatch.setattr(loading, "on_one_thread_if_small", watched)
+    written = []
+    elsewhere = dataclasses.replace(scratch_project, warehouse=scratch_project.data_dir / "other" / "octracker.duckdb")
+    for settings, small in ((scratch_project, loading.SMALL_LOAD_ROWS), (elsewhere, 0)):  # 0: no load is small
+        monkeypatch.setattr(loading, "SMALL_LOAD_ROWS", small)
+        assert ingest(settings, SDG).exit_code == 0
+        history = "SELECT * EXCLUDE (run_id, valid_from) FROM observation_history ORDER BY ALL"
+        written.append(query(settings, history) + query(settings, "SELECT * FROM stored_alert_findings ORDER BY ALL"))
+    default = duckdb.connect().execute("SELECT current_setting('threads')").fetchone()[0]
+    assert threads_seen == [1, default, default, default]
+    assert written[0] == written[1] and written[0]
