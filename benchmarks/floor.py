@@ -12,9 +12,10 @@ into DuckDB; it would take a change of what is stored.
 Steps, each into a DuckDB file of its own, made by the real migrations in the engine's storage format:
 
 - `bare`: the harness's bare load (`CREATE TABLE AS SELECT` of the file, then `CHECKPOINT`);
-- `first_load`: the load's row in `loads`, then one `INSERT ... SELECT` of every column of the stored versions as
-  the engine fills it for this table (periods parsed once per distinct value, each row's evidence line
-  `<file> row N: <cells>`, its row hash, the load's id), then `CHECKPOINT`;
+- `first_load`: the load's row in `loads`, the table's series in `series_keys`, then one `INSERT ... SELECT` of every
+  column of the stored versions as the engine fills it for this table (periods parsed once per distinct value, each
+  row's series id joined by its key, its evidence line `<file> row N: <cells>`, its row hash, the load's id), then
+  `CHECKPOINT`;
 - `first_load_no_evidence`: the same with every evidence line empty, which shows what the evidence costs;
 - `revision`: the table with 10 % of its values revised, as a full snapshot, against the first load. Every
   row is hashed and compared with the current versions' hashes in one join. The versions no longer stated
@@ -77,11 +78,11 @@ def bare(table: Path, db: Path) -> float:
 
 def insert_history(rows: str, evidence: str, run_id: str, now: str) -> str:
     """The INSERTs of every history column the engine fills for a table row, for `rows` (cells, `h`, row number): the
-    load once in `loads` (its id: the run's number), then the versions with the load's id."""
+    load once in `loads` (its id: the run's number), the series new to `series_keys` numbered in the order the rows
+    first state them, then the versions with the load's and their series' ids."""
     load_id = int(run_id.removeprefix("run_"))
     columns = {
-        "indicator_id": "r.indicator",
-        "geo": "r.geo",
+        "series_id": "s.series_id",
         "period_start": "p.period_start",
         "period_end": "p.period_end",
         "year": "year(p.period_end)",
@@ -99,8 +100,14 @@ def insert_history(rows: str, evidence: str, run_id: str, now: str) -> str:
     return (
         f"INSERT INTO loads VALUES ({load_id}, '{run_id}', '{MONTHLY.pipeline}', '{MONTHLY.source_id}', 'parsed', "
         f"NULL, TIMESTAMP '{now}');\n"
+        "INSERT INTO series_keys SELECT (SELECT COALESCE(MAX(series_id), 0) FROM series_keys) "
+        "+ ROW_NUMBER() OVER (ORDER BY first_row), indicator, geo "
+        f"FROM (SELECT indicator, geo, MIN(file_row_number) AS first_row FROM {rows} GROUP BY indicator, geo) AS r "
+        "WHERE NOT EXISTS (SELECT 1 FROM series_keys AS k WHERE k.indicator_id = r.indicator AND k.geo = r.geo);\n"
         f"INSERT INTO observation_versions ({', '.join(columns)}) SELECT {', '.join(columns.values())} "
-        f"FROM {rows} AS r JOIN _periods AS p USING (period)"
+        f"FROM {rows} AS r JOIN _periods AS p USING (period) "
+        "JOIN (SELECT series_id, indicator_id AS s_indicator, geo AS s_geo FROM series_keys) AS s "
+        "ON s.s_indicator = r.indicator AND s.s_geo = r.geo"
     )
 
 

@@ -1,6 +1,7 @@
 """Versions written straight into a warehouse's history, for cases the writer cannot make (a version valid in the past,
 a row as an older engine left it), stored as the writer stores them: each load once in `loads`, the versions in
-`observation_versions` (migration 0019); `observation_history` shows them with the columns given."""
+`observation_versions` (migration 0019), each series' text key once in `series_keys` (migration 0020);
+`observation_history` shows them with the columns given."""
 
 from __future__ import annotations
 
@@ -30,11 +31,21 @@ def insert_history(con: duckdb.DuckDBPyConnection, rows: str, params: Sequence[o
         )
         con.execute(
             """
+            INSERT INTO series_keys
+            SELECT (SELECT COALESCE(MAX(series_id), 0) FROM series_keys)
+                   + ROW_NUMBER() OVER (ORDER BY indicator_id, geo), indicator_id, geo
+            FROM (SELECT DISTINCT indicator_id, geo FROM _given) AS g
+            ANTI JOIN series_keys USING (indicator_id, geo)
+            """
+        )
+        con.execute(
+            """
             INSERT INTO observation_versions
-            SELECT g.indicator_id, g.geo, g.period_start, g.period_end, g.year, g.value, g.unit, g.qualifier,
+            SELECT k.series_id, g.period_start, g.period_end, g.year, g.value, g.unit, g.qualifier,
                    g.is_partial, g.as_of, NULLIF(g.evidence, l.citation), g.note, l.load_id, g.valid_to, g.row_hash,
                    g.flags, g.evidence_row
             FROM _given AS g
+            JOIN series_keys AS k USING (indicator_id, geo)
             JOIN loads AS l
               ON l.run_id = g.run_id AND l.pipeline = g.pipeline AND l.source_id = g.source_id AND l.method = g.method
              AND l.valid_from = g.valid_from

@@ -44,7 +44,8 @@ def settings(tmp_path: Path, refreshed: Settings) -> Settings:
     settings = copy_refreshed(refreshed, tmp_path)
     edit_warehouse(
         settings.warehouse,
-        f"DELETE FROM observation_versions WHERE indicator_id NOT IN {KEPT} "
+        "DELETE FROM observation_versions "
+        f"WHERE series_id NOT IN (SELECT series_id FROM series_keys WHERE indicator_id IN {KEPT}) "
         "OR load_id IN (SELECT load_id FROM loads WHERE pipeline = 'oci_workbook')",
     )
     return settings
@@ -202,10 +203,10 @@ def test_changed_and_resolved_alerts_are_sent_once_each(settings, client, receiv
     # BE counterfeit goods revised to 5.50 (+0.50: warning, no longer critical); NL financial crimes 2025 retracted.
     edit_warehouse(
         settings.warehouse,
-        "UPDATE observation_versions SET value = 5.5 WHERE indicator_id = 'oci.trade_in_counterfeit_goods' "
-        "AND geo = 'BE' AND year = 2025",
-        "UPDATE observation_versions SET valid_to = now() WHERE indicator_id = 'oci.financial_crimes' "
-        "AND geo = 'NL' AND year = 2025",
+        "UPDATE observation_versions SET value = 5.5 WHERE series_id = (SELECT series_id FROM series_keys "
+        "WHERE indicator_id = 'oci.trade_in_counterfeit_goods' AND geo = 'BE') AND year = 2025",
+        "UPDATE observation_versions SET valid_to = now() WHERE series_id = (SELECT series_id FROM series_keys "
+        "WHERE indicator_id = 'oci.financial_crimes' AND geo = 'NL') AND year = 2025",
     )
     report = send(settings, client, receiver.url())
     assert (report.planned.changed, report.planned.resolved) == (1, 1)
@@ -235,8 +236,9 @@ def test_a_resolved_alert_that_returns_is_opened_again_and_the_outbox_says_since
     )
     kept = table(settings, other)
     retracted = (
-        "UPDATE observation_versions SET valid_to = {} WHERE indicator_id = 'oci.financial_crimes' "
-        "AND geo = 'NL' AND year = 2025 AND valid_to IS NOT DISTINCT FROM {}"
+        "UPDATE observation_versions SET valid_to = {} WHERE series_id = (SELECT series_id FROM series_keys "
+        "WHERE indicator_id = 'oci.financial_crimes' AND geo = 'NL') AND year = 2025 "
+        "AND valid_to IS NOT DISTINCT FROM {}"
     )
     for now_closed, was in (("now()", "NULL"), ("NULL", "(SELECT MAX(valid_to) FROM observation_versions)")):
         edit_warehouse(settings.warehouse, retracted.format(now_closed, was))

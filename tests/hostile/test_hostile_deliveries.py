@@ -46,7 +46,11 @@ class SimulatedClock:
 
 @pytest.fixture
 def settings(loaded):
-    edit_warehouse(loaded.warehouse, f"DELETE FROM observation_versions WHERE indicator_id NOT IN {KEPT}")
+    edit_warehouse(
+        loaded.warehouse,
+        "DELETE FROM observation_versions "
+        f"WHERE series_id NOT IN (SELECT series_id FROM series_keys WHERE indicator_id IN {KEPT})",
+    )
     return loaded
 
 

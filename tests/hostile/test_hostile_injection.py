@@ -188,8 +188,9 @@ REVIEWED = {
     "serve/evidence.py": {"' AND '.join(where)", "MAX_VALUES", "matches"},
     "serve/export.py": {"relation"},  # from EXPORTED_RELATIONS, and only one that exists
     "serve/datapackage.py": {"relation"},  # an exported relation, described after it was written
-    # The module's table names; rows: a relation the history module writes (its own temp tables and conditions).
-    "store/findings.py": {"OWED", "TABLE", "rows"},
+    # The module's table names and FEW_SERIES (a number); rows: a relation the history module writes (its own temp
+    # tables and conditions).
+    "store/findings.py": {"OWED", "TABLE", "rows", "FEW_SERIES"},
     # SUMMARY_SECTIONS' fixed columns, relations and clauses; the row limit is bound.
     # condition: starts_with(geo, '<place>') of places that match alert_rules.PLACE_ID (capitals, digits, _+-)
     "cli/query.py": {"columns", "relation", "where", "order", "condition"},
@@ -239,9 +240,10 @@ REVIEWED = {
         # of history columns
         "name",
         "stream",
-        # the stored versions joined with their loads, the columns a version stores, a load's citation of a row:
-        # module constants; evidence: the word `evidence` or NULL
+        # the stored versions joined with their loads (and their series' keys), the columns a version stores, a load's
+        # citation of a row: module constants; evidence: the word `evidence` or NULL
         "VERSIONS",
+        "HISTORY_BY_ID",
         "CITATION",
         "stored",
         "evidence",

@@ -30,6 +30,7 @@ SHIPPED = {
     "0017_stored_alert_findings.sql": "b27084751b7067db7b31eba77460db40192f79f7dc39d3ea44081aa960603183",
     "0018_staged_runs.sql": "ec1fb40badfe598f9e7a524ab2c0ead9981f1fd397e5e904a8f05a3fc55162b2",
     "0019_loads.sql": "ccb06a1d9055e77685c87cb90d0a1b377259f6518be18795402cc565bbb1c30f",
+    "0020_series_keys.sql": "1a1b8b20a03ed161e2124d3f129a07f08bc8048a9d751e7d065b654a578a0bef",
 }
 
 

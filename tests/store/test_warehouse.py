@@ -45,7 +45,7 @@ def check_model_and_ddl_agree(con, settings):
     assert [c for c, _ in history if c not in names] == BOOKKEEPING
     assert table_columns(con, "observations") == model
     # The history is a view: its columns' nullability is that of the tables that store them.
-    stored = ("loads", "observation_versions")
+    stored = ("loads", "observation_versions", "series_keys")
     nullable = {r[0]: r[2] == "YES" for table in stored for r in con.execute(f"DESCRIBE {table}").fetchall()}
     for name, col in schema.columns.items():
         # A version citing a table row stores no evidence of its own: the view shows its load's citation.

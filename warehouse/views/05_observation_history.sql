@@ -1,12 +1,26 @@
 -- observation_history: every version ever loaded, with the values of the load that wrote it.
 -- Grain: one row per version of an observation (indicator, geo, period, source), valid from valid_from to valid_to.
--- Inputs: observation_versions, loads (migration 0019: what one load writes alike is stored once, in loads).
+-- Inputs: stored_versions_in (observation_versions and loads: what one load writes alike is stored once, in loads,
+-- migration 0019), series_keys (each series' text key, stored once: migration 0020).
 -- The columns are those of the table it replaced, in its order. A version that cites a table row by reference
 -- stores no evidence of its own: its evidence is the load's citation of the document (`<file> (sha256 <hex>) row`),
 -- and evidence_row the row's number.
+-- series_versions is the same with each version's series_id and version_rowid (see stored_versions), for the writer.
+-- history_in(series_ids): observation_history for the series of those ids only (a list; NULL: all), for the alert
+-- checks and the views they read (observations_in, series_in, ...): the ids reach the scan of the versions (see
+-- stored_versions_in).
+CREATE OR REPLACE MACRO series_versions_in(series_ids) AS TABLE
+SELECT k.indicator_id, k.geo, v.period_start, v.period_end, v.year, v.value, v.unit, v.qualifier, v.is_partial,
+       v.as_of, v.source_id, v.method, v.evidence, v.note, v.pipeline, v.run_id, v.valid_from, v.valid_to,
+       v.row_hash, v.flags, v.evidence_row, v.series_id, v.version_rowid
+FROM stored_versions_in(series_ids) AS v
+JOIN series_keys AS k USING (series_id);
+
+CREATE OR REPLACE VIEW series_versions AS
+SELECT * FROM series_versions_in(NULL);
+
 CREATE OR REPLACE VIEW observation_history AS
-SELECT v.indicator_id, v.geo, v.period_start, v.period_end, v.year, v.value, v.unit, v.qualifier, v.is_partial,
-       v.as_of, l.source_id, l.method, COALESCE(v.evidence, l.citation) AS evidence, v.note, l.pipeline, l.run_id,
-       l.valid_from, v.valid_to, v.row_hash, v.flags, v.evidence_row
-FROM observation_versions AS v
-JOIN loads AS l USING (load_id);
+SELECT * EXCLUDE (series_id, version_rowid) FROM series_versions;
+
+CREATE OR REPLACE MACRO history_in(series_ids) AS TABLE
+SELECT * EXCLUDE (series_id, version_rowid) FROM series_versions_in(series_ids);

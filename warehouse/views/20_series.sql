@@ -1,6 +1,6 @@
 -- series: the one value analysts should use per (indicator, geo, period), after source precedence.
 -- Grain: one row per (indicator_id, geo, period_start, period_end) with a known period.
--- Inputs: observations, sources (precedence, published_on), multi_source_periods.
+-- Inputs: observations_in, sources (precedence, published_on), multi_source_periods.
 -- Policy, in order: highest source precedence; a whole period over a partial count of it (they share a
 -- period only when the partial count's as-of date is unknown); a value stated by a source (parsed, curated)
 -- over one derived or computed from it; the newest publication; source_id for a stable tie-break.
@@ -11,7 +11,8 @@
 -- Only the periods in multi_source_periods (stated by two or more sources) are ranked; every other current
 -- value is its period's only one and passes as it is (n_sources = 1). Ranking all ten million rows of a large
 -- warehouse at every query took seconds; the periods several sources state are usually few.
-CREATE OR REPLACE VIEW series AS
+-- series_in(series_ids): the same for the series of those ids only (a list; NULL: all; see history_in).
+CREATE OR REPLACE MACRO series_in(series_ids) AS TABLE
 WITH ranked AS (
     SELECT
         o.*,
@@ -28,14 +29,14 @@ WITH ranked AS (
                 s.published_on DESC NULLS LAST,
                 o.source_id
         ) AS pick
-    FROM observations AS o
+    FROM observations_in(series_ids) AS o
     SEMI JOIN multi_source_periods USING (indicator_id, geo, period_start, period_end)
     JOIN sources AS s USING (source_id)
 )
 SELECT
     indicator_id, geo, year, period_start, period_end, value, unit, qualifier, is_partial, as_of,
     source_id, method, evidence, flags, CAST(1 AS BIGINT) AS n_sources
-FROM observations
+FROM observations_in(series_ids)
 ANTI JOIN multi_source_periods USING (indicator_id, geo, period_start, period_end)
 WHERE period_start IS NOT NULL
 UNION ALL
@@ -44,3 +45,6 @@ SELECT
     source_id, method, evidence, flags, n_sources
 FROM ranked
 WHERE pick = 1;
+
+CREATE OR REPLACE VIEW series AS
+SELECT * FROM series_in(NULL);

@@ -1,6 +1,6 @@
 -- source_conflicts: every (indicator, geo, period) where sources state different values.
 -- Grain: one row per (indicator_id, geo, period_start, period_end) stated by 2+ sources that disagree.
--- Inputs: observations, multi_source_periods (only a period two or more sources state can have a conflict),
+-- Inputs: observations_in, multi_source_periods (only a period two or more sources state can have a conflict),
 -- indicators (unit).
 -- Only stated points (qualifier exact or approx) are compared; a bound ("over 60") does not conflict
 -- with a point, and a partial count whose as-of date is unknown is never compared. Values disagree when they
@@ -10,11 +10,12 @@
 -- (0.01, as GI-TOC notes), and beyond it one of them is wrong. The spread is rounded to 9 decimals first, so
 -- float noise (4.44 - 4.43 = 0.0100000000000007) decides nothing. A curated mapping that moves a value to
 -- another geography or indicator ends the conflict.
-CREATE OR REPLACE VIEW source_conflicts AS
+-- source_conflicts_in(series_ids): the same for the series of those ids only (a list; NULL: all; see history_in).
+CREATE OR REPLACE MACRO source_conflicts_in(series_ids) AS TABLE
 WITH points AS (
     SELECT o.indicator_id, o.geo, o.period_start, o.period_end, o.year, o.value, o.source_id, o.qualifier,
         COALESCE(i.unit = 'score', FALSE) AS is_score
-    FROM observations AS o
+    FROM observations_in(series_ids) AS o
     SEMI JOIN multi_source_periods USING (indicator_id, geo, period_start, period_end)
     LEFT JOIN indicators AS i USING (indicator_id)
     WHERE o.qualifier IN ('exact', 'approx')
@@ -52,3 +53,6 @@ FROM grouped
 WHERE n_sources > 1
   AND ROUND(max_value - min_value, 9) > CASE WHEN is_score THEN 0.01
       ELSE GREATEST(0.01, 0.005 * GREATEST(ABS(min_value), ABS(max_value))) END;
+
+CREATE OR REPLACE VIEW source_conflicts AS
+SELECT * FROM source_conflicts_in(NULL);

@@ -1,6 +1,6 @@
 -- yoy_changes: every annual series' value against exactly the previous year.
 -- Grain: one row per (indicator_id, geo, year) of an indicator whose catalog frequency is annual.
--- Inputs: annual_series (series of annual indicators).
+-- Inputs: annual_series_in (series of annual indicators).
 -- Rules:
 --   * The previous value is the one for year - 1, nothing else: a missing year is a gap (comparable = false,
 --     no change), never a silent jump over it to an older year.
@@ -22,17 +22,17 @@
 -- yoy_changes is yoy_changes_in(NULL, NULL); yoy_changes_in(geos, indicator_ids) gives the same rows for those
 -- geos and indicators only (each a list; NULL: all), e.g. for the series the alert checks read. Every join and
 -- window is within one series (indicator_id and geo), so filtering the annual values before them leaves each series'
--- rows as they are, and the lists, given as constants, reach the table scan (a filter on the view's output reaches it for
--- indicator_id and geo too, but not a join with a list of geos).
--- yoy_changes_among(geos, indicator_ids, places, latest) is the same within those places too (see series_among), for
--- the writer's stored findings; with latest = true, only each series' latest year whose change can be judged (the
+-- rows as they are.
+-- yoy_changes_among(series_ids, geos, indicator_ids, places, latest) is the same for the series of those ids too (a
+-- list of series_keys' ids, found first, see stored_versions_in; NULL: all) and within those places (see
+-- series_among), for the writer's stored findings; with latest = true, only each series' latest year whose change can be judged (the
 -- yoy_change check's row: a year to date of unknown as-of after a year, partial_without_as_of, is passed over for the
 -- year before it, however many follow). yoy_changes_in is it with every place and every year.
 -- Only what is asked for is paired: with latest = true, each series' last two years, or every year of a series that
 -- has a value of unknown pace (it may be passed over). The year before is joined on year - 1, and a year stated once
 -- passes as it is (only the rare years stated twice are ranked): windows ordering every row of every series took
 -- most of the alert findings' time on large tables.
-CREATE OR REPLACE MACRO yoy_changes_among(geos, indicator_ids, places, latest) AS TABLE
+CREATE OR REPLACE MACRO yoy_changes_among(series_ids, geos, indicator_ids, places, latest) AS TABLE
 WITH paced AS (
     SELECT
         a.*,
@@ -40,7 +40,7 @@ WITH paced AS (
         CASE WHEN a.is_partial THEN
             COALESCE(a.as_of, CASE WHEN a.period_end < make_date(a.year, 12, 31) THEN a.period_end END)
         END AS pace_date
-    FROM annual_series AS a
+    FROM annual_series_in(series_ids) AS a
     WHERE series_among(a.geo, a.indicator_id, geos, indicator_ids, places)
 ),
 based AS (
@@ -153,7 +153,7 @@ SELECT
 FROM reported;
 
 CREATE OR REPLACE MACRO yoy_changes_in(geos, indicator_ids) AS TABLE
-SELECT * FROM yoy_changes_among(geos, indicator_ids, NULL, false);
+SELECT * FROM yoy_changes_among(NULL, geos, indicator_ids, NULL, false);
 
 CREATE OR REPLACE VIEW yoy_changes AS
 SELECT * FROM yoy_changes_in(NULL, NULL);

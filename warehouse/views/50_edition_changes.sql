@@ -1,7 +1,7 @@
 -- edition_changes: every index (biennial) series' value against the previous edition present.
 -- Grain: one row per (indicator_id, geo, year) of an indicator whose catalog frequency is biennial;
 -- year is the edition.
--- Inputs: series, indicators.
+-- Inputs: series_in, indicators.
 -- The previous edition is the latest earlier one the warehouse holds, so a missing edition widens the
 -- gap instead of hiding the change: change_per_year = change / (year - prev_year) keeps editions two and
 -- four years apart comparable. The first edition has no previous one (prev_year, change NULL).
@@ -16,12 +16,13 @@
 -- included). edition_changes_in(geos, indicator_ids) gives the same rows for those geos and indicators only (each a
 -- list; NULL: all), which the alert checks read, so as not to pair every edition of every country: the windows
 -- partition by indicator_id and geo, so the editions are filtered before them.
--- edition_changes_among(geos, indicator_ids, places) is the same within those places too (see series_among), for the
--- writer's stored findings; edition_changes_in is it with every place.
-CREATE OR REPLACE MACRO edition_changes_among(geos, indicator_ids, places) AS TABLE
+-- edition_changes_among(series_ids, geos, indicator_ids, places) is the same for the series of those ids too (a list
+-- of series_keys' ids, found first, see stored_versions_in; NULL: all) and within those places (see series_among),
+-- for the writer's stored findings; edition_changes_in is it with every id and place.
+CREATE OR REPLACE MACRO edition_changes_among(series_ids, geos, indicator_ids, places) AS TABLE
 WITH biennial AS (
     SELECT s.*
-    FROM series AS s
+    FROM series_in(series_ids) AS s
     JOIN indicators AS i USING (indicator_id)
     WHERE i.frequency = 'biennial' AND s.year IS NOT NULL AND NOT s.is_partial
       AND series_among(s.geo, s.indicator_id, geos, indicator_ids, places)
@@ -66,7 +67,7 @@ SELECT
 FROM paired;
 
 CREATE OR REPLACE MACRO edition_changes_in(geos, indicator_ids) AS TABLE
-SELECT * FROM edition_changes_among(geos, indicator_ids, NULL);
+SELECT * FROM edition_changes_among(NULL, geos, indicator_ids, NULL);
 
 CREATE OR REPLACE VIEW edition_changes AS
 SELECT * FROM edition_changes_in(NULL, NULL);

@@ -20,14 +20,16 @@
 --                   loaded; the load date when the source states none).
 -- Breaks in series (publisher flag `b`): no point before a break is compared with one from it on (record,
 -- outlier), and a value that starts a new series is never an outlier or a record.
--- Inputs: yoy_changes_among, edition_changes_among, series, source_conflicts, observations, alert_clock,
---         observation_history, source_versions, indicators, followed_geos.
--- alert_findings_in(geos, indicator_ids, places) computes them for the series of those geos and indicators
--- only (each a list; NULL: all), within those places (see series_among): every check reads one series at a time, but
--- a revision, which is about the source's latest update. The lists and places reach the table scans. The writer asks
--- for every followed series by the places of alert_places, for the series a write touched by their geos and
--- indicators. alert_findings is alert_findings_in(the followed geos, NULL, NULL): the same findings (the ten thousand
--- geos of a neighbourhood table are looked up in a hash table, see series_among).
+-- Inputs: yoy_changes_among, edition_changes_among, series_in, source_conflicts_in, observations_in, alert_clock,
+--         history_in, loads, observation_versions, source_versions, indicators, followed_geos.
+-- alert_findings_in(series_ids, geos, indicator_ids, places) computes them for the series of those ids (a list of
+-- series_keys' ids; NULL: all) and of those geos and indicators only (each a list; NULL: all), within those places
+-- (see series_among): every check reads one series at a time, but a revision, which is about the source's latest
+-- update. The ids reach the scans of the versions (see stored_versions_in); the lists and places filter the series
+-- read. The writer asks for every followed series by the places of alert_places, for a few series a write touched by
+-- their ids, for many by their geos and indicators. alert_findings is alert_findings_in(NULL, the followed geos, NULL,
+-- NULL): the same findings (the ten thousand geos of a neighbourhood table are looked up in a hash table, see
+-- series_among).
 -- The writer stores these rows in stored_alert_findings with the data they come from, computing only the series a
 -- write touched, and trend_alerts reads them there (computing every check took 0.2-0.3 s per query on the bundled
 -- data, seconds on ten million rows); query this view for the findings computed now.
@@ -40,7 +42,7 @@
 -- `provisional` says which of the values a finding cites the publisher marks provisional (flag `p`), e.g.
 -- '2024 value is'; NULL when none. (A change across a break is not comparable in yoy_changes and edition_changes,
 -- so neither check has a finding across it.)
-CREATE OR REPLACE MACRO alert_findings_in(geos, indicator_ids, places) AS TABLE
+CREATE OR REPLACE MACRO alert_findings_in(series_ids, geos, indicator_ids, places) AS TABLE
 -- The series checked, the changes and the conflicts are read by several checks: each is computed once per query
 -- (MATERIALIZED), not once per reference (each reference of a view is also planned anew).
 -- "Latest per series" is the row of the series' highest year, found with a MAX per series and a join: a
@@ -48,25 +50,25 @@ CREATE OR REPLACE MACRO alert_findings_in(geos, indicator_ids, places) AS TABLE
 WITH current_series AS MATERIALIZED (
     -- No finding carries the evidence text.
     SELECT s.* EXCLUDE (evidence)
-    FROM series AS s
+    FROM series_in(series_ids) AS s
     SEMI JOIN indicators AS i ON i.indicator_id = s.indicator_id
     WHERE series_among(s.geo, s.indicator_id, geos, indicator_ids, places)
 ),
 conflicts AS MATERIALIZED (
     SELECT c.*
-    FROM source_conflicts AS c
+    FROM source_conflicts_in(series_ids) AS c
     SEMI JOIN indicators AS i ON i.indicator_id = c.indicator_id
     WHERE series_among(c.geo, c.indicator_id, geos, indicator_ids, places)
 ),
 latest_yoy AS MATERIALIZED (
     -- The latest change of each series that can be judged is its finding; only the series checked here are computed.
-    SELECT * FROM yoy_changes_among(geos, indicator_ids, places, true)
+    SELECT * FROM yoy_changes_among(series_ids, geos, indicator_ids, places, true)
     WHERE indicator_id IN (SELECT indicator_id FROM indicators)
 ),
 editions AS MATERIALIZED (
     -- Every edition with one before it: the latest of a series is its finding only when comparable (no break).
     -- Only the series checked here are computed (and every index indicator is in the catalog).
-    SELECT * FROM edition_changes_among(geos, indicator_ids, places) WHERE prev_year IS NOT NULL
+    SELECT * FROM edition_changes_among(series_ids, geos, indicator_ids, places) WHERE prev_year IS NOT NULL
 ),
 latest_edition AS (
     SELECT e.*
@@ -120,12 +122,16 @@ revisions AS MATERIALIZED (
     -- Current values loaded by their source's latest update, and the version that update replaced.
     SELECT v.indicator_id, v.geo, v.year, v.period_start, v.period_end, v.value, v.qualifier, v.is_partial,
            v.flags, v.source_id, v.valid_from AS revised_at, p.value AS old_value, p.valid_from AS old_loaded_at
-    FROM observation_history AS v
-    JOIN (SELECT source_id, MAX(valid_from) AS updated_at FROM observation_history WHERE valid_to IS NULL
-          GROUP BY source_id) AS u
+    FROM history_in(series_ids) AS v
+    -- Each source's latest load of a current version: the loads' own dates, of the few loads current versions
+    -- hold (found without joining every version to its load).
+    JOIN (SELECT l.source_id, MAX(l.valid_from) AS updated_at
+          FROM loads AS l
+          WHERE l.load_id IN (SELECT DISTINCT load_id FROM observation_versions WHERE valid_to IS NULL)
+          GROUP BY l.source_id) AS u
       ON u.source_id = v.source_id AND u.updated_at = v.valid_from
     SEMI JOIN indicators AS i ON i.indicator_id = v.indicator_id
-    JOIN observation_history AS p
+    JOIN history_in(series_ids) AS p
       ON p.valid_to = v.valid_from AND p.source_id = v.source_id AND p.indicator_id = v.indicator_id
      AND p.geo = v.geo AND p.period_start IS NOT DISTINCT FROM v.period_start
      AND p.period_end IS NOT DISTINCT FROM v.period_end
@@ -167,7 +173,7 @@ conflict_values AS (
             || ' (' || o.source_id || ')', ', ' ORDER BY o.source_id
         ) AS detail
     FROM conflicts AS c
-    JOIN observations AS o
+    JOIN observations_in(series_ids) AS o
       ON o.indicator_id = c.indicator_id AND o.geo = c.geo
      AND o.period_start = c.period_start AND o.period_end = c.period_end
      AND o.qualifier IN ('exact', 'approx')
@@ -277,4 +283,4 @@ SELECT
 FROM dated_revisions AS r;
 
 CREATE OR REPLACE VIEW alert_findings AS
-SELECT * FROM alert_findings_in((SELECT COALESCE(list(geo), []) FROM followed_geos), NULL, NULL);
+SELECT * FROM alert_findings_in(NULL, (SELECT COALESCE(list(geo), []) FROM followed_geos), NULL, NULL);

@@ -79,13 +79,18 @@ def store_alert_findings(con: duckdb.DuckDBPyConnection) -> int:
     # The places as constants reach the table scans, where a join with followed_geos would not; the places, not
     # their geos: one pattern matched per row read, where a list is searched geo by geo (see series_among).
     places = scalar(con, "SELECT list(place ORDER BY place) FROM alert_places")
-    return scalar(con, f"INSERT INTO {TABLE} BY NAME SELECT * FROM alert_findings_in(NULL, NULL, ?)", [places])
+    return scalar(con, f"INSERT INTO {TABLE} BY NAME SELECT * FROM alert_findings_in(NULL, NULL, NULL, ?)", [places])
+
+
+#: Up to this many series owed, their findings are computed for them alone, found by their ids (migration 0020);
+#: more are found by their geos and indicators, as every check reads them (see stored_versions_in).
+FEW_SERIES = 4096
 
 
 def _store_owed_series(con: duckdb.DuckDBPyConnection) -> None:
     """Store again the findings of the series owed: changed values' series, the series of the periods several
     sources state when a source's record changed, and the series of revision findings by a source written."""
-    indicator_ids, geos = one_row(
+    series_ids, indicator_ids, geos = one_row(
         con,
         f"""
         WITH owed AS (
@@ -96,15 +101,30 @@ def _store_owed_series(con: duckdb.DuckDBPyConnection) -> None:
             UNION
             SELECT f.indicator_id, f.geo FROM {TABLE} AS f
             WHERE f.check_name = 'revision' AND f.source_ids[1] IN (SELECT source_id FROM {OWED})
-        )
+        ),
         -- Only catalog indicators in the places alerts follow have findings (followed_geos lists the same places,
         -- but only geos with current values: a series retracted whole must have its findings cleared too).
-        SELECT list(DISTINCT o.indicator_id ORDER BY o.indicator_id), list(DISTINCT o.geo ORDER BY o.geo)
-        FROM owed AS o
-        WHERE o.indicator_id IN (SELECT indicator_id FROM indicators) AND geo_followed(o.geo)
+        followed AS (
+            SELECT o.indicator_id, o.geo, k.series_id
+            FROM owed AS o
+            JOIN series_keys AS k USING (indicator_id, geo)
+            WHERE o.indicator_id IN (SELECT indicator_id FROM indicators) AND geo_followed(o.geo)
+        )
+        SELECT CASE WHEN COUNT(*) <= {FEW_SERIES} THEN list(series_id ORDER BY series_id) END,
+               list(DISTINCT indicator_id ORDER BY indicator_id), list(DISTINCT geo ORDER BY geo)
+        FROM followed
         """,
     )
     if not geos:
+        return
+    if series_ids is not None:
+        # A few series: they alone are computed again, their versions found by id (see stored_versions_in).
+        con.execute(
+            f"DELETE FROM {TABLE} AS f WHERE EXISTS (SELECT 1 FROM series_keys AS k "
+            "WHERE k.series_id IN (SELECT unnest(?)) AND k.indicator_id = f.indicator_id AND k.geo = f.geo)",
+            [series_ids],
+        )
+        con.execute(f"INSERT INTO {TABLE} BY NAME SELECT * FROM alert_findings_in(?, NULL, NULL, NULL)", [series_ids])
         return
     # Every series of these indicators in these places is computed again (a few more than owed, never fewer). The
     # geos and indicators are looked up in a hash table, here and by every check (see series_among): searching a
@@ -113,4 +133,4 @@ def _store_owed_series(con: duckdb.DuckDBPyConnection) -> None:
         f"DELETE FROM {TABLE} WHERE geo IN (SELECT unnest(?)) AND indicator_id IN (SELECT unnest(?))",
         [geos, indicator_ids],
     )
-    con.execute(f"INSERT INTO {TABLE} BY NAME SELECT * FROM alert_findings_in(?, ?, NULL)", [geos, indicator_ids])
+    con.execute(f"INSERT INTO {TABLE} BY NAME SELECT * FROM alert_findings_in(NULL, ?, ?, NULL)", [geos, indicator_ids])

@@ -20,6 +20,7 @@ from octracker.extracts import ALL_CURRENT, Extract, KnownRows
 from octracker.store.counts import LoadCounts
 from octracker.store.findings import series_changed
 from octracker.store.rows import one_row, scalar
+from octracker.store.series_keys import SERIES_KEY, SeriesIds, with_series_ids
 
 #: Columns that make one observation (the natural key).
 KEY_COLUMNS = ("indicator_id", "geo", "period_start", "period_end", "source_id")
@@ -50,15 +51,17 @@ PERIOD_COLUMNS = KEY_COLUMNS[:4]
 #: Loaded columns a load holds once for all its versions, in `loads` (migration 0019), with the document its versions
 #: read by reference cite (their `evidence`, kept as the load's `citation`).
 LOAD_COLUMNS = ("source_id", "method")
+#: The loaded columns as DuckDB is handed them: the series' id (migration 0020) in place of its text key.
+HANDED_COLUMNS = ("series_id", *(c for c in LOADED_COLUMNS if c not in SERIES_KEY))
 #: The loaded columns each stored version holds itself (its `evidence` apart: NULL when it is the load's citation).
-STORED_COLUMNS = tuple(c for c in LOADED_COLUMNS if c not in (*LOAD_COLUMNS, "evidence"))
-#: Every version with what its load holds, as `observation_history` shows it, and its row id in observation_versions
-#: (to close it or give it a new hash without a second join on its key).
-VERSIONS = (
-    "(SELECT v.* EXCLUDE (evidence, load_id), l.source_id, l.method, COALESCE(v.evidence, l.citation) AS evidence, "
-    "l.pipeline, l.run_id, l.valid_from, v.rowid AS _rowid "
-    "FROM observation_versions AS v JOIN loads AS l USING (load_id))"
-)
+STORED_COLUMNS = tuple(c for c in HANDED_COLUMNS if c not in (*LOAD_COLUMNS, "evidence"))
+#: The natural key as the stored versions hold it: the series' id in place of its text key.
+STORED_KEY = ("series_id", *(c for c in KEY_COLUMNS if c not in SERIES_KEY))
+#: Every version with what its load holds, by series id, and its row id in observation_versions (`version_rowid`: to
+#: close it or give it a new hash without a second join on its key): warehouse/views/04_stored_versions.sql.
+VERSIONS = "stored_versions"
+#: The same with each series' text key, as `observation_history` shows it (warehouse/views/05_observation_history.sql).
+HISTORY_BY_ID = "series_versions"
 
 #: DuckDB's rows per row group, and the chunk of rows handed to it at once: one row group (measured on 1M
 #: and 10M rows, chunks of one row group load fastest: 1M rows 1.1 s, against 2.4 s in chunks of eight).
@@ -134,7 +137,7 @@ def _scratch(
 
 def _key_match(left: str, right: str, right_prefix: str = "") -> str:
     # Periods may be unknown (NULL); a NULL period still identifies one observation.
-    return " AND ".join(f"{left}.{c} IS NOT DISTINCT FROM {right}.{right_prefix}{c}" for c in KEY_COLUMNS)
+    return " AND ".join(f"{left}.{c} IS NOT DISTINCT FROM {right}.{right_prefix}{c}" for c in STORED_KEY)
 
 
 def _same_values(left: str, right: str) -> str:
@@ -159,7 +162,7 @@ def loaded_columns(frame: pl.DataFrame, columns: Sequence[str] = LOADED_COLUMNS)
     (null when the reader gave none)."""
 
     def column(name: str) -> pl.Expr:
-        if name not in ("row_hash", "evidence_row"):
+        if name not in ("row_hash", "evidence_row"):  # series_id too: the frame has it (see `with_series_ids`)
             return pl.col(name)
         return (pl.col(f"_{name}") if f"_{name}" in frame.columns else pl.lit(None, pl.Int64)).alias(name)
 
@@ -193,7 +196,7 @@ def with_per_load(con: duckdb.DuckDBPyConnection, rows: str, values: Mapping[str
         yield rows
         return
     columns = ", ".join(values)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _per_load AS SELECT {columns} FROM observation_history LIMIT 0")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _per_load AS SELECT {columns} FROM {VERSIONS} LIMIT 0")
     with _scratch(con, "_per_load"):
         con.execute(f"INSERT INTO _per_load VALUES ({', '.join('?' * len(values))})", list(values.values()))
         yield f"(SELECT * FROM {rows} CROSS JOIN _per_load)"
@@ -226,7 +229,7 @@ def handed_to_duckdb(
             yield
         return
     columns = ", ".join(table.column_names)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT {columns} FROM observation_history LIMIT 0")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT {columns} FROM {VERSIONS} LIMIT 0")
     with _scratch(con, name):
         stream = f"{name}_stream"
         con.register(stream, table.__arrow_c_stream__())
@@ -241,8 +244,7 @@ def current_row_hashes(con: duckdb.DuckDBPyConnection, source_id: str) -> pl.Ser
     """The row hashes of the source's current versions (those read from table rows)."""
     return (
         con.execute(
-            "SELECT row_hash FROM observation_history "
-            "WHERE valid_to IS NULL AND source_id = ? AND row_hash IS NOT NULL",
+            f"SELECT row_hash FROM {VERSIONS} WHERE valid_to IS NULL AND source_id = ? AND row_hash IS NOT NULL",
             [source_id],
         )
         .pl()
@@ -266,7 +268,7 @@ def known_row_hashes(con: duckdb.DuckDBPyConnection, source_id: str) -> KnownRow
         with handed_to_duckdb(con, "_asked_row_hashes", asked, copied_up_to=LOOKUP_ROWS):
             return (
                 con.execute(
-                    "SELECT h.row_hash FROM observation_history AS h SEMI JOIN _asked_row_hashes AS a USING (row_hash) "
+                    f"SELECT h.row_hash FROM {VERSIONS} AS h SEMI JOIN _asked_row_hashes AS a USING (row_hash) "
                     "WHERE h.valid_to IS NULL AND h.source_id = ?",
                     [source_id],
                 )
@@ -350,16 +352,19 @@ def _load_stated(
 ) -> LoadCounts:
     current = _current(source_ids)
     per_load = per_load_values(frame, constant)
-    for column in LOAD_COLUMNS:
-        if column not in per_load and frame.height and frame[column].n_unique() == 1:
-            per_load[column] = frame[column][0]
+    # One value in every row: compared with the first, not counted (hashing every text of a large frame).
+    alike = [c for c in LOAD_COLUMNS if c not in per_load and frame.height]
+    if alike:
+        same = frame.select(pl.col(c).eq_missing(pl.col(c).first()).all() for c in alike).row(0)
+        per_load.update({c: frame[c][0] for c, one in zip(alike, same, strict=True) if one})
     first_load = not known_current and not holds_current(con, source_ids)
     if first_load and all(isinstance(per_load.get(c), str) for c in LOAD_COLUMNS):
         # The sources' first load: a plain insert, as a first load read in parts (here in one part).
         insert_first_versions(con, iter([Extract(frame, constant=per_load)]), pipeline=pipeline, run_id=run_id, now=now)
         first_load_done(con, source_ids)
         return LoadCounts(new=frame.height)
-    rows = in_row_groups(loaded_columns(frame, [c for c in LOADED_COLUMNS if c not in per_load]))
+    frame = with_series_ids(con, frame)
+    rows = in_row_groups(loaded_columns(frame, [c for c in HANDED_COLUMNS if c not in per_load]))
 
     registered: list[str] = []
 
@@ -432,7 +437,7 @@ def holds_current(con: duckdb.DuckDBPyConnection, source_ids: list[str]) -> bool
 
 
 def _current(source_ids: list[str]) -> str:
-    # `_rowid` finds a replaced version again without a second join on its key (see `_apply_changes`).
+    # `version_rowid` finds a replaced version again without a second join on its key (see `_apply_changes`).
     return f"SELECT * FROM {VERSIONS} WHERE valid_to IS NULL AND {_in_sources(source_ids)}"
 
 
@@ -487,10 +492,17 @@ def insert_first_versions(
     if citation is not None and not isinstance(citation, str):
         raise ValueError(f"a first load's citation is a text; its parts declare {citation!r}")
     evidence = "evidence" if citation is None else "NULL"
-    streamed = [c for c in LOADED_COLUMNS if c not in constant and c not in LOAD_COLUMNS]
+    streamed = [c for c in HANDED_COLUMNS if c not in constant and c not in LOAD_COLUMNS]
     if citation is not None:
         streamed.remove("evidence")
-    schema = streamed_in_row_groups(loaded_columns(first.frame.slice(0, 0), streamed)).schema
+    # Each part's series ids are found as DuckDB reads it (DuckDB cannot be asked meanwhile): every series the
+    # warehouse knows is read once before, and those new to it are listed after each INSERT, in its transaction.
+    series = SeriesIds.read(con)
+
+    def with_ids(frame: pl.DataFrame) -> pl.DataFrame:
+        return frame if "series_id" in frame.columns else frame.with_columns(series.of(frame))
+
+    schema = streamed_in_row_groups(loaded_columns(with_ids(first.frame.slice(0, 0)), streamed)).schema
     rows = 0
 
     def batches(group: Iterator[Extract]) -> Iterator[pa.RecordBatch]:
@@ -502,7 +514,7 @@ def insert_first_versions(
                     f"({first.constant})"
                 )
             rows += part.frame.height
-            yield from streamed_in_row_groups(loaded_columns(part.frame, streamed))
+            yield from streamed_in_row_groups(loaded_columns(with_ids(part.frame), streamed))
 
     remaining = itertools.chain([first], parts)
     with with_per_load(con, "parts_read", constant) as incoming:
@@ -519,6 +531,7 @@ def insert_first_versions(
             # A local name, found by DuckDB's replacement scan: a view registered inside the transaction would keep
             # what it read alive until the commit.
             con.execute(insert, [loaded])
+            series.write_new(con)
 
         while (head := next(remaining, None)) is not None:
             group = itertools.chain([head], itertools.islice(remaining, PARTS_PER_INSERT - 1))
@@ -537,15 +550,16 @@ def first_load_done(con: duckdb.DuckDBPyConnection, source_ids: list[str]) -> No
     # The rows loaded are read once, for their series; the periods are read again only if another source states
     # current values of the same indicators (see `periods_gained`).
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE _loaded_series AS "
-        f"SELECT DISTINCT indicator_id, geo, source_id FROM ({_current(source_ids)})",
+        "CREATE OR REPLACE TEMP TABLE _loaded_series AS SELECT k.indicator_id, k.geo, c.source_id "
+        f"FROM (SELECT DISTINCT series_id, source_id FROM ({_current(source_ids)})) AS c "
+        "JOIN series_keys AS k USING (series_id)",
         source_ids,
     )
     with _scratch(con, "_loaded_series"):
         series_changed(con, "SELECT * FROM _loaded_series")
         periods_gained(
             con,
-            _current(source_ids),
+            f"SELECT * FROM observation_history WHERE valid_to IS NULL AND {_in_sources(source_ids)}",
             source_ids,
             params=source_ids,
             indicators="SELECT DISTINCT indicator_id FROM _loaded_series",
@@ -643,36 +657,47 @@ def _classify(
     """`_changes`: each `incoming` row that is new or differs from the current version of its key, with that version's
     key and row id; with `full_snapshot`, also each current version no longer stated (retracted)."""
     if keyed:
-        # The key columns of the current versions only, then the versions found read whole by row id.
-        keys = ", ".join(KEY_COLUMNS)
+        # The key columns of the current versions of the incoming rows' series only (found by their ids: DuckDB
+        # skips the row groups that hold none of them), then the versions found read whole by row id.
+        keys = ", ".join(STORED_KEY)
+        series_ids = scalar(con, f"SELECT list(DISTINCT series_id ORDER BY series_id) FROM {incoming}")
+        if current == _current(source_ids):
+            # Found by their ids before their loads are joined (see stored_versions_in).
+            scoped = (
+                f"SELECT * FROM stored_versions_in(?::BIGINT[]) WHERE valid_to IS NULL AND {_in_sources(source_ids)}"
+            )
+            scoped_params = [series_ids, *source_ids]
+        else:
+            scoped = f"SELECT * FROM ({current}) WHERE series_id IN (SELECT unnest(?::BIGINT[]))"
+            scoped_params = [*source_ids, series_ids]
         con.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE _matched AS
-            SELECT i.*, h._rowid AS _match_rowid
-            FROM {incoming} AS i LEFT JOIN (SELECT {keys}, _rowid FROM ({current})) AS h ON {_key_match("i", "h")}
+            SELECT i.*, h.version_rowid AS _match_rowid
+            FROM {incoming} AS i LEFT JOIN (SELECT {keys}, version_rowid FROM ({scoped})) AS h ON {_key_match("i", "h")}
             """,
-            source_ids,
+            scoped_params,
         )
         incoming = "_matched"
-        join, versions, on, params = ("LEFT JOIN", VERSIONS, "h._rowid = i._match_rowid", [])
+        join, versions, on, params = ("LEFT JOIN", VERSIONS, "h.version_rowid = i._match_rowid", [])
     else:
         # A full snapshot also finds current rows no longer stated (the outer side of the join): retractions.
         join = "FULL OUTER JOIN" if full_snapshot else "LEFT JOIN"
         versions, on, params = f"({current})", _key_match("i", "h"), source_ids
-    current_keys = ", ".join(f"h.{c} AS _h_{c}" for c in (*KEY_COLUMNS, "_rowid"))
+    current_keys = ", ".join(f"h.{c} AS _h_{c}" for c in (*STORED_KEY, "version_rowid"))
     columns = "i.*" if not keyed else "i.* EXCLUDE (_match_rowid)"
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _changes AS
-        SELECT CASE WHEN i.indicator_id IS NULL THEN 'retracted'
-                    WHEN h.indicator_id IS NULL THEN 'new'
+        SELECT CASE WHEN i.series_id IS NULL THEN 'retracted'
+                    WHEN h.series_id IS NULL THEN 'new'
                     WHEN NOT ({_same_statement("i", "h")}) THEN 'revised'
                     WHEN NOT ({_same_values("i", "h")}) THEN 'restated'
                     ELSE 'rehashed' END AS change,
                {columns}, {current_keys}
         FROM {incoming} AS i
         {join} {versions} AS h ON {on}
-        WHERE i.indicator_id IS NULL OR h.indicator_id IS NULL OR NOT ({_same_values("i", "h")})
+        WHERE i.series_id IS NULL OR h.series_id IS NULL OR NOT ({_same_values("i", "h")})
            -- The same values from a row whose cells hash otherwise (another engine or library version):
            -- the version stays, with the new hash, so that the next edition can restate it.
            OR (i.row_hash IS NOT NULL AND i.row_hash IS DISTINCT FROM h.row_hash)
@@ -708,14 +733,16 @@ def _write_changes(
     if new or revised or restated or retracted:
         series_changed(
             con,
-            "SELECT COALESCE(indicator_id, _h_indicator_id) AS indicator_id, COALESCE(geo, _h_geo) AS geo, "
-            "COALESCE(source_id, _h_source_id) AS source_id FROM _changes WHERE change <> 'rehashed'",
+            "SELECT k.indicator_id, k.geo, COALESCE(c.source_id, c._h_source_id) AS source_id FROM _changes AS c "
+            "JOIN series_keys AS k ON k.series_id = COALESCE(c.series_id, c._h_series_id) WHERE c.change <> 'rehashed'",
         )
     if revised or restated or retracted:
         con.execute(
             """
             UPDATE observation_versions SET valid_to = ?
-            WHERE rowid IN (SELECT _h__rowid FROM _changes WHERE change IN ('revised', 'restated', 'retracted'))
+            WHERE rowid IN (
+                SELECT _h_version_rowid FROM _changes WHERE change IN ('revised', 'restated', 'retracted')
+            )
             """,
             [now],
         )
@@ -723,8 +750,8 @@ def _write_changes(
         con.execute(
             """
             UPDATE observation_versions AS h SET row_hash = c.row_hash
-            FROM (SELECT _h__rowid, row_hash FROM _changes WHERE change = 'rehashed') AS c
-            WHERE h.rowid = c._h__rowid
+            FROM (SELECT _h_version_rowid, row_hash FROM _changes WHERE change = 'rehashed') AS c
+            WHERE h.rowid = c._h_version_rowid
             """
         )
     if new or revised or restated:
@@ -739,12 +766,16 @@ def _write_changes(
     if retracted:
         periods_lost(
             con,
-            "SELECT "
-            + ", ".join(f"_h_{c} AS {c}" for c in PERIOD_COLUMNS)
-            + " FROM _changes WHERE change = 'retracted'",
+            "SELECT k.indicator_id, k.geo, c._h_period_start AS period_start, c._h_period_end AS period_end "
+            "FROM _changes AS c JOIN series_keys AS k ON k.series_id = c._h_series_id WHERE c.change = 'retracted'",
         )
     if new:
-        periods_gained(con, "SELECT * FROM _changes WHERE change = 'new'", source_ids)
+        periods_gained(
+            con,
+            "SELECT k.indicator_id, k.geo, c.period_start, c.period_end, c.source_id "
+            "FROM _changes AS c JOIN series_keys AS k USING (series_id) WHERE c.change = 'new'",
+            source_ids,
+        )
     return LoadCounts(new=new, revised=revised, unchanged=incoming_rows - new - revised, retracted=retracted)
 
 
@@ -839,10 +870,10 @@ def record_superseded(
     """
     if frame.is_empty():
         return 0
-    claims = loaded_columns(frame)  # noqa: F841 - read by DuckDB's replacement scan
+    claims = loaded_columns(with_series_ids(con, frame), HANDED_COLUMNS)  # noqa: F841 - read by DuckDB's replacement scan
     con.execute("CREATE OR REPLACE TEMP TABLE _claims AS SELECT * FROM claims")
     closed = close_current(con, f"EXISTS (SELECT 1 FROM _claims AS c WHERE {_key_match('c', 'h')})", [], now)
-    partition = ", ".join(KEY_COLUMNS)
+    partition = ", ".join(STORED_KEY)
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _new_claims AS
@@ -850,7 +881,7 @@ def record_superseded(
         WHERE NOT EXISTS (
             SELECT 1 FROM (
                 SELECT *, ROW_NUMBER() OVER (PARTITION BY {partition} ORDER BY valid_from DESC) AS newest
-                FROM observation_history
+                FROM {VERSIONS}
                 WHERE source_id IN (SELECT source_id FROM _claims)
             ) AS h
             WHERE h.newest = 1 AND {_key_match("c", "h")} AND {_same_values("c", "h")}
@@ -864,24 +895,25 @@ def record_superseded(
 
 
 def close_current(con: duckdb.DuckDBPyConnection, condition: str, params: list, now: dt.datetime) -> int:
-    """Close at `now` the current versions that `condition` (on `observation_history AS h`) selects.
+    """Close at `now` the current versions that `condition` selects, on `h`: a version with the columns of
+    `observation_history` and its `series_id`.
 
     Keeps `multi_source_periods` in step; the caller owns the transaction. Returns how many were closed.
     """
-    current = f"h.valid_to IS NULL AND ({condition})"
-    closed = scalar(con, f"SELECT COUNT(*) FROM observation_history AS h WHERE {current}", params)
-    if closed:
-        series_changed(
-            con, f"SELECT indicator_id, geo, source_id FROM observation_history AS h WHERE {current}", params
-        )
-        con.execute(
-            f"UPDATE observation_versions SET valid_to = ? WHERE rowid IN (SELECT h._rowid FROM {VERSIONS} AS h "
-            f"WHERE {current})",
-            [now, *params],
-        )
-        periods_lost(
-            con, f"SELECT * FROM observation_history AS h WHERE h.valid_to = ? AND ({condition})", [now, *params]
-        )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _closing AS SELECT * FROM {HISTORY_BY_ID} AS h "
+        f"WHERE h.valid_to IS NULL AND ({condition})",
+        params,
+    )
+    with _scratch(con, "_closing"):
+        closed = scalar(con, "SELECT COUNT(*) FROM _closing")
+        if closed:
+            series_changed(con, "SELECT indicator_id, geo, source_id FROM _closing")
+            con.execute(
+                "UPDATE observation_versions SET valid_to = ? WHERE rowid IN (SELECT version_rowid FROM _closing)",
+                [now],
+            )
+            periods_lost(con, "SELECT * FROM _closing")
     return closed
 
 

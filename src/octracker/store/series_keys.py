@@ -1,0 +1,89 @@
+"""Series ids: a stored version names its series (indicator_id, geo) by an integer id, kept once with the series' text
+key in `series_keys` (migration 0020), numbered in the order the writer first meets each series.
+
+The writer finds the versions of a few series by these ids: DuckDB's zonemaps skip the row groups whose ids are out of
+range, where a text's zonemap keeps only its first 8 bytes, and ids given in the order a table states its series are
+clustered as its rows are.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import polars as pl
+
+from octracker.store.rows import scalar
+
+#: A series' text key, as frames and `observation_history` hold it.
+SERIES_KEY = ("indicator_id", "geo")
+
+
+class SeriesIds:
+    """The ids of the series a write meets: those the warehouse knows, and those it numbers anew (after the largest
+    id there), to be listed in `series_keys` in the writer's transaction (`write_new`) before it commits."""
+
+    def __init__(self, known: pl.DataFrame, next_id: int) -> None:
+        self.known = known
+        self.next_id = next_id
+        self.new: list[pl.DataFrame] = []
+
+    @classmethod
+    def read(cls, con: duckdb.DuckDBPyConnection, indicator_ids: list[str] | None = None) -> SeriesIds:
+        """The series the warehouse knows (of these indicators only, when given), read in the writer's transaction:
+        on a lake in PostgreSQL its writers commit one at a time (octracker.store.writers), so the next id is free."""
+        next_id = scalar(con, "SELECT COALESCE(MAX(series_id), 0) + 1 FROM series_keys")
+        if indicator_ids is None:
+            known = con.execute("SELECT series_id, indicator_id, geo FROM series_keys").pl()
+        else:
+            known = con.execute(
+                "SELECT series_id, indicator_id, geo FROM series_keys WHERE indicator_id IN (SELECT unnest(?))",
+                [indicator_ids],
+            ).pl()
+        return cls(known.select(pl.col("series_id").cast(pl.Int64), *SERIES_KEY), int(next_id))
+
+    def of(self, frame: pl.DataFrame) -> pl.Series:
+        """The series id of each row of `frame` (which holds SERIES_KEY); a series not known yet is numbered now.
+
+        Rows come grouped by series as a rule (a table sorted by series, then period): each run of rows of one series
+        is looked up once, so a table of ten million rows looks up its twenty thousand series, not every row."""
+        if frame.is_empty():
+            return pl.Series("series_id", [], dtype=pl.Int64)
+        keys = frame.select(pl.col(c).cast(pl.String) for c in SERIES_KEY)
+        run = keys.select(pl.struct(SERIES_KEY).rle_id().alias("run")).get_column("run")
+        firsts = keys.filter(run != run.shift(1, fill_value=-1))
+        found = firsts.unique(maintain_order=True).join(self.known, on=SERIES_KEY, how="left", maintain_order="left")
+        unknown = found.filter(pl.col("series_id").is_null())
+        if not unknown.is_empty():
+            numbered = unknown.with_columns(
+                series_id=pl.int_range(self.next_id, self.next_id + unknown.height, dtype=pl.Int64)
+            ).select(self.known.columns)
+            self.next_id += unknown.height
+            self.known = pl.concat([self.known, numbered])
+            self.new.append(numbered)
+        ids = firsts.join(self.known, on=SERIES_KEY, how="left", maintain_order="left").get_column("series_id")
+        return ids.gather(run).rename("series_id")
+
+    def write_new(self, con: duckdb.DuckDBPyConnection) -> None:
+        """List the series numbered since the last call in `series_keys`, in the writer's transaction."""
+        if not self.new:
+            return
+        numbered = pl.concat(self.new)
+        self.new = []
+        # Through the Arrow stream interface: a polars frame or pyarrow table handed over as such would have DuckDB
+        # import pyarrow's dataset module (see octracker.store.history.handed_to_duckdb).
+        con.register("_new_series", numbered.__arrow_c_stream__())
+        try:
+            con.execute("INSERT INTO series_keys (series_id, indicator_id, geo) SELECT * FROM _new_series")
+        finally:
+            con.unregister("_new_series")
+
+
+def with_series_ids(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` with the `series_id` of each row, the series not known yet listed in `series_keys` now (in the
+    writer's transaction)."""
+    if "series_id" in frame.columns:
+        return frame
+    indicators = frame.get_column("indicator_id").unique().to_list() if frame.height <= 100_000 else None
+    ids = SeriesIds.read(con, indicators)
+    frame = frame.with_columns(ids.of(frame))
+    ids.write_new(con)
+    return frame
