@@ -184,8 +184,8 @@ def test_a_new_warehouse_file_is_written_in_duckdb_13s_format_and_an_old_one_kee
         results = refresh(settings, ["oci_2025_profiles"])
         assert [r.status for r in results] == ["success"]
     assert text_compressions(new.warehouse) == {"ZSTD"}
-    geo = text_compressions(new.warehouse, "geo")  # the other text columns keep DuckDB's choice
-    assert geo and geo <= {"DICT_FSST", "CONSTANT"}, geo
+    unit = text_compressions(new.warehouse, "unit")  # the other text columns keep DuckDB's choice
+    assert unit and unit <= {"DICT_FSST", "CONSTANT"}, unit
     # The bundled profiles' few evidence texts are stored uncompressed in the old format whatever the column
     # asks; twenty thousand table rows' evidence shows what the column asks for there.
     con = duckdb.connect(str(old.warehouse))
