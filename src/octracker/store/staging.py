@@ -119,6 +119,10 @@ def discard_staged(con: duckdb.DuckDBPyConnection) -> int:
         deleted = scalar(con, f"SELECT COUNT(*) FROM observation_versions WHERE load_id IN ({staged})")
         con.execute(f"DELETE FROM observation_versions WHERE load_id IN ({staged})")
         con.execute("DELETE FROM loads WHERE run_id IN (SELECT run_id FROM staged_runs)")
+        # The series the stages listed that no version names now (migration 0020): the warehouse as before the load.
+        con.execute(
+            "DELETE FROM series_keys WHERE series_id NOT IN (SELECT DISTINCT series_id FROM observation_versions)"
+        )
         con.execute("DELETE FROM staged_runs")
         return deleted
 
