@@ -224,9 +224,11 @@ REVIEWED = {
         "_period_match('m', 'r')",
         # the fixed names of a step's temp tables, dropped by _scratch
         "table",
-        # a small feed of corrections compared by key: fixed relations, key columns and join conditions
+        # a small feed of corrections compared by key: fixed relations, key columns and join conditions; scoped: the
+        # current versions found by series id, a fixed relation with `?` for the ids and each source
         "incoming",
         "keys",
+        "scoped",
         "on",
         "versions",
         # one `?` per per-load value (with_per_load), `?` per source
