@@ -240,7 +240,7 @@ def test_as_of_works_through_octracker_sql(settings):
     from octracker.store.query import run_query
 
     columns, rows = run_query(
-        settings.published_path, "SELECT indicator_id, value FROM observations_as_of(now()::TIMESTAMP) ORDER BY 1"
+        settings.published_path, "SELECT indicator_id, value FROM observations_as_of(now()::TIMESTAMP) ORDER BY 1, 2"
     )
     assert rows == [("shooting_deaths", 9.0), ("shootings", 61.0), ("shootings", 89.0)]
 
