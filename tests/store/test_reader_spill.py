@@ -21,17 +21,20 @@ from octracker.store.settings import Settings, build_settings
 from octracker.store.warehouse import open_writer
 
 #: A reader process that fills a temporary table past a small memory bound (its rows spill), says where it spills,
-#: then counts the rows (read back from its spill files) each time it is asked, until its input ends.
+#: then counts the rows (read back from its spill files) each time it is asked, until its input ends. One thread and a
+#: count that streams the table block by block: a COUNT(DISTINCT) builds a hash table of its own, which a 32 MB bound
+#: cannot always hold.
 SPILLING_READER = """
 import sys
 from pathlib import Path
 from octracker.store import query
 query.LOCKED_CONFIG["memory_limit"] = "32MB"
+query.LOCKED_CONFIG["threads"] = 1
 con = query.open_locked_reader(Path(sys.argv[1]))
 con.execute("CREATE TEMP TABLE spilled AS SELECT md5(i::VARCHAR) AS h FROM range(1000000) t(i)")
 print(con.execute("SELECT current_setting('temp_directory')").fetchone()[0], flush=True)
 for _ in sys.stdin:
-    print(con.execute("SELECT COUNT(DISTINCT h) FROM spilled").fetchone()[0], flush=True)
+    print(con.execute("SELECT COUNT(*) FROM spilled WHERE length(h) = 32").fetchone()[0], flush=True)
 """
 
 
