@@ -52,7 +52,7 @@ def held(alertmanager) -> dict[str, dict]:
     return {a["labels"]["fingerprint"]: a for a in alertmanager.alerts()}
 
 
-def eventually(read, want, timeout_s=10.0):
+def eventually(read, want, timeout_s=60.0):
     deadline = time.monotonic() + timeout_s
     while (got := read()) != want and time.monotonic() < deadline:
         time.sleep(0.1)

@@ -138,7 +138,7 @@ def test_the_endpoint_keeps_a_route_prefix():
     assert alertmanager_url_from_env({}) is None
 
 
-def wait_for(predicate, timeout_s: float = 10.0):
+def wait_for(predicate, timeout_s: float = 60.0):
     deadline = time.monotonic() + timeout_s
     while True:
         result = predicate()

@@ -164,6 +164,8 @@ while not stop.exists():
             errors.append(f"inconsistent copy: {current} observations, {open_rows} open versions")
     except Exception as exc:
         errors.append(f"{type(exc).__name__}: {exc}")
+    if len(seen) + len(errors) == 1:
+        print("reading", flush=True)
 print(json.dumps({"seen": seen, "errors": errors}))
 """
 
@@ -178,7 +180,8 @@ def test_readers_opening_the_published_copy_during_refreshes_always_get_a_comple
         text=True,
         env=child_env(),
     )
-    time.sleep(1.0)
+    # The refreshes start once it reads: its start-up alone can take seconds on a loaded machine.
+    assert reader.stdout.readline().strip() == "reading", reader.stderr.read()
     for n in range(3):
         drop_csv(loaded.inbox_dir, f"shootings-{n}.csv")  # a new source each time: +GOOD_ROWS versions
         [result] = refresh(loaded, ["inbox"])

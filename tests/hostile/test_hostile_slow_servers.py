@@ -112,7 +112,8 @@ def test_a_webhook_receiver_trickling_headers_is_cut_off_at_the_overall_limit(he
     elapsed = time.monotonic() - started
     assert result.outcome == "retry_later"
     assert "overall limit of 2s" in result.error and TOKEN not in result.error
-    assert elapsed < 5, elapsed
+    # Without the limit it would never end: the margin is a loaded machine's.
+    assert elapsed < 20, elapsed
 
 
 @pytest.mark.parametrize("fixture", ["header_trickler", "body_trickler"])
@@ -131,7 +132,7 @@ def test_a_feed_trickling_headers_or_body_fails_at_its_overall_limit(request, fi
     elapsed = time.monotonic() - started
     assert "overall limit of 2 s" in str(caught.value) and TOKEN not in str(caught.value)
     assert caught.value.attempts == 2 and server.connections == 2
-    assert elapsed < 8, elapsed
+    assert elapsed < 20, elapsed
 
 
 def stop_while_delivering(settings, receiver: TricklingServer) -> float:
@@ -157,8 +158,9 @@ def test_the_scheduler_stops_within_seconds_while_delivering_to_a_trickling_rece
 ):
     monkeypatch.setenv("OCTRACKER_WEBHOOK_URL", header_trickler.url(f"/hook/{TOKEN}"))
     monkeypatch.delenv("OCTRACKER_WEBHOOK_SECRET", raising=False)
-    # One attempt's overall limit (10 s) at most, not six attempts and their backoff for every event.
-    assert stop_while_delivering(loaded, header_trickler) < 13
+    # One attempt's overall limit (10 s) at most and a loaded machine's margin, not six attempts and their backoff
+    # (over a minute) for every event.
+    assert stop_while_delivering(loaded, header_trickler) < 30
 
 
 def test_a_scheduler_stopped_while_delivering_posts_nothing_to_alertmanager_after(loaded, header_trickler, monkeypatch):
@@ -207,12 +209,13 @@ def test_a_trickling_receiver_holds_back_no_inbox_run_of_the_scheduler(loaded, h
             time.sleep(0.2)
         waited = time.monotonic() - dropped
         assert read_rows(loaded.published_path, loaded_value) == [(7.0,)]
-        assert waited < 15, f"the inbox run waited {waited:.0f} s behind the delivery"
+        # Behind the delivery, it would have waited over a minute; a loaded machine's refresh takes seconds.
+        assert waited < 40, f"the inbox run waited {waited:.0f} s behind the delivery"
     finally:
         stop_at = time.monotonic()
         jobs.stopping.set()
         scheduler.shutdown(wait=True)
-    assert time.monotonic() - stop_at < 13
+    assert time.monotonic() - stop_at < 30
 
 
 def add_slow_feed(settings, server: TricklingServer, *, timeout_s: int, max_attempts: int) -> None:
@@ -235,7 +238,8 @@ def add_slow_feed(settings, server: TricklingServer, *, timeout_s: int, max_atte
 
 def test_a_trickling_feed_holds_no_writer_while_it_is_fetched(loaded_scratch, body_trickler):
     settings = loaded_scratch
-    add_slow_feed(settings, body_trickler, timeout_s=10, max_attempts=1)
+    # A limit long enough for the other writer's process to start and finish on a loaded machine.
+    add_slow_feed(settings, body_trickler, timeout_s=30, max_attempts=1)
     feed = subprocess.Popen(
         octracker_command(settings, "refresh", "slow_feed"),
         stdout=subprocess.PIPE,
@@ -253,13 +257,13 @@ def test_a_trickling_feed_holds_no_writer_while_it_is_fetched(loaded_scratch, bo
         settings.inbox_dir.mkdir(exist_ok=True)
         (settings.inbox_dir / "port.csv").write_bytes(PORT_TABLE)
         other = run_octracker(settings, "refresh", "inbox", OCTRACKER_LOCK_TIMEOUT="1")
-        assert time.monotonic() - fetching < 10, "the feed's fetch ended before the other writer was tried"
+        assert time.monotonic() - fetching < 30, "the feed's fetch ended before the other writer was tried"
         assert other.returncode == 0, other.stderr
         out, err = feed.communicate(timeout=60)
     finally:
         feed.kill()
     assert feed.returncode == 0, err  # unreachable: its last data kept, exit 0 without --strict
-    assert "overall limit of 10 s" in err and TOKEN not in err
+    assert "overall limit of 30 s" in err and TOKEN not in err
     assert read_rows(
         settings.published_path, "SELECT value FROM observations WHERE indicator_id = 'shootings' AND geo = 'BEANR'"
     ) == [(7.0,)]
@@ -284,7 +288,8 @@ def test_the_scheduler_stops_within_one_attempt_while_a_feed_trickles(loaded_scr
     jobs.stopping.set()  # what SIGTERM does
     job.join(timeout=60)
     assert not job.is_alive()
-    assert time.monotonic() - stop_at < 5
+    # Within the attempt under way (3 s) and a loaded machine's margin, not the 15 s of the attempts left.
+    assert time.monotonic() - stop_at < 10
     assert body_trickler.connections == 1  # no attempt after the stop
     # Nothing was run or recorded for it: the next start finds it overdue and runs it.
     assert read_rows(settings.published_path, runs) == [(0,)]

@@ -91,7 +91,8 @@ def runs_in_warehouse(settings, where: str = "TRUE") -> list[tuple]:
     return runs(settings, where, path=settings.warehouse)
 
 
-def wait_for(condition, timeout: float = 30.0, every: float = 0.1):
+def wait_for(condition, timeout: float = 120.0, every: float = 0.1):
+    """`condition()` once it is true; the time limit is a loaded machine's (a scheduled job's refresh and publish)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()

@@ -312,7 +312,8 @@ def s3_server(monkeypatch):
         client = boto3.client(
             "s3", endpoint_url=endpoint, aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1"
         )
-        deadline = time.monotonic() + 30
+        # Its start-up (imports of boto and Flask) can take many seconds on a loaded machine.
+        deadline = time.monotonic() + 120
         while True:
             try:
                 client.create_bucket(Bucket="lake")

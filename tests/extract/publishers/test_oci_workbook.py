@@ -132,10 +132,11 @@ def test_golden_file_agrees_with_the_sheets_read_by_openpyxl(sheets) -> None:
 
 def test_the_whole_workbook_reads_in_well_under_a_second(catalog) -> None:
     content = WORKBOOK.read_bytes()
-    started = time.perf_counter()
+    # The process's CPU time, not the clock's: other processes on a loaded machine do not count.
+    started = time.process_time()
     oci_workbook.read(content, name=WORKBOOK.name, catalog=catalog)
-    # 0.1-0.4 s measured on a shared 2-core machine; the bound leaves room for a loaded one.
-    assert time.perf_counter() - started < 3
+    # 0.1-0.4 s measured on a shared 2-core machine; the bound leaves room for a slower one.
+    assert time.process_time() - started < 3
 
 
 # Workbooks built from the recorded sheets ----------------------------------------------------------------------
