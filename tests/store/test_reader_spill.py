@@ -1,7 +1,7 @@
-"""Readers of the warehouse (`octracker sql`, the read-only commands) are held to a memory bound and spill past it
-to a folder of their process's own, removed when they close: in DuckDB's default folder, shared by every process
-reading the published copy, a reader that closed deleted the spill files of another still reading. The folder a
-killed process leaves is removed by the next process that opens the warehouse, and only that one."""
+"""Readers of the warehouse (`octracker sql`, the read-only commands, `open_reader`) are held to a memory bound and
+spill past it to a folder of their process's own, removed when they close: in DuckDB's default folder, shared by every
+process reading the published copy, a reader that closed deleted the spill files of another still reading. The folder
+a killed process leaves is removed by the next process that opens the warehouse, and only that one."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import pytest
 from conftest import REPO, child_env, run_octracker
 from octracker.store.query import LOCKED_CONFIG, locked_reader
 from octracker.store.settings import Settings, build_settings
-from octracker.store.warehouse import open_writer
+from octracker.store.warehouse import open_reader, open_writer
 
 #: A reader process that fills a temporary table past a small memory bound (its rows spill), says where it spills,
 #: then counts the rows (read back from its spill files) each time it is asked, until its input ends. One thread and a
@@ -42,7 +42,7 @@ for _ in sys.stdin:
 OPEN_WRITER = """
 import sys
 from octracker.store.settings import build_settings
-from octracker.store.warehouse import open_writer
+from octracker.store.warehouse import open_reader, open_writer
 with open_writer(build_settings(project=sys.argv[1], warehouse=sys.argv[2], environ={})):
     pass
 """
@@ -170,3 +170,41 @@ def test_a_folder_left_by_an_earlier_process_of_the_same_pid_goes_too(tmp_path):
     with locked_reader(settings.published_path) as con:
         assert Path(con.execute("SELECT current_setting('temp_directory')").fetchone()[0]) != left
         assert not left.exists()
+
+
+def bound_and_spill(con: duckdb.DuckDBPyConnection) -> tuple[str, Path]:
+    limit, temp = con.execute("SELECT current_setting('memory_limit'), current_setting('temp_directory')").fetchone()
+    return limit, Path(temp)
+
+
+def test_every_reader_of_a_published_copy_has_the_same_bound_and_spill_folder(tmp_path):
+    """`open_reader` (not locked down) and the locked readers of one process open one database with one setting."""
+    settings = published_settings(tmp_path)
+    con = open_reader(settings.published_path)
+    try:
+        limit, folder = bound_and_spill(con)
+        assert limit in ("1.8 GiB", "1.9 GiB", "2.0 GiB")
+        assert folder.parent == settings.published_path.parent
+        assert folder.name.startswith(f"octracker.duckdb.{os.getpid()}-")
+        # It spills there past the bound (a smaller one here; not locked down, it takes SET).
+        con.execute("SET memory_limit = '32MB'")
+        con.execute("SET threads = 1")
+        con.execute("CREATE TEMP TABLE spilled AS SELECT md5(i::VARCHAR) AS h FROM range(1000000) t(i)")
+        assert spill_files(folder)
+        with locked_reader(settings.published_path) as locked:
+            assert bound_and_spill(locked)[1] == folder
+    finally:
+        con.close()
+    assert not folder.exists()
+
+
+def test_a_lake_reader_not_locked_down_has_the_bound_and_spills_beside_the_lake(lake_settings: Settings):
+    with open_writer(lake_settings):
+        pass
+    con = open_reader(lake_settings.read_target)
+    try:
+        limit, folder = bound_and_spill(con)
+        assert limit in ("1.8 GiB", "1.9 GiB", "2.0 GiB")
+        assert folder.parent == lake_settings.data_dir and folder.name.endswith(".tmp")
+    finally:
+        con.close()

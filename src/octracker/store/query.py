@@ -36,8 +36,8 @@ TIMEOUT_ENV = "OCTRACKER_SQL_TIMEOUT"
 READ_STATEMENTS = frozenset({duckdb.StatementType.SELECT})
 _EXPLAIN = re.compile(r"\s*EXPLAIN(?:\s+ANALY[SZ]E)?\s+(?P<query>.*)", re.IGNORECASE | re.DOTALL)
 
-#: No extension loading, bounded memory and spill; once connected, no file access outside the warehouse and settings
-#: frozen (see `open_locked_reader`). Each process spills to a folder of its own (see `octracker.store.spill`).
+#: No extension loading, bounded memory and spill: every reader's settings (see `reader_config`). Once connected, a
+#: locked reader has no file access outside the warehouse and its settings frozen (see `open_locked_reader`).
 LOCKED_CONFIG: DuckConfig = {
     "autoinstall_known_extensions": False,
     "autoload_known_extensions": False,
@@ -52,6 +52,16 @@ LOCKED_CONFIG: DuckConfig = {
 _LOCKING = threading.Lock()
 
 
+def reader_config(target: Path | LakeTarget) -> DuckConfig:
+    """The DuckDB settings of every read-only connection to the warehouse, locked or not: LOCKED_CONFIG's memory
+    bound, and a spill folder of its process's own (see `octracker.store.spill`). Every reader of a published copy in
+    one process has the same folder: they share one DuckDB database, which takes a connection only with the settings
+    it was opened with. A lake's reader, a DuckDB in memory of its own, spills beside the lake's run-time files."""
+    if isinstance(target, LakeTarget):
+        return {**LOCKED_CONFIG, **lake_spill_config(target)}
+    return {**LOCKED_CONFIG, "temp_directory": str(shared_spill_folder(target))}
+
+
 def open_locked_reader(path: Path | LakeTarget) -> duckdb.DuckDBPyConnection:
     """A read-only connection to the published copy that cannot reach files, the network or extensions."""
     if isinstance(path, LakeTarget):
@@ -60,8 +70,7 @@ def open_locked_reader(path: Path | LakeTarget) -> duckdb.DuckDBPyConnection:
         raise NothingPublished(f"{path}: no published warehouse yet; run `octracker refresh` first")
     # The readers of this file in this process (the scheduler's metrics server, a job) share one database, opened
     # with one spill folder: DuckDB refuses a second connection with other settings.
-    config = {**LOCKED_CONFIG, "temp_directory": str(shared_spill_folder(path))}
-    con = duckdb.connect(str(path), read_only=True, config=config)
+    con = duckdb.connect(str(path), read_only=True, config=reader_config(path))
     # DuckDB draws a progress bar on stdout for long queries; it would corrupt CSV and JSON output. A pragma, not
     # SET: another reader of this file in this process shares its database, whose configuration that reader may have
     # locked already, and a locked one refuses every SET.
@@ -78,7 +87,7 @@ def open_locked_reader(path: Path | LakeTarget) -> duckdb.DuckDBPyConnection:
 def open_locked_lake_reader(target: LakeTarget) -> duckdb.DuckDBPyConnection:
     """The lake attached read-only, then locked: only its own data files stay readable, nothing else attaches."""
     try:
-        con = connect_lake(target, read_only=True, config={**LOCKED_CONFIG, **lake_spill_config(target)})
+        con = connect_lake(target, read_only=True, config=reader_config(target))
     except duckdb.Error as exc:
         # No catalog file, or a catalog database that answered and holds no lake: only a refresh creates one.
         no_file = target.catalog_path is not None and not target.catalog_path.exists()

@@ -28,6 +28,7 @@ from octracker.content.catalog import Catalog, load_catalog
 from octracker.errors import OctrackerError, PublishFailed, SpecError, WarehouseBusy
 from octracker.store.findings import findings_inputs_changed
 from octracker.store.lake import DuckConfig, LakeTarget, connect_lake, describe_attach_error, is_lock_error
+from octracker.store.query import reader_config
 from octracker.store.rows import one_row
 from octracker.store.settings import Settings
 from octracker.store.spill import SPILL_SUFFIX, new_spill_folder, remove_dead_spill_folders
@@ -307,15 +308,17 @@ def keep_template(con: duckdb.DuckDBPyConnection, warehouse: Path, template: Pat
 
 
 def open_reader(target: Path | LakeTarget) -> duckdb.DuckDBPyConnection:
-    """A read-only connection to a published copy (never the file the writer holds) or to a lake."""
+    """A read-only connection to a published copy (never the file the writer holds) or to a lake, not locked down
+    (`octracker.store.query.open_locked_reader` is), with every reader's memory bound and spill folder
+    (`octracker.store.query.reader_config`)."""
     if isinstance(target, LakeTarget):
         try:
-            return connect_lake(target, read_only=True)
+            return connect_lake(target, read_only=True, config=reader_config(target))
         except duckdb.Error as exc:
             raise OctrackerError(describe_attach_error(target, exc)) from None
     if not target.exists():
         raise OctrackerError(f"{target}: no published warehouse yet; run `octracker refresh` first")
-    return duckdb.connect(str(target), read_only=True)
+    return duckdb.connect(str(target), read_only=True, config=reader_config(target))
 
 
 def list_migrations(migrations_dir: Path) -> list[tuple[int, str, Path]]:
