@@ -1,7 +1,8 @@
 """Readers of the warehouse (`octracker sql`, the read-only commands, `open_reader`) are held to a memory bound and
 spill past it to a folder of their process's own, removed when they close: in DuckDB's default folder, shared by every
 process reading the published copy, a reader that closed deleted the spill files of another still reading. The folder
-a killed process leaves is removed by the next process that opens the warehouse, and only that one."""
+a killed process leaves is removed by the next process of the same machine that opens the warehouse, and only that
+one: the folder's name says its host, and another host's PIDs mean nothing here."""
 
 from __future__ import annotations
 
@@ -16,9 +17,13 @@ import duckdb
 import pytest
 
 from conftest import REPO, child_env, run_octracker
+from octracker.store import spill
 from octracker.store.query import LOCKED_CONFIG, locked_reader
 from octracker.store.settings import Settings, build_settings
 from octracker.store.warehouse import open_reader, open_writer
+
+#: This machine's name as spill folders say it.
+HOST = spill.this_host()
 
 #: A reader process that fills a temporary table past a small memory bound (its rows spill), says where it spills,
 #: then counts the rows (read back from its spill files) each time it is asked, until its input ends. One thread and a
@@ -42,7 +47,7 @@ for _ in sys.stdin:
 OPEN_WRITER = """
 import sys
 from octracker.store.settings import build_settings
-from octracker.store.warehouse import open_reader, open_writer
+from octracker.store.warehouse import open_writer
 with open_writer(build_settings(project=sys.argv[1], warehouse=sys.argv[2], environ={})):
     pass
 """
@@ -88,7 +93,7 @@ def test_a_reader_is_bounded_and_spills_to_a_folder_of_its_process_own_removed_w
         assert limit in ("1.8 GiB", "1.9 GiB", "2.0 GiB")
         folder = Path(temp)
         assert folder.parent == settings.published_path.parent
-        assert re.fullmatch(rf"octracker\.duckdb\.{os.getpid()}-[0-9]+\.tmp", folder.name)
+        assert re.fullmatch(rf"octracker\.duckdb\.{re.escape(HOST)}\.{os.getpid()}-[0-9]+\.tmp", folder.name)
         # Readers of one process share its database, and with it the folder.
         assert other.execute("SELECT current_setting('temp_directory')").fetchone() == (temp,)
         with pytest.raises(duckdb.Error, match="disabled"):
@@ -112,10 +117,13 @@ def test_readers_in_two_processes_spill_apart_and_a_killed_ones_folder_goes_at_t
         pid = dead_pid()
         published = settings.published_path
         strangers = [
-            published.with_name(f"octracker.duckdb.{pid}-1.tmp.bak"),
-            published.with_name(f"other.duckdb.{pid}-1.tmp"),
+            published.with_name(f"octracker.duckdb.{HOST}.{pid}-1.tmp.bak"),
+            published.with_name(f"other.duckdb.{HOST}.{pid}-1.tmp"),
             published.with_name("octracker.duckdb.tmp"),
-            published.with_name(f"octracker.duckdb.{pid}-2.tmp"),
+            # Another machine's, and one of the older name that says no machine: their PIDs are not this one's.
+            published.with_name(f"octracker.duckdb.{HOST}x.{pid}-1.tmp"),
+            published.with_name(f"octracker.duckdb.{pid}-1.tmp"),
+            published.with_name(f"octracker.duckdb.{HOST}.{pid}-2.tmp"),
         ]
         for folder in strangers:
             folder.mkdir()
@@ -141,7 +149,7 @@ def test_readers_in_two_processes_spill_apart_and_a_killed_ones_folder_goes_at_t
 def test_a_writer_opening_the_warehouse_removes_the_spill_folders_of_killed_readers(tmp_path):
     settings = published_settings(tmp_path)
     pid = dead_pid()
-    left = settings.published_path.with_name(f"octracker.duckdb.{pid}-1.tmp")
+    left = settings.published_path.with_name(f"octracker.duckdb.{HOST}.{pid}-1.tmp")
     left.mkdir()
     (left / "duckdb_temp_block-4611686018427388032-0.block").write_bytes(b"\0" * 4096)
     opened = subprocess.run(
@@ -164,7 +172,7 @@ def test_a_lake_reader_spills_beside_the_lake_as_its_writers_do(lake_settings: S
 def test_a_folder_left_by_an_earlier_process_of_the_same_pid_goes_too(tmp_path):
     """PIDs are used again: a process gone may have had this one's."""
     settings = published_settings(tmp_path)
-    left = settings.published_path.with_name(f"octracker.duckdb.{os.getpid()}-7.tmp")
+    left = settings.published_path.with_name(f"octracker.duckdb.{HOST}.{os.getpid()}-7.tmp")
     left.mkdir()
     (left / "duckdb_temp_storage_S32K-0.tmp").write_bytes(b"")
     with locked_reader(settings.published_path) as con:
@@ -185,7 +193,7 @@ def test_every_reader_of_a_published_copy_has_the_same_bound_and_spill_folder(tm
         limit, folder = bound_and_spill(con)
         assert limit in ("1.8 GiB", "1.9 GiB", "2.0 GiB")
         assert folder.parent == settings.published_path.parent
-        assert folder.name.startswith(f"octracker.duckdb.{os.getpid()}-")
+        assert folder.name.startswith(f"octracker.duckdb.{HOST}.{os.getpid()}-")
         # It spills there past the bound (a smaller one here; not locked down, it takes SET).
         con.execute("SET memory_limit = '32MB'")
         con.execute("SET threads = 1")
@@ -208,3 +216,38 @@ def test_a_lake_reader_not_locked_down_has_the_bound_and_spills_beside_the_lake(
         assert folder.parent == lake_settings.data_dir and folder.name.endswith(".tmp")
     finally:
         con.close()
+
+
+def test_a_spill_folder_says_its_host_and_only_this_hosts_dead_ones_are_removed(tmp_path, monkeypatch):
+    """Two machines (or containers) sharing the warehouse folder: one's dead PID may be the other's live process."""
+    monkeypatch.setattr(spill.socket, "gethostname", lambda: "CI-Runner.example.org")
+    spill.this_host.cache_clear()
+    try:
+        assert spill.this_host() == "ci-runner_example_org"
+        beside = tmp_path / "octracker.duckdb"
+        pid = dead_pid()
+        mine = tmp_path / f"octracker.duckdb.ci-runner_example_org.{pid}-1.tmp"
+        others = tmp_path / f"octracker.duckdb.ci-runner-2.{pid}-1.tmp"
+        for folder in (mine, others):
+            folder.mkdir()
+            (folder / "duckdb_temp_storage_S32K-0.tmp").write_bytes(b"")
+        made = spill.new_spill_folder(beside)
+        assert made.parent == tmp_path
+        assert re.fullmatch(rf"octracker\.duckdb\.ci-runner_example_org\.{os.getpid()}-[0-9]+\.tmp", made.name)
+        assert not mine.exists() and others.exists()
+    finally:
+        spill.this_host.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("host", "safe"),
+    [
+        ("db-01", "db-01"),
+        ("Node.Example.COM", "node_example_com"),
+        ("a/b c\\d", "a_b_c_d"),
+        ("", "host"),
+        ("x" * 300, "x" * 63),
+    ],
+)
+def test_a_host_name_becomes_a_safe_part_of_a_file_name(host, safe):
+    assert spill.safe_host_name(host) == safe
