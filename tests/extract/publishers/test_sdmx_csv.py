@@ -101,6 +101,8 @@ def test_bad_rows_are_refused_with_their_line():
     assert described[1].startswith("x.csv, line 4") and "'Atlantis'" in described[1]
     ragged = SDG.read_bytes().replace(b",2009,22.5,,", b",2009,22.5,,,", 1)
     assert "13 cells where the header has 12" in sdmx_csv.read(ragged, name="x.csv").problems[0].message
+    short = SDG.read_bytes().replace(b",2009,22.5,,", b",2009,22.5,", 1)
+    assert "11 cells where the header has 12" in sdmx_csv.read(short, name="x.csv").problems[0].message
 
 
 def test_a_file_that_is_not_sdmx_csv_is_refused():

@@ -258,41 +258,48 @@ def _read_columns(content: bytes, layout: _Layout) -> PublisherTable:
     between two commas. Raises `_RowByRow` for a file that is not plain and on a cell or row that is a problem,
     so that the row-by-row reading describes it."""
     header, at, time_at, unit_at = layout.header, layout.at, layout.time_at, layout.unit_at
-    carriage_returns = content.count(b"\r")
+    carriage_returns = b"\r" in content  # looked for before counted: most files have none (a 70 MB count: 0.05 s)
     if (
         any(mark in content for mark in _NOT_PLAIN)
         or (not content.isascii() and any(mark in content for mark in _NOT_PLAIN_UTF8))
-        or carriage_returns != content.count(b"\r\n")
+        or (carriage_returns and content.count(b"\r") != content.count(b"\r\n"))
     ):
         raise _RowByRow
-    try:  # one line a row, as the text between newlines
+    body = content.removeprefix(_BOM)
+    try:  # one line a row, as the text between newlines, and the same lines cut at their commas by Polars' reader
         lines = pl.read_csv(
-            content.removeprefix(_BOM),
+            body, has_header=False, separator="\x00", quote_char=None, infer_schema=False, new_columns=["_raw"]
+        ).to_series()
+        cut = pl.read_csv(
+            body,
             has_header=False,
-            separator="\x00",
             quote_char=None,
             infer_schema=False,
-            new_columns=["_raw"],
-        ).to_series()
-    except pl.exceptions.PolarsError:
+            empty_string_is_null=False,
+            new_columns=[f"_{i}" for i in range(len(header))],
+        )
+    except pl.exceptions.PolarsError:  # not UTF-8, or a line of more cells than the header (which it reads first)
         raise _RowByRow from None
+    if cut.height != lines.len():
+        raise _RowByRow
     lines = lines.str.strip_suffix("\r") if carriage_returns else lines
-    numbered = pl.DataFrame({"_raw": lines.fill_null("")}).with_row_index("_line_no", offset=1).slice(1)
-    numbered = numbered.filter(~pl.col("_raw").str.contains(r"^[,\s]*$"))  # a row of empty cells is skipped
-    cells = numbered.get_column("_raw").str.split(",")
-    if numbered.height == 0 or not (cells.list.len() == len(header)).all():
+    numbered = pl.DataFrame({"_raw": lines.fill_null("")}).with_row_index("_line_no", offset=1)
+    # The header is not a row, nor is a row of empty cells (skipped).
+    rows = (numbered.get_column("_line_no") > 1) & ~numbered.get_column("_raw").str.contains(r"^[,\s]*$")
+    numbered, cut = numbered.filter(rows), cut.filter(rows)
+    # The reader fills a line of fewer cells than the header with empty ones: its commas are counted.
+    commas = numbered.get_column("_raw").str.count_matches(",", literal=True)
+    if numbered.height == 0 or not (commas == len(header) - 1).all():
         raise _RowByRow
     if "ACTION" in at:  # rows that delete an observation are not read
-        read = _each_distinct(cells.list.get(at["ACTION"]), lambda c: c.strip().upper()[:1] != "D", pl.Boolean())
-        numbered, cells = numbered.filter(read), cells.filter(read)
+        action = cut.get_column(f"_{at['ACTION']}")
+        read = _each_distinct(action, lambda c: c.strip().upper()[:1] != "D", pl.Boolean())
+        numbered, cut = numbered.filter(read), cut.filter(read)
         if numbered.height == 0:
             raise _RowByRow
-    columns: dict[int, pl.Series] = {}
 
     def column(index: int) -> pl.Series:
-        if index not in columns:
-            columns[index] = cells.list.get(index)
-        return columns[index]
+        return cut.get_column(f"_{index}")
 
     structures = _distinct_results(column(at.get("STRUCTURE_ID", at.get("DATAFLOW", 0))), _structure)[1]
     if len(set(structures)) != 1:
@@ -305,8 +312,11 @@ def _read_columns(content: bytes, layout: _Layout) -> PublisherTable:
         )
     ).to_series()
 
+    # Each row's period as its place among the distinct cells, looked up once; its fields are gathered from there.
+    period_at = column(time_at).replace_strict(times, pl.int_range(times.len(), dtype=pl.UInt32(), eager=True))
+
     def per_period(field: str, dtype: pl.DataType) -> pl.Series:
-        return column(time_at).replace_strict(times, pl.Series([getattr(p, field) for p in periods], dtype=dtype))
+        return pl.Series([getattr(p, field) for p in periods], dtype=dtype).gather(period_at)
 
     provider, dataset = structures[0]
     series_codes = [_each_distinct(column(i), functools.partial(_series_code, column=header[i])) for i in layout.kept]
