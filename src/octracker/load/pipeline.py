@@ -170,17 +170,25 @@ def refresh(
         if on_result:
             on_result(result)
 
-    with published_or_reported(report):
-        with open_refresh(settings) as (con, catalog):
-            for spec in specs:
-                fetched = prefetched.get(spec.name)
-                report(run_pipeline(con, spec, settings, catalog, trigger=trigger, prefetched=fetched))
-            if with_inbox:
-                try:
-                    with pipeline_lease(con, INBOX_PIPELINE, settings.lock_timeout_s):
-                        ingest_inbox(con, settings, catalog, trigger=trigger, on_result=report)
-                except WarehouseBusy as exc:
-                    report(PipelineResult(INBOX_PIPELINE, "", "failed", error=str(exc)))
+    # A new warehouse holds nothing its pipelines' documents could match: every one is read and checked, so the
+    # contract loads while the warehouse is prepared and the first document read (see `ingest_files`).
+    new_warehouse = settings.lake is None and not settings.warehouse.exists()
+    contract = start_contract_warm_up(settings) if new_warehouse and specs else None
+    try:
+        with published_or_reported(report):
+            with open_refresh(settings) as (con, catalog):
+                for spec in specs:
+                    fetched = prefetched.get(spec.name)
+                    report(run_pipeline(con, spec, settings, catalog, trigger=trigger, prefetched=fetched))
+                if with_inbox:
+                    try:
+                        with pipeline_lease(con, INBOX_PIPELINE, settings.lock_timeout_s):
+                            ingest_inbox(con, settings, catalog, trigger=trigger, on_result=report)
+                    except WarehouseBusy as exc:
+                        report(PipelineResult(INBOX_PIPELINE, "", "failed", error=str(exc)))
+    finally:
+        if contract is not None:
+            contract.join()
     return results
 
 
