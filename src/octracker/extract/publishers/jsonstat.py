@@ -228,26 +228,38 @@ def _read_columns(cube: _Cube, values: Any, statuses: Any, n_cells: int) -> pl.D
         cells = cells.with_columns(status=pl.lit(statuses))
     else:
         status_at = {i: str(s) for i, s in _by_index(statuses, n_cells, "status").items() if s is not None}
-        listed = pl.DataFrame(
-            {"_line_no": list(status_at), "status": list(status_at.values())},
-            schema={"_line_no": pl.Int64(), "status": pl.String()},
-        )
-        cells = cells.join(listed, on="_line_no", how="full", coalesce=True)
-    return _cube_rows(cube, cells.sort("_line_no"), periods)
+        if status_at:
+            listed = pl.DataFrame(
+                {"_line_no": list(status_at), "status": list(status_at.values())},
+                schema={"_line_no": pl.Int64(), "status": pl.String()},
+            )
+            cells = cells.join(listed, on="_line_no", how="full", coalesce=True)
+        else:  # no cell has a status: nothing to join
+            cells = cells.with_columns(status=pl.lit(None, pl.String()))
+    # Eurostat lists the cells in index order: then they are not sorted again.
+    return _cube_rows(cube, cells if cells.get_column("_line_no").is_sorted() else cells.sort("_line_no"), periods)
 
 
 def _cube_rows(cube: _Cube, cells: pl.DataFrame, periods: list[PublisherPeriod]) -> pl.DataFrame:
     """Publisher rows of cells (`_line_no` their index, `value`, `_text` its JSON, `status`), in index order."""
     index = cells.get_column("_line_no")
-    positions, stride = [pl.Series()] * len(cube.sizes), 1
+    positions: list[pl.Series | None] = [None] * len(cube.sizes)
+    stride = 1
     for d in range(len(cube.sizes) - 1, -1, -1):
-        positions[d], stride = (index // stride) % cube.sizes[d], stride * cube.sizes[d]
+        # A dimension of one category (the frequency, the unit of most queries) is that category in every cell.
+        positions[d] = (index // stride) % cube.sizes[d] if cube.sizes[d] > 1 else None
+        stride *= cube.sizes[d]
 
-    def per_category(d: int, of_code: Any, dtype: pl.DataType = pl.String()) -> pl.Series:
-        return pl.Series([of_code(code) for code in cube.codes[d]], dtype=dtype).gather(positions[d])
+    def spread(d: int, of_category: list[Any], dtype: pl.DataType) -> pl.Series | pl.Expr:
+        """Each cell's value of `of_category` (one per category of dimension `d`)."""
+        at = positions[d]
+        return pl.lit(of_category[0], dtype) if at is None else pl.Series(of_category, dtype=dtype).gather(at)
 
-    def per_period(field: int, dtype: pl.DataType) -> pl.Series:
-        return pl.Series([p[field] for p in periods], dtype=dtype).gather(positions[cube.time_at])
+    def per_category(d: int, of_code: Any, dtype: pl.DataType = pl.String()) -> pl.Series | pl.Expr:
+        return spread(d, [of_code(code) for code in cube.codes[d]], dtype)
+
+    def per_period(field: int, dtype: pl.DataType) -> pl.Series | pl.Expr:
+        return spread(cube.time_at, [p[field] for p in periods], dtype)
 
     statuses = cells.get_column("status").drop_nulls().unique()
     status = pl.col("status")
