@@ -18,6 +18,7 @@ from pathlib import Path
 
 import duckdb
 import httpx
+import hypothesis
 import pytest
 from click.testing import CliRunner
 
@@ -34,6 +35,13 @@ from octracker.store.warehouse import open_reader
 os.environ["OCTRACKER_OFFLINE"] = "1"
 _offline = pytest.MonkeyPatch()
 _offline.setattr("octracker.store.settings.is_offline", lambda environ: True)
+
+#: Property tests judge the code, not the machine: Hypothesis's deadline of 200 ms an example and its check that data
+#: generation is not too slow fail on a busy machine (CI runs on 2 loaded cores) without a defect.
+hypothesis.settings.register_profile(
+    "octracker", deadline=None, suppress_health_check=[hypothesis.HealthCheck.too_slow]
+)
+hypothesis.settings.load_profile("octracker")
 
 REPO = Path(__file__).resolve().parents[1]
 DOCUMENTS = REPO / "pipelines" / "documents"
