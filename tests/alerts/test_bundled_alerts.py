@@ -129,7 +129,9 @@ def test_send_delivers_then_has_nothing_to_send(warehouse, alerts, tmp_path, rec
 
 
 def test_send_reports_a_permanent_refusal_with_exit_1_and_no_url(warehouse, tmp_path, receiver):
-    receiver.play(Reply(400), *[Reply(200)] * 40)
+    # Every other alert is taken: exit 1 is the refusal's alone (with the script run out, the rest answered 500 and
+    # were retried after real waits, over half a minute).
+    receiver.play(Reply(400), *[Reply(200)] * 200)
     env = {"OCTRACKER_WEBHOOK_URL": receiver.url("/hook/secret-path"), "OCTRACKER_WEBHOOK_SECRET": "s3cret"}
     copy = tmp_path / "o.duckdb"
     copy.write_bytes(warehouse.read_bytes())
