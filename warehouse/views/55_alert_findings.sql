@@ -118,17 +118,40 @@ spread AS (
       AND (b.break_start IS NULL OR (s.period_start >= b.break_start AND l.period_start > b.break_start))
     GROUP BY l.indicator_id, l.geo
 ),
+checked_loads AS MATERIALIZED (
+    -- The latest load of each source of the current versions checked: the loads' own dates, of the few loads those
+    -- versions hold (found without joining every version to its load).
+    SELECT l.source_id, MAX(l.valid_from) AS valid_from
+    FROM loads AS l
+    WHERE l.load_id IN (
+        SELECT DISTINCT load_id FROM observation_versions WHERE series_ids IS NULL AND valid_to IS NULL
+        UNION ALL
+        SELECT DISTINCT load_id FROM observation_versions
+        WHERE series_ids IS NOT NULL AND valid_to IS NULL AND series_id IN (SELECT unnest(series_ids))
+    )
+    GROUP BY l.source_id
+),
 revisions AS MATERIALIZED (
     -- Current values loaded by their source's latest update, and the version that update replaced.
     SELECT v.indicator_id, v.geo, v.year, v.period_start, v.period_end, v.value, v.qualifier, v.is_partial,
            v.flags, v.source_id, v.valid_from AS revised_at, p.value AS old_value, p.valid_from AS old_loaded_at
     FROM history_in(series_ids) AS v
-    -- Each source's latest load of a current version: the loads' own dates, of the few loads current versions
-    -- hold (found without joining every version to its load).
-    JOIN (SELECT l.source_id, MAX(l.valid_from) AS updated_at
-          FROM loads AS l
-          WHERE l.load_id IN (SELECT DISTINCT load_id FROM observation_versions WHERE valid_to IS NULL)
-          GROUP BY l.source_id) AS u
+    -- Each source's latest load of a current version, of any series: the latest load of the current versions
+    -- checked here, unless a later load of their source holds current versions of other series, found among those
+    -- later loads alone (usually none: the load that touched these series is the latest). Every current version's
+    -- load read anew made a small change's findings read all ten million versions.
+    JOIN (SELECT source_id, MAX(valid_from) AS updated_at
+          FROM (
+              SELECT source_id, valid_from FROM checked_loads
+              UNION ALL
+              SELECT DISTINCT l.source_id, l.valid_from
+              FROM observation_versions AS o
+              JOIN (SELECT l.load_id, l.source_id, l.valid_from
+                    FROM loads AS l JOIN checked_loads AS c ON c.source_id = l.source_id
+                    WHERE l.valid_from > c.valid_from) AS l ON l.load_id = o.load_id
+              WHERE o.valid_to IS NULL
+          )
+          GROUP BY source_id) AS u
       ON u.source_id = v.source_id AND u.updated_at = v.valid_from
     SEMI JOIN indicators AS i ON i.indicator_id = v.indicator_id
     JOIN history_in(series_ids) AS p
