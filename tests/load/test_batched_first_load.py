@@ -128,6 +128,26 @@ def test_a_bad_row_in_the_last_batch_leaves_nothing_written_and_names_the_row(
     assert rows == [(17, "shooting_deaths,BE-BRU,2023,seven,count,exact,,,final")]
 
 
+@pytest.mark.parametrize(
+    ("row", "check"),
+    [
+        ("shootings,BE-BRU,2009,-5,count,exact,,,", "out_of_range"),
+        ("shootings,BE-BRU,2009,5,kg,exact,,,", "unit_mismatch"),
+        ("shootingz,BE-BRU,2009,5,count,exact,,,", "unknown_indicator"),
+    ],
+)
+def test_a_row_the_catalog_refuses_in_the_last_batch_refuses_the_table(
+    settings, tmp_path, batches_of_four, inserts, row, check
+):
+    # The reader in batches checks the catalog for every row; the checks of the rows it gives do not again.
+    drop_parquet(settings, tmp_path, table([row]))
+    [result] = refresh(settings, ["inbox"])
+    assert inserts == [1]
+    assert result.status == "refused"
+    assert f"shootings.parquet, line 17: {check}: row 17: " in result.error
+    assert written(settings) == []
+
+
 def test_a_key_repeated_in_a_later_batch_refuses_the_table_as_a_whole_read_does(
     settings, tmp_path, batches_of_four, inserts
 ):

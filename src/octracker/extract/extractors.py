@@ -158,7 +158,8 @@ def publisher_extractor(kind: str) -> ExtractorFn:
 #: Extractors that take `known_rows=`: the hashes of rows to skip, as `octracker.extract.long_table` explains.
 READS_KNOWN_ROWS: dict[str, SkippingExtractorFn] = {"observations_long": extract_long_observations}
 #: Extractors that can read a large table in batches, for a first load whose memory follows the batch. Such a reader
-#: looks for repeated keys over the whole table itself (its last batch says so), not in each batch.
+#: looks for repeated keys over the whole table itself (its last batch says so), not in each batch, and checks each
+#: row's indicator, unit and value against the catalog (a row that fails is a problem of its batch).
 READS_IN_BATCHES: dict[str, Callable[[Document, PipelineSpec, Catalog], Callable[[], Iterator[Extract]] | None]] = {
     "observations_long": long_observation_batches
 }

@@ -189,9 +189,10 @@ def load_in_batches(
     def checked() -> Iterator[Extract]:
         nonlocal refused
         for extract in batches():
-            # A reader in batches looks for repeated keys over the whole table (READS_IN_BATCHES).
+            # A reader in batches looks for repeated keys over the whole table and checks each row against the
+            # catalog (READS_IN_BATCHES).
             if extract.problems or validate_observations(
-                extract.frame, catalog, settings.schemas_dir, key_checked=True
+                extract.frame, catalog, settings.schemas_dir, key_checked=True, catalog_checked=True
             ):
                 refused = True
                 raise _BatchRefused
