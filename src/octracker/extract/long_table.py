@@ -618,10 +618,11 @@ def _parse_cells(cells: pl.DataFrame, catalog: Catalog, *, find_repeats: bool = 
         )
         .collect()
     )
-    periods = _period_dates(stripped).drop_nulls("period")
+    # The distinct periods as the rows now state them (tidied as they were).
+    periods = _period_dates(pl.DataFrame({"period": distinct["period"]}).select(_tidy(cells, distinct, "period")))
     # Looked up per row by the period's position among the distinct ones (a join copies every column).
     at = stripped.get_column("period").cast(pl.Enum(periods["period"])).to_physical()
-    parsed = stripped.lazy().with_columns(periods["_start"].gather(at), periods["_end"].gather(at)).collect()
+    parsed = stripped.lazy().with_columns(periods[c].gather(at) for c in PERIOD_PARTS).collect()
     limits = catalog_limits(catalog)
     if not catalog_holds(_well_formed(parsed), limits):
         # A unit another spelling of the catalog's, or convertible to it, is restated first (the slow path only).
@@ -709,21 +710,42 @@ def _in_catalog_units(parsed: pl.DataFrame, catalog: Catalog) -> pl.DataFrame:
     )
 
 
-def _period_dates(cells: pl.DataFrame) -> pl.DataFrame:
-    """`_start` and `_end` of each distinct period (a table repeats a few hundred over millions of rows)."""
+#: What `_period_dates` tells of each period, looked up for each row.
+PERIOD_PARTS = ("_start", "_end", "_year", "_full_year", "_bad_period")
+
+
+def _period_dates(periods: pl.DataFrame) -> pl.DataFrame:
+    """PERIOD_PARTS of each distinct non-null `period` (a table repeats a few hundred over millions of rows): its
+    first and last day, the year of its last day, whether it is a whole calendar year, and whether it is no period
+    the table may state (not YYYY or YYYY-MM-DD/YYYY-MM-DD within one calendar year of 1900-2100)."""
     period = pl.col("period")
     is_year = period.str.contains(r"^\d{4}$")
     is_span = period.str.contains(r"^\d{4}-\d{2}-\d{2}/\d{4}-\d{2}-\d{2}$")
     year = period.cast(pl.Int32, strict=False)
-    return cells.select(period.unique()).with_columns(
-        _start=pl.when(is_year)
-        .then(pl.date(year, 1, 1))
-        .when(is_span)
-        .then(period.str.slice(0, 10).str.to_date(DATE, strict=False)),
-        _end=pl.when(is_year)
-        .then(pl.date(year, 12, 31))
-        .when(is_span)
-        .then(period.str.slice(11, 10).str.to_date(DATE, strict=False)),
+    start, end = pl.col("_start"), pl.col("_end")
+    return (
+        periods.select(period.unique().drop_nulls())
+        .with_columns(
+            _start=pl.when(is_year)
+            .then(pl.date(year, 1, 1))
+            .when(is_span)
+            .then(period.str.slice(0, 10).str.to_date(DATE, strict=False)),
+            _end=pl.when(is_year)
+            .then(pl.date(year, 12, 31))
+            .when(is_span)
+            .then(period.str.slice(11, 10).str.to_date(DATE, strict=False)),
+        )
+        .with_columns(
+            _year=end.dt.year().cast(pl.Int32),
+            _full_year=(start.dt.ordinal_day() == 1) & (end.dt.month() == 12) & (end.dt.day() == 31),
+            _bad_period=(
+                start.is_null()
+                | end.is_null()
+                | (end < start)
+                | (start.dt.year() != end.dt.year())
+                | ~end.dt.year().is_between(1900, 2100)
+            ).fill_null(True),
+        )
     )
 
 
@@ -821,7 +843,7 @@ def _row_checks(parsed: pl.DataFrame, catalog: Catalog) -> list[tuple[str, pl.Ex
     no cell looks like a formula).
     """
     shaped = pl.col("_ragged").is_null()
-    start, end, as_of, value = pl.col("_start"), pl.col("_end"), pl.col("_as_of"), pl.col("_value")
+    start, as_of, value = pl.col("_start"), pl.col("_as_of"), pl.col("_value")
     known = pl.col("_cat_unit").is_not_null()
     checks: list[tuple[str, pl.Expr, pl.Expr]] = [
         (
@@ -856,14 +878,8 @@ def _row_checks(parsed: pl.DataFrame, catalog: Catalog) -> list[tuple[str, pl.Ex
         ),
         (
             "bad_period",
-            shaped
-            & (
-                start.is_null()
-                | end.is_null()
-                | (end < start)
-                | (start.dt.year() != end.dt.year())
-                | ~end.dt.year().is_between(1900, 2100)
-            ),
+            # A row without a period (or with one not among the distinct periods) has none of its parts.
+            shaped & pl.col("_bad_period").fill_null(True),
             pl.format(
                 "period {} is not YYYY or YYYY-MM-DD/YYYY-MM-DD within one calendar year (1900-2100)",
                 _quoted(pl.col("period")),
@@ -992,10 +1008,9 @@ def _canonical(good: pl.DataFrame, constant: dict[str, object], cite: str) -> pl
     number and text or, cited by reference, `cite` alone with the number in `_evidence_row`.
     """
     by_reference = "evidence" in constant
-    start, end, as_of = pl.col("_start"), pl.col("_end"), pl.col("_as_of")
-    full_year = (start.dt.ordinal_day() == 1) & (end.dt.month() == 12) & (end.dt.day() == 31)
+    end, as_of = pl.col("_end"), pl.col("_as_of")
     # '2025' as of 2025-09-10 is the year so far, not the year: partial too.
-    partial = ~full_year | (as_of < end).fill_null(False)
+    partial = ~pl.col("_full_year") | (as_of < end).fill_null(False)
     # Lazily collected: polars then splits each column's work over the cores (eager: one core per column).
     return (
         good.lazy()
@@ -1004,7 +1019,7 @@ def _canonical(good: pl.DataFrame, constant: dict[str, object], cite: str) -> pl
             geo=pl.col("geo"),
             period_start=pl.col("_start"),
             period_end=pl.col("_end"),
-            year=pl.col("_end").dt.year().cast(pl.Int32),
+            year=pl.col("_year"),
             value=pl.col("_value"),
             unit=pl.col("unit"),
             qualifier=pl.col("qualifier"),
