@@ -12,6 +12,11 @@
 -- value is its period's only one and passes as it is (n_sources = 1). Ranking all ten million rows of a large
 -- warehouse at every query took seconds; the periods several sources state are usually few.
 -- series_in(series_ids): the same for the series of those ids only (a list; NULL: all; see history_in).
+-- The single-source values are those whose period is not among the ranked ones: the same rows as those outside
+-- multi_source_periods (a value is ranked exactly when its period is there), but named through `ranked`, which
+-- DuckDB then computes once for both parts. Written with a second anti join on multi_source_periods, DuckDB 1.5.5
+-- planned a query that filters the view (`SELECT * FROM series WHERE indicator_id = ...` on a 10M-row warehouse)
+-- so that it waited forever with every thread idle.
 CREATE OR REPLACE MACRO series_in(series_ids) AS TABLE
 WITH ranked AS (
     SELECT
@@ -37,7 +42,7 @@ SELECT
     indicator_id, geo, year, period_start, period_end, value, unit, qualifier, is_partial, as_of,
     source_id, method, evidence, flags, CAST(1 AS BIGINT) AS n_sources
 FROM observations_in(series_ids)
-ANTI JOIN multi_source_periods USING (indicator_id, geo, period_start, period_end)
+ANTI JOIN ranked USING (indicator_id, geo, period_start, period_end)
 WHERE period_start IS NOT NULL
 UNION ALL
 SELECT
