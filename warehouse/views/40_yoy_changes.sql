@@ -152,8 +152,18 @@ SELECT
     prev_flags
 FROM reported;
 
+-- yoy_changes_in looks the asked series' ids up in series_keys first and passes them on, so that the versions read are
+-- theirs alone: the geos and indicators as a condition on each row read every version of the warehouse (2 s for one
+-- indicator of a 10M-row warehouse, 0.2 s by ids). Both NULL: every series, no list.
 CREATE OR REPLACE MACRO yoy_changes_in(geos, indicator_ids) AS TABLE
-SELECT * FROM yoy_changes_among(NULL, geos, indicator_ids, NULL, false);
+SELECT * FROM yoy_changes_among(
+    CASE WHEN geos IS NOT NULL OR indicator_ids IS NOT NULL THEN (
+        SELECT COALESCE(list(k.series_id), CAST([] AS BIGINT[]))
+        FROM series_keys AS k
+        WHERE series_among(k.geo, k.indicator_id, geos, indicator_ids, NULL)
+    ) END,
+    geos, indicator_ids, NULL, false
+);
 
 CREATE OR REPLACE VIEW yoy_changes AS
 SELECT * FROM yoy_changes_in(NULL, NULL);
