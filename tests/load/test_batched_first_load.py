@@ -20,7 +20,7 @@ import pytest
 from octracker.extract import long_table
 from octracker.load import loading
 from octracker.load.pipeline import refresh
-from octracker.store import history, staging, warehouse
+from octracker.store import findings, history, staging, warehouse
 from published import read_rows
 
 RECORDED = Path(__file__).resolve().parents[1] / "cases" / "inbox" / "shootings_2024_final.csv"
@@ -321,6 +321,67 @@ def test_the_stages_run_under_a_memory_bound_of_their_own_and_the_writer_then_ha
     # The final transaction under a lower bound still: its findings' scans no longer keep the table's blocks.
     assert seen["final"] == as_duckdb_says(staging.FINAL_MEMORY_LIMIT)
     assert seen["after"] == as_duckdb_says(warehouse.WRITER_MEMORY_LIMIT)
+
+
+def test_a_final_transaction_out_of_memory_under_its_bound_is_run_again_under_the_stages_bound(
+    settings, tmp_path, batches_of_four, stage_per_batch, monkeypatch, caplog
+):
+    # The findings of a table whose every series alerts follow need more than the final bound: here, a list of
+    # 100M integers (800 MB, which DuckDB cannot spill) where the final bound holds, and the real findings after.
+    limits: list[str] = []
+    real_settle = findings.settle_findings
+
+    def settle(con):
+        limits.append(con.execute("SELECT current_setting('memory_limit')").fetchone()[0])
+        if limits[-1] == as_duckdb_says(staging.FINAL_MEMORY_LIMIT):
+            con.execute("SELECT list(i) FROM range(100000000) AS t(i)").fetchall()
+        real_settle(con)
+
+    monkeypatch.setattr(findings, "settle_findings", settle)
+    caplog.set_level(logging.INFO, logger=staging.log.name)
+    drop_parquet(settings, tmp_path, table())
+    [result] = refresh(settings, ["inbox"])
+    assert (result.status, result.counts.new) == ("success", 16), result.error
+    # The load's final transaction (the warehouse's own set-up settled findings before it, under the writer's limit).
+    assert limits[-2:] == [as_duckdb_says(staging.FINAL_MEMORY_LIMIT), as_duckdb_says(staging.STAGED_MEMORY_LIMIT)]
+    assert "needs more memory than 256MB (Out of Memory Error" in caplog.text
+    assert "it is run again under 512MB" in caplog.text
+    # Loaded once, with its findings, and no stage left behind.
+    assert len(written(settings)) == 16
+    stored, missing = read_rows(
+        settings.published_path,
+        "SELECT (SELECT COUNT(*) FROM stored_alert_findings), "
+        "(SELECT COUNT(*) FROM (SELECT * FROM alert_findings EXCEPT ALL SELECT * FROM stored_alert_findings))",
+    )[0]
+    assert stored > 0 and missing == 0
+    assert left_in_the_file(settings) == (16, 0)
+
+
+@pytest.mark.parametrize("in_stages", [False, True])
+def test_an_error_of_the_alert_findings_is_the_error_the_load_reports(
+    settings, tmp_path, batches_of_four, stage_per_batch, monkeypatch, in_stages
+):
+    # A failed statement aborts the write's transaction; the findings' cleanup after it must not put DuckDB's
+    # "Current transaction is aborted" in the place of what failed.
+    if not in_stages:
+        monkeypatch.setattr(loading, "READS_IN_BATCHES", {})
+
+    real_store = findings._store_owed
+
+    def failing(con):
+        # The findings of the rows loaded, not those the warehouse's set-up owes before the load.
+        if con.execute(f"SELECT COUNT(indicator_id) FROM {findings.OWED}").fetchone()[0]:
+            con.execute("SELECT error('the findings could not be computed')")
+        real_store(con)
+
+    monkeypatch.setattr(findings, "_store_owed", failing)
+    drop_parquet(settings, tmp_path, table())
+    [result] = refresh(settings, ["inbox"])
+    assert result.status == "failed"
+    assert "the findings could not be computed" in result.error
+    assert "transaction is aborted" not in result.error
+    assert written(settings) == []
+    assert left_in_the_file(settings) == (0, 0)
 
 
 class RefusingConnection:

@@ -28,10 +28,10 @@ from octracker.store.history import (
 from octracker.store.runs import finish_run, quarantine_problems, upsert_source
 from octracker.store.settings import Settings
 from octracker.store.staging import (
-    bound_final_transaction,
     bounded_memory,
     discard_staged,
     drop_written_blocks,
+    in_final_transaction,
     staging_done,
     start_staging,
 )
@@ -230,8 +230,9 @@ def load_in_batches(
             try:
                 with bounded_memory(con, writer_limit=WRITER_MEMORY_LIMIT):
                     rows = insert_rows()
-                    bound_final_transaction(con)
-                    counts = _write_run(con, spec, run_id, document, lambda: finish(rows), also=also)
+                    counts = in_final_transaction(
+                        con, lambda: _write_run(con, spec, run_id, document, lambda: finish(rows), also=also)
+                    )
             except BaseException:
                 # Readers never saw the stages; should this fail too, they are removed before this writer
                 # publishes, or by the next writer to start.

@@ -15,6 +15,7 @@ temporary table over the transaction and settled once, before it commits.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import duckdb
@@ -57,15 +58,25 @@ def _owe(con: duckdb.DuckDBPyConnection, rows: str, params: list[Any] | None = N
 def settle_findings(con: duckdb.DuckDBPyConnection) -> None:
     """Store the findings the open transaction owes (see `_owe`), in it."""
     try:
-        # A project may do without the alert views (alert_findings and its macro come from one view file).
-        if not scalar(con, "SELECT EXISTS (SELECT 1 FROM duckdb_views() WHERE view_name = 'alert_findings')"):
-            return
-        if scalar(con, f"SELECT bool_or(source_id IS NULL AND geo IS NULL) FROM {OWED}"):
-            store_alert_findings(con)
-        else:
-            _store_owed_series(con)
-    finally:
-        con.execute(f"DROP TABLE IF EXISTS {OWED}")
+        _store_owed(con)
+    except BaseException:
+        # A failed statement has aborted the transaction, which refuses every statement until its writer rolls it
+        # back (and the list owed with it): dropping the list here would fail too, and put "Current transaction is
+        # aborted" in the place of the error that aborted it.
+        with contextlib.suppress(duckdb.Error):
+            con.execute(f"DROP TABLE IF EXISTS {OWED}")
+        raise
+    con.execute(f"DROP TABLE IF EXISTS {OWED}")
+
+
+def _store_owed(con: duckdb.DuckDBPyConnection) -> None:
+    # A project may do without the alert views (alert_findings and its macro come from one view file).
+    if not scalar(con, "SELECT EXISTS (SELECT 1 FROM duckdb_views() WHERE view_name = 'alert_findings')"):
+        return
+    if scalar(con, f"SELECT bool_or(source_id IS NULL AND geo IS NULL) FROM {OWED}"):
+        store_alert_findings(con)
+    else:
+        _store_owed_series(con)
 
 
 def store_alert_findings(con: duckdb.DuckDBPyConnection) -> int:

@@ -20,7 +20,8 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 import duckdb
 
@@ -29,6 +30,8 @@ from octracker.store.writers import write_transaction
 
 log = logging.getLogger("octracker.store.staging")
 
+T = TypeVar("T")
+
 #: DuckDB's memory limit over the stages of a load (see `bounded_memory`). Without a limit DuckDB keeps every block
 #: it wrote, committed or not: the benchmark's 30M-row first load in stages still peaked at 1.67 GiB; 1.46 GiB under
 #: this limit. A 10M-row load does not reach it (its blocks come to about 210 MiB). 256 MB held the 30M load to
@@ -36,7 +39,7 @@ log = logging.getLogger("octracker.store.staging")
 STAGED_MEMORY_LIMIT = "512MB"
 
 
-#: DuckDB's memory limit over the final transaction of a load in stages (see `bound_final_transaction`).
+#: DuckDB's memory limit over the final transaction of a load in stages (see `in_final_transaction`).
 FINAL_MEMORY_LIMIT = "256MB"
 
 #: DuckDB's memory limit for a moment after each stage commits (see `drop_written_blocks`).
@@ -56,21 +59,39 @@ def drop_written_blocks(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("SET memory_limit = ?", [STAGED_MEMORY_LIMIT])
 
 
-def bound_final_transaction(con: duckdb.DuckDBPyConnection) -> None:
-    """Before the final transaction of a load in stages: hold DuckDB to FINAL_MEMORY_LIMIT, which `bounded_memory`
-    sets back after. The stored findings of the series loaded scan the whole history four times, and DuckDB kept
-    every block those scans read until it reached the stages' bound: the table's blocks, 125 MiB after 10M rows and
-    365 MiB after 30M, which made the final transaction the 30M load's peak (the 30M peak 1.37x the 10M one). The
-    findings' own working set is not the table's (about 180 MiB of hash tables and results for the benchmark's
+def in_final_transaction(con: duckdb.DuckDBPyConnection, transaction: Callable[[], T]) -> T:
+    """The final transaction of a load in stages (`transaction`, whole or nothing), run under FINAL_MEMORY_LIMIT, which
+    `bounded_memory` sets back after. The stored findings of the series loaded scan the whole history four times, and
+    DuckDB kept every block those scans read until it reached the stages' bound: the table's blocks, 125 MiB after 10M
+    rows and 365 MiB after 30M, which made the final transaction the 30M load's peak (the 30M peak 1.37x the 10M one).
+    The findings' own working set is not the table's (about 180 MiB of hash tables and results for the benchmark's
     followed series at 10M and 30M alike); under this bound DuckDB reads the blocks again from the file instead of
-    keeping them, for the same CPU within the noise (the 30M findings alone: 5.9-6.3 s of CPU either way). Should
-    DuckDB be unable to go as low (it says it is out of memory), the transaction runs under the stages' bound."""
+    keeping them, for the same CPU within the noise (the 30M findings alone: 5.9-6.3 s of CPU either way).
+
+    Findings of many series need more: a 10M-row table of neighbourhoods whose 500,000 series alerts all follow ran
+    out of memory under this bound, in parts of the findings DuckDB cannot spill. A transaction that runs out of memory
+    has been rolled back whole (the stages stay, as they would for a failure after them), and is run again once under
+    the stages' bound, where that table's findings spill beside the warehouse (peak 1.4 GiB). Should DuckDB be unable
+    to go as low as FINAL_MEMORY_LIMIT to begin with (it says it is out of memory), the transaction runs under the
+    stages' bound at once."""
     try:
         con.execute("SET memory_limit = ?", [FINAL_MEMORY_LIMIT])
     except duckdb.OutOfMemoryException as exc:
         log.debug(
             "the final transaction keeps the stages' bound: DuckDB cannot go down to %s (%s)", FINAL_MEMORY_LIMIT, exc
         )
+        return transaction()
+    try:
+        return transaction()
+    except duckdb.OutOfMemoryException as exc:
+        log.info(
+            "the final transaction of a load in stages needs more memory than %s (%s): it is run again under %s",
+            FINAL_MEMORY_LIMIT,
+            str(exc).splitlines()[0],
+            STAGED_MEMORY_LIMIT,
+        )
+    con.execute("SET memory_limit = ?", [STAGED_MEMORY_LIMIT])
+    return transaction()
 
 
 @contextlib.contextmanager
