@@ -88,6 +88,16 @@ def written(settings) -> list[tuple]:
     return read_rows(settings.published_path, WRITTEN)
 
 
+def findings_stored(settings) -> bool:
+    """Whether the published copy stores alert findings, and every finding the checks compute now among them."""
+    stored, missing = read_rows(
+        settings.published_path,
+        "SELECT (SELECT COUNT(*) FROM stored_alert_findings), "
+        "(SELECT COUNT(*) FROM (SELECT * FROM alert_findings EXCEPT ALL SELECT * FROM stored_alert_findings))",
+    )[0]
+    return stored > 0 and missing == 0
+
+
 def test_a_table_read_in_batches_loads_exactly_what_a_whole_read_loads(
     settings, tmp_path, batches_of_four, inserts, monkeypatch
 ):
@@ -97,12 +107,7 @@ def test_a_table_read_in_batches_loads_exactly_what_a_whole_read_loads(
     assert inserts == [1]  # the batched path, not the whole read
     in_batches = written(settings)
     # The alert findings of the series loaded are stored with them (BE-BRU is a place alerts follow).
-    stored, missing = read_rows(
-        settings.published_path,
-        "SELECT (SELECT COUNT(*) FROM stored_alert_findings), "
-        "(SELECT COUNT(*) FROM (SELECT * FROM alert_findings EXCEPT ALL SELECT * FROM stored_alert_findings))",
-    )[0]
-    assert stored > 0 and missing == 0
+    assert findings_stored(settings)
 
     settings.warehouse.unlink()
     shutil.rmtree(settings.published_path.parent)
@@ -348,12 +353,7 @@ def test_a_final_transaction_out_of_memory_under_its_bound_is_run_again_under_th
     assert "it is run again under 512MB" in caplog.text
     # Loaded once, with its findings, and no stage left behind.
     assert len(written(settings)) == 16
-    stored, missing = read_rows(
-        settings.published_path,
-        "SELECT (SELECT COUNT(*) FROM stored_alert_findings), "
-        "(SELECT COUNT(*) FROM (SELECT * FROM alert_findings EXCEPT ALL SELECT * FROM stored_alert_findings))",
-    )[0]
-    assert stored > 0 and missing == 0
+    assert findings_stored(settings)
     assert left_in_the_file(settings) == (16, 0)
 
 
