@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from octracker.load.pipeline import refresh
 from octracker.store.history import upsert_observations
@@ -122,3 +125,142 @@ def frame(values: dict[str, float]) -> pl.DataFrame:
         },
         schema_overrides={"year": pl.Int32, "as_of": pl.Date},
     )
+
+
+T3 = dt.datetime(2026, 3, 1, 12, 0)
+COLUMNS = "run_id, changed_at, change, indicator_id, geo, year, old_value, new_value, source_id"
+
+
+def test_a_filter_by_place_indicator_or_run_lists_the_rows_the_whole_log_has_for_it(settings):
+    # Two places and two sources over three runs: a revision, a value stated again with other evidence (no change),
+    # a retraction, and the retracted value stated again (new).
+    runs = [
+        (
+            "r1",
+            T1,
+            [
+                ("shootings", "BE-BRU", 92.0, "a"),
+                ("shooting_deaths", "BE-BRU", 9.0, "a"),
+                ("shootings", "BE", 500.0, "a"),
+            ],
+        ),
+        ("r2", T2, [("shootings", "BE-BRU", 95.0, "a"), ("shootings", "BE", 500.0, "b")]),
+        (
+            "r3",
+            T3,
+            [
+                ("shootings", "BE-BRU", 95.0, "a"),
+                ("shooting_deaths", "BE-BRU", 9.0, "a"),
+                ("shootings", "BE", 500.0, "b"),
+            ],
+        ),
+    ]
+    with open_writer(settings) as con:
+        apply_migrations(con, settings.migrations_dir)
+        apply_views(con, settings.views_dir)
+        for run_id, moment, _ in runs:
+            con.execute(
+                "INSERT INTO runs (run_id, pipeline, started_at, status) VALUES (?, 'police', ?, 'success')",
+                [run_id, moment - dt.timedelta(seconds=5)],
+            )
+        for run_id, moment, rows in runs:
+            for source in ("police_2024", "police_bis"):
+                upsert_observations(
+                    con,
+                    keyed_frame(rows, source),
+                    pipeline="police",
+                    run_id=run_id,
+                    source_ids=[source],
+                    full_snapshot=True,
+                    now=moment,
+                )
+        whole = con.execute(f"SELECT {COLUMNS} FROM changes").fetchall()
+        by = {
+            (column, value): con.execute(f"SELECT {COLUMNS} FROM changes WHERE {column} = ?", [value]).fetchall()
+            for column, value in [
+                ("geo", "BE-BRU"),
+                ("geo", "BE"),
+                ("indicator_id", "shooting_deaths"),
+                ("indicator_id", "shootings"),
+                ("run_id", "r2"),
+                ("run_id", "r3"),
+            ]
+        }
+    each_source = [
+        ("r1", T1, "new", "shootings", "BE-BRU", 2024, None, 92.0),
+        ("r1", T1, "new", "shooting_deaths", "BE-BRU", 2024, None, 9.0),
+        ("r1", T1, "new", "shootings", "BE", 2024, None, 500.0),
+        ("r2", T2, "revised", "shootings", "BE-BRU", 2024, 92.0, 95.0),
+        ("r2", T2, "retracted", "shooting_deaths", "BE-BRU", 2024, 9.0, None),
+        ("r3", T3, "new", "shooting_deaths", "BE-BRU", 2024, None, 9.0),
+    ]
+    assert sorted(whole, key=repr) == sorted(
+        [(*row, source) for row in each_source for source in ("police_2024", "police_bis")], key=repr
+    )
+    # The log comes in the order of the changes.
+    assert [row[1] for row in whole] == sorted(row[1] for row in whole)
+    for (column, value), rows in by.items():
+        index = COLUMNS.split(", ").index(column)
+        assert sorted(rows, key=repr) == sorted((row for row in whole if row[index] == value), key=repr)
+
+
+def keyed_frame(rows: list[tuple[str, str, float, str]], source_id: str) -> pl.DataFrame:
+    """`frame` with a place and evidence of each row's own, for one source."""
+    base = frame({f"{i}": value for i, (_, _, value, _) in enumerate(rows)})
+    return base.with_columns(
+        pl.Series("indicator_id", [r[0] for r in rows]),
+        pl.Series("geo", [r[1] for r in rows]),
+        pl.Series("evidence", [f"line {r[3]}" for r in rows]),
+        pl.lit(source_id).alias("source_id"),
+    )
+
+
+#: A query DuckDB 1.5.5 could leave waiting forever, every thread idle, deaf to an interrupt: the process is ended.
+HANG = 300
+#: Versions of the large history (a million, a quarter of them revised and as many retracted by a second run).
+VERSIONS = 1_000_000
+
+
+def test_the_changes_of_a_large_history_can_be_read_row_by_row(settings):
+    # A plain SELECT of one run's or one place's changes streams its rows to the client; on a history of a million
+    # versions it used to wait forever (the table and the shell read so).
+    with open_writer(settings) as con:
+        apply_migrations(con, settings.migrations_dir)
+        apply_views(con, settings.views_dir)
+        con.execute(
+            "INSERT INTO runs (run_id, pipeline, started_at, status) VALUES ('r1', 'p', ?, 'success'), "
+            "('r2', 'p', ?, 'success')",
+            [T1 - dt.timedelta(seconds=5), T2 - dt.timedelta(seconds=5)],
+        )
+        con.execute(
+            "INSERT INTO loads VALUES (1, 'r1', 'p', 's', 'parsed', NULL, ?), (2, 'r2', 'p', 's', 'parsed', NULL, ?)",
+            [T1, T2],
+        )
+        con.execute("INSERT INTO series_keys SELECT i, 'ind_' || (i // 10), 'G' || (i % 10) FROM range(100) AS t(i)")
+        versions = (
+            "INSERT INTO observation_versions (series_id, period_start, period_end, year, value, unit, qualifier, "
+            "is_partial, load_id, valid_to) SELECT i % 100, DATE '1900-01-01' + CAST(i // 100 AS INTEGER), "
+            "DATE '1900-01-01' + CAST(i // 100 AS INTEGER), 2000, i + ?, 'count', 'exact', false, ?, ? "
+            "FROM range(?) AS t(i) WHERE i % ? = 0"
+        )
+        # Every second version of the first run closes in the second: every fourth is revised, the others retracted.
+        con.execute(versions.replace("?, ? FROM", "?, CASE WHEN i % 2 = 0 THEN ? END FROM"), [0, 1, T2, VERSIONS, 1])
+        con.execute(versions, [1, 2, None, VERSIONS, 4])
+    read = (
+        "import sys, duckdb; con = duckdb.connect(sys.argv[1], read_only=True); "
+        "con.execute('SET enable_progress_bar = false'); print(len(con.execute(sys.argv[2]).fetchall()))"
+    )
+    for where in ("run_id = 'r2'", "geo = 'G2'"):
+        query = f"SELECT * FROM changes WHERE {where}"
+        [(expected,)] = read_rows(settings.warehouse, f"SELECT COUNT(*) FROM changes WHERE {where}")
+        try:
+            done = subprocess.run(
+                [sys.executable, "-c", read, str(settings.warehouse), query],
+                capture_output=True,
+                text=True,
+                timeout=HANG,
+            )
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"{query}: no answer in {HANG} s")
+        assert done.returncode == 0, done.stderr
+        assert int(done.stdout) == expected > VERSIONS // 10, query
