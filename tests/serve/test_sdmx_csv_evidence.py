@@ -83,7 +83,7 @@ def test_a_large_download_cites_its_lines_and_evidence_prints_the_values_record(
     assert by_line.output.splitlines()[-1] == f"  {line_of(content, 2)}"
     # The report shows the record in place of the reference.
     cited = f"{evidence} {number}"
-    assert with_cited_rows(scratch_project.raw_dir, [cited]) == {cited: f"{record} ({cited})"}
+    assert with_cited_rows(scratch_project.raw_dir, [(cited, source)]) == {(cited, source): f"{record} ({cited})"}
 
 
 def test_every_value_of_a_large_download_cites_the_line_of_its_own_record(tmp_path):

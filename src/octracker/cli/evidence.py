@@ -11,14 +11,17 @@ import click
 @click.option("--period", help="YYYY (every period within that year) or YYYY-MM-DD/YYYY-MM-DD.")
 @click.option("--source", help="Source id.")
 @click.option(
-    "--row", type=click.IntRange(min=1), help="Row (or, for a CSV, line) of the source's table; needs --source."
+    "--row",
+    type=click.IntRange(min=0),
+    help="Row (for a CSV, line; for a JSON-stat body, the cell's index from 0) of the source's table; needs --source.",
 )
 @click.pass_obj
 def evidence_command(app, indicator, geo, period, source, row) -> None:
     """Print the line or sentence each current value was read from.
 
     A value read from a row of a large table cites the row by reference (the file, its sha256 and the row
-    number); the row is then read from the exact bytes kept in the raw store. Reads the published copy.
+    number, or a JSON-stat cell's index); the row or cell is then read from the exact bytes kept in the raw store.
+    Reads the published copy.
 
     Example: octracker evidence --indicator homicide_rate_per_100k --geo BE --period 2023
     """

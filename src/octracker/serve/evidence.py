@@ -1,5 +1,11 @@
 """The source line behind a value: its evidence as stored or, for a table row cited by reference, that row as the
-raw store keeps it (the document's exact bytes under their sha256)."""
+raw store keeps it (the document's exact bytes under their sha256).
+
+A reference names its document and what it numbers: a `row` of a Parquet table, a `line` of a CSV file (the record
+printed as the file writes it) or a `cell` of a JSON-stat body (its flat index; the body is read again, once per
+document, and the cell printed as a small body's evidence reads: `<source>: <native id>, <geo>, <period> = <value>`
+and its flags).
+"""
 
 from __future__ import annotations
 
@@ -12,13 +18,16 @@ import duckdb
 
 from octracker.errors import OctrackerError, UsageError
 from octracker.extract.long_table import table_row_texts
+from octracker.extract.publishers import jsonstat
+from octracker.extract.publishers.canonical import cell_evidence
 from octracker.periods import parse_period
 from octracker.store.rows import scalar
 
-#: The evidence of a version that cites a table row by reference (see `octracker.extract.long_table`).
-REFERENCE = re.compile(r"^(?P<file>.+) \(sha256 (?P<sha256>[0-9a-f]{64})\) (?P<unit>row|line)$")
-#: A reference as the views print it: the document, its sha256 and the row (or line) number.
-CITED_ROW = re.compile(r"^(?P<cite>.+ \(sha256 [0-9a-f]{64}\) (?:row|line)) (?P<number>\d+)$")
+#: The evidence of a version that cites a table row by reference (see `octracker.extract.long_table` and
+#: `octracker.extract.publishers.canonical`).
+REFERENCE = re.compile(r"^(?P<file>.+) \(sha256 (?P<sha256>[0-9a-f]{64})\) (?P<unit>row|line|cell)$")
+#: A reference as the views print it: the document, its sha256 and the row, line or cell number.
+CITED_ROW = re.compile(r"^(?P<cite>.+ \(sha256 [0-9a-f]{64}\) (?:row|line|cell)) (?P<number>\d+)$")
 #: Values printed at most; a broader question is narrowed with more options.
 MAX_VALUES = 50
 
@@ -32,7 +41,7 @@ class Evidence:
     period: str
     source_id: str
     value: float
-    #: As the views show it: the sentence or line itself, or `<file> (sha256 <hex>) row <n>`.
+    #: As the views show it: the sentence or line itself, or `<file> (sha256 <hex>) row <n>` (or `line`, `cell`).
     evidence: str
     #: The line itself: read from the raw store for a reference, else the evidence.
     line: str
@@ -57,7 +66,7 @@ def find_evidence(
         f"{matches} ORDER BY indicator_id, geo, period_start, source_id LIMIT {MAX_VALUES}",
         params,
     ).fetchall()
-    lines = _referenced_lines(raw_dir, [(r[6], r[7]) for r in rows if r[7] is not None])
+    lines = _referenced_lines(raw_dir, [(r[6], r[7], r[4]) for r in rows if r[7] is not None])
     found = [
         Evidence(
             indicator_id=ind,
@@ -66,7 +75,7 @@ def find_evidence(
             source_id=src,
             value=value,
             evidence=text if number is None else f"{text} {number}",
-            line=text if number is None else lines[(text, number)],
+            line=text if number is None else lines[(text, number, src)],
         )
         for ind, g, start, end, src, value, text, number in rows
     ]
@@ -105,44 +114,59 @@ def _conditions(**given: object) -> tuple[list[str], list[object]]:
     return where, params
 
 
-def _referenced_lines(raw_dir: Path, references: list[tuple[str, int]]) -> dict[tuple[str, int], str]:
-    """The rows that references cite, read from the raw store once per document."""
-    by_document: dict[str, list[int]] = {}
-    for text, number in references:
-        by_document.setdefault(text, []).append(number)
-    lines: dict[tuple[str, int], str] = {}
-    for text, numbers in by_document.items():
+def _referenced_lines(raw_dir: Path, references: list[tuple[str, int, str]]) -> dict[tuple[str, int, str], str]:
+    """The rows that references (evidence, number, source id) cite, read from the raw store once per document."""
+    by_document: dict[str, list[tuple[int, str]]] = {}
+    for text, number, source in references:
+        by_document.setdefault(text, []).append((number, source))
+    lines: dict[tuple[str, int, str], str] = {}
+    for text, cited_rows in by_document.items():
         cited = REFERENCE.match(text)
         if cited is None:
             raise OctrackerError(f"evidence {text!r} with a row number is not a reference to a kept document")
         path = raw_document(raw_dir, cited["sha256"])
         try:
-            texts = table_row_texts(path, numbers)
+            texts = _cited_texts(path, cited["file"], cited["unit"], cited_rows)
         except LookupError as exc:
             raise OctrackerError(f"{cited['file']} as kept in {path}: {exc}") from None
-        lines.update(((text, n), t) for n, t in zip(numbers, texts))
+        lines.update(((text, n, s), t) for (n, s), t in zip(cited_rows, texts, strict=True))
     return lines
 
 
-def with_cited_rows(raw_dir: Path, texts: list[str]) -> dict[str, str]:
-    """Each evidence text that cites a table row by reference, mapped to that row followed by the reference.
+def _cited_texts(path: Path, name: str, unit: str, cited: list[tuple[int, str]]) -> list[str]:
+    """The text of each (number, source id) cited in the document at `path` (named `name` when it was read)."""
+    if unit != "cell":
+        return table_row_texts(path, [number for number, _ in cited])
+    table = jsonstat.read(path.read_bytes(), name=name)
+    if not table.ok:
+        raise LookupError(f"not a JSON-stat body octracker reads now ({table.problems[0].message})")
+    return cell_evidence(table, cited)
+
+
+def with_cited_rows(raw_dir: Path, values: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """Each value's evidence (evidence text as the views print it, source id) that cites a table row by reference,
+    mapped to that row followed by the reference.
 
     For the report: a document the raw store no longer holds leaves its references as they are (they still
     name the file, its sha256 and the row), rather than failing the whole report.
     """
-    references = [(m["cite"], int(m["number"])) for m in map(CITED_ROW.match, dict.fromkeys(texts)) if m]
-    by_document: dict[str, list[tuple[str, int]]] = {}
-    for cite, number in references:
+    references = [
+        (m["cite"], int(m["number"]), source)
+        for m, source in ((CITED_ROW.match(text), source) for text, source in dict.fromkeys(values))
+        if m
+    ]
+    by_document: dict[str, list[tuple[str, int, str]]] = {}
+    for cite, number, source in references:
         reference = REFERENCE.match(cite)
         assert reference is not None  # CITED_ROW's `cite` group is a REFERENCE
-        by_document.setdefault(reference["sha256"], []).append((cite, number))
-    shown: dict[str, str] = {}
+        by_document.setdefault(reference["sha256"], []).append((cite, number, source))
+    shown: dict[tuple[str, str], str] = {}
     for cited in by_document.values():
         try:
             lines = _referenced_lines(raw_dir, cited)
         except OctrackerError:
             continue
-        shown.update((f"{c} {n}", f"{lines[(c, n)]} ({c} {n})") for c, n in cited)
+        shown.update(((f"{c} {n}", s), f"{lines[(c, n, s)]} ({c} {n})") for c, n, s in cited)
     return shown
 
 

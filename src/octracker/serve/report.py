@@ -389,9 +389,9 @@ def build_section(
         if row["geo"] in charted
     ]
     # A row of a large table is cited by reference: the report quotes the row itself, read from the raw store.
-    cited = with_cited_rows(raw_dir, [r["evidence"] for r in latest if r["evidence"]])
+    cited = with_cited_rows(raw_dir, [(r["evidence"], r["source_id"]) for r in latest if r["evidence"]])
     for row in latest:
-        row["evidence"] = cited.get(row["evidence"], row["evidence"])
+        row["evidence"] = cited.get((row["evidence"], row["source_id"]), row["evidence"])
     also = {
         row["geo"]: [
             s

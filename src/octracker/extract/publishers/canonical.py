@@ -14,11 +14,16 @@ per period (the GI-TOC index) is the exception: its values also name the sheet a
 value whose row moves in a later workbook is the same statement cited anew, not a revision.
 A large table whose records are lines of the file (an SDMX-CSV download of at least REFERENCE_FROM_ROWS rows,
 kept in the raw store) cites each value as a long table does: `<file> (sha256 <hex>) line` and the line number in
-`_evidence_row`, the record itself printed from the raw store (`octracker.serve.evidence`). Two such references
-are the same evidence, so a new vintage still revises only the cells that changed.
+`_evidence_row`, the record itself printed from the raw store (`octracker.serve.evidence`). A large cube whose rows
+are its cells (a JSON-stat body of at least REFERENCE_FROM_ROWS values, kept in the raw store) cites each value by
+its cell: `<file> (sha256 <hex>) cell` and the cell's flat index in `_evidence_row`; `octracker evidence` reads the
+body again and prints the cell as a small body's evidence reads (`cell_evidence`). Two such references are the same
+evidence, so a new vintage still revises only the cells that changed.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import polars as pl
 
@@ -39,11 +44,12 @@ def publisher_extract(
     `document` is the file's name and the sha256 the raw store keeps it under, for a large table to cite."""
     if table.problems:
         return Extract(empty_observations(), list(table.problems), left_out=list(table.left_out))
-    by_reference = document is not None and table.cites_lines and table.frame.height >= long_table.REFERENCE_FROM_ROWS
+    unit = _reference_unit(table) if table.frame.height >= long_table.REFERENCE_FROM_ROWS else None
+    by_reference = document is not None and unit is not None
     # One value for every row, native and curated: the writer takes them once (`Extract.constant`).
     constant: dict[str, object] = {"source_id": source_id, "method": "parsed", "is_partial": False, "as_of": None}
     if by_reference and document is not None:
-        constant["evidence"] = f"{document[0]} (sha256 {document[1]}) line"
+        constant["evidence"] = f"{document[0]} (sha256 {document[1]}) {unit}"
     valued = table.frame.filter(pl.col("value").is_not_null())
     native = valued.select(
         indicator_id=pl.col("native_id"),
@@ -58,18 +64,7 @@ def publisher_extract(
         as_of=pl.lit(constant["as_of"], pl.Date),
         source_id=pl.lit(constant["source_id"]),
         method=pl.lit(constant["method"]),
-        evidence=pl.lit(constant["evidence"])
-        if "evidence" in constant
-        else pl.format(
-            "{}: {}, {}, {} = {}{}{}",
-            pl.lit(source_id),
-            "native_id",
-            "geo",
-            "period",
-            pl.col("value").cast(pl.String),
-            pl.when(pl.col("flags").is_not_null()).then(pl.format(" (flags {})", "flags")).otherwise(pl.lit("")),
-            _sheet_and_row(table),
-        ),
+        evidence=pl.lit(constant["evidence"]) if "evidence" in constant else _evidence(table, pl.lit(source_id)),
         note=pl.lit(None, pl.String),
         flags="flags",
         _line_no="_line_no",
@@ -84,6 +79,41 @@ def publisher_extract(
     return Extract(
         frame.cast(pl.Schema(columns)).select(list(columns)), left_out=list(table.left_out), constant=constant
     )
+
+
+def _reference_unit(table: PublisherTable) -> str | None:
+    """What a reference to one of the table's rows numbers: a line of the file, a cell of the cube, or nothing."""
+    if table.cites_lines:
+        return "line"
+    return "cell" if table.cites_cells else None
+
+
+def _evidence(table: PublisherTable, source_id: pl.Expr) -> pl.Expr:
+    """A value's evidence written out: its source, codes and value, its flags and, in a workbook, sheet and row."""
+    return pl.format(
+        "{}: {}, {}, {} = {}{}{}",
+        source_id,
+        "native_id",
+        "geo",
+        "period",
+        pl.col("value").cast(pl.String),
+        pl.when(pl.col("flags").is_not_null()).then(pl.format(" (flags {})", "flags")).otherwise(pl.lit("")),
+        _sheet_and_row(table),
+    )
+
+
+def cell_evidence(table: PublisherTable, cells: Sequence[tuple[int, str]]) -> list[str]:
+    """What a reference to a cell of a table that cites its cells (`cites_cells`) prints: the evidence a small
+    table's value reads, of each cell asked for by its flat index and the source id it was loaded under. Raises
+    LookupError for a cell the table holds no value at."""
+    asked = pl.DataFrame(list(cells), schema={"_line_no": pl.Int64(), "_source": pl.String()}, orient="row")
+    found = asked.join(
+        table.frame.filter(pl.col("value").is_not_null()), on="_line_no", how="left", maintain_order="left"
+    )
+    missing = found.filter(pl.col("value").is_null()).get_column("_line_no").unique(maintain_order=True)
+    if missing.len():
+        raise LookupError(f"no value at cell {', '.join(map(str, missing))}")
+    return found.select(_evidence(table, pl.col("_source"))).to_series().to_list()
 
 
 def _sheet_and_row(table: PublisherTable) -> pl.Expr:

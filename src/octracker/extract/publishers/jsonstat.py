@@ -150,7 +150,9 @@ def _read_dataset(body: dict[str, Any], name: str) -> PublisherTable:
         frame = _read_columns(cube, body.get("value"), body.get("status"), n_cells)
     except _CellByCell:
         frame = _read_cells(cube, body.get("value"), body.get("status"), n_cells)
-    return PublisherTable(PROVIDER, dataset, frame, title=body.get("label"), updated=_updated(body.get("updated")))
+    return PublisherTable(
+        PROVIDER, dataset, frame, title=body.get("label"), updated=_updated(body.get("updated")), cites_cells=True
+    )
 
 
 @dataclass(frozen=True)

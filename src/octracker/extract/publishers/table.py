@@ -87,6 +87,9 @@ class PublisherTable:
     #: `octracker.extract.long_table` numbers them and gives that record back (`_raw`): a large table may cite its
     #: rows by that number instead of copying them (see `octracker.extract.publishers.canonical`).
     cites_lines: bool = False
+    #: Every row's `_line_no` is the flat index of its cell in the cube (a JSON-stat body): a large table may cite
+    #: its cells by that index, the document read again to print them (see `octracker.extract.publishers.canonical`).
+    cites_cells: bool = False
 
     @property
     def ok(self) -> bool:
