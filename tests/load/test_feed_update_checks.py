@@ -139,6 +139,11 @@ def release_date_as_a_date_cell(content: bytes) -> bytes:
     )
 
 
+def with_byte_order_mark(content: bytes) -> bytes:
+    """The recorded body as an editor that writes a UTF-8 byte order mark saves it."""
+    return "\ufeff".encode() + content
+
+
 def cells_left_out(content: bytes) -> bytes:
     """The recorded export with empty cells left out of rows, as spreadsheets write them: the release date moved
     from A2 to C2 (no A2 or B2 in the file) and the header's Region cell (C3) removed."""
@@ -158,6 +163,7 @@ def cells_left_out(content: bytes) -> bytes:
         ("jsonstat", EUROSTAT / "une-rt-m-geo-de-xx-since-2024-01.json", None),
         ("jsonstat", EUROSTAT / "sts-inpr-m-ie-confidential.json", None),
         ("jsonstat", EUROSTAT / "comext" / "ds-059358-de-2022.json", None),
+        ("jsonstat", EUROSTAT / "une-rt-m-geo-de-xx-since-2024-01.json", with_byte_order_mark),
         ("sdmx_csv", EUROSTAT / "sdg_04_20.csv", None),
         ("unodc_xlsx", UNODC, None),
         ("unodc_xlsx", UNODC, release_date_as_a_date_cell),

@@ -447,11 +447,17 @@ def _json_value(value: Any) -> str:
 
 def vintage(content: bytes, *, name: str) -> dt.datetime | None:
     """The answer's `updated` time without reading its cells: what `read(...).updated` says for a dataset answer
-    (a feed checks it before deciding to read the answer). None when it cannot be told here."""
+    (a feed checks it before deciding to read the answer). None when it cannot be told here.
+
+    Parsed by orjson (a million cells: 0.35 s of CPU, `json.loads` 0.8 s); a body orjson refuses (a BOM, `NaN`) by
+    `json.loads`. The cells' numbers are not looked at, so how either reads them does not matter here."""
     try:
-        body = json.loads(content)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return None
+        body = orjson.loads(content)
+    except orjson.JSONDecodeError:
+        try:
+            body = json.loads(content)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            return None
     return _updated(body.get("updated")) if isinstance(body, dict) and "value" in body else None
 
 
