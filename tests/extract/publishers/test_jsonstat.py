@@ -182,3 +182,36 @@ def test_reading_by_column_gives_the_rows_reading_cell_by_cell_gives(variant):
     read_both_ways(
         jsonstat, content, "x.json", fast="_read_columns", slow="_read_cells", falls_back=jsonstat._CellByCell
     )
+
+
+@pytest.mark.parametrize("variant", ["recorded", "one_status", "statuses_and_odd_numbers", "as_recorded_pretty"])
+def test_a_value_object_of_numbers_split_by_polars_gives_the_rows_orjson_gives(variant, monkeypatch):
+    """A `value` object of numbers and nulls is split into columns without being parsed into a dict; the rows are
+    those of the body parsed whole, whitespace and all."""
+    content = UNE_RT_M.read_bytes() if variant == "as_recorded_pretty" else json.dumps(_variants()[variant]).encode()
+    assert isinstance(jsonstat._parsed(content.decode())["value"], jsonstat._PlainCells)
+    split = jsonstat.read(content, name="x.json")
+    monkeypatch.setattr(jsonstat, "_with_plain_cells", lambda _text: None)
+    parsed = jsonstat.read(content, name="x.json")
+    assert split.ok and split.frame.height > 0
+    assert_frame_equal(split.frame, parsed.frame, check_exact=True)
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        pytest.param(lambda text: text.replace('"value" : {', '"value" : {"3": "3.4", ', 1), id="text_among_numbers"),
+        pytest.param(lambda text: text.replace('"value" : {', '"value" : {"7": 1.5, ', 1), id="a_key_twice"),
+        pytest.param(lambda text: text.replace('"label"', '"value": {"0": 1}, "label"', 1), id="a_nested_value"),
+    ],
+)
+def test_a_value_object_polars_does_not_split_is_read_as_the_body_parsed_whole(edit, monkeypatch):
+    """Text among the numbers, a key written twice (the last one counts) or a second `value` key: the rows are those
+    of the body parsed whole."""
+    content = edit(UNE_RT_M.read_text(encoding="utf-8").replace('"value": {', '"value" : {', 1)).encode()
+    read_so = jsonstat.read(content, name="x.json")
+    monkeypatch.setattr(jsonstat, "_with_plain_cells", lambda _text: None)
+    parsed = jsonstat.read(content, name="x.json")
+    assert read_so.ok and read_so.frame.height == 31
+    assert_frame_equal(read_so.frame, parsed.frame, check_exact=True)
+    assert read_so.frame.filter(pl.col("_line_no") == 7).get_column("value").to_list() == [3.4]

@@ -14,7 +14,7 @@ import datetime as dt
 import json
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,7 +108,7 @@ _NUMBER_OUT_OF_RANGE = r"[0-9]{20}|[eE][+-]?[0-9]{3}"
 
 
 def _parsed(text: str) -> Any:
-    """The JSON body, as `json.loads` with `published_float` reads it.
+    """The JSON body, as `json.loads` with `published_float` reads it (its `value` may be `_PlainCells`).
 
     orjson reads a body of a million cells in about 1 s of CPU where `json.loads` takes 2.5 s. A body orjson refuses,
     or one with a number it would read otherwise (`_NUMBER_OUT_OF_RANGE`: looked for with one regular expression in
@@ -116,10 +116,72 @@ def _parsed(text: str) -> Any:
     """
     if not pl.Series([text]).str.contains(_NUMBER_OUT_OF_RANGE).item():
         try:
-            return orjson.loads(text)
+            return _with_plain_cells(text) or orjson.loads(text)
         except orjson.JSONDecodeError:
             pass
     return json.loads(text, parse_float=published_float)
+
+
+_WS = r"[ \t\n\r]*"
+_JSON_NUMBER = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?"
+_PAIR = rf'{_WS}"[0-9]{{1,18}}"{_WS}:{_WS}(?:{_JSON_NUMBER}|null){_WS}'
+#: A `value` object of plain cells: `"<index>": <number or null>` pairs, nothing else (no text, no nested braces).
+_PLAIN_VALUE = rf"^\{{(?:{_PAIR}(?:,{_PAIR})*|{_WS})\}}$"
+_VALUE_KEY = re.compile(r'"value"[ \t\n\r]*:[ \t\n\r]*\{')
+#: What the plain `value` object is replaced by before the rest of the body is parsed: a text no body holds.
+_PLACEHOLDER = '"\\u0000octracker: the cells"'
+
+
+@dataclass(frozen=True)
+class _PlainCells:
+    """A body's `value` object of plain cells, split by Polars instead of parsed into a dict: 0.13 s of CPU for a
+    million cells, where orjson takes 0.25-0.35 s and the columns made of its dict 0.05 s more."""
+
+    #: The object as the body writes it (`{"0": 3.2, "1": null}`).
+    text: str
+
+    def __len__(self) -> int:
+        return 0 if self.text.strip("{} \t\n\r") == "" else 1
+
+    def as_dict(self) -> dict[str, Any]:
+        """The object as `orjson` reads it (its numbers are in range: see `_parsed`)."""
+        parsed = orjson.loads(self.text)
+        assert isinstance(parsed, dict)
+        return parsed
+
+    def columns(self) -> pl.DataFrame:
+        """Each pair's cell index (`_line_no`) and the number as written (`_token`, `null` for none), in body order."""
+        inner = self.text.strip()[1:-1]
+        for space in " \t\n\r":  # only between the pairs' parts (`_PLAIN_VALUE`); str.replace is the fastest way
+            inner = inner.replace(space, "")
+        lines = inner.replace('"', "").replace(",", "\n").replace(":", ",")
+        return pl.read_csv(
+            lines.encode(),
+            has_header=False,
+            new_columns=["_line_no", "_token"],
+            schema_overrides={"_line_no": pl.Int64(), "_token": pl.String()},
+        )
+
+
+def _with_plain_cells(text: str) -> dict[str, Any] | None:
+    """The body with its `value` object of plain cells (`_PLAIN_VALUE`) as `_PlainCells`, the rest parsed by orjson;
+    None when the body has no such object (text among the values, a dense list), or several keys `value`."""
+    found = list(_VALUE_KEY.finditer(text))
+    if len(found) != 1 or _PLACEHOLDER[1:-1] in text:
+        return None
+    start = found[0].end() - 1
+    end = text.find("}", start)
+    if end < 0 or not pl.Series([text[start : end + 1]]).str.contains(_PLAIN_VALUE).item():
+        return None
+    # The object is the body's own `value` when the rest, parsed, holds the placeholder there.
+    try:
+        body = orjson.loads(text[:start] + _PLACEHOLDER + text[end + 1 :])
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(body, dict) or body.get("value") != orjson.loads(_PLACEHOLDER):
+        return None
+    body["value"] = _PlainCells(text[start : end + 1])
+    return body
 
 
 def _advice(message: str) -> str:
@@ -149,7 +211,9 @@ def _read_dataset(body: dict[str, Any], name: str) -> PublisherTable:
     try:
         frame = _read_columns(cube, body.get("value"), body.get("status"), n_cells)
     except _CellByCell:
-        frame = _read_cells(cube, body.get("value"), body.get("status"), n_cells)
+        values = body.get("value")
+        values = values.as_dict() if isinstance(values, _PlainCells) else values
+        frame = _read_cells(cube, values, body.get("status"), n_cells)
     return PublisherTable(
         PROVIDER, dataset, frame, title=body.get("label"), updated=_updated(body.get("updated")), cites_cells=True
     )
@@ -183,34 +247,14 @@ def _read_columns(cube: _Cube, values: Any, statuses: Any, n_cells: int) -> pl.D
     category's id, place and period worked out once."""
     if not values:
         raise _CellByCell
-    if isinstance(values, dict):
-        keys = pl.Series(list(values), dtype=pl.String())
-        if not keys.str.contains(r"^[0-9]{1,18}$").all():
-            raise _CellByCell
-        index = keys.cast(pl.Int64())
-        if index.n_unique() != index.len() or index.max() >= n_cells:  # type: ignore[operator]
-            raise _CellByCell
-        entries = list(values.values())
-    elif isinstance(values, list) and len(values) <= n_cells:
-        index, entries = pl.int_range(len(values), dtype=pl.Int64(), eager=True), values
-    else:
-        raise _CellByCell
-    kinds = set(map(type, entries))
-    if not kinds <= {float, int, type(None)}:
-        raise _CellByCell
-    if int in kinds and max(abs(v) for v in entries if type(v) is int) > 2**53:
-        raise _CellByCell  # a whole number a float does not hold exactly
+    index, value, whole, written = (
+        _plain_cells(values, n_cells) if isinstance(values, _PlainCells) else _parsed_cells(values, n_cells)
+    )
     try:
         periods = [parse_publisher_period(code) for code in cube.codes[cube.time_at]]
     except ValueError:
         raise _CellByCell from None
-    cells = pl.DataFrame(
-        {
-            "_line_no": index,
-            "value": pl.Series(entries, dtype=pl.Float64(), strict=False),
-            "_whole": pl.Series([type(v) is int for v in entries]) if int in kinds else [False] * len(entries),
-        }
-    ).with_row_index("_at")
+    cells = pl.DataFrame({"_line_no": index, "value": value, "_whole": whole}).with_row_index("_at")
     if isinstance(values, list):  # a dense list's nulls are cells without a value
         cells = cells.filter(pl.col("value").is_not_null())
     size = pl.col("value").abs()
@@ -222,7 +266,7 @@ def _read_columns(cube: _Cube, values: Any, statuses: Any, n_cells: int) -> pl.D
     )
     odd = cells.filter(pl.col("_text").is_null() & pl.col("value").is_not_null()).get_column("_at")
     if odd.len():  # zeros, NaN, the very small and the very large, as JSON writes them
-        texts = pl.Series([_json_value(entries[at]) for at in odd], dtype=pl.String())
+        texts = pl.Series([written(at) for at in odd], dtype=pl.String())
         cells = cells.with_columns(
             _text=pl.coalesce("_text", pl.col("_at").replace_strict(odd, texts, default=None, return_dtype=pl.String()))
         )
@@ -240,6 +284,52 @@ def _read_columns(cube: _Cube, values: Any, statuses: Any, n_cells: int) -> pl.D
             cells = cells.with_columns(status=pl.lit(None, pl.String()))
     # Eurostat lists the cells in index order: then they are not sorted again.
     return _cube_rows(cube, cells if cells.get_column("_line_no").is_sorted() else cells.sort("_line_no"), periods)
+
+
+#: A cube's cells as `_read_columns` takes them: each one's index, number and whether the body wrote a whole number,
+#: and the JSON text of the cell at a position (for the values Polars does not write as JSON does).
+_Cells = tuple[pl.Series, pl.Series, pl.Series, Callable[[int], str]]
+
+
+def _parsed_cells(values: Any, n_cells: int) -> _Cells:
+    """The cells of a parsed `value`: an object keyed by cell index, or a dense list."""
+    if isinstance(values, dict):
+        keys = pl.Series(list(values), dtype=pl.String())
+        if not keys.str.contains(r"^[0-9]{1,18}$").all():
+            raise _CellByCell
+        index = keys.cast(pl.Int64())
+        if index.n_unique() != index.len() or index.max() >= n_cells:  # type: ignore[operator]
+            raise _CellByCell
+        entries = list(values.values())
+    elif isinstance(values, list) and len(values) <= n_cells:
+        index, entries = pl.int_range(len(values), dtype=pl.Int64(), eager=True), values
+    else:
+        raise _CellByCell
+    kinds = set(map(type, entries))
+    if not kinds <= {float, int, type(None)}:
+        raise _CellByCell
+    if int in kinds and max(abs(v) for v in entries if type(v) is int) > 2**53:
+        raise _CellByCell  # a whole number a float does not hold exactly
+    whole = pl.Series([type(v) is int for v in entries]) if int in kinds else pl.repeat(False, len(entries), eager=True)
+    return index, pl.Series(entries, dtype=pl.Float64(), strict=False), whole, lambda at: _json_value(entries[at])
+
+
+def _plain_cells(values: _PlainCells, n_cells: int) -> _Cells:
+    """The cells of a `value` object of plain cells, read by Polars as `_parsed_cells` reads them parsed."""
+    cells = values.columns()
+    index, tokens = cells.get_column("_line_no"), cells.get_column("_token")
+    if index.n_unique() != index.len() or index.max() >= n_cells:  # type: ignore[operator]
+        raise _CellByCell  # a key written twice or out of the cube: the cell-by-cell reading says which
+    whole = tokens.str.contains(r"^-?[0-9]+$")
+    whole_numbers = pl.select(pl.when(whole).then(tokens.cast(pl.Int64(), strict=False))).to_series()
+    if (whole & (whole_numbers.is_null() | (whole_numbers.abs() > 2**53))).any():
+        raise _CellByCell  # a whole number a float does not hold exactly
+
+    def written(at: int) -> str:
+        token = tokens[at]
+        return _json_value(int(token) if whole[at] else float(token))
+
+    return index, tokens.cast(pl.Float64(), strict=False), whole, written
 
 
 def _cube_rows(cube: _Cube, cells: pl.DataFrame, periods: list[PublisherPeriod]) -> pl.DataFrame:
