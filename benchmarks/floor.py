@@ -87,8 +87,10 @@ def insert_history(rows: str, evidence: str, run_id: str, now: str) -> str:
         "period_end": "p.period_end",
         "year": "year(p.period_end)",
         "value": "r.value",
-        "unit": "r.unit",
-        "qualifier": "'exact'",
+        # The load's usual unit and qualifier (the table's one unit, `count`, and `exact`) are kept in `loads`, a
+        # version's only when it differs (migration 0021).
+        "unit": "NULLIF(r.unit, 'count')",
+        "qualifier": "NULL",
         "is_partial": "false",
         "as_of": "NULL",
         "evidence": evidence,
@@ -99,7 +101,7 @@ def insert_history(rows: str, evidence: str, run_id: str, now: str) -> str:
     }
     return (
         f"INSERT INTO loads VALUES ({load_id}, '{run_id}', '{MONTHLY.pipeline}', '{MONTHLY.source_id}', 'parsed', "
-        f"NULL, TIMESTAMP '{now}');\n"
+        f"NULL, TIMESTAMP '{now}', 'count', 'exact');\n"
         "INSERT INTO series_keys SELECT (SELECT COALESCE(MAX(series_id), 0) FROM series_keys) "
         "+ ROW_NUMBER() OVER (ORDER BY first_row), indicator, geo "
         f"FROM (SELECT indicator, geo, MIN(file_row_number) AS first_row FROM {rows} GROUP BY indicator, geo) AS r "

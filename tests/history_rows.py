@@ -1,6 +1,7 @@
 """Versions written straight into a warehouse's history, for cases the writer cannot make (a version valid in the past,
 a row as an older engine left it), stored as the writer stores them: each load once in `loads`, the versions in
-`observation_versions` (migration 0019), each series' text key once in `series_keys` (migration 0020);
+`observation_versions` (migration 0019; each with its own unit and qualifier, its load holding no usual ones: migration
+0021), each series' text key once in `series_keys` (migration 0020);
 `observation_history` shows them with the columns given."""
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ def insert_history(con: duckdb.DuckDBPyConnection, rows: str, params: Sequence[o
             """
             INSERT INTO loads
             SELECT (hash(run_id, pipeline, source_id, method, citation, valid_from) >> 1)::BIGINT, run_id, pipeline,
-                   source_id, method, citation, valid_from
+                   source_id, method, citation, valid_from, NULL, NULL
             FROM (SELECT DISTINCT run_id, pipeline, source_id, method,
                          CASE WHEN evidence_row IS NOT NULL THEN evidence END AS citation, valid_from FROM _given) AS g
             WHERE NOT EXISTS (

@@ -250,7 +250,10 @@ REVIEWED = {
         "stored",
         "evidence",
         "', '.join(STORED_COLUMNS)",
-        "', '.join((f'r.{c}' for c in STORED_COLUMNS))",
+        # the columns a version stores, its unit and qualifier NULL where they are its load's (`?` or the load's
+        # columns): module constants and fixed aliases
+        "_as_stored('', '?')",
+        "_as_stored('r.', 'l.')",
     },
     "store/staging.py": {"staged"},  # the fixed query of the loads of staged runs
     # The operator's own lake settings, as escaped literals (sql_literal) or fixed aliases and options.

@@ -39,7 +39,11 @@ def test_the_history_reads_the_same_once_each_load_is_kept_apart(settings, tmp_p
         )
         held = sorted(con.execute("SELECT * FROM observation_history").fetchall(), key=repr)
 
-        assert apply_migrations(con, settings.migrations_dir) == ["0019_loads.sql", "0020_series_keys.sql"]
+        assert apply_migrations(con, settings.migrations_dir) == [
+            "0019_loads.sql",
+            "0020_series_keys.sql",
+            "0021_load_units.sql",
+        ]
         apply_views(con, settings.views_dir)
 
         assert sorted(con.execute("SELECT * FROM observation_history").fetchall(), key=repr) == held

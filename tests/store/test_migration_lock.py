@@ -31,6 +31,7 @@ SHIPPED = {
     "0018_staged_runs.sql": "ec1fb40badfe598f9e7a524ab2c0ead9981f1fd397e5e904a8f05a3fc55162b2",
     "0019_loads.sql": "ccb06a1d9055e77685c87cb90d0a1b377259f6518be18795402cc565bbb1c30f",
     "0020_series_keys.sql": "1a1b8b20a03ed161e2124d3f129a07f08bc8048a9d751e7d065b654a578a0bef",
+    "0021_load_units.sql": "261eefd1dc78b4840106a33bab91dcc50bfc272f6d430f14217deccbc517c611",
 }
 
 

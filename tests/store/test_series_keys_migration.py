@@ -52,7 +52,7 @@ def test_the_history_reads_the_same_once_each_series_is_named_by_id(settings, tm
         )
         held = sorted(con.execute(HISTORY_0019).fetchall(), key=repr)
 
-        assert apply_migrations(con, settings.migrations_dir) == ["0020_series_keys.sql"]
+        assert apply_migrations(con, settings.migrations_dir) == ["0020_series_keys.sql", "0021_load_units.sql"]
         apply_views(con, settings.views_dir)
 
         assert sorted(con.execute("SELECT * FROM observation_history").fetchall(), key=repr) == held

@@ -1,10 +1,11 @@
 -- stored_versions: every stored version with what its load holds, by series id, for the writer.
 -- Grain: one row per version of an observation (series, period, source), valid from valid_from to valid_to.
--- Inputs: observation_versions, loads (migration 0019).
+-- Inputs: observation_versions, loads (migrations 0019, 0021).
 -- The writer finds versions here by series id (migration 0020) and closes or rehashes one by its row id in
 -- observation_versions (`version_rowid`), without a second join on its key; observation_history is this view with
 -- each series' text key, in the columns analysts know (05_observation_history.sql). A version that cites a table
--- row by reference stores no evidence of its own: its evidence is the load's citation of the document.
+-- row by reference stores no evidence of its own: its evidence is the load's citation of the document. A version
+-- whose unit or qualifier is its load's usual one stores NULL in its place (migration 0021): it is read from the load.
 -- stored_versions_in(series_ids): the same for the series of those ids only (a list; NULL: all). The versions are
 -- found by their ids before anything is joined to them (every version went through the join with its load first,
 -- and a filter on a series' text key after it could not reach the scan). The ids are a semi join, whose keys DuckDB
@@ -17,9 +18,10 @@
 -- half as much again). Only the part for what is given is planned (NULL, a few ids, many): the others are left out as the query
 -- is planned.
 CREATE OR REPLACE MACRO stored_versions_in(series_ids) AS TABLE
-SELECT v.series_id, v.period_start, v.period_end, v.year, v.value, v.unit, v.qualifier, v.is_partial, v.as_of,
-       l.source_id, l.method, COALESCE(v.evidence, l.citation) AS evidence, v.note, l.pipeline, l.run_id,
-       l.valid_from, v.valid_to, v.row_hash, v.flags, v.evidence_row, v.version_rowid
+SELECT v.series_id, v.period_start, v.period_end, v.year, v.value, COALESCE(v.unit, l.unit) AS unit,
+       COALESCE(v.qualifier, l.qualifier) AS qualifier, v.is_partial, v.as_of, l.source_id, l.method,
+       COALESCE(v.evidence, l.citation) AS evidence, v.note, l.pipeline, l.run_id, l.valid_from, v.valid_to,
+       v.row_hash, v.flags, v.evidence_row, v.version_rowid
 FROM (
     SELECT *, rowid AS version_rowid FROM observation_versions WHERE series_ids IS NULL
     UNION ALL

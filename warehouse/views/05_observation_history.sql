@@ -4,7 +4,7 @@
 -- migration 0019), series_keys (each series' text key, stored once: migration 0020).
 -- The columns are those of the table it replaced, in its order. A version that cites a table row by reference
 -- stores no evidence of its own: its evidence is the load's citation of the document (`<file> (sha256 <hex>) row`),
--- and evidence_row the row's number.
+-- and evidence_row the row's number. A version's unit and qualifier may be its load's usual ones (migration 0021).
 -- series_versions is the same with each version's series_id and version_rowid (see stored_versions), for the writer.
 -- history_in(series_ids): observation_history for the series of those ids only (a list; NULL: all), for the alert
 -- checks and the views they read (observations_in, series_in, ...): the ids reach the scan of the versions (see

@@ -51,6 +51,10 @@ PERIOD_COLUMNS = KEY_COLUMNS[:4]
 #: Loaded columns a load holds once for all its versions, in `loads` (migration 0019), with the document its versions
 #: read by reference cite (their `evidence`, kept as the load's `citation`).
 LOAD_COLUMNS = ("source_id", "method")
+#: Loaded columns a load holds once when they are the usual ones of its versions (migration 0021): its usual unit and
+#: qualifier. A version whose own is its load's stores NULL in its place, any other its own text; a version's are never
+#: NULL (the canonical model requires both, and the writers refuse a version without), so a NULL is always its load's.
+USUAL_COLUMNS = ("unit", "qualifier")
 #: The loaded columns as DuckDB is handed them: the series' id (migration 0020) in place of its text key.
 HANDED_COLUMNS = ("series_id", *(c for c in LOADED_COLUMNS if c not in SERIES_KEY))
 #: The loaded columns each stored version holds itself (its `evidence` apart: NULL when it is the load's citation).
@@ -480,12 +484,15 @@ def insert_first_versions(
     first = next(parts, None)
     if first is None:
         return 0
+    _refuse_missing_usual(first)
     # Only what the parts declare: a column null in the first part may not be in the next.
     constant = {c: v for c, v in first.constant.items() if c in LOADED_COLUMNS}
     if not all(isinstance(constant.get(c), str) for c in LOAD_COLUMNS):
         raise ValueError(
             f"a first load in parts declares its {' and '.join(LOAD_COLUMNS)}; its parts declare {constant}"
         )
+    # The load's usual unit and qualifier: those the parts declare, else the commonest of the first part's.
+    usual = {c: constant[c] if c in constant else _commonest(first.frame, c) for c in USUAL_COLUMNS}
     # The load's own values go to `loads`, the other constant ones once per INSERT (see `with_per_load`).
     source_id, method = (str(constant.pop(c)) for c in LOAD_COLUMNS)
     citation = constant.pop("evidence", None)
@@ -513,6 +520,7 @@ def insert_first_versions(
                     f"a part of a first load holds other per-load values ({part.constant}) than the first "
                     f"({first.constant})"
                 )
+            _refuse_missing_usual(part)
             rows += part.frame.height
             yield from streamed_in_row_groups(loaded_columns(with_ids(part.frame), streamed))
 
@@ -520,17 +528,24 @@ def insert_first_versions(
     with with_per_load(con, "parts_read", constant) as incoming:
         insert = (
             f"INSERT INTO observation_versions ({', '.join(STORED_COLUMNS)}, evidence, load_id, valid_to) "
-            f"SELECT {', '.join(STORED_COLUMNS)}, {evidence}, ?, NULL FROM {incoming}"
+            f"SELECT {_as_stored('', '?')}, {evidence}, ?, NULL FROM {incoming}"
         )
 
         def insert_read(parts_read: object) -> None:
             # In each stage's transaction (listed once): a stage commits its rows with their load.
-            loaded = register_load(
-                con, pipeline=pipeline, run_id=run_id, source_id=source_id, method=method, citation=citation, now=now
+            loaded, held = register_load(
+                con,
+                pipeline=pipeline,
+                run_id=run_id,
+                source_id=source_id,
+                method=method,
+                citation=citation,
+                now=now,
+                usual=usual,
             )
             # A local name, found by DuckDB's replacement scan: a view registered inside the transaction would keep
             # what it read alive until the commit.
-            con.execute(insert, [loaded])
+            con.execute(insert, [*(held[c] for c in USUAL_COLUMNS), loaded])
             series.write_new(con)
 
         while (head := next(remaining, None)) is not None:
@@ -795,16 +810,41 @@ def register_load(
     method: str,
     citation: str | None,
     now: dt.datetime,
-) -> int:
-    """The id of the run's load of these values, listed in `loads` unless it is already; in the writer's
+    usual: Mapping[str, object],
+) -> tuple[int, dict[str, object]]:
+    """The id of the run's load of these values, listed in `loads` unless it is already, and its usual unit and
+    qualifier (USUAL_COLUMNS): `usual` for a load listed now, those listed before for one already there (a run may
+    write one load in several steps: the versions it writes are stored against what the load holds); in the writer's
     transaction."""
     loaded = load_id(run_id, source_id, method, citation, now)
     con.execute(
-        "INSERT INTO loads (load_id, run_id, pipeline, source_id, method, citation, valid_from) "
-        "SELECT ?, ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM loads WHERE load_id = ?)",
-        [loaded, run_id, pipeline, source_id, method, citation, now, loaded],
+        "INSERT INTO loads (load_id, run_id, pipeline, source_id, method, citation, valid_from, unit, qualifier) "
+        "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM loads WHERE load_id = ?)",
+        [loaded, run_id, pipeline, source_id, method, citation, now, *(usual[c] for c in USUAL_COLUMNS), loaded],
     )
-    return loaded
+    held = one_row(con, "SELECT unit, qualifier FROM loads WHERE load_id = ?", [loaded])
+    return loaded, dict(zip(USUAL_COLUMNS, held, strict=True))
+
+
+def _as_stored(row: str, usual: str) -> str:
+    """The STORED_COLUMNS of a relation (`row`: its alias and a dot, or nothing) as a version stores them: a unit or
+    qualifier equal to its load's usual one (`usual`: `?`, or the load's alias and a dot) as NULL."""
+    usual_of = {c: "?" if usual == "?" else f"{usual}{c}" for c in USUAL_COLUMNS}
+    return ", ".join(f"NULLIF({row}{c}, {usual_of[c]})" if c in usual_of else f"{row}{c}" for c in STORED_COLUMNS)
+
+
+def _commonest(frame: pl.DataFrame, column: str) -> object:
+    """The value of `column` most rows of `frame` hold (the least of those tied), None for no rows."""
+    commonest = frame.get_column(column).drop_nulls().mode().sort()
+    return commonest[0] if commonest.len() else None
+
+
+def _refuse_missing_usual(part: Extract) -> None:
+    """Refuse a part of a first load with a version without a unit or qualifier: stored as NULL, it would read as its
+    load's usual one (see USUAL_COLUMNS). The canonical model refuses such a row before."""
+    for column in USUAL_COLUMNS:
+        if missing := part.frame.get_column(column).null_count():
+            raise ValueError(f"{missing} versions of a load have no {column}")
 
 
 #: The citation of a loaded row (a relation `r` of the loaded columns): its evidence when it cites a table row by
@@ -823,30 +863,38 @@ def _insert_versions(
 ) -> None:
     """Insert `rows` (a relation of the loaded columns, read twice) as versions of the run's loads, valid from `now`
     (to `valid_to`): one load per source, method and citation among them."""
-    written = con.execute(f"SELECT DISTINCT r.source_id, r.method, {CITATION} FROM {rows} AS r").fetchall()
-    ids = [
-        (
-            register_load(
-                con, pipeline=pipeline, run_id=run_id, source_id=source, method=method, citation=citation, now=now
-            ),
-            source,
-            method,
-            citation,
+    # Each load's commonest unit and qualifier become its usual ones (see USUAL_COLUMNS).
+    written = con.execute(
+        f"SELECT r.source_id, r.method, {CITATION}, mode(r.unit), mode(r.qualifier), "
+        f"COUNT(*) FILTER (WHERE r.unit IS NULL OR r.qualifier IS NULL) FROM {rows} AS r GROUP BY ALL"
+    ).fetchall()
+    if missing := sum(row[-1] for row in written):
+        raise ValueError(f"{missing} versions of a load have no unit or qualifier")
+    ids = []
+    for source, method, citation, unit, qualifier, _ in written:
+        loaded, held = register_load(
+            con,
+            pipeline=pipeline,
+            run_id=run_id,
+            source_id=source,
+            method=method,
+            citation=citation,
+            now=now,
+            usual={"unit": unit, "qualifier": qualifier},
         )
-        for source, method, citation in written
-    ]
+        ids.append((loaded, source, method, citation, *(held[c] for c in USUAL_COLUMNS)))
     if not ids:
         return
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _written_loads "
-        "(load_id BIGINT, source_id VARCHAR, method VARCHAR, citation VARCHAR)"
+        "(load_id BIGINT, source_id VARCHAR, method VARCHAR, citation VARCHAR, unit VARCHAR, qualifier VARCHAR)"
     )
     with _scratch(con, "_written_loads"):
-        con.executemany("INSERT INTO _written_loads VALUES (?, ?, ?, ?)", ids)
+        con.executemany("INSERT INTO _written_loads VALUES (?, ?, ?, ?, ?, ?)", ids)
         stored = ", ".join(STORED_COLUMNS)
         con.execute(
             f"INSERT INTO observation_versions ({stored}, evidence, load_id, valid_to) "
-            f"SELECT {', '.join(f'r.{c}' for c in STORED_COLUMNS)}, NULLIF(r.evidence, l.citation), l.load_id, ? "
+            f"SELECT {_as_stored('r.', 'l.')}, NULLIF(r.evidence, l.citation), l.load_id, ? "
             f"FROM {rows} AS r JOIN _written_loads AS l ON l.source_id = r.source_id AND l.method = r.method "
             f"AND l.citation IS NOT DISTINCT FROM {CITATION}",
             [valid_to],
