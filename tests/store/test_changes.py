@@ -233,7 +233,8 @@ def test_the_changes_of_a_large_history_can_be_read_row_by_row(settings):
             [T1 - dt.timedelta(seconds=5), T2 - dt.timedelta(seconds=5)],
         )
         con.execute(
-            "INSERT INTO loads VALUES (1, 'r1', 'p', 's', 'parsed', NULL, ?), (2, 'r2', 'p', 's', 'parsed', NULL, ?)",
+            "INSERT INTO loads VALUES (1, 'r1', 'p', 's', 'parsed', NULL, ?, NULL, NULL), "
+            "(2, 'r2', 'p', 's', 'parsed', NULL, ?, NULL, NULL)",
             [T1, T2],
         )
         con.execute("INSERT INTO series_keys SELECT i, 'ind_' || (i // 10), 'G' || (i % 10) FROM range(100) AS t(i)")
