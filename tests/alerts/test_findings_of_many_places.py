@@ -3,8 +3,11 @@ compute now."""
 
 from __future__ import annotations
 
+import pytest
+
 from analyst_fixtures import copy_refreshed
 from octracker.load.pipeline import refresh
+from octracker.store import findings
 from octracker.store.warehouse import open_reader
 
 ROWS = (
@@ -15,7 +18,14 @@ ROWS = (
 )
 
 
-def test_findings_stored_after_a_write_in_several_places_are_those_computed_now(refreshed, tmp_path):
+# The series owed are computed alone by id, or with every series of their geos and indicators, by how many are owed:
+# either way the findings stored are those computed now.
+@pytest.mark.parametrize(("few", "share"), [(findings.FEW_SERIES, findings.FEW_SERIES_SHARE), (0, 0.0), (0, 1.0)])
+def test_findings_stored_after_a_write_in_several_places_are_those_computed_now(
+    refreshed, tmp_path, monkeypatch, few, share
+):
+    monkeypatch.setattr(findings, "FEW_SERIES", few)
+    monkeypatch.setattr(findings, "FEW_SERIES_SHARE", share)
     settings = copy_refreshed(refreshed, tmp_path)
     settings.inbox_dir.mkdir(parents=True, exist_ok=True)
     (settings.inbox_dir / "figures.csv").write_text(ROWS, encoding="utf-8")
