@@ -28,7 +28,7 @@ from octracker.content.catalog import load_catalog
 from octracker.httpclient import new_client
 from octracker.store.findings import store_alert_findings
 from octracker.store.settings import Settings, build_settings
-from octracker.store.warehouse import open_reader
+from octracker.store.warehouse import apply_migrations, apply_views, open_reader, open_writer
 
 #: No test reaches past 127.0.0.1: a feed of the real project (Eurostat, CBS) is reported unreachable and its
 #: bundled snapshot loaded, in this process (settings built with any environment) and in the commands it starts.
@@ -148,6 +148,15 @@ def settings(request, tmp_path: Path) -> Settings:
     backend = request.getfixturevalue("backend") if "backend" in request.fixturenames else "file"
     project = REPO if backend == "file" else copy_project_content(tmp_path / "project")
     return on_backend(request, project, tmp_path, warehouse)
+
+
+@pytest.fixture
+def con(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A writer on the test's warehouse, migrated and with its views (a module may define its own `con`)."""
+    with open_writer(settings) as con:
+        apply_migrations(con, settings.migrations_dir)
+        apply_views(con, settings.views_dir)
+        yield con
 
 
 @pytest.fixture

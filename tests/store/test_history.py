@@ -39,14 +39,6 @@ def rows(**changes) -> pl.DataFrame:
     return pl.DataFrame(base, schema_overrides={"year": pl.Int32, "as_of": pl.Date})
 
 
-@pytest.fixture
-def con(settings):
-    with open_writer(settings) as con:
-        apply_migrations(con, settings.migrations_dir)
-        apply_views(con, settings.views_dir)
-        yield con
-
-
 def load(con, frame, now, full_snapshot=True):
     return upsert_observations(
         con, frame, pipeline="p", run_id=str(now), source_ids=["s1"], full_snapshot=full_snapshot, now=now

@@ -58,14 +58,6 @@ def history(con, source: str = "stats") -> list[tuple]:
     ).fetchall()
 
 
-@pytest.fixture
-def con(settings):
-    with open_writer(settings) as con:
-        apply_migrations(con, settings.migrations_dir)
-        apply_views(con, settings.views_dir)
-        yield con
-
-
 def upsert(con, frame, now, source="stats"):
     return write_transaction(
         con,
