@@ -1,5 +1,5 @@
 """The user's cache folder, where octracker keeps what it can make again (templates of new warehouses, DuckDB
-extensions of a read-only environment)."""
+extensions of a read-only environment, what large TOML files parsed to)."""
 
 from __future__ import annotations
 

@@ -57,3 +57,45 @@ def test_an_unfinished_file_is_refused_at_its_end(tmp_path):
     path.write_text('name = "x"\n[table', encoding="utf-8")
     with pytest.raises(SpecError, match=r"spec\.toml: not valid TOML at (line 2|the end of the file)"):
         load_toml(path)
+
+
+def large_catalog(indicators: int, *, unit: str = "count") -> str:
+    """A catalog file of many indicators: large enough for its parse to be kept."""
+    return "".join(
+        f'[[indicator]]\nid = "ind_{n:04d}"\nname = "Indicator {n}"\nunit = "{unit}"\ndirection = "neutral"\n'
+        f'frequency = "annual"\nmin = 0\nmax = 1e9\ndescription = "An indicator of the catalog, number {n}."\n\n'
+        for n in range(indicators)
+    )
+
+
+def test_a_large_file_read_again_gives_what_it_gave_and_an_edit_is_read(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    path = tmp_path / "indicators.toml"
+    path.write_text(large_catalog(200), encoding="utf-8")
+    first = load_catalog(path)
+    assert list((tmp_path / "cache" / "octracker" / "toml-parses").glob("*.json")), "the parse of a large file is kept"
+    again = load_catalog(path)
+    assert again == first
+    assert len(again.indicators) == 200 and again.indicators[0].max == 1e9
+    # The same file edited: its new text is what is read, not the parse kept for the old one.
+    path.write_text(large_catalog(200, unit="percent"), encoding="utf-8")
+    edited = load_catalog(path)
+    assert {i.unit for i in edited.indicators} == {"percent"}
+
+
+def test_a_damaged_kept_parse_is_parsed_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    path = tmp_path / "indicators.toml"
+    path.write_text(large_catalog(200), encoding="utf-8")
+    first = load_catalog(path)
+    for kept in (tmp_path / "cache" / "octracker" / "toml-parses").glob("*.json"):
+        kept.write_text('{"indicator": [', encoding="utf-8")
+    assert load_catalog(path) == first
+
+
+def test_a_large_file_with_dates_reads_its_dates_every_time(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    path = tmp_path / "dated.toml"
+    path.write_text("".join(f"day_{n} = 2024-01-{n % 28 + 1:02d}\n" for n in range(2000)), encoding="utf-8")
+    for _ in range(2):
+        assert str(load_toml(path)["day_0"]) == "2024-01-01" and type(load_toml(path)["day_5"]).__name__ == "date"
