@@ -238,6 +238,8 @@ REVIEWED = {
         "indicator_ids",
         # the hashes a re-read table was told about: fixed temp tables
         "told",
+        # the row ids of the versions a write closes: a fixed query of its `_changes`
+        "rowids",
         # a few rows handed to DuckDB (handed_to_duckdb): a fixed temp table's name, its stream's, Arrow column names
         # of history columns
         "name",

@@ -246,6 +246,36 @@ def test_a_table_restating_some_versions_compares_the_others_and_the_unhashed_on
     assert current == [("e1", 92.0), ("e2 revised", 61.0), *([("e3", 6.8)] if stated_again else [])]
 
 
+@pytest.mark.parametrize("rewritten", [True, False], ids=["written-again", "closed-in-place"])
+def test_the_versions_a_write_closes_are_kept_whole_whether_written_again_or_closed_in_place(
+    con, monkeypatch, rewritten
+):
+    """A few versions a write closes are taken out and written again, closed; many are closed where they are: the
+    history is the same, every version with all it stated (its own unit beside its load's usual one, its note, its
+    row hash), valid until the write that closed it."""
+    monkeypatch.setattr(history, "REWRITTEN_CLOSINGS", 2048 if rewritten else 0)
+    hashed = rows(note=[None, "estimate", None]).with_columns(_row_hash=pl.Series([1, 2, 3], dtype=pl.Int64))
+    load(con, hashed, T1)
+    # A full snapshot revises 2025 and no longer states the US value; then a correction revises 2024.
+    revised = hashed.head(2).with_columns(value=pl.Series([92.0, 61.0]), _row_hash=pl.Series([1, 12], dtype=pl.Int64))
+    counts = load(con, revised, T2)
+    assert (counts.revised, counts.unchanged, counts.retracted) == (1, 1, 1)
+    corrected = hashed.head(1).with_columns(value=pl.lit(93.0), _row_hash=pl.lit(21, pl.Int64))
+    assert load(con, corrected, T3, full_snapshot=False).revised == 1
+    history_rows = con.execute(
+        "SELECT indicator_id, year, value, unit, qualifier, is_partial, evidence, note, row_hash, valid_from, valid_to "
+        "FROM observation_history ORDER BY indicator_id, year, valid_from"
+    ).fetchall()
+    assert history_rows == [
+        ("homicide_rate_per_100k", None, 6.8, "per 100,000 people", "exact", False, "e3", None, 3, T1, T2),
+        ("shootings", 2024, 92.0, "count", "exact", False, "e1", None, 1, T1, T3),
+        ("shootings", 2024, 93.0, "count", "exact", False, "e1", None, 21, T3, None),
+        ("shootings", 2025, 60.0, "count", "lower_bound", True, "e2", "estimate", 2, T1, T2),
+        ("shootings", 2025, 61.0, "count", "lower_bound", True, "e2", "estimate", 12, T2, None),
+    ]
+    assert con.execute("SELECT year, value FROM observations ORDER BY year").fetchall() == [(2024, 93.0), (2025, 61.0)]
+
+
 @pytest.mark.parametrize("keyed", [True, False], ids=["found-by-key", "one-join"])
 def test_a_feed_of_corrections_is_classified_alike_whether_its_versions_are_found_by_key_or_by_one_join(
     con, monkeypatch, keyed

@@ -652,12 +652,16 @@ def _row_id_filters(con: duckdb.DuckDBPyConnection, rows: int) -> Iterator[None]
     if rows <= 50:
         yield
         return
+    before = int(scalar(con, "SELECT current_setting('dynamic_or_filter_threshold')"))
+    if rows <= before:  # a step inside another that let as many through
+        yield
+        return
     con.execute(f"SET dynamic_or_filter_threshold = {int(rows)}")
     try:
         yield
     finally:
         with contextlib.suppress(duckdb.Error):
-            con.execute("RESET dynamic_or_filter_threshold")
+            con.execute(f"SET dynamic_or_filter_threshold = {before}")
 
 
 def _classify(
@@ -752,14 +756,11 @@ def _write_changes(
             "JOIN series_keys AS k ON k.series_id = COALESCE(c.series_id, c._h_series_id) WHERE c.change <> 'rehashed'",
         )
     if revised or restated or retracted:
-        con.execute(
-            """
-            UPDATE observation_versions SET valid_to = ?
-            WHERE rowid IN (
-                SELECT _h_version_rowid FROM _changes WHERE change IN ('revised', 'restated', 'retracted')
-            )
-            """,
-            [now],
+        close_versions(
+            con,
+            "SELECT _h_version_rowid FROM _changes WHERE change IN ('revised', 'restated', 'retracted')",
+            revised + restated + retracted,
+            now,
         )
     if counts.get("rehashed"):
         con.execute(
@@ -792,6 +793,38 @@ def _write_changes(
             source_ids,
         )
     return LoadCounts(new=new, revised=revised, unchanged=incoming_rows - new - revised, retracted=retracted)
+
+
+#: Up to this many versions are closed by writing them again, closed, in place of the current ones; more are closed
+#: where they are (see `close_versions`).
+REWRITTEN_CLOSINGS = KEYED_COMPARISON_ROWS
+
+
+def close_versions(con: duckdb.DuckDBPyConnection, rowids: str, rows: int, now: dt.datetime) -> None:
+    """Close at `now` the `rows` versions whose row ids in observation_versions `rowids` selects; in the writer's
+    transaction.
+
+    A version closed where it is changes its `valid_to` in its row group, and the next checkpoint writes that column
+    of every row group touched again: 100 corrections spread over a 10M-row history touched 80 of its 82 row groups
+    (the checkpoint alone 0.07-0.17 s of CPU). Up to REWRITTEN_CLOSINGS versions are instead read by row id, taken
+    out and written again, closed, beside the new versions: each row group touched keeps its columns and gains a mark
+    of the row taken out (the checkpoint 0.02-0.03 s). Closing and checkpoint of those 100: 0.17 s of CPU in place,
+    0.09 s written again (medians of 6 in turn). The history holds the same versions either way (a version's row id
+    is no part of it). A larger revision (a tenth of a 10M-row table) closes its versions where they are, as before:
+    writing a million versions again was not measured.
+    """
+    if rows > REWRITTEN_CLOSINGS:
+        con.execute(f"UPDATE observation_versions SET valid_to = ? WHERE rowid IN ({rowids})", [now])
+        return
+    with _row_id_filters(con, rows), _scratch(con, "_closing_versions"):
+        # Read by row id: the scan reads only the vectors that hold them (see `_row_id_filters`).
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _closing_versions AS "
+            f"SELECT * REPLACE (CAST(? AS TIMESTAMP) AS valid_to) FROM observation_versions WHERE rowid IN ({rowids})",
+            [now],
+        )
+        con.execute(f"DELETE FROM observation_versions WHERE rowid IN ({rowids})")
+        con.execute("INSERT INTO observation_versions BY NAME SELECT * FROM _closing_versions")
 
 
 def load_id(run_id: str, source_id: str, method: str, citation: str | None, valid_from: dt.datetime) -> int:
