@@ -190,7 +190,7 @@ REVIEWED = {
     "serve/datapackage.py": {"relation"},  # an exported relation, described after it was written
     # The module's table names and FEW_SERIES (a number); rows: a relation the history module writes (its own temp
     # tables and conditions).
-    "store/findings.py": {"OWED", "TABLE", "rows", "FEW_SERIES"},
+    "store/findings.py": {"OWED", "OWED_SERIES", "TABLE", "rows", "FEW_SERIES"},
     # SUMMARY_SECTIONS' fixed columns, relations and clauses; the row limit is bound.
     # condition: starts_with(geo, '<place>') of places that match alert_rules.PLACE_ID (capitals, digits, _+-)
     "cli/query.py": {"columns", "relation", "where", "order", "condition"},

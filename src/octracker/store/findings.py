@@ -28,6 +28,8 @@ TABLE = "stored_alert_findings"
 #: What the open transaction owes: (indicator_id, geo, source_id) of changed values; (NULL, NULL, source) for a
 #: source's record; (NULL, NULL, NULL) for every finding.
 OWED = "_findings_owed"
+#: The series whose findings are stored again, with their ids (see `_store_owed_series`).
+OWED_SERIES = "_findings_owed_series"
 
 
 def findings_inputs_changed(con: duckdb.DuckDBPyConnection) -> None:
@@ -64,9 +66,14 @@ def settle_findings(con: duckdb.DuckDBPyConnection) -> None:
         # back (and the list owed with it): dropping the list here would fail too, and put "Current transaction is
         # aborted" in the place of the error that aborted it.
         with contextlib.suppress(duckdb.Error):
-            con.execute(f"DROP TABLE IF EXISTS {OWED}")
+            _drop_owed(con)
         raise
+    _drop_owed(con)
+
+
+def _drop_owed(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"DROP TABLE IF EXISTS {OWED}")
+    con.execute(f"DROP TABLE IF EXISTS {OWED_SERIES}")
 
 
 def _store_owed(con: duckdb.DuckDBPyConnection) -> None:
@@ -95,19 +102,19 @@ def store_alert_findings(con: duckdb.DuckDBPyConnection) -> int:
 
 #: Up to this many series owed, or this share of the series of the geos and indicators owed, the series owed are
 #: computed alone, found by their ids (migration 0020); more are computed with every series of those geos and
-#: indicators, found by them as every check reads them (see stored_versions_in and series_among). Each id costs
-#: about 0.15 ms of CPU: on a 1M-row neighbourhood table of 50,000 series, 2,000 ids took 0.55 s, 9,206 (its daily
-#: edition) 1.5 s, 20,000 3.2 s and all 7.1 s, where its geos and indicators took 2.0-2.4 s whatever was owed: the
-#: ids are worth it up to about a third of the series.
-FEW_SERIES, FEW_SERIES_SHARE = 4096, 0.25
+#: indicators, found by them as every check reads them (see stored_versions_in and series_among). On a 1M-row
+#: neighbourhood table of 50,000 series, its daily edition's 9,206 took 0.7 s of CPU by id, 20,000 1.3 s and all
+#: 2.2 s, where their geos and indicators took 1.7-2.2 s whatever was owed: the ids are worth it up to about three
+#: quarters of the series.
+FEW_SERIES, FEW_SERIES_SHARE = 4096, 0.5
 
 
 def _store_owed_series(con: duckdb.DuckDBPyConnection) -> None:
     """Store again the findings of the series owed: changed values' series, the series of the periods several
     sources state when a source's record changed, and the series of revision findings by a source written."""
-    series_ids, indicator_ids, geos, in_scope = one_row(
-        con,
+    con.execute(
         f"""
+        CREATE OR REPLACE TEMP TABLE {OWED_SERIES} AS
         WITH owed AS (
             SELECT indicator_id, geo FROM {OWED} WHERE indicator_id IS NOT NULL
             UNION
@@ -116,37 +123,49 @@ def _store_owed_series(con: duckdb.DuckDBPyConnection) -> None:
             UNION
             SELECT f.indicator_id, f.geo FROM {TABLE} AS f
             WHERE f.check_name = 'revision' AND f.source_ids[1] IN (SELECT source_id FROM {OWED})
-        ),
+        )
         -- Only catalog indicators in the places alerts follow have findings (followed_geos lists the same places,
         -- but only geos with current values: a series retracted whole must have its findings cleared too).
-        followed AS (
-            SELECT o.indicator_id, o.geo, k.series_id
-            FROM owed AS o
-            JOIN series_keys AS k USING (indicator_id, geo)
-            WHERE o.indicator_id IN (SELECT indicator_id FROM indicators) AND geo_followed(o.geo)
-        )
-        SELECT list(series_id ORDER BY series_id), list(DISTINCT indicator_id ORDER BY indicator_id),
-               list(DISTINCT geo ORDER BY geo),
+        SELECT k.series_id, o.indicator_id, o.geo
+        FROM owed AS o
+        JOIN series_keys AS k USING (indicator_id, geo)
+        WHERE o.indicator_id IN (SELECT indicator_id FROM indicators) AND geo_followed(o.geo)
+        """
+    )
+    owed, in_scope = one_row(
+        con,
+        f"""
+        SELECT COUNT(*),
                (SELECT COUNT(*) FROM series_keys AS k
-                WHERE k.geo IN (SELECT geo FROM followed) AND k.indicator_id IN (SELECT indicator_id FROM followed))
-        FROM followed
+                WHERE k.geo IN (SELECT geo FROM {OWED_SERIES})
+                  AND k.indicator_id IN (SELECT indicator_id FROM {OWED_SERIES}))
+        FROM {OWED_SERIES}
         """,
     )
-    if not geos:
+    if not owed:
         return
-    if len(series_ids) <= max(FEW_SERIES, FEW_SERIES_SHARE * in_scope):
+    if owed <= max(FEW_SERIES, FEW_SERIES_SHARE * in_scope):
         # These series alone are computed again, their versions found by id (see stored_versions_in): a daily
         # edition of a neighbourhood table revises values of a fifth of its series, in nearly every geo and indicator.
+        # The ids reach the checks as a query of the table that holds them, not as a list value: a value is
+        # repeated into each of the checks' many reads of the versions, and cost about 0.15 ms of CPU per id (the
+        # findings of that edition's 9,206 series took 2.3 s of CPU, 0.8 s so); nor are they fetched from DuckDB.
         con.execute(
-            f"DELETE FROM {TABLE} AS f WHERE EXISTS (SELECT 1 FROM series_keys AS k "
-            "WHERE k.series_id IN (SELECT unnest(?)) AND k.indicator_id = f.indicator_id AND k.geo = f.geo)",
-            [series_ids],
+            f"DELETE FROM {TABLE} AS f WHERE EXISTS "
+            f"(SELECT 1 FROM {OWED_SERIES} AS o WHERE o.indicator_id = f.indicator_id AND o.geo = f.geo)"
         )
-        con.execute(f"INSERT INTO {TABLE} BY NAME SELECT * FROM alert_findings_in(?, NULL, NULL, NULL)", [series_ids])
+        con.execute(
+            f"INSERT INTO {TABLE} BY NAME "
+            f"SELECT * FROM alert_findings_in((SELECT list(series_id) FROM {OWED_SERIES}), NULL, NULL, NULL)"
+        )
         return
     # Every series of these indicators in these places is computed again (a few more than owed, never fewer). The
     # geos and indicators are looked up in a hash table, here and by every check (see series_among): searching a
     # list for each row read cost rows x geos, when a daily edition of a neighbourhood table owes thousands.
+    geos, indicator_ids = one_row(
+        con,
+        f"SELECT list(DISTINCT geo ORDER BY geo), list(DISTINCT indicator_id ORDER BY indicator_id) FROM {OWED_SERIES}",
+    )
     con.execute(
         f"DELETE FROM {TABLE} WHERE geo IN (SELECT unnest(?)) AND indicator_id IN (SELECT unnest(?))",
         [geos, indicator_ids],
