@@ -120,14 +120,15 @@ spread AS (
 ),
 checked_loads AS MATERIALIZED (
     -- The latest load of each source of the current versions checked: the loads' own dates, of the few loads those
-    -- versions hold (found without joining every version to its load).
+    -- versions hold (found without joining every version to its load). The ids tested in the subquery, once (they may
+    -- be a query's list: see stored_versions_in).
     SELECT l.source_id, MAX(l.valid_from) AS valid_from
     FROM loads AS l
     WHERE l.load_id IN (
         SELECT DISTINCT load_id FROM observation_versions WHERE series_ids IS NULL AND valid_to IS NULL
         UNION ALL
         SELECT DISTINCT load_id FROM observation_versions
-        WHERE series_ids IS NOT NULL AND valid_to IS NULL AND series_id IN (SELECT unnest(series_ids))
+        WHERE valid_to IS NULL AND series_id IN (SELECT unnest(series_ids) WHERE series_ids IS NOT NULL)
     )
     GROUP BY l.source_id
 ),
