@@ -8,7 +8,7 @@
 -- series_versions is the same with each version's series_id and version_rowid (see stored_versions), for the writer.
 -- history_in(series_ids): observation_history for the series of those ids only (a list; NULL: all), for the alert
 -- checks and the views they read (observations_in, series_in, ...): the ids reach the scan of the versions (see
--- stored_versions_in).
+-- stored_versions_in), with each version's series_id (the checks join and group on it, not on the text key).
 CREATE OR REPLACE MACRO series_versions_in(series_ids) AS TABLE
 SELECT k.indicator_id, k.geo, v.period_start, v.period_end, v.year, v.value, v.unit, v.qualifier, v.is_partial,
        v.as_of, v.source_id, v.method, v.evidence, v.note, v.pipeline, v.run_id, v.valid_from, v.valid_to,
@@ -22,5 +22,10 @@ SELECT * FROM series_versions_in(NULL);
 CREATE OR REPLACE VIEW observation_history AS
 SELECT * EXCLUDE (series_id, version_rowid) FROM series_versions;
 
+-- cited_evidence(evidence, evidence_row): a version's evidence as the views that show it print it: a row cited by
+-- reference is the load's citation and the row's number (`<file> (sha256 <hex>) row <n>`).
+CREATE OR REPLACE MACRO cited_evidence(evidence, evidence_row) AS
+    CASE WHEN evidence_row IS NULL THEN evidence ELSE evidence || ' ' || evidence_row END;
+
 CREATE OR REPLACE MACRO history_in(series_ids) AS TABLE
-SELECT * EXCLUDE (series_id, version_rowid) FROM series_versions_in(series_ids);
+SELECT * EXCLUDE (version_rowid) FROM series_versions_in(series_ids);

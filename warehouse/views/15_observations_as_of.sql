@@ -6,7 +6,7 @@ CREATE OR REPLACE MACRO observations_as_of(t) AS TABLE
 SELECT
     indicator_id, geo, period_start, period_end, year, value, unit, qualifier, is_partial, as_of,
     source_id, method,
-    CASE WHEN evidence_row IS NULL THEN evidence ELSE evidence || ' ' || evidence_row END AS evidence,
+    cited_evidence(evidence, evidence_row) AS evidence,
     note, flags, valid_from, valid_to
 FROM observation_history
 WHERE valid_from <= CAST(t AS TIMESTAMP)

@@ -49,7 +49,7 @@ CREATE OR REPLACE MACRO alert_findings_in(series_ids, geos, indicator_ids, place
 -- window ordering every row of every series cost as much again as the series themselves.
 WITH current_series AS MATERIALIZED (
     -- No finding carries the evidence text.
-    SELECT s.* EXCLUDE (evidence)
+    SELECT s.* EXCLUDE (stored_evidence, evidence_row)
     FROM series_in(series_ids) AS s
     SEMI JOIN indicators AS i ON i.indicator_id = s.indicator_id
     WHERE series_among(s.geo, s.indicator_id, geos, indicator_ids, places)
