@@ -15,7 +15,14 @@ CREATE OR REPLACE MACRO source_conflicts_in(series_ids) AS TABLE
 WITH points AS (
     SELECT o.indicator_id, o.geo, o.period_start, o.period_end, o.year, o.value, o.source_id, o.qualifier,
         COALESCE(i.unit = 'score', FALSE) AS is_score
-    FROM observations_in(series_ids) AS o
+    -- Only the series of those periods are read, by their ids (see stored_versions_in): the values of every other
+    -- series, joined to their text keys first, made a hash table of every current value when nothing conflicts.
+    FROM observations_in((
+        SELECT COALESCE(list(k.series_id), CAST([] AS BIGINT[]))
+        FROM series_keys AS k
+        SEMI JOIN multi_source_periods AS m ON m.indicator_id = k.indicator_id AND m.geo = k.geo
+        WHERE series_ids IS NULL OR k.series_id IN (SELECT unnest(series_ids))
+    )) AS o
     SEMI JOIN multi_source_periods USING (indicator_id, geo, period_start, period_end)
     LEFT JOIN indicators AS i USING (indicator_id)
     WHERE o.qualifier IN ('exact', 'approx')
