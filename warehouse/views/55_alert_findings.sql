@@ -21,7 +21,7 @@
 -- Breaks in series (publisher flag `b`): no point before a break is compared with one from it on (record,
 -- outlier), and a value that starts a new series is never an outlier or a record.
 -- Inputs: yoy_changes_among, edition_changes_among, series_in, source_conflicts_in, observations_in, alert_clock,
---         history_in, loads, observation_versions, source_versions, indicators, followed_geos.
+--         stored_versions_in, series_keys, loads, observation_versions, source_versions, indicators, followed_geos.
 -- alert_findings_in(series_ids, geos, indicator_ids, places) computes them for the series of those ids (a list of
 -- series_keys' ids; NULL: all) and of those geos and indicators only (each a list; NULL: all), within those places
 -- (see series_among): every check reads one series at a time, but a revision, which is about the source's latest
@@ -47,12 +47,25 @@ CREATE OR REPLACE MACRO alert_findings_in(series_ids, geos, indicator_ids, place
 -- (MATERIALIZED), not once per reference (each reference of a view is also planned anew).
 -- "Latest per series" is the row of the series' highest year, found with a MAX per series and a join: a
 -- window ordering every row of every series cost as much again as the series themselves.
-WITH current_series AS MATERIALIZED (
-    -- No finding carries the evidence text.
-    SELECT s.* EXCLUDE (stored_evidence, evidence_row)
+-- The checks of one series join, group and partition on its series_id (series_keys), not on its text key: the series
+-- checked are found once in series_keys, and every value carries only the columns the checks read. Keyed by
+-- (indicator_id, geo), with the evidence, method and unit carried along and the record and outlier checks each
+-- pairing every value with its series' latest, every finding of a 3M-row table (150,000 series) took 7.2-8.1 s of
+-- CPU and 2.1 GiB; 3.9-4.1 s and 1.6 GiB so (2 GB memory limit).
+WITH checked AS MATERIALIZED (
+    -- The series checked, by id: the catalog's indicators within the scope, matched once per series (not per value).
+    SELECT k.series_id, k.indicator_id, k.geo
+    FROM series_keys AS k
+    SEMI JOIN indicators AS i ON i.indicator_id = k.indicator_id
+    WHERE series_among(k.geo, k.indicator_id, geos, indicator_ids, places)
+),
+current_series AS MATERIALIZED (
+    -- Only the columns the checks read (no finding carries the evidence, the method or the unit); the checks of one
+    -- series join, group and partition on its series_id, an integer, not on the two texts it stands for.
+    SELECT s.series_id, s.indicator_id, s.geo, s.year, s.period_start, s.period_end, s.value, s.qualifier,
+           s.is_partial, s.as_of, s.source_id, s.flags
     FROM series_in(series_ids) AS s
-    SEMI JOIN indicators AS i ON i.indicator_id = s.indicator_id
-    WHERE series_among(s.geo, s.indicator_id, geos, indicator_ids, places)
+    SEMI JOIN checked AS c ON c.series_id = s.series_id
 ),
 conflicts AS MATERIALIZED (
     SELECT c.*
@@ -77,46 +90,49 @@ latest_edition AS (
       USING (indicator_id, geo, year)
 ),
 latest_value AS MATERIALIZED (
-    SELECT s.*
+    -- With where the series starts anew (its latest break: the publisher's flag `b`), from the same pass.
+    SELECT s.*, m.break_start
     FROM current_series AS s
-    JOIN (SELECT indicator_id, geo, MAX(year) AS year FROM current_series WHERE year IS NOT NULL
-          GROUP BY indicator_id, geo) AS m
-      USING (indicator_id, geo, year)
+    JOIN (SELECT series_id, MAX(year) AS year, MAX(period_start) FILTER (WHERE contains(flags, 'b')) AS break_start
+          FROM current_series
+          GROUP BY series_id) AS m
+      USING (series_id, year)
     QUALIFY ROW_NUMBER() OVER (
-        PARTITION BY s.indicator_id, s.geo ORDER BY s.is_partial, s.as_of DESC NULLS LAST, s.period_end DESC
+        PARTITION BY s.series_id ORDER BY s.is_partial, s.as_of DESC NULLS LAST, s.period_end DESC
     ) = 1
 ),
-series_breaks AS MATERIALIZED (
-    -- Where each series starts anew (its latest break: the publisher's flag `b`).
-    SELECT indicator_id, geo, MAX(period_start) AS break_start
-    FROM current_series
-    WHERE contains(flags, 'b')
-    GROUP BY indicator_id, geo
-),
-earlier_points AS MATERIALIZED (
-    SELECT l.indicator_id, l.geo, s.year, s.value
-    FROM latest_value AS l
-    JOIN current_series AS s
-      ON s.indicator_id = l.indicator_id AND s.geo = l.geo AND s.year < l.year
-    LEFT JOIN series_breaks AS b
-      ON b.indicator_id = l.indicator_id AND b.geo = l.geo
-    WHERE NOT s.is_partial AND s.qualifier IN ('exact', 'approx')
-      -- Only points of the latest value's own series: from the last break on, and none when the latest starts it.
-      AND (b.break_start IS NULL OR (s.period_start >= b.break_start AND l.period_start > b.break_start))
-),
-spread AS (
-    -- The earlier points like the latest one (periods of the same length, give or take three days: months
-    -- with months, years with years, a year to date with the same months of earlier years), since the last break.
-    SELECT l.indicator_id, l.geo, COUNT(*) AS n, median(s.value) AS median_value, mad(s.value) AS mad_value
-    FROM latest_value AS l
-    JOIN current_series AS s
-      ON s.indicator_id = l.indicator_id AND s.geo = l.geo AND s.period_end < l.period_start
-     AND ABS(date_diff('day', s.period_start, s.period_end) - date_diff('day', l.period_start, l.period_end)) <= 3
-    LEFT JOIN series_breaks AS b
-      ON b.indicator_id = l.indicator_id AND b.geo = l.geo
-    WHERE s.qualifier IN ('exact', 'approx')
-      AND (b.break_start IS NULL OR (s.period_start >= b.break_start AND l.period_start > b.break_start))
-    GROUP BY l.indicator_id, l.geo
+earlier AS MATERIALIZED (
+    -- What the record and outlier checks compare the latest value with, in one pass over the series' earlier points
+    -- (only points, from the last break on, and none when the latest value starts it):
+    --   record: every earlier full year's point: how many, the highest and the lowest, and the latest year holding
+    --   each (the record a new one breaks);
+    --   outlier: the earlier points like the latest one (periods of the same length, give or take three days: months
+    --   with months, years with years, a year to date with the same months of earlier years): how many, their median
+    --   and MAD.
+    -- The latest values are the join's small side (one row per series), each series' points probe them.
+    SELECT
+        series_id,
+        COUNT(*) FILTER (WHERE before) AS n,
+        MAX(value) FILTER (WHERE before) AS high,
+        MIN(value) FILTER (WHERE before) AS low,
+        arg_max(year, (value, year)) FILTER (WHERE before) AS high_year,
+        arg_min(year, (value, -year)) FILTER (WHERE before) AS low_year,
+        COUNT(*) FILTER (WHERE alike) AS n_alike,
+        median(value) FILTER (WHERE alike) AS median_value,
+        mad(value) FILTER (WHERE alike) AS mad_value
+    FROM (
+        SELECT
+            l.series_id, s.year, s.value,
+            s.year < l.year AND NOT s.is_partial AS before,
+            s.period_end < l.period_start
+            AND ABS(date_diff('day', s.period_start, s.period_end) - date_diff('day', l.period_start, l.period_end)) <= 3
+                AS alike
+        FROM latest_value AS l
+        JOIN current_series AS s ON s.series_id = l.series_id
+        WHERE s.qualifier IN ('exact', 'approx')
+          AND (l.break_start IS NULL OR (s.period_start >= l.break_start AND l.period_start > l.break_start))
+    )
+    GROUP BY series_id
 ),
 checked_loads AS MATERIALIZED (
     -- The latest load of each source of the current versions checked: the loads' own dates, of the few loads those
@@ -133,10 +149,11 @@ checked_loads AS MATERIALIZED (
     GROUP BY l.source_id
 ),
 revisions AS MATERIALIZED (
-    -- Current values loaded by their source's latest update, and the version that update replaced.
-    SELECT v.indicator_id, v.geo, v.year, v.period_start, v.period_end, v.value, v.qualifier, v.is_partial,
+    -- Current values loaded by their source's latest update, and the version that update replaced: the versions are
+    -- paired by series id, and the series checked give the text key of the few that pair.
+    SELECT k.indicator_id, k.geo, v.year, v.period_start, v.period_end, v.value, v.qualifier, v.is_partial,
            v.flags, v.source_id, v.valid_from AS revised_at, p.value AS old_value, p.valid_from AS old_loaded_at
-    FROM history_in(series_ids) AS v
+    FROM stored_versions_in(series_ids) AS v
     -- Each source's latest load of a current version, of any series: the latest load of the current versions
     -- checked here, unless a later load of their source holds current versions of other series, found among those
     -- later loads alone (usually none: the load that touched these series is the latest). Every current version's
@@ -154,13 +171,11 @@ revisions AS MATERIALIZED (
           )
           GROUP BY source_id) AS u
       ON u.source_id = v.source_id AND u.updated_at = v.valid_from
-    SEMI JOIN indicators AS i ON i.indicator_id = v.indicator_id
-    JOIN history_in(series_ids) AS p
-      ON p.valid_to = v.valid_from AND p.source_id = v.source_id AND p.indicator_id = v.indicator_id
-     AND p.geo = v.geo AND p.period_start IS NOT DISTINCT FROM v.period_start
-     AND p.period_end IS NOT DISTINCT FROM v.period_end
+    JOIN checked AS k ON k.series_id = v.series_id
+    JOIN stored_versions_in(series_ids) AS p
+      ON p.valid_to = v.valid_from AND p.source_id = v.source_id AND p.series_id = v.series_id
+     AND p.period_start IS NOT DISTINCT FROM v.period_start AND p.period_end IS NOT DISTINCT FROM v.period_end
     WHERE v.valid_to IS NULL AND p.valid_to > p.valid_from AND p.value <> v.value
-      AND series_among(v.geo, v.indicator_id, geos, indicator_ids, places)
 ),
 dated_revisions AS (
     -- Each value's publication date: the source's published_on as recorded when the value was loaded.
@@ -169,24 +184,28 @@ dated_revisions AS (
     ASOF LEFT JOIN source_versions AS o ON o.source_id = r.source_id AND r.old_loaded_at >= o.retrieved_at
     ASOF LEFT JOIN source_versions AS n ON n.source_id = r.source_id AND r.revised_at >= n.retrieved_at
 ),
-earlier AS (
-    SELECT indicator_id, geo, COUNT(*) AS n, MAX(value) AS high, MIN(value) AS low
-    FROM earlier_points
-    GROUP BY indicator_id, geo
-),
-records AS MATERIALIZED (
+records AS (
+    -- The latest values above (or below) every earlier full year, with the record they break: the latest year
+    -- holding the earlier high (or low).
     SELECT
-        l.*,
-        e.n AS history,
-        CASE
-            WHEN l.value > e.high AND l.qualifier IN ('exact', 'approx', 'lower_bound') THEN 1
-            WHEN l.value < e.low AND NOT l.is_partial AND l.qualifier IN ('exact', 'approx', 'upper_bound') THEN -1
-            ELSE 0
-        END AS sign,
-        e.high,
-        e.low
-    FROM latest_value AS l
-    JOIN earlier AS e USING (indicator_id, geo)
+        r.*,
+        CASE r.sign WHEN 1 THEN r.high_year ELSE r.low_year END AS prev_year,
+        CASE r.sign WHEN 1 THEN r.high ELSE r.low END AS prev_value
+    FROM (
+        SELECT
+            l.*,
+            e.n AS history,
+            CASE
+                WHEN l.value > e.high AND l.qualifier IN ('exact', 'approx', 'lower_bound') THEN 1
+                WHEN l.value < e.low AND NOT l.is_partial AND l.qualifier IN ('exact', 'approx', 'upper_bound') THEN -1
+                ELSE 0
+            END AS sign,
+            e.high, e.low, e.high_year, e.low_year
+        FROM latest_value AS l
+        JOIN earlier AS e USING (series_id)
+        WHERE e.n > 0
+    ) AS r
+    WHERE r.sign <> 0
 ),
 conflict_values AS (
     SELECT
@@ -236,22 +255,13 @@ UNION ALL BY NAME
 SELECT
     'record' AS check_name, r.indicator_id, r.geo, r.year, r.period_start, r.period_end,
     r.value, r.qualifier, r.is_partial, r.as_of, NULL AS basis, NULL AS annualized_value,
-    prev.year AS prev_year, prev.value AS prev_value, r.value - prev.value AS change,
-    CASE WHEN prev.value <> 0 THEN 100 * (r.value - prev.value) / prev.value END AS pct_change,
+    r.prev_year, r.prev_value, r.value - r.prev_value AS change,
+    CASE WHEN r.prev_value <> 0 THEN 100 * (r.value - r.prev_value) / r.prev_value END AS pct_change,
     r.sign AS measure, r.history, NULL AS covered_to,
     [r.source_id] AS source_ids,
     CASE r.sign WHEN 1 THEN 'high' WHEN -1 THEN 'low' END AS detail,
     CASE WHEN r.flags LIKE '%p%' THEN r.year || ' value is' END AS provisional
 FROM records AS r
--- The record being broken: the latest year holding the earlier high (or low).
-LEFT JOIN (
-    SELECT p.indicator_id, p.geo, MAX(p.year) AS year, MAX(p.value) AS value, r2.sign
-    FROM earlier_points AS p
-    JOIN records AS r2 USING (indicator_id, geo)
-    WHERE (r2.sign = 1 AND p.value = r2.high) OR (r2.sign = -1 AND p.value = r2.low)
-    GROUP BY p.indicator_id, p.geo, r2.sign
-) AS prev USING (indicator_id, geo)
-WHERE r.sign <> 0
 UNION ALL BY NAME
 SELECT
     'source_conflict' AS check_name, c.indicator_id, c.geo, c.year, c.period_start, c.period_end,
@@ -285,11 +295,11 @@ SELECT
     l.value, l.qualifier, l.is_partial, l.as_of, NULL AS basis, NULL AS annualized_value,
     NULL AS prev_year, d.median_value AS prev_value, l.value - d.median_value AS change,
     CASE WHEN d.median_value <> 0 THEN 100 * (l.value - d.median_value) / ABS(d.median_value) END AS pct_change,
-    0.6745 * (l.value - d.median_value) / d.mad_value AS measure, d.n AS history, NULL AS covered_to,
+    0.6745 * (l.value - d.median_value) / d.mad_value AS measure, d.n_alike AS history, NULL AS covered_to,
     [l.source_id] AS source_ids, printf('%.1f', 0.6745 * (l.value - d.median_value) / d.mad_value) AS detail,
     CASE WHEN l.flags LIKE '%p%' THEN COALESCE(CAST(l.year AS VARCHAR), 'period') || ' value is' END AS provisional
 FROM latest_value AS l
-JOIN spread AS d USING (indicator_id, geo)
+JOIN earlier AS d USING (series_id)
 WHERE l.qualifier IN ('exact', 'approx') AND d.mad_value > 0
 UNION ALL BY NAME
 SELECT
