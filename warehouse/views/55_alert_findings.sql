@@ -60,18 +60,18 @@ WITH checked AS MATERIALIZED (
     WHERE series_among(k.geo, k.indicator_id, geos, indicator_ids, places)
 ),
 current_series AS MATERIALIZED (
-    -- Only the columns the checks read (no finding carries the evidence, the method or the unit); the checks of one
-    -- series join, group and partition on its series_id, an integer, not on the two texts it stands for.
-    SELECT s.series_id, s.indicator_id, s.geo, s.year, s.period_start, s.period_end, s.value, s.qualifier,
-           s.is_partial, s.as_of, s.source_id, s.flags
+    -- Only the columns the checks read (no finding carries the evidence, the method or the unit), and the series by
+    -- its series_id alone: the checks of one series join, group and partition on it, an integer, and the few values
+    -- a finding cites get their text key from `checked`.
+    SELECT s.series_id, s.year, s.period_start, s.period_end, s.value, s.qualifier, s.is_partial, s.as_of, s.source_id,
+           s.flags
     FROM series_in(series_ids) AS s
     SEMI JOIN checked AS c ON c.series_id = s.series_id
 ),
 conflicts AS MATERIALIZED (
-    SELECT c.*
+    SELECT c.*, k.series_id
     FROM source_conflicts_in(series_ids) AS c
-    SEMI JOIN indicators AS i ON i.indicator_id = c.indicator_id
-    WHERE series_among(c.geo, c.indicator_id, geos, indicator_ids, places)
+    JOIN checked AS k ON k.indicator_id = c.indicator_id AND k.geo = c.geo
 ),
 latest_yoy AS MATERIALIZED (
     -- The latest change of each series that can be judged is its finding; only the series checked here are computed.
@@ -91,15 +91,19 @@ latest_edition AS (
 ),
 latest_value AS MATERIALIZED (
     -- With where the series starts anew (its latest break: the publisher's flag `b`), from the same pass.
-    SELECT s.*, m.break_start
-    FROM current_series AS s
-    JOIN (SELECT series_id, MAX(year) AS year, MAX(period_start) FILTER (WHERE contains(flags, 'b')) AS break_start
-          FROM current_series
-          GROUP BY series_id) AS m
-      USING (series_id, year)
-    QUALIFY ROW_NUMBER() OVER (
-        PARTITION BY s.series_id ORDER BY s.is_partial, s.as_of DESC NULLS LAST, s.period_end DESC
-    ) = 1
+    SELECT l.*, k.indicator_id, k.geo
+    FROM (
+        SELECT s.*, m.break_start
+        FROM current_series AS s
+        JOIN (SELECT series_id, MAX(year) AS year, MAX(period_start) FILTER (WHERE contains(flags, 'b')) AS break_start
+              FROM current_series
+              GROUP BY series_id) AS m
+          USING (series_id, year)
+        QUALIFY ROW_NUMBER() OVER (
+            PARTITION BY s.series_id ORDER BY s.is_partial, s.as_of DESC NULLS LAST, s.period_end DESC
+        ) = 1
+    ) AS l
+    JOIN checked AS k USING (series_id)
 ),
 earlier AS MATERIALIZED (
     -- What the record and outlier checks compare the latest value with, in one pass over the series' earlier points
@@ -276,8 +280,8 @@ JOIN conflict_values AS v USING (indicator_id, geo, period_start, period_end)
 -- The series' value of the conflicting periods only (joined with every series value, it built a hash table of
 -- ten million rows even when nothing conflicts).
 LEFT JOIN (
-    SELECT * FROM current_series SEMI JOIN conflicts USING (indicator_id, geo, period_start, period_end)
-) AS s USING (indicator_id, geo, period_start, period_end)
+    SELECT * FROM current_series SEMI JOIN conflicts USING (series_id, period_start, period_end)
+) AS s USING (series_id, period_start, period_end)
 UNION ALL BY NAME
 SELECT
     'stale_series' AS check_name, l.indicator_id, l.geo, l.year, l.period_start, l.period_end,
