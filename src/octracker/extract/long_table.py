@@ -624,10 +624,12 @@ def _parse_cells(cells: pl.DataFrame, catalog: Catalog, *, find_repeats: bool = 
     at = stripped.get_column("period").cast(pl.Enum(periods["period"])).to_physical()
     parsed = stripped.lazy().with_columns(periods[c].gather(at) for c in PERIOD_PARTS).collect()
     limits = catalog_limits(catalog)
-    if not catalog_holds(_well_formed(parsed), limits):
+    holds = catalog_holds(_well_formed(parsed), limits)
+    if not holds:
         # A unit another spelling of the catalog's, or convertible to it, is restated first (the slow path only).
         parsed = _in_catalog_units(parsed, catalog)
-    if not catalog_holds(_well_formed(parsed), limits):
+        holds = catalog_holds(_well_formed(parsed), limits)
+    if not holds:
         # Some row breaks the catalog: each row gets its indicator's unit and range, for the row checks.
         limits = pl.DataFrame(
             [(i.id, i.unit, float(i.min), float(i.max), f"{i.min:g} to {i.max:g}") for i in catalog.indicators],
