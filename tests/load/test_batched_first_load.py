@@ -119,6 +119,21 @@ def test_a_table_read_in_batches_loads_exactly_what_a_whole_read_loads(
     assert sorted(row[16] for row in in_batches) == list(range(1, 17))  # every row cited by its number
 
 
+@pytest.mark.parametrize("extra_rows", [[], ["shooting_deaths,BE-BRU,2023,seven,count,exact,,,final"]])
+def test_a_table_read_in_batches_leaves_polars_settings_as_they_were(
+    settings, tmp_path, batches_of_four, inserts, extra_rows
+):
+    # The batches are read with polars' in-memory engine; a caller's own choice holds again after the load, loaded
+    # or refused.
+    with pl.Config(engine_affinity="streaming"):
+        before = pl.Config.state(if_set=True)
+        drop_parquet(settings, tmp_path, table(extra_rows))
+        [result] = refresh(settings, ["inbox"])
+        assert inserts == [1]
+        assert result.status == ("refused" if extra_rows else "success"), result.error
+        assert pl.Config.state(if_set=True) == before
+
+
 def test_a_bad_row_in_the_last_batch_leaves_nothing_written_and_names_the_row(
     settings, tmp_path, batches_of_four, inserts
 ):

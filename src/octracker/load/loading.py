@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable, Iterator
+from typing import Final
 
 import duckdb
+import polars as pl
 
 from octracker.content.catalog import Catalog
 from octracker.content.curation import apply_curations
@@ -156,6 +158,14 @@ class _BatchRefused(Exception):
     """A batch of a table read in batches has a problem: the transaction is rolled back."""
 
 
+#: Polars' engine for the queries that read and check a table's batches (a few hundred thousand rows each): the
+#: in-memory one, where polars otherwise picks its streaming engine, which costs each query a start of its own. Reading
+#: and checking a batch runs about a hundred queries (the contract's checks are seventy of them), four thousand for the
+#: 41 batches of a 10M-row table: its first load took 0.5 s of CPU less so (10.6 s against 11.1 s, medians of five
+#: runs in turn), at the same peak. Set for the reading only: polars' settings are as they were after it.
+BATCH_QUERIES_ENGINE: Final = "in-memory"
+
+
 def load_in_batches(
     con: duckdb.DuckDBPyConnection,
     spec: PipelineSpec,
@@ -207,9 +217,11 @@ def load_in_batches(
 
     def insert_rows() -> int:
         try:
-            return insert_first_versions(
-                con, checked(), pipeline=spec.name, run_id=run_id, now=utc_now(), stage=stage if staged else None
-            )
+            # The batches are read and checked as DuckDB inserts them (see BATCH_QUERIES_ENGINE).
+            with pl.Config(engine_affinity=BATCH_QUERIES_ENGINE):
+                return insert_first_versions(
+                    con, checked(), pipeline=spec.name, run_id=run_id, now=utc_now(), stage=stage if staged else None
+                )
         except (duckdb.Error, _BatchRefused):
             # DuckDB reports an exception raised while it reads the stream as an error of its own.
             if refused:
