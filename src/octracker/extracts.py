@@ -34,7 +34,9 @@ EXTRACT_SCHEMA: dict[str, pl.DataType] = {**OBSERVATION_SCHEMA, "_line_no": pl.I
 #: Given the row hashes of a table, those of rows the warehouse holds current for its source, read under the same
 #: rules (it may answer with more: every current hash); a row among them gives the same observation again.
 KnownRows = Callable[[pl.Series], pl.Series]
-#: The name of a KnownRows answer that holds every current hash of the source (not only those the table states).
+#: The name of a KnownRows answer that holds every current hash of the source (not only those the table states). In
+#: it the hash of a version read from table row r (cited by number) sits at index r - 1, with nulls where no version
+#: is, and the others after: a row of the next edition that kept its place and cells is found by its place.
 ALL_CURRENT = "all_current_row_hashes"
 
 

@@ -14,6 +14,7 @@ import re
 import pytest
 
 from conftest import narrow_shootings, query
+from octracker.extract import long_table
 from octracker.load.pipeline import refresh
 from octracker.store import history
 from octracker.store.warehouse import open_writer
@@ -162,3 +163,38 @@ def test_versions_without_a_row_hash_learn_it_on_the_next_read_and_are_restated_
     [moved] = refresh(settings, [PIPELINE])
     assert (moved.counts.revised, moved.counts.unchanged) == (0, 15)
     assert current(settings) == before
+
+
+def test_rows_cited_by_number_are_found_at_their_place_and_moved_or_inserted_rows_by_their_cells(
+    scratch_project, monkeypatch
+):
+    # Rows cited by number (a large table), every current hash fetched: a row that kept its place is restated by
+    # its place, one that moved by its cells; what the user sees is what a full read gives.
+    monkeypatch.setattr(long_table, "REFERENCE_FROM_ROWS", 1)
+    monkeypatch.setattr(history, "LOOKUP_ROWS", 0)
+    settings = scratch_project
+    publish_table(settings, EDITION_1)
+    [first] = refresh(settings, [PIPELINE])
+    assert (first.status, first.counts.new) == ("success", 15)
+
+    # Rows in place, 2012 revised in place, 2013 and 2014 swapped, 2024 dropped.
+    values = {y: 50.0 + y - 2010 for y in range(2010, 2024)} | {2012: 88.0}
+    order = [2010, 2011, 2012, 2014, 2013, *range(2015, 2024)]
+    publish_table(settings, [row(y, values[y]) for y in order], published="2026-02-15")
+    [second] = refresh(settings, [PIPELINE])
+    counts = second.counts
+    assert (second.status, counts.new, counts.revised, counts.retracted, counts.unchanged) == ("success", 0, 1, 1, 13)
+    assert {year: value for year, (value, _) in current(settings).items()} == values
+
+    # A new year at the top: every row one line down, none in its place; 2020 revised.
+    values |= {2009: 40.0, 2020: 111.0}
+    order = [2009, *order]
+    publish_table(settings, [row(y, values[y]) for y in order], published="2026-03-15")
+    [third] = refresh(settings, [PIPELINE])
+    counts = third.counts
+    assert (third.status, counts.new, counts.revised, counts.retracted, counts.unchanged) == ("success", 1, 1, 0, 13)
+    assert {year: value for year, (value, _) in current(settings).items()} == values
+    versions = query(
+        settings, "SELECT COUNT(*) FROM observation_history WHERE source_id = 'brussels-police-shootings-table'"
+    )[0][0]
+    assert versions == 15 + 1 + 2  # 2012 revised, then 2009 new and 2020 revised; nothing else rewritten

@@ -245,15 +245,29 @@ def handed_to_duckdb(
 
 
 def current_row_hashes(con: duckdb.DuckDBPyConnection, source_id: str) -> pl.Series:
-    """The row hashes of the source's current versions (those read from table rows)."""
-    return (
-        con.execute(
-            f"SELECT row_hash FROM {VERSIONS} WHERE valid_to IS NULL AND source_id = ? AND row_hash IS NOT NULL",
-            [source_id],
-        )
-        .pl()
-        .get_column("row_hash")
-    )
+    """The row hashes of the source's current versions (those read from table rows), each at its row's place where
+    the version cites its table row by number (see ALL_CURRENT)."""
+    current = con.execute(
+        f"SELECT row_hash, evidence_row FROM {VERSIONS} WHERE valid_to IS NULL AND source_id = ? "
+        "AND row_hash IS NOT NULL",
+        [source_id],
+    ).pl()
+    return _placed_by_row(current.get_column("row_hash"), current.get_column("evidence_row"))
+
+
+def _placed_by_row(hashes: pl.Series, rows: pl.Series) -> pl.Series:
+    """`hashes` with the hash of the version read from table row r at index r - 1 (null where none is), and those of
+    versions without a row number, or whose place another took, after them: in the order of the table they were read
+    from, which a next edition mostly keeps. Row numbers past twice the hashes' count are not placed (a sparse few
+    would make a long run of nulls)."""
+    placeable = rows.is_not_null() & (rows >= 1) & (rows <= 2 * hashes.len())
+    at = (rows.filter(placeable) - 1).cast(pl.UInt32 if hashes.len() < 2**31 else pl.UInt64)
+    size = int(at.to_frame("at").select(pl.col("at").max().fill_null(-1) + 1).item())
+    placed = pl.repeat(None, size, dtype=hashes.dtype, eager=True).scatter(at, hashes.filter(placeable))
+    # Two versions citing one row (of different documents of the source): the place keeps one, the other goes after.
+    landed = placed.gather(at) == hashes.filter(placeable)
+    others = pl.concat([hashes.filter(~placeable), hashes.filter(placeable).filter(~landed)])
+    return pl.concat([placed, others]).rename("row_hash")
 
 
 #: Up to this many rows, a table's row hashes are looked up among the current versions in DuckDB (a join that reads
