@@ -420,7 +420,7 @@ def _load_stated(
             # With a null: the versions read from no table row are always among those compared.
             con.register("_unstated", unstated.append(pl.Series([None], dtype=unstated.dtype)).to_frame("row_hash"))
             registered.append("_unstated")
-        if _restates_all(con, current, source_ids, with_unstated=unstated is not None):
+        if _restates_all(con, current, source_ids, [restated] if unstated is None else [restated, unstated]):
             live = f"SELECT * FROM ({current}) WHERE row_hash IS NULL"
             if unstated is not None:
                 # The versions the table no longer states, found by their hashes: a semi join with the few of them,
@@ -595,26 +595,21 @@ def first_load_done(con: duckdb.DuckDBPyConnection, source_ids: list[str]) -> No
         )
 
 
-def _restates_all(
-    con: duckdb.DuckDBPyConnection, current: str, source_ids: list[str], *, with_unstated: bool = False
-) -> bool:
-    """Whether `_restated` (with `_unstated`, with_unstated) holds the row hash of every current version that
-    `current` selects and has one.
+def _restates_all(con: duckdb.DuckDBPyConnection, current: str, source_ids: list[str], told: list[pl.Series]) -> bool:
+    """Whether the hashes `told` (the restated, with the unstated when the reader knew every current hash) are the row
+    hash of every current version that `current` selects and has one.
 
     The usual re-read of a table in which nothing changed: it spares an anti join of ten million hashes with the
     current versions (the load of a re-encoded 10M table: about 1 s without this, 0.2-0.3 s with it). The table
     reader hands over distinct hashes, each found among these versions' hashes when it read them, so an equal
     count means the same hashes; an equal sum as well guards against another writer having changed these
-    versions since then.
+    versions since then. The hashes told are counted and summed where they are, in Polars (10M: 0.02 s of CPU,
+    against 0.3 s for DuckDB to scan them from Polars), the current ones in DuckDB.
     """
-    told = "(SELECT row_hash FROM _restated UNION ALL SELECT row_hash FROM _unstated)" if with_unstated else "_restated"
-    held, restated = one_row(
-        con,
-        f"SELECT (SELECT [COUNT(row_hash), SUM(row_hash::HUGEINT)] FROM ({current})), "
-        f"(SELECT [COUNT(row_hash), SUM(row_hash::HUGEINT)] FROM {told})",
-        source_ids,
-    )
-    return held == restated
+    count = sum(s.len() - s.null_count() for s in told)
+    total = sum(int(s.cast(pl.Int128).sum()) for s in told) if count else None  # DuckDB's SUM of no rows: NULL
+    (held,) = one_row(con, f"SELECT [COUNT(row_hash), SUM(row_hash::HUGEINT)] FROM ({current})", source_ids)
+    return list(held) == [count, total]
 
 
 def _apply_changes(
