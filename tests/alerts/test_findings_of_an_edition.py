@@ -1,7 +1,7 @@
 """A table's next edition, a full snapshot that revises some values and no longer states a series, stores the alert
 findings the checks compute now: those of the revised series again, none of the series it retracted, on either
-warehouse backend and whichever way the series owed are computed (alone by id, or with every series of their geos
-and indicators)."""
+warehouse backend and whichever way the series owed are computed (alone by id, at once or in parts, or with every
+series of their geos and indicators)."""
 
 from __future__ import annotations
 
@@ -62,12 +62,20 @@ def load(con, frame: pl.DataFrame, now: dt.datetime) -> None:
     )
 
 
-@pytest.mark.parametrize(("few", "share"), [(findings.FEW_SERIES, findings.FEW_SERIES_SHARE), (0, 0.0)])
+@pytest.mark.parametrize(
+    ("few", "share", "per_part"),
+    [
+        (findings.FEW_SERIES, findings.FEW_SERIES_SHARE, findings.SERIES_PER_PART),  # alone, by id
+        (0, 0.0, findings.SERIES_PER_PART),  # with every series of their geos and indicators
+        (0, 0.0, 1),  # by id, one series per part (many series owed)
+    ],
+)
 def test_an_edition_that_revises_and_retracts_stores_the_findings_computed_now(
-    settings, catalog, monkeypatch, few, share
+    settings, catalog, monkeypatch, few, share, per_part
 ):
     monkeypatch.setattr(findings, "FEW_SERIES", few)
     monkeypatch.setattr(findings, "FEW_SERIES_SHARE", share)
+    monkeypatch.setattr(findings, "SERIES_PER_PART", per_part)
     with open_writer(settings) as con:
         prepare_warehouse(con, settings, catalog)
         load(con, edition(catalog, {}, set()), FIRST)

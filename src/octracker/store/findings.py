@@ -101,12 +101,20 @@ def store_alert_findings(con: duckdb.DuckDBPyConnection) -> int:
 
 
 #: Up to this many series owed, or this share of the series of the geos and indicators owed, the series owed are
-#: computed alone, found by their ids (migration 0020); more are computed with every series of those geos and
-#: indicators, found by them as every check reads them (see stored_versions_in and series_among). On a 1M-row
-#: neighbourhood table of 50,000 series, its daily edition's 9,206 took 0.7 s of CPU by id, 20,000 1.3 s and all
-#: 2.2 s, where their geos and indicators took 1.7-2.2 s whatever was owed: the ids are worth it up to about three
-#: quarters of the series.
+#: computed alone, found by their ids (migration 0020); more, up to SERIES_PER_PART, are computed with every series
+#: of those geos and indicators, found by them as every check reads them (see stored_versions_in and series_among).
+#: On a 1M-row neighbourhood table of 50,000 series, its daily edition's 9,206 took 0.7 s of CPU by id, 20,000 1.3 s
+#: and all 2.2 s, where their geos and indicators took 1.7-2.2 s whatever was owed: the ids are worth it up to about
+#: three quarters of the series.
 FEW_SERIES, FEW_SERIES_SHARE = 4096, 0.5
+
+#: More series owed than this are computed by id whatever their share, in parts of this many in the order of their
+#: ids: all of them at once outgrew the memory a load's final transaction may use, and DuckDB spilled. A series' id
+#: follows the order a load first meets it, so a part's versions sit together and the scans skip the row groups of
+#: the others. The first load of a 10M-row neighbourhood table, whose 500,000 series alerts all follow: 110-113 s of
+#: CPU all at once (by id or by geos and indicators alike), 79-86 s in parts of 50,000 to 250,000; of a 3M-row one,
+#: 29.5 s by geos and indicators, 18.7 s by id at once, 15.8 s in parts (one run each, load 3-8).
+SERIES_PER_PART = 100_000
 
 
 def _store_owed_series(con: duckdb.DuckDBPyConnection) -> None:
@@ -144,20 +152,23 @@ def _store_owed_series(con: duckdb.DuckDBPyConnection) -> None:
     )
     if not owed:
         return
-    if owed <= max(FEW_SERIES, FEW_SERIES_SHARE * in_scope):
+    if owed <= max(FEW_SERIES, FEW_SERIES_SHARE * in_scope) or owed > SERIES_PER_PART:
         # These series alone are computed again, their versions found by id (see stored_versions_in): a daily
         # edition of a neighbourhood table revises values of a fifth of its series, in nearly every geo and indicator.
         # The ids reach the checks as a query of the table that holds them, not as a list value: a value is
         # repeated into each of the checks' many reads of the versions, and cost about 0.15 ms of CPU per id (the
         # findings of that edition's 9,206 series took 2.3 s of CPU, 0.8 s so); nor are they fetched from DuckDB.
+        # Many are computed in parts (see SERIES_PER_PART).
         con.execute(
             f"DELETE FROM {TABLE} AS f WHERE EXISTS "
             f"(SELECT 1 FROM {OWED_SERIES} AS o WHERE o.indicator_id = f.indicator_id AND o.geo = f.geo)"
         )
-        con.execute(
-            f"INSERT INTO {TABLE} BY NAME "
-            f"SELECT * FROM alert_findings_in((SELECT list(series_id) FROM {OWED_SERIES}), NULL, NULL, NULL)"
-        )
+        for first, last in _parts(con):
+            con.execute(
+                f"INSERT INTO {TABLE} BY NAME SELECT * FROM alert_findings_in("
+                f"(SELECT list(series_id) FROM {OWED_SERIES} WHERE series_id BETWEEN ? AND ?), NULL, NULL, NULL)",
+                [first, last],
+            )
         return
     # Every series of these indicators in these places is computed again (a few more than owed, never fewer). The
     # geos and indicators are looked up in a hash table, here and by every check (see series_among): searching a
@@ -171,3 +182,18 @@ def _store_owed_series(con: duckdb.DuckDBPyConnection) -> None:
         [geos, indicator_ids],
     )
     con.execute(f"INSERT INTO {TABLE} BY NAME SELECT * FROM alert_findings_in(NULL, ?, ?, NULL)", [geos, indicator_ids])
+
+
+def _parts(con: duckdb.DuckDBPyConnection) -> list[tuple[int, int]]:
+    """The first and last id of each part of the series owed, SERIES_PER_PART series each (see SERIES_PER_PART)."""
+    return [
+        (first, last)
+        for first, last in con.execute(
+            f"""
+            SELECT min(series_id), max(series_id)
+            FROM (SELECT series_id, (row_number() OVER (ORDER BY series_id) - 1) // ? AS part FROM {OWED_SERIES})
+            GROUP BY part ORDER BY part
+            """,
+            [SERIES_PER_PART],
+        ).fetchall()
+    ]
