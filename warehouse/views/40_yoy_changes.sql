@@ -29,17 +29,17 @@
 -- yoy_paced_among(series_ids, geos, indicator_ids, places) is what it compares: every annual value of those series,
 -- with its pace (basis, annualized_value).
 --
--- Shape, so that a filter on the view (`WHERE geo = 'BE'`, `WHERE indicator_id = ...`, as an analyst writes it)
--- reaches the table scans and reads the series asked for, not every one: DuckDB 1.5.5 computes a relation named in
--- WITH and read twice once and whole (always when it holds an aggregate or a window; MATERIALIZED is dropped when a
--- view is stored), and pushes a filter into it only when every read of it is filtered, never into one read from
--- inside another such relation. So `annual`, one row per series and year, is the only relation the final query reads
--- more than once (the year before by a join on year - 1, the series' first and latest years by a GROUP BY); every
--- step before it is read once but `latest_paced`, which holds rows only with latest (see below). When it read based, looked_at and annual in turn, each computed whole,
--- one place took 2.7-2.9 s and one indicator 2.8-4.0 s on a 10M-row warehouse (load 4), now 0.5 s and 0.08 s, the
--- same rows. Every join, aggregate and window is within one series (indicator_id and geo; with latest, its series_id,
--- which stands for them: an integer is cheaper to hash and compare than two texts), so a filter on them leaves each
--- series' rows as they are.
+-- Shape, so that a filter on the view (`WHERE geo = 'BE'`, `WHERE indicator_id = ...`, as an analyst writes it) reaches
+-- the table scans and reads the series asked for, not every one: DuckDB 1.5.5 computes a relation named in WITH and
+-- read twice once and whole (always when it holds an aggregate or a window; MATERIALIZED is dropped when a view is
+-- stored), and pushes a filter into it only when every read of it is filtered, never into one read from inside another
+-- such relation. So `annual`, one row per series and year, is the only relation the final query reads more than once
+-- (the year before by a join on year - 1, the series' first and latest years by a GROUP BY); every step before it is
+-- read once but `latest_paced`, which holds rows only with latest (see below). When it read based, looked_at and annual
+-- in turn, each computed whole, one place took 2.7-2.9 s and one indicator 2.8-4.0 s on a 10M-row warehouse (load 4),
+-- now 0.5 s and 0.08 s, the same rows. Every join, aggregate and window is within one series (indicator_id and geo;
+-- with latest, its series_id, which stands for them: an integer is cheaper to hash and compare than two texts), so a
+-- filter on them leaves each series' rows as they are.
 -- A year's value is the first of its periods by a window within the series and year (arg_min over the row as a
 -- struct took a sixth more CPU and a third more memory for the whole view). With latest, each
 -- series' last two years are kept before (every year of a series with a value of unknown pace, which may be passed

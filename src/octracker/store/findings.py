@@ -140,19 +140,10 @@ def _store_owed_series(con: duckdb.DuckDBPyConnection) -> None:
         WHERE o.indicator_id IN (SELECT indicator_id FROM indicators) AND geo_followed(o.geo)
         """
     )
-    owed, in_scope = one_row(
-        con,
-        f"""
-        SELECT COUNT(*),
-               (SELECT COUNT(*) FROM series_keys AS k
-                WHERE k.geo IN (SELECT geo FROM {OWED_SERIES})
-                  AND k.indicator_id IN (SELECT indicator_id FROM {OWED_SERIES}))
-        FROM {OWED_SERIES}
-        """,
-    )
+    owed = scalar(con, f"SELECT COUNT(*) FROM {OWED_SERIES}")
     if not owed:
         return
-    if owed <= max(FEW_SERIES, FEW_SERIES_SHARE * in_scope) or owed > SERIES_PER_PART:
+    if owed <= FEW_SERIES or owed > SERIES_PER_PART or owed <= FEW_SERIES_SHARE * _in_scope(con):
         # These series alone are computed again, their versions found by id (see stored_versions_in): a daily
         # edition of a neighbourhood table revises values of a fifth of its series, in nearly every geo and indicator.
         # Up to FEW_SERIES ids reach the checks as a value, and their scans skip the row groups that hold none of
@@ -191,16 +182,22 @@ def _store_owed_series(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"INSERT INTO {TABLE} BY NAME SELECT * FROM alert_findings_in(NULL, ?, ?, NULL)", [geos, indicator_ids])
 
 
+def _in_scope(con: duckdb.DuckDBPyConnection) -> int:
+    """How many series the geos and indicators of the series owed hold."""
+    return scalar(
+        con,
+        f"SELECT COUNT(*) FROM series_keys WHERE geo IN (SELECT geo FROM {OWED_SERIES}) "
+        f"AND indicator_id IN (SELECT indicator_id FROM {OWED_SERIES})",
+    )
+
+
 def _parts(con: duckdb.DuckDBPyConnection) -> list[tuple[int, int]]:
     """The first and last id of each part of the series owed, SERIES_PER_PART series each (see SERIES_PER_PART)."""
-    return [
-        (first, last)
-        for first, last in con.execute(
-            f"""
-            SELECT min(series_id), max(series_id)
-            FROM (SELECT series_id, (row_number() OVER (ORDER BY series_id) - 1) // ? AS part FROM {OWED_SERIES})
-            GROUP BY part ORDER BY part
-            """,
-            [SERIES_PER_PART],
-        ).fetchall()
-    ]
+    return con.execute(
+        f"""
+        SELECT min(series_id), max(series_id)
+        FROM (SELECT series_id, (row_number() OVER (ORDER BY series_id) - 1) // ? AS part FROM {OWED_SERIES})
+        GROUP BY part ORDER BY part
+        """,
+        [SERIES_PER_PART],
+    ).fetchall()

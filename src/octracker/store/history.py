@@ -10,6 +10,7 @@ import itertools
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
+from typing import cast
 
 import duckdb
 import polars as pl
@@ -262,7 +263,7 @@ def _placed_by_row(hashes: pl.Series, rows: pl.Series) -> pl.Series:
     would make a long run of nulls)."""
     placeable = rows.is_not_null() & (rows >= 1) & (rows <= 2 * hashes.len())
     at = (rows.filter(placeable) - 1).cast(pl.UInt32 if hashes.len() < 2**31 else pl.UInt64)
-    size = int(at.to_frame("at").select(pl.col("at").max().fill_null(-1) + 1).item())
+    size = cast(int, at.max()) + 1 if at.len() else 0
     placed = pl.repeat(None, size, dtype=hashes.dtype, eager=True).scatter(at, hashes.filter(placeable))
     # Two versions citing one row (of different documents of the source): the place keeps one, the other goes after.
     landed = placed.gather(at) == hashes.filter(placeable)
@@ -765,7 +766,7 @@ def _write_changes(
             "JOIN series_keys AS k ON k.series_id = COALESCE(c.series_id, c._h_series_id) WHERE c.change <> 'rehashed'",
         )
     if revised or restated or retracted:
-        close_versions(
+        _close_versions(
             con,
             "SELECT _h_version_rowid FROM _changes WHERE change IN ('revised', 'restated', 'retracted')",
             revised + restated + retracted,
@@ -805,11 +806,11 @@ def _write_changes(
 
 
 #: Up to this many versions are closed by writing them again, closed, in place of the current ones; more are closed
-#: where they are (see `close_versions`).
+#: where they are (see `_close_versions`).
 REWRITTEN_CLOSINGS = KEYED_COMPARISON_ROWS
 
 
-def close_versions(con: duckdb.DuckDBPyConnection, rowids: str, rows: int, now: dt.datetime) -> None:
+def _close_versions(con: duckdb.DuckDBPyConnection, rowids: str, rows: int, now: dt.datetime) -> None:
     """Close at `now` the `rows` versions whose row ids in observation_versions `rowids` selects; in the writer's
     transaction.
 
@@ -999,10 +1000,7 @@ def close_current(con: duckdb.DuckDBPyConnection, condition: str, params: list, 
         closed = scalar(con, "SELECT COUNT(*) FROM _closing")
         if closed:
             series_changed(con, "SELECT indicator_id, geo, source_id FROM _closing")
-            con.execute(
-                "UPDATE observation_versions SET valid_to = ? WHERE rowid IN (SELECT version_rowid FROM _closing)",
-                [now],
-            )
+            _close_versions(con, "SELECT version_rowid FROM _closing", closed, now)
             periods_lost(con, "SELECT * FROM _closing")
     return closed
 
