@@ -16,6 +16,7 @@ import duckdb
 import polars as pl
 import pytest
 
+from annual_rows import annual_rows
 from octracker.store.history import upsert_observations
 from octracker.store.settings import build_settings
 from octracker.store.warehouse import apply_migrations, apply_views, open_writer
@@ -37,23 +38,13 @@ def con(tmp_path_factory):
     settings = build_settings(
         project=REPO, warehouse=tmp_path_factory.mktemp("yoy_reads") / "octracker.duckdb", environ={}
     )
-    n = pl.int_range(GEOS * INDICATORS * YEARS, eager=True)
-    year = 1961 + n % YEARS
-    frame = pl.DataFrame({"n": n, "year": year}).select(
+    frame = annual_rows(
+        GEOS * INDICATORS * YEARS,
+        first_year=1961,
+        years=YEARS,
         indicator_id=pl.format("case.yoy_reads_{}", (pl.col("n") // YEARS) % INDICATORS),
         geo=pl.format("G{}", (pl.col("n") // (YEARS * INDICATORS)).cast(pl.String).str.zfill(3)),
-        period_start=pl.date(pl.col("year"), 1, 1),
-        period_end=pl.date(pl.col("year"), 12, 31),
-        year=pl.col("year").cast(pl.Int32),
-        value=(100 + pl.col("n") % 7).cast(pl.Float64),
-        unit=pl.lit("count"),
-        qualifier=pl.lit("exact"),
-        is_partial=pl.lit(False),
-        as_of=pl.lit(None, pl.Date),
-        source_id=pl.lit("stats"),
-        method=pl.lit("parsed"),
-        evidence=pl.lit("e"),
-        note=pl.lit(None, pl.String),
+        value=100 + pl.col("n") % 7,
     )
     with open_writer(settings) as connection:
         apply_migrations(connection, settings.migrations_dir)
