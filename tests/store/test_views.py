@@ -195,3 +195,40 @@ def test_every_case_expects_something() -> None:
     for path in CASES:
         case = tomllib.loads(path.read_text(encoding="utf-8"))
         assert case.get("description") and case.get("expect"), f"{path.name}: needs a description and [[expect]]"
+
+
+@pytest.mark.parametrize("case_name", ["antwerp_seizures", "index_edition_conflicts"])
+def test_a_querys_list_of_series_ids_reads_the_versions_and_conflicts_a_value_list_reads(
+    case_name: str, catalog: Catalog, settings
+) -> None:
+    """The checks hand the versions' macro a list of series ids either as a value or as a query's result, known only
+    as the query runs (the conflicts of a few series, every part of many): short, long or empty, both must read the
+    same versions, and the conflicts of a few series must be theirs in source_conflicts."""
+    path = REPO / "tests" / "cases" / "views" / f"{case_name}.toml"
+    case = tomllib.loads(path.read_text(encoding="utf-8"))
+    with open_writer(settings) as con:
+        build_warehouse(con, case, catalog, path.stem)
+        ids = [r[0] for r in con.execute("SELECT series_id FROM series_keys ORDER BY series_id").fetchall()]
+        conflicting = con.execute(
+            "SELECT list(DISTINCT k.series_id ORDER BY k.series_id) FROM source_conflicts JOIN series_keys AS k "
+            "USING (indicator_id, geo)"
+        ).fetchone()[0]
+        assert conflicting, f"{path.name}: no source conflict to compare"
+        # Absent ids past the greatest lengthen a list beyond the 128 a list searched row by row takes.
+        for wanted in ([], ids[:1], conflicting, ids, ids + list(range(max(ids) + 1, max(ids) + 200))):
+            versions = "SELECT * FROM stored_versions_in({}) ORDER BY version_rowid"
+            as_value = con.execute(versions.format("?::BIGINT[]"), [wanted]).fetchall()
+            as_query = con.execute(versions.format("(SELECT ?::BIGINT[])"), [wanted]).fetchall()
+            assert as_query == as_value
+            assert len({row[0] for row in as_value}) == len(set(wanted) & set(ids))
+        conflicts = "SELECT * FROM source_conflicts_in({}) ORDER BY ALL"
+        few = con.execute(conflicts.format("?::BIGINT[]"), [conflicting[:1]]).fetchall()
+        assert (
+            few
+            == con.execute(
+                "SELECT c.* FROM source_conflicts AS c JOIN series_keys AS k USING (indicator_id, geo) "
+                "WHERE k.series_id = ? ORDER BY ALL",
+                [conflicting[0]],
+            ).fetchall()
+        )
+        assert few
