@@ -12,7 +12,7 @@ from octracker.cli.output import show_table
 from octracker.cli.progress import progress_bar
 from octracker.load.inbox import list_inbox_files
 from octracker.load.pipeline import PipelineResult, refresh, refresh_plan
-from octracker.store.query import relation_exists, run_query
+from octracker.store.query import existing_relations, locked_reader, query_on
 
 if TYPE_CHECKING:  # rich loads when a table is printed for a person (not under --quiet, nor for JSON)
     from rich.table import Table
@@ -93,14 +93,15 @@ def refresh_command(app, pipelines: tuple[str, ...], as_json: bool, strict: bool
     print_results(app, results, as_json, strict=strict)
 
 
-def changes_line(target, run_ids: list[str]) -> str:
+def changes_line(con, relations: set[str], run_ids: list[str]) -> str:
     """How many values these runs changed (as the `changes` view counts them) and, on a line of its own, the command
-    that lists them: a terminal wraps a long line anywhere, and a command cut in two cannot be pasted."""
-    if not run_ids or not relation_exists(target, "changes"):
+    that lists them: a terminal wraps a long line anywhere, and a command cut in two cannot be pasted. `con` reads the
+    published copy, which holds `relations`."""
+    if not run_ids or "changes" not in relations:
         return "Changed values: see the table above."
     marks = ", ".join("?" * len(run_ids))
-    _, rows = run_query(
-        target,
+    _, rows = query_on(
+        con,
         f"SELECT change, COUNT(*), MIN(changed_at) FROM changes WHERE run_id IN ({marks}) GROUP BY change",
         run_ids,
     )
@@ -114,6 +115,20 @@ def changes_line(target, run_ids: list[str]) -> str:
         f"Changed values: {counts.get('new', 0)} new, {counts.get('revised', 0)} revised, "
         f"{counts.get('retracted', 0)} retracted; to list them:\n  {command}"
     )
+
+
+def published_summary(target, run_ids: list[str] | None) -> tuple[str | None, int | None]:
+    """What the published copy says under the table: the line of what the runs `run_ids` changed (None when not
+    asked) and how many trend alerts are open (None without the view). Read on one connection: each open of the copy
+    loads its catalog of views, and four of them (a check for each view, then its query) took 0.1 s of CPU after a
+    small change into a 10M-row warehouse."""
+    with locked_reader(target) as con:
+        relations = existing_relations(con)
+        line = None if run_ids is None else changes_line(con, relations, run_ids)
+        if "trend_alerts" not in relations:
+            return line, None
+        _, [(count,)] = query_on(con, "SELECT COUNT(*) FROM trend_alerts")
+        return line, count
 
 
 def print_results(app, results: list[PipelineResult], as_json: bool, *, strict: bool = False) -> None:
@@ -135,16 +150,13 @@ def print_results(app, results: list[PipelineResult], as_json: bool, *, strict: 
             )
         elif written == 0 and all(r.status in ("success", "unchanged") for r in results):
             app.out.print("Nothing new: the warehouse already holds every value these sources state.")
-        elif written:
+        run_ids = [r.run_id for r in results if r.run_id] if written and not proposed else None
+        line, alerts = published_summary(app.settings.read_target, run_ids)
+        if line is not None:
+            app.out.print(line, markup=False, highlight=False)
+        if alerts is not None:
             app.out.print(
-                changes_line(app.settings.read_target, [r.run_id for r in results if r.run_id]),
-                markup=False,
-                highlight=False,
-            )
-        if relation_exists(app.settings.read_target, "trend_alerts"):
-            _, [(count,)] = run_query(app.settings.read_target, "SELECT COUNT(*) FROM trend_alerts")
-            app.out.print(
-                f"Open trend alerts: {count} (`octracker alerts` lists them; "
+                f"Open trend alerts: {alerts} (`octracker alerts` lists them; "
                 "`octracker alerts send` delivers what is new)"
             )
     for r in results:

@@ -228,34 +228,41 @@ def run_query(
                     f"{path}: this warehouse has no {missing[0]} view yet; run `octracker refresh` first"
                 )
         check_one_statement(con, sql)
-        timed_out = threading.Event()
+        return query_on(con, sql, params, timeout_s=timeout_s)
 
-        def stop() -> None:
-            timed_out.set()
-            con.interrupt()
 
-        timer = threading.Timer(timeout_s, stop) if timeout_s is not None else None
-        try:
-            with bounded_address_space(_bytes(MEMORY_LIMIT) + PLANNER_HEADROOM_BYTES):
-                if timer is not None:
-                    timer.daemon = True
-                    timer.start()
-                cursor = con.execute(sql, params or [])
-                if cursor.description is None:
-                    return [], []
-                return [d[0] for d in cursor.description], cursor.fetchall()
-        except MemoryError:
-            raise InputRefused(
-                f"the result does not fit in the memory a query may use ({MEMORY_LIMIT} and planning room); "
-                "narrow the query with WHERE, fewer columns or LIMIT"
-            ) from None
-        except duckdb.Error as exc:
-            if timed_out.is_set():
-                raise QueryTimedOut(describe_timeout(timeout_s)) from None
-            raise InputRefused(describe_duckdb_error(exc)) from None
-        finally:
+def query_on(
+    con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None, *, timeout_s: float | None = None
+) -> tuple[list[str], list[tuple]]:
+    """Run one query on a reader already open (see `run_query`), under the same limits; (columns, rows)."""
+    timed_out = threading.Event()
+
+    def stop() -> None:
+        timed_out.set()
+        con.interrupt()
+
+    timer = threading.Timer(timeout_s, stop) if timeout_s is not None else None
+    try:
+        with bounded_address_space(_bytes(MEMORY_LIMIT) + PLANNER_HEADROOM_BYTES):
             if timer is not None:
-                timer.cancel()
+                timer.daemon = True
+                timer.start()
+            cursor = con.execute(sql, params or [])
+            if cursor.description is None:
+                return [], []
+            return [d[0] for d in cursor.description], cursor.fetchall()
+    except MemoryError:
+        raise InputRefused(
+            f"the result does not fit in the memory a query may use ({MEMORY_LIMIT} and planning room); "
+            "narrow the query with WHERE, fewer columns or LIMIT"
+        ) from None
+    except duckdb.Error as exc:
+        if timed_out.is_set():
+            raise QueryTimedOut(describe_timeout(timeout_s)) from None
+        raise InputRefused(describe_duckdb_error(exc)) from None
+    finally:
+        if timer is not None:
+            timer.cancel()
 
 
 def describe_timeout(timeout_s: float | None) -> str:
