@@ -50,5 +50,8 @@ def test_every_finding_of_100000_series_reaches_a_client_reading_the_view_row_by
     # Every series has a latest value (stale_series) and a change from the year before (yoy_change).
     assert counted["stale_series"] == counted["yoy_change"] == PLACES
     assert streamed_row_count(settings.warehouse, "SELECT * FROM alert_findings") == sum(counted.values())
+    # The macro, over every series, as docs/analysts.md says to query it: ending in an ORDER BY.
+    everything = "SELECT * FROM alert_findings_in(NULL, NULL, NULL, NULL) ORDER BY check_name"
+    assert streamed_row_count(settings.warehouse, everything) == sum(counted.values())
     first = read_rows(settings.warehouse, "SELECT check_name, geo FROM alert_findings LIMIT 2")
     assert [name for name, _ in first] == [min(counted)] * 2
