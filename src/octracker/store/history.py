@@ -207,9 +207,11 @@ def with_per_load(con: duckdb.DuckDBPyConnection, rows: str, values: Mapping[str
         yield f"(SELECT * FROM {rows} CROSS JOIN _per_load)"
 
 
-#: Up to this many rows a frame goes to DuckDB through the Arrow C stream interface, not as a pyarrow object: DuckDB
-#: imports pyarrow's dataset module (0.1-0.3 s of a process) the first time it reads one, which a publisher's file of
-#: a few ten thousand rows need not pay (see `handed_to_duckdb`); a larger frame is read as before.
+#: Up to this many rows a frame compared with the history goes to DuckDB through the Arrow C stream interface, not as a
+#: pyarrow object: DuckDB imports pyarrow's dataset module (0.1-0.3 s of a process) the first time it reads one, which a
+#: publisher's file of a few ten thousand rows need not pay (see `handed_to_duckdb`); a larger frame is registered, for
+#: the comparison's joins to read in place and in parallel. (A first load's parts always stream: see
+#: `insert_first_versions`.)
 STREAMED_ROWS = 100_000
 
 
@@ -565,8 +567,10 @@ def insert_first_versions(
 
         while (head := next(remaining, None)) is not None:
             group = itertools.chain([head], itertools.islice(remaining, PARTS_PER_INSERT - 1))
-            stream = pa.RecordBatchReader.from_batches(schema, batches(group))
-            read = stream.__arrow_c_stream__() if head.frame.height <= STREAMED_ROWS else stream
+            # Through the Arrow C stream interface, whatever the size: DuckDB reads the parts once, in a plain scan,
+            # and a pyarrow reader would only have it import pyarrow's dataset module first (0.03-0.1 s of CPU before
+            # the first row is inserted; see STREAMED_ROWS).
+            read = pa.RecordBatchReader.from_batches(schema, batches(group)).__arrow_c_stream__()
             if stage is None:
                 insert_read(read)
             else:
