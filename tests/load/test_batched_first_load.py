@@ -275,7 +275,7 @@ def test_a_key_repeated_across_stages_leaves_nothing_in_the_warehouse(
 def test_a_first_load_failing_after_its_stages_leaves_nothing_and_says_so(
     settings, tmp_path, batches_of_four, stage_per_batch, caplog, monkeypatch
 ):
-    def disk_fails(con, source_ids):
+    def disk_fails(con, source_ids, series_ids=None):
         raise duckdb.IOException("could not write: No space left on device")
 
     monkeypatch.setattr(loading, "first_load_done", disk_fails)
@@ -292,7 +292,7 @@ def test_a_first_load_failing_after_its_stages_leaves_nothing_and_says_so(
 def test_stages_a_failed_load_could_not_remove_are_removed_before_the_copy_is_published(
     settings, tmp_path, batches_of_four, stage_per_batch, caplog, monkeypatch
 ):
-    def disk_fails(con, source_ids):
+    def disk_fails(con, source_ids, series_ids=None):
         raise duckdb.IOException("could not write: No space left on device")
 
     def removal_fails(con):

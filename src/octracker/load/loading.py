@@ -195,6 +195,8 @@ def load_in_batches(
     )
     refused = False
     stages = 0
+    # The series the load writes, as the insert meets them (see `first_load_done`).
+    met: set[int] = set()
 
     def checked() -> Iterator[Extract]:
         nonlocal refused
@@ -219,8 +221,15 @@ def load_in_batches(
         try:
             # The batches are read and checked as DuckDB inserts them (see BATCH_QUERIES_ENGINE).
             with pl.Config(engine_affinity=BATCH_QUERIES_ENGINE):
+                met.clear()  # a transaction run again (a lake's commit refused) meets them again
                 return insert_first_versions(
-                    con, checked(), pipeline=spec.name, run_id=run_id, now=utc_now(), stage=stage if staged else None
+                    con,
+                    checked(),
+                    pipeline=spec.name,
+                    run_id=run_id,
+                    now=utc_now(),
+                    stage=stage if staged else None,
+                    met=met,
                 )
         except (duckdb.Error, _BatchRefused):
             # DuckDB reports an exception raised while it reads the stream as an error of its own.
@@ -229,7 +238,7 @@ def load_in_batches(
             raise
 
     def finish(rows: int) -> LoadCounts:
-        first_load_done(con, [spec.source_id])
+        first_load_done(con, [spec.source_id], met)
         if staged:
             staging_done(con, run_id)
         return LoadCounts(new=rows)

@@ -8,7 +8,7 @@ import functools
 import hashlib
 import itertools
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import cast
 
@@ -381,8 +381,11 @@ def _load_stated(
     first_load = not known_current and not holds_current(con, source_ids)
     if first_load and all(isinstance(per_load.get(c), str) for c in LOAD_COLUMNS):
         # The sources' first load: a plain insert, as a first load read in parts (here in one part).
-        insert_first_versions(con, iter([Extract(frame, constant=per_load)]), pipeline=pipeline, run_id=run_id, now=now)
-        first_load_done(con, source_ids)
+        met: set[int] = set()
+        insert_first_versions(
+            con, iter([Extract(frame, constant=per_load)]), pipeline=pipeline, run_id=run_id, now=now, met=met
+        )
+        first_load_done(con, source_ids, met)
         return LoadCounts(new=frame.height)
     frame = with_series_ids(con, frame)
     rows = in_row_groups(loaded_columns(frame, [c for c in HANDED_COLUMNS if c not in per_load]))
@@ -481,9 +484,10 @@ def insert_first_versions(
     run_id: str,
     now: dt.datetime,
     stage: Callable[[Callable[[], object]], object] | None = None,
+    met: set[int] | None = None,
 ) -> int:
     """Insert every row of the parts' frames as a new current version: a source's first load, read in parts.
-    Returns the rows.
+    Returns the rows; `met`, when given, gets the id of every series they hold (for `first_load_done`).
 
     Each INSERT reads PARTS_PER_INSERT parts as one stream, each part made (read, checked) only when DuckDB asks for
     it, so the memory follows the parts, not the table; an exception from `parts` fails the INSERT, and the caller
@@ -524,7 +528,11 @@ def insert_first_versions(
     series = SeriesIds.read(con)
 
     def with_ids(frame: pl.DataFrame) -> pl.DataFrame:
-        return frame if "series_id" in frame.columns else frame.with_columns(series.of(frame))
+        if "series_id" not in frame.columns:
+            return frame.with_columns(series.of(frame))
+        if met is not None:
+            met.update(frame.get_column("series_id").unique().to_list())
+        return frame
 
     schema = streamed_in_row_groups(loaded_columns(with_ids(first.frame.slice(0, 0)), streamed)).schema
     rows = 0
@@ -575,20 +583,42 @@ def insert_first_versions(
                 insert_read(read)
             else:
                 stage(functools.partial(insert_read, read))
+    if met is not None:
+        met.update(series.met)
     return rows
 
 
-def first_load_done(con: duckdb.DuckDBPyConnection, source_ids: list[str]) -> None:
+def first_load_done(
+    con: duckdb.DuckDBPyConnection, source_ids: list[str], series_ids: Collection[int] | None = None
+) -> None:
     """After the last part of a first load (`insert_first_versions`): the periods other sources state too, and the
-    alert findings of the series loaded."""
-    # The rows loaded are read once, for their series; the periods are read again only if another source states
-    # current values of the same indicators (see `periods_gained`).
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _loaded_series AS SELECT k.indicator_id, k.geo, c.source_id "
-        f"FROM (SELECT DISTINCT series_id, source_id FROM ({_current(source_ids)})) AS c "
-        "JOIN series_keys AS k USING (series_id)",
-        source_ids,
-    )
+    alert findings of the series loaded.
+
+    `series_ids`, the ids of the series the load of one source wrote (its `met`), spare reading every row it wrote
+    again to find them (a scan of the whole load: 0.02-0.04 s of a 1M-row first load)."""
+    if series_ids is not None and len(source_ids) == 1:
+        # Through the Arrow stream interface, as `SeriesIds.write_new` lists series (a list parameter is converted
+        # value by value).
+        met = pl.DataFrame({"series_id": sorted(series_ids)}, schema={"series_id": pl.Int64})
+        con.register("_series_met", met.__arrow_c_stream__())
+        try:
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE _loaded_series AS SELECT k.indicator_id, k.geo, ? AS source_id "
+                "FROM series_keys AS k SEMI JOIN _series_met AS m USING (series_id)",
+                source_ids,
+            )
+        finally:
+            con.unregister("_series_met")
+    else:
+        # The rows loaded are read once, for their series.
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _loaded_series AS SELECT k.indicator_id, k.geo, c.source_id "
+            f"FROM (SELECT DISTINCT series_id, source_id FROM ({_current(source_ids)})) AS c "
+            "JOIN series_keys AS k USING (series_id)",
+            source_ids,
+        )
+    # The periods are read again only if another source states current values of the same indicators (see
+    # `periods_gained`).
     with _scratch(con, "_loaded_series"):
         series_changed(con, "SELECT * FROM _loaded_series")
         periods_gained(

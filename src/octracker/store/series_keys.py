@@ -31,6 +31,8 @@ class SeriesIds:
         )
         self.next_id = next_id
         self.new: list[tuple[int, str, str]] = []
+        #: The id of every series `of` has given rows of, known or new.
+        self.met: set[int] = set()
 
     @classmethod
     def read(cls, con: duckdb.DuckDBPyConnection, indicator_ids: list[str] | None = None) -> SeriesIds:
@@ -62,6 +64,7 @@ class SeriesIds:
         ).to_series()
         firsts = keys.filter(starts)
         ids = [self._id(key) for key in zip(*(firsts.get_column(c).to_list() for c in SERIES_KEY), strict=True)]
+        self.met.update(ids)
         run = starts.cum_sum().cast(pl.Int64) - 1
         return pl.Series("series_id", ids, dtype=pl.Int64).gather(run)
 
