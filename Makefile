@@ -10,14 +10,8 @@ DOCS_STAMP := $(VENV)/.docs-installed
 
 .PHONY: run test lint docs bench install clean
 
-CHECK_PYTHON := $(PYTHON) -c 'import sys; sys.exit("octracker needs Python 3.11 or newer, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
-# `make bench` measures octracker as a user installs it: a venv of its own, without the test tools (pandera imports
-# hypothesis whenever it is installed, 0.07 s more in every measured process).
-BENCH_VENV := .venv-bench
-BENCH_STAMP := $(BENCH_VENV)/.bench-installed
-
 $(BIN)/python:
-	@$(CHECK_PYTHON)
+	@$(PYTHON) -c 'import sys; sys.exit("octracker needs Python 3.11 or newer, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
@@ -59,17 +53,11 @@ docs: $(DOCS_STAMP)
 	$(BIN)/python scripts/indicator_reference.py
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
-$(BENCH_STAMP): pyproject.toml
-	@$(CHECK_PYTHON)
-	$(PYTHON) -m venv $(BENCH_VENV)
-	$(BENCH_VENV)/bin/pip install --quiet --upgrade pip
-	$(BENCH_VENV)/bin/pip install --quiet -e '.[bench]'
-	@touch $@
-
 # Benchmarks (not part of `make test`): 5-35 minutes on 2 cores, the busier the longer (the first run also generates the tables);
 # BENCH_ARGS=--quick for a smoke run.
-bench: $(BENCH_STAMP)
-	$(BENCH_VENV)/bin/python -m benchmarks.run $(BENCH_ARGS)
+bench: $(TEST_STAMP)
+	$(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) site warehouse/*.duckdb warehouse/*.duckdb.wal warehouse/published warehouse/raw
+	rm -rf $(VENV) site warehouse/*.duckdb warehouse/*.duckdb.wal warehouse/published warehouse/raw

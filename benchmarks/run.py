@@ -877,8 +877,6 @@ def machine() -> dict[str, Any]:
         "polars": polars.__version__,
         "pandera": pandera.__version__,
         "dlt": _version("dlt"),
-        # pandera imports hypothesis (a test tool) whenever it is installed: 0.07 s more in every measured process.
-        "hypothesis": _version("hypothesis"),
         "platform": platform.platform(),
     }
 
@@ -957,13 +955,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=DATA_DIR / "work", help="scratch folder for warehouses")
     parser.add_argument("--keep", action="store_true", help="keep the warehouses in the scratch folder afterwards")
     args = parser.parse_args(argv)
-    if _version("hypothesis"):
-        print(
-            f"note: the test tools are installed in {sys.prefix}, and pandera imports hypothesis with them "
-            "(about 0.07 s more in each measured process); `make bench` runs in .venv-bench, which holds octracker "
-            "as a user installs it",
-            flush=True,
-        )
     big, small = (SIZES["1m"], SIZES["100k"]) if args.quick else (SIZES["10m"], SIZES["1m"])
     repeats = args.repeats or (1 if args.quick else 3)
     parts = set(args.only or ("big", "small", "e2e", "real"))
