@@ -145,20 +145,24 @@ def _extract_cells(
     parsed = _parse_cells(cells, catalog, find_repeats=not repeats_found_later)
     del cells  # ten million rows: let go of what is no longer needed
     checks = _row_checks(parsed, catalog)
-    flags = (
-        parsed.lazy()
-        .select(mask.fill_null(False).alias(f"_check{i}") for i, (_, mask, _) in enumerate(checks))
-        .collect()
-    )
-    problems = _with_payloads(_row_problems(parsed, flags, checks, where), path)
-    bad = flags.select(pl.any_horizontal(pl.all())).to_series()
-    good = parsed.filter(~bad) if bad.any() else parsed
     cite = f"{path.name} (sha256 {document_sha256}) {where}" if by_reference else f"{path.name} {where} "
     # What every row of the table holds alike (a reference's evidence is the citation alone).
     constant: dict[str, object] = {"source_id": source_id, "method": "parsed", "flags": None}
     if by_reference:
         constant["evidence"] = cite
-    return Extract(frame=_canonical(good, constant, cite), problems=problems, constant=constant)
+    masks = [mask.fill_null(False) for _, mask, _ in checks]
+    # The common case, no row failing any check, in one pass over the rows with their canonical columns; only a
+    # table with failing rows is read again, for every check's failing rows (a batch of 250,000 rows: 2-3 ms less).
+    failing, frame = pl.collect_all(
+        [parsed.lazy().select(pl.any_horizontal(masks).any()), _canonical(parsed.lazy(), constant, cite)]
+    )
+    if not failing.item():
+        return Extract(frame=frame, problems=[], constant=constant)
+    del frame
+    flags = parsed.lazy().select(mask.alias(f"_check{i}") for i, mask in enumerate(masks)).collect()
+    problems = _with_payloads(_row_problems(parsed, flags, checks, where), path)
+    good = parsed.filter(~flags.select(pl.any_horizontal(pl.all())).to_series())
+    return Extract(frame=_canonical(good.lazy(), constant, cite).collect(), problems=problems, constant=constant)
 
 
 #: Rows per batch of a table read in batches: two DuckDB row groups (see `long_table_batches`). Ten million rows
@@ -646,8 +650,12 @@ def _parse_cells(cells: pl.DataFrame, catalog: Catalog, *, find_repeats: bool = 
     and (`find_repeats`) the first line of a repeated key (see `_with_first_line`)."""
     distinct = _distinct_values(cells)
     cells = _with_formula_column(cells, distinct)
-    # The stripped text is materialised first: the lookups and checks below read it many times.
-    stripped = (
+    # The distinct periods as the rows state them once tidied (tidied as the rows are).
+    periods = _period_dates(pl.DataFrame({"period": distinct["period"]}).select(_tidy(cells, distinct, "period")))
+    # Looked up per row by the period's position among the distinct ones (a join copies every column).
+    at = pl.col("period").cast(pl.Enum(periods["period"])).to_physical()
+    # One query: the cells tidied and typed, then each row's period parts looked up from its tidied period.
+    parsed = (
         cells.lazy()
         .with_columns(
             _value=_value_expr(cells.schema["value"]),
@@ -663,13 +671,11 @@ def _parse_cells(cells: pl.DataFrame, catalog: Catalog, *, find_repeats: bool = 
             source_url=_tidy(cells, distinct, "source_url", optional=True),
             note=_tidy(cells, distinct, "note", optional=True),
         )
+        .with_columns(_period_at=at)  # once: a cast for each part cost as much as the rest of the query
+        .with_columns(pl.lit(periods[c]).gather(pl.col("_period_at")).alias(c) for c in PERIOD_PARTS)
+        .drop("_period_at")
         .collect()
     )
-    # The distinct periods as the rows now state them (tidied as they were).
-    periods = _period_dates(pl.DataFrame({"period": distinct["period"]}).select(_tidy(cells, distinct, "period")))
-    # Looked up per row by the period's position among the distinct ones (a join copies every column).
-    at = stripped.get_column("period").cast(pl.Enum(periods["period"])).to_physical()
-    parsed = stripped.lazy().with_columns(periods[c].gather(at) for c in PERIOD_PARTS).collect()
     limits = catalog_limits(catalog)
     holds = catalog_holds(_well_formed(parsed), limits)
     if not holds:
@@ -1049,7 +1055,7 @@ def _row_problems(parsed: pl.DataFrame, flags: pl.DataFrame, checks: list, where
     return problems
 
 
-def _canonical(good: pl.DataFrame, constant: dict[str, object], cite: str) -> pl.DataFrame:
+def _canonical(good: pl.LazyFrame, constant: dict[str, object], cite: str) -> pl.LazyFrame:
     """Canonical columns; a period short of its year, or known only as of a date before its end, is partial.
 
     `constant` holds the columns every row has alike (source, method, flags; evidence when cited by reference).
@@ -1060,33 +1066,29 @@ def _canonical(good: pl.DataFrame, constant: dict[str, object], cite: str) -> pl
     end, as_of = pl.col("_end"), pl.col("_as_of")
     # '2025' as of 2025-09-10 is the year so far, not the year: partial too.
     partial = ~pl.col("_full_year") | (as_of < end).fill_null(False)
-    # Lazily collected: polars then splits each column's work over the cores (eager: one core per column).
-    return (
-        good.lazy()
-        .select(
-            indicator_id=pl.col("indicator"),
-            geo=pl.col("geo"),
-            period_start=pl.col("_start"),
-            period_end=pl.col("_end"),
-            year=pl.col("_year"),
-            value=pl.col("_value"),
-            unit=pl.col("unit"),
-            qualifier=pl.col("qualifier"),
-            is_partial=partial,
-            as_of=pl.when(partial & as_of.is_null()).then(end).otherwise(as_of),
-            source_id=pl.lit(constant["source_id"], pl.String),
-            method=pl.lit(constant["method"], pl.String),
-            evidence=pl.lit(constant["evidence"], pl.String)
-            if by_reference
-            else pl.concat_str(pl.lit(cite), pl.col("_line_no").cast(pl.String), pl.lit(": "), pl.col("_raw")),
-            note=pl.col("note"),
-            flags=pl.lit(constant["flags"], pl.String),
-            _line_no=pl.col("_line_no"),
-            _raw=pl.col("_raw") if "_raw" in good.columns else pl.lit(None, pl.String),
-            _source_url=pl.col("source_url"),
-            _row_hash=pl.col("_row_hash"),
-            _evidence_row=pl.col("_line_no") if by_reference else pl.lit(None, pl.Int64),
-        )
-        .select(list(OUTPUT_SCHEMA))
-        .collect()
-    )
+    # Lazy: polars then splits each column's work over the cores (eager: one core per column).
+    columns = good.collect_schema().names()
+    return good.select(
+        indicator_id=pl.col("indicator"),
+        geo=pl.col("geo"),
+        period_start=pl.col("_start"),
+        period_end=pl.col("_end"),
+        year=pl.col("_year"),
+        value=pl.col("_value"),
+        unit=pl.col("unit"),
+        qualifier=pl.col("qualifier"),
+        is_partial=partial,
+        as_of=pl.when(partial & as_of.is_null()).then(end).otherwise(as_of),
+        source_id=pl.lit(constant["source_id"], pl.String),
+        method=pl.lit(constant["method"], pl.String),
+        evidence=pl.lit(constant["evidence"], pl.String)
+        if by_reference
+        else pl.concat_str(pl.lit(cite), pl.col("_line_no").cast(pl.String), pl.lit(": "), pl.col("_raw")),
+        note=pl.col("note"),
+        flags=pl.lit(constant["flags"], pl.String),
+        _line_no=pl.col("_line_no"),
+        _raw=pl.col("_raw") if "_raw" in columns else pl.lit(None, pl.String),
+        _source_url=pl.col("source_url"),
+        _row_hash=pl.col("_row_hash"),
+        _evidence_row=pl.col("_line_no") if by_reference else pl.lit(None, pl.Int64),
+    ).select(list(OUTPUT_SCHEMA))
