@@ -105,7 +105,7 @@ annual AS (
             ORDER BY y.is_partial, y.as_of DESC NULLS LAST, y.period_end DESC, y.period_start
         ) = 1
     ) AS y
-    JOIN series_keys AS k USING (series_id)
+    JOIN series_keys_in(series_ids) AS k USING (series_id)
 ),
 judged AS (
     -- The previous year is year - 1 only (else a gap).
