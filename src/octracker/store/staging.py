@@ -68,12 +68,14 @@ def in_final_transaction(con: duckdb.DuckDBPyConnection, transaction: Callable[[
     followed series at 10M and 30M alike); under this bound DuckDB reads the blocks again from the file instead of
     keeping them, for the same CPU within the noise (the 30M findings alone: 5.9-6.3 s of CPU either way).
 
-    Findings of many series need more: a 10M-row table of neighbourhoods whose 500,000 series alerts all follow ran
-    out of memory under this bound, in parts of the findings DuckDB cannot spill. A transaction that runs out of memory
-    has been rolled back whole (the stages stay, as they would for a failure after them), and is run again once under
-    the stages' bound, where that table's findings spill beside the warehouse (peak 1.4 GiB). Should DuckDB be unable
-    to go as low as FINAL_MEMORY_LIMIT to begin with (it says it is out of memory), the transaction runs under the
-    stages' bound at once."""
+    The findings of many series are computed in parts of them (see octracker.store.findings.SERIES_PER_PART), each
+    part's working set its own (see series_keys_in), and each part's findings written to the file as they come: the
+    first load of a 10M-row table of neighbourhoods whose 500,000 series alerts all follow stores its 1.5M findings
+    under this bound. (It ran out of memory here while every part's findings stayed in memory until the commit.)
+    Should a transaction still run out of memory, it has been rolled back whole (the stages stay, as they would for a
+    failure after them), and is run again once under the stages' bound, where more of it spills beside the warehouse.
+    Should DuckDB be unable to go as low as FINAL_MEMORY_LIMIT to begin with (it says it is out of memory), the
+    transaction runs under the stages' bound at once."""
     try:
         con.execute("SET memory_limit = ?", [FINAL_MEMORY_LIMIT])
     except duckdb.OutOfMemoryException as exc:
