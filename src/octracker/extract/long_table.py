@@ -5,6 +5,7 @@ Every check is a vectorised filter: a file of ten million rows is read without a
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import re
@@ -18,6 +19,7 @@ import polars as pl
 
 from octracker.content.catalog import Catalog, name_key
 from octracker.countries import is_known_geo
+from octracker.extract.ahead import done_ahead
 from octracker.extract.table_files import (
     MiB,
     check_size,
@@ -205,24 +207,29 @@ def long_table_batches(
         return None  # the two readers see the columns apart: read whole, by polars, as any table
     step = batch_rows or BATCH_ROWS
 
+    def batch_at(offset: int) -> tuple[Extract, pl.Series]:
+        """The batch of rows from `offset` on, and the hashes of its keys."""
+        # Polars' own reader, as a whole read's: a batch is read, numbered and hashed in one query, with no Arrow
+        # batch to convert (pyarrow's batches and their conversion cost 0.8 s of CPU on 10M rows, this 0.25 s); the
+        # rows of a batch are found in the file's row groups by their number.
+        read = pl.scan_parquet(path, glob=False).slice(offset, step)
+        cells = _cells_of(read, names, header, offset, with_optional=True)
+        extract = _extract_cells(
+            cells,
+            path,
+            "parquet",
+            source_id=source_id,
+            catalog=catalog,
+            document_sha256=document_sha256,
+            repeats_found_later=True,
+        )
+        return extract, key_hashes_of(extract.frame, CANONICAL_KEY)
+
     def batches() -> Iterator[Extract]:
-        with _KeyHashes() as key_hashes:
-            for offset in range(0, rows, step):
-                # Polars' own reader, as a whole read's: a batch is read, numbered and hashed in one query, with no
-                # Arrow batch to convert (pyarrow's batches and their conversion cost 0.8 s of CPU on 10M rows, this
-                # 0.25 s); the rows of a batch are found in the file's row groups by their number.
-                read = pl.scan_parquet(path, glob=False).slice(offset, step)
-                cells = _cells_of(read, names, header, offset, with_optional=True)
-                extract = _extract_cells(
-                    cells,
-                    path,
-                    "parquet",
-                    source_id=source_id,
-                    catalog=catalog,
-                    document_sha256=document_sha256,
-                    repeats_found_later=True,
-                )
-                key_hashes.add(key_hashes_of(extract.frame, CANONICAL_KEY))
+        read = done_ahead(batch_at, range(0, rows, step), ahead=BATCHES_AHEAD, name="octracker-batches")
+        with _KeyHashes() as key_hashes, contextlib.closing(read):
+            for extract, hashes in read:
+                key_hashes.add(hashes)
                 yield extract
             repeats = not key_hashes.unique()
         if repeats:
@@ -232,6 +239,11 @@ def long_table_batches(
             )
 
     return batches
+
+
+#: Batches read at once, ahead of the one the caller holds: a batch's reading is a run of polars queries of which few
+#: use more than one core, so two read together use the cores DuckDB leaves while it inserts.
+BATCHES_AHEAD = 2
 
 
 class _KeyHashes:
