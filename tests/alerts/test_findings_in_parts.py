@@ -9,22 +9,11 @@ under that one too. Inserted in order, DuckDB writes them to the file as its row
 
 from __future__ import annotations
 
-import datetime as dt
-import functools
-
-import polars as pl
 import pytest
 
-from annual_rows import annual_rows
+from annual_rows import load_into_new_warehouse, place_series
 from octracker.store import findings
-from octracker.store.history import upsert_observations
-from octracker.store.warehouse import (
-    apply_migrations,
-    apply_views,
-    open_writer,
-    sync_alert_places,
-    sync_indicators,
-)
+from octracker.store.warehouse import open_writer
 from octracker.store.writers import forget_owed_work, write_transaction
 
 pytestmark = pytest.mark.slow
@@ -42,30 +31,10 @@ def held_in_memory(con) -> float:
 
 
 def test_the_findings_of_many_series_stored_in_parts_are_written_out_as_they_come(settings, catalog, monkeypatch):
-    frame = annual_rows(
-        PLACES * YEARS,
-        first_year=2021,
-        years=YEARS,
-        indicator_id=pl.lit("shootings"),
-        geo=pl.format("NL-G{}", pl.col("n") // YEARS),
-        value=100 + (pl.col("n") * 7919) % 13,
-    )
+    frame = place_series(PLACES, YEARS, geo_prefix="NL-G")
     monkeypatch.setattr(findings, "SERIES_PER_PART", PER_PART)
     with open_writer(settings) as con:
-        apply_migrations(con, settings.migrations_dir)
-        apply_views(con, settings.views_dir)
-        sync_indicators(con, catalog)
-        sync_alert_places(con, ("NL",))
-        load = functools.partial(
-            upsert_observations,
-            con,
-            frame,
-            pipeline="stats",
-            run_id="r1",
-            source_ids=["stats"],
-            full_snapshot=True,
-            now=dt.datetime(2026, 1, 1, 12, 0),
-        )
+        load = load_into_new_warehouse(con, settings, catalog, frame, places=("NL",))
         write_transaction(con, load, what="the first load")  # its findings stored in one part, before it commits
         stored = con.execute(f"SELECT COUNT(*), SUM(hash(f)::HUGEINT) FROM {findings.TABLE} AS f").fetchone()
         con.execute("BEGIN TRANSACTION")

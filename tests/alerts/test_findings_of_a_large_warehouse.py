@@ -7,14 +7,10 @@ the view's ORDER BY is what lets it return (see 55_alert_findings.sql).
 
 from __future__ import annotations
 
-import datetime as dt
-
-import polars as pl
 import pytest
 
-from annual_rows import annual_rows
-from octracker.store.history import upsert_observations
-from octracker.store.warehouse import apply_migrations, apply_views, open_writer, sync_indicators
+from annual_rows import load_into_new_warehouse, place_series
+from octracker.store.warehouse import open_writer
 from published import read_rows, streamed_row_count
 
 pytestmark = pytest.mark.slow
@@ -24,28 +20,9 @@ PLACES, YEARS = 100_000, 5
 
 
 def test_every_finding_of_100000_series_reaches_a_client_reading_the_view_row_by_row(settings, catalog):
-    frame = annual_rows(
-        PLACES * YEARS,
-        first_year=2021,
-        years=YEARS,
-        indicator_id=pl.lit("shootings"),
-        geo=pl.format("G{}", pl.col("n") // YEARS),
-        # Values that rise and fall from one place to the next, so that most series have a change and some a record.
-        value=100 + (pl.col("n") * 7919) % 13,
-    )
+    frame = place_series(PLACES, YEARS, geo_prefix="G")
     with open_writer(settings) as con:
-        apply_migrations(con, settings.migrations_dir)
-        apply_views(con, settings.views_dir)
-        sync_indicators(con, catalog)
-        upsert_observations(
-            con,
-            frame,
-            pipeline="stats",
-            run_id="r1",
-            source_ids=["stats"],
-            full_snapshot=True,
-            now=dt.datetime(2026, 1, 1, 12, 0),
-        )
+        load_into_new_warehouse(con, settings, catalog, frame)()
     counted = dict(read_rows(settings.warehouse, "SELECT check_name, COUNT(*) FROM alert_findings GROUP BY ALL"))
     # Every series has a latest value (stale_series) and a change from the year before (yoy_change).
     assert counted["stale_series"] == counted["yoy_change"] == PLACES
