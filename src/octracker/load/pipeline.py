@@ -69,6 +69,7 @@ def run_leased_pipeline(
         return run_feed_pipeline(con, spec, settings, catalog, trigger=trigger, prefetched=prefetched)
     run_id = start_run(con, spec.name, trigger)
     document = None
+    contract = None
     try:
         # Load inputs.
         document = read_document(spec.document_path, spec.source)
@@ -78,6 +79,9 @@ def run_leased_pipeline(
         last_input, last_rules = last_loaded_fingerprint(con, spec.name)
         if fingerprint == last_input:
             return record_unchanged(con, spec, run_id, fingerprint, rules)
+        # The document changed, so it is read and checked: the contract loads while it is read (see
+        # `start_contract_warm_up`; once loaded, or begun by another warm-up, it is not loaded again).
+        contract = start_contract_warm_up(settings)
         # Read now, and only now: a pipeline whose inputs did not change loads no reader, Polars or checks.
         from octracker.load.loading import extract_and_load
         from octracker.store.history import known_row_hashes
@@ -100,6 +104,9 @@ def run_leased_pipeline(
         return refuse_document(con, spec, run_id, document, [problem])
     except Exception as exc:  # noqa: BLE001 - recorded as a failed run and reported; the others go on
         return record_failure(con, spec, run_id, exc)
+    finally:
+        if contract is not None:
+            contract.join()
 
 
 def record_unchanged(
