@@ -179,7 +179,8 @@ REVIEWED = {
     # where: one of two fixed clauses with a `?`; LISTED: the module's own row limit; followed and first: the fixed
     # clause of followed_places_condition and the catalog test around it
     "cli/changes.py": {"COLUMNS", "ORDER", "where", "LISTED", "ORDER.removeprefix('ORDER BY ')", "first", "followed"},
-    "cli/refresh.py": {"marks"},
+    # counted_changes(con): one of two fixed relation names (unsorted_changes() or the changes view)
+    "cli/refresh.py": {"marks", "counted_changes(con)"},
     "alerts/alertmanager.py": {"marks"},
     "serve/metrics.py": {"view"},  # trend_alerts or muted_alerts, when the warehouse has it
     "cli/status.py": {"more"},  # a count in a message that quotes a query
