@@ -154,16 +154,29 @@ def _variants() -> dict[str, bytes]:
     varied[13].update(OBS_FLAG="p", CONF_STATUS="F")
     varied[14].update(OBS_FLAG="Provisional", CONF_STATUS="confidential")
     two = rewritten(varied, ["STRUCTURE", "STRUCTURE_ID", "ACTION", *header[1:]])
+    # Two dimensions of many codes (sex and a frequency that changes), one of one code (age) and no flag columns.
+    quarterly = [dict(r, freq="Q" if n % 3 else "A", age="Y25-34") for n, r in enumerate(rows)]
     recorded = SDG.read_bytes()
     return {
         "recorded": recorded,
         # Eurostat ends its lines with CR LF (as recorded); this variant with LF, and blank rows among them.
         "lf_and_blank_rows": recorded.replace(b"\r\n", b"\n").replace(b"\n", b"\n\n , ,,\n", 3),
         "sdmx_2_with_deletions_labels_and_odd_values": two,
+        "two_varying_dimensions_no_flags": rewritten(
+            quarterly, [h for h in header if h not in ("OBS_FLAG", "CONF_STATUS")]
+        ),
     }
 
 
-@pytest.mark.parametrize("variant", ["recorded", "lf_and_blank_rows", "sdmx_2_with_deletions_labels_and_odd_values"])
+VARIANTS = [
+    "recorded",
+    "lf_and_blank_rows",
+    "sdmx_2_with_deletions_labels_and_odd_values",
+    "two_varying_dimensions_no_flags",
+]
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
 def test_reading_by_column_gives_the_rows_reading_row_by_row_gives(variant):
     """A plain file (no quoted cells) is read a column at a time; the rows, values, flags, evidence lines and line
     numbers are those of the row-by-row reading, which a file with quoted cells or a bad row still takes."""
@@ -195,3 +208,15 @@ def test_a_file_with_every_cell_quoted_gives_the_same_rows():
     recorded = sdmx_csv.read(SDG.read_bytes(), name=SDG.name)
     assert quoted.ok and quoted.updated == recorded.updated
     assert_frame_equal(quoted.frame.drop("_raw"), recorded.frame.drop("_raw"), check_exact=True)
+
+
+def test_a_download_whose_only_dimension_is_the_geography_reads():
+    """No dimension names the series but the dataset itself: every row's native id is the dataset's (a frame of one
+    native id and a row per value; reading it by column failed on the height of that one id)."""
+    rows = [dict(r, geo=g) for r, g in zip(published_rows()[:3], ("BE", "NL", "DE"), strict=True)]
+    content = rewritten(rows, ["DATAFLOW", "LAST UPDATE", "geo", "TIME_PERIOD", "OBS_VALUE"])
+    by_column, _ = read_both_ways(
+        sdmx_csv, content, "x.csv", fast="_read_columns", slow="_row", falls_back=sdmx_csv._RowByRow
+    )
+    assert by_column.frame["native_id"].to_list() == ["estat.sdg_04_20"] * 3
+    assert by_column.frame["geo"].to_list() == ["BE", "NL", "DE"]

@@ -284,12 +284,22 @@ def _read_columns(content: bytes, layout: _Layout) -> PublisherTable:
         raise _RowByRow
     lines = lines.str.strip_suffix("\r") if carriage_returns else lines
     numbered = pl.DataFrame({"_raw": lines.fill_null("")}).with_row_index("_line_no", offset=1)
-    # The header is not a row, nor is a row of empty cells (skipped).
-    rows = (numbered.get_column("_line_no") > 1) & ~numbered.get_column("_raw").str.contains(r"^[,\s]*$")
-    numbered, cut = numbered.filter(rows), cut.filter(rows)
-    # The reader fills a line of fewer cells than the header with empty ones: its commas are counted.
-    commas = numbered.get_column("_raw").str.count_matches(",", literal=True)
-    if numbered.height == 0 or not (commas == len(header) - 1).all():
+    # The header is not a row, nor is a row of empty cells (skipped). A row is blank only if its first cell is: when
+    # no first cell is, the rows are every line after the header, and no line is searched for a blank one.
+    firsts = _distinct(cut.get_column("_0").slice(1))
+    if firsts.str.contains(r"^\s*$").any():
+        rows = (numbered.get_column("_line_no") > 1) & ~numbered.get_column("_raw").str.contains(r"^[,\s]*$")
+        numbered, cut = numbered.filter(rows), cut.filter(rows)
+    else:
+        numbered, cut = numbered.slice(1), cut.slice(1)
+    # The reader fills a line of fewer cells than the header with empty ones: its commas are counted. No line holds
+    # more (the reader refuses it), so as many commas in the file as the header's on every line is every row's count
+    # right, found in one pass over the bytes; else each row's are counted.
+    width = len(header)
+    if numbered.height == 0 or (
+        body.count(b",") != (width - 1) * lines.len()
+        and not (numbered.get_column("_raw").str.count_matches(",", literal=True) == width - 1).all()
+    ):
         raise _RowByRow
     if "ACTION" in at:  # rows that delete an observation are not read
         action = cut.get_column(f"_{at['ACTION']}")
@@ -306,11 +316,19 @@ def _read_columns(content: bytes, layout: _Layout) -> PublisherTable:
         raise _RowByRow  # one dataset per file: the row-by-row reading names the first row of another
     times, periods = _distinct_results(column(time_at), lambda c: parse_publisher_period(_code_part(c)))
     stamps = _distinct_results(column(at["LAST UPDATE"]), _last_update)[1] if "LAST UPDATE" in at else []
-    flag_pairs = pl.select(
-        pl.concat_str(
-            [column(at[name]) if name in at else pl.lit("") for name in ("OBS_FLAG", "CONF_STATUS")], separator="\n"
-        )
-    ).to_series()
+    # Each row's flags from its OBS_FLAG and CONF_STATUS: worked out once per distinct pair, or per distinct cell of
+    # the one column of the two that holds more than one.
+    flag_cells, conf_cells = (column(at[name]) if name in at else None for name in ("OBS_FLAG", "CONF_STATUS"))
+    confs = _distinct(conf_cells) if conf_cells is not None else pl.Series([""])
+    if conf_cells is not None and flag_cells is not None and confs.len() > 1:
+        pairs = pl.select(pl.concat_str([flag_cells, conf_cells], separator="\n")).to_series()
+        flags = _each_distinct(pairs, lambda pair: _flags(*pair.split("\n")))
+    elif conf_cells is not None and confs.len() > 1:
+        flags = _each_distinct(conf_cells, lambda conf: _flags("", conf))
+    elif flag_cells is not None:
+        flags = _each_distinct(flag_cells, functools.partial(_flags, conf_cell=confs[0]))
+    else:
+        flags = pl.repeat(_flags("", confs[0]), numbered.height, dtype=pl.String(), eager=True)
 
     # Each row's period as its place among the distinct cells, looked up once; its fields are gathered from there.
     period_at = column(time_at).replace_strict(times, pl.int_range(times.len(), dtype=pl.UInt32(), eager=True))
@@ -319,12 +337,11 @@ def _read_columns(content: bytes, layout: _Layout) -> PublisherTable:
         return pl.Series([getattr(p, field) for p in periods], dtype=dtype).gather(period_at)
 
     provider, dataset = structures[0]
-    series_codes = [_each_distinct(column(i), functools.partial(_series_code, column=header[i])) for i in layout.kept]
     frame = pl.DataFrame(
         {
-            "native_id": pl.select(
-                pl.concat_str([pl.lit(native_id(provider, dataset, [])), *series_codes], separator=".")
-            ).to_series(),
+            "native_id": _native_ids(
+                native_id(provider, dataset, []), [(column(i), header[i]) for i in layout.kept], numbered.height
+            ),
             "geo": _each_distinct(column(layout.geo_at), _geo),
             "period": per_period("code", pl.String()),
             "period_start": per_period("start", pl.Date()),
@@ -335,7 +352,7 @@ def _read_columns(content: bytes, layout: _Layout) -> PublisherTable:
             if unit_at is not None
             else pl.repeat(None, numbered.height, dtype=pl.String(), eager=True),
             "qualifier": pl.repeat("exact", numbered.height, eager=True),
-            "flags": _each_distinct(flag_pairs, lambda pair: _flags(*pair.split("\n"))),
+            "flags": flags,
             "_line_no": numbered.get_column("_line_no").cast(pl.Int64()),
             "_raw": numbered.get_column("_raw"),
         },
@@ -351,9 +368,47 @@ def _series_code(cell: str, column: str) -> str:
     return _dimension_code(cell, column).strip().lower()
 
 
+def _native_ids(prefix: str, columns: list[tuple[pl.Series, str]], height: int) -> pl.Series:
+    """Each of the `height` rows' native id: `prefix` and the series code of each dimension column (its cells and
+    header id), joined by points. A dimension of one code is written into the text around the others; when one
+    dimension alone has many (a dataset's indicator, as a rule), each of its distinct cells is given its whole id."""
+    texts: list[str] = [prefix]  # the text before each varying column, and after the last
+    varying: list[tuple[pl.Series, pl.Series, list[str]]] = []
+    for cells, name in columns:
+        distinct, codes = _distinct_results(cells, functools.partial(_series_code, column=name))
+        if len(codes) == 1:
+            texts[-1] = f"{texts[-1]}.{codes[0]}"
+        else:
+            varying.append((cells, distinct, codes))
+            texts.append("")
+    if not varying:
+        return pl.repeat(texts[0], height, dtype=pl.String(), eager=True)
+    if len(varying) == 1:
+        (cells, distinct, codes), (before, after) = varying[0], texts
+        whole = pl.Series([f"{before}.{code}{after}" for code in codes], dtype=pl.String())
+        return cells.replace_strict(distinct, whole, return_dtype=pl.String())
+    parts: list[pl.Expr] = []
+    for n, (cells, distinct, codes) in enumerate(varying):
+        parts.append(pl.lit(texts[n] + "."))
+        parts.append(
+            pl.lit(cells.replace_strict(distinct, pl.Series(codes, dtype=pl.String()), return_dtype=pl.String()))
+        )
+    parts.append(pl.lit(texts[-1]))
+    return pl.select(pl.concat_str(parts)).to_series()
+
+
+def _distinct(column: pl.Series) -> pl.Series:
+    """The column's distinct cells. A column of one cell repeated (a dataflow, a frequency, a time of update) is
+    told from its first cell at a tenth of the cost of hashing every cell."""
+    one = column.len() > 0 and column.null_count() == 0 and column[0] == column[-1]
+    if one and (column == column[0]).all():
+        return column.head(1)
+    return column.unique()
+
+
 def _distinct_results(column: pl.Series, work: Callable[[str], Any]) -> tuple[pl.Series, list[Any]]:
     """The column's distinct cells and `work` of each; `_RowByRow` when it refuses one."""
-    distinct = column.unique()
+    distinct = _distinct(column)
     try:
         return distinct, [work(cell) for cell in distinct]
     except ValueError:
@@ -361,8 +416,11 @@ def _distinct_results(column: pl.Series, work: Callable[[str], Any]) -> tuple[pl
 
 
 def _each_distinct(column: pl.Series, work: Callable[[str], Any], dtype: pl.DataType = pl.String()) -> pl.Series:
-    """`work` of every cell of the column, worked out once per distinct cell."""
+    """`work` of every cell of the column, worked out once per distinct cell (a column of one cell: a column of its
+    result)."""
     distinct, results = _distinct_results(column, work)
+    if len(results) == 1:
+        return pl.repeat(results[0], column.len(), dtype=dtype, eager=True)
     return column.replace_strict(distinct, pl.Series(results, dtype=dtype), return_dtype=dtype)
 
 
@@ -371,7 +429,11 @@ def _values(cells: pl.Series) -> pl.Series:
     other cell (empty, `:`, padded with spaces, ...) once per distinct cell by `_value`."""
     parsed = cells.cast(pl.Float64, strict=False)
     by_polars = cells.str.contains(_PLAIN_NUMBER) & parsed.is_not_null()
-    if (by_polars & (parsed.is_infinite() | ((parsed == 0) & cells.str.contains(r"^[^eE]*[1-9]")))).any():
+    # A number read as infinite, or as 0 from non-zero digits (looked for among the zeros only), is a problem.
+    zeros = by_polars & (parsed == 0)
+    if (by_polars & parsed.is_infinite()).any() or (
+        zeros.any() and cells.filter(zeros).str.contains(r"^[^eE]*[1-9]").any()
+    ):
         raise _RowByRow
     others = cells.filter(~by_polars)
     if others.is_empty():
