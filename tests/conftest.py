@@ -8,10 +8,12 @@ Its `settings` and `scratch_project` fixtures then point at that backend.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,6 +37,13 @@ from octracker.store.warehouse import apply_migrations, apply_views, open_reader
 os.environ["OCTRACKER_OFFLINE"] = "1"
 _offline = pytest.MonkeyPatch()
 _offline.setattr("octracker.store.settings.is_offline", lambda environ: True)
+
+#: The suite keeps what octracker caches (templates of new warehouses, parsed TOML files) in a cache folder of its own,
+#: in this process and the commands it starts, removed when it ends: its many catalogs and schemas would otherwise each
+#: leave a template in the user's cache and push out those of the user's projects (the most recent are kept).
+_test_cache = tempfile.mkdtemp(prefix="octracker-test-cache-")
+os.environ["XDG_CACHE_HOME"] = _test_cache
+atexit.register(shutil.rmtree, _test_cache, ignore_errors=True)
 
 #: Property tests judge the code, not the machine: Hypothesis's deadline of 200 ms an example and its check that data
 #: generation is not too slow fail on a busy machine (CI runs on 2 loaded cores) without a defect.

@@ -70,6 +70,35 @@ def test_a_second_new_warehouse_is_the_first_ones_template_with_its_own_load_and
     assert applied >= before and rows(second.warehouse, "SELECT applied_at FROM applied_views") == [(applied,)]
 
 
+def test_a_project_of_another_catalog_keeps_a_template_of_its_own_with_its_catalog_written(tmp_path, cache):
+    """Two projects of the same schema and other catalogs: the second's first new warehouse is a copy of the first's
+    template that takes its own catalog and is kept as its template; its next one is a copy of that, whose catalog
+    and alert rules are current (not written again), and the first project's template is still its own."""
+    other = copy_project_content(tmp_path / "other")
+    catalog = other / "schemas" / "indicators.toml"
+    catalog.write_text(catalog.read_text().replace('name = "', 'name = "Other: ', 1))
+    indicators = "SELECT * FROM indicators ORDER BY ALL"
+    with writer_session(new_settings(REPO, tmp_path / "first"), publish_after=False):
+        pass
+    [first_template] = cache.glob("*.duckdb")
+    with writer_session(new_settings(other, tmp_path / "second"), publish_after=False) as (con, _):
+        second_indicators = con.execute(indicators).fetchall()
+    [other_template] = set(cache.glob("*.duckdb")) - {first_template}
+    assert rows(other_template, indicators) == second_indicators != rows(first_template, indicators)
+    assert any(name.startswith("Other: ") for name in (r[1] for r in second_indicators))
+    con = duckdb.connect(str(other_template))
+    con.execute("CREATE TABLE template_mark AS SELECT 1 AS one")  # to tell a copy of it
+    con.close()
+    third = new_settings(other, tmp_path / "third")
+    with writer_session(third, publish_after=False) as (con, _):
+        assert con.execute("SELECT one FROM template_mark").fetchall() == [(1,)]
+        assert con.execute(indicators).fetchall() == second_indicators
+    assert sorted(cache.glob("*.duckdb")) == sorted([first_template, other_template])
+    with writer_session(new_settings(REPO, tmp_path / "fourth"), publish_after=False) as (con, _):
+        assert con.execute(indicators).fetchall() == rows(first_template, indicators)
+        assert not con.execute("SELECT COUNT(*) FROM duckdb_tables() WHERE table_name = 'template_mark'").fetchone()[0]
+
+
 def test_a_project_with_other_views_or_migrations_makes_its_warehouse_itself(tmp_path, cache):
     with writer_session(new_settings(REPO, tmp_path / "first"), publish_after=False):
         pass
