@@ -16,7 +16,8 @@ import os
 import re
 import shutil
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -184,15 +185,19 @@ def ingest_inbox(
     overrides: IngestOverrides = IngestOverrides(),
     on_result: Callable[[PipelineResult], None] | None = None,
     hashes: Mapping[Path, str] | None = None,
+    contents: Mapping[Path, bytes] | None = None,
 ) -> list[PipelineResult]:
     """Ingest the given inbox files (all waiting files when None), each in its own run.
 
     `hashes` gives the sha256 of files whose bytes this process wrote itself (`stage_into_inbox`): they are not
-    hashed again."""
+    hashed again; `contents` those bytes, which are not read again."""
     results = []
     for path in list_inbox_files(settings.inbox_dir) if paths is None else paths:
         sha256 = hashes.get(path) if hashes else None
-        result = ingest_file(con, settings, catalog, path, trigger=trigger, overrides=overrides, sha256=sha256)
+        content = contents.get(path) if contents and sha256 is not None else None
+        result = ingest_file(
+            con, settings, catalog, path, trigger=trigger, overrides=overrides, sha256=sha256, content=content
+        )
         results.append(result)
         if on_result:
             on_result(result)
@@ -302,20 +307,28 @@ def ingest_file(
     trigger: str = "manual",
     overrides: IngestOverrides = IngestOverrides(),
     sha256: str | None = None,
+    content: bytes | None = None,
 ) -> PipelineResult:
     """Route, extract, validate and load one inbox file, or refuse it whole; never raises for a bad file.
 
-    `sha256`, when given, is the hash of the file's bytes as this process wrote them (see `ingest_inbox`)."""
+    `sha256`, when given, is the hash of the file's bytes as this process wrote them, and `content` those bytes (see
+    `ingest_inbox`)."""
     run = _InboxRun(con, settings, path, start_run(con, INBOX_PIPELINE, trigger))
     try:
-        return _ingest(run, catalog, overrides, sha256)
+        return _ingest(run, catalog, overrides, sha256, content)
     except InputRefused as exc:
         return run.refuse([Problem("refused", str(exc), "")])
     except Exception as exc:  # noqa: BLE001 - recorded as a failed run; the file stays in the inbox for next time
         return dataclasses.replace(record_failure(con, run.spec(), run.run_id, exc), subject=path.name)
 
 
-def _ingest(run: _InboxRun, catalog: Catalog, overrides: IngestOverrides, known_sha256: str | None) -> PipelineResult:
+def _ingest(
+    run: _InboxRun,
+    catalog: Catalog,
+    overrides: IngestOverrides,
+    known_sha256: str | None,
+    known_content: bytes | None = None,
+) -> PipelineResult:
     # Load inputs.
     where = location_problem(run.path, run.settings.inbox_dir)
     if where is not None:
@@ -334,7 +347,7 @@ def _ingest(run: _InboxRun, catalog: Catalog, overrides: IngestOverrides, known_
     refused = size_problem(run.path)
     if refused is not None:
         return run.refuse([Problem(*refused, payload="")])
-    content = run.path.read_bytes()
+    content = run.path.read_bytes() if known_content is None else known_content
     run.sha256 = sha256 = known_sha256 or sha256_hex(content)
     sidecar = read_sidecar_mapping(run.path)
     meta = meta_from_mapping(sidecar, str(sidecar_path(run.path))).merged(
@@ -648,33 +661,46 @@ def move_with_sidecar(path: Path, target: Path) -> None:
             os.rename(source, destination)
 
 
-def stage_into_inbox(path: Path, inbox_dir: Path) -> tuple[Path, str | None]:
-    """Copy a file (and its sidecar) into the inbox under its own name, for `octracker ingest PATH`; the path it
-    is read from, and the sha256 of the bytes written when this copied them through memory (a file of at most
-    LOADED_BEFORE_MAX_BYTES: hashed as it is copied, it is not read again to be hashed), else None.
+@dataclass(frozen=True)
+class Staged:
+    """A file `stage_into_inbox` put in the inbox: where, and, when this copied its bytes through memory, the bytes
+    and their sha256 (not read nor hashed again to be loaded)."""
+
+    path: Path
+    sha256: str | None = None
+    content: bytes | None = field(default=None, repr=False)
+
+
+def stage_into_inbox(path: Path, inbox_dir: Path) -> Staged:
+    """Copy a file (and its sidecar) into the inbox under its own name, for `octracker ingest PATH`: the path it is
+    read from, and the bytes written and their sha256 when this copied them through memory (a file of at most
+    MAX_DOCUMENT_BYTES, which its load reads whole: it is hashed as it is written, in a thread, and neither read
+    nor hashed again).
 
     Only the base name is used, so nothing lands outside the inbox; a name already waiting gets a prefix.
     A file already directly in the inbox is used where it is.
     """
     inbox_dir.mkdir(parents=True, exist_ok=True)
     if path.parent.resolve() == inbox_dir.resolve() and not path.is_symlink():
-        return path, None
+        return Staged(path)
     if not path.is_file():
         raise InputRefused(f"{path}: no such file")
     refuse_oversize(path)  # before copying a byte of it
     target = inbox_dir / path.name
     if target.exists() or target.is_symlink():
         target = inbox_dir / f"{utc_now():%Y%m%dT%H%M%S%f}-{path.name}"
-    sha256 = None
+    staged = Staged(target)
     for source, destination in ((sidecar_path(path), sidecar_path(target)), (path, target)):
         if source.exists():
             # Written under a hidden name, then renamed: a scheduler never sees half a file.
             partial = destination.with_name(f".{destination.name}.partial")
-            if source == path and source.stat().st_size <= LOADED_BEFORE_MAX_BYTES:
+            if source == path:
                 content = source.read_bytes()
-                sha256 = sha256_hex(content)
-                partial.write_bytes(content)
+                with ThreadPoolExecutor(max_workers=1, thread_name_prefix="octracker-hash") as pool:
+                    hashed = pool.submit(sha256_hex, content)  # beside the write: both leave the interpreter free
+                    partial.write_bytes(content)
+                    staged = Staged(target, hashed.result(), content)
             else:
                 shutil.copyfile(source, partial)
             os.replace(partial, destination)
-    return target, sha256
+    return staged

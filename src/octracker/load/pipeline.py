@@ -253,12 +253,19 @@ def ingest_files(
                 open_refresh(settings) as (con, catalog),
                 pipeline_lease(con, INBOX_PIPELINE, settings.lock_timeout_s),
             ):
-                # Staged first: a file copied through memory is hashed as it is copied, once.
+                # Staged first: a file copied through memory is hashed as it is copied, once, and its bytes are not
+                # read again (one file's: those of many would be held all at once).
                 hashes: dict[Path, str] = {}
+                contents: dict[Path, bytes] = {}
                 if stage:
-                    staged = [stage_into_inbox(p, settings.inbox_dir) for p in paths]
-                    paths = [p for p, _ in staged]
-                    hashes = {p: sha256 for p, sha256 in staged if sha256 is not None}
+                    given, paths = paths, []
+                    for path in given:
+                        staged = stage_into_inbox(path, settings.inbox_dir)
+                        paths.append(staged.path)
+                        if staged.sha256 is not None:
+                            hashes[staged.path] = staged.sha256
+                        if staged.content is not None and len(given) == 1:
+                            contents[staged.path] = staged.content
                 if contract is None and not loaded_before(con, paths, hashes):
                     contract = start_contract_warm_up(settings)
                 results += ingest_inbox(
@@ -270,6 +277,7 @@ def ingest_files(
                     overrides=overrides,
                     on_result=on_result,
                     hashes=hashes,
+                    contents=contents,
                 )
     finally:
         if contract is not None:
