@@ -17,7 +17,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from octracker.extract import long_table
+from octracker.extract import long_table, repeated_keys
 from octracker.load import loading
 from octracker.load.pipeline import refresh
 from octracker.store import findings, history, staging, warehouse
@@ -204,19 +204,22 @@ def test_a_key_repeated_within_one_batch_refuses_the_table_as_a_whole_read_does(
 def test_the_key_check_keeps_its_hashes_in_files_no_folder_holds_so_nothing_is_left_however_the_load_ends(
     settings, tmp_path, batches_of_four, monkeypatch, extra_rows, status
 ):
-    # Not even a killed load's: the files have no name, and the system frees them with the process.
+    # Not even a killed load's: the files have no name, and the system frees them with the process. Every batch is
+    # judged by its hashes (the table's runs would prove its keys apart without them).
+    monkeypatch.setattr(repeated_keys.RepeatedKeys, "FEW_RUNS", 0)
+    monkeypatch.setattr(repeated_keys.RepeatedKeys, "RUN_ROWS", 10**9)
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     written_bytes: list[int] = []
-    real_add = long_table._KeyHashes.add
+    real_add = repeated_keys.KeyHashes.add
 
     def add(self, hashes):
         real_add(self, hashes)
         written_bytes.append(sum(os.fstat(f.fileno()).st_size for f in self._files))
         assert list(scratch.iterdir()) == []
 
-    monkeypatch.setattr(long_table._KeyHashes, "add", add)
+    monkeypatch.setattr(repeated_keys.KeyHashes, "add", add)
     drop_parquet(settings, tmp_path, table(extra_rows))
     [result] = refresh(settings, ["inbox"])
     assert result.status == status, result.error

@@ -9,7 +9,6 @@ import contextlib
 import csv
 import datetime as dt
 import re
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -20,6 +19,7 @@ import polars as pl
 from octracker.content.catalog import Catalog, name_key
 from octracker.countries import is_known_geo
 from octracker.extract.ahead import done_ahead
+from octracker.extract.repeated_keys import KeyBuckets, KeyHashes, KeyRuns, RepeatedKeys
 from octracker.extract.table_files import (
     MiB,
     check_size,
@@ -28,18 +28,11 @@ from octracker.extract.table_files import (
     file_problem,
     sniff_format,
 )
-from octracker.extract.validation import (
-    catalog_holds,
-    catalog_limits,
-    key_hashes_of,
-    key_proven_unique,
-    unique_hashes,
-)
+from octracker.extract.validation import catalog_holds, catalog_limits, key_proven_unique
 from octracker.extracts import ALL_CURRENT, EXTRACT_SCHEMA, Extract, KnownRows, Problem
 from octracker.units import UnitMismatch
 
 if TYPE_CHECKING:
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
 FATAL_HEADER_CHECKS = ("missing_column", "duplicate_column")
@@ -208,14 +201,14 @@ def long_table_batches(
         return None  # the two readers see the columns apart: read whole, by polars, as any table
     step = batch_rows or BATCH_ROWS
 
-    def batch_at(offset: int) -> tuple[Extract, list[tuple[int, pa.Buffer]]]:
-        """The batch of rows from `offset` on, and the hashes of its keys by bucket (see `_KeyHashes.buckets`)."""
+    def extract_at(offset: int) -> Extract:
+        """The batch of rows from `offset` on."""
         # Polars' own reader, as a whole read's: a batch is read, numbered and hashed in one query, with no Arrow
         # batch to convert (pyarrow's batches and their conversion cost 0.8 s of CPU on 10M rows, this 0.25 s); the
         # rows of a batch are found in the file's row groups by their number.
         read = pl.scan_parquet(path, glob=False).slice(offset, step)
         cells = _cells_of(read, names, header, offset, with_optional=True)
-        extract = _extract_cells(
+        return _extract_cells(
             cells,
             path,
             "parquet",
@@ -224,17 +217,25 @@ def long_table_batches(
             document_sha256=document_sha256,
             repeats_found_later=True,
         )
-        # Put in buckets here, in the thread that read the batch: the thread that hands the batches to DuckDB only
-        # writes them out (0.01 s a batch of 245,760 rows less, while DuckDB waits for the batch).
-        return extract, _KeyHashes.buckets(key_hashes_of(extract.frame, CANONICAL_KEY))
 
     def batches() -> Iterator[Extract]:
-        read = done_ahead(batch_at, range(0, rows, step), ahead=BATCHES_AHEAD, name="octracker-batches")
-        with _KeyHashes() as key_hashes, contextlib.closing(read):
-            for extract, hashes in read:
-                key_hashes.add(hashes)
-                yield extract
-            repeats = not key_hashes.unique()
+        offsets = range(0, rows, step)
+        with RepeatedKeys(CANONICAL_KEY, lambda offset: KeyHashes.of(extract_at(offset).frame, CANONICAL_KEY)) as keys:
+
+            def batch_at(offset: int) -> tuple[Extract, KeyRuns, KeyBuckets | None]:
+                """The batch, its rows' runs of one series and, once the key check goes by hashes, its keys' hashes
+                by bucket, made here, in the thread that read it: the thread that hands the batches to DuckDB only
+                writes them out (0.01 s a batch of 245,760 rows less, while DuckDB waits for the batch)."""
+                extract = extract_at(offset)
+                hashes = None if keys.by_runs else KeyHashes.of(extract.frame, CANONICAL_KEY)
+                return extract, KeyRuns.of(extract.frame, CANONICAL_KEY), hashes
+
+            read = done_ahead(batch_at, offsets, ahead=BATCHES_AHEAD, name="octracker-batches")
+            with contextlib.closing(read):
+                for offset, (extract, runs, hashes) in zip(offsets, read):
+                    keys.add(offset, extract.frame, runs, hashes)
+                    yield extract
+                repeats = not keys.unique()
         if repeats:
             yield Extract(
                 frame=pl.DataFrame(schema=OUTPUT_SCHEMA),
@@ -247,57 +248,6 @@ def long_table_batches(
 #: Batches read at once, ahead of the one the caller holds: a batch's reading is a run of polars queries of which few
 #: use more than one core, so two read together use the cores DuckDB leaves while it inserts.
 BATCHES_AHEAD = 2
-
-
-class _KeyHashes:
-    """The key hashes of a table's batches, written to a file per bucket of their low bits, to tell at the end
-    whether any key repeats: the check then holds one bucket's hashes at a time. Kept in memory, the hashes grew with
-    the table (8 bytes a row: 229 MiB more at the end of a 30M-row load); a hash set of all of them, twice that.
-    The files are anonymous temporary files (no name in any folder): closed by the `with` block, or by the system
-    when the process ends, a killed load's included, nothing of them is left."""
-
-    BUCKETS = 64
-
-    def __enter__(self) -> _KeyHashes:
-        # Unbuffered: a batch writes each bucket's hashes at once, a few kilobytes or more.
-        self._files = [tempfile.TemporaryFile(prefix="octracker-keys-", buffering=0) for _ in range(self.BUCKETS)]
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for file in self._files:
-            file.close()
-
-    @classmethod
-    def buckets(cls, hashes: pl.Series) -> list[tuple[int, pa.Buffer]]:
-        """The hashes' bytes by bucket of their low bits, for `add` (any thread may make them)."""
-        frame = hashes.rename("key_hash").to_frame().with_columns(_bucket=pl.col("key_hash") % cls.BUCKETS)
-        found = []
-        for (bucket,), part in frame.partition_by("_bucket", as_dict=True, include_key=False).items():
-            array = part.to_series().to_arrow()  # UInt64, no nulls: its values are its data buffer
-            start = array.offset * 8
-            found.append((int(bucket), array.buffers()[1][start : start + len(array) * 8]))
-        return found
-
-    def add(self, buckets: list[tuple[int, pa.Buffer]]) -> None:
-        """Write the hashes of a batch (see `buckets`)."""
-        for bucket, data in buckets:
-            self._files[bucket].write(data)
-
-    def unique(self) -> bool:
-        """Whether no two of the hashes added are equal (so no two keys are)."""
-        import pyarrow as pa
-
-        for file in self._files:
-            file.seek(0)
-            data = pa.py_buffer(file.read())
-            hashes = pa.Array.from_buffers(pa.uint64(), len(data) // 8, [None, data])
-            # As a record batch: polars makes a Series of a pyarrow array through pyarrow's compute module, whose
-            # import (0.04 s of CPU) would hold up the end of the load.
-            frame = pl.from_arrow(pa.record_batch([hashes], names=["key_hash"]))
-            assert isinstance(frame, pl.DataFrame)
-            if not unique_hashes(frame.to_series()):
-                return False
-        return True
 
 
 def _with_payloads(problems: list[Problem], path: Path) -> list[Problem]:
