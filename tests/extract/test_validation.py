@@ -11,7 +11,13 @@ import polars as pl
 import pytest
 
 from conftest import REPO
-from octracker.extract.validation import imports_refused_in_this_thread, key_proven_unique, validate_observations
+from octracker.extract.validation import (
+    check_contract,
+    imports_refused_in_this_thread,
+    key_proven_unique,
+    load_pandera,
+    validate_observations,
+)
 
 
 def frame(n: int = 2_000) -> pl.DataFrame:
@@ -123,3 +129,48 @@ def test_a_package_refused_to_the_thread_loading_pandera_still_imports_in_other_
         assert elsewhere == [2]
     # Once imported elsewhere, and after the block, it is what it always was.
     assert importlib.import_module("octracker_probe_pkg").VALUE == 1
+
+
+def pandera_own_str_matches(monkeypatch) -> None:
+    """Pandera's own `str_matches` for polars data, in place of the engine's (`octracker.extract.contract_checks`)."""
+    import pandera.backends.polars.builtin_checks as builtin
+    from pandera.api.checks import Check
+    from pandera.api.polars.types import PolarsData
+
+    load_pandera()
+    monkeypatch.setitem(
+        Check.CHECK_FUNCTION_REGISTRY["str_matches"]._function_registry, PolarsData, builtin.str_matches
+    )
+
+
+@pytest.mark.parametrize(("geo", "flags"), [("BE", "p"), ("be", "p"), ("BE+NL", "P"), (None, None), ("BE", "")])
+def test_a_pattern_judged_once_per_distinct_value_reports_each_failing_row_as_pandera_does(monkeypatch, geo, flags):
+    # Row 7's place and flags; the other rows' flags are null or 'p'.
+    rows = frame().with_columns(
+        geo=pl.when(pl.col("_line_no") == 7).then(pl.lit(geo)).otherwise("geo"),
+        flags=pl.when(pl.col("_line_no") == 7).then(pl.lit(flags)).when(pl.col("_line_no") > 1000).then(pl.lit("p")),
+    )
+    engine = check_contract(rows, REPO / "schemas")
+    pandera_own_str_matches(monkeypatch)
+    assert engine == check_contract(rows, REPO / "schemas")
+    assert [p.line_no for p in engine] == ([] if geo == "BE" and flags == "p" else [7] * (2 if flags == "P" else 1))
+
+
+def test_a_pattern_check_that_refuses_nulls_still_refuses_them(monkeypatch):
+    import pandera.errors
+    import pandera.polars as pa
+
+    load_pandera()
+    schema = pa.DataFrameSchema(
+        {"code": pa.Column(str, pa.Check.str_matches("^[a-z]+$", ignore_na=False), nullable=True)}
+    )
+    rows = pl.DataFrame({"code": ["ab", None, "cd", None]})
+
+    def failing(rows: pl.DataFrame) -> list[tuple]:
+        with pytest.raises(pandera.errors.SchemaErrors) as raised:
+            schema.validate(rows, lazy=True)
+        return raised.value.failure_cases.select("index", "failure_case").rows()
+
+    engine = failing(rows)
+    pandera_own_str_matches(monkeypatch)
+    assert engine == failing(rows) == [(1, None), (3, None)]

@@ -31,7 +31,8 @@ QUICK_CHECK_ROWS = 50_000
 
 @functools.cache
 def load_pandera() -> None:
-    """Import Pandera's Polars API and the built-in checks its first validation registers, without Hypothesis.
+    """Import Pandera's Polars API and the built-in checks its first validation registers, without Hypothesis, and
+    the engine's `str_matches` in place of Pandera's (`octracker.extract.contract_checks`).
 
     Pandera imports Hypothesis, when it is installed, for generating example data from a schema, which the
     engine never does: 0.1-0.3 s of every load's first check where the test tools are installed. Only the thread
@@ -41,6 +42,9 @@ def load_pandera() -> None:
     with imports_refused_in_this_thread("hypothesis"):
         import pandera.backends.polars.builtin_checks  # noqa: F401 - registered on first use otherwise
         import pandera.polars  # noqa: F401
+
+        # After Pandera's own built-in checks: this one takes the place of theirs for polars data.
+        import octracker.extract.contract_checks  # noqa: F401
 
 
 class _RefusedInThread:
