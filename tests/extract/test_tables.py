@@ -147,6 +147,16 @@ def test_long_parquet_gives_the_same_rows_as_csv(catalog, tmp_path):
         assert extract.frame["evidence"][0].startswith(f"{name} row 1: shootings,BE-BRU,2024,92")
 
 
+def test_a_parquet_row_without_a_place_is_refused_though_every_other_place_is_known(catalog, tmp_path):
+    # The place check is left out only when every row has a known place.
+    table = pl.read_csv(CASES / "long_good.csv", infer_schema=False)
+    table.with_columns(geo=pl.when(pl.int_range(pl.len()) == 2).then(None).otherwise("geo")).write_parquet(
+        tmp_path / "t.parquet"
+    )
+    extract = long(tmp_path / "t.parquet", catalog)
+    assert [(p.check, p.line_no) for p in extract.problems] == [("bad_geo", 3)]
+
+
 def test_long_table_of_cbs_districts_and_neighbourhoods_is_read(catalog, tmp_path):
     # long_good.csv with its Brussels rows moved to CBS regions as a CBS load names them (`NL-` and CBS's code).
     lines = (CASES / "long_good.csv").read_text(encoding="utf-8").splitlines()

@@ -869,8 +869,9 @@ def _row_checks(parsed: pl.DataFrame, catalog: Catalog) -> list[tuple[str, pl.Ex
 
     A check whose input column `_parse_cells` left out is left out too: it was shown to find nothing
     (no catalog columns: the catalog holds for every row; no `_first_line`: no key repeats; no `_formula`:
-    no cell looks like a formula).
+    no cell looks like a formula). So is the place check when every row's place is a known one.
     """
+    known_geos, every_geo_known = _known_geos(parsed)
     shaped = pl.col("_ragged").is_null()
     start, as_of, value = pl.col("_start"), pl.col("_as_of"), pl.col("_value")
     known = pl.col("_cat_unit").is_not_null()
@@ -899,7 +900,7 @@ def _row_checks(parsed: pl.DataFrame, catalog: Catalog) -> list[tuple[str, pl.Ex
         ),
         (
             "bad_geo",
-            shaped & ~pl.col("geo").is_in(_known_geos(parsed)).fill_null(False),
+            shaped & ~pl.col("geo").is_in(known_geos).fill_null(False),
             pl.format(
                 "geo {} is not an ISO 3166-1/3166-2 code, UN/LOCODE, CBS region (NL-GM0363) or EU",
                 _quoted(pl.col("geo")),
@@ -963,16 +964,21 @@ def _row_checks(parsed: pl.DataFrame, catalog: Catalog) -> list[tuple[str, pl.Ex
             pl.format("same indicator, geo and period as line {}", pl.col("_first_line")),
         ),
     ]
-    return [c for c in checks if CHECK_INPUTS.get(c[0], "_ragged") in parsed.columns]
+    left_out = {"bad_geo"} if every_geo_known else set()
+    return [c for c in checks if CHECK_INPUTS.get(c[0], "_ragged") in parsed.columns and c[0] not in left_out]
 
 
 def _quoted(cell: pl.Expr) -> pl.Expr:
     return pl.format("'{}'", cell.cast(pl.String).fill_null(""))
 
 
-def _known_geos(parsed: pl.DataFrame) -> list[str]:
-    """The distinct geo codes that exist; checked once per code, not per row."""
-    return [g for g in parsed["geo"].drop_nulls().unique().to_list() if is_known_geo(g)]
+def _known_geos(parsed: pl.DataFrame) -> tuple[list[str], bool]:
+    """The distinct geo codes that exist, checked once per code, not per row; and whether every row has one of them
+    (no row without a place, no code unknown: the place check is then left out, 0.05 s of CPU on ten million rows)."""
+    geos = parsed.get_column("geo")
+    distinct = geos.drop_nulls().unique().to_list()
+    known = [g for g in distinct if is_known_geo(g)]
+    return known, len(known) == len(distinct) and geos.null_count() == 0
 
 
 def _unknown_indicator_message(parsed: pl.DataFrame, catalog: Catalog) -> pl.Expr:
