@@ -31,6 +31,12 @@ OBSERVATION_SCHEMA: dict[str, pl.DataType] = {
 EXTRACT_SCHEMA: dict[str, pl.DataType] = {**OBSERVATION_SCHEMA, "_line_no": pl.Int64(), "_raw": pl.String()}
 
 
+#: An extra column a reader may give: whether the row starts a run of rows of one series (its indicator_id and geo
+#: differ from the row's before it; the first row always does). A writer then finds each run's series id without
+#: comparing every row's text again (see `octracker.store.series_keys.SeriesIds.of`).
+SERIES_STARTS = "_series_start"
+
+
 #: Given the row hashes of a table, those of rows the warehouse holds current for its source, read under the same
 #: rules (it may answer with more: every current hash); a row among them gives the same observation again.
 KnownRows = Callable[[pl.Series], pl.Series]

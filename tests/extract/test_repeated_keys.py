@@ -113,3 +113,15 @@ def test_a_repeat_is_found_exactly_whatever_the_order_and_the_batches(keys, size
         keys = sorted(keys)
     unique, _, _ = judged(in_batches(keys, size)) if keys else (True, True, [])
     assert unique == (len(set(keys)) == len(keys))
+
+
+def test_the_runs_a_reader_finds_give_each_row_the_series_id_the_writer_would_find_itself():
+    from octracker.extracts import SERIES_STARTS
+    from octracker.store.series_keys import SeriesIds
+
+    batch = rows(*SORTED[:12], ("b", "BE", 2000), ("a", "BE", 2011), ("a", "NL", 2011))
+    known = pl.DataFrame({"series_id": [7], "indicator_id": ["a"], "geo": ["NL"]})
+    by_writer = SeriesIds(known, next_id=8).of(batch)
+    with_starts = batch.with_columns(KeyRuns.of(batch, KEY).starts)
+    assert with_starts.get_column(SERIES_STARTS).arg_true().to_list() == [0, 10, 12, 13, 14]
+    assert SeriesIds(known, next_id=8).of(with_starts).to_list() == by_writer.to_list() == [8] * 10 + [7, 7, 9, 8, 7]

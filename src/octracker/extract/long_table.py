@@ -227,8 +227,10 @@ def long_table_batches(
                 by bucket, made here, in the thread that read it: the thread that hands the batches to DuckDB only
                 writes them out (0.01 s a batch of 245,760 rows less, while DuckDB waits for the batch)."""
                 extract = extract_at(offset)
+                runs = KeyRuns.of(extract.frame, CANONICAL_KEY)
                 hashes = None if keys.by_runs else KeyHashes.of(extract.frame, CANONICAL_KEY)
-                return extract, KeyRuns.of(extract.frame, CANONICAL_KEY), hashes
+                # Where each run of a series starts, for the writer's series ids (see SERIES_STARTS).
+                return replace(extract, frame=extract.frame.with_columns(runs.starts)), runs, hashes
 
             read = done_ahead(batch_at, offsets, ahead=BATCHES_AHEAD, name="octracker-batches")
             with contextlib.closing(read):

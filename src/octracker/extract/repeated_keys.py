@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from octracker.extract.validation import key_hashes_of, unique_hashes
+from octracker.extracts import SERIES_STARTS
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -29,6 +30,8 @@ class KeyRuns:
 
     #: Whether, within each run, every row's period comes after the row's before it (and no key has a null).
     ordered: bool
+    #: Whether each row starts a run (`octracker.extracts.SERIES_STARTS`).
+    starts: pl.Series
     #: A hash of the series of each run, in order.
     series: pl.Series
     #: The key of the batch's first and last row (None for an empty batch).
@@ -46,13 +49,14 @@ class KeyRuns:
         ordered, starts = pl.collect_all(
             [
                 keys.select((~same | later).all() & ~pl.any_horizontal(pl.col(c).is_null().any() for c in key)),
-                keys.filter(~same).select(pl.struct(series).hash()),
+                keys.select((~same).alias(SERIES_STARTS)),
             ]
         )
         ends = frame.select(key)
         return cls(
             ordered=bool(ordered.item()),
-            series=starts.to_series(),
+            starts=starts.to_series(),
+            series=ends.filter(starts.to_series()).select(pl.struct(key[:-2]).hash()).to_series(),
             first=ends.row(0) if ends.height else None,
             last=ends.row(-1) if ends.height else None,
         )

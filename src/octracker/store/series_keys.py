@@ -11,6 +11,7 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
+from octracker.extracts import SERIES_STARTS
 from octracker.store.rows import scalar
 
 #: A series' text key, as frames and `observation_history` hold it.
@@ -65,10 +66,13 @@ class SeriesIds:
         if frame.is_empty():
             return pl.Series("series_id", [], dtype=pl.Int64)
         keys = frame.select(pl.col(c).cast(pl.String) for c in SERIES_KEY)
-        # Where a run of rows of one series starts: each text compared with the row before it.
-        starts = keys.select(
-            pl.any_horizontal(pl.col(c).ne_missing(pl.col(c).shift(1)) for c in SERIES_KEY).fill_null(True)
-        ).to_series()
+        # Where a run of rows of one series starts: as the reader found it, or each text compared with the row before.
+        if SERIES_STARTS in frame.columns:
+            starts = frame.get_column(SERIES_STARTS)
+        else:
+            starts = keys.select(
+                pl.any_horizontal(pl.col(c).ne_missing(pl.col(c).shift(1)) for c in SERIES_KEY).fill_null(True)
+            ).to_series()
         firsts = keys.filter(starts)
         ids = [self._id(key) for key in zip(*(firsts.get_column(c).to_list() for c in SERIES_KEY), strict=True)]
         self.met.update(ids)
