@@ -70,10 +70,14 @@ def test_a_second_new_warehouse_is_the_first_ones_template_with_its_own_load_and
     assert applied >= before and rows(second.warehouse, "SELECT applied_at FROM applied_views") == [(applied,)]
 
 
-def test_a_project_of_another_catalog_keeps_a_template_of_its_own_with_its_catalog_written(tmp_path, cache):
+def test_a_project_of_another_catalog_keeps_a_template_of_its_own_with_its_catalog_written(
+    tmp_path, cache, monkeypatch
+):
     """Two projects of the same schema and other catalogs: the second's first new warehouse is a copy of the first's
     template that takes its own catalog and is kept as its template; its next one is a copy of that, whose catalog
     and alert rules are current (not written again), and the first project's template is still its own."""
+    written: list[str] = []  # each write of what every finding depends on (catalog, alert places, views)
+    monkeypatch.setattr(warehouse, "findings_inputs_changed", lambda con: written.append("catalog or rules"))
     other = copy_project_content(tmp_path / "other")
     catalog = other / "schemas" / "indicators.toml"
     catalog.write_text(catalog.read_text().replace('name = "', 'name = "Other: ', 1))
@@ -81,8 +85,10 @@ def test_a_project_of_another_catalog_keeps_a_template_of_its_own_with_its_catal
     with writer_session(new_settings(REPO, tmp_path / "first"), publish_after=False):
         pass
     [first_template] = cache.glob("*.duckdb")
+    written.clear()
     with writer_session(new_settings(other, tmp_path / "second"), publish_after=False) as (con, _):
         second_indicators = con.execute(indicators).fetchall()
+    assert written, "a copy of another catalog's template writes its own catalog"
     [other_template] = set(cache.glob("*.duckdb")) - {first_template}
     assert rows(other_template, indicators) == second_indicators != rows(first_template, indicators)
     assert any(name.startswith("Other: ") for name in (r[1] for r in second_indicators))
@@ -90,9 +96,11 @@ def test_a_project_of_another_catalog_keeps_a_template_of_its_own_with_its_catal
     con.execute("CREATE TABLE template_mark AS SELECT 1 AS one")  # to tell a copy of it
     con.close()
     third = new_settings(other, tmp_path / "third")
+    written.clear()
     with writer_session(third, publish_after=False) as (con, _):
         assert con.execute("SELECT one FROM template_mark").fetchall() == [(1,)]
         assert con.execute(indicators).fetchall() == second_indicators
+    assert written == []  # its template's catalog and rules were current: nothing written again
     assert sorted(cache.glob("*.duckdb")) == sorted([first_template, other_template])
     with writer_session(new_settings(REPO, tmp_path / "fourth"), publish_after=False) as (con, _):
         assert con.execute(indicators).fetchall() == rows(first_template, indicators)
