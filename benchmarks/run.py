@@ -722,9 +722,7 @@ def targets(big: str, small: str) -> list[Target]:
         Target(f"1. first ingest {big} / bare load", f"ingest_{big}", f"bare_ctas_{big}", 2.0),
         Target(f"2. table with 10% revised {big} / bare load", f"revised_full_table_{big}", f"bare_ctas_{big}", 1.0),
         Target(f"2. small change: {SMALL_CHANGE_ROWS} revised rows into {big}", f"small_change_{big}", None, 0.3, "s"),
-        Target(
-            f"2. (small change into {big} / the same into {small})", f"small_change_{big}", f"small_change_{small}", None
-        ),
+        Target(f"2. (small change into {big} / into {small})", f"small_change_{big}", f"small_change_{small}", None),
         Target(f"2. (delta of the revised 10% {big} / bare load)", f"revised_delta_{big}", f"bare_ctas_{big}", None),
         Target(f"2. (re-ingest same file {big} / first ingest)", f"reingest_same_file_{big}", f"ingest_{big}", None),
         Target(
