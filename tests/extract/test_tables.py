@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.util
+import json
 import shutil
+import subprocess
 import sys
 import zipfile
 from pathlib import Path
@@ -611,3 +613,41 @@ def test_registry_entries_read_tables_for_a_pipeline_spec(catalog):
     assert wide.problems == [] and set(wide.frame["year"]) == {2023}
     no_edition = run("oci_wide", CASES / "wide_countries.csv", SourceMeta(source_id="goci"))
     assert [p.check for p in no_edition.problems] == ["no_edition"]
+
+
+#: A pipeline's long Parquet table read as `octracker refresh` reads it (through its extractor), in a process of its
+#: own; it prints the modules it loaded.
+READ_LONG_PARQUET = """
+import json, sys
+from pathlib import Path
+from types import SimpleNamespace
+from octracker.content.catalog import load_catalog
+from octracker.extract.extractors import extract_long_observations
+path = Path(sys.argv[1])
+extract = extract_long_observations(
+    SimpleNamespace(path=path, sha256="0" * 64),
+    SimpleNamespace(document=None, source_id="test-source"),
+    load_catalog(Path(sys.argv[2])),
+)
+assert extract.ok and extract.frame.height == 2, extract.problems
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def test_reading_a_long_parquet_table_loads_neither_the_workbook_readers_nor_pyarrows_file_systems(tmp_path):
+    """A long table's reader opens a Parquet file's footer with pyarrow's own reader of it, not pyarrow.parquet, which
+    imports pyarrow's file systems and with them ssl (7-15 ms), and is imported without the wide index reader, which
+    loads the workbook readers (fastexcel, 5 ms): a small correction's refresh paid both."""
+    path = tmp_path / "corrections.parquet"
+    pl.read_csv(CASES / "long_good.csv", infer_schema=False).head(2).write_parquet(path)
+    done = subprocess.run(
+        [sys.executable, "-c", READ_LONG_PARQUET, str(path), str(ROOT / "schemas" / "indicators.toml")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    modules = set(json.loads(done.stdout.splitlines()[-1]))
+    assert "pyarrow" in modules  # its footer is read
+    assert sorted(modules & {"pyarrow.parquet", "pyarrow.fs", "ssl", "fastexcel", "octracker.extract.wide_index"}) == []

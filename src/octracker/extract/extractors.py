@@ -107,7 +107,8 @@ def extract_long_observations(
     document: Document, spec: PipelineSpec, catalog: Catalog, *, known_rows: KnownRows | None = None
 ) -> Extract:
     """A long table (CSV or Parquet): one row per indicator, geo and period; rows in `known_rows` are skipped."""
-    from octracker.extract.tables import extract_long_table
+    # Its own module: `tables` also holds the wide index reader, which imports the workbook readers (fastexcel).
+    from octracker.extract.long_table import extract_long_table
 
     return extract_long_table(
         table_path(document, spec),
@@ -123,7 +124,7 @@ def long_observation_batches(
 ) -> Callable[[], Iterator[Extract]] | None:
     """A large long table read in batches of rows (see `octracker.extract.tables.long_table_batches`); None: read it
     whole."""
-    from octracker.extract.tables import long_table_batches
+    from octracker.extract.long_table import long_table_batches
 
     return long_table_batches(
         table_path(document, spec), source_id=spec.source_id, catalog=catalog, document_sha256=document.sha256

@@ -33,7 +33,7 @@ from octracker.extracts import ALL_CURRENT, EXTRACT_SCHEMA, Extract, KnownRows, 
 from octracker.units import UnitMismatch
 
 if TYPE_CHECKING:
-    import pyarrow.parquet as pq
+    from pyarrow._parquet import ParquetReader
 
 FATAL_HEADER_CHECKS = ("missing_column", "duplicate_column")
 REQUIRED_COLUMNS = ("indicator", "geo", "period", "value", "unit")
@@ -504,10 +504,8 @@ def _parquet_cells(path: Path, max_bytes: int) -> tuple[pl.DataFrame | None, lis
 
     The row's text (`_raw`) and the optional columns the file lacks are added by the caller, for the rows it reads.
     """
-    import pyarrow.parquet as pq  # only for a Parquet file: a CSV or a publisher's file does not pay its import
-
     try:
-        unpacked = _unpacked_bytes(pq.ParquetFile(path))
+        unpacked = _unpacked_bytes(_parquet_footer(path))
         if unpacked > max_bytes:
             return None, [
                 file_problem(
@@ -528,19 +526,26 @@ def _parquet_cells(path: Path, max_bytes: int) -> tuple[pl.DataFrame | None, lis
     return _cells_of(frame.lazy(), frame.columns, header, 0), problems
 
 
-def _unpacked_bytes(parquet: pq.ParquetFile) -> int:
+def _parquet_footer(path: Path) -> ParquetReader:
+    """The Parquet file's metadata (its footer, the only part read), by pyarrow's own reader of it: pyarrow.parquet,
+    which wraps it, imports pyarrow's file systems and with them ssl (7-15 ms a process, for nothing here). Only for
+    a Parquet file: a CSV or a publisher's file does not pay even this import."""
+    from pyarrow._parquet import ParquetReader
+
+    reader = ParquetReader()
+    reader.open(str(path))
+    return reader
+
+
+def _unpacked_bytes(parquet: ParquetReader) -> int:
     meta = parquet.metadata
     return sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
 
 
-def _open_parquet(path: Path, max_bytes: int) -> tuple[pq.ParquetFile, list[str]] | None:
-    """The Parquet file opened and its header's column names as keys; None when it would be refused."""
-    import pyarrow.parquet as pq  # only for a Parquet file (see `_parquet_cells`)
-
+def _open_parquet(path: Path, max_bytes: int) -> tuple[ParquetReader, list[str]] | None:
+    """The Parquet file's metadata and its header's column names as keys; None when it would be refused."""
     try:
-        # Not pre-buffered: the reads a pre-buffer groups would be worth it on a remote store, not a local file,
-        # and its cache held more the further a batched read went (a 30M-row table: 57 MiB, then 104 MiB).
-        parquet = pq.ParquetFile(path, pre_buffer=False)
+        parquet = _parquet_footer(path)
     except Exception:  # noqa: BLE001 - pyarrow raises many types for a damaged file: the whole read says why
         return None
     if _unpacked_bytes(parquet) > max_bytes:
