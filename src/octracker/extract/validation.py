@@ -221,20 +221,21 @@ def catalog_holds(frame: pl.DataFrame | pl.LazyFrame, limits: pl.DataFrame) -> b
 
     `frame` has `indicator_id`, `unit` and `value`; a LazyFrame is judged without being materialised.
     """
-    summary = (
-        frame.lazy()
-        .group_by("indicator_id", "unit")
-        .agg(pl.col("value").min().alias("_lo"), pl.col("value").max().alias("_hi"))
-        .join(limits.lazy(), on="indicator_id", how="left")
-        .collect()
-    )
     bad = (
         pl.col("_unit").is_null()
         | (pl.col("unit") != pl.col("_unit"))
         | (pl.col("_lo") < pl.col("_min"))
         | (pl.col("_hi") > pl.col("_max"))
     )
-    return summary.filter(bad.fill_null(True)).height == 0
+    failing = (
+        frame.lazy()
+        .group_by("indicator_id", "unit")
+        .agg(pl.col("value").min().alias("_lo"), pl.col("value").max().alias("_hi"))
+        .join(limits.lazy(), on="indicator_id", how="left")
+        .filter(bad.fill_null(True))
+        .select(pl.len())
+    )
+    return failing.collect().item() == 0
 
 
 def check_catalog(frame: pl.DataFrame, catalog: Catalog, *, quick_from: int = QUICK_CHECK_ROWS) -> list[Problem]:
