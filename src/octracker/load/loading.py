@@ -313,7 +313,12 @@ def extract_and_load(
                 return loaded
             log.info("%s: %s has problems; reading it whole to list them", spec.name, document.path.name)
     extract = extract_document(document, spec, catalog, known_rows)
-    problems = extract.problems or validate_observations(extract.frame, catalog, settings.schemas_dir)
+    # A reader of READS_IN_BATCHES checks every row against the catalog itself, read whole or in batches; only curations
+    # could change what it read.
+    catalog_checked = read_in_batches is not None and not spec.curations
+    problems = extract.problems or validate_observations(
+        extract.frame, catalog, settings.schemas_dir, catalog_checked=catalog_checked
+    )
     if problems:
         return refuse_document(con, spec, run_id, document, problems, also=also_refused)
     try:
