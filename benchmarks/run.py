@@ -84,7 +84,9 @@ class Measure:
 
 
 def run_step(step: str, args: dict[str, Any], *, timeout: float = 3600) -> Measure:
-    """Run one step in a child interpreter and read its own rusage (not the sum of all children)."""
+    """Run one step in a child interpreter and read its own rusage (not the sum of all children); octracker's byte
+    code written beforehand, as an installed package has it (the modules a load imports as it goes are timed)."""
+    compile_sources()
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as fh:
         result_file = Path(fh.name)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)])}
