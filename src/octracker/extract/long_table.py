@@ -101,12 +101,23 @@ def extract_long_table(
     kind = sniff_format(path)
     if kind == "xlsx":
         return _refused(file_problem("wrong_format", "an XLSX workbook is not a long table; export it as CSV", path))
-    cells, problems = _parquet_cells(path, max_bytes) if kind == "parquet" else _csv_cells(path)
-    if cells is None:
-        return _refused(*problems)
+    unknown = (
+        _unknown_parquet_rows(path, max_bytes, known_rows) if kind == "parquet" and known_rows is not None else None
+    )
+    restated: pl.Series | None
+    unstated: pl.Series | None
+    if unknown is not None:
+        cells, rows, restated, unstated = unknown
+        problems: list[Problem] = []
+    else:
+        read, problems = _parquet_cells(path, max_bytes) if kind == "parquet" else _csv_cells(path)
+        if read is None:
+            return _refused(*problems)
+        rows = read.height
+        cells, restated, unstated = _without_known_rows(read, known_rows)
+        del read  # the whole table: let go of it before the rows left are parsed
     threshold = REFERENCE_FROM_ROWS if reference_from is None else reference_from
-    by_reference = document_sha256 is not None and cells.height >= threshold
-    cells, restated, unstated = _without_known_rows(cells, known_rows)
+    by_reference = document_sha256 is not None and rows >= threshold
     if cells.height == 0:
         return Extract(
             frame=pl.DataFrame(schema=OUTPUT_SCHEMA), problems=problems, restated=restated, unstated=unstated
@@ -337,12 +348,34 @@ def _by_place(cells: pl.DataFrame, known: pl.Series) -> tuple[pl.DataFrame, pl.S
     current ones left over are matched by hash, a join of a tenth of a table of which a tenth changed (the full join
     of every hash: 1.0-1.2 s of CPU on ten million rows). None when the current hashes repeat one found by its place
     (the comparison by place cannot tell what the full join tells then)."""
+    kept, places = _at_place(cells, known)
+    rest = cells.lazy().select("_row_hash", _position=pl.int_range(pl.len(), dtype=pl.UInt32)).filter(~kept)
+    stated_here = cells.get_column("_row_hash").filter(kept)
+    matched = _by_hash(rest, known, places.filter(kept), stated_here)
+    if matched is None:
+        return None
+    unread, restated, unstated = matched
+    read = pl.repeat(False, cells.height, eager=True).scatter(unread, True)
+    return cells.filter(read), restated, unstated
+
+
+def _at_place(cells: pl.DataFrame, known: pl.Series) -> tuple[pl.Series, pl.Series]:
+    """Which rows of `cells` have the hash that `known` (ALL_CURRENT) holds at their own place, and each row's place
+    in `known` (null past its end)."""
     places = cells.select(pl.when(pl.col("_line_no").is_between(1, known.len())).then(pl.col("_line_no") - 1))
     at_place = known.gather(places.to_series())
-    kept = (cells.get_column("_row_hash") == at_place).fill_null(False)
-    taken = pl.repeat(False, known.len(), eager=True).scatter(places.to_series().filter(kept), True)
-    rest = cells.lazy().select("_row_hash", _position=pl.int_range(pl.len(), dtype=pl.UInt32)).filter(~kept)
-    held = known.filter(~taken).drop_nulls().rename("_row_hash").to_frame().lazy()
+    return (cells.get_column("_row_hash") == at_place).fill_null(False), places.to_series()
+
+
+def _by_hash(
+    rest: pl.LazyFrame, known: pl.Series, taken: pl.Series, stated_here: pl.Series
+) -> tuple[pl.Series, pl.Series | None, pl.Series] | None:
+    """`_by_place`'s match by hash of the rows not found at their place (`rest`: their `_row_hash` and `_position`)
+    with the current hashes (`known`) left over once the places `taken` are: the positions of the rows to read, the
+    hashes restated (`stated_here`, found at their place, and those of `rest` found elsewhere) and those unstated.
+    None when the current hashes repeat one found by its place."""
+    unused = pl.repeat(True, known.len(), eager=True).scatter(taken, False)
+    held = known.filter(unused).drop_nulls().rename("_row_hash").to_frame().lazy()
     unread, restated, unstated = pl.collect_all(
         [
             rest.join(held, on="_row_hash", how="anti").select("_position"),
@@ -350,12 +383,74 @@ def _by_place(cells: pl.DataFrame, known: pl.Series) -> tuple[pl.DataFrame, pl.S
             held.join(rest, on="_row_hash", how="anti"),
         ]
     )
-    stated_here = cells.lazy().select("_row_hash").filter(kept)
-    if unstated.height and stated_here.join(unstated.lazy(), on="_row_hash", how="semi").head(1).collect().height:
+    stated = stated_here.rename("_row_hash").to_frame().lazy()
+    if unstated.height and stated.join(unstated.lazy(), on="_row_hash", how="semi").head(1).collect().height:
         return None
-    read = pl.repeat(False, cells.height, eager=True).scatter(unread.to_series(), True)
-    restated_all = pl.concat([cells.get_column("_row_hash").filter(kept), restated.to_series()])
-    return cells.filter(read), (restated_all if not restated_all.is_empty() else None), unstated.to_series()
+    restated_all = pl.concat([stated_here.rename("_row_hash"), restated.to_series()])
+    return unread.to_series(), (restated_all if not restated_all.is_empty() else None), unstated.to_series()
+
+
+def _unknown_parquet_rows(
+    path: Path, max_bytes: int, known_rows: KnownRows
+) -> tuple[pl.DataFrame, int, pl.Series | None, pl.Series] | None:
+    """`_without_known_rows` of a Parquet table of at least REFERENCE_FROM_ROWS rows, read in batches of BATCH_ROWS
+    rows: of each batch only the rows not found at their place among every current hash (ALL_CURRENT) are kept, then
+    matched by hash as `_by_place` does; with the table's row count. A whole read held every row's cells at once
+    beside the current hashes (the 10M-row table with 10 % revised: 1.6 GiB); this holds a batch, the rows kept
+    and the hashes.
+
+    None when the table is to be read whole, as `_without_known_rows` reads it: a file or header with a problem (the
+    whole read names it), an answer that is not every current hash, or none, a row repeated whole, or current hashes
+    that repeat one found by its place."""
+    opened = _open_parquet(path, max_bytes)
+    if opened is None:
+        return None
+    parquet, header = opened
+    rows = parquet.metadata.num_rows
+    if rows < REFERENCE_FROM_ROWS or _header_problems(header, "", line_no=None):
+        return None
+    names = parquet.schema_arrow.names
+    if pl.scan_parquet(path, glob=False).collect_schema().names() != names:
+        return None  # the two readers see the columns apart: read whole, by polars, as any table
+    known: pl.Series | None = None
+    hashes: list[pl.Series] = []
+    stated: list[pl.Series] = []
+    taken: list[pl.Series] = []
+    rest: list[pl.DataFrame] = []
+    for offset in range(0, rows, BATCH_ROWS):
+        try:
+            cells = _cells_of(pl.scan_parquet(path, glob=False).slice(offset, BATCH_ROWS), names, header, offset)
+        except Exception:  # noqa: BLE001 - a damaged file: the whole read says why (see `_parquet_cells`)
+            return None
+        batch_hashes = cells.get_column("_row_hash")
+        if known is None:
+            # Every current hash, whichever rows it is asked about (a table this large is not looked up by its rows).
+            known = known_rows(batch_hashes)
+            if known.name != ALL_CURRENT or known.is_empty():
+                return None
+        kept, places = _at_place(cells, known)
+        hashes.append(batch_hashes)
+        stated.append(batch_hashes.filter(kept))
+        taken.append(places.filter(kept).cast(pl.UInt32 if known.len() < 2**32 else pl.UInt64))
+        rest.append(cells.filter(~kept))
+    every = pl.concat(hashes)
+    del hashes
+    if known is None or every.n_unique() != every.len():
+        return None
+    del every
+    unknown = pl.concat(rest)
+    del rest
+    matched = _by_hash(
+        unknown.lazy().select("_row_hash", _position=pl.int_range(pl.len(), dtype=pl.UInt32)),
+        known,
+        pl.concat(taken),
+        pl.concat(stated),
+    )
+    if matched is None:
+        return None
+    unread, restated, unstated = matched
+    read = pl.repeat(False, unknown.height, eager=True).scatter(unread, True)
+    return unknown.filter(read), rows, restated, unstated
 
 
 def _by_full_join(cells: pl.DataFrame, known: pl.Series) -> tuple[pl.DataFrame, pl.Series | None, pl.Series]:
