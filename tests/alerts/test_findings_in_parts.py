@@ -33,6 +33,7 @@ def held_in_memory(con) -> float:
 def test_the_findings_of_many_series_stored_in_parts_are_written_out_as_they_come(settings, catalog, monkeypatch):
     frame = place_series(PLACES, YEARS, geo_prefix="NL-G")
     monkeypatch.setattr(findings, "SERIES_PER_PART", PER_PART)
+    monkeypatch.setattr(findings, "MANY_SERIES", PER_PART)
     with open_writer(settings) as con:
         load = load_into_new_warehouse(con, settings, catalog, frame, places=("NL",))
         write_transaction(con, load, what="the first load")  # its findings stored in one part, before it commits

@@ -63,19 +63,20 @@ def load(con, frame: pl.DataFrame, now: dt.datetime) -> None:
 
 
 @pytest.mark.parametrize(
-    ("few", "share", "per_part"),
+    ("few", "share", "many"),
     [
-        (findings.FEW_SERIES, findings.FEW_SERIES_SHARE, findings.SERIES_PER_PART),  # alone, by id
-        (0, 0.0, findings.SERIES_PER_PART),  # with every series of their geos and indicators
+        (findings.FEW_SERIES, findings.FEW_SERIES_SHARE, findings.MANY_SERIES),  # alone, by id
+        (0, 0.0, findings.MANY_SERIES),  # with every series of their geos and indicators
         (0, 0.0, 1),  # by id, one series per part (many series owed)
     ],
 )
 def test_an_edition_that_revises_and_retracts_stores_the_findings_computed_now(
-    settings, catalog, monkeypatch, few, share, per_part
+    settings, catalog, monkeypatch, few, share, many
 ):
     monkeypatch.setattr(findings, "FEW_SERIES", few)
     monkeypatch.setattr(findings, "FEW_SERIES_SHARE", share)
-    monkeypatch.setattr(findings, "SERIES_PER_PART", per_part)
+    monkeypatch.setattr(findings, "MANY_SERIES", many)
+    monkeypatch.setattr(findings, "SERIES_PER_PART", min(many, findings.SERIES_PER_PART))
     with open_writer(settings) as con:
         prepare_warehouse(con, settings, catalog)
         load(con, edition(catalog, {}, set()), FIRST)

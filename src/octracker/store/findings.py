@@ -101,20 +101,27 @@ def store_alert_findings(con: duckdb.DuckDBPyConnection) -> int:
 
 
 #: Up to this many series owed, or this share of the series of the geos and indicators owed, the series owed are
-#: computed alone, found by their ids (migration 0020); more, up to SERIES_PER_PART, are computed with every series
+#: computed alone, found by their ids (migration 0020); more, up to MANY_SERIES, are computed with every series
 #: of those geos and indicators, found by them as every check reads them (see stored_versions_in and series_among).
 #: On a 1M-row neighbourhood table of 50,000 series, its daily edition's 9,206 took 0.7 s of CPU by id, 20,000 1.3 s
 #: and all 2.2 s, where their geos and indicators took 1.7-2.2 s whatever was owed: the ids are worth it up to about
 #: three quarters of the series.
 FEW_SERIES, FEW_SERIES_SHARE = 4096, 0.5
 
-#: More series owed than this are computed by id whatever their share, in parts of this many in the order of their
-#: ids: all of them at once outgrew the memory a load's final transaction may use, and DuckDB spilled. A series' id
-#: follows the order a load first meets it, so a part's versions sit together and the scans skip the row groups of
-#: the others. The first load of a 10M-row neighbourhood table, whose 500,000 series alerts all follow: 110-113 s of
-#: CPU all at once (by id or by geos and indicators alike), 79-86 s in parts of 50,000 to 250,000; of a 3M-row one,
-#: 29.5 s by geos and indicators, 18.7 s by id at once, 15.8 s in parts (one run each, load 3-8).
-SERIES_PER_PART = 100_000
+#: More series owed than this are computed by id whatever their share, in parts (SERIES_PER_PART): all of them at once
+#: outgrew the memory a load's final transaction may use, and DuckDB spilled. The first load of a 10M-row
+#: neighbourhood table, whose 500,000 series alerts all follow: 110-113 s of CPU all at once (by id or by geos and
+#: indicators alike), 79-86 s in parts of 50,000 to 250,000; of a 3M-row one, 29.5 s by geos and indicators, 18.7 s
+#: by id at once, 15.8 s in parts (one run each, load 3-8).
+MANY_SERIES = 100_000
+
+#: Series owed computed by id are computed in parts of this many, in the order of their ids: a series' id follows the
+#: order a load first meets it, so a part's versions sit together and the scans skip the row groups of the others. A
+#: part's working set grows with its series (hash tables of their versions, and the findings inserted, which DuckDB
+#: keeps in memory under the writer's own bound): the CBS-like 10M-row table's daily edition owes 91,614 series, whose
+#: findings in one part of 100,000 peaked at 2.2 GiB, in parts of 25,000 at 1.4 GiB, for 4.6 s of CPU against 4.3 s
+#: (3 runs each, in turn). Its first load's final transaction, under 256MB, takes less in parts of 25,000.
+SERIES_PER_PART = 25_000
 
 
 def _store_owed_series(con: duckdb.DuckDBPyConnection) -> None:
@@ -143,7 +150,7 @@ def _store_owed_series(con: duckdb.DuckDBPyConnection) -> None:
     owed = scalar(con, f"SELECT COUNT(*) FROM {OWED_SERIES}")
     if not owed:
         return
-    if owed <= FEW_SERIES or owed > SERIES_PER_PART or owed <= FEW_SERIES_SHARE * _in_scope(con):
+    if owed <= FEW_SERIES or owed > MANY_SERIES or owed <= FEW_SERIES_SHARE * _in_scope(con):
         # These series alone are computed again, their versions found by id (see stored_versions_in): a daily
         # edition of a neighbourhood table revises values of a fifth of its series, in nearly every geo and indicator.
         # Up to FEW_SERIES ids reach the checks as a value, and their scans skip the row groups that hold none of
@@ -152,7 +159,7 @@ def _store_owed_series(con: duckdb.DuckDBPyConnection) -> None:
         # history: 0.65 s of CPU against 0.08-0.40 s). More reach them as a query of the table that holds them: a
         # value is repeated into each of the checks' many reads of the versions, about 0.15 ms of CPU per id (the
         # findings of that edition's 9,206 series took 2.3 s of CPU, 0.8 s so), and many are computed in parts
-        # (see SERIES_PER_PART).
+        # (see MANY_SERIES and SERIES_PER_PART).
         con.execute(
             f"DELETE FROM {TABLE} AS f WHERE EXISTS "
             f"(SELECT 1 FROM {OWED_SERIES} AS o WHERE o.indicator_id = f.indicator_id AND o.geo = f.geo)"
