@@ -311,3 +311,48 @@ def test_a_feed_of_corrections_is_classified_alike_whether_its_versions_are_foun
         (None, 6.8, "e3", 3, T1, T2),
         (None, 6.8, "e3 again", 13, T2, None),
     ]
+
+
+@pytest.mark.parametrize("numbered", [True, False], ids=["by-number", "copied"])
+def test_a_large_frame_inserts_its_changed_rows_by_their_number_leaving_the_history_a_copy_of_them_leaves(
+    con, monkeypatch, numbered
+):
+    """A frame of more than STREAMED_ROWS rows keeps only the key and number of each changed row beside the
+    comparison, and its changed rows are inserted from the frame itself (all of it when every row changed): the
+    history is the one a copy of every changed row leaves."""
+    monkeypatch.setattr(history, "STREAMED_ROWS", 0 if numbered else 100_000)
+    monkeypatch.setattr(history, "KEYED_COMPARISON_ROWS", 0)
+    load(con, rows(note=[None, "estimate", None]).with_columns(_row_hash=pl.Series([1, 2, 3], dtype=pl.Int64)), T1)
+    # A full snapshot keeps 2024, revises 2025, adds 2023 and no longer states the US value; then a feed of
+    # corrections revises every row it holds.
+    snapshot = pl.concat(
+        [
+            rows(value=[92.0, 61.0, 6.8], note=[None, "estimate", None]).head(2),
+            rows()
+            .head(1)
+            .with_columns(
+                period_start=pl.lit(dt.date(2023, 1, 1)),
+                period_end=pl.lit(dt.date(2023, 12, 31)),
+                year=pl.lit(2023, pl.Int32),
+                unit=pl.lit("people"),
+            ),
+        ]
+    ).with_columns(_row_hash=pl.Series([1, 12, 14], dtype=pl.Int64))
+    counts = load(con, snapshot, T2)
+    assert (counts.new, counts.revised, counts.unchanged, counts.retracted) == (1, 1, 1, 1)
+    corrections = snapshot.head(2).with_columns(value=pl.Series([93.0, 62.0]), _row_hash=pl.Series([21, 22]))
+    counts = load(con, corrections, T3, full_snapshot=False)
+    assert (counts.new, counts.revised, counts.unchanged, counts.retracted) == (0, 2, 0, 0)
+    history_rows = con.execute(
+        "SELECT year, value, unit, qualifier, is_partial, note, row_hash, valid_from, valid_to "
+        "FROM observation_history ORDER BY year NULLS LAST, valid_from"
+    ).fetchall()
+    assert history_rows == [
+        (2023, 92.0, "people", "exact", False, None, 14, T2, None),
+        (2024, 92.0, "count", "exact", False, None, 1, T1, T3),
+        (2024, 93.0, "count", "exact", False, None, 21, T3, None),
+        (2025, 60.0, "count", "lower_bound", True, "estimate", 2, T1, T2),
+        (2025, 61.0, "count", "lower_bound", True, "estimate", 12, T2, T3),
+        (2025, 62.0, "count", "lower_bound", True, "estimate", 22, T3, None),
+        (None, 6.8, "per 100,000 people", "exact", False, None, 3, T1, T2),
+    ]

@@ -207,6 +207,9 @@ def with_per_load(con: duckdb.DuckDBPyConnection, rows: str, values: Mapping[str
         yield f"(SELECT * FROM {rows} CROSS JOIN _per_load)"
 
 
+#: The column of a large frame compared with the history that numbers its rows (see `_classify`).
+ROW_NUMBER = "_row"
+
 #: Up to this many rows a frame compared with the history goes to DuckDB through the Arrow C stream interface, not as a
 #: pyarrow object: DuckDB imports pyarrow's dataset module (0.1-0.3 s of a process) the first time it reads one, which a
 #: publisher's file of a few ten thousand rows need not pay (see `handed_to_duckdb`); a larger frame is registered, for
@@ -388,7 +391,13 @@ def _load_stated(
         first_load_done(con, source_ids, met)
         return LoadCounts(new=frame.height)
     frame = with_series_ids(con, frame)
-    rows = in_row_groups(loaded_columns(frame, [c for c in HANDED_COLUMNS if c not in per_load]))
+    handed = loaded_columns(frame, [c for c in HANDED_COLUMNS if c not in per_load])
+    numbered = frame.height > STREAMED_ROWS
+    if numbered:
+        # Registered, read in place: each row's number, by which the comparison names the rows to insert (see
+        # `_classify`), where a copy of every changed row's columns would be made.
+        handed = handed.with_columns(pl.int_range(frame.height, dtype=pl.Int64).alias(ROW_NUMBER))
+    rows = in_row_groups(handed)
 
     registered: list[str] = []
 
@@ -417,6 +426,7 @@ def _load_stated(
                 run_id=run_id,
                 full_snapshot=full_snapshot,
                 now=now,
+                numbered=numbered,
             )
         # The versions the table restates stay current untouched; only the others (read from rows that
         # changed or are gone, or from no table row) are compared with the incoming rows.
@@ -451,6 +461,7 @@ def _load_stated(
             full_snapshot=full_snapshot,
             now=now,
             stated_elsewhere=current,
+            numbered=numbered,
         )
         return replace(counts, unchanged=counts.unchanged + restated.len())
 
@@ -670,16 +681,19 @@ def _apply_changes(
     full_snapshot: bool,
     now: dt.datetime,
     stated_elsewhere: str | None = None,
+    numbered: bool = False,
 ) -> LoadCounts:
     """Classify the `incoming` rows against the `current` versions, close the replaced or retracted ones, insert the
     new ones.
 
     `stated_elsewhere` (all current versions, when `current` leaves out those restated unchanged): a row
-    new to `current` must not have the key of any of them (RestatedKeyConflict).
+    new to `current` must not have the key of any of them (RestatedKeyConflict). `numbered`: `incoming` numbers its
+    rows (ROW_NUMBER), and the changed ones are inserted from it (see `_classify`).
     """
     keyed = not full_snapshot and incoming_rows <= KEYED_COMPARISON_ROWS
+    numbered = numbered and not keyed
     with _scratch(con, "_matched"), _row_id_filters(con, incoming_rows if keyed else 0):
-        _classify(con, incoming, current, source_ids, full_snapshot=full_snapshot, keyed=keyed)
+        _classify(con, incoming, current, source_ids, full_snapshot=full_snapshot, keyed=keyed, numbered=numbered)
         return _write_changes(
             con,
             source_ids,
@@ -688,6 +702,7 @@ def _apply_changes(
             run_id=run_id,
             now=now,
             stated_elsewhere=stated_elsewhere,
+            numbered_from=incoming if numbered else None,
         )
 
 
@@ -719,6 +734,21 @@ def _row_id_filters(con: duckdb.DuckDBPyConnection, rows: int) -> Iterator[None]
             con.execute(f"SET dynamic_or_filter_threshold = {before}")
 
 
+@contextlib.contextmanager
+def _in_any_order(con: duckdb.DuckDBPyConnection, free: bool) -> Iterator[None]:
+    """With `free`, let DuckDB write the statements of the block in any order, on every thread (see `_classify`)."""
+    if not free:
+        yield
+        return
+    before = bool(scalar(con, "SELECT current_setting('preserve_insertion_order')"))
+    con.execute("SET preserve_insertion_order = false")
+    try:
+        yield
+    finally:
+        with contextlib.suppress(duckdb.Error):
+            con.execute(f"SET preserve_insertion_order = {before}")
+
+
 def _classify(
     con: duckdb.DuckDBPyConnection,
     incoming: str,
@@ -727,9 +757,18 @@ def _classify(
     *,
     full_snapshot: bool,
     keyed: bool,
+    numbered: bool = False,
 ) -> None:
     """`_changes`: each `incoming` row that is new or differs from the current version of its key, with that version's
-    key and row id; with `full_snapshot`, also each current version no longer stated (retracted)."""
+    key and row id; with `full_snapshot`, also each current version no longer stated (retracted).
+
+    `numbered` (a large frame, whose rows `incoming` numbers: ROW_NUMBER): each row's key, hash and number only, not
+    its values, in no set order. The join's output is sparse (1M revised rows of 10M current versions: a tenth of each
+    chunk of the scan), and DuckDB appends it to the table chunk by chunk, column by column, on one thread to keep
+    the order: writing every column of a million rows so cost 0.7 s of CPU, a second read of them in the writer's
+    transaction one thread again. The rows to insert are read from `incoming` by number instead (see
+    `_write_changes`), in the frame's order.
+    """
     if keyed:
         # The key columns of the current versions of the incoming rows' series only (found by their ids: DuckDB
         # skips the row groups that hold none of them), then the versions found read whole by row id.
@@ -760,24 +799,27 @@ def _classify(
         versions, on, params = f"({current})", _key_match("i", "h"), source_ids
     current_keys = ", ".join(f"h.{c} AS _h_{c}" for c in (*STORED_KEY, "version_rowid"))
     columns = "i.*" if not keyed else "i.* EXCLUDE (_match_rowid)"
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE _changes AS
-        SELECT CASE WHEN i.series_id IS NULL THEN 'retracted'
-                    WHEN h.series_id IS NULL THEN 'new'
-                    WHEN NOT ({_same_statement("i", "h")}) THEN 'revised'
-                    WHEN NOT ({_same_values("i", "h")}) THEN 'restated'
-                    ELSE 'rehashed' END AS change,
-               {columns}, {current_keys}
-        FROM {incoming} AS i
-        {join} {versions} AS h ON {on}
-        WHERE i.series_id IS NULL OR h.series_id IS NULL OR NOT ({_same_values("i", "h")})
-           -- The same values from a row whose cells hash otherwise (another engine or library version):
-           -- the version stays, with the new hash, so that the next edition can restate it.
-           OR (i.row_hash IS NOT NULL AND i.row_hash IS DISTINCT FROM h.row_hash)
-        """,
-        params,
-    )
+    if numbered:
+        columns = ", ".join(f"i.{c}" for c in (ROW_NUMBER, *STORED_KEY, "row_hash"))
+    with _in_any_order(con, numbered):
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE _changes AS
+            SELECT CASE WHEN i.series_id IS NULL THEN 'retracted'
+                        WHEN h.series_id IS NULL THEN 'new'
+                        WHEN NOT ({_same_statement("i", "h")}) THEN 'revised'
+                        WHEN NOT ({_same_values("i", "h")}) THEN 'restated'
+                        ELSE 'rehashed' END AS change,
+                   {columns}, {current_keys}
+            FROM {incoming} AS i
+            {join} {versions} AS h ON {on}
+            WHERE i.series_id IS NULL OR h.series_id IS NULL OR NOT ({_same_values("i", "h")})
+               -- The same values from a row whose cells hash otherwise (another engine or library version):
+               -- the version stays, with the new hash, so that the next edition can restate it.
+               OR (i.row_hash IS NOT NULL AND i.row_hash IS DISTINCT FROM h.row_hash)
+            """,
+            params,
+        )
 
 
 def _write_changes(
@@ -789,8 +831,11 @@ def _write_changes(
     run_id: str,
     now: dt.datetime,
     stated_elsewhere: str | None,
+    numbered_from: str | None = None,
 ) -> LoadCounts:
-    """Close the versions `_changes` replaces or retracts, insert its new versions, keep the periods in step."""
+    """Close the versions `_changes` replaces or retracts, insert its new versions, keep the periods in step.
+
+    `numbered_from`: `_changes` holds the numbers of its rows (ROW_NUMBER) in this relation, not their values."""
     counts = dict(con.execute("SELECT change, COUNT(*) FROM _changes GROUP BY change").fetchall())
     # A value stated again as it was, only with other evidence, method or note, is a new version of it but no
     # revision: it counts as unchanged (a table whose rows moved down one line revises nothing).
@@ -805,10 +850,13 @@ def _write_changes(
         if repeated:
             raise RestatedKeyConflict(f"{repeated} changed rows have the key of a row stated unchanged")
     if new or revised or restated or retracted:
+        # The distinct series first, by their ids: then only their few text keys (a million rows' keys made
+        # distinct as text: 0.14-0.2 s on one thread).
         series_changed(
             con,
-            "SELECT k.indicator_id, k.geo, COALESCE(c.source_id, c._h_source_id) AS source_id FROM _changes AS c "
-            "JOIN series_keys AS k ON k.series_id = COALESCE(c.series_id, c._h_series_id) WHERE c.change <> 'rehashed'",
+            "SELECT k.indicator_id, k.geo, c.source_id FROM (SELECT DISTINCT COALESCE(series_id, _h_series_id) AS "
+            "series_id, COALESCE(source_id, _h_source_id) AS source_id FROM _changes WHERE change <> 'rehashed') AS c "
+            "JOIN series_keys AS k USING (series_id)",
         )
     if revised or restated or retracted:
         _close_versions(
@@ -826,9 +874,18 @@ def _write_changes(
             """
         )
     if new or revised or restated:
+        inserted = "(SELECT * FROM _changes WHERE change IN ('new', 'revised', 'restated'))"
+        if numbered_from is not None:
+            # All its rows (a revision's, each changed): the relation itself, read in place; else those found by number.
+            inserted = (
+                numbered_from
+                if new + revised + restated == incoming_rows
+                else f"(SELECT * FROM {numbered_from} SEMI JOIN (SELECT {ROW_NUMBER} FROM _changes "
+                f"WHERE change IN ('new', 'revised', 'restated')) USING ({ROW_NUMBER}))"
+            )
         _insert_versions(
             con,
-            "(SELECT * FROM _changes WHERE change IN ('new', 'revised', 'restated'))",
+            inserted,
             pipeline=pipeline,
             run_id=run_id,
             now=now,
