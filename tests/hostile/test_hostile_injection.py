@@ -257,8 +257,8 @@ REVIEWED = {
         # columns): module constants and fixed aliases
         "_as_stored('', '?')",
         "_as_stored('r.', 'l.')",
-        # a large frame's row numbers: a module constant
-        "ROW_NUMBER",
+        # the key columns of the changed rows a large frame's insert takes from it: a module constant
+        "', '.join(STORED_KEY)",
     },
     "store/staging.py": {"staged"},  # the fixed query of the loads of staged runs
     # The operator's own lake settings, as escaped literals (sql_literal) or fixed aliases and options.

@@ -313,14 +313,14 @@ def test_a_feed_of_corrections_is_classified_alike_whether_its_versions_are_foun
     ]
 
 
-@pytest.mark.parametrize("numbered", [True, False], ids=["by-number", "copied"])
-def test_a_large_frame_inserts_its_changed_rows_by_their_number_leaving_the_history_a_copy_of_them_leaves(
-    con, monkeypatch, numbered
+@pytest.mark.parametrize("by_key", [True, False], ids=["taken-by-key", "copied"])
+def test_a_large_frame_inserts_its_changed_rows_taken_by_key_leaving_the_history_a_copy_of_them_leaves(
+    con, monkeypatch, by_key
 ):
-    """A frame of more than STREAMED_ROWS rows keeps only the key and number of each changed row beside the
-    comparison, and its changed rows are inserted from the frame itself (all of it when every row changed): the
+    """A frame of more than STREAMED_ROWS rows keeps only the key of each changed row beside the comparison, and its
+    changed rows are inserted from the frame itself (all of it when every row changed, those of the keys else): the
     history is the one a copy of every changed row leaves."""
-    monkeypatch.setattr(history, "STREAMED_ROWS", 0 if numbered else 100_000)
+    monkeypatch.setattr(history, "STREAMED_ROWS", 0 if by_key else 100_000)
     monkeypatch.setattr(history, "KEYED_COMPARISON_ROWS", 0)
     load(con, rows(note=[None, "estimate", None]).with_columns(_row_hash=pl.Series([1, 2, 3], dtype=pl.Int64)), T1)
     # A full snapshot keeps 2024, revises 2025, adds 2023 and no longer states the US value; then a feed of

@@ -212,9 +212,6 @@ def _with_load_values(rows: str) -> str:
     return f"(SELECT * FROM {rows} CROSS JOIN _per_load)"
 
 
-#: The column of a large frame compared with the history that numbers its rows (see `_classify`).
-ROW_NUMBER = "_row"
-
 #: Up to this many rows a frame compared with the history goes to DuckDB through the Arrow C stream interface, not as a
 #: pyarrow object: DuckDB imports pyarrow's dataset module (0.1-0.3 s of a process) the first time it reads one, which a
 #: publisher's file of a few ten thousand rows need not pay (see `handed_to_duckdb`); a larger frame is registered, for
@@ -397,11 +394,9 @@ def _load_stated(
         return LoadCounts(new=frame.height)
     frame = with_series_ids(con, frame)
     handed = loaded_columns(frame, [c for c in HANDED_COLUMNS if c not in per_load])
-    numbered = frame.height > STREAMED_ROWS
-    if numbered:
-        # Registered, read in place: each row's number, by which the comparison names the rows to insert (see
-        # `_classify`), where a copy of every changed row's columns would be made.
-        handed = handed.with_columns(pl.int_range(frame.height, dtype=pl.Int64).alias(ROW_NUMBER))
+    # Registered, read in place: the comparison keeps each changed row's key, not a copy of its columns, and the rows
+    # to insert are taken from the frame by their keys (see `_classify`).
+    by_key = frame.height > STREAMED_ROWS
     rows = in_row_groups(handed)
 
     registered: list[str] = []
@@ -410,15 +405,20 @@ def _load_stated(
         for name in registered:
             con.unregister(name)
 
-    def numbered_rows(numbers: pl.Series | None) -> str:
-        """The rows of `incoming` of these numbers (None: all of them), in the frame's order (see `_classify`).
+    def rows_of(keys: pl.DataFrame | None) -> str:
+        """The rows of `incoming` of these keys (STORED_KEY; None: all of them), in the frame's order.
 
         Taken from the frame in Polars and handed over, as the frame was: read twice in place (the load's usual
-        units, the insert), dense, in parallel, where a semi join would read every incoming row twice (a table read
-        whole after an engine change: 10M rows for its 1M changed)."""
-        if numbers is None:
+        units, the insert), dense, in parallel, where a semi join in DuckDB would read every incoming row twice (a
+        table read whole after an engine change: 10M rows for its 1M changed). By key, not by a row number handed
+        with the frame: a column more in a 10M-row frame turned DuckDB's comparison of it from 2.5-2.8 s to
+        4.5-4.7 s (it joins the wider side otherwise). A source given once for the load is every row's."""
+        if keys is None:
             return incoming
-        con.register("_picked", in_row_groups(handed.select(pl.all().gather(numbers))))
+        on = [c for c in STORED_KEY if c in handed.columns]
+        keys = keys.select(pl.col(c).cast(handed.schema[c]) for c in on)
+        picked = handed.join(keys, on=on, how="semi", nulls_equal=True, maintain_order="left")
+        con.register("_picked", in_row_groups(picked))
         registered.append("_picked")
         return _with_load_values("_picked") if per_load else "_picked"
 
@@ -443,7 +443,7 @@ def _load_stated(
                 run_id=run_id,
                 full_snapshot=full_snapshot,
                 now=now,
-                numbered=numbered_rows if numbered else None,
+                rows_of=rows_of if by_key else None,
             )
         # The versions the table restates stay current untouched; only the others (read from rows that
         # changed or are gone, or from no table row) are compared with the incoming rows.
@@ -478,7 +478,7 @@ def _load_stated(
             full_snapshot=full_snapshot,
             now=now,
             stated_elsewhere=current,
-            numbered=numbered_rows if numbered else None,
+            rows_of=rows_of if by_key else None,
         )
         return replace(counts, unchanged=counts.unchanged + restated.len())
 
@@ -698,17 +698,17 @@ def _apply_changes(
     full_snapshot: bool,
     now: dt.datetime,
     stated_elsewhere: str | None = None,
-    numbered: Callable[[pl.Series | None], str] | None = None,
+    rows_of: Callable[[pl.DataFrame | None], str] | None = None,
 ) -> LoadCounts:
     """Classify the `incoming` rows against the `current` versions, close the replaced or retracted ones, insert the
     new ones.
 
     `stated_elsewhere` (all current versions, when `current` leaves out those restated unchanged): a row
-    new to `current` must not have the key of any of them (RestatedKeyConflict). `numbered`: `incoming` numbers its
-    rows (ROW_NUMBER), and this gives those of some numbers (None: all) as a relation, to insert (see `_classify`).
+    new to `current` must not have the key of any of them (RestatedKeyConflict). `rows_of`: the rows of `incoming`
+    of some keys (None: all) as a relation, to insert; `_changes` then holds only their keys (see `_classify`).
     """
     keyed = not full_snapshot and incoming_rows <= KEYED_COMPARISON_ROWS
-    numbered = None if keyed else numbered
+    rows_of = None if keyed else rows_of
     with _scratch(con, "_matched"), _row_id_filters(con, incoming_rows if keyed else 0):
         _classify(
             con,
@@ -717,7 +717,7 @@ def _apply_changes(
             source_ids,
             full_snapshot=full_snapshot,
             keyed=keyed,
-            numbered=numbered is not None,
+            narrow=rows_of is not None,
         )
         return _write_changes(
             con,
@@ -727,7 +727,7 @@ def _apply_changes(
             run_id=run_id,
             now=now,
             stated_elsewhere=stated_elsewhere,
-            numbered=numbered,
+            rows_of=rows_of,
         )
 
 
@@ -782,17 +782,16 @@ def _classify(
     *,
     full_snapshot: bool,
     keyed: bool,
-    numbered: bool = False,
+    narrow: bool = False,
 ) -> None:
     """`_changes`: each `incoming` row that is new or differs from the current version of its key, with that version's
     key and row id; with `full_snapshot`, also each current version no longer stated (retracted).
 
-    `numbered` (a large frame, whose rows `incoming` numbers: ROW_NUMBER): each row's key, hash and number only, not
-    its values, in no set order. The join's output is sparse (1M revised rows of 10M current versions: a tenth of each
-    chunk of the scan), and DuckDB appends it to the table chunk by chunk, column by column, on one thread to keep
-    the order: writing every column of a million rows so cost 0.7 s of CPU, a second read of them in the writer's
-    transaction one thread again. The rows to insert are read from `incoming` by number instead (see
-    `_write_changes`), in the frame's order.
+    `narrow` (a large frame): each row's key and hash only, not its values, in no set order. The join's output is
+    sparse (1M revised rows of 10M current versions: a tenth of each chunk of the scan), and DuckDB appends it to the
+    table chunk by chunk, column by column, on one thread to keep the order: writing every column of a million rows
+    so cost 0.7 s of CPU, a second read of them in the writer's transaction one thread again. The rows to insert are
+    taken from the frame by key instead (see `_write_changes`), in the frame's order.
     """
     if keyed:
         # The key columns of the current versions of the incoming rows' series only (found by their ids: DuckDB
@@ -824,9 +823,9 @@ def _classify(
         versions, on, params = f"({current})", _key_match("i", "h"), source_ids
     current_keys = ", ".join(f"h.{c} AS _h_{c}" for c in (*STORED_KEY, "version_rowid"))
     columns = "i.*" if not keyed else "i.* EXCLUDE (_match_rowid)"
-    if numbered:
-        columns = ", ".join(f"i.{c}" for c in (ROW_NUMBER, *STORED_KEY, "row_hash"))
-    with _in_any_order(con, numbered):
+    if narrow:
+        columns = ", ".join(f"i.{c}" for c in (*STORED_KEY, "row_hash"))
+    with _in_any_order(con, narrow):
         con.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE _changes AS
@@ -856,12 +855,12 @@ def _write_changes(
     run_id: str,
     now: dt.datetime,
     stated_elsewhere: str | None,
-    numbered: Callable[[pl.Series | None], str] | None = None,
+    rows_of: Callable[[pl.DataFrame | None], str] | None = None,
 ) -> LoadCounts:
     """Close the versions `_changes` replaces or retracts, insert its new versions, keep the periods in step.
 
-    `numbered`: `_changes` holds the numbers of its rows (ROW_NUMBER), not their values; this gives the rows of some
-    numbers (None: all) as a relation."""
+    `rows_of`: `_changes` holds the keys of its rows, not their values; this gives the rows of some keys (None: all)
+    as a relation."""
     counts = dict(con.execute("SELECT change, COUNT(*) FROM _changes GROUP BY change").fetchall())
     # A value stated again as it was, only with other evidence, method or note, is a new version of it but no
     # revision: it counts as unchanged (a table whose rows moved down one line revises nothing).
@@ -901,19 +900,16 @@ def _write_changes(
         )
     if new or revised or restated:
         inserted = "(SELECT * FROM _changes WHERE change IN ('new', 'revised', 'restated'))"
-        if numbered is not None:
-            # All its rows (a revision's, each changed): the relation itself, read in place; else those of the numbers.
-            numbers = (
+        if rows_of is not None:
+            # All its rows (a revision's, each changed): the relation itself, read in place; else those of the keys.
+            keys = (
                 None
                 if new + revised + restated == incoming_rows
                 else con.execute(
-                    f"SELECT {ROW_NUMBER} FROM _changes WHERE change IN ('new', 'revised', 'restated') "
-                    f"ORDER BY {ROW_NUMBER}"
-                )
-                .pl()
-                .get_column(ROW_NUMBER)
+                    f"SELECT {', '.join(STORED_KEY)} FROM _changes WHERE change IN ('new', 'revised', 'restated')"
+                ).pl()
             )
-            inserted = numbered(numbers)
+            inserted = rows_of(keys)
         _insert_versions(
             con,
             inserted,
