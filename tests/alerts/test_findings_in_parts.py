@@ -1,7 +1,7 @@
 """The stored findings of many series, computed in parts in one transaction, are not held in memory until it commits.
 
 A first load's final transaction stores the findings of every series it loaded, in parts (see
-`octracker.store.findings.SERIES_PER_PART`), under a memory bound of 256MB (see `octracker.store.staging`). Inserted in
+`octracker.store.findings.series_per_part`), under a memory bound of 256MB (see `octracker.store.staging`). Inserted in
 no order, each part's findings stayed in DuckDB's memory until the commit, the parts before piling up: the first load of
 a 5M-row neighbourhood table ran out of memory there and was run again under a larger bound, and one of 6M rows failed
 under that one too. Inserted in order, DuckDB writes them to the file as its row groups fill.
@@ -33,6 +33,7 @@ def held_in_memory(con) -> float:
 def test_the_findings_of_many_series_stored_in_parts_are_written_out_as_they_come(settings, catalog, monkeypatch):
     frame = place_series(PLACES, YEARS, geo_prefix="NL-G")
     monkeypatch.setattr(findings, "SERIES_PER_PART", PER_PART)
+    monkeypatch.setattr(findings, "BOUNDED_SERIES_PER_PART", PER_PART)
     monkeypatch.setattr(findings, "MANY_SERIES", PER_PART)
     with open_writer(settings) as con:
         load = load_into_new_warehouse(con, settings, catalog, frame, places=("NL",))

@@ -77,6 +77,7 @@ def test_an_edition_that_revises_and_retracts_stores_the_findings_computed_now(
     monkeypatch.setattr(findings, "FEW_SERIES_SHARE", share)
     monkeypatch.setattr(findings, "MANY_SERIES", many)
     monkeypatch.setattr(findings, "SERIES_PER_PART", min(many, findings.SERIES_PER_PART))
+    monkeypatch.setattr(findings, "BOUNDED_SERIES_PER_PART", min(many, findings.BOUNDED_SERIES_PER_PART))
     with open_writer(settings) as con:
         prepare_warehouse(con, settings, catalog)
         load(con, edition(catalog, {}, set()), FIRST)

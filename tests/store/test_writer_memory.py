@@ -13,6 +13,7 @@ import pytest
 from conftest import REPO
 from octracker.load import loading
 from octracker.load.pipeline import refresh
+from octracker.store import findings
 from octracker.store.settings import Settings, build_settings
 from octracker.store.warehouse import WRITER_MEMORY_LIMIT, open_writer
 
@@ -88,3 +89,16 @@ def test_lake_writers_side_by_side_spill_each_to_a_folder_of_its_own(lake_settin
         spills(con)
         spills(other)
     assert not spill.exists() and not other_spill.exists()
+
+
+@pytest.mark.parametrize(
+    ("limit", "bounded"), [("256MB", True), ("900MiB", True), ("1GiB", False), (WRITER_MEMORY_LIMIT, False)]
+)
+def test_findings_of_many_series_come_in_smaller_parts_under_a_bound_below_a_gibibyte(tmp_path, limit, bounded):
+    """A first load's final transaction (256MB) computes many series' findings in parts of fewer series than a
+    writer's usual transaction: a part's working set must fit its bound, and each part costs a plan and scans."""
+    with duckdb.connect() as con:
+        con.execute("SET memory_limit = ?", [limit])
+        expected = findings.BOUNDED_SERIES_PER_PART if bounded else findings.SERIES_PER_PART
+        assert findings.series_per_part(con) == expected
+    assert findings.BOUNDED_SERIES_PER_PART < findings.SERIES_PER_PART

@@ -118,10 +118,16 @@ MANY_SERIES = 100_000
 #: Series owed computed by id are computed in parts of this many, in the order of their ids: a series' id follows the
 #: order a load first meets it, so a part's versions sit together and the scans skip the row groups of the others. A
 #: part's working set grows with its series (hash tables of their versions, and the findings inserted, which DuckDB
-#: keeps in memory under the writer's own bound): the CBS-like 10M-row table's daily edition owes 91,614 series, whose
-#: findings in one part of 100,000 peaked at 2.2 GiB, in parts of 25,000 at 1.4 GiB, for 4.6 s of CPU against 4.3 s
-#: (3 runs each, in turn). Its first load's final transaction, under 256MB, takes less in parts of 25,000.
-SERIES_PER_PART = 25_000
+#: keeps in memory under the writer's own bound), and each part costs a plan and scans of its own. The CBS-like
+#: 10M-row table's daily edition owes 91,614 series: in parts of 25,000 it took 5.53-5.89 s and peaked at 1.40-1.42
+#: GiB, of 50,000 5.15-5.20 s and 1.70-1.72 GiB, in one part of 100,000 4.98-5.17 s and 2.17-2.19 GiB (in turn,
+#: quiet machine). A transaction bounded below 1 GiB takes BOUNDED_SERIES_PER_PART instead.
+SERIES_PER_PART = 50_000
+
+#: Parts under a memory bound below 1 GiB: the final transaction of a first load in stages (256MB, see
+#: octracker.store.staging), which spills sooner. That table's first load, whose 500,000 series alerts all follow:
+#: 16.5-17.3 s in parts of 25,000, 18.4-19.3 s in parts of 50,000 (3 runs each, quiet machine).
+BOUNDED_SERIES_PER_PART = 25_000
 
 
 def _store_owed_series(con: duckdb.DuckDBPyConnection) -> None:
@@ -204,13 +210,20 @@ def _in_scope(con: duckdb.DuckDBPyConnection) -> int:
     )
 
 
+def series_per_part(con: duckdb.DuckDBPyConnection) -> int:
+    """The series of a part (see SERIES_PER_PART) under the memory bound `con`'s transaction has now. DuckDB names a
+    bound in the largest binary unit under it ('244.1 MiB', '3.7 GiB')."""
+    unit = str(scalar(con, "SELECT current_setting('memory_limit')")).split()[-1]
+    return SERIES_PER_PART if unit in ("GiB", "TiB", "PiB", "EiB") else BOUNDED_SERIES_PER_PART
+
+
 def _parts(con: duckdb.DuckDBPyConnection) -> list[tuple[int, int]]:
-    """The first and last id of each part of the series owed, SERIES_PER_PART series each (see SERIES_PER_PART)."""
+    """The first and last id of each part of the series owed (see series_per_part)."""
     return con.execute(
         f"""
         SELECT min(series_id), max(series_id)
         FROM (SELECT series_id, (row_number() OVER (ORDER BY series_id) - 1) // ? AS part FROM {OWED_SERIES})
         GROUP BY part ORDER BY part
         """,
-        [SERIES_PER_PART],
+        [series_per_part(con)],
     ).fetchall()

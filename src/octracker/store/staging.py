@@ -68,7 +68,7 @@ def in_final_transaction(con: duckdb.DuckDBPyConnection, transaction: Callable[[
     followed series at 10M and 30M alike); under this bound DuckDB reads the blocks again from the file instead of
     keeping them, for the same CPU within the noise (the 30M findings alone: 5.9-6.3 s of CPU either way).
 
-    The findings of many series are computed in parts of them (see octracker.store.findings.SERIES_PER_PART), each
+    The findings of many series are computed in parts of them (see octracker.store.findings.series_per_part), each
     part's working set its own (see series_keys_in), and each part's findings written to the file as they come: the
     first load of a 10M-row table of neighbourhoods whose 500,000 series alerts all follow stores its 1.5M findings
     under this bound. (It ran out of memory here while every part's findings stayed in memory until the commit.)
