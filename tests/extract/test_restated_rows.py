@@ -34,9 +34,14 @@ EDITION_1 = [row(year, 50 + year - 2010) for year in range(2010, 2025)]
 
 
 def publish_table(settings, rows: list[str], published: str = "2026-01-15") -> None:
+    (settings.pipelines_dir / "documents" / "shootings_table.csv").write_text(HEADER + "".join(rows), encoding="utf-8")
+    describe(settings, "shootings_table.csv", published)
+
+
+def describe(settings, file_name: str, published: str) -> None:
+    """The document's sidecar and the pipeline that reads it, a full snapshot."""
     documents = settings.pipelines_dir / "documents"
-    (documents / "shootings_table.csv").write_text(HEADER + "".join(rows), encoding="utf-8")
-    (documents / "shootings_table.csv.meta.toml").write_text(
+    (documents / f"{file_name}.meta.toml").write_text(
         'source_id = "brussels-police-shootings-table"\nkind = "observations_long"\n'
         'title = "Shootings in Brussels, by year"\npublisher = "Brussels police statistics (test)"\n'
         f'published = "{published}"\n',
@@ -44,7 +49,7 @@ def publish_table(settings, rows: list[str], published: str = "2026-01-15") -> N
     )
     (settings.pipelines_dir / f"{PIPELINE}.toml").write_text(
         'description = "Shootings by year, as a long table"\nextractor = "observations_long"\n'
-        'document = "documents/shootings_table.csv"\nprecedence = 80\nfull_snapshot = true\n',
+        f'document = "documents/{file_name}"\nprecedence = 80\nfull_snapshot = true\n',
         encoding="utf-8",
     )
 
@@ -202,7 +207,6 @@ def test_rows_cited_by_number_are_found_at_their_place_and_moved_or_inserted_row
 
 
 def publish_parquet(settings, years: list[int], values: dict[int, float], published: str) -> None:
-    documents = settings.pipelines_dir / "documents"
     table = pl.DataFrame(
         {
             "indicator": ["shootings"] * len(years),
@@ -212,18 +216,8 @@ def publish_parquet(settings, years: list[int], values: dict[int, float], publis
             "unit": ["count"] * len(years),
         }
     )
-    table.write_parquet(documents / "shootings_table.parquet")
-    (documents / "shootings_table.parquet.meta.toml").write_text(
-        'source_id = "brussels-police-shootings-table"\nkind = "observations_long"\n'
-        'title = "Shootings in Brussels, by year"\npublisher = "Brussels police statistics (test)"\n'
-        f'published = "{published}"\n',
-        encoding="utf-8",
-    )
-    (settings.pipelines_dir / f"{PIPELINE}.toml").write_text(
-        'description = "Shootings by year, as a long table"\nextractor = "observations_long"\n'
-        'document = "documents/shootings_table.parquet"\nprecedence = 80\nfull_snapshot = true\n',
-        encoding="utf-8",
-    )
+    table.write_parquet(settings.pipelines_dir / "documents" / "shootings_table.parquet")
+    describe(settings, "shootings_table.parquet", published)
 
 
 def test_a_large_parquet_edition_is_read_in_batches_keeping_only_the_rows_that_changed(scratch_project, monkeypatch):

@@ -241,7 +241,8 @@ REVIEWED = {
         "told",
         # the row ids of the versions a write closes: a fixed query of its `_changes`
         "rowids",
-        # a few rows handed to DuckDB (handed_to_duckdb): a fixed temp table's name, its stream's, Arrow column names
+        # a few rows handed to DuckDB (handed_to_duckdb): a fixed temp table's name, its stream's, Arrow column names;
+        # the name of a DuckDB setting `_setting` sets for a block
         # of history columns
         "name",
         "stream",

@@ -39,6 +39,20 @@ def rows(**changes) -> pl.DataFrame:
     return pl.DataFrame(base, schema_overrides={"year": pl.Int32, "as_of": pl.Date})
 
 
+def a_2023_row(**changes: pl.Expr) -> pl.DataFrame:
+    """The first of `rows()`, for 2023: a key new to the history."""
+    return (
+        rows()
+        .head(1)
+        .with_columns(
+            period_start=pl.lit(dt.date(2023, 1, 1)),
+            period_end=pl.lit(dt.date(2023, 12, 31)),
+            year=pl.lit(2023, pl.Int32),
+        )
+        .with_columns(**changes)
+    )
+
+
 def load(con, frame, now, full_snapshot=True):
     return upsert_observations(
         con, frame, pipeline="p", run_id=str(now), source_ids=["s1"], full_snapshot=full_snapshot, now=now
@@ -288,13 +302,7 @@ def test_a_feed_of_corrections_is_classified_alike_whether_its_versions_are_foun
         [
             # 2024: the same values from a row whose cells hash otherwise; 2025: revised; no period: other evidence.
             rows(value=[92.0, 61.0, 6.8], evidence=["e1", "e2", "e3 again"]),
-            rows()
-            .head(1)
-            .with_columns(
-                period_start=pl.lit(dt.date(2023, 1, 1)),
-                period_end=pl.lit(dt.date(2023, 12, 31)),
-                year=pl.lit(2023, pl.Int32),
-            ),
+            a_2023_row(),
         ]
     ).with_columns(_row_hash=pl.Series([11, 12, 13, 14], dtype=pl.Int64))
     counts = load(con, corrections, T2, full_snapshot=False)
@@ -322,20 +330,15 @@ def test_a_large_frame_inserts_its_changed_rows_taken_by_key_leaving_the_history
     history is the one a copy of every changed row leaves."""
     monkeypatch.setattr(history, "STREAMED_ROWS", 0 if by_key else 100_000)
     monkeypatch.setattr(history, "KEYED_COMPARISON_ROWS", 0)
+    settings = "SELECT current_setting('preserve_insertion_order'), current_setting('dynamic_or_filter_threshold')"
+    before = con.execute(settings).fetchone()
     load(con, rows(note=[None, "estimate", None]).with_columns(_row_hash=pl.Series([1, 2, 3], dtype=pl.Int64)), T1)
     # A full snapshot keeps 2024, revises 2025, adds 2023 and no longer states the US value; then a feed of
     # corrections revises every row it holds.
     snapshot = pl.concat(
         [
             rows(value=[92.0, 61.0, 6.8], note=[None, "estimate", None]).head(2),
-            rows()
-            .head(1)
-            .with_columns(
-                period_start=pl.lit(dt.date(2023, 1, 1)),
-                period_end=pl.lit(dt.date(2023, 12, 31)),
-                year=pl.lit(2023, pl.Int32),
-                unit=pl.lit("people"),
-            ),
+            a_2023_row(unit=pl.lit("people")),
         ]
     ).with_columns(_row_hash=pl.Series([1, 12, 14], dtype=pl.Int64))
     counts = load(con, snapshot, T2)
@@ -356,3 +359,5 @@ def test_a_large_frame_inserts_its_changed_rows_taken_by_key_leaving_the_history
         (2025, 62.0, "count", "lower_bound", True, "estimate", 22, T3, None),
         (None, 6.8, "per 100,000 people", "exact", False, None, 3, T1, T2),
     ]
+    # The settings the comparison changes for its statements are as they were.
+    assert con.execute(settings).fetchone() == before

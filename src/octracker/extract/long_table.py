@@ -200,16 +200,10 @@ def long_table_batches(
     """
     if check_size(path, max_bytes) is not None or sniff_format(path) != "parquet":
         return None
-    opened = _open_parquet(path, max_bytes)
-    if opened is None:
+    large = _large_parquet(path, max_bytes)
+    if large is None:
         return None
-    parquet, header = opened
-    rows = parquet.metadata.num_rows
-    if rows < REFERENCE_FROM_ROWS or _header_problems(header, "", line_no=None):
-        return None
-    names = parquet.schema_arrow.names
-    if pl.scan_parquet(path, glob=False).collect_schema().names() != names:
-        return None  # the two readers see the columns apart: read whole, by polars, as any table
+    names, header, rows = large
     step = batch_rows or BATCH_ROWS
 
     def extract_at(offset: int) -> Extract:
@@ -402,16 +396,10 @@ def _unknown_parquet_rows(
     None when the table is to be read whole, as `_without_known_rows` reads it: a file or header with a problem (the
     whole read names it), an answer that is not every current hash, or none, a row repeated whole, or current hashes
     that repeat one found by its place."""
-    opened = _open_parquet(path, max_bytes)
-    if opened is None:
+    large = _large_parquet(path, max_bytes)
+    if large is None:
         return None
-    parquet, header = opened
-    rows = parquet.metadata.num_rows
-    if rows < REFERENCE_FROM_ROWS or _header_problems(header, "", line_no=None):
-        return None
-    names = parquet.schema_arrow.names
-    if pl.scan_parquet(path, glob=False).collect_schema().names() != names:
-        return None  # the two readers see the columns apart: read whole, by polars, as any table
+    names, header, rows = large
     known: pl.Series | None = None
     hashes: list[pl.Series] = []
     stated: list[pl.Series] = []
@@ -635,6 +623,23 @@ def _parquet_footer(path: Path) -> ParquetReader:
 def _unpacked_bytes(parquet: ParquetReader) -> int:
     meta = parquet.metadata
     return sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+
+
+def _large_parquet(path: Path, max_bytes: int) -> tuple[list[str], list[str], int] | None:
+    """A Parquet table of at least REFERENCE_FROM_ROWS rows that can be read in batches: its column names, its
+    header's names as keys and its row count; None when it is to be read whole (smaller, or a file or header with a
+    problem, which the whole read names)."""
+    opened = _open_parquet(path, max_bytes)
+    if opened is None:
+        return None
+    parquet, header = opened
+    rows = parquet.metadata.num_rows
+    if rows < REFERENCE_FROM_ROWS or _header_problems(header, "", line_no=None):
+        return None
+    names = parquet.schema_arrow.names
+    if pl.scan_parquet(path, glob=False).collect_schema().names() != names:
+        return None  # the two readers see the columns apart: read whole, by polars, as any table
+    return names, header, rows
 
 
 def _open_parquet(path: Path, max_bytes: int) -> tuple[ParquetReader, list[str]] | None:

@@ -747,16 +747,11 @@ def _row_id_filters(con: duckdb.DuckDBPyConnection, rows: int) -> Iterator[None]
     if rows <= 50:
         yield
         return
-    before = int(scalar(con, "SELECT current_setting('dynamic_or_filter_threshold')"))
-    if rows <= before:  # a step inside another that let as many through
-        yield
+    if rows <= int(scalar(con, "SELECT current_setting('dynamic_or_filter_threshold')")):
+        yield  # a step inside another that let as many through
         return
-    con.execute(f"SET dynamic_or_filter_threshold = {int(rows)}")
-    try:
+    with _setting(con, "dynamic_or_filter_threshold", int(rows)):
         yield
-    finally:
-        with contextlib.suppress(duckdb.Error):
-            con.execute(f"SET dynamic_or_filter_threshold = {before}")
 
 
 @contextlib.contextmanager
@@ -765,13 +760,20 @@ def _in_any_order(con: duckdb.DuckDBPyConnection, free: bool) -> Iterator[None]:
     if not free:
         yield
         return
-    before = bool(scalar(con, "SELECT current_setting('preserve_insertion_order')"))
-    con.execute("SET preserve_insertion_order = false")
+    with _setting(con, "preserve_insertion_order", False):
+        yield
+
+
+@contextlib.contextmanager
+def _setting(con: duckdb.DuckDBPyConnection, name: str, value: int | bool) -> Iterator[None]:
+    """DuckDB's setting `name` (one of this module's) at `value` for the block, then as it was before."""
+    before = scalar(con, "SELECT current_setting(?)", [name])
+    con.execute(f"SET {name} = ?", [value])
     try:
         yield
     finally:
         with contextlib.suppress(duckdb.Error):
-            con.execute(f"SET preserve_insertion_order = {before}")
+            con.execute(f"SET {name} = ?", [before])
 
 
 def _classify(
