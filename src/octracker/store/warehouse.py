@@ -28,6 +28,7 @@ from octracker.content.catalog import Catalog, load_catalog
 from octracker.errors import OctrackerError, PublishFailed, SpecError, WarehouseBusy
 from octracker.store.findings import findings_inputs_changed
 from octracker.store.lake import DuckConfig, LakeTarget, connect_lake, describe_attach_error, is_lock_error
+from octracker.store.pandas_lookups import pandas_lookups_answered
 from octracker.store.query import reader_config
 from octracker.store.rows import one_row
 from octracker.store.settings import Settings
@@ -143,17 +144,19 @@ def this_process_writer(where: str, timeout_s: float) -> Iterator[None]:
 def open_writer(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open the warehouse for writing, waiting up to `lock_timeout_s` for another writer to finish.
 
-    A lake with its catalog in PostgreSQL takes many writer processes at once (see `octracker.store.writers`).
+    A lake with its catalog in PostgreSQL takes many writer processes at once (see `octracker.store.writers`). While
+    it is open, DuckDB's look-ups of pandas are answered at once (see `octracker.store.pandas_lookups`).
     """
     lake = settings.lake
-    if lake is not None and lake.catalog_kind == "postgres":
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        with open_shared_lake_writer(lake, settings.lock_timeout_s, config=writer_config(settings)) as con:
+    with pandas_lookups_answered():
+        if lake is not None and lake.catalog_kind == "postgres":
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            with open_shared_lake_writer(lake, settings.lock_timeout_s, config=writer_config(settings)) as con:
+                yield con
+            return
+        where = str(settings.warehouse.resolve()) if lake is None else lake.describe()
+        with this_process_writer(where, settings.lock_timeout_s), _open_one_writer(settings) as con:
             yield con
-        return
-    where = str(settings.warehouse.resolve()) if lake is None else lake.describe()
-    with this_process_writer(where, settings.lock_timeout_s), _open_one_writer(settings) as con:
-        yield con
 
 
 @contextlib.contextmanager
