@@ -174,3 +174,28 @@ def test_a_pattern_check_that_refuses_nulls_still_refuses_them(monkeypatch):
     engine = failing(rows)
     pandera_own_str_matches(monkeypatch)
     assert engine == failing(rows) == [(1, None), (3, None)]
+
+
+def test_a_small_frame_is_checked_on_the_in_memory_engine_with_the_same_problems_and_the_setting_restored(catalog):
+    """Pandera runs a query per check: a small frame's run on Polars' in-memory engine, at half the cost, and find
+    what the default engine finds, row by row; the engine the process had is set back after the check."""
+    rows = frame(100).with_columns(
+        geo=pl.when(pl.col("_line_no") == 7).then(pl.lit("be")).otherwise("geo"),
+        value=pl.when(pl.col("_line_no") == 9).then(None).otherwise("value"),
+    )
+    seen: list[str | None] = []
+    original = pl.LazyFrame.collect
+
+    def collect(self, *args, **kwargs):
+        seen.append(pl.Config.state(if_set=True).get("POLARS_ENGINE_AFFINITY"))
+        return original(self, *args, **kwargs)
+
+    with pl.Config(set_engine_affinity="streaming"):
+        on_streaming = check_contract(rows, REPO / "schemas", quick_from=10**9)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(pl.LazyFrame, "collect", collect)
+            small = check_contract(rows, REPO / "schemas", quick_from=10**9)
+        assert pl.Config.state(if_set=True).get("POLARS_ENGINE_AFFINITY") == "streaming"
+    assert seen and set(seen) == {"in-memory"}
+    assert small == on_streaming
+    assert sorted({p.line_no for p in small}) == [7, 9]

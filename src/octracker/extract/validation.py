@@ -27,6 +27,10 @@ from octracker.extracts import Problem
 MAX_PROBLEMS_PER_CHECK = 200
 #: From this many rows on, the unique key and the catalog are first checked in aggregate (see below).
 QUICK_CHECK_ROWS = 50_000
+#: Below this many rows the contract's checks run on Polars' in-memory engine: Pandera runs a query per check (about
+#: 70), which the default (streaming) engine starts at twice the cost. From a few thousand rows on the streaming engine
+#: is the faster (100 rows: 7-8 ms against 13-18 ms; 10,000 rows: 23 ms against 17 ms).
+IN_MEMORY_BELOW_ROWS = 2_000
 
 
 @functools.cache
@@ -140,10 +144,21 @@ def check_contract(
     import pandera.errors  # loaded with the model by load_schema_module
 
     try:
-        schema.validate(frame, lazy=True)
+        with small_frame_engine(frame):
+            schema.validate(frame, lazy=True)
     except pandera.errors.SchemaErrors as exc:
         return _problems_from_failures(frame, exc.failure_cases)
     return []
+
+
+def small_frame_engine(frame: pl.DataFrame) -> contextlib.AbstractContextManager[Any]:
+    """Polars' in-memory engine for the queries of the block when the frame is small (IN_MEMORY_BELOW_ROWS).
+
+    Polars' engine setting is the process's: a query another thread runs meanwhile takes the same engine, whose
+    answer is the same (only its cost differs)."""
+    if frame.height < IN_MEMORY_BELOW_ROWS:
+        return pl.Config(set_engine_affinity="in-memory")
+    return contextlib.nullcontext()
 
 
 @functools.cache
