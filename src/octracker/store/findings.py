@@ -171,8 +171,24 @@ def _store_owed_series(con: duckdb.DuckDBPyConnection) -> None:
             f"(SELECT 1 FROM {OWED_SERIES} AS o WHERE o.indicator_id = f.indicator_id AND o.geo = f.geo)"
         )
         if owed <= FEW_SERIES:
-            ids = scalar(con, f"SELECT list(series_id ORDER BY series_id) FROM {OWED_SERIES}")
-            con.execute(f"INSERT INTO {TABLE} BY NAME SELECT * FROM alert_findings_in(?, NULL, NULL, NULL)", [ids])
+            # With the ids, whether any of these series is of an annual or a biennial indicator or in
+            # multi_source_periods: the checks those decide are left out otherwise (see alert_findings_among), which
+            # saves planning them, a cost of every statement that a few series' findings feel.
+            ids_and_checks = one_row(
+                con,
+                f"""
+                SELECT list(o.series_id ORDER BY o.series_id),
+                       COALESCE(bool_or(i.frequency = 'annual'), false),
+                       COALESCE(bool_or(i.frequency = 'biennial'), false),
+                       EXISTS (SELECT 1 FROM multi_source_periods SEMI JOIN {OWED_SERIES} USING (indicator_id, geo))
+                FROM {OWED_SERIES} AS o
+                LEFT JOIN indicators AS i USING (indicator_id)
+                """,
+            )
+            con.execute(
+                f"INSERT INTO {TABLE} BY NAME SELECT * FROM alert_findings_among(?, NULL, NULL, NULL, ?, ?, ?)",
+                list(ids_and_checks),
+            )
             return
         # Each part's findings are inserted in order (the alert_findings view's): DuckDB then writes them to the file
         # as its row groups fill. Inserted in no order, every part's findings stayed in memory until the transaction
