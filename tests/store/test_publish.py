@@ -10,7 +10,7 @@ import os
 import duckdb
 
 from octracker.load.pipeline import refresh
-from octracker.store.warehouse import publish_spare_path
+from octracker.store.warehouse import SPARE_CHUNK, publish_spare_path, refresh_spare
 
 PIPELINE = "oci_2025_profiles"
 
@@ -66,3 +66,20 @@ def test_a_spare_left_half_written_is_never_read_and_the_next_refresh_publishes_
     refresh(settings, [PIPELINE])
     assert_published_whole(settings)
     assert runs_in(published) == before + 1
+
+
+def test_a_spare_is_brought_up_to_date_byte_for_byte_whatever_it_holds(tmp_path):
+    # Blocks of either half differ, the last one is short, and the spare is longer or shorter than the warehouse.
+    source = tmp_path / "octracker.duckdb"
+    data = os.urandom(5 * SPARE_CHUNK + 1000)
+    source.write_bytes(data)
+    spare = tmp_path / "spare"
+    for held in (
+        data[:SPARE_CHUNK] + b"\x00" * 10 + data[SPARE_CHUNK + 10 : -5] + b"x" * 5,
+        data[: 2 * SPARE_CHUNK],
+        data + os.urandom(3 * SPARE_CHUNK),
+        b"",
+    ):
+        spare.write_bytes(held)
+        assert refresh_spare(source, spare)
+        assert spare.read_bytes() == data
