@@ -260,6 +260,11 @@ REVIEWED = {
         "_as_stored('r.', 'l.')",
         # the key columns of the changed rows a large frame's insert takes from it: a module constant
         "', '.join(STORED_KEY)",
+        # the versions a keyed comparison matched, read once by row id (MATCHED_VERSIONS, or `_closing_versions`), as
+        # stored_versions shows them: fixed temp-table names and the load's columns (a module constant)
+        "MATCHED_VERSIONS",
+        "read",
+        "', '.join((f'l.{c}' for c in LOAD_COLUMNS))",
     },
     "store/staging.py": {"staged"},  # the fixed query of the loads of staged runs
     # The operator's own lake settings, as escaped literals (sql_literal) or fixed aliases and options.
