@@ -1,12 +1,14 @@
-"""The findings of the few series a write touched are computed with only the checks their series can have a finding
-of (no year-over-year change without an annual indicator, no edition change without a biennial one, no source
-conflict outside multi_source_periods): whatever the series, what is stored is what every check computes."""
+"""The findings of the series a write touched are computed with only the checks their series can have a finding of
+(no year-over-year change without an annual indicator, no edition change without a biennial one, no source conflict
+outside multi_source_periods), a few at once or many in parts: whatever the series, what is stored is what every check
+computes."""
 
 from __future__ import annotations
 
 import pytest
 
 from analyst_fixtures import copy_refreshed
+from octracker.store import findings
 from octracker.store.findings import series_changed
 from octracker.store.warehouse import open_writer
 from octracker.store.writers import write_transaction
@@ -22,8 +24,15 @@ def stored_and_computed_differ(con) -> tuple[int, int]:
     ).fetchone()
 
 
+@pytest.mark.parametrize("in_parts", [False, True], ids=["few", "in parts"])
 @pytest.mark.parametrize("check", CHECKS)
-def test_the_findings_of_a_series_written_alone_are_every_check_computes(uncurated, tmp_path, check):
+def test_the_findings_of_a_series_written_alone_are_every_check_computes(
+    uncurated, tmp_path, monkeypatch, check, in_parts
+):
+    if in_parts:
+        # As if it were one of more series than are computed at once: the parts' way (see findings.MANY_SERIES).
+        monkeypatch.setattr(findings, "FEW_SERIES", 0)
+        monkeypatch.setattr(findings, "MANY_SERIES", 0)
     settings = copy_refreshed(uncurated, tmp_path)
     with open_writer(settings) as con:
         indicator_id, geo, found = con.execute(

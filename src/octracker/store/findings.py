@@ -170,24 +170,26 @@ def _store_owed_series(con: duckdb.DuckDBPyConnection) -> None:
             f"DELETE FROM {TABLE} AS f WHERE EXISTS "
             f"(SELECT 1 FROM {OWED_SERIES} AS o WHERE o.indicator_id = f.indicator_id AND o.geo = f.geo)"
         )
+        # With the ids, whether any of these series is of an annual or a biennial indicator or in
+        # multi_source_periods: the checks those decide are left out otherwise (see alert_findings_among), which saves
+        # planning them, a cost of every statement that a few series' findings feel, and running them, which the parts
+        # of a first load feel (a CBS-like table's 500,000 series, none biennial nor of several sources).
+        ids, *checks = one_row(
+            con,
+            f"""
+            SELECT CASE WHEN count(*) <= ? THEN list(o.series_id ORDER BY o.series_id) END,
+                   COALESCE(bool_or(i.frequency = 'annual'), false),
+                   COALESCE(bool_or(i.frequency = 'biennial'), false),
+                   EXISTS (SELECT 1 FROM multi_source_periods SEMI JOIN {OWED_SERIES} USING (indicator_id, geo))
+            FROM {OWED_SERIES} AS o
+            LEFT JOIN indicators AS i USING (indicator_id)
+            """,
+            [FEW_SERIES],
+        )
         if owed <= FEW_SERIES:
-            # With the ids, whether any of these series is of an annual or a biennial indicator or in
-            # multi_source_periods: the checks those decide are left out otherwise (see alert_findings_among), which
-            # saves planning them, a cost of every statement that a few series' findings feel.
-            ids_and_checks = one_row(
-                con,
-                f"""
-                SELECT list(o.series_id ORDER BY o.series_id),
-                       COALESCE(bool_or(i.frequency = 'annual'), false),
-                       COALESCE(bool_or(i.frequency = 'biennial'), false),
-                       EXISTS (SELECT 1 FROM multi_source_periods SEMI JOIN {OWED_SERIES} USING (indicator_id, geo))
-                FROM {OWED_SERIES} AS o
-                LEFT JOIN indicators AS i USING (indicator_id)
-                """,
-            )
             con.execute(
                 f"INSERT INTO {TABLE} BY NAME SELECT * FROM alert_findings_among(?, NULL, NULL, NULL, ?, ?, ?)",
-                list(ids_and_checks),
+                [ids, *checks],
             )
             return
         # Each part's findings are inserted in order (the alert_findings view's): DuckDB then writes them to the file
@@ -197,10 +199,10 @@ def _store_owed_series(con: duckdb.DuckDBPyConnection) -> None:
         # sorted, 25-115 MiB of them are held, and sorting a part's findings costs next to nothing.
         for first, last in _parts(con):
             con.execute(
-                f"INSERT INTO {TABLE} BY NAME SELECT * FROM alert_findings_in("
-                f"(SELECT list(series_id) FROM {OWED_SERIES} WHERE series_id BETWEEN ? AND ?), NULL, NULL, NULL) "
-                "ORDER BY check_name, indicator_id, geo, period_start",
-                [first, last],
+                f"INSERT INTO {TABLE} BY NAME SELECT * FROM alert_findings_among("
+                f"(SELECT list(series_id) FROM {OWED_SERIES} WHERE series_id BETWEEN ? AND ?), "
+                "NULL, NULL, NULL, ?, ?, ?) ORDER BY check_name, indicator_id, geo, period_start",
+                [first, last, *checks],
             )
         return
     # Every series of these indicators in these places is computed again (a few more than owed, never fewer). The
