@@ -107,7 +107,7 @@ class SeriesIds:
 #: known into a dictionary. 100 corrections of a 10M-row table, in nearly every indicator, read the 20,000 series of
 #: their indicators into a dictionary for their 100 (8-10 ms). The CBS-like 10M-row table's daily edition, 100,645
 #: revised rows of 91,614 of its 500,000 series: 0.11 s asked, 0.31-0.33 s read whole (3 runs each, quiet machine).
-#: A first load's batches (long_table.BATCH_ROWS, 245,760 rows) are over it, as before.
+#: A first load reads every series known once, whatever its rows (see history.insert_first_versions).
 ASKED_KEYS_ROWS = 200_000
 
 
