@@ -1,7 +1,7 @@
-"""The findings of the series a write touched are computed with only the checks their series can have a finding of
-(no year-over-year change without an annual indicator, no edition change without a biennial one, no source conflict
-outside multi_source_periods), a few at once or many in parts: whatever the series, what is stored is what every check
-computes."""
+"""The findings of the series a write touched, a few at once or many in parts, are computed with only the checks their
+series can have a finding of (no year-over-year change without an annual indicator, no edition change without a
+biennial one, no source conflict outside multi_source_periods); with every series of their places and indicators,
+with every check. Whichever way, what is stored is what every check computes."""
 
 from __future__ import annotations
 
@@ -24,15 +24,15 @@ def stored_and_computed_differ(con) -> tuple[int, int]:
     ).fetchone()
 
 
-@pytest.mark.parametrize("in_parts", [False, True], ids=["few", "in parts"])
+@pytest.mark.parametrize("way", ["few", "in parts", "by places"])
 @pytest.mark.parametrize("check", CHECKS)
-def test_the_findings_of_a_series_written_alone_are_every_check_computes(
-    uncurated, tmp_path, monkeypatch, check, in_parts
-):
-    if in_parts:
-        # As if it were one of more series than are computed at once: the parts' way (see findings.MANY_SERIES).
+def test_the_findings_of_a_series_written_alone_are_every_check_computes(uncurated, tmp_path, monkeypatch, check, way):
+    if way != "few":
+        # As if it were one of many series: computed by id in parts (more than MANY_SERIES), or with every series of
+        # their geos and indicators (a small share of them).
         monkeypatch.setattr(findings, "FEW_SERIES", 0)
-        monkeypatch.setattr(findings, "MANY_SERIES", 0)
+        monkeypatch.setattr(findings, "MANY_SERIES", 0 if way == "in parts" else 100_000)
+        monkeypatch.setattr(findings, "FEW_SERIES_SHARE", 0.5 if way == "in parts" else 0.0)
     settings = copy_refreshed(uncurated, tmp_path)
     with open_writer(settings) as con:
         indicator_id, geo, found = con.execute(

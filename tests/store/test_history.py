@@ -361,3 +361,18 @@ def test_a_large_frame_inserts_its_changed_rows_taken_by_key_leaving_the_history
     ]
     # The settings the comparison changes for its statements are as they were.
     assert con.execute(settings).fetchone() == before
+
+
+def test_versions_read_by_row_id_are_compared_as_stored_versions_shows_them(con):
+    """The keyed comparison reads the versions it matched once, as stored, and compares them as `stored_versions`
+    shows them (history._as_read restates the view's rules): a unit or qualifier stored as its load's usual one, and
+    the load's source and method, read alike."""
+    load(con, rows(), T1)
+    columns = (
+        "series_id, period_start, period_end, year, value, unit, qualifier, is_partial, as_of, source_id, method, "
+        "evidence, note, valid_to, row_hash, flags, evidence_row, version_rowid"
+    )
+    stored = "(SELECT *, rowid AS version_rowid FROM observation_versions)"
+    as_read = con.execute(f"SELECT {columns} FROM {history._as_read(stored)} ORDER BY version_rowid").fetchall()
+    assert as_read == con.execute(f"SELECT {columns} FROM stored_versions ORDER BY version_rowid").fetchall()
+    assert con.execute("SELECT COUNT(*) FROM observation_versions WHERE unit IS NULL").fetchone()[0] > 0
