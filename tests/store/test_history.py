@@ -8,6 +8,7 @@ import polars as pl
 import pytest
 
 from octracker.store import history
+from octracker.store.counts import LoadCounts
 from octracker.store.history import upsert_observations
 from octracker.store.warehouse import apply_migrations, apply_views, open_writer
 
@@ -61,16 +62,16 @@ def load(con, frame, now, full_snapshot=True):
 
 def test_first_load_is_new_and_second_is_unchanged_with_no_new_versions(con):
     first = load(con, rows(), T1)
-    assert (first.new, first.revised, first.unchanged) == (3, 0, 0)
+    assert first == LoadCounts(new=3)
     second = load(con, rows(), T2)
-    assert (second.new, second.revised, second.unchanged, second.retracted) == (0, 0, 3, 0)
+    assert second == LoadCounts(unchanged=3)
     assert con.execute("SELECT COUNT(*) FROM observation_history").fetchone()[0] == 3
 
 
 def test_changed_value_closes_old_version_and_current_view_shows_new(con):
     load(con, rows(), T1)
     counts = load(con, rows(value=[92.0, 89.0, 6.8]), T2)
-    assert (counts.new, counts.revised, counts.unchanged) == (0, 1, 2)
+    assert counts == LoadCounts(revised=1, unchanged=2)
     versions = con.execute(
         "SELECT value, valid_from, valid_to FROM observation_history WHERE year = 2025 ORDER BY valid_from"
     ).fetchall()
@@ -97,16 +98,14 @@ def test_unknown_period_is_one_observation_not_a_new_one_each_run(con):
 
 def test_row_no_longer_stated_by_a_full_snapshot_is_retracted_not_deleted(con):
     load(con, rows(), T1)
-    counts = load(con, rows().head(2), T2)
-    assert counts.retracted == 1
+    assert load(con, rows().head(2), T2) == LoadCounts(unchanged=2, retracted=1)
     assert con.execute("SELECT COUNT(*) FROM observations").fetchone()[0] == 2
     assert con.execute("SELECT valid_to FROM observation_history WHERE year IS NULL").fetchone()[0] == T2
 
 
 def test_partial_load_keeps_rows_it_does_not_mention(con):
     load(con, rows(), T1)
-    counts = load(con, rows().head(1), T2, full_snapshot=False)
-    assert (counts.unchanged, counts.retracted) == (1, 0)
+    assert load(con, rows().head(1), T2, full_snapshot=False) == LoadCounts(unchanged=1)
     assert con.execute("SELECT COUNT(*) FROM observations").fetchone()[0] == 3
 
 
@@ -121,8 +120,7 @@ def test_one_load_can_add_revise_keep_and_retract_at_once(con):
         value=[92.0, 61.0, 9.0],
         unit=["count", "count", "count"],
     )
-    counts = load(con, changed, T2)
-    assert (counts.new, counts.revised, counts.unchanged, counts.retracted) == (1, 1, 1, 1)
+    assert load(con, changed, T2) == LoadCounts(new=1, revised=1, unchanged=1, retracted=1)
     current = con.execute("SELECT indicator_id, year, value FROM observations ORDER BY ALL").fetchall()
     assert current == [("shooting_deaths", 2024, 9.0), ("shootings", 2024, 92.0), ("shootings", 2025, 61.0)]
     closed = con.execute(
@@ -135,7 +133,7 @@ def test_a_source_loaded_for_the_first_time_leaves_other_sources_alone(con):
     load(con, rows(), T1)
     other = rows(source_id=["s2", "s2", "s2"], value=[1.0, 2.0, 3.0])
     counts = upsert_observations(con, other, pipeline="p2", run_id="r2", source_ids=["s2"], full_snapshot=True, now=T2)
-    assert (counts.new, counts.revised, counts.retracted) == (3, 0, 0)
+    assert counts == LoadCounts(new=3)
     per_source = con.execute("SELECT source_id, COUNT(*) FROM observations GROUP BY ALL ORDER BY ALL").fetchall()
     assert per_source == [("s1", 3), ("s2", 3)]
 
@@ -192,9 +190,8 @@ def test_text_is_stored_exactly_on_a_first_load_and_on_a_later_one(con):
     load(con, texts, T1)
     assert con.execute(stored).fetchall() == expected
     revised = texts.with_columns(pl.col("evidence") + " (revised)", pl.col("note").fill_null("now noted"))
-    counts = load(con, revised, T2)
     # Other evidence and notes for the same values: new versions, no revision.
-    assert (counts.revised, counts.unchanged) == (0, 3)
+    assert load(con, revised, T2) == LoadCounts(unchanged=3)
     assert con.execute(stored).fetchall() == sorted(zip(revised["evidence"], revised["note"], revised["unit"]))
 
 
@@ -231,7 +228,7 @@ def test_a_table_restating_every_current_version_leaves_them_and_the_unhashed_on
         now=T2,
         restated=pl.Series([11, 12]),
     )
-    assert (counts.new, counts.revised, counts.unchanged, counts.retracted) == (0, 0, 3, 0)
+    assert counts == LoadCounts(unchanged=3)
     assert con.execute("SELECT COUNT(*) FROM observation_history").fetchone()[0] == 3
 
 
@@ -254,8 +251,10 @@ def test_a_table_restating_some_versions_compares_the_others_and_the_unhashed_on
         now=T2,
         restated=pl.Series([11]),
     )
-    assert (counts.new, counts.revised, counts.retracted) == (0, 1, 0 if stated_again else 1)
-    assert counts.unchanged == (2 if stated_again else 1)
+    if stated_again:
+        assert counts == LoadCounts(revised=1, unchanged=2)
+    else:
+        assert counts == LoadCounts(revised=1, unchanged=1, retracted=1)
     current = con.execute("SELECT evidence, value FROM observations ORDER BY evidence").fetchall()
     assert current == [("e1", 92.0), ("e2 revised", 61.0), *([("e3", 6.8)] if stated_again else [])]
 
@@ -272,10 +271,9 @@ def test_the_versions_a_write_closes_are_kept_whole_whether_written_again_or_clo
     load(con, hashed, T1)
     # A full snapshot revises 2025 and no longer states the US value; then a correction revises 2024.
     revised = hashed.head(2).with_columns(value=pl.Series([92.0, 61.0]), _row_hash=pl.Series([1, 12], dtype=pl.Int64))
-    counts = load(con, revised, T2)
-    assert (counts.revised, counts.unchanged, counts.retracted) == (1, 1, 1)
+    assert load(con, revised, T2) == LoadCounts(revised=1, unchanged=1, retracted=1)
     corrected = hashed.head(1).with_columns(value=pl.lit(93.0), _row_hash=pl.lit(21, pl.Int64))
-    assert load(con, corrected, T3, full_snapshot=False).revised == 1
+    assert load(con, corrected, T3, full_snapshot=False) == LoadCounts(revised=1)
     history_rows = con.execute(
         "SELECT indicator_id, year, value, unit, qualifier, is_partial, evidence, note, row_hash, valid_from, valid_to "
         "FROM observation_history ORDER BY indicator_id, year, valid_from"
@@ -305,8 +303,7 @@ def test_a_feed_of_corrections_is_classified_alike_whether_its_versions_are_foun
             a_2023_row(),
         ]
     ).with_columns(_row_hash=pl.Series([11, 12, 13, 14], dtype=pl.Int64))
-    counts = load(con, corrections, T2, full_snapshot=False)
-    assert (counts.new, counts.revised, counts.unchanged, counts.retracted) == (1, 1, 2, 0)
+    assert load(con, corrections, T2, full_snapshot=False) == LoadCounts(new=1, revised=1, unchanged=2)
     history_rows = con.execute(
         "SELECT year, value, evidence, row_hash, valid_from, valid_to FROM observation_history "
         "ORDER BY year NULLS LAST, valid_from"
@@ -341,11 +338,9 @@ def test_a_large_frame_inserts_its_changed_rows_taken_by_key_leaving_the_history
             a_2023_row(unit=pl.lit("people")),
         ]
     ).with_columns(_row_hash=pl.Series([1, 12, 14], dtype=pl.Int64))
-    counts = load(con, snapshot, T2)
-    assert (counts.new, counts.revised, counts.unchanged, counts.retracted) == (1, 1, 1, 1)
+    assert load(con, snapshot, T2) == LoadCounts(new=1, revised=1, unchanged=1, retracted=1)
     corrections = snapshot.head(2).with_columns(value=pl.Series([93.0, 62.0]), _row_hash=pl.Series([21, 22]))
-    counts = load(con, corrections, T3, full_snapshot=False)
-    assert (counts.new, counts.revised, counts.unchanged, counts.retracted) == (0, 2, 0, 0)
+    assert load(con, corrections, T3, full_snapshot=False) == LoadCounts(revised=2)
     history_rows = con.execute(
         "SELECT year, value, unit, qualifier, is_partial, note, row_hash, valid_from, valid_to "
         "FROM observation_history ORDER BY year NULLS LAST, valid_from"
