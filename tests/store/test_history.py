@@ -318,6 +318,54 @@ def test_a_feed_of_corrections_is_classified_alike_whether_its_versions_are_foun
     ]
 
 
+@pytest.mark.parametrize("keyed", [True, False], ids=["found-by-key", "one-join"])
+def test_corrections_to_versions_read_by_reference_and_with_their_own_evidence_keep_the_evidence_of_each(
+    con, monkeypatch, keyed
+):
+    """The keyed comparison reads the versions it replaces without their evidence, then the evidence of those of a load
+    without a citation only: a version read by reference (its evidence its load's citation, stored NULL) and one
+    with its own are compared, closed and kept as a join with every current version keeps them."""
+    monkeypatch.setattr(history, "KEYED_COMPARISON_ROWS", 2048 if keyed else 0)
+
+    def table_rows(values, evidence, evidence_rows, hashes):
+        return rows(value=values, evidence=evidence).with_columns(
+            _evidence_row=pl.Series(evidence_rows, dtype=pl.Int64), _row_hash=pl.Series(hashes, dtype=pl.Int64)
+        )
+
+    cited = "table t.csv"
+    # A first load by reference: the table's citation is its load's, each version stores none.
+    first = table_rows([92.0, 60.0, 6.8], [cited] * 3, [1, 2, 3], [1, 2, 3])
+    upsert_observations(
+        con,
+        first,
+        pipeline="p",
+        run_id="r1",
+        source_ids=["s1"],
+        full_snapshot=True,
+        now=T1,
+        constant={"evidence": cited},
+    )
+    # 2025 revised by reference, the US value revised with evidence of its own.
+    second = table_rows([92.0, 61.0, 7.1], [cited, cited, "e3"], [4, 5, None], [11, 12, 13])
+    assert load(con, second, T2, full_snapshot=False) == LoadCounts(revised=2, unchanged=1)
+    # 2025 revised again; the US value stated again with the same evidence: unchanged (compared with its own).
+    third = table_rows([92.0, 62.0, 7.1], [cited, cited, "e3"], [7, 8, None], [11, 22, 13])
+    assert load(con, third, T3, full_snapshot=False) == LoadCounts(revised=1, unchanged=2)
+    stored = con.execute(
+        "SELECT h.year, h.value, h.evidence, v.evidence, h.evidence_row, h.valid_from, h.valid_to "
+        "FROM stored_versions AS h JOIN observation_versions AS v ON v.rowid = h.version_rowid "
+        "ORDER BY h.year NULLS LAST, h.valid_from"
+    ).fetchall()
+    assert stored == [
+        (2024, 92.0, cited, None, 1, T1, None),
+        (2025, 60.0, cited, None, 2, T1, T2),
+        (2025, 61.0, cited, None, 5, T2, T3),
+        (2025, 62.0, cited, None, 8, T3, None),
+        (None, 6.8, cited, None, 3, T1, T2),
+        (None, 7.1, "e3", "e3", None, T2, None),
+    ]
+
+
 @pytest.mark.parametrize("by_key", [True, False], ids=["taken-by-key", "copied"])
 def test_a_large_frame_inserts_its_changed_rows_taken_by_key_leaving_the_history_a_copy_of_them_leaves(
     con, monkeypatch, by_key
