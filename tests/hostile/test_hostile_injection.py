@@ -241,6 +241,9 @@ REVIEWED = {
         "told",
         # the row ids of the versions a write closes: a fixed query of its `_changes`
         "rowids",
+        # the versions a re-read table no longer states, as stored_versions shows them: a fixed query of
+        # observation_versions and `_unstated`, `?` per source
+        "_as_read(unstated_versions)",
         # a few rows handed to DuckDB (handed_to_duckdb): a fixed temp table's name, its stream's, Arrow column names;
         # the name of a DuckDB setting `_setting` sets for a block
         # of history columns

@@ -465,10 +465,18 @@ def _load_stated(
             if unstated is not None:
                 # The versions the table no longer states, found by their hashes: a semi join with the few of them,
                 # not an anti join with the many restated; kept apart, so that the comparison's plan stays as it is.
+                # Found among the versions as stored, then joined to their loads (see `_as_read`): through
+                # stored_versions, every current version (10M of a CBS-like table's daily edition, for its 100,645
+                # unstated) went through the join with its load and the view's projection before the semi join
+                # (0.67-0.77 s of CPU, 0.42-0.58 s so; loaded machine).
+                unstated_versions = (
+                    "(SELECT o.*, o.rowid AS version_rowid FROM observation_versions AS o "
+                    "SEMI JOIN _unstated AS u ON o.row_hash IS NOT DISTINCT FROM u.row_hash "
+                    "WHERE o.valid_to IS NULL "
+                    f"AND o.load_id IN (SELECT load_id FROM loads WHERE {_in_sources(source_ids)}))"
+                )
                 con.execute(
-                    f"CREATE OR REPLACE TEMP TABLE _live AS SELECT c.* FROM ({current}) AS c "
-                    "SEMI JOIN _unstated AS u ON c.row_hash IS NOT DISTINCT FROM u.row_hash",
-                    source_ids,
+                    f"CREATE OR REPLACE TEMP TABLE _live AS SELECT * FROM {_as_read(unstated_versions)}", source_ids
                 )
                 live = f"SELECT * FROM _live WHERE {_in_sources(source_ids)}"
         else:
@@ -690,7 +698,8 @@ def _restates_all(con: duckdb.DuckDBPyConnection, current: str, source_ids: list
     """
     count = sum(s.len() - s.null_count() for s in told)
     total = sum(int(s.cast(pl.Int128).sum()) for s in told) if count else None  # DuckDB's SUM of no rows: NULL
-    (held,) = one_row(con, f"SELECT [COUNT(row_hash), SUM(row_hash::HUGEINT)] FROM ({current})", source_ids)
+    # DuckDB sums BIGINTs as a HUGEINT (no overflow): a cast of each hash first cost 0.1 s of CPU for 10M, 0.04 s so.
+    (held,) = one_row(con, f"SELECT [COUNT(row_hash), SUM(row_hash)] FROM ({current})", source_ids)
     return list(held) == [count, total]
 
 
