@@ -54,9 +54,9 @@ def a_2023_row(**changes: pl.Expr) -> pl.DataFrame:
     )
 
 
-def load(con, frame, now, full_snapshot=True):
+def load(con, frame, now, full_snapshot=True, **kwargs):
     return upsert_observations(
-        con, frame, pipeline="p", run_id=str(now), source_ids=["s1"], full_snapshot=full_snapshot, now=now
+        con, frame, pipeline="p", run_id=str(now), source_ids=["s1"], full_snapshot=full_snapshot, now=now, **kwargs
     )
 
 
@@ -335,16 +335,7 @@ def test_corrections_to_versions_read_by_reference_and_with_their_own_evidence_k
     cited = "table t.csv"
     # A first load by reference: the table's citation is its load's, each version stores none.
     first = table_rows([92.0, 60.0, 6.8], [cited] * 3, [1, 2, 3], [1, 2, 3])
-    upsert_observations(
-        con,
-        first,
-        pipeline="p",
-        run_id="r1",
-        source_ids=["s1"],
-        full_snapshot=True,
-        now=T1,
-        constant={"evidence": cited},
-    )
+    load(con, first, T1, constant={"evidence": cited})
     # 2025 revised by reference, the US value revised with evidence of its own.
     second = table_rows([92.0, 61.0, 7.1], [cited, cited, "e3"], [4, 5, None], [11, 12, 13])
     assert load(con, second, T2, full_snapshot=False) == LoadCounts(revised=2, unchanged=1)
