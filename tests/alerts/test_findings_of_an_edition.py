@@ -24,7 +24,9 @@ SERIES = (("shootings", "BE-BRU", 50.0), ("murders_and_attempts", "BE", 300.0), 
 YEARS = range(2015, 2025)
 
 
-def edition(catalog, revised: dict[tuple[str, str, int], float], left_out: set[tuple[str, str]]) -> pl.DataFrame:
+def edition(
+    catalog, revised: dict[tuple[str, str, int], float], left_out: set[tuple[str, str]], qualifier: str = "exact"
+) -> pl.DataFrame:
     rows = [
         (indicator_id, geo, year, revised.get((indicator_id, geo, year), base + 3 * (year - 2015)))
         for indicator_id, geo, base in SERIES
@@ -40,7 +42,7 @@ def edition(catalog, revised: dict[tuple[str, str, int], float], left_out: set[t
             "year": [r[2] for r in rows],
             "value": [r[3] for r in rows],
             "unit": [catalog[r[0]].unit for r in rows],
-            "qualifier": ["exact"] * len(rows),
+            "qualifier": [qualifier] * len(rows),
             "is_partial": [False] * len(rows),
             "as_of": [None] * len(rows),
             "source_id": ["table"] * len(rows),
@@ -101,3 +103,25 @@ def test_an_edition_that_revises_and_retracts_stores_the_findings_computed_now(
     assert retracted == []
     assert revised == [("record", 74.0), ("revision", 77.0)]
     assert untouched
+
+
+def test_a_revision_finding_states_the_revised_value_as_the_warehouse_does(settings, catalog):
+    """The revised value's qualifier, stored as its load's usual one (NULL in the version), is the finding's as
+    `observations` shows it: the findings read the latest update's values before joining their loads."""
+    revised = {("shootings", "BE-BRU", 2024): 500.0}
+    with open_writer(settings) as con:
+        prepare_warehouse(con, settings, catalog)
+        load(con, edition(catalog, {}, set(), qualifier="lower_bound"), FIRST)
+        load(con, edition(catalog, revised, set(), qualifier="lower_bound"), NEXT)
+        stored_as_usual = con.execute(
+            "SELECT COUNT(*) FROM observation_versions WHERE qualifier IS NULL AND valid_to IS NULL"
+        ).fetchone()[0]
+        finding = "SELECT geo, year, value, qualifier FROM {} WHERE check_name = 'revision'"
+        stored = con.execute(finding.format("stored_alert_findings")).fetchall()
+        computed = con.execute(finding.format("alert_findings")).fetchall()
+        current = con.execute(
+            "SELECT geo, year, value, qualifier FROM observations "
+            "WHERE indicator_id = 'shootings' AND geo = 'BE-BRU' AND year = 2024"
+        ).fetchall()
+    assert stored_as_usual == len(SERIES) * len(YEARS)
+    assert stored == computed == current == [("BE-BRU", 2024, 500.0, "lower_bound")]
