@@ -251,6 +251,18 @@ class Bench:
         self.results[name] = Result(name, measures)
         return self.results[name]
 
+    def given_again(self, name: str, loaded: Path, data: Path, step: str, args: dict[str, Any], *, also) -> Path:
+        """The warehouse saved in `loaded`, given the same table once more by `step` (after `also()`, which puts the
+        table back where the step reads it) and saved again as `name`: the warehouse as a daily refresh finds it,
+        every edition step's start. Nothing is new, but the run publishes, so the copy published before the current
+        one is kept as the spare that the next publish brings up to date (see `octracker.store.warehouse.publish`);
+        a warehouse's first load leaves none, and the publish after it copies the whole file."""
+        again = self.work / name
+        restore(loaded, data, also=also)()
+        run_step(step, args)
+        save(data, again)
+        return again
+
     def bare(self, label: str, files: TableFiles) -> None:
         db = self.work / f"bare_{label}.duckdb"
         self.measure(f"bare_ctas_{label}", fresh(db), "bare_ctas", {"file": str(files.base), "db": str(db)})
@@ -283,21 +295,24 @@ class Bench:
             "octracker_refresh",
             args,
         )
+        refreshed = self.given_again(
+            f"warehouse_{label}_refreshed", loaded, data, "octracker_refresh", args, also=point_at(files.base)
+        )
         if annual is None:
             # As many corrections, chosen the same way, into a table a tenth the size: what a small change pays per
             # existing row.
-            self.small_change(label, files, project, args, loaded)
+            self.small_change(label, files, project, args, refreshed)
         else:
             # The same edition through `octracker ingest` (target 6) alternates with it, run by run, so that both
             # meet the same machine: measured one after the other, their ratio followed the machine's state.
-            self.revised_both_ways(label, project, files, restore(loaded, data, also=point_at(files.revised)), args)
+            self.revised_both_ways(label, project, files, restore(refreshed, data, also=point_at(files.revised)), args)
             self.measure(
                 f"revised_delta_{label}",
-                restore(loaded, data, also=point_at(files.delta, full_snapshot=False)),
+                restore(refreshed, data, also=point_at(files.delta, full_snapshot=False)),
                 "octracker_refresh",
                 args,
             )
-            self.small_change(label, files, project, args, loaded)
+            self.small_change(label, files, project, args, refreshed)
             # The annual companion, loaded once beside the monthly table: views and alerts read both.
             write_spec(project, table_files(annual).base, YEARLY)
             self.measure(
@@ -329,28 +344,18 @@ class Bench:
                     times=1,
                 )
         if not self.keep:
-            for folder in (data, loaded, with_annual):
+            for folder in (data, loaded, refreshed, with_annual):
                 shutil.rmtree(folder, ignore_errors=True)
 
-    def small_change(self, label: str, files: TableFiles, project: Path, args: dict[str, Any], loaded: Path) -> None:
-        """What a refresh costs when next to nothing changed: the part of it that follows what exists.
-
-        It starts from the warehouse refreshed once more after its first load (the same file, nothing new), as a
-        daily refresh finds it: its publish then has the copy published before the current one to bring up to
-        date (see `octracker.store.warehouse.publish`), which the second publish of a warehouse never has.
-        """
+    def small_change(self, label: str, files: TableFiles, project: Path, args: dict[str, Any], refreshed: Path) -> None:
+        """What a refresh costs when next to nothing changed (into the warehouse `refreshed` by `given_again`): the
+        part of it that follows what exists."""
         data = Path(args["warehouse"]).parent
-        refreshed = self.work / f"warehouse_{label}_refreshed"
-        restore(loaded, data, also=lambda: write_spec(project, files.base, MONTHLY))()
-        run_step("octracker_refresh", args)
-        save(data, refreshed)
         into_refreshed = restore(
             refreshed, data, also=lambda: write_spec(project, files.small_change, MONTHLY, full_snapshot=False)
         )
         self.measure(f"small_change_{label}", into_refreshed, "octracker_refresh", args)
         self.measure_command(f"small_change_{label}_command", into_refreshed, args, printing="Changed values")
-        if not self.keep:
-            shutil.rmtree(refreshed, ignore_errors=True)
 
     def change_only(self, label: str, files: TableFiles) -> None:
         """The first ingest of the big table (once), then the small change into it: `--only change`."""
@@ -361,9 +366,17 @@ class Bench:
         write_spec(project, files.base, MONTHLY)
         self.measure(f"ingest_{label}", fresh(data), "octracker_refresh", args, times=1)
         save(data, loaded)
-        self.small_change(label, files, project, args, loaded)
+        refreshed = self.given_again(
+            f"warehouse_{label}_refreshed",
+            loaded,
+            data,
+            "octracker_refresh",
+            args,
+            also=lambda: write_spec(project, files.base, MONTHLY),
+        )
+        self.small_change(label, files, project, args, refreshed)
         if not self.keep:
-            for folder in (data, loaded):
+            for folder in (data, loaded, refreshed):
                 shutil.rmtree(folder, ignore_errors=True)
 
     def cbs(self, municipalities: int) -> None:
@@ -376,12 +389,14 @@ class Bench:
         fresh(bare)()
         project = write_project(self.work / "project_cbs")
         data = self.work / "warehouse_cbs"
-        refreshed = self.work / "warehouse_cbs_refreshed"
+        loaded = self.work / "warehouse_cbs_loaded"
         args = {"project": str(project), "warehouse": str(data / "octracker.duckdb"), "pipeline": CBS.pipeline}
         write_spec(project, files.base, CBS)
         self.measure("ingest_cbs", fresh(data), "octracker_refresh", args)
-        run_step("octracker_refresh", args)  # the same edition again: the daily refresh that found nothing new
-        save(data, refreshed)
+        save(data, loaded)
+        refreshed = self.given_again(
+            "warehouse_cbs_refreshed", loaded, data, "octracker_refresh", args, also=lambda: None
+        )
         self.measure(
             "refresh_revised_cbs",
             restore(refreshed, data, also=lambda: write_spec(project, files.revised, CBS)),
@@ -389,7 +404,7 @@ class Bench:
             args,
         )
         if not self.keep:
-            for folder in (data, refreshed):
+            for folder in (data, loaded, refreshed):
                 shutil.rmtree(folder, ignore_errors=True)
 
     def first_loads(self, *sizes: Size) -> None:
@@ -412,7 +427,8 @@ class Bench:
     ) -> None:
         """The table with 10 % revised through its spec (`revised_full_table`, after `to_revised_spec()`) and through
         `octracker ingest`, as a user without a spec would give it: the table first given to the command once
-        (`ingest_command`), then its edition (`ingest_command_revised`), in turn with the spec's."""
+        (`ingest_command`) and once more (`given_again`), then its edition (`ingest_command_revised`), in turn with
+        the spec's."""
         data = self.work / f"warehouse_{label}_ingest"
         loaded = self.work / f"warehouse_{label}_ingest_loaded"
         staging = self.work / f"staging_{label}"
@@ -420,17 +436,25 @@ class Bench:
         stage_table(staging, files.base)
         self.measure(f"ingest_command_{label}", fresh(data), "octracker_ingest", args, times=1)
         save(data, loaded)
+        refreshed = self.given_again(
+            f"warehouse_{label}_ingest_refreshed",
+            loaded,
+            data,
+            "octracker_ingest",
+            args,
+            also=lambda: stage_table(staging, files.base),
+        )
         self.alternate(
             (f"revised_full_table_{label}", to_revised_spec, "octracker_refresh", spec_args),
             (
                 f"ingest_command_revised_{label}",
-                restore(loaded, data, also=lambda: stage_table(staging, files.revised)),
+                restore(refreshed, data, also=lambda: stage_table(staging, files.revised)),
                 "octracker_ingest",
                 args,
             ),
         )
         if not self.keep:
-            for folder in (data, loaded, staging):
+            for folder in (data, loaded, refreshed, staging):
                 shutil.rmtree(folder, ignore_errors=True)
 
     def ingest_command_args(self, project: Path, data: Path, staging: Path, feed: Feed = INBOX) -> dict[str, Any]:
@@ -471,31 +495,57 @@ class Bench:
         write_spec(project, files.base, MONTHLY)
         self.measure(f"ingest_{label}", fresh(by_spec), "octracker_refresh", spec_args, times=1)
         save(by_spec, by_spec_loaded)
+        by_spec_refreshed = self.given_again(
+            f"warehouse_{label}_refreshed",
+            by_spec_loaded,
+            by_spec,
+            "octracker_refresh",
+            spec_args,
+            also=lambda: write_spec(project, files.base, MONTHLY),
+        )
         stage_table(staging, files.base)
         self.measure(f"ingest_command_{label}", fresh(by_ingest), "octracker_ingest", ingest_args, times=1)
         save(by_ingest, by_ingest_loaded)
+        by_ingest_refreshed = self.given_again(
+            f"warehouse_{label}_ingest_refreshed",
+            by_ingest_loaded,
+            by_ingest,
+            "octracker_ingest",
+            ingest_args,
+            also=lambda: stage_table(staging, files.base),
+        )
         self.alternate(
             (
                 f"revised_full_table_{label}",
-                restore(by_spec_loaded, by_spec, also=lambda: write_spec(project, files.revised, MONTHLY)),
+                restore(by_spec_refreshed, by_spec, also=lambda: write_spec(project, files.revised, MONTHLY)),
                 "octracker_refresh",
                 spec_args,
             ),
             (
                 f"ingest_command_revised_{label}",
-                restore(by_ingest_loaded, by_ingest, also=lambda: stage_table(staging, files.revised)),
+                restore(by_ingest_refreshed, by_ingest, also=lambda: stage_table(staging, files.revised)),
                 "octracker_ingest",
                 ingest_args,
             ),
             (
                 f"ingest_command_renamed_{label}",
-                restore(by_ingest_loaded, by_ingest, also=lambda: stage_table(staging, files.revised, INBOX_RENAMED)),
+                restore(
+                    by_ingest_refreshed, by_ingest, also=lambda: stage_table(staging, files.revised, INBOX_RENAMED)
+                ),
                 "octracker_ingest",
                 renamed_args,
             ),
         )
         if not self.keep:
-            for folder in (by_spec, by_spec_loaded, by_ingest, by_ingest_loaded, staging):
+            for folder in (
+                by_spec,
+                by_spec_loaded,
+                by_spec_refreshed,
+                by_ingest,
+                by_ingest_loaded,
+                by_ingest_refreshed,
+                staging,
+            ):
                 shutil.rmtree(folder, ignore_errors=True)
 
     def real_sources(self) -> None:
