@@ -37,8 +37,10 @@ run: $(RUN_STAMP)
 	OCTRACKER_OFFLINE=1 $(BIN)/octracker refresh
 	$(BIN)/octracker summary
 
+# The whole suite on every core (pytest-xdist): each test file runs whole on one worker, so a module's fixtures are
+# built once; each worker builds the session's shared warehouses for itself.
 test: $(TEST_STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadfile
 
 # ruff (lint and format) and mypy, as configured in pyproject.toml.
 lint: $(TEST_STAMP)

@@ -38,6 +38,13 @@ os.environ["OCTRACKER_OFFLINE"] = "1"
 _offline = pytest.MonkeyPatch()
 _offline.setattr("octracker.store.settings.is_offline", lambda environ: True)
 
+#: The commands' output is read as piped output (whole rows up to 200 characters), whatever terminal runs the suite:
+#: pytest imports readline, which writes its terminal's size (80x24 without one) as LINES and COLUMNS into the
+#: environment that processes started from it inherit (CPython gh-46927), so `make test`'s workers (pytest-xdist)
+#: would see COLUMNS=80 and wrap the commands' output there.
+for _size in ("COLUMNS", "LINES"):
+    os.environ.pop(_size, None)
+
 #: The suite keeps what octracker caches (templates of new warehouses, parsed TOML files) in a cache folder of its own,
 #: in this process and the commands it starts, removed when it ends: its many catalogs and schemas would otherwise each
 #: leave a template in the user's cache and push out those of the user's projects (the most recent are kept).
