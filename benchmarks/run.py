@@ -251,7 +251,7 @@ class Bench:
         self.results[name] = Result(name, measures)
         return self.results[name]
 
-    def given_again(self, name: str, loaded: Path, data: Path, step: str, args: dict[str, Any], *, also) -> Path:
+    def given_again(self, name: str, loaded: Path, data: Path, step: str, args: dict[str, Any], *, also=None) -> Path:
         """The warehouse saved in `loaded`, given the same table once more by `step` (after `also()`, which puts the
         table back where the step reads it) and saved again as `name`: the warehouse as a daily refresh finds it,
         every edition step's start. Nothing is new, but the run publishes, so the copy published before the current
@@ -394,9 +394,7 @@ class Bench:
         write_spec(project, files.base, CBS)
         self.measure("ingest_cbs", fresh(data), "octracker_refresh", args)
         save(data, loaded)
-        refreshed = self.given_again(
-            "warehouse_cbs_refreshed", loaded, data, "octracker_refresh", args, also=lambda: None
-        )
+        refreshed = self.given_again("warehouse_cbs_refreshed", loaded, data, "octracker_refresh", args)
         self.measure(
             "refresh_revised_cbs",
             restore(refreshed, data, also=lambda: write_spec(project, files.revised, CBS)),

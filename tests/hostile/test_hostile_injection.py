@@ -244,6 +244,8 @@ REVIEWED = {
         # the versions a re-read table no longer states, as stored_versions shows them: a fixed query of
         # observation_versions and `_unstated`, `?` per source
         "_as_read(unstated_versions)",
+        # the current versions of the sources' loads as stored: a fixed condition, `?` per source
+        "_stored_current(source_ids)",
         # a few rows handed to DuckDB (handed_to_duckdb): a fixed temp table's name, its stream's, Arrow column names;
         # the name of a DuckDB setting `_setting` sets for a block
         # of history columns

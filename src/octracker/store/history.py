@@ -472,8 +472,7 @@ def _load_stated(
                 unstated_versions = (
                     "(SELECT o.*, o.rowid AS version_rowid FROM observation_versions AS o "
                     "SEMI JOIN _unstated AS u ON o.row_hash IS NOT DISTINCT FROM u.row_hash "
-                    "WHERE o.valid_to IS NULL "
-                    f"AND o.load_id IN (SELECT load_id FROM loads WHERE {_in_sources(source_ids)}))"
+                    f"WHERE {_stored_current(source_ids)})"
                 )
                 con.execute(
                     f"CREATE OR REPLACE TEMP TABLE _live AS SELECT * FROM {_as_read(unstated_versions)}", source_ids
@@ -508,11 +507,16 @@ def holds_current(con: duckdb.DuckDBPyConnection, source_ids: list[str]) -> bool
     return bool(
         scalar(
             con,
-            "SELECT EXISTS (SELECT 1 FROM observation_versions WHERE valid_to IS NULL "
-            f"AND load_id IN (SELECT load_id FROM loads WHERE {_in_sources(source_ids)}))",
+            f"SELECT EXISTS (SELECT 1 FROM observation_versions WHERE {_stored_current(source_ids)})",
             source_ids,
         )
     )
+
+
+def _stored_current(source_ids: list[str]) -> str:
+    """A condition on observation_versions as stored: the current versions of these sources' loads (a `?` per
+    source). The filter on load ids reaches the scan, so it is read without joining every version to its load."""
+    return f"valid_to IS NULL AND load_id IN (SELECT load_id FROM loads WHERE {_in_sources(source_ids)})"
 
 
 def _current(source_ids: list[str]) -> str:
