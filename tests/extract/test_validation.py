@@ -16,6 +16,7 @@ from octracker.extract.validation import (
     imports_refused_in_this_thread,
     key_proven_unique,
     load_pandera,
+    load_schema_module,
     validate_observations,
 )
 
@@ -199,3 +200,40 @@ def test_a_small_frame_is_checked_on_the_in_memory_engine_with_the_same_problems
     assert seen and set(seen) == {"in-memory"}
     assert small == on_streaming
     assert sorted({p.line_no for p in small}) == [7, 9]
+
+
+def test_the_contract_is_kept_by_what_its_file_holds_and_each_check_uses_the_file_as_it_is(tmp_path):
+    """A long-lived process (the scheduler) checks rows against `schemas/observation.py` as the file holds it at the
+    check: an edit is checked by the next check, by the row-by-row route and by the route whose key was checked
+    elsewhere, each model a module of its own in `sys.modules`; a model that fails to run is not kept."""
+    schemas = tmp_path / "schemas"
+    schemas.mkdir()
+    path = schemas / "observation.py"
+    original = (REPO / "schemas" / "observation.py").read_text(encoding="utf-8")
+    loose, tight = "pa.Field(nullable=False)", "pa.Field(nullable=False, le=4)"  # `value`; the frame's are 5.0
+    assert original.count(loose) == 1
+    path.write_text(original, encoding="utf-8")
+    rows = frame(10)
+
+    def failing_lines(**route) -> list[int | None]:
+        return sorted({p.line_no for p in check_contract(rows, schemas, **route)})
+
+    assert failing_lines() == failing_lines(key_checked=True) == []
+    first = load_schema_module(schemas)
+    assert load_schema_module(schemas) is first and sys.modules[first.__name__] is first
+
+    path.write_text(original.replace(loose, tight), encoding="utf-8")
+    assert failing_lines() == failing_lines(key_checked=True) == list(range(1, 11))
+    tightened = load_schema_module(schemas)
+    assert tightened is not first and sys.modules[tightened.__name__] is tightened
+
+    path.write_text(original.replace("class Observation(pa.DataFrameModel):", "class Observation(:"), "utf-8")
+    names = set(sys.modules)
+    for _ in range(2):  # each check fails as the first did: nothing of the failed model is kept
+        with pytest.raises(SyntaxError, match=r"observation\.py"):
+            check_contract(rows, schemas)
+        assert set(sys.modules) == names
+
+    path.write_text(original, encoding="utf-8")
+    assert failing_lines() == failing_lines(key_checked=True) == []
+    assert load_schema_module(schemas) is first

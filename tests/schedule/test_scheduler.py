@@ -282,6 +282,84 @@ def test_alert_delivery_calls_the_alerts_send_function_with_the_environments_web
     ]
 
 
+# Content edited while the scheduler runs ------------------------------------------------------------------
+
+#: Two rows of a long table; the second (line 3, 92 shootings) is the one a tightened contract refuses.
+SHOOTINGS = "indicator,geo,period,value,unit\nshootings,BE-BRU,2023,61,count\nshootings,BE-BRU,2024,92,count\n"
+#: The contract's `value` field as the project has it, and tightened to refuse more than 80.
+LOOSE = "value: pl.Float64 = pa.Field(nullable=False)"
+TIGHT = "value: pl.Float64 = pa.Field(nullable=False, le=80)"
+
+
+def add_police_table(settings) -> None:
+    (settings.pipelines_dir / "documents" / "police.csv").write_text(SHOOTINGS, encoding="utf-8")
+    (settings.pipelines_dir / "police.toml").write_text(
+        textwrap.dedent("""\
+        extractor = "observations_long"
+        document = "documents/police.csv"
+        schedule = "0 6 * * *"
+        precedence = 80
+        [source]
+        source_id = "brussels-police"
+        publisher = "Brussels police statistics (test)"
+        """),
+        encoding="utf-8",
+    )
+
+
+def edit_contract(settings, old: str, new: str) -> None:
+    """Edit `schemas/observation.py` in place, as a data engineer does while the scheduler runs."""
+    path = settings.schemas_dir / "observation.py"
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new), encoding="utf-8")
+
+
+def scheduled_police_run(settings) -> tuple[str, str | None]:
+    """One scheduled refresh of the table, in this process (the scheduler's): the status and error of its run."""
+    ScheduledJobs(settings).run_pipelines(["police"])
+    [*_, (_, status, trigger, error)] = runs(settings, "pipeline = 'police'")
+    assert trigger == "schedule"
+    return status, error
+
+
+def first_police_run(tmp_path: Path, contract: str) -> tuple[str, str | None]:
+    """The run of the table loaded first under `contract`, in a project (and warehouse) of its own."""
+    from conftest import copy_project_content
+
+    settings = build_settings(copy_project_content(tmp_path / "first"), tmp_path / "first.duckdb")
+    add_police_table(settings)
+    edit_contract(settings, LOOSE, contract)
+    return scheduled_police_run(settings)
+
+
+def test_a_contract_tightened_while_the_scheduler_runs_refuses_the_row_it_now_forbids(small_project, tmp_path):
+    add_police_table(small_project)
+    assert scheduled_police_run(small_project) == ("success", None)
+    edit_contract(small_project, LOOSE, TIGHT)
+    status, error = scheduled_police_run(small_project)
+    assert status == "failed"
+    assert "police.csv" in error and "line 3" in error and "less_than_or_equal_to(80)" in error, error
+    # Refused as a first load under the tightened contract refuses it.
+    assert (status, error) == first_police_run(tmp_path, TIGHT)
+    assert read_rows(small_project.published_path, "SELECT value FROM series WHERE indicator_id = 'shootings'") == [
+        (61.0,),
+        (92.0,),
+    ]
+
+
+def test_a_contract_loosened_while_the_scheduler_runs_lets_the_row_in(small_project):
+    add_police_table(small_project)
+    edit_contract(small_project, LOOSE, TIGHT)
+    status, error = scheduled_police_run(small_project)
+    assert status == "failed" and "less_than_or_equal_to(80)" in error, error
+    edit_contract(small_project, TIGHT, LOOSE)
+    assert scheduled_police_run(small_project) == ("success", None)
+    assert read_rows(
+        small_project.published_path, "SELECT year, value FROM series WHERE indicator_id = 'shootings' ORDER BY year"
+    ) == [(2023, 61.0), (2024, 92.0)]
+
+
 # One scheduler per warehouse; a clean stop ------------------------------------------------------------------
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import functools
+import hashlib
 import importlib.machinery
 import importlib.util
 import json
@@ -83,9 +84,19 @@ _CONTRACT_LOADING = threading.Lock()
 
 
 def load_schema_module(schemas_dir: Path) -> ModuleType:
-    """Import `schemas/observation.py` by path: the data contract is project content, not engine code."""
+    """Import `schemas/observation.py` by path: the data contract is project content, not engine code.
+
+    The module made is kept by the file's bytes, not by its path: a process that runs for days (the scheduler) checks
+    each load against the contract as the file holds it then, after a data engineer edits it too. The file is read
+    once, and the bytes compared are the bytes run.
+    """
+    path = schemas_dir / "observation.py"
+    try:
+        source = path.read_bytes()
+    except FileNotFoundError:
+        raise SpecError(f"{path}: the canonical observation model is missing") from None
     with _CONTRACT_LOADING:
-        return _schema_module(schemas_dir)
+        return _schema_module(path, source)
 
 
 def warm_up_contract(schemas_dir: Path) -> None:
@@ -103,17 +114,24 @@ def warm_up_contract(schemas_dir: Path) -> None:
 
 
 @functools.cache
-def _schema_module(schemas_dir: Path) -> ModuleType:
+def _schema_module(path: Path, source: bytes) -> ModuleType:
+    """A new module run from these bytes of the contract file `path`, in `sys.modules` under a name of its own
+    (`octracker_contract_observation_` and the bytes' sha256): Pandera finds the model's annotations in the module
+    its class names, also when another thread builds its schema after the file has changed. A module that fails to
+    run is not left there."""
     load_pandera()
-    path = schemas_dir / "observation.py"
-    if not path.exists():
-        raise SpecError(f"{path}: the canonical observation model is missing")
-    spec = importlib.util.spec_from_file_location("octracker_contract_observation", path)
-    if spec is None or spec.loader is None:
+    name = f"octracker_contract_observation_{hashlib.sha256(source).hexdigest()[:16]}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None:
         raise SpecError(f"{path}: cannot be loaded as a Python module; it should be the observation model file")
     module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
+    sys.modules[name] = module
+    try:
+        exec(compile(source, path, "exec"), module.__dict__)
+    except BaseException:
+        if sys.modules.get(name) is module:
+            del sys.modules[name]
+        raise
     return module
 
 
@@ -133,14 +151,15 @@ def check_contract(
 ) -> list[Problem]:
     """Problems the canonical Pandera model finds, one per failing row and check (`key_checked`: but for
     repeated keys, which the caller looks for over more rows than the frame's)."""
-    schema = load_schema_module(schemas_dir).Observation.to_schema()
+    contract = load_schema_module(schemas_dir)
+    schema = contract.Observation.to_schema()
     key = [schema.unique] if isinstance(schema.unique, str) else list(schema.unique or [])
     # Pandera finds duplicate keys row by row (most of its time on ten million rows); a key proven
     # unique by hashing needs no such search. Every other check of the model runs as declared.
     # Only already-typed keys qualify: coercion could make two distinct raw keys equal.
     typed = all(c in frame.columns and frame.schema[c] == schema.columns[c].dtype.type for c in key)
     if key and typed and (key_checked or frame.height >= quick_from and key_proven_unique(frame, key)):
-        schema = _without_key_check(schemas_dir)
+        schema = _without_key_check(contract)
     import pandera.errors  # loaded with the model by load_schema_module
 
     try:
@@ -162,10 +181,10 @@ def small_frame_engine(frame: pl.DataFrame) -> contextlib.AbstractContextManager
 
 
 @functools.cache
-def _without_key_check(schemas_dir: Path) -> Any:
-    """The contract's schema without its unique-key check, made once: a copy per check cost a table read in batches
-    0.2 s of Python (41 batches of ten million rows)."""
-    schema = copy.deepcopy(load_schema_module(schemas_dir).Observation.to_schema())
+def _without_key_check(contract: ModuleType) -> Any:
+    """The contract's schema without its unique-key check, made once per contract module (see `load_schema_module`):
+    a copy per check cost a table read in batches 0.2 s of Python (41 batches of ten million rows)."""
+    schema = copy.deepcopy(contract.Observation.to_schema())
     schema.unique = None
     return schema
 
