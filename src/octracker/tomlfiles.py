@@ -27,10 +27,11 @@ FIX = "fix the file and run again"
 _WHERE = re.compile(r"\s*\(at (?:line (\d+), column (\d+)|end of document)\)$")
 
 
-def load_toml(path: Path, *, missing: str | None = None, fix: str = FIX) -> dict[str, Any]:
-    """The file's top-level table. `missing`: what to say when the file does not exist (else the OS error)."""
+def load_toml(path: Path, *, missing: str | None = None, fix: str = FIX, data: bytes | None = None) -> dict[str, Any]:
+    """The file's top-level table. `missing`: what to say when the file does not exist (else the OS error). `data`:
+    the file's bytes, when the caller has read them (and keeps what they give by them): not read again."""
     try:
-        data = path.read_bytes()
+        data = path.read_bytes() if data is None else data
     except FileNotFoundError:
         if missing is None:
             raise

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import importlib.util
 import json
+import os
+import shutil
 import sys
 import tomllib
 from pathlib import Path
@@ -506,6 +508,25 @@ def test_a_new_place_is_data_only(tmp_path):
         places=load_places(path),
     )
     assert [(c.indicator_id, c.geo, c.year) for c in found] == [("cocaine_seized_tonnes", "BEZEE", 2023)]
+
+
+def test_an_edited_gazetteer_is_read_again_though_its_modification_time_is_the_same(tmp_path):
+    # A long-lived process (the scheduler) keeps the gazetteer by what the file holds, not by its time: a copy that
+    # keeps times, or a build that sets every file's alike, leaves the time of an edited file as it was.
+    shutil.copytree(ROOT / "schemas", tmp_path / "schemas", ignore=shutil.ignore_patterns("__pycache__"))
+    catalog = load_catalog(tmp_path / "schemas" / "indicators.toml")
+    path = tmp_path / "schemas" / "places.toml"
+    text = "Customs seized 5 tonnes of cocaine at Zeebrugge in 2023."
+
+    def readings() -> list[tuple]:
+        return [(c.indicator_id, c.geo, c.year) for c in propose_candidates(text, catalog=catalog, published=None)]
+
+    assert readings() == [("cocaine_seized_tonnes", None, 2023)]
+    times = path.stat().st_atime_ns, path.stat().st_mtime_ns
+    with path.open("a", encoding="utf-8") as gazetteer:
+        gazetteer.write('\n[[place]]\ngeo = "BEZEE"\nkind = "port"\nnames = ["Zeebrugge"]\n')
+    os.utime(path, ns=times)
+    assert readings() == [("cocaine_seized_tonnes", "BEZEE", 2023)]
 
 
 def test_a_bad_gazetteer_is_refused_with_its_path(tmp_path):

@@ -54,9 +54,10 @@ def _name_pattern(name: str) -> str:
     return escaped
 
 
-def load_places(path: Path) -> Gazetteer:
-    """Read and check the gazetteer file; a bad entry is refused with its position and field."""
-    raw = load_toml(path, missing="place gazetteer not found; is --project pointing at the project folder?")
+def load_places(path: Path, data: bytes | None = None) -> Gazetteer:
+    """Read and check the gazetteer file (`data`: its bytes, when read already); a bad entry is refused with its
+    position and field."""
+    raw = load_toml(path, missing="place gazetteer not found; is --project pointing at the project folder?", data=data)
     kinds = raw.get("kinds", {})
     names: list[tuple[str, str, int]] = []
     seen: dict[str, str] = {}

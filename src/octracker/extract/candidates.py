@@ -158,15 +158,18 @@ def default_places(catalog: Catalog) -> Gazetteer:
     if catalog.path is None:
         raise SpecError("no place gazetteer: the catalog was not read from a file; pass places=load_places(path)")
     path = catalog.path.with_name("places.toml")
-    if not path.exists():
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
         return load_places(path)  # refuses with the path and what to do
-    return _load_places_cached(path, path.stat().st_mtime_ns)
+    return _load_places_cached(path, data)
 
 
 @functools.lru_cache(maxsize=8)
-def _load_places_cached(path: Path, mtime_ns: int) -> Gazetteer:
-    """The gazetteer at `path`, read again whenever the file changes (a scheduler runs for days)."""
-    return load_places(path)
+def _load_places_cached(path: Path, data: bytes) -> Gazetteer:
+    """The gazetteer these bytes of `path` give, kept by them (a scheduler runs for days): an edit that leaves the
+    file's modification time as it was (a copy that keeps times, a build that sets every file's alike) is read too."""
+    return load_places(path, data)
 
 
 def _alias_tokens(catalog: Catalog) -> tuple[tuple[tuple[str, ...], Indicator], ...]:
