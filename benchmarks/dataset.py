@@ -130,13 +130,15 @@ def revise(frame: pl.DataFrame, *, share: float = REVISED_SHARE, seed: int = 9) 
 @dataclass(frozen=True)
 class TableFiles:
     """The Parquet files of one size: the table, its revised edition, the same rows re-encoded, the delta,
-    and a small change (SMALL_CHANGE_ROWS rows of the delta)."""
+    a small change (SMALL_CHANGE_ROWS rows of the delta) and the small change of the day before (as many other rows
+    of the delta, chosen the same way)."""
 
     base: Path
     revised: Path
     reencoded: Path
     delta: Path
     small_change: Path
+    small_change_earlier: Path
 
 
 def table_files(size: Size, data_dir: Path = DATA_DIR) -> TableFiles:
@@ -147,6 +149,7 @@ def table_files(size: Size, data_dir: Path = DATA_DIR) -> TableFiles:
         reencoded=folder / f"long_{size.name}_reencoded.parquet",
         delta=folder / f"long_{size.name}_delta.parquet",
         small_change=folder / f"long_{size.name}_small_change.parquet",
+        small_change_earlier=folder / f"long_{size.name}_small_change_earlier.parquet",
     )
 
 
@@ -163,11 +166,19 @@ def write_tables(size: Size, data_dir: Path = DATA_DIR) -> TableFiles:
         revised.write_parquet(files.revised, compression="zstd", row_group_size=1_000_000)
         # Only the revised rows: what a feed of corrections would send.
         revised.filter(revised["value"] != base["value"]).write_parquet(files.delta, compression="zstd")
-    if not files.small_change.exists():
-        # Every n-th revised row, so the few rows fall in row groups all over the warehouse.
+    if not (files.small_change.exists() and files.small_change_earlier.exists()):
+        # Every n-th revised row, so the few rows fall in row groups all over the warehouse; the day before's
+        # corrections are the rows halfway between them.
         delta = pl.read_parquet(files.delta)
         step = max(delta.height // SMALL_CHANGE_ROWS, 1)
-        delta.gather_every(step).head(SMALL_CHANGE_ROWS).write_parquet(files.small_change, compression="zstd")
+        small = delta.gather_every(step).head(SMALL_CHANGE_ROWS)
+        earlier = delta.gather_every(step, offset=step // 2).head(SMALL_CHANGE_ROWS)
+        key = ["indicator", "geo", "period"]
+        if earlier.height != SMALL_CHANGE_ROWS or not earlier.join(small, on=key, how="semi").is_empty():
+            raise ValueError(f"{files.delta} is too small for two small changes of {SMALL_CHANGE_ROWS} other rows")
+        for frame, path in ((small, files.small_change), (earlier, files.small_change_earlier)):
+            if not path.exists():
+                frame.write_parquet(path, compression="zstd")
     return files
 
 

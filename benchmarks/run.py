@@ -349,13 +349,26 @@ class Bench:
 
     def small_change(self, label: str, files: TableFiles, project: Path, args: dict[str, Any], refreshed: Path) -> None:
         """What a refresh costs when next to nothing changed (into the warehouse `refreshed` by `given_again`): the
-        part of it that follows what exists."""
+        part of it that follows what exists. As the first refresh of a process (`small_change`), as the command a
+        user runs (`_command`), and as the scheduler's process runs it after the day before's corrections
+        (`_scheduled`), with the contract and what a load imports already loaded."""
         data = Path(args["warehouse"]).parent
         into_refreshed = restore(
             refreshed, data, also=lambda: write_spec(project, files.small_change, MONTHLY, full_snapshot=False)
         )
         self.measure(f"small_change_{label}", into_refreshed, "octracker_refresh", args)
         self.measure_command(f"small_change_{label}_command", into_refreshed, args, printing="Changed values")
+        self.measure(
+            f"small_change_{label}_scheduled",
+            restore(refreshed, data),
+            "octracker_scheduled",
+            {
+                "project": args["project"],
+                "warehouse": args["warehouse"],
+                "earlier": str(files.small_change_earlier),
+                "table": str(files.small_change),
+            },
+        )
 
     def change_only(self, label: str, files: TableFiles) -> None:
         """The first ingest of the big table (once), then the small change into it: `--only change`."""
@@ -776,6 +789,13 @@ def targets(big: str, small: str) -> list[Target]:
         Target(f"2. table with 10% revised {big} / bare load", f"revised_full_table_{big}", f"bare_ctas_{big}", 1.0),
         Target(f"2. small change: {SMALL_CHANGE_ROWS} revised rows into {big}", f"small_change_{big}", None, 0.3, "s"),
         Target(f"2. (small change into {big} / into {small})", f"small_change_{big}", f"small_change_{small}", None),
+        Target(
+            f"2. (small change into {big}, in a scheduler's process after the day before's refresh)",
+            f"small_change_{big}_scheduled",
+            None,
+            None,
+            "s",
+        ),
         Target(f"2. (delta of the revised 10% {big} / bare load)", f"revised_delta_{big}", f"bare_ctas_{big}", None),
         Target(f"2. (re-ingest same file {big} / first ingest)", f"reingest_same_file_{big}", f"ingest_{big}", None),
         Target(
