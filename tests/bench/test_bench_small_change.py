@@ -27,9 +27,11 @@ def test_the_small_change_is_timed_in_a_new_process_as_the_command_and_in_a_sche
     )
     assert (scheduled["new"], scheduled["revised"], scheduled["retracted"]) == (0, SMALL_CHANGE_ROWS, 0)
     assert (scheduled["versions"], scheduled["current"]) == (size.rows + 2 * SMALL_CHANGE_ROWS, size.rows)
-    # The same hops as the first refresh of a process, of the timed refresh alone.
-    assert set(scheduled["phases"]) == set(scheduled["first_phases"]) == set(first["phases"])
-    assert sum(scheduled["phases"].values()) < bench.results["small_change_100k_scheduled"].seconds
+    # The hops of the first refresh of a process (and the lookup of known rows, the spec's rules being those of the
+    # last load), of the timed refresh alone.
+    assert set(first["phases"]) == set(scheduled["first_phases"]) <= set(scheduled["phases"])
+    hops = sum(v for k, v in scheduled["phases"].items() if k != "known_row_hashes")  # counted in extract_document
+    assert hops < bench.results["small_change_100k_scheduled"].seconds
     # In the table of targets for information, as --quick names its tables (1M and 100k rows).
     [row] = evaluate({"small_change_1m_scheduled": bench.results["small_change_100k_scheduled"]}, "1m", "100k")
     assert "scheduler" in row["check"] and row["unit"] == "s" and row["met"] is None
@@ -47,4 +49,4 @@ def test_the_small_change_is_timed_in_a_new_process_as_the_command_and_in_a_sche
                 **same,
             },
         )
-    assert "the day's refresh counted 0 new, 0 revised and 0 retracted" in capfd.readouterr().err
+    assert f"the refresh of {files.small_change} counted 0 new, 0 revised and 0 retracted" in capfd.readouterr().err
