@@ -351,7 +351,9 @@ class Bench:
         """What a refresh costs when next to nothing changed (into the warehouse `refreshed` by `given_again`): the
         part of it that follows what exists. As the first refresh of a process (`small_change`), as the command a
         user runs (`_command`), and as the scheduler's process runs it after the day before's corrections
-        (`_scheduled`), with the contract and what a load imports already loaded."""
+        (`_scheduled`): the contract and what a load imports already loaded, and the spec as at its last load, so
+        the load asks the warehouse which of the rows it holds current (`known_row_hashes`), which the others, whose
+        spec changed since the full table's refresh, do not."""
         data = Path(args["warehouse"]).parent
         into_refreshed = restore(
             refreshed, data, also=lambda: write_spec(project, files.small_change, MONTHLY, full_snapshot=False)
@@ -363,7 +365,7 @@ class Bench:
             "table": str(files.small_change),
         }
         # The first refresh of a process and the scheduler's in turn, one run of each per round, so that the
-        # difference between them (what the first refresh imports) is not the machine's.
+        # difference between them is not the machine's.
         print(f"small_change_{label}, small_change_{label}_scheduled (in turn):", flush=True)
         self.alternate(
             (f"small_change_{label}", into_refreshed, "octracker_refresh", args),
