@@ -1,4 +1,4 @@
-"""The floor under targets 1 and 3: what DuckDB alone takes to write the history the contract asks for.
+"""The floor under targets 1 and 2: what DuckDB alone takes to write the history the contract asks for.
 
     python -m benchmarks.floor                # the 10M-row tables, 3 runs of each step, interleaved; medians
     python -m benchmarks.floor --repeats 5
@@ -48,8 +48,10 @@ from octracker.store.warehouse import apply_migrations, open_writer
 
 #: The steps, in the order they run in each repeat.
 STEPS = ("bare", "first_load", "first_load_no_evidence", "revision", "revision_writes")
-#: The targets of docs/benchmarks.md that these steps bound: step / bare at most this.
-TARGETS = {"first_load": 2.0, "revision": 0.7}
+#: The targets of docs/benchmarks.md that these steps bound: step / bare at most this. The benchmark's tables are
+#: large enough to cite their rows by reference (`octracker.extract.long_table.REFERENCE_FROM_ROWS`), so
+#: `first_load_no_evidence` is the floor under target 1; `first_load` shows what a copy of each line would add.
+TARGETS = {"first_load_no_evidence": 2.0, "revision": 1.0}
 #: DuckDB's hash() is unsigned; the history keeps row hashes as signed 64-bit integers.
 ROW_HASH = "(hash(indicator, geo, period, value, unit)::HUGEINT - 9223372036854775808)::BIGINT"
 CELLS = "concat_ws(',', indicator, geo, period, value, unit)"
