@@ -257,11 +257,18 @@ class Bench:
         every edition step's start. Nothing is new, but the run publishes, so the copy published before the current
         one is kept as the spare that the next publish brings up to date (see `octracker.store.warehouse.publish`);
         a warehouse's first load leaves none, and the publish after it copies the whole file."""
-        again = self.work / name
-        restore(loaded, data, also=also)()
-        run_step(step, args)
-        save(data, again)
-        return again
+        return self.refreshed_into(name, loaded, data, step, args, also=also)[0]
+
+    def refreshed_into(
+        self, name: str, start: Path, data: Path, step: str, args: dict[str, Any], *, also=None
+    ) -> tuple[Path, Measure]:
+        """The warehouse saved in `start`, refreshed once by `step` in a process of its own (after `also()`, e.g. a
+        spec pointed at another table), saved as `name`; with the step's measure, for its counts."""
+        saved = self.work / name
+        restore(start, data, also=also)()
+        measure = run_step(step, args)
+        save(data, saved)
+        return saved, measure
 
     def bare(self, label: str, files: TableFiles) -> None:
         db = self.work / f"bare_{label}.duckdb"
@@ -348,15 +355,25 @@ class Bench:
                 shutil.rmtree(folder, ignore_errors=True)
 
     def small_change(self, label: str, files: TableFiles, project: Path, args: dict[str, Any], refreshed: Path) -> None:
-        """What a refresh costs when next to nothing changed (into the warehouse `refreshed` by `given_again`): the
-        part of it that follows what exists. As the first refresh of a process (`small_change`), as the command a
-        user runs (`_command`), and as the scheduler's process runs it after the day before's corrections
-        (`_scheduled`): the contract and what a load imports already loaded, and the spec as at its last load, so
-        the load asks the warehouse which of the rows it holds current (`known_row_hashes`), which the others, whose
-        spec changed since the full table's refresh, do not."""
+        """What a refresh costs when next to nothing changed: the part of it that follows what exists. A daily feed of
+        corrections into the warehouse `refreshed` by `given_again`, its spec the same every day: the day before's
+        corrections were loaded (in a process of their own), then the day's are timed as the first refresh of a
+        process (`small_change`), as the command a user runs (`_command`), and in the scheduler's process, which
+        refreshed the day before's itself (`_scheduled`: the contract and what a load imports already loaded). Each
+        load finds the spec's rules those of its last load, as a daily feed does."""
         data = Path(args["warehouse"]).parent
-        into_refreshed = restore(
-            refreshed, data, also=lambda: write_spec(project, files.small_change, MONTHLY, full_snapshot=False)
+        corrected, day_before = self.refreshed_into(
+            f"warehouse_{label}_corrected",
+            refreshed,
+            data,
+            "octracker_refresh",
+            args,
+            also=lambda: write_spec(project, files.small_change_earlier, MONTHLY, full_snapshot=False),
+        )
+        if day_before.detail.get("revised") != SMALL_CHANGE_ROWS:
+            raise SystemExit(f"the day before's corrections revised {day_before.detail.get('revised')} rows")
+        into_corrected = restore(
+            corrected, data, also=lambda: write_spec(project, files.small_change, MONTHLY, full_snapshot=False)
         )
         scheduled_args = {
             "project": args["project"],
@@ -365,13 +382,15 @@ class Bench:
             "table": str(files.small_change),
         }
         # The first refresh of a process and the scheduler's in turn, one run of each per round, so that the
-        # difference between them is not the machine's.
+        # difference between them is not the machine's. Both start the day's refresh from the same warehouse.
         print(f"small_change_{label}, small_change_{label}_scheduled (in turn):", flush=True)
         self.alternate(
-            (f"small_change_{label}", into_refreshed, "octracker_refresh", args),
+            (f"small_change_{label}", into_corrected, "octracker_refresh", args),
             (f"small_change_{label}_scheduled", restore(refreshed, data), "octracker_scheduled", scheduled_args),
         )
-        self.measure_command(f"small_change_{label}_command", into_refreshed, args, printing="Changed values")
+        self.measure_command(f"small_change_{label}_command", into_corrected, args, printing="Changed values")
+        if not self.keep:
+            shutil.rmtree(corrected, ignore_errors=True)
 
     def change_only(self, label: str, files: TableFiles) -> None:
         """The first ingest of the big table (once), then the small change into it: `--only change`."""
