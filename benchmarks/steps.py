@@ -160,8 +160,8 @@ def timed_hops() -> dict[str, float]:
     # of the table's row hashes it holds current, so as not to read those rows again.
     lookup = history.known_row_hashes
 
-    def known_row_hashes(con, source_id: str):
-        return timed(phases, "known_row_hashes", lookup(con, source_id))
+    def known_row_hashes(con, source_id: str, **how: Any):
+        return timed(phases, "known_row_hashes", lookup(con, source_id, **how))
 
     history.known_row_hashes = known_row_hashes
     return phases

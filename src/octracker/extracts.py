@@ -38,7 +38,9 @@ SERIES_STARTS = "_series_start"
 
 
 #: Given the row hashes of a table, those of rows the warehouse holds current for its source, read under the same
-#: rules (it may answer with more: every current hash); a row among them gives the same observation again.
+#: rules (it may answer with more: every current hash); a row among them gives the same observation again. It may
+#: also answer with none for a table the writer compares by key (see `octracker.store.history.known_row_hashes`):
+#: the writer then finds those rows itself, by the hash of their key's current version.
 KnownRows = Callable[[pl.Series], pl.Series]
 #: The name of a KnownRows answer that holds every current hash of the source (not only those the table states). In
 #: it the hash of a version read from table row r (cited by number) sits at index r - 1, with nulls where no version

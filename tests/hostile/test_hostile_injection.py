@@ -232,6 +232,8 @@ REVIEWED = {
         "scoped",
         "on",
         "versions",
+        # a fixed condition on the compared rows' hashes (a row read under the same rules that kept its hash)
+        "unchanged",
         # one `?` per per-load value (with_per_load), `?` per source
         "', '.join('?' * len(values))",
         "_in_sources(source_ids)",

@@ -420,9 +420,11 @@ def _ingest(
 
     # Save outputs.
     archived, quarantined = archive_path(run.settings.inbox_dir, run.path, sha256), quarantine_path(run.path)
-    # Under the rules of the source's last load, a table row it read gives the same observation: not read again.
+    # Under the rules of the source's last load, a table row it read gives the same observation: not read again (or,
+    # in a table compared by key, read and left as it is; see `known_row_hashes`).
     rules = inbox_rules_fingerprint(spec, run.settings.schemas_dir)
-    known = known_row_hashes(run.con, run.source_id) if rules == last_rules(run.con, run.source_id) else None
+    same_rules = rules == last_rules(run.con, run.source_id)
+    known = known_row_hashes(run.con, run.source_id, full_snapshot=spec.full_snapshot) if same_rules else None
 
     def loaded(con: duckdb.DuckDBPyConnection) -> None:
         run.record(con, "loaded", archived)

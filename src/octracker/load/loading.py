@@ -55,7 +55,7 @@ def extract_document(
     """Run the spec's named extractor on the document, then the spec's curations on what it read.
 
     `known_rows` (which of a table's row hashes the warehouse holds current, read under the same rules) lets a
-    table reader skip those rows; a spec with curations is always read whole, as its curations match on rows.
+    table reader skip those rows (see `reads_known_rows`).
     """
     try:
         extractor = EXTRACTORS[spec.extractor]
@@ -64,9 +64,15 @@ def extract_document(
             f"{spec.path}: unknown extractor {spec.extractor!r}; known: {', '.join(sorted(EXTRACTORS))}"
         ) from None
     skipping = READS_KNOWN_ROWS.get(spec.extractor)
-    if known_rows is not None and skipping is not None and not spec.curations:
+    if known_rows is not None and reads_known_rows(spec) and skipping is not None:
         return skipping(document, spec, catalog, known_rows=known_rows)
     return apply_curations(extractor(document, spec, catalog), spec.curations, document.path.name)
+
+
+def reads_known_rows(spec: PipelineSpec) -> bool:
+    """Whether the spec's reader is told the rows the warehouse holds current (`known_rows`): a table reader's, unless
+    the spec has curations (then read whole, as its curations match on rows)."""
+    return spec.extractor in READS_KNOWN_ROWS and not spec.curations
 
 
 def record_source(con: duckdb.DuckDBPyConnection, spec: PipelineSpec, document: Document) -> None:
@@ -90,11 +96,13 @@ def load_document(
     *,
     also: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
     known_current: bool = False,
+    same_rules: bool = False,
 ) -> PipelineResult:
     """Write the source and its observations in one transaction: all of it or none.
 
     `also` writes the caller's bookkeeping (feed state, inbox record) in the same transaction. `known_current`:
-    the caller found that the source holds current versions (see `upsert_observations`).
+    the caller found that the source holds current versions; `same_rules`: the table reader was told the rows held
+    current, read under the same rules (see `upsert_observations`).
     """
     source_id = spec.source_id
     log.debug("%s: loading %d rows from %s in one transaction", spec.name, extract.frame.height, document.path.name)
@@ -112,6 +120,7 @@ def load_document(
             known_current=known_current,
             unstated=extract.unstated,
             constant=extract.constant,
+            same_rules=same_rules,
         )
         # Rows the reader set aside with a reason (an area with no geography) go to quarantine, beside the load.
         if extract.left_out:
@@ -298,9 +307,10 @@ def extract_and_load(
 ) -> PipelineResult:
     """Extract, validate, then load the document whole, or refuse it whole into quarantine.
 
-    With `known_rows`, rows the warehouse holds unchanged are not read again (see `extract_document`); when
-    a changed row turns out to repeat the key of such a row, the document is read again in full, so that
-    the duplicate is refused exactly as a full read refuses it.
+    With `known_rows`, rows the warehouse holds unchanged are not read again (see `extract_document`), or, in a table
+    compared by key, are read and left as they are by the comparison (see `known_row_hashes`); when a changed row
+    turns out to repeat the key of a row not read, the document is read again in full, so that the duplicate is
+    refused exactly as a full read refuses it.
     """
     read_in_batches = READS_IN_BATCHES.get(spec.extractor)
     known_current = False
@@ -323,7 +333,16 @@ def extract_and_load(
         return refuse_document(con, spec, run_id, document, problems, also=also_refused)
     try:
         with on_one_thread_if_small(con, settings, extract.frame.height):
-            return load_document(con, spec, run_id, document, extract, also=also, known_current=known_current)
+            return load_document(
+                con,
+                spec,
+                run_id,
+                document,
+                extract,
+                also=also,
+                known_current=known_current,
+                same_rules=known_rows is not None and reads_known_rows(spec),
+            )
     except RestatedKeyConflict as exc:
         log.info("%s: %s; reading %s again in full", spec.name, exc, document.path.name)
         return extract_and_load(con, spec, settings, catalog, run_id, document, also=also, also_refused=also_refused)

@@ -86,8 +86,10 @@ def run_leased_pipeline(
         from octracker.load.loading import extract_and_load
         from octracker.store.history import known_row_hashes
 
-        # Under the rules of the last load, a table row it read gives the same observation: not read again.
-        known = known_row_hashes(con, spec.source_id) if rules == last_rules else None
+        # Under the rules of the last load, a table row it read gives the same observation: not read again (or, in a
+        # table compared by key, read and left as it is; see `known_row_hashes`).
+        same_rules = rules == last_rules
+        known = known_row_hashes(con, spec.source_id, full_snapshot=spec.full_snapshot) if same_rules else None
         # Process data, save outputs.
         return extract_and_load(
             con,
