@@ -28,11 +28,11 @@ from octracker.errors import OctrackerError, SpecError, WarehouseBusy
 from octracker.extract.extractors import EXTRACTORS, extract_narrative
 from octracker.load.pipeline import refresh
 from octracker.schedule import scheduler as scheduler_module
+from octracker.schedule.pipeline_jobs import is_overdue
 from octracker.schedule.scheduler import (
     ScheduledJobs,
     build_scheduler,
     hold_scheduler_lock,
-    is_overdue,
     read_last_successes,
     run_scheduler,
 )

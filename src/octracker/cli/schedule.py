@@ -40,8 +40,9 @@ def schedule_command(app, inbox_cron: str, alerts_cron: str, metrics_port: int |
 
     One job per enabled pipeline with a `schedule` (crontab, UTC), one for the inbox and one for alert
     delivery; jobs run one at a time, each exactly as `octracker refresh PIPELINE`. A pipeline that has not
-    succeeded since its previous scheduled time runs at once. SIGTERM/SIGINT let the running job finish,
-    then exit 0. Only one scheduler may run per warehouse.
+    succeeded since its previous scheduled time runs at once. pipelines/ is read again every minute: a spec
+    added, rescheduled, disabled or deleted takes effect without a restart. SIGTERM/SIGINT let the running
+    job finish, then exit 0. Only one scheduler may run per warehouse.
     """
     if not app.quiet and not app.debug:
         logging.getLogger("octracker").setLevel(logging.INFO)

@@ -4,7 +4,8 @@ Every pipeline job calls `octracker.load.pipeline.refresh` (the code path of `oc
 warehouse only while it runs, so a manual refresh can run between jobs. Pipeline jobs run one at a time (one
 worker thread): DuckDB allows one writer per file. Alert delivery runs on a worker of its own, so a slow
 receiver delays no pipeline; it writes only between requests, taking the writer in turn with the pipeline jobs.
-A lock file beside the warehouse keeps a second scheduler out.
+A lock file beside the warehouse keeps a second scheduler out. Once a minute the scheduler reads `pipelines/`
+again and brings its pipeline jobs in line with the specs (`reload_pipelines`), on a worker of its own too.
 """
 
 from __future__ import annotations
@@ -37,12 +38,13 @@ from octracker.alerts.alertmanager import URL_ENV as ALERTMANAGER_URL_ENV
 from octracker.alerts.alertmanager import alertmanager_url_from_env, report_url_from_env
 from octracker.alerts.deliveries import configured_webhooks, send_alerts
 from octracker.alerts.webhooks import SECRET_ENV, URL_ENV, webhook_secret_from_env, webhook_urls_from_env
-from octracker.content.schedules import crontab_trigger, previous_fire_time
+from octracker.content.schedules import crontab_trigger
 from octracker.content.specs import PipelineSpec, load_specs
 from octracker.errors import NothingPublished, OctrackerError, WarehouseBusy
 from octracker.httpclient import new_client
 from octracker.load.inbox import INBOX_PIPELINE, list_inbox_files
 from octracker.load.pipeline import open_refresh, refresh
+from octracker.schedule.pipeline_jobs import schedule_pipelines
 from octracker.store.query import open_locked_reader
 from octracker.store.runs import new_run_id
 from octracker.store.settings import Settings
@@ -62,6 +64,10 @@ DEFAULT_ALERTS_CRON = "*/10 * * * *"
 ALERTS_JOB = "alerts_send"
 ALERTS_EXECUTOR = "alerts"
 RECORD_JOB = "record_missed_runs"
+RELOAD_JOB = "reload_pipelines"
+RELOAD_EXECUTOR = "reload"
+#: How often `pipelines/` is read again: a spec added, rescheduled, disabled or deleted takes effect within a minute.
+RELOAD_CRON = "* * * * *"
 
 
 def read_last_successes(settings: Settings) -> dict[str, dt.datetime]:
@@ -132,12 +138,6 @@ def _last_successes(settings: Settings) -> dict[str, dt.datetime]:
     finally:
         con.close()
     return {name: finished.replace(tzinfo=UTC) for name, finished in rows if finished is not None}
-
-
-def is_overdue(trigger: BaseTrigger, last_success: dt.datetime | None, now: dt.datetime) -> bool:
-    """Whether a pipeline missed its cadence: no success since the trigger's previous fire time."""
-    due = previous_fire_time(trigger, now)
-    return due is not None and (last_success is None or last_success < due)
 
 
 def scheduler_is_running(settings: Settings) -> bool:
@@ -245,6 +245,8 @@ class ScheduledJobs:
     stopping: threading.Event = field(default_factory=threading.Event)
     pending: list[MissedRun] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: Why the last reload of `pipelines/` changed nothing (None when it loaded): logged once, not every minute.
+    reload_problem: str | None = None
 
     @property
     def job_settings(self) -> Settings:
@@ -292,6 +294,11 @@ class ScheduledJobs:
         A fire skipped because the same job is still running or waiting is only logged: the run under way
         (or the next fire) does the work, so no refresh is lost. Returns whether a run was kept to record.
         """
+        if event.job_id == RELOAD_JOB:
+            # Not a pipeline's run: nothing to record; the reload logs its own problems and runs again in a minute.
+            if event.code == EVENT_JOB_ERROR:
+                log.error("reading %s again failed: %s", self.settings.pipelines_dir, getattr(event, "exception", None))
+            return False
         if event.code == EVENT_JOB_MAX_INSTANCES:
             if event.job_id != RECORD_JOB:
                 log.warning(
@@ -346,8 +353,48 @@ def describe_seconds(seconds: int) -> str:
     return f"{seconds // 3600} h" if seconds >= 3600 and seconds % 3600 == 0 else f"{seconds} s"
 
 
-def pipeline_job_id(spec: PipelineSpec) -> str:
-    return spec.name
+def reload_pipelines(
+    scheduler: BackgroundScheduler,
+    jobs: ScheduledJobs,
+    *,
+    now: dt.datetime | None = None,
+    trigger_for: Callable[[str, str], BaseTrigger] = crontab_trigger,
+) -> list[str]:
+    """Read `pipelines/` again and bring the pipeline jobs in line with it (the scheduler's minutely job).
+
+    A folder that fails to load (a bad TOML, a bad crontab, two specs with one name) changes no job: the
+    scheduler keeps its table until the folder loads again. Each distinct problem is logged once, and so is
+    its end. Returns what changed.
+    """
+    if jobs.stopping.is_set():
+        return []
+    folder = jobs.settings.pipelines_dir
+    try:
+        changes = schedule_pipelines(
+            scheduler,
+            jobs,
+            load_specs(folder),
+            now=now or dt.datetime.now(UTC),
+            last_successes=lambda: read_last_successes(jobs.settings),
+            trigger_for=trigger_for,
+        )
+    except (OctrackerError, OSError, duckdb.Error) as exc:
+        problem = str(exc).strip()
+        if problem != jobs.reload_problem:
+            jobs.reload_problem = problem
+            log.error(
+                "%s not read again: %s. The scheduler keeps its pipeline jobs as they are and reads the folder "
+                "again every minute: fix the file named (or move it out of the folder)",
+                folder,
+                problem,
+            )
+        return []
+    if jobs.reload_problem is not None:
+        jobs.reload_problem = None
+        log.info("%s reads again: pipeline jobs follow its specs", folder)
+    for change in changes:
+        log.info("%s", change)
+    return changes
 
 
 def build_scheduler(
@@ -360,7 +407,7 @@ def build_scheduler(
     inbox_cron: str = DEFAULT_INBOX_CRON,
     alerts_cron: str = DEFAULT_ALERTS_CRON,
 ) -> BackgroundScheduler:
-    """A scheduler (not started) with a job per scheduled pipeline, the inbox and alert delivery.
+    """A scheduler (not started) with a job per scheduled pipeline, the inbox, alert delivery and the reload.
 
     An overdue pipeline's first run is now; the rest wait for their trigger.
     """
@@ -369,26 +416,16 @@ def build_scheduler(
         # Alert delivery has a worker of its own: a slow receiver (each POST may take its whole time limit, and
         # its retries wait between) never holds back a pipeline or the inbox. It writes to the warehouse only
         # between requests, one writer at a time with the pipeline jobs (see store.warehouse.this_process_writer).
-        executors={"default": ThreadPoolExecutor(max_workers=1), ALERTS_EXECUTOR: ThreadPoolExecutor(max_workers=1)},
+        # The reload of pipelines/ has one too, so a long pipeline run does not hold back a new spec's job.
+        executors={
+            "default": ThreadPoolExecutor(max_workers=1),
+            ALERTS_EXECUTOR: ThreadPoolExecutor(max_workers=1),
+            RELOAD_EXECUTOR: ThreadPoolExecutor(max_workers=1),
+        },
         job_defaults={**JOB_DEFAULTS, "misfire_grace_time": jobs.misfire_grace_s},
     )
-    for spec in specs:
-        if not spec.enabled or not spec.schedule:
-            continue
-        trigger = trigger_for(spec.schedule, f"{spec.path}: schedule")
-        overdue = is_overdue(trigger, last_successes.get(spec.name), now)
-        scheduler.add_job(
-            jobs.run_pipelines,
-            trigger,
-            args=[[spec.name]],
-            id=pipeline_job_id(spec),
-            name=f"{spec.name} [{spec.schedule}]",
-            **({"next_run_time": now} if overdue else {}),
-        )
-        if overdue:
-            log.info(
-                "%s is overdue (last success %s); running it now", spec.name, last_successes.get(spec.name, "never")
-            )
+    # The start-up table is the reload's, from an empty table: what it added is the table the start prints.
+    schedule_pipelines(scheduler, jobs, specs, now=now, last_successes=lambda: last_successes, trigger_for=trigger_for)
     scheduler.add_job(
         jobs.run_inbox,
         trigger_for(inbox_cron, "--inbox-cron"),
@@ -408,6 +445,16 @@ def build_scheduler(
             name=f"alerts send [{alerts_cron}]",
             executor=ALERTS_EXECUTOR,
         )
+    scheduler.add_job(
+        reload_pipelines,
+        trigger_for(RELOAD_CRON, "the reload of pipelines/"),
+        args=[scheduler, jobs],
+        kwargs={"trigger_for": trigger_for},
+        id=RELOAD_JOB,
+        name=f"reload pipelines/ [{RELOAD_CRON}]",
+        executor=RELOAD_EXECUTOR,
+        misfire_grace_time=None,  # late is fine: it only reads the folder
+    )
 
     def on_event(event) -> None:
         if jobs.note_event(event):
