@@ -35,8 +35,14 @@ SPEC_FIELDS = {
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 #: Defaults by kind of source: statistics offices beat the index, the index beats the press.
 DEFAULT_PRECEDENCE = 50
-#: Names the engine gives its own implicit pipelines (the inbox runs after the spec pipelines).
-RESERVED_NAMES = {"inbox"}
+#: The scheduler's own jobs (see `octracker.schedule.scheduler`): a pipeline's job is named by its pipeline, and a
+#: failed or missed job is recorded in `runs` under that name.
+ALERTS_JOB = "alerts_send"
+RECORD_JOB = "record_missed_runs"
+RELOAD_JOB = "reload_pipelines"
+#: Names the engine gives its own implicit pipelines (the inbox runs after the spec pipelines; review decisions are
+#: runs of their own) and the scheduler's own jobs: a spec of one of these names would be taken for them.
+RESERVED_NAMES = {INBOX_PIPELINE, REVIEW_PIPELINE, ALERTS_JOB, RECORD_JOB, RELOAD_JOB}
 
 
 @dataclass(frozen=True)
@@ -87,7 +93,10 @@ def load_spec(path: Path) -> PipelineSpec:
     if not NAME_PATTERN.match(name):
         raise SpecError(f"{path}: pipeline name {name!r} must be snake_case (a-z, 0-9, _)")
     if name in RESERVED_NAMES:
-        raise SpecError(f"{path}: pipeline name {name!r} is reserved for the engine's own pipeline; rename the spec")
+        raise SpecError(
+            f"{path}: pipeline name {name!r} is reserved for the engine's own runs and scheduled jobs "
+            f"({', '.join(sorted(RESERVED_NAMES))}); rename the spec"
+        )
     snapshot = None
     if "feed" in raw:
         if "document" in raw:

@@ -39,7 +39,7 @@ from octracker.alerts.alertmanager import alertmanager_url_from_env, report_url_
 from octracker.alerts.deliveries import configured_webhooks, send_alerts
 from octracker.alerts.webhooks import SECRET_ENV, URL_ENV, webhook_secret_from_env, webhook_urls_from_env
 from octracker.content.schedules import crontab_trigger
-from octracker.content.specs import PipelineSpec, load_specs
+from octracker.content.specs import ALERTS_JOB, RECORD_JOB, RELOAD_JOB, PipelineSpec, load_specs
 from octracker.errors import NothingPublished, OctrackerError, WarehouseBusy
 from octracker.httpclient import new_client
 from octracker.load.inbox import INBOX_PIPELINE, list_inbox_files
@@ -61,10 +61,7 @@ JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": MISF
 JOB_LOCK_TIMEOUT_S = 300.0
 DEFAULT_INBOX_CRON = "*/5 * * * *"
 DEFAULT_ALERTS_CRON = "*/10 * * * *"
-ALERTS_JOB = "alerts_send"
 ALERTS_EXECUTOR = "alerts"
-RECORD_JOB = "record_missed_runs"
-RELOAD_JOB = "reload_pipelines"
 RELOAD_EXECUTOR = "reload"
 #: How often `pipelines/` is read again: a spec added, rescheduled, disabled or deleted takes effect within a minute.
 RELOAD_CRON = "* * * * *"
