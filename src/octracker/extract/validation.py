@@ -7,7 +7,6 @@ import copy
 import functools
 import hashlib
 import importlib.machinery
-import importlib.util
 import json
 import operator
 import sys
@@ -121,10 +120,8 @@ def _schema_module(path: Path, source: bytes) -> ModuleType:
     run is not left there."""
     load_pandera()
     name = f"octracker_contract_observation_{hashlib.sha256(source).hexdigest()[:16]}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None:
-        raise SpecError(f"{path}: cannot be loaded as a Python module; it should be the observation model file")
-    module = importlib.util.module_from_spec(spec)
+    module = ModuleType(name)
+    module.__file__ = str(path)
     sys.modules[name] = module
     try:
         exec(compile(source, path, "exec"), module.__dict__)

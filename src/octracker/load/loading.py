@@ -63,9 +63,8 @@ def extract_document(
         raise InputRefused(
             f"{spec.path}: unknown extractor {spec.extractor!r}; known: {', '.join(sorted(EXTRACTORS))}"
         ) from None
-    skipping = READS_KNOWN_ROWS.get(spec.extractor)
-    if known_rows is not None and reads_known_rows(spec) and skipping is not None:
-        return skipping(document, spec, catalog, known_rows=known_rows)
+    if known_rows is not None and reads_known_rows(spec):
+        return READS_KNOWN_ROWS[spec.extractor](document, spec, catalog, known_rows=known_rows)
     return apply_curations(extractor(document, spec, catalog), spec.curations, document.path.name)
 
 
